@@ -1,0 +1,104 @@
+"""Errors the user may see. Each carries translatable Chinese text plus parameters.
+
+The message is kept as (context, source text, params) so the UI can translate it
+with Qt and the CLI with :func:`fieldclient.i18n.translate`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fieldclient.i18n import QT_TRANSLATE_NOOP, translate
+
+CTX = "errors"
+
+
+class FieldClientError(Exception):
+    """Base class: ``text`` is the Chinese source; ``params`` fill its ``{placeholders}``."""
+
+    text: str = QT_TRANSLATE_NOOP("errors", "发生了未知错误。")
+
+    def __init__(self, text: str | None = None, **params: Any) -> None:
+        if text is not None:
+            self.text = text
+        self.params = params
+        super().__init__(self.text.format(**params))
+
+    def message(self, language: str | None = None) -> str:
+        return translate(CTX, self.text, language).format(**self.params)
+
+
+class NotSetUp(FieldClientError):
+    text = QT_TRANSLATE_NOOP("errors", "本设备尚未设置，请先设置PIN码。")
+
+
+class AlreadySetUp(FieldClientError):
+    text = QT_TRANSLATE_NOOP("errors", "本设备已经设置过，不能重复设置。")
+
+
+class DeviceErased(FieldClientError):
+    text = QT_TRANSLATE_NOOP(
+        "errors", "本设备的数据已被销毁（连续输错PIN码或远程擦除），需要重新设置。"
+    )
+
+
+class WrongPin(FieldClientError):
+    text = QT_TRANSLATE_NOOP(
+        "errors", "PIN码错误。还可以尝试{attempts_left}次，之后本设备的数据将被销毁。"
+    )
+
+    def __init__(self, attempts_left: int, wait_seconds: int = 0) -> None:
+        super().__init__(attempts_left=attempts_left, wait_seconds=wait_seconds)
+        self.attempts_left = attempts_left
+        self.wait_seconds = wait_seconds
+
+
+class PinLockedOut(FieldClientError):
+    text = QT_TRANSLATE_NOOP("errors", "PIN码错误次数过多，请{wait_seconds}秒后再试。")
+
+    def __init__(self, wait_seconds: int, attempts_left: int) -> None:
+        super().__init__(wait_seconds=wait_seconds, attempts_left=attempts_left)
+        self.wait_seconds = wait_seconds
+        self.attempts_left = attempts_left
+
+
+class InvalidPin(FieldClientError):
+    text = QT_TRANSLATE_NOOP("errors", "PIN码必须是至少6位数字。")
+
+
+class PinMismatch(FieldClientError):
+    text = QT_TRANSLATE_NOOP("errors", "两次输入的PIN码不一致，请重新输入。")
+
+
+class KeystoreError(FieldClientError):
+    text = QT_TRANSLATE_NOOP("errors", "无法读取设备密钥：{reason}")
+
+
+class VaultCorrupted(FieldClientError):
+    text = QT_TRANSLATE_NOOP("errors", "设备密钥文件已损坏，无法解锁：{reason}")
+
+
+class BlobCorrupted(FieldClientError):
+    text = QT_TRANSLATE_NOOP(
+        "errors", "文件“{blob_id}”已损坏或被篡改，无法打开。其他数据不受影响。"
+    )
+
+
+class BlobMissing(FieldClientError):
+    text = QT_TRANSLATE_NOOP("errors", "找不到文件“{blob_id}”。")
+
+
+class DatabaseLocked(FieldClientError):
+    text = QT_TRANSLATE_NOOP("errors", "数据库无法打开：密钥不正确或文件已损坏。")
+
+
+class SchemaTooNew(FieldClientError):
+    text = QT_TRANSLATE_NOOP(
+        "errors", "数据库版本（{found}）比本程序支持的版本（{supported}）新，请升级程序。"
+    )
+
+
+class MigrationFailed(FieldClientError):
+    text = QT_TRANSLATE_NOOP(
+        "errors", "数据库升级到第{version}版失败，数据已保持原样。备份在：{backup}"
+    )

@@ -1,0 +1,76 @@
+"""Household registry records: create, read with masking, reveal with audit."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any
+
+from fieldclient import audit
+from fieldclient.session import Session
+
+SENSITIVE_FIELDS = ("id_number", "phone")
+CATEGORIES = ("ordinary", "hardship", "key")
+
+
+def mask(value: str | None) -> str | None:
+    """Keep the last four characters: enough to tell records apart on screen."""
+    if not value:
+        return value
+    return "*" * max(0, len(value) - 4) + value[-4:]
+
+
+def create_household(
+    session: Session,
+    head_name: str,
+    address: str,
+    category: str = "ordinary",
+    phone: str | None = None,
+    id_number: str | None = None,
+    tags: list[str] | None = None,
+    grid_id: str | None = None,
+) -> str:
+    """Insert a household, its outbox entry and its audit entry in one transaction."""
+    if category not in CATEGORIES:
+        raise ValueError(f"unknown category {category!r}")
+    household_id = uuid.uuid4().hex
+    now = session.clock()
+    row = {
+        "id": household_id,
+        "grid_id": grid_id,
+        "head_name": head_name,
+        "address": address,
+        "category": category,
+        "phone": phone,
+        "id_number": id_number,
+        "tags": json.dumps(tags or [], ensure_ascii=False),
+        "version": 0,
+        "created_at": now,
+        "updated_at": now,
+    }
+    with session.db.conn:
+        session.db["households"].insert(row)
+        session.enqueue("household.create", household_id, row)
+        session.audit.append(audit.RECORD_CREATED, {"kind": "household", "id": household_id})
+    return household_id
+
+
+def get_household(session: Session, household_id: str) -> dict[str, Any]:
+    """The household with sensitive fields masked."""
+    row = dict(session.db["households"].get(household_id))
+    for name in SENSITIVE_FIELDS:
+        row[name] = mask(row[name])
+    row["tags"] = json.loads(row["tags"])
+    return row
+
+
+def reveal_field(session: Session, household_id: str, field: str) -> str | None:
+    """Show one sensitive field in clear; every reveal is audited."""
+    if field not in SENSITIVE_FIELDS:
+        raise ValueError(f"{field!r} is not a sensitive field")
+    value = session.db["households"].get(household_id)[field]
+    with session.db.conn:
+        session.audit.append(
+            audit.SENSITIVE_VIEWED, {"kind": "household", "id": household_id, "field": field}
+        )
+    return value  # type: ignore[no-any-return]

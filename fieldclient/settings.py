@@ -1,0 +1,53 @@
+"""Per-device preferences (language, text size, auto-lock). Not secret, so plain JSON.
+
+Nothing personal goes here: it is readable without the PIN by design, so the
+lock screen can show the worker's chosen language and text size.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+
+from fieldclient.fsutil import atomic_write
+
+LANGUAGES = ("zh_CN", "en")
+TEXT_SCALES = (1.0, 1.25, 1.5, 1.75)
+AUTOLOCK_MINUTES = (1, 2, 5, 10, 15, 30)
+
+
+@dataclass
+class Settings:
+    language: str = "zh_CN"
+    text_scale: float = 1.0
+    autolock_minutes: int = 5
+    gps_source: str = "system"
+
+    def validated(self) -> Settings:
+        if self.language not in LANGUAGES:
+            self.language = "zh_CN"
+        if self.text_scale not in TEXT_SCALES:
+            self.text_scale = min(TEXT_SCALES, key=lambda s: abs(s - float(self.text_scale)))
+        if self.autolock_minutes not in AUTOLOCK_MINUTES:
+            self.autolock_minutes = 5
+        return self
+
+
+def load_settings(path: Path) -> Settings:
+    """Settings from ``path``; a missing or damaged file gives the defaults."""
+    try:
+        raw = json.loads(path.read_text("utf-8"))
+    except (OSError, ValueError):
+        return Settings()
+    if not isinstance(raw, dict):
+        return Settings()
+    known = {f.name for f in fields(Settings)}
+    try:
+        return Settings(**{k: v for k, v in raw.items() if k in known}).validated()
+    except (TypeError, ValueError):
+        return Settings()
+
+
+def save_settings(path: Path, settings: Settings) -> None:
+    atomic_write(path, json.dumps(asdict(settings.validated()), indent=1).encode("utf-8"))
