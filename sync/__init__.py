@@ -1,0 +1,1 @@
+"""Sync engine (client side) and the wire protocol shared with central/."""
