@@ -1,0 +1,52 @@
+# gridfield developer entry points. On a fresh clone: `make run` or `make test`.
+VENV  := .venv
+PY    := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+# Extra arguments for pytest, e.g. `make test PYTEST_ARGS='-k vault -x'`.
+PYTEST_ARGS ?=
+
+.PHONY: setup sysdeps run test bench lint
+
+# System packages (no-op when all are installed), the venv with the project and
+# its dev extras, and the compiled translations.
+setup: sysdeps $(STAMP)
+	@$(PY) scripts/i18n.py compile
+
+sysdeps:
+	@bash scripts/install-sysdeps.sh
+
+# Re-installs only when pyproject.toml is newer than the stamp (or no venv yet).
+# Order-only on sysdeps: Debian's python3 needs python3-venv to create the venv.
+$(STAMP): pyproject.toml | sysdeps
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install -e '.[dev]'
+	touch $(STAMP)
+
+run: setup
+	@if [ -f scripts/run_demo.py ]; then \
+		$(PY) scripts/run_demo.py; \
+	else \
+		$(PY) main.py --data-dir .demo-data/device; \
+	fi
+
+test: setup
+	bash scripts/run-tests.sh $(PYTEST_ARGS)
+
+# Each bench/*.py prints one JSON object on stdout; headers/errors go to stderr.
+bench: setup
+	@status=0; found=0; \
+	for f in bench/*.py; do \
+		[ -e "$$f" ] || continue; \
+		found=1; \
+		echo "== $$f" >&2; \
+		QT_QPA_PLATFORM=offscreen $(PY) "$$f" || { echo "bench: FAILED: $$f (exit $$?)" >&2; status=1; }; \
+	done; \
+	[ $$found -eq 1 ] || echo "bench: no bench/*.py found" >&2; \
+	exit $$status
+
+lint: setup
+	@status=0; \
+	$(VENV)/bin/ruff check . || status=1; \
+	$(VENV)/bin/mypy || status=1; \
+	exit $$status
