@@ -21,11 +21,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import sqlite_utils  # noqa: E402
+import sqlite_utils
 
-from fieldclient import crypto  # noqa: E402
-from fieldclient.migrations import MIGRATIONS  # noqa: E402
-from fieldclient.store import connect, database_key, migrate  # noqa: E402
+from fieldclient import crypto
+from fieldclient.migrations import MIGRATIONS
+from fieldclient.store import connect, database_key, migrate
 
 ROWS = 10_000
 BATCH = 500
@@ -41,12 +41,15 @@ def household(rng: random.Random) -> dict[str, object]:
         "id": uuid.UUID(int=rng.getrandbits(128)).hex,
         "grid_id": f"grid-{rng.randint(1, 40):03d}",
         "head_name": name,
-        "address": f"庄市街道{rng.choice('东西南北')}村{rng.randint(1, 30)}组{rng.randint(1, 200)}号",
+        "address": (
+            f"庄市街道{rng.choice('东西南北')}村{rng.randint(1, 30)}组{rng.randint(1, 200)}号"
+        ),
         "category": rng.choice(["ordinary"] * 8 + ["hardship", "key"]),
         "phone": f"13{rng.randint(0, 999999999):09d}",
         "id_number": f"3302{rng.randint(0, 10**13):014d}",
-        "tags": json.dumps(rng.sample(["独居老人", "低保", "残疾", "出租房", "流动人口"], 2),
-                           ensure_ascii=False),
+        "tags": json.dumps(
+            rng.sample(["独居老人", "低保", "残疾", "出租房", "流动人口"], 2), ensure_ascii=False
+        ),
         "version": 0,
         "created_at": now,
         "updated_at": now,
@@ -64,7 +67,9 @@ def cipher_db(path: Path) -> sqlite_utils.Database:
     return sqlite_utils.Database(connect(path, database_key(crypto.random_key())))
 
 
-def run_once(db: sqlite_utils.Database, path: Path, rows: list[dict[str, object]]) -> tuple[float, float]:
+def run_once(
+    db: sqlite_utils.Database, path: Path, rows: list[dict[str, object]]
+) -> tuple[float, float]:
     migrate(db, path, path.parent / "backups", MIGRATIONS)
     table = db["households"]
     start = time.perf_counter()
@@ -85,7 +90,8 @@ def run_once(db: sqlite_utils.Database, path: Path, rows: list[dict[str, object]
 def main() -> None:
     rng = random.Random(42)
     rows = [household(rng) for _ in range(ROWS)]
-    results: dict[str, list[float]] = {k: [] for k in ("plain_write", "cipher_write", "plain_read", "cipher_read")}
+    keys = ("plain_write", "cipher_write", "plain_read", "cipher_read")
+    results: dict[str, list[float]] = {k: [] for k in keys}
     with tempfile.TemporaryDirectory() as tmp:
         for round_no in range(ROUNDS):
             for kind, opener in (("plain", plain_db), ("cipher", cipher_db)):

@@ -34,5 +34,5 @@ def install() -> None:
     shim = _Sqlite3WithCipherErrors("sqlite3")
     shim.OperationalError = BRIDGED_OPERATIONAL  # type: ignore[attr-defined]
     sqlite_utils.db.sqlite3 = shim  # type: ignore[attr-defined]
-    sqlite_utils.db.OperationalError = BRIDGED_OPERATIONAL  # type: ignore[attr-defined,misc]
+    sqlite_utils.db.OperationalError = BRIDGED_OPERATIONAL  # type: ignore[attr-defined]
     _installed = True

@@ -6,6 +6,8 @@ import json
 import uuid
 from typing import Any
 
+from sqlite_utils.db import Table
+
 from fieldclient import audit
 from fieldclient.session import Session
 
@@ -48,8 +50,15 @@ def create_household(
         "created_at": now,
         "updated_at": now,
     }
+    # A plain INSERT, not sqlite-utils' ``Table.insert``: that wraps itself in
+    # ``with conn:`` and so would COMMIT the row on its own, before the outbox and
+    # audit entries, breaking the one-transaction guarantee if either then fails.
+    columns = ", ".join(row)
+    placeholders = ", ".join("?" for _ in row)
     with session.db.conn:
-        session.db["households"].insert(row)
+        session.db.execute(
+            f"INSERT INTO households ({columns}) VALUES ({placeholders})", list(row.values())
+        )
         session.enqueue("household.create", household_id, row)
         session.audit.append(audit.RECORD_CREATED, {"kind": "household", "id": household_id})
     return household_id
@@ -57,7 +66,7 @@ def create_household(
 
 def get_household(session: Session, household_id: str) -> dict[str, Any]:
     """The household with sensitive fields masked."""
-    row = dict(session.db["households"].get(household_id))
+    row = dict(Table(session.db, "households").get(household_id))
     for name in SENSITIVE_FIELDS:
         row[name] = mask(row[name])
     row["tags"] = json.loads(row["tags"])
@@ -68,7 +77,7 @@ def reveal_field(session: Session, household_id: str, field: str) -> str | None:
     """Show one sensitive field in clear; every reveal is audited."""
     if field not in SENSITIVE_FIELDS:
         raise ValueError(f"{field!r} is not a sensitive field")
-    value = session.db["households"].get(household_id)[field]
+    value = Table(session.db, "households").get(household_id)[field]
     with session.db.conn:
         session.audit.append(
             audit.SENSITIVE_VIEWED, {"kind": "household", "id": household_id, "field": field}

@@ -112,7 +112,7 @@ def system_keyring() -> Any | None:
             continue
         try:
             candidates.append(cls())
-        except Exception:  # noqa: S112 - a backend that cannot even start is not a candidate
+        except Exception:
             continue
     for backend in sorted(candidates, key=lambda b: b.priority, reverse=True):
         if _probe(backend):

@@ -17,13 +17,17 @@ from fieldclient.sqlscript import run_script
 
 @dataclass(frozen=True)
 class Migration:
+    """``apply`` runs inside the migration's transaction and must not commit: use
+    :func:`run_script` or ``db.execute``, not sqlite-utils' table methods, which
+    wrap themselves in ``with conn:`` and commit (``migrate`` then refuses)."""
+
     version: int
     description: str
     apply: Callable[[sqlite_utils.Database], None]
 
 
 def _core_tables(db: sqlite_utils.Database) -> None:
-    run_script(db, 
+    run_script(db,
         """
         CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
         CREATE TABLE audit_log (
@@ -60,7 +64,7 @@ def _core_tables(db: sqlite_utils.Database) -> None:
 
 
 def _households(db: sqlite_utils.Database) -> None:
-    run_script(db, 
+    run_script(db,
         """
         CREATE TABLE households (
             id TEXT PRIMARY KEY,

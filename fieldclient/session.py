@@ -101,7 +101,8 @@ def _open_session(
     try:
         with session.db.conn:
             if result.previous_erase:
-                session.audit.append(audit.WIPE, result.previous_erase, ts=result.previous_erase.get("erased_at"))
+                erased_at = result.previous_erase.get("erased_at")
+                session.audit.append(audit.WIPE, result.previous_erase, ts=erased_at)
             for event in result.pending_audit:
                 session.audit.append(event["action"], event.get("detail"), ts=event["ts"])
             session.audit.append(action, {"schema": LATEST_VERSION})

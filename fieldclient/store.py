@@ -88,10 +88,17 @@ def migrate(
             conn.execute("BEGIN IMMEDIATE")
             try:
                 migration.apply(db)
+                if not conn.in_transaction:
+                    # sqlite-utils' table methods (create, insert...) run inside
+                    # ``with conn:``, which COMMITs: the migration is no longer atomic.
+                    raise RuntimeError(
+                        "migration ended its own transaction; use run_script/db.execute"
+                    )
                 conn.execute(f"PRAGMA user_version = {int(migration.version)}")
                 conn.execute("COMMIT")
             except Exception as exc:
-                conn.execute("ROLLBACK")
+                if conn.in_transaction:  # else ROLLBACK itself fails and hides the cause
+                    conn.execute("ROLLBACK")
                 raise MigrationFailed(
                     version=migration.version, backup=str(backup_path or "-")
                 ) from exc

@@ -52,6 +52,24 @@ def delay_after(failures: int) -> int:
     return int(min(MAX_DELAY_SECONDS, BASE_DELAY_SECONDS * 2 ** (failures - FREE_ATTEMPTS)))
 
 
+def _check_fields(state: dict[str, Any]) -> None:
+    """Raise ValueError if a parsed vault lacks what status/unlock read unguarded.
+
+    Without this a truncated-but-valid JSON file surfaced as a bare KeyError
+    instead of :class:`VaultCorrupted`.
+    """
+    if state.get("state") == "erased":
+        return
+    if state.get("state") != "active":
+        raise ValueError(f"unknown vault state {state.get('state')!r}")
+    missing = [k for k in ("device_id", "secret_store", "kdf", "wrapped_dek") if k not in state]
+    store = state.get("secret_store")
+    if not missing and not (isinstance(store, dict) and "kind" in store and "name" in store):
+        missing.append("secret_store.kind/name")
+    if missing:
+        raise ValueError("missing " + ", ".join(missing))
+
+
 @dataclass
 class UnlockResult:
     dek: bytearray
@@ -76,6 +94,7 @@ class Vault:
             state = json.loads(raw)
             if not isinstance(state, dict) or state.get("format") != VAULT_FORMAT:
                 raise ValueError("unknown vault format")
+            _check_fields(state)
             return state
         except ValueError as exc:
             raise VaultCorrupted(reason=str(exc)) from exc
@@ -169,11 +188,14 @@ class Vault:
         failures = int(state.get("failed_attempts", 0))
         wait = float(state.get("not_before", 0)) - self.clock()
         if wait > 0:
-            raise PinLockedOut(wait_seconds=int(wait + 0.999), attempts_left=MAX_ATTEMPTS - failures)
+            raise PinLockedOut(
+                wait_seconds=int(wait + 0.999), attempts_left=MAX_ATTEMPTS - failures
+            )
         validate_pin(pin)
         device_secret = self._store(state).get(state["device_id"])
         if device_secret is None:
-            raise KeystoreError(reason="device secret missing from " + state["secret_store"]["name"])
+            missing_from = state["secret_store"]["name"]
+            raise KeystoreError(reason=f"device secret missing from {missing_from}")
         try:
             kek = crypto.derive_wrapping_key(
                 pin, device_secret, crypto.KdfParams.from_json(state["kdf"])
@@ -183,7 +205,7 @@ class Vault:
             )
         except crypto.InvalidTag:
             return self._count_failure(state, failures + 1)
-        except (KeyError, ValueError) as exc:
+        except (KeyError, TypeError, ValueError) as exc:
             raise VaultCorrupted(reason=str(exc)) from exc
         pending = list(state.get("pending_audit", []))
         if failures or pending:

@@ -13,7 +13,9 @@ import pytest
 PIN = "246810"
 
 
-def run(data_dir: Path, *args: str, stdin: str = "", lang: str = "zh_CN") -> subprocess.CompletedProcess[str]:
+def run(
+    data_dir: Path, *args: str, stdin: str = "", lang: str = "zh_CN"
+) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "FIELDCLIENT_LANG": lang, "GRIDFIELD_SECRET_STORE": "file"}
     return subprocess.run(
         [sys.executable, "-m", "fieldclient.cli", *args, "--data-dir", str(data_dir)],
