@@ -16,7 +16,6 @@ import statistics
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -24,6 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import sqlite_utils
 
 from fieldclient import crypto
+from fieldclient.ids import new_id
 from fieldclient.migrations import MIGRATIONS
 from fieldclient.store import connect, database_key, migrate
 
@@ -38,7 +38,7 @@ def household(rng: random.Random) -> dict[str, object]:
     name = rng.choice(SURNAMES) + "".join(rng.choice(GIVEN) for _ in range(rng.randint(1, 2)))
     now = time.time()
     return {
-        "id": uuid.UUID(int=rng.getrandbits(128)).hex,
+        "id": new_id(),
         "grid_id": f"grid-{rng.randint(1, 40):03d}",
         "head_name": name,
         "address": (

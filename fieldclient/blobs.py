@@ -8,12 +8,12 @@ another id fails to open just like a flipped byte.
 from __future__ import annotations
 
 import re
-import uuid
 from pathlib import Path
 
 from fieldclient import crypto
 from fieldclient.errors import BlobCorrupted, BlobMissing
 from fieldclient.fsutil import atomic_write
+from fieldclient.ids import new_id
 
 MAGIC = b"GFB1"
 _ID = re.compile(r"^[0-9a-f]{32}$")
@@ -25,15 +25,19 @@ class BlobStore:
         self._master = crypto.subkey(dek, b"gridfield blobs v1")
 
     def _path(self, blob_id: str) -> Path:
-        if not _ID.match(blob_id):
+        if not _ID.fullmatch(blob_id):  # not match(): "$" also matches before a final "\n"
             raise BlobMissing(blob_id=blob_id)
         return self.root / blob_id[:2] / blob_id
 
     def _key(self, blob_id: str) -> bytes:
+        # After close() the master is empty, and HKDF of b"" is a key anyone can
+        # compute: refuse, rather than silently write blobs under it.
+        if not self._master:
+            raise RuntimeError("blob store is closed (device locked)")
         return crypto.subkey(self._master, b"blob:" + blob_id.encode("ascii"))
 
     def put(self, data: bytes, blob_id: str | None = None) -> str:
-        blob_id = blob_id or uuid.uuid4().hex
+        blob_id = blob_id or new_id()
         aad = blob_id.encode("ascii")
         atomic_write(self._path(blob_id), MAGIC + crypto.seal(self._key(blob_id), data, aad))
         return blob_id

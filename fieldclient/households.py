@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-import uuid
 from typing import Any
 
 from sqlite_utils.db import Table
 
 from fieldclient import audit
+from fieldclient.ids import new_id
 from fieldclient.session import Session
 
 SENSITIVE_FIELDS = ("id_number", "phone")
@@ -35,7 +35,7 @@ def create_household(
     """Insert a household, its outbox entry and its audit entry in one transaction."""
     if category not in CATEGORIES:
         raise ValueError(f"unknown category {category!r}")
-    household_id = uuid.uuid4().hex
+    household_id = new_id()
     now = session.clock()
     row = {
         "id": household_id,

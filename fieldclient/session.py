@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import time
-import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -18,6 +17,7 @@ import sqlite_utils
 from fieldclient import audit, crypto
 from fieldclient.audit import AuditLog
 from fieldclient.blobs import BlobStore
+from fieldclient.ids import new_id
 from fieldclient.keystore import SecretStore
 from fieldclient.migrations import LATEST_VERSION
 from fieldclient.paths import DataPaths
@@ -81,7 +81,7 @@ class Session:
     # -- writes ------------------------------------------------------------
     def enqueue(self, kind: str, record_id: str, payload: dict[str, Any]) -> str:
         """Add an outbox entry; call inside the transaction that made the change."""
-        op_id = uuid.uuid4().hex
+        op_id = new_id()
         self.db.execute(
             "INSERT INTO outbox (op_id, kind, record_id, payload, created_at)"
             " VALUES (?, ?, ?, ?, ?)",
