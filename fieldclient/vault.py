@@ -121,7 +121,13 @@ class Vault:
             "secret_store_is_fallback": state.get("secret_store", {}).get("kind") == "file",
             "failed_attempts": failures,
             "attempts_left": MAX_ATTEMPTS - failures,
-            "wait_seconds": max(0, int(float(state.get("not_before", 0)) - self.clock() + 0.999)),
+            "wait_seconds": max(
+                0,
+                int(
+                    min(float(state.get("not_before", 0)) - self.clock(), delay_after(failures))
+                    + 0.999
+                ),
+            ),
             "created_at": state.get("created_at"),
             "erased_at": state.get("erased_at"),
         }
@@ -187,6 +193,12 @@ class Vault:
         state = self._active_state()
         failures = int(state.get("failed_attempts", 0))
         wait = float(state.get("not_before", 0)) - self.clock()
+        if wait > delay_after(failures):
+            # The clock went back (dead RTC battery, manual change): restart the
+            # delay from now instead of locking the worker out for days or years.
+            wait = delay_after(failures)
+            state["not_before"] = self.clock() + wait
+            self._save(state)
         if wait > 0:
             raise PinLockedOut(
                 wait_seconds=int(wait + 0.999), attempts_left=MAX_ATTEMPTS - failures
