@@ -39,9 +39,14 @@ class Session:
         self.device_id = unlocked.device_id
         self.clock = clock
         self._dek: bytearray | None = unlocked.dek
-        self.db: sqlite_utils.Database = open_database(
-            self.paths.database, unlocked.dek, self.paths.backups
-        )
+        try:
+            self.db: sqlite_utils.Database = open_database(
+                self.paths.database, unlocked.dek, self.paths.backups
+            )
+        except BaseException:
+            crypto.wipe(unlocked.dek)  # a failed open must not leave the key behind
+            self._dek = None
+            raise
         self.blobs = BlobStore(self.paths.blobs, unlocked.dek)
         self.audit = AuditLog(self.db, actor=f"device:{self.device_id}", clock=clock)
 
