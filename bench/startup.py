@@ -1,0 +1,68 @@
+"""Start-up time: main.py --exit-after-startup against a bare PySide6 QMainWindow script.
+
+Both are run alternately as child processes of this one, timed from spawn to exit
+(interpreter start included). Target: median ratio <= 1.5. Prints one JSON object.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+RUNS = 9
+
+
+def timed(cmd: list[str], env: dict[str, str]) -> tuple[float, int]:
+    start = time.perf_counter()
+    out = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=120, check=True)
+    wall = (time.perf_counter() - start) * 1000
+    reported = [line for line in out.stdout.splitlines() if line.startswith("startup_ms=")]
+    if len(reported) != 1:
+        raise SystemExit(f"{cmd}: expected one startup_ms line, got {out.stdout!r}")
+    return wall, int(reported[0].split("=")[1])
+
+
+def main() -> None:
+    env = {**os.environ, "GRIDFIELD_SECRET_STORE": "file"}
+    env.setdefault("QT_QPA_PLATFORM", "offscreen")
+    with tempfile.TemporaryDirectory() as tmp:
+        data_dir = Path(tmp) / "device"
+        subprocess.run(
+            [sys.executable, "-m", "fieldclient.cli", "init", "--pin-stdin", "--data-dir",
+             str(data_dir)], input="246810\n", text=True, env=env, check=True,
+            capture_output=True, cwd=ROOT,
+        )
+        app_cmd = [sys.executable, str(ROOT / "main.py"), "--data-dir", str(data_dir),
+                   "--exit-after-startup"]
+        bare_cmd = [sys.executable, str(ROOT / "bench" / "bare_qt.py")]
+        timed(app_cmd, env), timed(bare_cmd, env)  # warm the file cache
+        app_runs, bare_runs = [], []
+        for _ in range(RUNS):
+            app_runs.append(timed(app_cmd, env))
+            bare_runs.append(timed(bare_cmd, env))
+    app_wall = statistics.median(w for w, _ in app_runs)
+    bare_wall = statistics.median(w for w, _ in bare_runs)
+    ratio = app_wall / bare_wall
+    print(json.dumps({
+        "benchmark": "startup",
+        "runs": RUNS,
+        "platform": env["QT_QPA_PLATFORM"],
+        "app_wall_ms": round(app_wall, 1),
+        "bare_wall_ms": round(bare_wall, 1),
+        "app_reported_ms": statistics.median(r for _, r in app_runs),
+        "bare_reported_ms": statistics.median(r for _, r in bare_runs),
+        "ratio": round(ratio, 3),
+        "target_ratio": 1.5,
+        "ok": ratio <= 1.5,
+    }))
+
+
+if __name__ == "__main__":
+    main()

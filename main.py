@@ -1,0 +1,12 @@
+"""gridfield: start the field client. ``python main.py --help`` for options."""
+
+import time
+
+_STARTED = time.perf_counter()  # before any heavy import: start-up time counts from here
+
+import sys  # noqa: E402
+
+from ui.app import main  # noqa: E402
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv, t0=_STARTED))

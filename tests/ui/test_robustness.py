@@ -1,0 +1,159 @@
+"""Exception hook, error texts, translations complete, lean and honest start-up."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QApplication
+from pytestqt.qtbot import QtBot
+
+from fieldclient import errors, vault
+from fieldclient.paths import DataPaths
+from fieldclient.settings import Settings, load_settings, save_settings
+from ui import excepthook, i18n, vaultstate
+from ui.dialogs import MessageDialog
+from ui.errors import error_text
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.qt_no_exception_capture
+def test_exception_in_a_slot_is_logged_and_shown(
+    qapp: QApplication, qtbot: QtBot, data_dir: Path
+) -> None:
+    old_hook = sys.excepthook
+    try:
+        log_file = excepthook.install(data_dir)
+        secret = "张三 330102199001011234"
+
+        def boom() -> None:
+            raise ValueError(secret)
+
+        QTimer.singleShot(0, boom)
+
+        def crash_dialog() -> MessageDialog | None:
+            for widget in QApplication.topLevelWidgets():
+                if isinstance(widget, MessageDialog) and widget.objectName() == "crashDialog":
+                    return widget if widget.isVisible() else None
+            return None
+
+        qtbot.waitUntil(lambda: crash_dialog() is not None)
+        dialog = crash_dialog()
+        assert dialog is not None
+        assert "已记录" in dialog.message.text()
+        assert dialog.details_button.isVisible()
+        assert "ValueError" in dialog.details.toPlainText()
+        for handler in __import__("logging").getLogger("gridfield").handlers:
+            handler.flush()
+        logged = log_file.read_text("utf-8")
+        assert "ValueError" in logged and "boom" in logged
+        assert secret not in logged, "exception messages may be personal: never logged"
+        # The app is alive: the event loop still runs timers.
+        fired: list[bool] = []
+        QTimer.singleShot(0, lambda: fired.append(True))
+        qtbot.waitUntil(lambda: bool(fired))
+        dialog.accept()
+    finally:
+        sys.excepthook = old_hook
+
+
+def test_error_text_translates_core_errors(qapp: QApplication) -> None:
+    exc = errors.WrongPin(attempts_left=4)
+    assert error_text(exc) == "PIN码错误。还可以尝试4次，之后本设备的数据将被销毁。"
+    i18n.set_language("en")
+    try:
+        text = error_text(exc)
+        assert "4" in text and not any("\u4e00" <= ch <= "\u9fff" for ch in text)
+    finally:
+        i18n.set_language("zh_CN")
+    assert error_text(RuntimeError("x")) == "发生了未知错误。"
+
+
+def test_english_translation_is_complete(tmp_path: Path) -> None:
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("i18n_script", ROOT / "scripts" / "i18n.py")
+    assert spec is not None and spec.loader is not None
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    ts = tmp_path / "gridfield_en.ts"
+    shutil.copy(ROOT / "resources" / "translations" / "gridfield_en.ts", ts)
+    script.lupdate(ts, "en")
+    missing = script.unfinished(ts)
+    assert missing == [], json.dumps(missing, ensure_ascii=False, indent=1)
+
+
+def test_light_readers_agree_with_the_core(tmp_path: Path) -> None:
+    assert vaultstate.MIN_PIN_LENGTH == vault.MIN_PIN_LENGTH
+    assert vaultstate.MAX_ATTEMPTS == vault.MAX_ATTEMPTS
+    paths = DataPaths(tmp_path)
+    assert paths.vault.name == vaultstate.VAULT_FILE
+    assert paths.settings.name == vaultstate.SETTINGS_FILE
+    from fieldclient import settings as core_settings
+
+    assert vaultstate.TEXT_SCALES == core_settings.TEXT_SCALES
+    assert vaultstate.LANGUAGES == core_settings.LANGUAGES
+    assert vaultstate.vault_status(tmp_path) == vault.Vault(tmp_path).status() == "new"
+    for content in ('{"language": "en", "text_scale": 1.7}', "not json", "[1]",
+                    '{"language": "fr", "text_scale": "big"}'):
+        paths.settings.write_text(content, "utf-8")
+        loaded = load_settings(paths.settings)
+        assert vaultstate.display_prefs(tmp_path) == (loaded.language, loaded.text_scale)
+    save_settings(paths.settings, Settings(language="en", text_scale=1.25))
+    assert vaultstate.display_prefs(tmp_path) == ("en", 1.25)
+
+
+def _run_main(data_dir: Path, *extra: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "GRIDFIELD_SECRET_STORE": "file"}
+    return subprocess.run(
+        [sys.executable, str(ROOT / "main.py"), "--data-dir", str(data_dir),
+         "--exit-after-startup", *extra],
+        capture_output=True, text=True, env=env, timeout=60, check=False,
+    )
+
+
+@pytest.mark.parametrize("state", ["new", "active"])
+def test_main_exit_after_startup(data_dir: Path, state: str) -> None:
+    if state == "active":
+        from fieldclient.keystore import FileSecretStore
+        from fieldclient.session import setup_device
+
+        setup_device(data_dir, "258036", store=FileSecretStore(data_dir)).close()
+    result = _run_main(data_dir, "--lang", "en")
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("startup_ms="), result.stdout
+    assert int(lines[0].split("=")[1]) > 0
+
+
+def test_startup_stays_lean(data_dir: Path) -> None:
+    """No crypto, database or Qt enum namespace is loaded before the first paint."""
+    probe = f"""
+import sys, time
+t0 = time.perf_counter()
+import ui.app as app
+from PySide6 import QtCore
+seen = {{}}
+orig = app._FirstPaint._report
+def report(self):
+    seen["modules"] = sorted(m for m in ("cryptography", "sqlcipher3", "sqlite_utils",
+        "fieldclient.vault", "fieldclient.session", "logging.handlers", "platformdirs")
+        if m in sys.modules)
+    seen["Qt"] = "Qt" in vars(QtCore)
+    orig(self)
+app._FirstPaint._report = report
+app.main(["main.py", "--data-dir", {str(data_dir)!r}, "--exit-after-startup"], t0)
+print(seen)
+"""
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                         env=env, timeout=60, check=True, cwd=ROOT)
+    seen = eval(out.stdout.splitlines()[-1])
+    assert seen == {"modules": [], "Qt": False}, seen

@@ -1,0 +1,139 @@
+"""Start-up: arguments, QApplication, language, style, exception hook, first screen."""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from types import SimpleNamespace
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import QEvent, QObject, QThreadPool, QTimer
+from PySide6.QtWidgets import QApplication
+
+from fieldclient import APP_NAME, __version__
+from ui import excepthook, i18n, style
+from ui.controller import AppController
+from ui.vaultstate import LANGUAGES, display_prefs
+
+if TYPE_CHECKING:
+    import argparse
+
+_T0 = time.perf_counter()
+
+
+def _fast_args(argv: list[str]) -> argparse.Namespace | None:
+    """The usual command lines without importing argparse (~10 ms at start-up).
+
+    Anything unusual (help, version, typos, bad values) returns None and goes
+    through argparse, which gives the proper messages.
+    """
+    values: dict[str, object] = {"data_dir": None, "lang": None,
+                                 "exit_after_startup": False, "fullscreen": False}
+    items = list(argv)
+    while items:
+        item = items.pop(0)
+        name, eq, value = item.partition("=")
+        if name in ("--data-dir", "--lang"):
+            if not eq:
+                if not items:
+                    return None
+                value = items.pop(0)
+            if name == "--lang" and value not in LANGUAGES:
+                return None
+            values[name[2:].replace("-", "_")] = Path(value) if name == "--data-dir" else value
+        elif item in ("--exit-after-startup", "--fullscreen"):
+            values[item[2:].replace("-", "_")] = True
+        else:
+            return None
+    return SimpleNamespace(**values)  # type: ignore[return-value]
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    fast = _fast_args(argv)
+    if fast is not None:
+        return fast
+    import argparse
+
+    parser = argparse.ArgumentParser(prog=APP_NAME, description="gridfield field client")
+    parser.add_argument("--data-dir", type=Path, default=None,
+                        help="data directory (default: the platform's user data dir)")
+    parser.add_argument("--lang", choices=LANGUAGES, default=None,
+                        help="language for this run (overrides the setting)")
+    parser.add_argument("--exit-after-startup", action="store_true",
+                        help="print startup_ms=<n> once the first window is painted, then exit")
+    parser.add_argument("--fullscreen", action="store_true", help="fill the screen (tablets)")
+    parser.add_argument("--version", action="version", version=__version__)
+    return parser.parse_args(argv)
+
+
+class _FirstPaint(QObject):
+    """Once the first window has really been painted: deferred start-up work, or
+    (``--exit-after-startup``) print the start-up time and quit."""
+
+    def __init__(
+        self, app: QApplication, t0: float, report: bool, after: list[Callable[[], None]]
+    ) -> None:
+        super().__init__()
+        self.app = app
+        self.t0 = t0
+        self.report = report
+        self.after = after
+        self.done = False
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if not self.done and event.type() == QEvent.Type.Paint:
+            self.done = True
+            # Runs after this paint pass has been flushed to the screen.
+            QTimer.singleShot(0, self._report)
+        return False
+
+    def _report(self) -> None:
+        self.app.removeEventFilter(self)
+        if self.report:
+            ms = int((time.perf_counter() - self.t0) * 1000)
+            print(f"startup_ms={ms}", flush=True)
+            self.app.exit(0)
+            return
+        for callback in self.after:
+            callback()
+
+
+def create_app(argv: list[str]) -> QApplication:
+    app = QApplication.instance()
+    if isinstance(app, QApplication):
+        return app
+    app = QApplication(argv)
+    app.setApplicationName(APP_NAME)
+    app.setApplicationVersion(__version__)
+    return app
+
+
+def main(argv: list[str] | None = None, t0: float | None = None) -> int:
+    argv = list(sys.argv if argv is None else argv)
+    args = parse_args(argv[1:])
+    if args.data_dir is None:
+        from fieldclient.paths import default_data_dir
+
+        args.data_dir = default_data_dir()
+    data_dir: Path = args.data_dir
+    app = create_app(argv[:1])
+    excepthook.install(data_dir, defer_logging=True)
+    saved_language, text_scale = display_prefs(data_dir)
+    i18n.set_language(args.lang or saved_language)
+    style.apply_style(app, text_scale)
+    controller = AppController(data_dir, language_override=args.lang)
+    controller.start()
+    watcher = _FirstPaint(app, t0 if t0 is not None else _T0, report=args.exit_after_startup,
+                          after=[excepthook.ensure_logging])
+    app.installEventFilter(watcher)
+    if args.fullscreen:
+        controller.window.showFullScreen()
+    else:
+        controller.window.show()
+    code = app.exec()
+    QThreadPool.globalInstance().waitForDone(5000)
+    controller.close_session()
+    del watcher
+    return int(code)

@@ -1,0 +1,247 @@
+"""Which screen shows, the open session, settings, and the idle auto-lock."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import QEvent, QObject, QTimer, Signal
+from PySide6.QtGui import QCloseEvent
+from PySide6.QtWidgets import QApplication, QMainWindow, QStackedWidget, QWidget
+
+from ui import i18n, style
+from ui.vaultstate import SETTINGS_FILE, vault_status
+from ui.widgets import Retranslatable
+
+if TYPE_CHECKING:
+    from fieldclient.session import Session
+    from fieldclient.settings import Settings
+    from ui.change_pin import ChangePinDialog
+    from ui.mainwindow import MainView
+
+log = logging.getLogger("gridfield.ui")
+
+# What counts as "the worker is using the device" for the idle timer.
+INPUT_EVENTS = frozenset({
+    QEvent.Type.MouseButtonPress,
+    QEvent.Type.MouseButtonRelease,
+    QEvent.Type.MouseMove,
+    QEvent.Type.KeyPress,
+    QEvent.Type.TouchBegin,
+    QEvent.Type.TouchUpdate,
+    QEvent.Type.TouchEnd,
+    QEvent.Type.Wheel,
+})
+
+
+class ShellWindow(Retranslatable, QMainWindow):
+    """The one top-level window; its central stack holds set-up, unlock or the main view."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.setObjectName("shell")
+        self.stack = QStackedWidget()
+        self.setCentralWidget(self.stack)
+        self.resize(1280, 800)
+        self.on_close: list[object] = []
+        self.retranslate()
+
+    def set_screen(self, widget: QWidget) -> None:
+        old = self.stack.currentWidget()
+        self.stack.addWidget(widget)
+        self.stack.setCurrentWidget(widget)
+        if old is not None and old is not widget:
+            self.stack.removeWidget(old)
+            old.deleteLater()
+
+    def screen_widget(self) -> QWidget:
+        return self.stack.currentWidget()
+
+    def retranslate(self) -> None:
+        self.setWindowTitle(self.tr("网格服务"))
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        for callback in self.on_close:
+            callback()  # type: ignore[operator]
+        super().closeEvent(event)
+
+
+class AppController(QObject):
+    locked = Signal(str)
+    unlocked = Signal()
+
+    def __init__(
+        self,
+        data_dir: Path,
+        settings: Settings | None = None,
+        idle_ms: int | None = None,
+        language_override: str | None = None,
+    ) -> None:
+        super().__init__()
+        self.data_dir = Path(data_dir)
+        self._settings = settings
+        self.language_override = language_override
+        self.session: Session | None = None
+        self.main_view: MainView | None = None
+        self.change_pin_dialog: ChangePinDialog | None = None
+        self._idle_ms_override = idle_ms
+        self.window = ShellWindow()
+        self.window.on_close.append(self.close_session)
+        self.idle_timer = QTimer(self)
+        self.idle_timer.setSingleShot(True)
+        self.idle_timer.timeout.connect(lambda: self.lock("idle"))
+        app = QApplication.instance()
+        assert app is not None
+        app.installEventFilter(self)
+        app.aboutToQuit.connect(self.close_session)
+
+    @property
+    def settings(self) -> Settings:
+        """Loaded on first use: the first screen only needs language and text size."""
+        if self._settings is None:
+            from fieldclient.settings import load_settings
+
+            self._settings = load_settings(self.settings_path)
+        return self._settings
+
+    @property
+    def settings_path(self) -> Path:
+        return self.data_dir / SETTINGS_FILE
+
+    # -- screens ---------------------------------------------------------------
+    def start(self) -> None:
+        status = vault_status(self.data_dir)
+        if status == "active":
+            self.show_unlock()
+        else:
+            self.show_setup(erased=status == "erased")
+
+    def show_setup(self, erased: bool = False) -> None:
+        from ui.setup_screen import SetupScreen
+
+        screen = SetupScreen(self.data_dir, erased=erased)
+        screen.finished.connect(self.on_session)
+        self.window.set_screen(screen)
+        screen.pad.setFocus()
+
+    def show_unlock(self) -> None:
+        from ui.unlock_screen import UnlockScreen
+
+        screen = UnlockScreen(self.data_dir)
+        screen.unlocked.connect(self.on_session)
+        screen.erased.connect(self.on_erased)
+        self.window.set_screen(screen)
+        screen.pad.setFocus()
+
+    def on_erased(self) -> None:
+        self.close_session()
+        self.show_setup(erased=True)
+
+    def on_session(self, session: Session) -> None:
+        from ui.mainwindow import MainView
+
+        self.session = session
+        self.main_view = MainView(self)
+        self.window.set_screen(self.main_view)
+        self._apply_idle_interval()
+        self.idle_timer.start()
+        self.unlocked.emit()
+
+    # -- locking ---------------------------------------------------------------
+    def close_session(self) -> None:
+        self.idle_timer.stop()
+        session, self.session = self.session, None
+        if session is not None and session.is_open:
+            session.close()
+
+    def lock(self, reason: str = "manual") -> None:
+        """Drop the key and show the unlock screen (Lock button, Settings, or idle)."""
+        session = self.session
+        if session is None:
+            return
+        if session.is_open:
+            try:
+                from fieldclient import audit
+
+                with session.db.conn:
+                    session.audit.append(audit.LOCK, {"reason": reason})
+            except Exception:  # locking must never fail because the audit write did
+                log.exception("could not record the lock in the audit log")
+        if self.change_pin_dialog is not None:
+            dialog, self.change_pin_dialog = self.change_pin_dialog, None
+            dialog.reject()
+        for widget in QApplication.topLevelWidgets():
+            if widget is not self.window and widget.isVisible() and widget.isWindow():
+                if widget.objectName() != "crashDialog":
+                    widget.close()
+        self.close_session()
+        self.main_view = None
+        self.show_unlock()
+        self.locked.emit(reason)
+
+    def _apply_idle_interval(self) -> None:
+        ms = self._idle_ms_override or self.settings.autolock_minutes * 60_000
+        self.idle_timer.setInterval(ms)
+
+    def set_idle_timeout_ms(self, ms: int | None) -> None:
+        """Override the auto-lock delay (tests); None goes back to the setting."""
+        self._idle_ms_override = ms
+        self._apply_idle_interval()
+        if self.session is not None:
+            self.idle_timer.start()
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if self.session is not None and event.type() in INPUT_EVENTS:
+            self.idle_timer.start()
+        return False
+
+    # -- settings ----------------------------------------------------------------
+    def _save(self) -> None:
+        from fieldclient.settings import save_settings
+
+        try:
+            save_settings(self.settings_path, self.settings)
+        except OSError:
+            log.exception("could not save settings")
+
+    def set_language(self, language: str) -> None:
+        self.settings.language = language
+        self.language_override = None
+        i18n.set_language(language)
+        self._save()
+
+    def set_text_scale(self, scale: float) -> None:
+        self.settings.text_scale = scale
+        app = QApplication.instance()
+        assert isinstance(app, QApplication)
+        style.apply_style(app, scale)
+        self._save()
+
+    def set_autolock(self, minutes: int) -> None:
+        self.settings.autolock_minutes = minutes
+        self._apply_idle_interval()
+        if self.session is not None:
+            self.idle_timer.start()
+        self._save()
+
+    def open_change_pin(self) -> None:
+        from ui.change_pin import ChangePinDialog
+        from ui.dialogs import show_message
+
+        dialog = ChangePinDialog(self.data_dir, self.window)
+        self.change_pin_dialog = dialog
+
+        def changed() -> None:
+            self.change_pin_dialog = None
+            show_message(
+                QApplication.translate("AppController", "PIN码已修改。下次解锁请使用新的PIN码。"),
+                parent=self.window,
+                role="info",
+            )
+
+        dialog.changed.connect(changed)
+        dialog.erased.connect(self.on_erased)
+        dialog.rejected.connect(lambda: setattr(self, "change_pin_dialog", None))
+        dialog.open()
+        dialog.pad.setFocus()

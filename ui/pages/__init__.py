@@ -1,0 +1,24 @@
+"""The main window's pages, one module each. ``PAGE_CLASSES`` is the navigation order."""
+
+from __future__ import annotations
+
+from ui.pages.base import Page
+from ui.pages.events import EventsPage
+from ui.pages.households import HouseholdsPage
+from ui.pages.patrol import PatrolPage
+from ui.pages.settings import SettingsPage
+from ui.pages.sync import SyncPage
+from ui.pages.tasks import TasksPage
+from ui.pages.today import TodayPage
+
+PAGE_CLASSES: tuple[type[Page], ...] = (
+    TodayPage,
+    PatrolPage,
+    HouseholdsPage,
+    EventsPage,
+    TasksPage,
+    SyncPage,
+    SettingsPage,
+)
+
+__all__ = ["PAGE_CLASSES", "Page"]

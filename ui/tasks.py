@@ -1,0 +1,93 @@
+"""Run slow work (Argon2id, database) off the UI thread: one helper, ``run_task``.
+
+The result or the exception comes back on the UI thread through queued signals.
+Without an ``error_callback``, a core error is shown translated in a plain dialog
+and anything else goes to the global exception hook (logged, crash dialog).
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from typing import Any
+
+from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal, Slot
+
+_running: set[_Relay] = set()
+
+
+class _Relay(QObject):
+    """Lives on the UI thread; the worker emits, Qt queues, the slots run here."""
+
+    succeeded = Signal(object)
+    failed = Signal(object)
+
+    def __init__(
+        self,
+        callback: Callable[[Any], None],
+        error_callback: Callable[[BaseException], None] | None,
+    ) -> None:
+        super().__init__()
+        self.callback = callback
+        self.error_callback = error_callback
+        self.succeeded.connect(self._deliver)
+        self.failed.connect(self._deliver_error)
+
+    @Slot(object)
+    def _deliver(self, result: Any) -> None:
+        _running.discard(self)
+        self.callback(result)
+
+    @Slot(object)
+    def _deliver_error(self, exc: BaseException) -> None:
+        _running.discard(self)
+        if self.error_callback is not None:
+            self.error_callback(exc)
+        else:
+            show_error(exc)
+
+
+class _Job(QRunnable):
+    def __init__(self, func: Callable[[], Any], relay: _Relay) -> None:
+        super().__init__()
+        self.func = func
+        self.relay = relay
+
+    def run(self) -> None:
+        try:
+            try:
+                result = self.func()
+            except BaseException as exc:  # every failure goes back to the UI thread
+                self.relay.failed.emit(exc)
+            else:
+                self.relay.succeeded.emit(result)
+        except RuntimeError:  # the application is shutting down: nobody to tell
+            pass
+
+
+def show_error(exc: BaseException) -> None:
+    """Default error handling: core errors as a plain dialog, bugs to the exception hook."""
+    from fieldclient.errors import FieldClientError
+
+    if isinstance(exc, FieldClientError):
+        from ui.dialogs import show_message
+        from ui.errors import error_text
+
+        show_message(error_text(exc), role="error")
+    else:
+        sys.excepthook(type(exc), exc, exc.__traceback__)
+
+
+def run_task(
+    func: Callable[[], Any],
+    callback: Callable[[Any], None],
+    error_callback: Callable[[BaseException], None] | None = None,
+) -> None:
+    """Run ``func()`` on the thread pool; then ``callback(result)`` or the error handler."""
+    relay = _Relay(callback, error_callback)
+    _running.add(relay)
+    QThreadPool.globalInstance().start(_Job(func, relay))
+
+
+def pending_tasks() -> int:
+    return len(_running)
