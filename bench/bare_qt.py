@@ -1,17 +1,23 @@
-"""The baseline for bench/startup.py: a bare PySide6 script showing one empty QMainWindow."""
+"""The baseline for bench/startup.py: a bare PySide6 script showing one empty QMainWindow.
+
+It reports, like main.py --exit-after-startup, once the window has been painted.
+"""
 
 import sys
 import time
 
 T0 = time.perf_counter()
 
-from PySide6.QtCore import QTimer  # noqa: E402
+from PySide6.QtCore import QEvent, QObject, QTimer  # noqa: E402
 from PySide6.QtWidgets import QApplication, QMainWindow  # noqa: E402
 
-app = QApplication(sys.argv)
-window = QMainWindow()
-window.resize(1280, 800)
-window.show()
+
+class FirstPaint(QObject):
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if event.type() == QEvent.Type.Paint:
+            app.removeEventFilter(self)
+            QTimer.singleShot(0, done)
+        return False
 
 
 def done() -> None:
@@ -19,5 +25,10 @@ def done() -> None:
     app.quit()
 
 
-QTimer.singleShot(0, done)
+app = QApplication(sys.argv)
+watcher = FirstPaint()
+app.installEventFilter(watcher)
+window = QMainWindow()
+window.resize(1280, 800)
+window.show()
 sys.exit(app.exec())

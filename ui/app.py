@@ -85,12 +85,12 @@ class _FirstPaint(QObject):
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
         if not self.done and event.type() == QEvent.Type.Paint:
             self.done = True
+            watched.removeEventFilter(self)
             # Runs after this paint pass has been flushed to the screen.
             QTimer.singleShot(0, self._report)
         return False
 
     def _report(self) -> None:
-        self.app.removeEventFilter(self)
         if self.report:
             ms = int((time.perf_counter() - self.t0) * 1000)
             print(f"startup_ms={ms}", flush=True)
@@ -127,7 +127,7 @@ def main(argv: list[str] | None = None, t0: float | None = None) -> int:
     controller.start()
     watcher = _FirstPaint(app, t0 if t0 is not None else _T0, report=args.exit_after_startup,
                           after=[excepthook.ensure_logging])
-    app.installEventFilter(watcher)
+    controller.window.installEventFilter(watcher)  # not app-wide: see AppController
     if args.fullscreen:
         controller.window.showFullScreen()
     else:

@@ -93,7 +93,7 @@ class AppController(QObject):
         self.idle_timer.timeout.connect(lambda: self.lock("idle"))
         app = QApplication.instance()
         assert app is not None
-        app.installEventFilter(self)
+        self.app = app
         app.aboutToQuit.connect(self.close_session)
 
     @property
@@ -145,12 +145,17 @@ class AppController(QObject):
         self.main_view = MainView(self)
         self.window.set_screen(self.main_view)
         self._apply_idle_interval()
+        # Watch for input only while unlocked: an application-wide filter makes
+        # PySide resolve the Python type of every object that gets an event,
+        # which would cost ~100 ms at start-up for nothing.
+        self.app.installEventFilter(self)
         self.idle_timer.start()
         self.unlocked.emit()
 
     # -- locking ---------------------------------------------------------------
     def close_session(self) -> None:
         self.idle_timer.stop()
+        self.app.removeEventFilter(self)
         session, self.session = self.session, None
         if session is not None and session.is_open:
             session.close()
