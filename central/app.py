@@ -1,0 +1,398 @@
+"""The central server's HTTP API (FastAPI). Errors are always JSON:
+``{"error": "<code>", "message": "<plain words>", ...}``; bad input is a 4xx, never a 500.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, MutableMapping
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field, StrictStr
+from sqlalchemy import Engine, delete, insert, select, update
+from sqlalchemy.exc import IntegrityError
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from central import db, ops
+from sync import protocol
+
+log = logging.getLogger("central")
+
+DEFAULT_MAX_BODY = 1024 * 1024  # bytes; photo chunks (256 KiB by default) fit easily
+NONCE_KEEP_SECONDS = 2 * protocol.MAX_CLOCK_SKEW
+_last_prune = [0.0]  # when this process last deleted expired nonces
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, code: str, message: str, **extra: Any) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.extra = extra
+
+
+def error_response(status: int, code: str, message: str, **extra: Any) -> JSONResponse:
+    return JSONResponse({"error": code, "message": message, **extra}, status_code=status)
+
+
+class BodyLimit:
+    """Pure ASGI middleware: refuse bodies over ``limit`` bytes with a 413 JSON error.
+
+    The declared Content-Length is checked first; chunked bodies are read up to the
+    limit before the application sees them, so an endpoint never gets a partial body.
+    """
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def _too_large(self, send: Send) -> None:
+        response = error_response(
+            413, "body_too_large", f"request body is larger than {self.limit} bytes"
+        )
+        await response({"type": "http"}, _no_receive, send)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope.get("headers") or [])
+        declared = headers.get(b"content-length")
+        if declared is not None:
+            try:
+                if int(declared) > self.limit:
+                    await self._too_large(send)
+                    return
+            except ValueError:
+                await error_response(400, "bad_request", "invalid Content-Length")(
+                    scope, receive, send
+                )
+                return
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.limit:
+                await self._too_large(send)
+                return
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        body = b"".join(chunks)
+        delivered = False
+
+        async def replay() -> Message:
+            nonlocal delivered
+            if not delivered:
+                delivered = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)
+
+
+async def _no_receive() -> Message:
+    return {"type": "http.disconnect"}
+
+
+# -- request models --------------------------------------------------------------------
+
+class EnrollRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    code: StrictStr = Field(min_length=4, max_length=64, description="one-time enrollment code")
+    public_key: StrictStr = Field(
+        min_length=40, max_length=64, description="raw Ed25519 public key, base64 (32 bytes)"
+    )
+    device_name: StrictStr = Field(min_length=1, max_length=100)
+
+
+class PersonOut(BaseModel):
+    id: int
+    name: str
+    role: str
+
+
+class EnrollResponse(BaseModel):
+    device_id: str
+    person: PersonOut
+    grids: list[int]
+    server_time: str
+
+
+class HealthResponse(BaseModel):
+    status: str
+    server_time: str
+    unix_time: float
+    protocol: str
+    max_clock_skew: int
+
+
+class MemberOut(BaseModel):
+    id: str
+    name: str
+    relation: str
+    id_number: str | None
+    phone: str | None
+    residence: str
+
+
+class HouseholdOut(BaseModel):
+    id: str
+    grid_id: int
+    head_name: str
+    address: str
+    category: str
+    phone: str | None
+    id_number: str | None
+    tags: list[str]
+    version: int
+    updated_seq: int
+    members: list[MemberOut]
+
+
+class HouseholdsResponse(BaseModel):
+    grid: int
+    households: list[HouseholdOut]
+
+
+class TaskOut(BaseModel):
+    id: str
+    grid_id: int
+    title: str
+    body: str
+    due: str | None
+    created_at: str
+    updated_seq: int
+
+
+class TasksResponse(BaseModel):
+    grid: int
+    tasks: list[TaskOut]
+
+
+class ErrorOut(BaseModel):
+    error: str
+    message: str
+
+
+@dataclass(frozen=True)
+class AuthDevice:
+    device_id: str
+    person_id: int
+    role: str
+    grids: tuple[int, ...]
+
+
+# -- authentication --------------------------------------------------------------------
+
+def _authenticate(
+    engine: Engine, method: str, path: str, headers: dict[str, str], body: bytes
+) -> AuthDevice:
+    missing = protocol.missing_headers(headers)
+    if missing:
+        raise ApiError(401, "unauthenticated", f"missing header(s): {', '.join(missing)}")
+    device_id = headers[protocol.HEADER_DEVICE.lower()]
+    nonce = headers[protocol.HEADER_NONCE.lower()]
+    try:
+        timestamp = int(headers[protocol.HEADER_TIMESTAMP.lower()])
+    except ValueError:
+        raise ApiError(401, "bad_timestamp", "timestamp must be whole Unix seconds") from None
+    if not protocol.NONCE_RE.match(nonce):
+        raise ApiError(401, "bad_nonce", "nonce must be 16-64 characters of A-Z a-z 0-9 _ -")
+    with engine.connect() as conn:
+        device = (
+            conn.execute(select(db.devices).where(db.devices.c.id == device_id[:64]))
+            .mappings()
+            .first()
+        )
+    if device is None:
+        raise ApiError(401, "unknown_device", "device is not enrolled")
+    public_key = protocol.decode_public_key(str(device["public_key"]))
+    signature = headers[protocol.HEADER_SIGNATURE.lower()]
+    if not protocol.verify_signature(public_key, signature, method, path, timestamp, nonce, body):
+        raise ApiError(401, "bad_signature", "request signature does not verify")
+    now = db.now_utc()
+    server_unix = now.timestamp()
+    if abs(server_unix - timestamp) > protocol.MAX_CLOCK_SKEW:
+        raise ApiError(
+            401, "clock_skew",
+            f"device clock is more than {protocol.MAX_CLOCK_SKEW} s away from the server's",
+            server_time=db.iso(now), unix_time=server_unix,
+        )
+    try:
+        with engine.begin() as conn:
+            conn.execute(insert(db.nonces).values(device_id=device_id, nonce=nonce, ts=timestamp))
+    except IntegrityError:
+        raise ApiError(401, "replayed", "nonce already used (replayed request)") from None
+    if device["status"] == "revoked":
+        with engine.begin() as conn:
+            first = conn.execute(
+                update(db.devices)
+                .where(db.devices.c.id == device_id, db.devices.c.wipe_sent_at.is_(None))
+                .values(wipe_sent_at=db.iso(now), last_contact=db.iso(now))
+            ).rowcount
+        if first == 1:  # committed: the wipe instruction goes out exactly once
+            raise ApiError(
+                410, "revoked", "this device has been revoked: erase all local data", wipe=True
+            )
+        raise ApiError(401, "revoked", "this device has been revoked")
+    with engine.begin() as conn:
+        conn.execute(
+            update(db.devices).where(db.devices.c.id == device_id).values(last_contact=db.iso(now))
+        )
+        if server_unix - _last_prune[0] > 60:  # replays this old fail the skew test anyway
+            _last_prune[0] = server_unix
+            conn.execute(delete(db.nonces).where(db.nonces.c.ts < server_unix - NONCE_KEEP_SECONDS))
+        person = ops.get_person(conn, int(device["person_id"]))
+        grids = ops.person_grids(conn, int(device["person_id"]))
+    return AuthDevice(device_id, int(person["id"]), str(person["role"]), tuple(grids))
+
+
+async def authenticated(request: Request) -> AuthDevice:
+    """FastAPI dependency: the device that signed this request (401/410 otherwise)."""
+    body = await request.body()
+    raw_path = request.scope.get("raw_path") or request.url.path.encode()
+    path = raw_path.decode("latin-1")
+    query = request.scope.get("query_string", b"").decode("latin-1")
+    if query:
+        path += "?" + query
+    headers = {k.lower(): v for k, v in request.headers.items()}
+    engine: Engine = request.app.state.engine
+    return await run_in_threadpool(_authenticate, engine, request.method, path, headers, body)
+
+
+Device = Annotated[AuthDevice, Depends(authenticated)]
+
+
+def create_app(engine: Engine, max_body: int = DEFAULT_MAX_BODY) -> FastAPI:
+    app = FastAPI(
+        title="gridfield central server",
+        version="1",
+        description="Reference central server for gridfield devices. Authenticated requests "
+        "carry the X-Gridfield-* signature headers described in sync/protocol.py.",
+    )
+
+    app.state.engine = engine
+
+    @app.exception_handler(ApiError)
+    async def _api_error(_request: Request, exc: ApiError) -> JSONResponse:
+        return error_response(exc.status, exc.code, exc.message, **exc.extra)
+
+    @app.exception_handler(ops.OpError)
+    async def _op_error(_request: Request, exc: ops.OpError) -> JSONResponse:
+        return error_response(exc.status, exc.code, exc.message)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = []
+        malformed = False
+        for err in exc.errors():
+            if err.get("type") == "json_invalid":
+                malformed = True
+            loc = ".".join(str(p) for p in err.get("loc", ()) if p != "body")
+            problems.append({"field": loc, "problem": str(err.get("msg", "invalid"))})
+        if malformed:
+            return error_response(400, "malformed_json", "request body is not valid JSON")
+        summary = "; ".join(f"{p['field'] or 'body'}: {p['problem']}" for p in problems)
+        return error_response(422, "invalid_input", summary or "invalid input", problems=problems)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        return error_response(exc.status_code, code, str(exc.detail))
+
+    @app.exception_handler(Exception)
+    async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unexpected error", exc_info=exc)
+        return error_response(500, "internal", "internal server error")
+
+    auth_errors: dict[int | str, dict[str, Any]] = {
+        401: {"model": ErrorOut, "description": "not authenticated"},
+        403: {"model": ErrorOut, "description": "grid not assigned to the device's worker"},
+        410: {"model": ErrorOut, "description": "device revoked: {\"wipe\": true}, once"},
+    }
+
+    def require_grid(device: AuthDevice, grid: int) -> None:
+        if grid not in device.grids:
+            raise ApiError(403, "forbidden", f"grid {grid} is not assigned to this device's worker")
+
+    @app.get("/api/v1/health", response_model=HealthResponse)
+    def health() -> dict[str, Any]:
+        now = db.now_utc()
+        return {
+            "status": "ok",
+            "server_time": db.iso(now),
+            "unix_time": now.timestamp(),
+            "protocol": protocol.PROTOCOL_VERSION,
+            "max_clock_skew": protocol.MAX_CLOCK_SKEW,
+        }
+
+    @app.post(
+        "/api/v1/enroll",
+        response_model=EnrollResponse,
+        responses={401: {"model": ErrorOut}, 409: {"model": ErrorOut}},
+    )
+    def enroll(req: EnrollRequest) -> dict[str, Any]:
+        try:
+            protocol.decode_public_key(req.public_key)
+        except ValueError as exc:
+            raise ApiError(422, "invalid_input", f"public_key: {exc}") from None
+        return ops.redeem_enrollment_code(engine, req.code, req.public_key, req.device_name)
+
+    @app.get("/api/v1/households", response_model=HouseholdsResponse, responses=auth_errors)
+    def list_households(
+        device: Device, grid: Annotated[int, Query(ge=1, le=2**31 - 1)]
+    ) -> dict[str, Any]:
+        require_grid(device, grid)
+        with engine.connect() as conn:
+            rows = [
+                dict(r)
+                for r in conn.execute(
+                    select(db.households)
+                    .where(db.households.c.grid_id == grid)
+                    .order_by(db.households.c.updated_seq)
+                ).mappings()
+            ]
+            by_household: dict[str, list[dict[str, Any]]] = {r["id"]: [] for r in rows}
+            member_rows = conn.execute(
+                select(db.members)
+                .join(db.households, db.households.c.id == db.members.c.household_id)
+                .where(db.households.c.grid_id == grid)
+                .order_by(db.members.c.household_id, db.members.c.id)
+            ).mappings()
+            for m in member_rows:
+                by_household[m["household_id"]].append(dict(m))
+        for r in rows:
+            r["members"] = by_household[r["id"]]
+        return {"grid": grid, "households": rows}
+
+    @app.get("/api/v1/tasks", response_model=TasksResponse, responses=auth_errors)
+    def list_tasks(
+        device: Device, grid: Annotated[int, Query(ge=1, le=2**31 - 1)]
+    ) -> dict[str, Any]:
+        require_grid(device, grid)
+        with engine.connect() as conn:
+            rows = conn.execute(
+                select(db.tasks).where(db.tasks.c.grid_id == grid).order_by(db.tasks.c.updated_seq)
+            ).mappings()
+            return {"grid": grid, "tasks": [dict(r) for r in rows]}
+
+    app.add_middleware(BodyLimit, limit=max_body)
+    return app

@@ -1,0 +1,291 @@
+"""The ``central`` command: run and administer the reference central server.
+
+Every command takes ``--db URL`` (default ``sqlite:///central.db`` in the current
+directory; ``postgresql://user@host:port/dbname`` for PostgreSQL). Exit status: 0 on
+success, 1 when some input was refused (e.g. bad CSV rows, a disallowed event
+transition), 2 for usage errors (unknown ids, unreadable files, no schema).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine
+from sqlalchemy.exc import OperationalError, ProgrammingError
+
+from central import db, ops
+
+
+def _print_json(value: Any) -> None:
+    sys.stdout.write(json.dumps(value, ensure_ascii=False, indent=2) + "\n")
+
+
+def _fail(message: str, code: int = 2) -> int:
+    sys.stderr.write(f"central: {message}\n")
+    return code
+
+
+def _engine(args: argparse.Namespace, require_schema: bool = True) -> Engine:
+    engine = db.make_engine(args.db)
+    if require_schema:
+        with engine.connect() as conn:
+            version = db.current_version(conn)
+        if version < db.LATEST_VERSION:
+            raise SystemExit(_fail(
+                f"database schema is at version {version}, expected {db.LATEST_VERSION}; "
+                "run `central init` first"
+            ))
+    return engine
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    before, after = db.migrate(_engine(args, require_schema=False))
+    result = {"schema_version": after, "migrated_from": before}
+    if args.json:
+        _print_json(result)
+    elif before == after:
+        print(f"schema already at version {after}")
+    else:
+        print(f"schema migrated from version {before} to {after}")
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from central.app import create_app
+
+    engine = _engine(args)
+    app = create_app(engine, max_body=args.max_body)
+    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level)
+    return 0
+
+
+def cmd_seed_demo(args: argparse.Namespace) -> int:
+    from central.seed import seed_demo
+
+    try:
+        result = seed_demo(_engine(args), args.grids, args.households_per_grid, args.seed)
+    except ValueError as exc:
+        return _fail(str(exc))
+    if args.json:
+        _print_json(result)
+    else:
+        print(
+            f"seeded {len(result['grids'])} grids, {result['households']} households and "
+            f"{len(result['people'])} people in {result['town']['name']} "
+            f"(town id {result['town']['id']})"
+        )
+        for g in result["grids"]:
+            print(f"  grid {g['id']} {g['name']}: leader {g['leader']}, workers "
+                  f"{', '.join(map(str, g['workers']))}, {g['households']} households")
+        print(f"  supervisor {result['supervisor']}, IT administrator {result['it_admin']}")
+    return 0
+
+
+def cmd_import_households(args: argparse.Namespace) -> int:
+    from central.importer import ImportFileError, import_households
+
+    try:
+        data = Path(args.file).read_bytes()
+    except OSError as exc:
+        return _fail(f"cannot read {args.file}: {exc.strerror}")
+    try:
+        result = import_households(_engine(args), data, args.grid)
+    except ImportFileError as exc:
+        if args.json:
+            _print_json({"imported": 0, "errors": [{"line": None, "reason": str(exc)}]})
+        return _fail(str(exc))
+    if args.json:
+        _print_json(result.as_dict())
+    else:
+        print(f"imported {result.imported} households into grid {args.grid} ({result.encoding})")
+        for err in result.errors:
+            print(f"  line {err['line']}: {err['reason']}")
+    return 1 if result.errors else 0
+
+
+def cmd_enroll(args: argparse.Namespace) -> int:
+    try:
+        result = ops.create_enrollment_code(_engine(args), args.worker)
+    except ops.OpError as exc:
+        return _fail(exc.message)
+    if args.qr:
+        import segno
+
+        payload = f"gridfield://enroll?code={result['code']}"
+        if args.server:
+            payload += f"&server={args.server}"
+        segno.make(payload, error="m").save(args.qr, scale=8, border=4)
+        result["qr"] = str(args.qr)
+    if args.json:
+        _print_json(result)
+    else:
+        print(f"enrollment code for {result['person_name']} (person {args.worker}): "
+              f"{result['code']}")
+        print(f"single use, valid until {result['expires_at']}")
+        if args.qr:
+            print(f"QR image written to {args.qr}")
+    return 0
+
+
+def cmd_revoke(args: argparse.Namespace) -> int:
+    try:
+        result = ops.revoke_device(_engine(args), args.device)
+    except ops.OpError as exc:
+        return _fail(exc.message)
+    if args.json:
+        _print_json(result)
+    elif result["already"]:
+        print(f"device {args.device} was already revoked")
+    else:
+        print(f"device {args.device} revoked; it will be told to erase its data on next contact")
+    return 0
+
+
+def cmd_stats(args: argparse.Namespace) -> int:
+    result = ops.stats(_engine(args))
+    if args.json:
+        _print_json(result)
+        return 0
+    for kind in ("org_units", "people", "households", "events"):
+        parts = ", ".join(f"{k} {v}" for k, v in result[kind].items()) or "none"
+        print(f"{kind}: {parts}")
+    print(f"members: {result['members']}")
+    print(f"tasks: {result['tasks']}")
+    print(f"devices: {len(result['devices'])}")
+    for d in result["devices"]:
+        print(f"  {d['id']} {d['name']} ({d['person_name']}) {d['status']}, "
+              f"last contact {d['last_contact'] or 'never'}")
+    return 0
+
+
+def cmd_event_list(args: argparse.Namespace) -> int:
+    if args.status is not None and args.status not in db.EVENT_STATUSES:
+        return _fail(f"unknown status {args.status!r}; one of: {', '.join(db.EVENT_STATUSES)}")
+    rows = ops.list_events(_engine(args), status=args.status, grid_id=args.grid)
+    if args.json:
+        _print_json(rows)
+        return 0
+    for r in rows:
+        print(f"{r['id']}  grid {r['grid_id']}  {r['status']:<11}  {r['category']}  "
+              f"{r['description']}")
+    if not rows:
+        print("no events")
+    return 0
+
+
+def cmd_event_advance(args: argparse.Namespace) -> int:
+    try:
+        result = ops.advance_event(_engine(args), args.id, args.to, args.note)
+    except ops.OpError as exc:
+        return _fail(exc.message, 2 if exc.status == 404 else 1)
+    if args.json:
+        _print_json(result)
+    else:
+        print(f"event {args.id} is now {result['status']}")
+    return 0
+
+
+def cmd_task_push(args: argparse.Namespace) -> int:
+    try:
+        result = ops.push_task(_engine(args), args.grid, args.title, args.body, args.due)
+    except ops.OpError as exc:
+        return _fail(exc.message)
+    if args.json:
+        _print_json(result)
+    else:
+        print(f"task {result['id']} pushed to grid {args.grid}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--db", default=argparse.SUPPRESS,
+                        help=f"database URL (default {db.DEFAULT_DB})")
+    common.add_argument("--json", action="store_true", default=argparse.SUPPRESS,
+                        help="machine-readable output")
+
+    parser = argparse.ArgumentParser(prog="central", description=__doc__.splitlines()[0],
+                                     parents=[common])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def add(name: str, func: Any, help_text: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, parents=[common], help=help_text, description=help_text)
+        p.set_defaults(func=func)
+        return p
+
+    add("init", cmd_init, "create or migrate the schema (idempotent)")
+
+    p = add("serve", cmd_serve, "run the HTTP API")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8765)
+    p.add_argument("--max-body", type=int, default=1024 * 1024,
+                   help="largest accepted request body in bytes (default 1 MiB)")
+    p.add_argument("--log-level", default="warning",
+                   choices=("critical", "error", "warning", "info", "debug"))
+
+    p = add("seed-demo", cmd_seed_demo, "build a deterministic demo district")
+    p.add_argument("--grids", type=int, required=True)
+    p.add_argument("--households-per-grid", type=int, required=True)
+    p.add_argument("--seed", type=int, default=2019)
+
+    p = add("import-households", cmd_import_households, "import households from a CSV file")
+    p.add_argument("file")
+    p.add_argument("--grid", type=int, required=True)
+
+    p = add("enroll", cmd_enroll, "make a one-time enrollment code for a person's device")
+    p.add_argument("--worker", type=int, required=True, help="person id")
+    p.add_argument("--qr", metavar="FILE.png", help="also write the code as a QR image")
+    p.add_argument("--server", help="server URL to put in the QR code with the code")
+
+    p = add("revoke", cmd_revoke, "revoke a device; it is told to wipe itself on next contact")
+    p.add_argument("--device", required=True)
+
+    add("stats", cmd_stats, "records by kind, devices with last contact")
+
+    p = add("event", lambda _a: 2, "list and advance events")
+    esub = p.add_subparsers(dest="event_command", required=True)
+    ep = esub.add_parser("list", parents=[common], help="list events")
+    ep.set_defaults(func=cmd_event_list)
+    ep.add_argument("--status")
+    ep.add_argument("--grid", type=int)
+    ep = esub.add_parser("advance", parents=[common], help="move an event along the closed loop")
+    ep.set_defaults(func=cmd_event_advance)
+    ep.add_argument("id")
+    ep.add_argument("--to", required=True, choices=db.EVENT_STATUSES)
+    ep.add_argument("--note")
+
+    p = add("task", lambda _a: 2, "tasks for grids")
+    tsub = p.add_subparsers(dest="task_command", required=True)
+    tp = tsub.add_parser("push", parents=[common], help="send a task to a grid's devices")
+    tp.set_defaults(func=cmd_task_push)
+    tp.add_argument("--grid", type=int, required=True)
+    tp.add_argument("--title", required=True)
+    tp.add_argument("--body", required=True)
+    tp.add_argument("--due", help="ISO 8601 date or date-time with zone")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if not hasattr(args, "db"):
+        args.db = db.DEFAULT_DB
+    if not hasattr(args, "json"):
+        args.json = False
+    try:
+        return int(args.func(args))
+    except (OperationalError, ProgrammingError) as exc:
+        return _fail(f"database error: {exc.orig}")
+    except BrokenPipeError:  # e.g. `central event list | head`
+        sys.stdout = open(os.devnull, "w")
+        return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,315 @@
+"""Storage for the central server: SQLAlchemy Core tables, engines and migrations.
+
+SQLite by default (a file in the current directory), PostgreSQL with a
+``postgresql://`` URL (driven by psycopg 3). The schema is created and upgraded by
+numbered migrations recorded in ``schema_version``; ``central init`` applies the
+pending ones and is idempotent.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    CheckConstraint,
+    Column,
+    Connection,
+    Engine,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+    Text,
+    create_engine,
+    event,
+    inspect,
+    select,
+    text,
+    update,
+)
+
+DEFAULT_DB = "sqlite:///central.db"
+
+ORG_LEVELS = ("city", "county", "town", "village", "grid")
+ROLES = ("worker", "leader", "supervisor", "it_admin")
+CATEGORIES = ("ordinary", "hardship", "key")
+RESIDENCES = ("registered", "floating", "tenant")
+DEVICE_STATUSES = ("active", "revoked")
+EVENT_STATUSES = (
+    "reported",
+    "accepted",
+    "dispatched",
+    "in_progress",
+    "resolved",
+    "verified",
+    "closed",
+    "returned",
+    "escalated",
+)
+
+
+def _in(column: str, values: tuple[str, ...]) -> str:
+    return f"{column} IN ({', '.join(repr(v) for v in values)})"
+
+
+metadata = MetaData()
+
+schema_version = Table(
+    "schema_version",
+    metadata,
+    Column("version", Integer, primary_key=True, autoincrement=False),
+    Column("applied_at", String(32), nullable=False),
+)
+
+counters = Table(
+    "counters",
+    metadata,
+    Column("name", String(32), primary_key=True),
+    Column("value", Integer, nullable=False),
+)
+
+org_units = Table(
+    "org_units",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("parent_id", Integer, ForeignKey("org_units.id"), nullable=True),
+    Column("level", String(16), nullable=False),
+    Column("name", String(100), nullable=False),
+    CheckConstraint(_in("level", ORG_LEVELS), name="ck_org_units_level"),
+)
+Index("ix_org_units_parent", org_units.c.parent_id)
+
+people = Table(
+    "people",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(50), nullable=False),
+    Column("role", String(16), nullable=False),
+    Column("phone", String(20), nullable=True),
+    CheckConstraint(_in("role", ROLES), name="ck_people_role"),
+)
+
+grid_assignments = Table(
+    "grid_assignments",
+    metadata,
+    Column("person_id", Integer, ForeignKey("people.id"), nullable=False),
+    Column("grid_id", Integer, ForeignKey("org_units.id"), nullable=False),
+    PrimaryKeyConstraint("person_id", "grid_id"),
+)
+Index("ix_grid_assignments_grid", grid_assignments.c.grid_id)
+
+devices = Table(
+    "devices",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("person_id", Integer, ForeignKey("people.id"), nullable=False),
+    Column("name", String(100), nullable=False),
+    Column("public_key", String(64), nullable=False, unique=True),
+    Column("status", String(16), nullable=False),
+    Column("enrolled_at", String(32), nullable=False),
+    Column("last_contact", String(32), nullable=True),
+    Column("revoked_at", String(32), nullable=True),
+    Column("wipe_sent_at", String(32), nullable=True),
+    CheckConstraint(_in("status", DEVICE_STATUSES), name="ck_devices_status"),
+)
+
+enrollment_codes = Table(
+    "enrollment_codes",
+    metadata,
+    Column("code_hash", String(64), primary_key=True),
+    Column("person_id", Integer, ForeignKey("people.id"), nullable=False),
+    Column("created_at", String(32), nullable=False),
+    Column("expires_at", String(32), nullable=False),
+    Column("used_at", String(32), nullable=True),
+    Column("device_id", String(36), nullable=True),
+)
+
+nonces = Table(
+    "nonces",
+    metadata,
+    Column("device_id", String(36), nullable=False),
+    Column("nonce", String(64), nullable=False),
+    Column("ts", BigInteger, nullable=False),
+    PrimaryKeyConstraint("device_id", "nonce"),
+)
+Index("ix_nonces_ts", nonces.c.ts)
+
+households = Table(
+    "households",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("grid_id", Integer, ForeignKey("org_units.id"), nullable=False),
+    Column("head_name", String(50), nullable=False),
+    Column("address", String(200), nullable=False),
+    Column("category", String(16), nullable=False),
+    Column("phone", String(20), nullable=True),
+    Column("id_number", String(18), nullable=True),
+    Column("tags", JSON, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("updated_seq", Integer, nullable=False),
+    CheckConstraint(_in("category", CATEGORIES), name="ck_households_category"),
+)
+Index("ix_households_grid", households.c.grid_id, households.c.updated_seq)
+
+members = Table(
+    "members",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("household_id", String(36), ForeignKey("households.id"), nullable=False),
+    Column("name", String(50), nullable=False),
+    Column("relation", String(20), nullable=False),
+    Column("id_number", String(18), nullable=True),
+    Column("phone", String(20), nullable=True),
+    Column("residence", String(16), nullable=False),
+    CheckConstraint(_in("residence", RESIDENCES), name="ck_members_residence"),
+)
+Index("ix_members_household", members.c.household_id)
+
+events = Table(
+    "events",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("grid_id", Integer, ForeignKey("org_units.id"), nullable=False),
+    Column("reporter_id", Integer, ForeignKey("people.id"), nullable=True),
+    Column("category", String(20), nullable=False),
+    Column("description", Text, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("created_at", String(32), nullable=False),
+    Column("updated_at", String(32), nullable=False),
+    Column("updated_seq", Integer, nullable=False),
+    CheckConstraint(_in("status", EVENT_STATUSES), name="ck_events_status"),
+)
+Index("ix_events_grid", events.c.grid_id)
+
+event_history = Table(
+    "event_history",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("event_id", String(36), ForeignKey("events.id"), nullable=False),
+    Column("from_status", String(16), nullable=True),
+    Column("to_status", String(16), nullable=False),
+    Column("note", Text, nullable=True),
+    Column("actor", String(50), nullable=False),
+    Column("at", String(32), nullable=False),
+)
+Index("ix_event_history_event", event_history.c.event_id)
+
+tasks = Table(
+    "tasks",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("grid_id", Integer, ForeignKey("org_units.id"), nullable=False),
+    Column("title", String(200), nullable=False),
+    Column("body", Text, nullable=False),
+    Column("due", String(32), nullable=True),
+    Column("created_at", String(32), nullable=False),
+    Column("updated_seq", Integer, nullable=False),
+)
+Index("ix_tasks_grid", tasks.c.grid_id)
+
+
+# -- time ------------------------------------------------------------------------------
+
+def now_utc() -> datetime:
+    return datetime.now(UTC)
+
+
+def iso(dt: datetime) -> str:
+    """Fixed-width UTC ISO 8601 text, so stored timestamps sort and compare as strings."""
+    return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def now_iso() -> str:
+    return iso(now_utc())
+
+
+# -- engines ---------------------------------------------------------------------------
+
+def normalize_url(url: str) -> str:
+    """Map ``postgresql://`` / ``postgres://`` to the psycopg 3 driver; pass others through."""
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
+def make_engine(url: str) -> Engine:
+    url = normalize_url(url)
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.close()
+
+        return engine
+    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+
+
+# -- migrations ------------------------------------------------------------------------
+
+def _migration_1(conn: Connection) -> None:
+    """The first schema: org tree, people, devices, enrollment, households, events, tasks."""
+    v1 = [t for name, t in metadata.tables.items() if name != "schema_version"]
+    metadata.create_all(conn, tables=v1)
+    conn.execute(counters.insert().values(name="change_seq", value=0))
+
+
+MIGRATIONS: list[tuple[int, Callable[[Connection], None]]] = [
+    (1, _migration_1),
+]
+LATEST_VERSION = MIGRATIONS[-1][0]
+
+
+def current_version(conn: Connection) -> int:
+    if not inspect(conn).has_table("schema_version"):
+        return 0
+    value = conn.execute(text("SELECT MAX(version) FROM schema_version")).scalar()
+    return int(value or 0)
+
+
+def migrate(engine: Engine) -> tuple[int, int]:
+    """Apply pending migrations, each in its own transaction. Returns (before, after)."""
+    with engine.begin() as conn:
+        metadata.create_all(conn, tables=[schema_version])
+        before = current_version(conn)
+    version = before
+    for number, step in MIGRATIONS:
+        if number <= version:
+            continue
+        with engine.begin() as conn:
+            step(conn)
+            conn.execute(schema_version.insert().values(version=number, applied_at=now_iso()))
+        version = number
+    return before, version
+
+
+def next_seq(conn: Connection, count: int = 1) -> int:
+    """Reserve ``count`` change-feed sequence numbers; returns the last one.
+
+    The row lock taken by the UPDATE serializes writers on PostgreSQL; SQLite
+    serializes writers anyway.
+    """
+    conn.execute(
+        update(counters)
+        .where(counters.c.name == "change_seq")
+        .values(value=counters.c.value + count)
+    )
+    value = conn.execute(select(counters.c.value).where(counters.c.name == "change_seq")).scalar()
+    return int(value or 0)
+
+
+def dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, indent=2, sort_keys=False)

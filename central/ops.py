@@ -1,0 +1,341 @@
+"""Operations of the command centre, shared by the CLI and the HTTP API."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import uuid
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, Engine, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from central import db
+
+ENROLL_TTL = timedelta(hours=24)
+# Crockford-like alphabet: no 0/O, 1/I/L, U; easy to read aloud and type on a tablet.
+CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTVWXYZ"
+CODE_GROUPS = 3
+CODE_GROUP_LEN = 4
+
+# The closed loop (闭环) as the command centre moves it. See central/README.md.
+TRANSITIONS: dict[str, tuple[str, ...]] = {
+    "reported": ("accepted", "returned", "escalated"),
+    "accepted": ("dispatched", "in_progress", "returned", "escalated"),
+    "dispatched": ("in_progress", "returned", "escalated"),
+    "in_progress": ("resolved", "returned", "escalated"),
+    "resolved": ("verified", "in_progress"),
+    "verified": ("closed",),
+    "closed": (),
+    "returned": ("reported",),
+    "escalated": ("accepted", "dispatched"),
+}
+
+
+class OpError(Exception):
+    """A refused operation with a plain message; ``status`` is the HTTP status to use."""
+
+    def __init__(self, message: str, status: int = 400, code: str = "bad_request") -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+        self.code = code
+
+
+# -- lookups ---------------------------------------------------------------------------
+
+def get_person(conn: Connection, person_id: int) -> dict[str, Any]:
+    row = conn.execute(select(db.people).where(db.people.c.id == person_id)).mappings().first()
+    if row is None:
+        raise OpError(f"no person with id {person_id}", 404, "not_found")
+    return dict(row)
+
+
+def get_grid(conn: Connection, grid_id: int) -> dict[str, Any]:
+    row = (
+        conn.execute(select(db.org_units).where(db.org_units.c.id == grid_id)).mappings().first()
+    )
+    if row is None or row["level"] != "grid":
+        raise OpError(f"no grid with id {grid_id}", 404, "not_found")
+    return dict(row)
+
+
+def person_grids(conn: Connection, person_id: int) -> list[int]:
+    rows = conn.execute(
+        select(db.grid_assignments.c.grid_id)
+        .where(db.grid_assignments.c.person_id == person_id)
+        .order_by(db.grid_assignments.c.grid_id)
+    )
+    return [int(r[0]) for r in rows]
+
+
+# -- enrollment ------------------------------------------------------------------------
+
+def normalize_code(code: str) -> str:
+    return "".join(ch for ch in code.upper() if ch.isalnum())
+
+
+def hash_code(code: str) -> str:
+    return hashlib.sha256(normalize_code(code).encode("ascii", "ignore")).hexdigest()
+
+
+def create_enrollment_code(engine: Engine, person_id: int) -> dict[str, Any]:
+    """A one-time code for ``person_id``'s device; only its SHA-256 is stored."""
+    groups = [
+        "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_GROUP_LEN))
+        for _ in range(CODE_GROUPS)
+    ]
+    code = "-".join(groups)
+    now = db.now_utc()
+    with engine.begin() as conn:
+        person = get_person(conn, person_id)
+        if person["role"] == "it_admin":
+            raise OpError(f"person {person_id} is an IT administrator, not a field worker")
+        conn.execute(
+            insert(db.enrollment_codes).values(
+                code_hash=hash_code(code),
+                person_id=person_id,
+                created_at=db.iso(now),
+                expires_at=db.iso(now + ENROLL_TTL),
+            )
+        )
+    return {
+        "code": code,
+        "person_id": person_id,
+        "person_name": person["name"],
+        "expires_at": db.iso(now + ENROLL_TTL),
+    }
+
+
+def redeem_enrollment_code(
+    engine: Engine, code: str, public_key_b64: str, device_name: str
+) -> dict[str, Any]:
+    """Trade a code for a device id bound to the device's public key; single use."""
+    code_hash = hash_code(code)
+    now = db.now_iso()
+    device_id = str(uuid.uuid4())
+    ec = db.enrollment_codes
+    try:
+        with engine.begin() as conn:
+            row = conn.execute(select(ec).where(ec.c.code_hash == code_hash)).mappings().first()
+            if row is None:
+                raise OpError("enrollment code not recognised", 401, "enroll_code_invalid")
+            if row["used_at"] is not None:
+                raise OpError("enrollment code already used", 401, "enroll_code_used")
+            if row["expires_at"] <= now:
+                raise OpError("enrollment code expired", 401, "enroll_code_expired")
+            claimed = conn.execute(
+                update(ec)
+                .where(ec.c.code_hash == code_hash, ec.c.used_at.is_(None))
+                .values(used_at=now, device_id=device_id)
+            ).rowcount
+            if claimed != 1:  # a concurrent request won the race
+                raise OpError("enrollment code already used", 401, "enroll_code_used")
+            dup = conn.execute(
+                select(db.devices.c.id).where(db.devices.c.public_key == public_key_b64)
+            ).first()
+            if dup is not None:
+                raise OpError("this public key is already enrolled", 409, "key_in_use")
+            conn.execute(
+                insert(db.devices).values(
+                    id=device_id,
+                    person_id=row["person_id"],
+                    name=device_name,
+                    public_key=public_key_b64,
+                    status="active",
+                    enrolled_at=now,
+                    last_contact=now,
+                )
+            )
+            person = get_person(conn, int(row["person_id"]))
+            grids = person_grids(conn, int(row["person_id"]))
+    except IntegrityError as exc:
+        raise OpError("enrollment conflicted with another request; retry", 409, "conflict") from exc
+    return {
+        "device_id": device_id,
+        "person": {"id": person["id"], "name": person["name"], "role": person["role"]},
+        "grids": grids,
+        "server_time": now,
+    }
+
+
+def revoke_device(engine: Engine, device_id: str) -> dict[str, Any]:
+    with engine.begin() as conn:
+        row = (
+            conn.execute(select(db.devices).where(db.devices.c.id == device_id)).mappings().first()
+        )
+        if row is None:
+            raise OpError(f"no device with id {device_id}", 404, "not_found")
+        if row["status"] == "revoked":
+            return {"device_id": device_id, "status": "revoked", "already": True}
+        conn.execute(
+            update(db.devices)
+            .where(db.devices.c.id == device_id)
+            .values(status="revoked", revoked_at=db.now_iso())
+        )
+    return {"device_id": device_id, "status": "revoked", "already": False}
+
+
+# -- events ----------------------------------------------------------------------------
+
+def event_dict(conn: Connection, event_id: str, with_history: bool = True) -> dict[str, Any]:
+    row = conn.execute(select(db.events).where(db.events.c.id == event_id)).mappings().first()
+    if row is None:
+        raise OpError(f"no event with id {event_id}", 404, "not_found")
+    out = dict(row)
+    if with_history:
+        h = db.event_history
+        out["history"] = [
+            {k: r[k] for k in ("from_status", "to_status", "note", "actor", "at")}
+            for r in conn.execute(
+                select(h).where(h.c.event_id == event_id).order_by(h.c.id)
+            ).mappings()
+        ]
+    return out
+
+
+def list_events(
+    engine: Engine, status: str | None = None, grid_id: int | None = None
+) -> list[dict[str, Any]]:
+    query = select(db.events).order_by(db.events.c.created_at, db.events.c.id)
+    if status is not None:
+        query = query.where(db.events.c.status == status)
+    if grid_id is not None:
+        query = query.where(db.events.c.grid_id == grid_id)
+    with engine.connect() as conn:
+        return [dict(r) for r in conn.execute(query).mappings()]
+
+
+def record_transition(
+    conn: Connection,
+    event_id: str,
+    from_status: str | None,
+    to_status: str,
+    note: str | None,
+    actor: str,
+    at: str,
+) -> None:
+    conn.execute(
+        insert(db.event_history).values(
+            event_id=event_id,
+            from_status=from_status,
+            to_status=to_status,
+            note=note,
+            actor=actor,
+            at=at,
+        )
+    )
+
+
+def advance_event(
+    engine: Engine, event_id: str, to_status: str, note: str | None, actor: str = "command_centre"
+) -> dict[str, Any]:
+    """Move an event along the closed loop; refuses transitions the loop does not allow."""
+    if to_status not in db.EVENT_STATUSES:
+        raise OpError(
+            f"unknown status {to_status!r}; one of: {', '.join(db.EVENT_STATUSES)}"
+        )
+    with engine.begin() as conn:
+        current = event_dict(conn, event_id, with_history=False)
+        allowed = TRANSITIONS[current["status"]]
+        if to_status not in allowed:
+            options = ", ".join(allowed) if allowed else "none (final status)"
+            raise OpError(
+                f"cannot move event from {current['status']} to {to_status}; allowed: {options}",
+                409,
+                "invalid_transition",
+            )
+        now = db.now_iso()
+        seq = db.next_seq(conn)
+        # Guard on the status read above so a concurrent advance cannot interleave.
+        changed = conn.execute(
+            update(db.events)
+            .where(db.events.c.id == event_id, db.events.c.status == current["status"])
+            .values(status=to_status, updated_at=now, updated_seq=seq)
+        ).rowcount
+        if changed != 1:
+            raise OpError("event changed concurrently; retry", 409, "conflict")
+        record_transition(conn, event_id, current["status"], to_status, note, actor, now)
+        return event_dict(conn, event_id)
+
+
+# -- tasks -----------------------------------------------------------------------------
+
+def parse_due(value: str) -> str:
+    """A due date or date-time (ISO 8601) normalized to UTC text; ValueError if unparsable."""
+    text = value.strip()
+    try:
+        if len(text) == 10:
+            return date.fromisoformat(text).isoformat()
+        dt = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise ValueError(f"due {value!r} is not an ISO 8601 date or date-time") from exc
+    if dt.tzinfo is None:
+        raise ValueError(f"due {value!r} needs a time zone (e.g. +08:00 or Z)")
+    return db.iso(dt)
+
+
+def push_task(
+    engine: Engine, grid_id: int, title: str, body: str, due: str | None
+) -> dict[str, Any]:
+    title = title.strip()
+    if not title:
+        raise OpError("task title must not be empty")
+    if len(title) > 200:
+        raise OpError("task title is longer than 200 characters")
+    due_norm = None
+    if due is not None:
+        try:
+            due_norm = parse_due(due)
+        except ValueError as exc:
+            raise OpError(str(exc)) from exc
+    task = {
+        "id": str(uuid.uuid4()),
+        "grid_id": grid_id,
+        "title": title,
+        "body": body,
+        "due": due_norm,
+        "created_at": db.now_iso(),
+    }
+    with engine.begin() as conn:
+        get_grid(conn, grid_id)
+        conn.execute(insert(db.tasks).values(**task, updated_seq=db.next_seq(conn)))
+    return task
+
+
+# -- stats -----------------------------------------------------------------------------
+
+def stats(engine: Engine) -> dict[str, Any]:
+    def grouped(conn: Connection, col: Any) -> dict[str, int]:
+        rows = conn.execute(
+            select(col.label("key"), func.count().label("n")).group_by(col).order_by(col)
+        ).mappings()
+        return {str(r["key"]): int(r["n"]) for r in rows}
+
+    def count(conn: Connection, table: Any) -> int:
+        return int(conn.execute(select(func.count()).select_from(table)).scalar() or 0)
+
+    with engine.connect() as conn:
+        device_rows = conn.execute(
+            select(
+                db.devices.c.id,
+                db.devices.c.name,
+                db.devices.c.person_id,
+                db.people.c.name.label("person_name"),
+                db.devices.c.status,
+                db.devices.c.enrolled_at,
+                db.devices.c.last_contact,
+            )
+            .join(db.people, db.people.c.id == db.devices.c.person_id)
+            .order_by(db.devices.c.enrolled_at)
+        ).mappings()
+        return {
+            "org_units": grouped(conn, db.org_units.c.level),
+            "people": grouped(conn, db.people.c.role),
+            "households": grouped(conn, db.households.c.category),
+            "members": count(conn, db.members),
+            "events": grouped(conn, db.events.c.status),
+            "tasks": count(conn, db.tasks),
+            "devices": [dict(r) for r in device_rows],
+        }

@@ -1,0 +1,256 @@
+"""``central seed-demo``: a realistic, deterministic demo district.
+
+宁波市 → 江北区 → 庄市街道 → villages and communities → grids, each grid with two grid
+workers (网格员) and a grid leader (网格长); one supervisor (网格指导员) over all the
+grids and one IT administrator (信息管理员). Households have Chinese names, addresses,
+members with checksum-valid ID numbers, categories (about 80% ordinary, 12% hardship,
+8% key) and tags; each grid gets a few events somewhere along the closed loop.
+The same seed on a fresh database gives the same output, ids included.
+"""
+
+from __future__ import annotations
+
+import random
+import uuid
+from datetime import date, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, Engine, insert, select
+
+from central import cnid, db
+from central.ops import record_transition
+
+NAMESPACE = uuid.UUID("6f1c3a52-7d1e-4f0a-9a55-2b8e0c9d4e11")
+AREA_CODE = "330205"  # 江北区
+
+VILLAGES = (
+    "勤勇村", "永旺村", "兴庄村", "光明村", "民和村", "联丰村", "新星村",
+    "庄市村", "钟包村", "西经堂村", "同心社区", "万科社区", "锦绣社区", "平和社区",
+)
+SURNAMES = (
+    "王王王李李李张张张刘刘陈陈陈杨黄赵吴周周徐孙马朱胡胡郭何林罗高"
+    "应应俞俞邬戴虞毛孔沈沈蒋方叶叶翁董包邵"
+)
+GIVEN = (
+    "伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀英华慧建国国平志刚桂兰玉梅海燕"
+    "春花晓东红霞金凤文彬佳怡子涵浩然宇轩欣怡梓萱雨桐亚萍立新建华永康雪琴"
+)
+RELATIONS = ("配偶", "子女", "子女", "子女", "父亲", "母亲", "孙子女", "儿媳", "女婿")
+HARDSHIP_TAGS = ("低保户", "低保边缘户", "残疾人家庭", "独居老人", "留守儿童", "因病致贫")
+KEY_TAGS = (
+    "社区矫正人员", "刑满释放人员", "吸毒人员", "易肇事肇祸精神障碍患者",
+    "重点青少年", "信访重点人员",
+)
+ORDINARY_TAGS = ("出租房屋", "党员户", "新居民", "高龄老人")
+COMPOUNDS = ("庄市花园", "万科城", "锦绣小区", "平和家园", "同心苑")
+EVENT_SAMPLES = (
+    ("矛盾纠纷", "两户村民因宅基地边界发生争执，需调解。"),
+    ("消防安全", "出租房楼道堆放杂物，消防通道堵塞。"),
+    ("市容环卫", "村道旁垃圾堆积，未及时清运。"),
+    ("环境保护", "田间发现露天焚烧秸秆。"),
+    ("公共设施", "路灯损坏，夜间通行不便。"),
+    ("违法建设", "村民在自家院内搭建违章棚屋。"),
+    ("道路交通", "村口路面塌陷，存在安全隐患。"),
+    ("民政救助", "独居老人反映生活困难，需申请救助。"),
+    ("流动人口", "出租房新入住人员未登记。"),
+    ("安全生产", "小作坊电线私拉乱接。"),
+)
+LOOP = ("reported", "accepted", "dispatched", "in_progress", "resolved", "verified", "closed")
+
+
+class _Names:
+    def __init__(self, rng: random.Random) -> None:
+        self.rng = rng
+
+    def person(self) -> str:
+        given = self.rng.choice(GIVEN)
+        if self.rng.random() < 0.6:
+            given += self.rng.choice(GIVEN)
+        return self.rng.choice(SURNAMES) + given
+
+    def phone(self) -> str:
+        return self.rng.choice(("13", "15", "18", "17")) + "".join(
+            str(self.rng.randrange(10)) for _ in range(9)
+        )
+
+    def id_number(self, min_age: int, max_age: int) -> str:
+        age_days = self.rng.randrange(min_age * 365, max_age * 365)
+        birth = date(2020, 1, 1) - timedelta(days=age_days)
+        return cnid.make_id_number(AREA_CODE, birth, self.rng.randrange(1000))
+
+
+def _unit(conn: Connection, parent_id: int | None, level: str, name: str) -> int:
+    """Reuse the org unit with this parent, level and name, or create it."""
+    ou = db.org_units
+    query = select(ou.c.id).where(ou.c.level == level, ou.c.name == name)
+    query = query.where(
+        ou.c.parent_id.is_(None) if parent_id is None else ou.c.parent_id == parent_id
+    )
+    existing = conn.execute(query).scalar()
+    if existing is not None:
+        return int(existing)
+    result = conn.execute(insert(db.org_units).values(parent_id=parent_id, level=level, name=name))
+    pk = result.inserted_primary_key
+    assert pk is not None
+    return int(pk[0])
+
+
+def _person(conn: Connection, name: str, role: str, phone: str) -> int:
+    result = conn.execute(insert(db.people).values(name=name, role=role, phone=phone))
+    pk = result.inserted_primary_key
+    assert pk is not None
+    return int(pk[0])
+
+
+def seed_demo(engine: Engine, grids: int, households_per_grid: int, seed: int) -> dict[str, Any]:
+    if grids < 1 or grids > 5000:
+        raise ValueError("--grids must be between 1 and 5000")
+    if households_per_grid < 0 or households_per_grid > 100_000:
+        raise ValueError("--households-per-grid must be between 0 and 100000")
+    rng = random.Random(seed)
+    names = _Names(rng)
+    n_villages = min(len(VILLAGES), max(1, -(-grids // 4)))
+    out: dict[str, Any] = {"seed": seed, "villages": [], "grids": [], "people": []}
+    with engine.begin() as conn:
+        if conn.execute(select(db.org_units.c.id).where(
+            db.org_units.c.level == "town", db.org_units.c.name == "庄市街道"
+        )).first() is not None:
+            raise ValueError("this database already has the demo district 庄市街道; "
+                             "seed-demo needs a fresh database")
+        city = _unit(conn, None, "city", "宁波市")
+        county = _unit(conn, city, "county", "江北区")
+        town = _unit(conn, county, "town", "庄市街道")
+        out["town"] = {"id": town, "name": "庄市街道", "county_id": county, "city_id": city}
+        village_ids = []
+        for v in range(n_villages):
+            vid = _unit(conn, town, "village", VILLAGES[v])
+            village_ids.append(vid)
+            out["villages"].append({"id": vid, "name": VILLAGES[v]})
+        supervisor = _person(conn, names.person(), "supervisor", names.phone())
+        it_admin = _person(conn, names.person(), "it_admin", names.phone())
+        per_village: dict[int, int] = {}
+        grid_ids: list[int] = []
+        total_households = 0
+        for g in range(grids):
+            v = g % n_villages
+            per_village[v] = per_village.get(v, 0) + 1
+            village = VILLAGES[v]
+            grid_name = f"{village}第{per_village[v]}网格"
+            gid = _unit(conn, village_ids[v], "grid", grid_name)
+            grid_ids.append(gid)
+            leader = _person(conn, names.person(), "leader", names.phone())
+            workers = [_person(conn, names.person(), "worker", names.phone()) for _ in range(2)]
+            conn.execute(
+                insert(db.grid_assignments),
+                [{"person_id": p, "grid_id": gid} for p in (leader, *workers, supervisor)],
+            )
+            hh_rows: list[dict[str, Any]] = []
+            member_rows: list[dict[str, Any]] = []
+            categories = {"ordinary": 0, "hardship": 0, "key": 0}
+            for h in range(households_per_grid):
+                hid = str(uuid.uuid5(NAMESPACE, f"household/{town}/{seed}/{g}/{h}"))
+                head = names.person()
+                roll = rng.random()
+                category = "ordinary" if roll < 0.80 else "hardship" if roll < 0.92 else "key"
+                categories[category] += 1
+                if category == "hardship":
+                    tags = [rng.choice(HARDSHIP_TAGS)]
+                elif category == "key":
+                    tags = [rng.choice(KEY_TAGS)]
+                else:
+                    tags = [rng.choice(ORDINARY_TAGS)] if rng.random() < 0.15 else []
+                if village.endswith("社区"):
+                    address = (
+                        f"宁波市江北区庄市街道{rng.choice(COMPOUNDS)}{rng.randint(1, 30)}幢"
+                        f"{rng.randint(1, 4)}单元{rng.randint(1, 18)}0{rng.randint(1, 4)}室"
+                    )
+                else:
+                    address = (
+                        f"宁波市江北区庄市街道{village}{per_village[v]}组{rng.randint(1, 200)}号"
+                    )
+                tenant = rng.random() < 0.10
+                residence = "tenant" if tenant else "registered"
+                head_id = names.id_number(25, 85)
+                phone = names.phone()
+                hh_rows.append({
+                    "id": hid, "grid_id": gid, "head_name": head, "address": address,
+                    "category": category, "phone": phone, "id_number": head_id,
+                    "tags": tags, "version": 1, "updated_seq": 0,
+                })
+                family: list[tuple[str, str, str, str | None]] = [(head, "户主", head_id, phone)]
+                for _ in range(rng.choice((0, 1, 1, 2, 2, 3, 4))):
+                    relation = rng.choice(RELATIONS)
+                    young = relation in ("子女", "孙子女")
+                    family.append((
+                        head[0] + names.person()[1:] if young else names.person(),
+                        relation,
+                        names.id_number(1, 40) if young else names.id_number(20, 90),
+                        names.phone() if rng.random() < 0.5 else None,
+                    ))
+                for m, (mname, relation, mid, mphone) in enumerate(family):
+                    member_residence = residence
+                    if tenant and m > 0 and rng.random() < 0.5:
+                        member_residence = "floating"
+                    member_rows.append({
+                        "id": str(uuid.uuid5(NAMESPACE, f"member/{hid}/{m}")),
+                        "household_id": hid, "name": mname, "relation": relation,
+                        "id_number": mid, "phone": mphone, "residence": member_residence,
+                    })
+            if hh_rows:
+                last = db.next_seq(conn, len(hh_rows))
+                for i, row in enumerate(hh_rows):
+                    row["updated_seq"] = last - len(hh_rows) + 1 + i
+                conn.execute(insert(db.households), hh_rows)
+                conn.execute(insert(db.members), member_rows)
+            total_households += len(hh_rows)
+            event_ids = _seed_events(conn, rng, town, seed, g, gid, workers)
+            out["grids"].append({
+                "id": gid, "name": grid_name, "village": village, "village_id": village_ids[v],
+                "leader": leader, "workers": workers, "households": len(hh_rows),
+                "categories": categories, "events": event_ids,
+            })
+        people_rows = conn.execute(
+            select(db.people).where(db.people.c.id >= supervisor).order_by(db.people.c.id)
+        ).mappings()
+        assigned: dict[int, list[int]] = {}
+        for a in conn.execute(
+            select(db.grid_assignments)
+            .where(db.grid_assignments.c.grid_id.in_(grid_ids))
+            .order_by(db.grid_assignments.c.grid_id)
+        ).mappings():
+            assigned.setdefault(int(a["person_id"]), []).append(int(a["grid_id"]))
+        for p in people_rows:
+            out["people"].append({
+                "id": p["id"], "name": p["name"], "role": p["role"], "phone": p["phone"],
+                "grids": assigned.get(int(p["id"]), []),
+            })
+        out["supervisor"] = supervisor
+        out["it_admin"] = it_admin
+        out["households"] = total_households
+    return out
+
+
+def _seed_events(
+    conn: Connection, rng: random.Random, town: int, seed: int, g: int, gid: int,
+    workers: list[int],
+) -> list[dict[str, str]]:
+    created = []
+    now = db.now_utc()
+    for e in range(2):
+        eid = str(uuid.uuid5(NAMESPACE, f"event/{town}/{seed}/{g}/{e}"))
+        category, description = rng.choice(EVENT_SAMPLES)
+        stop = rng.randrange(len(LOOP))
+        reporter = rng.choice(workers)
+        start = now - timedelta(hours=rng.randint(stop + 2, 72))
+        at = [db.iso(start + timedelta(hours=i)) for i in range(stop + 1)]
+        conn.execute(insert(db.events).values(
+            id=eid, grid_id=gid, reporter_id=reporter, category=category,
+            description=description, status=LOOP[stop], created_at=at[0], updated_at=at[-1],
+            updated_seq=db.next_seq(conn),
+        ))
+        record_transition(conn, eid, None, "reported", None, f"person:{reporter}", at[0])
+        for i in range(1, stop + 1):
+            actor = f"person:{reporter}" if LOOP[i] == "verified" else "command_centre"
+            record_transition(conn, eid, LOOP[i - 1], LOOP[i], None, actor, at[i])
+        created.append({"id": eid, "status": LOOP[stop]})
+    return created

@@ -1,0 +1,150 @@
+"""Helpers for the central server tests: running ``central``, a PostgreSQL server, a
+signing test device."""
+
+from __future__ import annotations
+
+import glob
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import requests
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from sqlalchemy import Engine
+
+from sync import protocol
+
+REPO = Path(__file__).resolve().parents[2]
+CENTRAL = [sys.executable, "-m", "central.cli"]
+SEED_ARGS = ["seed-demo", "--grids", "3", "--households-per-grid", "6", "--seed", "7", "--json"]
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def central(db_url: str, *args: str, cwd: Path | None = None,
+            check: bool = True) -> subprocess.CompletedProcess[str]:
+    """Run ``central --db URL ARGS`` as a real process."""
+    result = subprocess.run(
+        [*CENTRAL, "--db", db_url, *args],
+        capture_output=True, text=True, timeout=60, cwd=cwd or REPO,
+    )
+    if check and result.returncode != 0:
+        raise AssertionError(
+            f"central {' '.join(args)} exited {result.returncode}:\n"
+            f"{result.stdout}\n{result.stderr}"
+        )
+    return result
+
+
+def central_json(db_url: str, *args: str) -> Any:
+    return json.loads(central(db_url, *args, "--json").stdout)
+
+
+# -- PostgreSQL ---
+
+def _pg_bindir() -> str | None:
+    for initdb in sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"), reverse=True):
+        return os.path.dirname(initdb)
+    found = shutil.which("initdb")
+    return os.path.dirname(found) if found else None
+
+
+@dataclass
+class PgServer:
+    port: int
+    admin_url: str
+
+    def new_database(self) -> str:
+        import psycopg
+
+        name = "t_" + uuid.uuid4().hex[:12]
+        with psycopg.connect(self.admin_url, autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+        return f"postgresql://postgres@127.0.0.1:{self.port}/{name}"
+
+
+@dataclass
+class Server:
+    backend: str
+    base: str
+    db_url: str
+    demo: dict[str, Any]
+    engine: Engine  # the test's own connection to the server's database
+
+    def grid(self, i: int = 0) -> dict[str, Any]:
+        return dict(self.demo["grids"][i])
+
+
+def start_server(db_url: str, workdir: Path) -> tuple[subprocess.Popen[bytes], str]:
+    port = free_port()
+    log = open(workdir / f"serve-{port}.log", "wb")
+    proc = subprocess.Popen(
+        [*CENTRAL, "--db", db_url, "serve", "--host", "127.0.0.1", "--port", str(port),
+         "--max-body", "65536"],
+        cwd=REPO, stdout=log, stderr=subprocess.STDOUT,
+    )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            log.close()
+            raise AssertionError(
+                "central serve exited:\n" + (workdir / f"serve-{port}.log").read_text()
+            )
+        try:
+            if requests.get(base + "/api/v1/health", timeout=1).status_code == 200:
+                return proc, base
+        except requests.ConnectionError:
+            pass
+        time.sleep(0.1)
+    proc.kill()
+    raise AssertionError("central serve did not answer /api/v1/health within 30 s")
+
+
+class Device:
+    """A test device: an Ed25519 key pair and the signing scheme of sync/protocol.py."""
+
+    def __init__(self, base: str) -> None:
+        self.base = base
+        self.key = Ed25519PrivateKey.generate()
+        self.device_id = ""
+        self.session = requests.Session()
+
+    def enroll(self, code: str, name: str = "测试平板") -> requests.Response:
+        body = {"code": code, "public_key": protocol.public_key_b64(self.key), "device_name": name}
+        resp = self.session.post(self.base + "/api/v1/enroll", json=body, timeout=10)
+        if resp.status_code == 200:
+            self.device_id = resp.json()["device_id"]
+        return resp
+
+    def request(self, method: str, path: str, *, params: dict[str, Any] | None = None,
+                body: bytes = b"", timestamp: int | None = None, nonce: str | None = None,
+                key: Ed25519PrivateKey | None = None,
+                extra_headers: dict[str, str] | None = None) -> requests.Response:
+        req = requests.Request(method, self.base + path, params=params, data=body or None)
+        prepared = self.session.prepare_request(req)
+        headers = protocol.sign_headers(
+            key or self.key, self.device_id, method, prepared.path_url, body,
+            timestamp=timestamp, nonce=nonce,
+        )
+        prepared.headers.update(headers)
+        if extra_headers:
+            prepared.headers.update(extra_headers)
+        return self.session.send(prepared, timeout=10)
+
+    def get(self, path: str, **kw: Any) -> requests.Response:
+        return self.request("GET", path, **kw)
+
+
