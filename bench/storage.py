@@ -29,7 +29,7 @@ from fieldclient.store import connect, database_key, migrate
 
 ROWS = 10_000
 BATCH = 500
-ROUNDS = 5
+ROUNDS = 9
 SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗"
 GIVEN = "伟芳娜秀英敏静丽强磊军洋勇艳杰娟涛明超兰霞平刚桂"
 
@@ -94,7 +94,8 @@ def main() -> None:
     results: dict[str, list[float]] = {k: [] for k in keys}
     with tempfile.TemporaryDirectory() as tmp:
         for round_no in range(ROUNDS):
-            for kind, opener in (("plain", plain_db), ("cipher", cipher_db)):
+            order = [("plain", plain_db), ("cipher", cipher_db)]
+            for kind, opener in order if round_no % 2 == 0 else order[::-1]:
                 path = Path(tmp) / f"{kind}-{round_no}.db"
                 write, read = run_once(opener(path), path, rows)
                 results[f"{kind}_write"].append(write)
