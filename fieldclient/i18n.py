@@ -11,7 +11,6 @@ from __future__ import annotations
 import functools
 import locale
 import os
-import xml.etree.ElementTree as ET
 from pathlib import Path
 
 TRANSLATIONS_DIR = Path(__file__).resolve().parent.parent / "resources" / "translations"
@@ -29,6 +28,8 @@ def load_catalogue(language: str) -> dict[tuple[str, str], str]:
     path = TRANSLATIONS_DIR / f"gridfield_{language}.ts"
     if not path.exists():
         return {}
+    import xml.etree.ElementTree as ET  # only the CLI in English needs it
+
     catalogue: dict[tuple[str, str], str] = {}
     root = ET.parse(path).getroot()
     for ctx in root.iter("context"):

@@ -6,8 +6,6 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-import platformdirs
-
 from fieldclient import APP_NAME
 
 
@@ -15,6 +13,8 @@ def default_data_dir() -> Path:
     override = os.environ.get("GRIDFIELD_DATA_DIR")
     if override:
         return Path(override)
+    import platformdirs
+
     return Path(platformdirs.user_data_dir(APP_NAME, appauthor=False))
 
 

@@ -94,6 +94,15 @@ class Session:
         )
         return op_id
 
+    def change_pin(self, old_pin: str, new_pin: str) -> None:
+        """Change the PIN of the unlocked device and record it in the audit log now."""
+        events = Vault(self.paths.root, self.clock).change_pin(
+            old_pin, new_pin, keep_for_audit=False
+        )
+        with self.db.conn:
+            for event in events:
+                self.audit.append(event["action"], event.get("detail"), ts=event["ts"])
+
     def record_export(self, what: str, destination: str, count: int) -> None:
         with self.db.conn:
             self.audit.append(audit.EXPORT, {"what": what, "to": destination, "count": count})

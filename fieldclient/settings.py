@@ -10,8 +10,6 @@ import json
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
-from fieldclient.fsutil import atomic_write
-
 LANGUAGES = ("zh_CN", "en")
 TEXT_SCALES = (1.0, 1.25, 1.5, 1.75)
 AUTOLOCK_MINUTES = (1, 2, 5, 10, 15, 30)
@@ -50,4 +48,6 @@ def load_settings(path: Path) -> Settings:
 
 
 def save_settings(path: Path, settings: Settings) -> None:
+    from fieldclient.fsutil import atomic_write  # not needed to read settings at start-up
+
     atomic_write(path, json.dumps(asdict(settings.validated()), indent=1).encode("utf-8"))

@@ -31,25 +31,19 @@ from fieldclient.errors import (
 from fieldclient.fsutil import atomic_write
 from fieldclient.keystore import SecretStore, choose_store, store_for
 from fieldclient.paths import DataPaths
+from fieldclient.vaultstate import (
+    MAX_ATTEMPTS,
+    delay_after,
+    pin_is_well_formed,
+    remaining_wait,
+)
 
-MIN_PIN_LENGTH = 6
-FREE_ATTEMPTS = 3
-MAX_ATTEMPTS = 10
-BASE_DELAY_SECONDS = 15
-MAX_DELAY_SECONDS = 15 * 60
 VAULT_FORMAT = 1
 
 
 def validate_pin(pin: str) -> None:
-    if len(pin) < MIN_PIN_LENGTH or not pin.isascii() or not pin.isdigit():
+    if not pin_is_well_formed(pin):
         raise InvalidPin()
-
-
-def delay_after(failures: int) -> int:
-    """Seconds to wait after ``failures`` consecutive wrong PINs: 0, then doubling."""
-    if failures < FREE_ATTEMPTS:
-        return 0
-    return int(min(MAX_DELAY_SECONDS, BASE_DELAY_SECONDS * 2 ** (failures - FREE_ATTEMPTS)))
 
 
 def _check_fields(state: dict[str, Any]) -> None:
@@ -123,10 +117,8 @@ class Vault:
             "attempts_left": MAX_ATTEMPTS - failures,
             "wait_seconds": max(
                 0,
-                int(
-                    min(float(state.get("not_before", 0)) - self.clock(), delay_after(failures))
-                    + 0.999
-                ),
+                int(remaining_wait(float(state.get("not_before", 0)), failures, self.clock())
+                    + 0.999),
             ),
             "created_at": state.get("created_at"),
             "erased_at": state.get("erased_at"),
@@ -237,8 +229,15 @@ class Vault:
         self._save(state)
         raise WrongPin(attempts_left=MAX_ATTEMPTS - failures, wait_seconds=wait)
 
-    def change_pin(self, old_pin: str, new_pin: str) -> None:
-        """Re-wrap the same DEK under a new PIN; the data itself is untouched."""
+    def change_pin(
+        self, old_pin: str, new_pin: str, keep_for_audit: bool = True
+    ) -> list[dict[str, Any]]:
+        """Re-wrap the same DEK under a new PIN; the data itself is untouched.
+
+        Returns the audit events (earlier wrong PINs, the change). With
+        ``keep_for_audit`` they are also kept for the next unlock to record, for
+        callers (the CLI) that have no open database to write them to.
+        """
         validate_pin(new_pin)
         result = self.unlock(old_pin)
         state = self._active_state()
@@ -246,11 +245,13 @@ class Vault:
         if device_secret is None:
             raise KeystoreError(reason="device secret missing")
         self._wrap_into(state, result.dek, new_pin, device_secret)
-        pending = state.setdefault("pending_audit", [])
-        pending.extend(result.pending_audit)
-        pending.append({"ts": self.clock(), "action": "pin_changed", "detail": {}})
+        events = [*result.pending_audit, {"ts": self.clock(), "action": "pin_changed",
+                                          "detail": {}}]
+        if keep_for_audit:
+            state.setdefault("pending_audit", []).extend(events)
         self._save(state)
         crypto.wipe(result.dek)
+        return events
 
     def erase(self, reason: str) -> None:
         """Crypto-erase: destroy the wrapped DEK and the device secret, then the data."""

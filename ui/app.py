@@ -13,9 +13,10 @@ from PySide6.QtCore import QEvent, QObject, QThreadPool, QTimer
 from PySide6.QtWidgets import QApplication
 
 from fieldclient import APP_NAME, __version__
+from fieldclient.paths import DataPaths
+from fieldclient.settings import LANGUAGES, load_settings
 from ui import excepthook, i18n, style
 from ui.controller import AppController
-from ui.vaultstate import LANGUAGES, display_prefs
 
 if TYPE_CHECKING:
     import argparse
@@ -120,10 +121,10 @@ def main(argv: list[str] | None = None, t0: float | None = None) -> int:
     data_dir: Path = args.data_dir
     app = create_app(argv[:1])
     excepthook.install(data_dir, defer_logging=True)
-    saved_language, text_scale = display_prefs(data_dir)
-    i18n.set_language(args.lang or saved_language)
-    style.apply_style(app, text_scale)
-    controller = AppController(data_dir, language_override=args.lang)
+    settings = load_settings(DataPaths(data_dir).settings)
+    i18n.set_language(args.lang or settings.language)
+    style.apply_style(app, settings.text_scale)
+    controller = AppController(data_dir, settings=settings, language_override=args.lang)
     controller.start()
     watcher = _FirstPaint(app, t0 if t0 is not None else _T0, report=args.exit_after_startup,
                           after=[excepthook.ensure_logging])

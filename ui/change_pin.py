@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QDialog, QVBoxLayout, QWidget
@@ -14,11 +14,8 @@ from ui.setup_screen import is_weak_pin
 from ui.tasks import run_task
 from ui.widgets import Retranslatable, button
 
-
-def _change(data_dir: Path, old: str, new: str) -> None:
-    from fieldclient.vault import Vault
-
-    Vault(data_dir).change_pin(old, new)
+if TYPE_CHECKING:
+    from fieldclient.session import Session
 
 
 class ChangePinDialog(Retranslatable, QDialog):
@@ -27,11 +24,11 @@ class ChangePinDialog(Retranslatable, QDialog):
     changed = Signal()
     erased = Signal()
 
-    def __init__(self, data_dir: Path, parent: QWidget | None = None) -> None:
+    def __init__(self, session: Session, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("changePinDialog")
         self.setWindowModality(Qt.WindowModality.WindowModal)
-        self.data_dir = data_dir
+        self.session = session
         self.step = "old"
         self._old = ""
         self._new = ""
@@ -86,7 +83,7 @@ class ChangePinDialog(Retranslatable, QDialog):
                 self.panel.show_message(None)
                 old, new = self._old, self._new
                 self._old = self._new = ""
-                run_task(lambda: _change(self.data_dir, old, new), self._done, self._failed)
+                run_task(lambda: self.session.change_pin(old, new), self._done, self._failed)
         self._show_step()
 
     def _done(self, _result: object) -> None:

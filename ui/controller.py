@@ -10,8 +10,9 @@ from PySide6.QtCore import QEvent, QObject, QTimer, Signal
 from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import QApplication, QMainWindow, QStackedWidget, QWidget
 
+from fieldclient.paths import DataPaths
+from fieldclient.vaultstate import vault_status
 from ui import i18n, style
-from ui.vaultstate import SETTINGS_FILE, vault_status
 from ui.widgets import Retranslatable
 
 if TYPE_CHECKING:
@@ -107,7 +108,7 @@ class AppController(QObject):
 
     @property
     def settings_path(self) -> Path:
-        return self.data_dir / SETTINGS_FILE
+        return DataPaths(self.data_dir).settings
 
     # -- screens ---------------------------------------------------------------
     def start(self) -> None:
@@ -234,7 +235,9 @@ class AppController(QObject):
         from ui.change_pin import ChangePinDialog
         from ui.dialogs import show_message
 
-        dialog = ChangePinDialog(self.data_dir, self.window)
+        if self.session is None:
+            return
+        dialog = ChangePinDialog(self.session, self.window)
         self.change_pin_dialog = dialog
 
         def changed() -> None:

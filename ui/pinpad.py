@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import QEvent, Signal
 from PySide6.QtWidgets import QGridLayout, QLabel, QPushButton, QSizePolicy, QVBoxLayout, QWidget
 
-from ui.vaultstate import MAX_PIN_LENGTH, MIN_PIN_LENGTH
+from fieldclient.vaultstate import MAX_PIN_LENGTH, MIN_PIN_LENGTH
 from ui.widgets import Retranslatable, button
 
 if TYPE_CHECKING:

@@ -11,10 +11,10 @@ from typing import TYPE_CHECKING, Any
 from PySide6.QtCore import QTimer, Signal
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
+from fieldclient.vaultstate import lockout_seconds
 from ui.errors import error_text
 from ui.pinpanel import PinPanel
 from ui.tasks import run_task
-from ui.vaultstate import lockout_seconds
 from ui.widgets import Retranslatable
 
 if TYPE_CHECKING:

@@ -29,12 +29,12 @@ from fieldclient.errors import (
 from fieldclient.keystore import FileSecretStore, KeyringSecretStore
 from fieldclient.paths import DataPaths
 from fieldclient.session import setup_device, unlock_device
-from fieldclient.vault import (
+from fieldclient.vault import Vault
+from fieldclient.vaultstate import (
     BASE_DELAY_SECONDS,
     FREE_ATTEMPTS,
     MAX_ATTEMPTS,
     MAX_DELAY_SECONDS,
-    Vault,
     delay_after,
 )
 

@@ -15,9 +15,8 @@ from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
 from fieldclient import errors, vault
-from fieldclient.paths import DataPaths
-from fieldclient.settings import Settings, load_settings, save_settings
-from ui import excepthook, i18n, vaultstate
+from fieldclient.errors import WrongPin
+from ui import excepthook, i18n
 from ui.dialogs import MessageDialog
 from ui.errors import error_text
 
@@ -90,24 +89,27 @@ def test_english_translation_is_complete(tmp_path: Path) -> None:
     assert missing == [], json.dumps(missing, ensure_ascii=False, indent=1)
 
 
-def test_light_readers_agree_with_the_core(tmp_path: Path) -> None:
-    assert vaultstate.MIN_PIN_LENGTH == vault.MIN_PIN_LENGTH
-    assert vaultstate.MAX_ATTEMPTS == vault.MAX_ATTEMPTS
-    paths = DataPaths(tmp_path)
-    assert paths.vault.name == vaultstate.VAULT_FILE
-    assert paths.settings.name == vaultstate.SETTINGS_FILE
-    from fieldclient import settings as core_settings
+def test_light_vault_reader_agrees_with_the_vault(tmp_path: Path) -> None:
+    """The first screen reads vault.json without crypto; it must say what the vault says."""
+    from fieldclient.keystore import FileSecretStore
+    from fieldclient.vaultstate import lockout_seconds, vault_status
 
-    assert vaultstate.TEXT_SCALES == core_settings.TEXT_SCALES
-    assert vaultstate.LANGUAGES == core_settings.LANGUAGES
-    assert vaultstate.vault_status(tmp_path) == vault.Vault(tmp_path).status() == "new"
-    for content in ('{"language": "en", "text_scale": 1.7}', "not json", "[1]",
-                    '{"language": "fr", "text_scale": "big"}'):
-        paths.settings.write_text(content, "utf-8")
-        loaded = load_settings(paths.settings)
-        assert vaultstate.display_prefs(tmp_path) == (loaded.language, loaded.text_scale)
-    save_settings(paths.settings, Settings(language="en", text_scale=1.25))
-    assert vaultstate.display_prefs(tmp_path) == ("en", 1.25)
+    clock = [1_000_000.0]
+    the_vault = vault.Vault(tmp_path, clock=lambda: clock[0])
+    assert vault_status(tmp_path) == the_vault.status() == "new"
+    the_vault.create("258036", store=FileSecretStore(tmp_path))
+    assert vault_status(tmp_path) == the_vault.status() == "active"
+    for wrong in ("111111", "222222", "333333"):
+        with pytest.raises(WrongPin):
+            the_vault.unlock(wrong)
+    waits = the_vault.info()["wait_seconds"], lockout_seconds(tmp_path, now=clock[0])
+    assert waits[0] == waits[1] > 0
+    clock[0] -= 10 * 86400  # clock set back ten days: the lock-out must not grow
+    assert lockout_seconds(tmp_path, now=clock[0]) == the_vault.info()["wait_seconds"] <= 15
+    the_vault.erase("test")
+    assert vault_status(tmp_path) == the_vault.status() == "erased"
+    (tmp_path / "vault.json").write_text("{broken", "utf-8")
+    assert vault_status(tmp_path) == "active"  # unlock then reports VaultCorrupted
 
 
 def _run_main(data_dir: Path, *extra: str) -> subprocess.CompletedProcess[str]:

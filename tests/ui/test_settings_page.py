@@ -97,6 +97,8 @@ def test_change_pin_via_dialog(unlocked: AppController, qtbot: QtBot) -> None:
     qtbot.waitUntil(lambda: unlocked.change_pin_dialog is None)
     session = unlocked.session
     assert session is not None and session.is_open  # changing the PIN does not lock
+    actions = [entry["action"] for entry in session.audit.entries()]
+    assert actions[-2:] == ["pin_failed", "pin_changed"]  # recorded now, not at next unlock
     session.close()
     from fieldclient.session import unlock_device
 
