@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
+import argparse
 import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from types import SimpleNamespace
-from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QEvent, QObject, QThreadPool, QTimer
 from PySide6.QtWidgets import QApplication
@@ -18,45 +17,10 @@ from fieldclient.settings import LANGUAGES, load_settings
 from ui import excepthook, i18n, style
 from ui.controller import AppController
 
-if TYPE_CHECKING:
-    import argparse
-
 _T0 = time.perf_counter()
 
 
-def _fast_args(argv: list[str]) -> argparse.Namespace | None:
-    """The usual command lines without importing argparse (~10 ms at start-up).
-
-    Anything unusual (help, version, typos, bad values) returns None and goes
-    through argparse, which gives the proper messages.
-    """
-    values: dict[str, object] = {"data_dir": None, "lang": None,
-                                 "exit_after_startup": False, "fullscreen": False}
-    items = list(argv)
-    while items:
-        item = items.pop(0)
-        name, eq, value = item.partition("=")
-        if name in ("--data-dir", "--lang"):
-            if not eq:
-                if not items:
-                    return None
-                value = items.pop(0)
-            if name == "--lang" and value not in LANGUAGES:
-                return None
-            values[name[2:].replace("-", "_")] = Path(value) if name == "--data-dir" else value
-        elif item in ("--exit-after-startup", "--fullscreen"):
-            values[item[2:].replace("-", "_")] = True
-        else:
-            return None
-    return SimpleNamespace(**values)  # type: ignore[return-value]
-
-
 def parse_args(argv: list[str]) -> argparse.Namespace:
-    fast = _fast_args(argv)
-    if fast is not None:
-        return fast
-    import argparse
-
     parser = argparse.ArgumentParser(prog=APP_NAME, description="gridfield field client")
     parser.add_argument("--data-dir", type=Path, default=None,
                         help="data directory (default: the platform's user data dir)")
