@@ -5,20 +5,24 @@
 from __future__ import annotations
 
 import logging
+import math
+import threading
+import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, Query, Request
+from fastapi import Depends, FastAPI, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field, StrictStr
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
 from sqlalchemy import Engine, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from central import db, ops
+from central import db, ops, syncops
+from central.photos import PhotoError, PhotoStore, default_blob_dir, put_chunk
 from sync import protocol
 
 log = logging.getLogger("central")
@@ -44,7 +48,34 @@ class ApiError(Exception):
 
 
 def error_response(status: int, code: str, message: str, **extra: Any) -> JSONResponse:
-    return JSONResponse({"error": code, "message": message, **extra}, status_code=status)
+    headers = None
+    if "retry_after" in extra:
+        headers = {"Retry-After": str(extra["retry_after"])}
+    return JSONResponse(
+        {"error": code, "message": message, **extra}, status_code=status, headers=headers
+    )
+
+
+class RateLimiter:
+    """Per-device token bucket: ``rate`` requests per second, bursts of ``burst``."""
+
+    def __init__(self, rate: float, burst: float | None = None) -> None:
+        self.rate = rate
+        self.burst = burst if burst is not None else max(1.0, rate)
+        self._buckets: dict[str, tuple[float, float]] = {}
+        self._lock = threading.Lock()
+
+    def wait_needed(self, key: str) -> float:
+        """0 when a request may go now (and takes a token), else seconds to wait."""
+        now = time.monotonic()
+        with self._lock:
+            tokens, last = self._buckets.get(key, (self.burst, now))
+            tokens = min(self.burst, tokens + (now - last) * self.rate)
+            if tokens >= 1.0:
+                self._buckets[key] = (tokens - 1.0, now)
+                return 0.0
+            self._buckets[key] = (tokens, now)
+            return (1.0 - tokens) / self.rate
 
 
 class BodyLimit:
@@ -192,6 +223,76 @@ class ErrorOut(BaseModel):
     message: str
 
 
+class OpIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    op_id: StrictStr = Field(min_length=8, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
+    kind: StrictStr = Field(min_length=1, max_length=32)
+    record_id: StrictStr = Field(min_length=1, max_length=64)
+    base_version: StrictInt | None = None
+    payload: dict[str, Any]
+
+
+class PushIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    ops: list[OpIn] = Field(min_length=1, max_length=protocol.MAX_PUSH_OPS)
+
+
+class OpResultOut(BaseModel):
+    op_id: str
+    status: str = Field(description="applied, duplicate, conflict or rejected")
+    reason: str | None = None
+    detail: str | None = None
+    version: int | None = None
+    conflicts: list[str] = []
+    applied_fields: list[str] = []
+    unchanged_fields: list[str] = []
+    original: dict[str, Any] | None = None
+
+
+class PushOut(BaseModel):
+    results: list[OpResultOut]
+    server_time: str
+    unix_time: float
+
+
+class ChangeOut(BaseModel):
+    seq: int
+    kind: str = Field(description="household, conflict, event or task")
+    id: str
+    data: dict[str, Any]
+
+
+class MissingIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    hashes: list[Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]] = Field(max_length=1000)
+
+
+class MissingItem(BaseModel):
+    sha256: str
+    offset: int
+
+
+class MissingOut(BaseModel):
+    missing: list[MissingItem]
+
+
+class ChunkOut(BaseModel):
+    sha256: str
+    offset: int
+    complete: bool
+
+
+class PullOut(BaseModel):
+    changes: list[ChangeOut]
+    next_after: int
+    has_more: bool
+    server_time: str
+    unix_time: float
+
+
 @dataclass(frozen=True)
 class AuthDevice:
     device_id: str
@@ -274,6 +375,15 @@ async def authenticated(request: Request) -> AuthDevice:
     if query:
         path += "?" + query
     headers = {k.lower(): v for k, v in request.headers.items()}
+    limiter: RateLimiter | None = request.app.state.rate_limiter
+    device_header = headers.get(protocol.HEADER_DEVICE.lower())
+    if limiter is not None and device_header:
+        wait = limiter.wait_needed(device_header[:64])
+        if wait > 0:
+            raise ApiError(
+                429, "rate_limited", "too many requests from this device; retry later",
+                retry_after=max(1, math.ceil(wait)),
+            )
     engine: Engine = request.app.state.engine
     return await run_in_threadpool(_authenticate, engine, request.method, path, headers, body)
 
@@ -281,7 +391,12 @@ async def authenticated(request: Request) -> AuthDevice:
 Device = Annotated[AuthDevice, Depends(authenticated)]
 
 
-def create_app(engine: Engine, max_body: int = DEFAULT_MAX_BODY) -> FastAPI:
+def create_app(
+    engine: Engine,
+    max_body: int = DEFAULT_MAX_BODY,
+    rate_limit: float | None = None,
+    photo_dir: Any = None,
+) -> FastAPI:
     app = FastAPI(
         title="gridfield central server",
         version="1",
@@ -290,6 +405,8 @@ def create_app(engine: Engine, max_body: int = DEFAULT_MAX_BODY) -> FastAPI:
     )
 
     app.state.engine = engine
+    app.state.rate_limiter = RateLimiter(rate_limit) if rate_limit else None
+    photo_store = PhotoStore(photo_dir or default_blob_dir(str(engine.url)))
 
     @app.exception_handler(ApiError)
     async def _api_error(_request: Request, exc: ApiError) -> JSONResponse:
@@ -298,6 +415,10 @@ def create_app(engine: Engine, max_body: int = DEFAULT_MAX_BODY) -> FastAPI:
     @app.exception_handler(ops.OpError)
     async def _op_error(_request: Request, exc: ops.OpError) -> JSONResponse:
         return error_response(exc.status, exc.code, exc.message)
+
+    @app.exception_handler(PhotoError)
+    async def _photo_error(_request: Request, exc: PhotoError) -> JSONResponse:
+        return error_response(exc.status, exc.code, exc.message, **exc.extra)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -393,6 +514,66 @@ def create_app(engine: Engine, max_body: int = DEFAULT_MAX_BODY) -> FastAPI:
                 select(db.tasks).where(db.tasks.c.grid_id == grid).order_by(db.tasks.c.updated_seq)
             ).mappings()
             return {"grid": grid, "tasks": [dict(r) for r in rows]}
+
+    sync_errors: dict[int | str, dict[str, Any]] = {
+        **auth_errors,
+        429: {"model": ErrorOut, "description": "rate limited: retry after Retry-After seconds"},
+        503: {"model": ErrorOut, "description": "busy: retry after Retry-After seconds"},
+    }
+
+    @app.post(protocol.SYNC_PUSH_PATH, response_model=PushOut, responses=sync_errors)
+    def sync_push(device: Device, req: PushIn) -> dict[str, Any]:
+        """Apply ops at most once each; one result per op (see sync/protocol.py)."""
+        try:
+            results = syncops.push(engine, device, [o.model_dump() for o in req.ops])
+        except syncops.PushBusy:
+            raise ApiError(
+                503, "busy", "the same ops are being applied by another request; retry",
+                retry_after=1,
+            ) from None
+        now = db.now_utc()
+        return {"results": results, "server_time": db.iso(now), "unix_time": now.timestamp()}
+
+    @app.get(protocol.SYNC_PULL_PATH, response_model=PullOut, responses=sync_errors)
+    def sync_pull(
+        device: Device,
+        after: Annotated[int, Query(ge=0, le=2**62)] = 0,
+        limit: Annotated[int, Query(ge=1, le=protocol.MAX_PULL_LIMIT)] = 500,
+    ) -> dict[str, Any]:
+        """Changes in the device's grids after server sequence ``after``, oldest first."""
+        page = syncops.pull(engine, device, after, limit)
+        now = db.now_utc()
+        return {**page, "server_time": db.iso(now), "unix_time": now.timestamp()}
+
+    @app.post(protocol.PHOTOS_MISSING_PATH, response_model=MissingOut, responses=sync_errors)
+    def photos_missing(device: Device, req: MissingIn) -> dict[str, Any]:
+        """Which of these photo hashes the server lacks, with resumable offsets."""
+        return {"missing": photo_store.missing(engine, req.hashes)}
+
+    @app.put(
+        protocol.PHOTO_CHUNK_PATH,
+        response_model=ChunkOut,
+        responses={**sync_errors, 400: {"model": ErrorOut}, 409: {"model": ErrorOut},
+                   422: {"model": ErrorOut}},
+    )
+    async def photo_chunk(
+        request: Request,
+        device: Device,
+        sha256: Annotated[str, Path(pattern=r"^[0-9a-f]{64}$")],
+        offset: Annotated[int, Query(ge=0, le=2**40)],
+        total: Annotated[int, Query(ge=1, le=2**40)],
+    ) -> dict[str, Any]:
+        """One chunk of a photo (raw bytes; header X-Gridfield-Chunk-SHA256)."""
+        chunk_sha = request.headers.get(protocol.HEADER_CHUNK_SHA256, "")
+        if len(chunk_sha) != 64:
+            raise ApiError(422, "invalid_input",
+                           f"header {protocol.HEADER_CHUNK_SHA256} (hex SHA-256) is required")
+        body = await request.body()
+        result: dict[str, Any] = await run_in_threadpool(
+            put_chunk, photo_store, engine, device.device_id, sha256, offset, total, body,
+            chunk_sha,
+        )
+        return result
 
     app.add_middleware(BodyLimit, limit=max_body)
     return app

@@ -61,7 +61,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from central.app import create_app
 
     engine = _engine(args)
-    app = create_app(engine, max_body=args.max_body)
+    app = create_app(engine, max_body=args.max_body, rate_limit=args.rate_limit,
+                     photo_dir=args.photo_dir)
     uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level)
     return 0
 
@@ -158,10 +159,15 @@ def cmd_stats(args: argparse.Namespace) -> int:
         print(f"{kind}: {parts}")
     print(f"members: {result['members']}")
     print(f"tasks: {result['tasks']}")
+    for kind in ("records", "conflicts"):
+        parts = ", ".join(f"{k} {v}" for k, v in result[kind].items()) or "none"
+        print(f"{kind}: {parts}")
+    print(f"photos: {result['photos']}")
     print(f"devices: {len(result['devices'])}")
     for d in result["devices"]:
         print(f"  {d['id']} {d['name']} ({d['person_name']}) {d['status']}, "
-              f"last contact {d['last_contact'] or 'never'}")
+              f"last contact {d['last_contact'] or 'never'}, "
+              f"ops {result['ops_by_device'].get(d['id'], 0)}")
     return 0
 
 
@@ -227,6 +233,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=8765)
     p.add_argument("--max-body", type=int, default=1024 * 1024,
                    help="largest accepted request body in bytes (default 1 MiB)")
+    p.add_argument("--photo-dir", default=None,
+                   help="where photos are kept by SHA-256 (default: next to a SQLite "
+                   "database file, else ./central-photos)")
+    p.add_argument("--rate-limit", type=float, default=None, metavar="PER_SECOND",
+                   help="per-device request rate limit; over it the answer is 429 "
+                   "with Retry-After (default: none)")
     p.add_argument("--log-level", default="warning",
                    choices=("critical", "error", "warning", "info", "debug"))
 

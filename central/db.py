@@ -216,6 +216,97 @@ tasks = Table(
 Index("ix_tasks_grid", tasks.c.grid_id)
 
 
+# -- sync (migration 2) ----------------------------------------------------------------
+
+sync_ops = Table(
+    "sync_ops",
+    metadata,
+    Column("op_id", String(64), primary_key=True),
+    Column("device_id", String(36), ForeignKey("devices.id"), nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("record_id", String(64), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("result", JSON, nullable=False),
+    Column("seq", Integer, nullable=False),
+    Column("received_at", String(32), nullable=False),
+)
+Index("ix_sync_ops_device", sync_ops.c.device_id)
+
+records = Table(
+    "records",
+    metadata,
+    Column("kind", String(32), nullable=False),
+    Column("id", String(64), nullable=False),
+    Column("grid_id", Integer, ForeignKey("org_units.id"), nullable=False),
+    Column("device_id", String(36), nullable=False),
+    Column("person_id", Integer, nullable=False),
+    Column("content_hash", String(64), nullable=False),
+    Column("payload", JSON, nullable=False),
+    Column("seq", Integer, nullable=False),
+    Column("received_at", String(32), nullable=False),
+    PrimaryKeyConstraint("kind", "id"),
+)
+Index("ix_records_grid", records.c.grid_id, records.c.seq)
+
+household_fields = Table(
+    "household_fields",
+    metadata,
+    Column("household_id", String(36), ForeignKey("households.id"), nullable=False),
+    Column("field", String(32), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("seq", Integer, nullable=False),
+    Column("device_id", String(36), nullable=True),
+    PrimaryKeyConstraint("household_id", "field"),
+)
+
+conflicts = Table(
+    "conflicts",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("household_id", String(36), ForeignKey("households.id"), nullable=False),
+    Column("grid_id", Integer, ForeignKey("org_units.id"), nullable=False),
+    Column("field", String(32), nullable=False),
+    Column("kept_value", JSON, nullable=True),
+    Column("other_value", JSON, nullable=True),
+    Column("kept_device", String(36), nullable=True),
+    Column("kept_person", Integer, nullable=True),
+    Column("other_device", String(36), nullable=False),
+    Column("other_person", Integer, nullable=False),
+    Column("other_op_id", String(64), nullable=False),
+    Column("base_version", Integer, nullable=True),
+    Column("created_seq", Integer, nullable=False),
+    Column("created_at", String(32), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("choice", String(8), nullable=True),
+    Column("resolved_by", Integer, nullable=True),
+    Column("resolved_at", String(32), nullable=True),
+    Column("updated_seq", Integer, nullable=False),
+    CheckConstraint("status IN ('open', 'resolved')", name="ck_conflicts_status"),
+)
+Index("ix_conflicts_grid", conflicts.c.grid_id, conflicts.c.updated_seq)
+
+photos = Table(
+    "photos",
+    metadata,
+    Column("sha256", String(64), primary_key=True),
+    Column("size", BigInteger, nullable=False),
+    Column("device_id", String(36), nullable=False),
+    Column("received_at", String(32), nullable=False),
+)
+
+photo_uploads = Table(
+    "photo_uploads",
+    metadata,
+    Column("sha256", String(64), primary_key=True),
+    Column("size", BigInteger, nullable=False),
+    Column("offset", BigInteger, nullable=False),
+    Column("device_id", String(36), nullable=False),
+    Column("updated_at", String(32), nullable=False),
+)
+
+V2_TABLES = ("sync_ops", "records", "household_fields", "conflicts", "photos", "photo_uploads")
+
+
 # -- time ------------------------------------------------------------------------------
 
 def now_utc() -> datetime:
@@ -262,13 +353,24 @@ def make_engine(url: str) -> Engine:
 
 def _migration_1(conn: Connection) -> None:
     """The first schema: org tree, people, devices, enrollment, households, events, tasks."""
-    v1 = [t for name, t in metadata.tables.items() if name != "schema_version"]
+    v1 = [
+        t for name, t in metadata.tables.items()
+        if name != "schema_version" and name not in V2_TABLES
+    ]
     metadata.create_all(conn, tables=v1)
     conn.execute(counters.insert().values(name="change_seq", value=0))
 
 
+def _migration_2(conn: Connection) -> None:
+    """Sync: applied ops (exactly once), immutable records, per-field versions, conflicts."""
+    metadata.create_all(conn, tables=[metadata.tables[n] for n in V2_TABLES])
+    conn.execute(text("CREATE INDEX ix_events_seq ON events (grid_id, updated_seq)"))
+    conn.execute(text("CREATE INDEX ix_tasks_seq ON tasks (grid_id, updated_seq)"))
+
+
 MIGRATIONS: list[tuple[int, Callable[[Connection], None]]] = [
     (1, _migration_1),
+    (2, _migration_2),
 ]
 LATEST_VERSION = MIGRATIONS[-1][0]
 

@@ -337,5 +337,9 @@ def stats(engine: Engine) -> dict[str, Any]:
             "members": count(conn, db.members),
             "events": grouped(conn, db.events.c.status),
             "tasks": count(conn, db.tasks),
+            "records": grouped(conn, db.records.c.kind),
+            "conflicts": grouped(conn, db.conflicts.c.status),
+            "photos": count(conn, db.photos),
+            "ops_by_device": grouped(conn, db.sync_ops.c.device_id),
             "devices": [dict(r) for r in device_rows],
         }

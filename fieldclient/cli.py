@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from fieldclient import __version__
+from fieldclient import __version__, cli_patrol, cli_photo, cli_sync
 from fieldclient.errors import (
     DeviceErased,
     FieldClientError,
@@ -222,7 +222,14 @@ def build_parser() -> argparse.ArgumentParser:
         sub.set_defaults(func=func)
         return sub
 
-    command("init", cmd_init, "set up this device (PIN on stdin)")
+    init = command("init", cmd_init, "set up this device (PIN on stdin)")
+    cli_sync.add_enroll_arguments(init, required=False)
+    init.set_defaults(func=cli_sync.cmd_init)
+    enroll = command("enroll", cli_sync.cmd_enroll, "enroll this device with a central server")
+    cli_sync.add_enroll_arguments(enroll, required=True)
+    command("sync", cli_sync.cmd_sync, "one full sync with the central server")
+    simulate = command("simulate", cli_sync.cmd_simulate, "synthetic field work (training data)")
+    cli_sync.add_simulate_arguments(simulate)
     command("status", cmd_status, "show the device state (unlocks with --pin-stdin)")
     audit = commands.add_parser("audit", parents=[common], help="the audit log")
     audit_commands = audit.add_subparsers(dest="audit_command", required=True)
@@ -230,6 +237,8 @@ def build_parser() -> argparse.ArgumentParser:
     export = command("export", cmd_audit_export, "export as JSON lines", into=audit_commands)
     export.add_argument("--out", required=True, help="file to write")
     command("change-pin", cmd_change_pin, "old and new PIN as two lines on stdin", pin=False)
+    cli_photo.register(commands, common)
+    cli_patrol.register(commands, command)
     return parser
 
 
@@ -260,4 +269,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # Run the imported ``fieldclient.cli``, not this ``__main__`` copy: the command
+    # modules (cli_photo, cli_sync) import ``fieldclient.cli``, and its UsageError
+    # must be the class main() catches.
+    from fieldclient.cli import main as _main
+
+    sys.exit(_main())

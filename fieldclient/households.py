@@ -64,6 +64,56 @@ def create_household(
     return household_id
 
 
+EDITABLE_FIELDS = ("head_name", "address", "category", "phone", "id_number", "tags")
+
+
+def update_household(session: Session, household_id: str, fields: dict[str, Any]) -> str:
+    """Change some fields of a household: the row, its outbox op and audit entry in one
+    transaction. The op carries the version last pulled from the server (``base_version``),
+    so the server can merge it with other devices' changes field by field.
+
+    ``tags`` is a list of texts. Returns the op id.
+    """
+    if not fields:
+        raise ValueError("no fields to change")
+    for name, value in fields.items():
+        if name not in EDITABLE_FIELDS:
+            raise ValueError(f"{name!r} cannot be changed")
+        if name in ("head_name", "address") and not (isinstance(value, str) and value.strip()):
+            raise ValueError(f"{name} must not be empty")
+        if name == "category" and value not in CATEGORIES:
+            raise ValueError(f"unknown category {value!r}")
+        if name == "tags" and not (
+            isinstance(value, list) and all(isinstance(t, str) for t in value)
+        ):
+            raise ValueError("tags must be a list of texts")
+    columns = {
+        name: json.dumps(value, ensure_ascii=False) if name == "tags" else value
+        for name, value in fields.items()
+    }
+    with session.db.conn:
+        row = session.db.execute(
+            "SELECT version FROM households WHERE id = ?", (household_id,)
+        ).fetchone()
+        if row is None:
+            raise KeyError(household_id)
+        assignments = ", ".join(f"{name} = ?" for name in columns)
+        session.db.execute(
+            f"UPDATE households SET {assignments}, updated_at = ? WHERE id = ?",
+            [*columns.values(), session.clock(), household_id],
+        )
+        op_id = session.enqueue(
+            "household.update",
+            household_id,
+            {"base_version": int(row[0]), "fields": dict(fields)},
+        )
+        session.audit.append(
+            audit.RECORD_UPDATED, {"kind": "household", "id": household_id,
+                                   "fields": sorted(fields)}
+        )
+    return op_id
+
+
 def get_household(session: Session, household_id: str) -> dict[str, Any]:
     """The household with sensitive fields masked."""
     row = dict(Table(session.db, "households").get(household_id))

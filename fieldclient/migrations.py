@@ -96,9 +96,220 @@ def _households(db: sqlite_utils.Database) -> None:
     )
 
 
+def _sync(db: sqlite_utils.Database) -> None:
+    """Sync engine state: op results, server copies of households, conflicts, feed rows.
+
+    Enrollment and cursor facts live in ``meta`` under ``sync.*`` keys (the device's
+    Ed25519 private key among them: the database is encrypted, the key never is in
+    clear on disk).
+    """
+    run_script(db,
+        """
+        ALTER TABLE outbox ADD COLUMN reason TEXT;
+        ALTER TABLE outbox ADD COLUMN result TEXT;
+        ALTER TABLE outbox ADD COLUMN done_at REAL;
+        ALTER TABLE households ADD COLUMN synced TEXT;
+        CREATE TABLE sync_conflicts (
+            id TEXT PRIMARY KEY,
+            household_id TEXT NOT NULL,
+            grid_id TEXT,
+            field TEXT NOT NULL,
+            kept_value TEXT,
+            other_value TEXT,
+            kept_device TEXT,
+            kept_person INTEGER,
+            other_device TEXT,
+            other_person INTEGER,
+            status TEXT NOT NULL,
+            choice TEXT,
+            resolved_by INTEGER,
+            created_at TEXT,
+            resolved_at TEXT,
+            server_seq INTEGER NOT NULL,
+            local_choice TEXT
+        );
+        CREATE INDEX sync_conflicts_status ON sync_conflicts(status);
+        CREATE TABLE sync_events (
+            id TEXT PRIMARY KEY,
+            grid_id TEXT,
+            category TEXT,
+            description TEXT,
+            status TEXT NOT NULL,
+            updated_at TEXT,
+            server_seq INTEGER NOT NULL
+        );
+        CREATE TABLE sync_tasks (
+            id TEXT PRIMARY KEY,
+            grid_id TEXT,
+            title TEXT NOT NULL,
+            body TEXT NOT NULL,
+            due TEXT,
+            created_at TEXT,
+            server_seq INTEGER NOT NULL
+        );
+        CREATE TABLE photo_uploads (
+            sha256 TEXT PRIMARY KEY,
+            blob_id TEXT NOT NULL,
+            size INTEGER NOT NULL,
+            offset INTEGER NOT NULL DEFAULT 0,
+            state TEXT NOT NULL DEFAULT 'pending',
+            updated_at REAL NOT NULL
+        );
+        """
+    )
+
+
+def _patrols(db: sqlite_utils.Database) -> None:
+    """Patrols (issue 4): signed checklist versions, patrols with their draft item
+    results and live fixes (saved as they happen), and the immutable records a
+    finished patrol leaves: checklist results, tracks and their segments."""
+    immutable = ("checklists", "checklist_results", "tracks", "track_segments")
+    run_script(db,
+        """
+        CREATE TABLE checklists (
+            version INTEGER PRIMARY KEY,
+            checklist_id TEXT NOT NULL,
+            definition BLOB NOT NULL,
+            signature TEXT NOT NULL,
+            source TEXT NOT NULL,
+            installed_at REAL NOT NULL
+        );
+        CREATE TABLE patrols (
+            id TEXT PRIMARY KEY,
+            grid_id TEXT NOT NULL,
+            checklist_version INTEGER NOT NULL REFERENCES checklists(version),
+            worker_id TEXT,
+            state TEXT NOT NULL DEFAULT 'active'
+                CHECK (state IN ('active', 'finished', 'abandoned')),
+            started_at REAL NOT NULL,
+            finished_at REAL,
+            summary TEXT
+        );
+        CREATE UNIQUE INDEX patrols_one_active ON patrols(state) WHERE state = 'active';
+        CREATE INDEX patrols_grid ON patrols(grid_id, finished_at);
+        CREATE TRIGGER patrols_closed_immutable BEFORE UPDATE ON patrols
+            WHEN OLD.state <> 'active'
+            BEGIN SELECT RAISE(ABORT, 'a finished patrol cannot change'); END;
+        CREATE TRIGGER patrols_no_delete BEFORE DELETE ON patrols
+            BEGIN SELECT RAISE(ABORT, 'patrols are never deleted'); END;
+        CREATE TABLE patrol_item_drafts (
+            patrol_id TEXT NOT NULL REFERENCES patrols(id),
+            code TEXT NOT NULL,
+            result TEXT
+                CHECK (result IS NULL OR result IN ('normal', 'problem', 'not_applicable')),
+            note TEXT NOT NULL DEFAULT '',
+            photos TEXT NOT NULL DEFAULT '[]',
+            updated_at REAL NOT NULL,
+            PRIMARY KEY (patrol_id, code)
+        );
+        CREATE TRIGGER patrol_item_drafts_insert_open BEFORE INSERT ON patrol_item_drafts
+            WHEN (SELECT state FROM patrols WHERE id = NEW.patrol_id) IS NOT 'active'
+            BEGIN SELECT RAISE(ABORT, 'patrol is not active'); END;
+        CREATE TRIGGER patrol_item_drafts_update_open BEFORE UPDATE ON patrol_item_drafts
+            WHEN (SELECT state FROM patrols WHERE id = OLD.patrol_id) IS NOT 'active'
+            BEGIN SELECT RAISE(ABORT, 'patrol is not active'); END;
+        CREATE TABLE patrol_fixes (
+            id INTEGER PRIMARY KEY,
+            patrol_id TEXT NOT NULL REFERENCES patrols(id),
+            t REAL NOT NULL,
+            lat REAL NOT NULL,
+            lon REAL NOT NULL,
+            alt REAL,
+            accuracy_m REAL,
+            hdop REAL,
+            speed_mps REAL
+        );
+        CREATE INDEX patrol_fixes_patrol ON patrol_fixes(patrol_id, id);
+        CREATE TRIGGER patrol_fixes_insert_open BEFORE INSERT ON patrol_fixes
+            WHEN (SELECT state FROM patrols WHERE id = NEW.patrol_id) IS NOT 'active'
+            BEGIN SELECT RAISE(ABORT, 'patrol is not active'); END;
+        CREATE TABLE checklist_results (
+            id TEXT PRIMARY KEY,
+            patrol_id TEXT NOT NULL REFERENCES patrols(id),
+            code TEXT NOT NULL,
+            result TEXT NOT NULL CHECK (result IN ('normal', 'problem', 'not_applicable')),
+            note TEXT NOT NULL,
+            photos TEXT NOT NULL,
+            recorded_at REAL NOT NULL,
+            UNIQUE (patrol_id, code)
+        );
+        CREATE TABLE tracks (
+            id TEXT PRIMARY KEY,
+            patrol_id TEXT REFERENCES patrols(id),
+            grid_id TEXT,
+            source TEXT NOT NULL CHECK (source IN ('live', 'nmea', 'gpx')),
+            started_at REAL,
+            ended_at REAL,
+            points_read INTEGER NOT NULL,
+            points_kept INTEGER NOT NULL,
+            distance_m REAL NOT NULL,
+            tolerance_m REAL NOT NULL,
+            created_at REAL NOT NULL
+        );
+        CREATE INDEX tracks_patrol ON tracks(patrol_id);
+        CREATE TABLE track_segments (
+            id TEXT PRIMARY KEY,
+            track_id TEXT NOT NULL REFERENCES tracks(id),
+            seq INTEGER NOT NULL,
+            part INTEGER NOT NULL,
+            points TEXT NOT NULL,
+            UNIQUE (track_id, seq)
+        );
+        """
+    )
+    for table in immutable:  # insert-only: a correction is a new record
+        run_script(db,
+            f"""
+            CREATE TRIGGER {table}_no_update BEFORE UPDATE ON {table}
+                BEGIN SELECT RAISE(ABORT, '{table} are insert-only'); END;
+            CREATE TRIGGER {table}_no_delete BEFORE DELETE ON {table}
+                BEGIN SELECT RAISE(ABORT, '{table} are insert-only'); END;
+            """
+        )
+
+
+def _photos(db: sqlite_utils.Database) -> None:
+    """Evidence photos (issue 4): the final JPEG and its thumbnail are encrypted
+    blobs; this row is their immutable metadata (``photo.meta`` in the outbox)."""
+    run_script(db,
+        """
+        CREATE TABLE photos (
+            id TEXT PRIMARY KEY,
+            sha256 TEXT NOT NULL,
+            blob_id TEXT NOT NULL,
+            thumb_blob_id TEXT NOT NULL,
+            width INTEGER NOT NULL,
+            height INTEGER NOT NULL,
+            bytes INTEGER NOT NULL,
+            thumb_width INTEGER NOT NULL,
+            thumb_height INTEGER NOT NULL,
+            captured_at REAL NOT NULL,
+            tz_offset_minutes INTEGER NOT NULL,
+            lat REAL,
+            lon REAL,
+            place TEXT,
+            grid_id TEXT,
+            grid_name TEXT,
+            worker TEXT,
+            device_id TEXT NOT NULL,
+            source_sha256 TEXT NOT NULL,
+            created_at REAL NOT NULL
+        );
+        CREATE INDEX photos_sha256 ON photos(sha256);
+        CREATE INDEX photos_source ON photos(source_sha256);
+        CREATE INDEX photos_captured ON photos(captured_at);
+        CREATE TRIGGER photos_no_update BEFORE UPDATE ON photos
+            BEGIN SELECT RAISE(ABORT, 'photos are insert-only'); END;
+        """
+    )
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "core: meta, append-only audit log, outbox, blob index", _core_tables),
     Migration(2, "household registry and members", _households),
+    Migration(3, "sync: op results, household server copies, conflicts, events, tasks", _sync),
+    Migration(4, "patrols: checklists, patrols, item results, tracks", _patrols),
+    Migration(5, "evidence photos: metadata of encrypted JPEGs and thumbnails", _photos),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version

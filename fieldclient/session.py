@@ -25,7 +25,14 @@ from fieldclient.store import open_database, schema_version
 from fieldclient.vault import UnlockResult, Vault
 
 # Record kind -> table, for status screens ("records by kind").
-RECORD_TABLES = {"household": "households", "member": "members", "photo": "blobs"}
+RECORD_TABLES = {
+    "household": "households",
+    "member": "members",
+    "patrol": "patrols",
+    "checklist_result": "checklist_results",
+    "track": "tracks",
+    "photo": "photos",
+}
 
 
 class Session:

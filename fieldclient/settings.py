@@ -13,6 +13,21 @@ from pathlib import Path
 LANGUAGES = ("zh_CN", "en")
 TEXT_SCALES = (1.0, 1.25, 1.5, 1.75)
 AUTOLOCK_MINUTES = (1, 2, 5, 10, 15, 30)
+GPS_SOURCE_KINDS = ("system", "nmea-serial", "nmea-file")
+
+
+def parse_gps_source(spec: str) -> tuple[str, str]:
+    """``system`` | ``nmea-serial:PORT`` | ``nmea-file:PATH`` -> (kind, port or path).
+
+    Raises ValueError for anything else.
+    """
+    text = str(spec).strip()
+    if text == "system":
+        return "system", ""
+    kind, sep, arg = text.partition(":")
+    if kind in GPS_SOURCE_KINDS[1:] and sep and arg.strip():
+        return kind, arg.strip()
+    raise ValueError(f"GPS source must be system, nmea-serial:PORT or nmea-file:PATH: {spec!r}")
 
 
 @dataclass
@@ -29,6 +44,10 @@ class Settings:
             self.text_scale = min(TEXT_SCALES, key=lambda s: abs(s - float(self.text_scale)))
         if self.autolock_minutes not in AUTOLOCK_MINUTES:
             self.autolock_minutes = 5
+        try:
+            parse_gps_source(self.gps_source)
+        except ValueError:
+            self.gps_source = "system"
         return self
 
 

@@ -1,19 +1,70 @@
-"""`make run`: a demo device in .demo-data/, then the app.
+"""`make run`: a local central server with a demo district, a demo device enrolled to
+it (as the grid leader of the first grid) and synced, then the app.
 
-The central server and its demo district arrive with the sync work (issue 3);
-until then the demo is a local device set up with a known PIN, printed here.
+Everything lives in .demo-data/: the server's SQLite database and photos, the device.
+The server listens on http://127.0.0.1:8765 while the app runs.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
+import time
+import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 DEMO_DIR = ROOT / ".demo-data" / "device"
 DEMO_PIN = "246810"
+CENTRAL_URL = "http://127.0.0.1:8765"
+CENTRAL_DB = ROOT / ".demo-data" / "central.db"
+DEMO_JSON = ROOT / ".demo-data" / "district.json"
+
+
+def central(*args: str) -> str:
+    cmd = [sys.executable, "-m", "central.cli", "--db", f"sqlite:///{CENTRAL_DB}", *args]
+    return subprocess.run(cmd, cwd=ROOT, check=True, capture_output=True, text=True).stdout
+
+
+def start_central() -> subprocess.Popen[bytes]:
+    CENTRAL_DB.parent.mkdir(parents=True, exist_ok=True)
+    central("init")
+    if not DEMO_JSON.exists():
+        DEMO_JSON.write_text(central("seed-demo", "--grids", "3", "--households-per-grid",
+                                     "30", "--json"), encoding="utf-8")
+    log = open(CENTRAL_DB.with_suffix(".log"), "ab")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "central.cli", "--db", f"sqlite:///{CENTRAL_DB}", "serve",
+         "--port", "8765"], cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+    for _ in range(100):
+        try:
+            with urllib.request.urlopen(CENTRAL_URL + "/api/v1/health", timeout=1):
+                return proc
+        except OSError:
+            if proc.poll() is not None:
+                raise SystemExit("central serve did not start (is port 8765 taken?); "
+                                 f"see {CENTRAL_DB.with_suffix('.log')}") from None
+            time.sleep(0.1)
+    proc.kill()
+    raise SystemExit("central serve did not answer on " + CENTRAL_URL)
+
+
+def enroll_and_sync() -> None:
+    from fieldclient.session import unlock_device
+    from sync.engine import SyncEngine, enroll_device
+
+    district = json.loads(DEMO_JSON.read_text(encoding="utf-8"))
+    with unlock_device(DEMO_DIR, DEMO_PIN) as session:
+        engine = SyncEngine(session)
+        if engine.enrollment() is None:
+            leader = str(district["grids"][0]["leader"])
+            code = json.loads(central("enroll", "--worker", leader, "--json"))["code"]
+            enroll_device(session, CENTRAL_URL, code, "演示平板")
+        report = engine.run_once()
+        print(f"Synced with {CENTRAL_URL}: {report.as_dict()['pulled']}"
+              if report.ok else f"Sync: {report.error_message()}", flush=True)
 
 
 def main() -> int:
@@ -24,12 +75,19 @@ def main() -> int:
         from fieldclient.session import setup_device
 
         setup_device(DEMO_DIR, DEMO_PIN).close()
+    server = start_central()
+    enroll_and_sync()
     print(f"Demo device: {DEMO_DIR}\nDemo PIN / 演示PIN码: {DEMO_PIN}", flush=True)
     env = dict(os.environ)
     if not env.get("DISPLAY") and not env.get("WAYLAND_DISPLAY") and sys.platform == "linux":
         print("No display found: set DISPLAY, or run under xvfb-run.", file=sys.stderr)
-    return subprocess.call([sys.executable, str(ROOT / "main.py"), "--data-dir", str(DEMO_DIR)],
-                           env=env)
+    try:
+        return subprocess.call(
+            [sys.executable, str(ROOT / "main.py"), "--data-dir", str(DEMO_DIR)], env=env
+        )
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
 
 
 if __name__ == "__main__":

@@ -103,8 +103,202 @@ def render(app: QApplication, out: Path, language: str, scale: float, tmp: Path)
     dialog.resize(1280, 800)
     save(dialog, out, f"{tag}_12_change_pin", app)
     dialog.reject()
+    patrol_screens(app, out, tag, controller, tmp)
+    sync_screens(app, out, tag, controller, tmp)
     controller.lock("manual")
     controller.window.close()
+
+
+def patrol_screens(
+    app: QApplication, out: Path, tag: str, controller: AppController, tmp: Path
+) -> None:
+    """A patrol under way (items, a problem with its photo, report as event), its
+    track, the summary, and Today with the grid patrolled."""
+    from PIL import Image
+
+    from fieldclient.patrols import ItemResult
+    from ui.pages.patrol import PatrolPage
+    from ui.patrol_tracker import PatrolTracker
+
+    log = ROOT.parent / "shared" / "fixtures" / "nmea" / "beidou-bd.log"
+    controller.gps_override = f"nmea-file:{log}"  # a missing log just means "no fix"
+    PatrolTracker.of(controller).feed_options = {"speed": 20.0}
+    view = controller.window.screen_widget()
+    assert isinstance(view, MainView)
+    view.show_page("patrol")
+    page = view.pages["patrol"]
+    assert isinstance(page, PatrolPage)
+    page.start("3301")
+    image = tmp / f"{tag}-evidence.jpg"
+    Image.new("RGB", (1200, 900), (70, 110, 160)).save(image, "JPEG")
+    page.image_picker = lambda _parent, picked: picked(image)
+    for code in ("P01", "P02", "P03", "P04", "P05"):
+        page.set_result(code, ItemResult.NORMAL if code != "P04" else ItemResult.NOT_APPLICABLE)
+    page.cards["P02"].note.setText("路灯已修好" if tag.startswith("zh") else "Lamp repaired")
+    page.note_edited("P02", page.cards["P02"].note.text())
+    for _ in range(30):  # let the replay deliver its fixes
+        app.processEvents()
+        QThreadPool.globalInstance().waitForDone(50)
+    save(controller.window, out, f"{tag}_13_patrol_items", app)
+    page.show_group(0)
+    page.set_result("P07", ItemResult.PROBLEM)  # needs a photo: refused first
+    scroll = page.group_pages[0]
+    scroll.ensureWidgetVisible(page.cards["P07"], 0, 0)
+    save(controller.window, out, f"{tag}_14_patrol_photo_required", app)
+    page.pick_photo("P07")
+    settle(app)
+    scroll.ensureWidgetVisible(page.cards["P07"], 0, 0)
+    save(controller.window, out, f"{tag}_15_patrol_problem_photo", app)
+    page.report_event("P07")
+    assert page.dialog is not None
+    save(page.dialog, out, f"{tag}_16_event_dialog", app)
+    page.dialog.accept()  # type: ignore[attr-defined]
+    page.show_group(2)
+    save(controller.window, out, f"{tag}_17_patrol_group3", app)
+    page.show_track()
+    assert page.dialog is not None
+    page.dialog.resize(1100, 760)
+    save(page.dialog, out, f"{tag}_18_track", app)
+    page.dialog.accept()  # type: ignore[attr-defined]
+    page.finish()
+    assert page.dialog is not None
+    save(page.dialog, out, f"{tag}_19_finish_confirm", app)
+    page.dialog.accept()  # type: ignore[attr-defined]
+    save(controller.window, out, f"{tag}_20_patrol_summary", app)
+    page.close_summary()
+    save(controller.window, out, f"{tag}_21_patrol_start_after", app)
+    view.show_page("today")
+    save(controller.window, out, f"{tag}_22_today_done", app)
+
+
+class _Central:
+    """A throw-away ``central serve`` (SQLite, demo district) for the Sync page shots."""
+
+    def __init__(self, workdir: Path) -> None:
+        import json
+        import socket
+        import subprocess
+        import time
+
+        import requests
+
+        workdir.mkdir(parents=True, exist_ok=True)
+        self.db = f"sqlite:///{workdir / 'central.db'}"
+        self.renders = 0
+        self._cli("init")
+        self.demo = json.loads(self._cli("seed-demo", "--grids", "4", "--households-per-grid",
+                                         "2", "--seed", "5", "--json"))
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        self.base = f"http://127.0.0.1:{port}"
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "central.cli", "--db", self.db, "serve", "--host",
+             "127.0.0.1", "--port", str(port)],
+            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        for _ in range(300):
+            try:
+                if requests.get(self.base + "/api/v1/health", timeout=1).ok:
+                    return
+            except requests.ConnectionError:
+                time.sleep(0.1)
+        raise SystemExit("central serve did not start")
+
+    def _cli(self, *args: str) -> str:
+        import subprocess
+
+        return subprocess.run([sys.executable, "-m", "central.cli", "--db", self.db, *args],
+                              check=True, capture_output=True, text=True, cwd=ROOT).stdout
+
+    def code(self, person: int) -> str:
+        import json
+
+        return str(json.loads(self._cli("enroll", "--worker", str(person), "--json"))["code"])
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(timeout=10)
+
+
+_CENTRAL: _Central | None = None
+
+
+def sync_screens(
+    app: QApplication, out: Path, tag: str, controller: AppController, tmp: Path
+) -> None:
+    """The Sync page: not enrolled (with a wrong code), then a worker's and the grid
+    leader's devices with pending records and a conflict."""
+    global _CENTRAL
+    from fieldclient.households import create_household, update_household
+    from sync.engine import SyncEngine, enroll_device
+
+    if _CENTRAL is None:
+        _CENTRAL = _Central(tmp / "central")
+    central = _CENTRAL
+    view = controller.window.screen_widget()
+    assert isinstance(view, MainView)
+    view.show_page("sync")
+    page = view.pages["sync"]
+    page.server_edit.setText(central.base)  # type: ignore[attr-defined]
+    page.code_edit.setText("ABCD-EFGH-JKMN")  # type: ignore[attr-defined]
+    page.enroll()  # type: ignore[attr-defined]
+    sync = controller.sync
+    assert sync is not None
+    while sync.busy():
+        settle(app)
+    save(controller.window, out, f"{tag}_23_sync_not_enrolled", app)
+
+    # Two workers edit the same household offline; the leader's and a worker's devices.
+    central.renders += 1
+    grid = central.demo["grids"][central.renders - 1]  # each render its own grid
+    leader, workers = grid["leader"], grid["workers"]
+    devices = {}
+    for name, person in (("a", workers[0]), ("b", workers[-1]), ("leader", leader)):
+        data_dir = tmp / f"{tag}-sync-{name}"
+        session = setup_device(data_dir, PIN, store=FileSecretStore(data_dir))
+        enroll_device(session, central.base, central.code(int(person)), f"平板-{name}")
+        devices[name] = session
+    a, b = devices["a"], devices["b"]
+    zh = tag.startswith("zh")
+    hid = create_household(a, "郑建国" if zh else "Zheng Jianguo", "南街11号" if zh else
+                           "11 South Street", grid_id=str(grid["id"]))
+    SyncEngine(a).run_once()
+    SyncEngine(b).run_once()
+    update_household(a, hid, {"phone": "13800001111"})
+    update_household(b, hid, {"phone": "13900002222"})
+    SyncEngine(a).run_once()
+    SyncEngine(b).run_once()
+    a.close()
+    create_household(b, "冯秀英" if zh else "Feng Xiuying", "北街3号" if zh else
+                     "3 North Street", grid_id=str(grid["id"]))
+    update_household(b, hid, {"address": "南街12号" if zh else "12 South Street"})
+    b.close()
+    for name in ("b", "leader"):
+        session = devices[name]
+        if session.is_open:
+            session.close()
+        controller.lock("manual")
+        controller.data_dir = tmp / f"{tag}-sync-{name}"
+        controller.on_session(unlock_device(controller.data_dir, PIN))
+        sync = controller.sync
+        assert sync is not None
+        sync.timer.stop()
+        if name == "leader":
+            sync.sync_now()
+            while sync.busy():
+                settle(app)
+        view = controller.window.screen_widget()
+        assert isinstance(view, MainView)
+        view.show_page("sync")
+        view.sync_status.update_state()
+        save(controller.window, out, f"{tag}_24_sync_{name}", app)
+        page = view.pages["sync"]
+        cards = page.conflict_cards  # type: ignore[attr-defined]
+        if cards:
+            settle(app)
+            page.scroll.ensureWidgetVisible(cards[-1], 0, 0)  # type: ignore[attr-defined]
+            save(controller.window, out, f"{tag}_25_sync_{name}_conflict", app)
 
 
 def main(argv: list[str]) -> int:
@@ -118,6 +312,8 @@ def main(argv: list[str]) -> int:
         for language in ("zh_CN", "en"):
             for scale in (1.0, 1.75):
                 render(app, args.out, language, scale, Path(tmp))
+        if _CENTRAL is not None:
+            _CENTRAL.stop()
     return 0
 
 

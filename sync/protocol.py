@@ -138,3 +138,172 @@ def missing_headers(headers: Mapping[str, str]) -> list[str]:
     """Names of the authentication headers absent from ``headers`` (case-insensitive)."""
     present = {k.lower() for k in headers}
     return [h for h in AUTH_HEADERS if h.lower() not in present]
+
+
+# =====================================================================================
+# Sync wire format (version 1)
+# =====================================================================================
+"""Push, pull and the conflict rule.
+
+Push: ``POST /api/v1/sync/push`` (signed), body :class:`PushRequest` (at most
+:data:`MAX_PUSH_OPS` ops, applied in the order given)::
+
+    {"ops": [{"op_id": "<client-made id>", "kind": "household.update",
+              "record_id": "<record id>", "base_version": 3,
+              "payload": {"fields": {"address": "人民路5号"}}}, ...]}
+
+The answer, :class:`PushResponse`, has one :class:`OpResult` per op, same order::
+
+    {"results": [{"op_id", "status", "reason", "version", "conflicts", "original"}],
+     "server_time": "...Z", "unix_time": 1.7e9}
+
+``status`` is one of
+
+* ``applied``   the op took effect now;
+* ``duplicate`` this op id was applied before (a retry): nothing happened again;
+  ``original`` holds the result stored the first time (its ``status`` may be
+  ``rejected``: the device then sets the op aside);
+* ``conflict``  a ``household.update`` whose fields partly or wholly collided
+  with another device's change (see the rule below); the op *is* recorded and
+  fields that did not collide were applied; ``conflicts`` lists conflict ids;
+* ``rejected``  refused for good (``reason``: a short code, e.g. ``invalid``,
+  ``forbidden_grid``, ``unknown_record``, ``content_differs``, ``not_leader``,
+  ``already_resolved``). The op id is recorded too, so a retry gets
+  ``duplicate`` with the same original result. A rejected op never blocks the
+  others: the device sets it aside (outbox state ``rejected``) and goes on.
+
+Every op is applied at most once: the server keeps each op id with its result.
+
+Kinds (:data:`OP_KINDS`):
+
+* Immutable (insert-only, :data:`IMMUTABLE_KINDS`): ``household.create``,
+  ``visit.create``, ``event.report`` and the patrol kinds. ``payload`` is the
+  record; it must carry ``grid_id`` (a grid of the device's worker). Same
+  ``record_id`` with the same content (canonical JSON) = ``duplicate``; same id
+  with different content = ``rejected`` (``content_differs``).
+* ``household.update``: ``base_version`` = the household version the device last
+  pulled; ``payload = {"fields": {name: value}}`` with names from
+  :data:`HOUSEHOLD_FIELDS`.
+* ``conflict.resolve``: ``record_id`` = conflict id, ``payload = {"choice":
+  "kept" | "other"}``; only a grid leader (role ``leader``) of the household's
+  grid may resolve; a conflict is resolved once (later ones: ``already_resolved``).
+
+Conflict rule (deterministic, no value ever lost). The server keeps, for every
+household field, the server sequence number, the version and the device of its
+last change. A field in an update *collides* when it was changed on the server
+after ``base_version`` by a different device and the values differ. Then **the
+change that reached the server first stays** and the later value is stored in a
+conflict record (household, field, kept value, other value, both devices and
+people, server sequence). Fields that do not collide merge. The grid leader
+settles the conflict with ``conflict.resolve``: ``other`` writes the other value
+to the household (a new version), ``kept`` leaves it. Both are synced to every
+device of the grid through the pull feed. Device clocks play no part.
+
+Pull: ``GET /api/v1/sync/pull?after=SEQ&limit=N`` (signed; ``limit`` 1..1000)
+answers :class:`PullResponse`: the changes with server sequence > ``after`` in
+the device's grids, oldest first, at most ``limit``; ``next_after`` is the
+cursor to store (with the rows, in one transaction) and ``has_more`` says
+whether to ask again. Each :class:`Change` is the full current state of one
+record (``kind`` ``household`` with members and version, ``conflict``,
+``event``, ``task``). A device with nothing new gets ``{"changes": [],
+"has_more": false}``.
+
+Photos (content-addressed by the SHA-256 of their bytes):
+``POST /api/v1/photos/missing`` ``{"hashes": [...]}`` answers ``{"missing":
+[{"sha256", "offset"}]}``: the hashes the server lacks and the byte offset an
+interrupted upload may resume from. ``PUT /api/v1/photos/<sha256>?offset=N&total=T``
+sends the raw bytes of one chunk (default :data:`DEFAULT_CHUNK_SIZE`) with header
+``X-Gridfield-Chunk-SHA256`` (hex SHA-256 of the chunk): ``200 {"offset",
+"complete"}``; ``400 chunk_corrupt`` (checksum wrong: send the chunk again);
+``409 offset_mismatch {"offset"}`` (continue from the server's offset);
+``422 hash_mismatch`` when the whole file does not hash to ``<sha256>`` (the
+upload is discarded; start again at 0). The server keeps each photo once, on disk
+by hash, however many devices send it.
+
+Errors: JSON ``{"error", "message"}``; ``429`` with ``Retry-After`` (seconds)
+when the server or the device's rate limit is exceeded; ``410 {"wipe": true}``
+when the device was revoked (erase everything).
+"""
+
+from typing import Any, Literal, TypedDict  # noqa: E402
+
+PHOTOS_MISSING_PATH = API_PREFIX + "/photos/missing"
+PHOTO_CHUNK_PATH = API_PREFIX + "/photos/{sha256}"  # PUT ?offset=N&total=T, raw bytes
+HEADER_CHUNK_SHA256 = "X-Gridfield-Chunk-SHA256"
+DEFAULT_CHUNK_SIZE = 256 * 1024
+SYNC_PUSH_PATH = API_PREFIX + "/sync/push"
+SYNC_PULL_PATH = API_PREFIX + "/sync/pull"
+MAX_PUSH_OPS = 500
+MAX_PULL_LIMIT = 1000
+
+HOUSEHOLD_FIELDS = ("head_name", "address", "category", "phone", "id_number", "tags")
+IMMUTABLE_KINDS = (
+    "household.create",
+    "visit.create",
+    "event.report",
+    "event.followup",
+    "patrol.report",
+    "checklist.result",
+    "track.segment",
+    "photo.meta",
+)
+OP_KINDS = (*IMMUTABLE_KINDS, "household.update", "conflict.resolve")
+OP_STATUSES = ("applied", "duplicate", "conflict", "rejected")
+CONFLICT_CHOICES = ("kept", "other")
+
+OpStatus = Literal["applied", "duplicate", "conflict", "rejected"]
+
+
+class Op(TypedDict):
+    op_id: str
+    kind: str
+    record_id: str
+    base_version: int | None
+    payload: dict[str, Any]
+
+
+class PushRequest(TypedDict):
+    ops: list[Op]
+
+
+class OpResult(TypedDict, total=False):
+    op_id: str
+    status: OpStatus
+    reason: str | None
+    version: int | None
+    conflicts: list[str]
+    applied_fields: list[str]
+    unchanged_fields: list[str]
+    original: dict[str, Any] | None
+
+
+class PushResponse(TypedDict):
+    results: list[OpResult]
+    server_time: str
+    unix_time: float
+
+
+class Change(TypedDict):
+    seq: int
+    kind: Literal["household", "conflict", "event", "task"]
+    id: str
+    data: dict[str, Any]
+
+
+class PullResponse(TypedDict):
+    changes: list[Change]
+    next_after: int
+    has_more: bool
+    server_time: str
+    unix_time: float
+
+
+def canonical_json(value: Any) -> str:
+    """The JSON text used to compare immutable records (sorted keys, no spaces)."""
+    import json
+
+    return json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+
+
+def content_hash(value: Any) -> str:
+    return hashlib.sha256(canonical_json(value).encode("utf-8")).hexdigest()

@@ -20,6 +20,16 @@ from ui.controller import AppController
 _T0 = time.perf_counter()
 
 
+def _gps_source(value: str) -> str:
+    from fieldclient.settings import parse_gps_source
+
+    try:
+        parse_gps_source(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return value.strip()
+
+
 def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog=APP_NAME, description="gridfield field client")
     parser.add_argument("--data-dir", type=Path, default=None,
@@ -29,6 +39,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--exit-after-startup", action="store_true",
                         help="print startup_ms=<n> once the first window is painted, then exit")
     parser.add_argument("--fullscreen", action="store_true", help="fill the screen (tablets)")
+    parser.add_argument("--gps", type=_gps_source, default=None,
+                        metavar="system|nmea-serial:PORT|nmea-file:PATH",
+                        help="positioning for this run (overrides the setting)")
     parser.add_argument("--version", action="version", version=__version__)
     return parser.parse_args(argv)
 
@@ -89,6 +102,7 @@ def main(argv: list[str] | None = None, t0: float | None = None) -> int:
     i18n.set_language(args.lang or settings.language)
     style.apply_style(app, settings.text_scale)
     controller = AppController(data_dir, settings=settings, language_override=args.lang)
+    controller.gps_override = args.gps
     controller.start()
     watcher = _FirstPaint(app, t0 if t0 is not None else _T0, report=args.exit_after_startup,
                           after=[excepthook.ensure_logging])

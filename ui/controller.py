@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from fieldclient.settings import Settings
     from ui.change_pin import ChangePinDialog
     from ui.mainwindow import MainView
+    from ui.sync_controller import SyncController
 
 log = logging.getLogger("gridfield.ui")
 
@@ -71,6 +72,7 @@ class ShellWindow(Retranslatable, QMainWindow):
 class AppController(QObject):
     locked = Signal(str)
     unlocked = Signal()
+    session_closing = Signal()  # the session is still open: flush unsaved input now
 
     def __init__(
         self,
@@ -86,7 +88,9 @@ class AppController(QObject):
         self.session: Session | None = None
         self.main_view: MainView | None = None
         self.change_pin_dialog: ChangePinDialog | None = None
+        self.sync: SyncController | None = None  # the sync engine while unlocked
         self._idle_ms_override = idle_ms
+        self.gps_override: str | None = None  # main.py --gps: wins over the setting
         self.window = ShellWindow()
         self.window.on_close.append(self.close_session)
         self.idle_timer = QTimer(self)
@@ -122,7 +126,7 @@ class AppController(QObject):
         from ui.setup_screen import SetupScreen
 
         screen = SetupScreen(self.data_dir, erased=erased)
-        screen.finished.connect(self.on_session)
+        screen.finished.connect(lambda session: self.on_session(session, first_run=True))
         self.window.set_screen(screen)
         screen.pad.setFocus()
 
@@ -139,12 +143,18 @@ class AppController(QObject):
         self.close_session()
         self.show_setup(erased=True)
 
-    def on_session(self, session: Session) -> None:
+    def on_session(self, session: Session, first_run: bool = False) -> None:
         from ui.mainwindow import MainView
+        from ui.sync_controller import SyncController
 
         self.session = session
+        self.sync = SyncController(session, self)
+        self.sync.wiped.connect(self.on_erased)
         self.main_view = MainView(self)
         self.window.set_screen(self.main_view)
+        self.sync.start()
+        if first_run and self.sync.enrollment() is None:
+            self.main_view.show_page("sync")  # offer enrollment right after set-up
         self._apply_idle_interval()
         # Watch for input only while unlocked: an application-wide filter makes
         # PySide resolve the Python type of every object that gets an event,
@@ -157,6 +167,14 @@ class AppController(QObject):
     def close_session(self) -> None:
         self.idle_timer.stop()
         self.app.removeEventFilter(self)
+        if self.session is not None and self.session.is_open:
+            try:
+                self.session_closing.emit()
+            except Exception:  # closing must never fail because a page could not save
+                log.exception("could not save before closing the session")
+        sync, self.sync = self.sync, None
+        if sync is not None:
+            sync.shutdown()  # no sync thread uses the session after this
         session, self.session = self.session, None
         if session is not None and session.is_open:
             session.close()
@@ -229,6 +247,15 @@ class AppController(QObject):
         self._apply_idle_interval()
         if self.session is not None:
             self.idle_timer.start()
+        self._save()
+
+    def set_gps_source(self, spec: str) -> None:
+        """Save the GPS source setting (``system`` | ``nmea-serial:PORT`` | ``nmea-file:PATH``)."""
+        from fieldclient.settings import parse_gps_source
+
+        parse_gps_source(spec)  # ValueError when malformed
+        self.settings.gps_source = spec.strip()
+        self.gps_override = None
         self._save()
 
     def open_change_pin(self) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QButtonGroup,
     QFrame,
@@ -17,6 +16,7 @@ from PySide6.QtWidgets import (
 )
 
 from ui.pages import PAGE_CLASSES, Page
+from ui.sync_indicator import SyncIndicator
 from ui.widgets import Retranslatable, button, label
 
 if TYPE_CHECKING:
@@ -55,9 +55,10 @@ class MainView(Retranslatable, QWidget):
         self.header.setObjectName("header")
         self.title = label("title", wrap=False)
         self.title.setObjectName("pageTitle")
-        self.sync_status = label("", wrap=True)
-        self.sync_status.setObjectName("syncStatus")
-        self.sync_status.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.sync_status = SyncIndicator(lambda: self.controller.sync)
+        self.sync_status.clicked.connect(lambda: self.show_page("sync"))
+        if controller.sync is not None:
+            controller.sync.changed.connect(self.sync_status.update_state)
         self.lock_button = button("primary", "lockButton")
         self.lock_button.clicked.connect(lambda: self.controller.lock("manual"))
         header_layout = QHBoxLayout(self.header)
@@ -95,8 +96,4 @@ class MainView(Retranslatable, QWidget):
         for key, page in self.pages.items():
             self.nav_buttons[key].setText(page.title())
         self.title.setText(self.current_page().title() if self.stack.count() else "")
-        self.sync_status.setText(self.tr("未登记到中心"))
-        self.sync_status.setToolTip(
-            self.tr("本设备还没有登记到指挥中心，数据只保存在本设备上。")
-        )
         self.lock_button.setText(self.tr("锁定"))

@@ -93,3 +93,34 @@ def unlocked(make_controller: Callable[..., AppController], device: Path) -> App
     session: Session = unlock_device(device, PIN)
     controller.on_session(session)
     return controller
+
+
+# -- sync: a real `central serve` on loopback (helpers of tests/sync) -------------------
+
+@pytest.fixture(scope="session")
+def central_live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
+    """``central init`` + ``seed-demo`` + ``serve`` (SQLite), shared by the sync UI tests."""
+    import sys
+
+    sys.path.insert(0, str(ROOT / "tests" / "sync"))
+    from sync_helpers import launch
+
+    server = launch(tmp_path_factory.mktemp("central-ui"))
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def cheap_device_keys(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Argon2id with tiny parameters: devices are set up in milliseconds."""
+    import os as _os
+
+    from fieldclient import crypto
+
+    monkeypatch.setattr(
+        crypto.KdfParams, "fresh",
+        classmethod(lambda cls: cls(salt=_os.urandom(16), memory_kib=1024, iterations=1,
+                                    lanes=1)),
+    )

@@ -1,16 +1,717 @@
+"""Patrol (巡查): choose the grid, check the 28 items by platform, photos, report, finish.
+
+Everything is saved as it happens (the core keeps drafts): a result or a photo
+at once, a note half a second after the last keystroke and always before the
+session closes (lock, auto-lock, quit). Reopening the app resumes the patrol.
+"""
+
 from __future__ import annotations
 
-from ui.pages.base import EmptyStatePage
+import logging
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtGui import QPixmap
+from PySide6.QtWidgets import (
+    QFrame,
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QScrollArea,
+    QStackedWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from fieldclient import patrols
+from fieldclient.errors import FieldClientError
+from fieldclient.geo import Fix
+from fieldclient.patrols import ItemResult, Patrol, PatrolSummary
+from ui import i18n
+from ui.dialogs import show_message
+from ui.errors import error_text
+from ui.pages.base import Page
+from ui.patrol_common import format_distance, format_duration, grid_label, worker_grids
+from ui.patrol_dialogs import ConfirmDialog, EventDialog, TrackDialog
+from ui.patrol_tracker import PatrolTracker
+from ui.patrol_widgets import GroupTabs, ItemCard
+from ui.photo_capture import ImagePicker, camera_available, pick_image_file
+from ui.positioning import status_short, status_text
+from ui.tasks import run_task
+from ui.track_view import TrackView
+from ui.widgets import button, label, set_role
+
+if TYPE_CHECKING:
+    from fieldclient.photos import Prepared
+    from fieldclient.session import Session
+    from ui.controller import AppController
+
+log = logging.getLogger("gridfield.ui")
+NOTE_DELAY_MS = 500
+STATUS_EVERY_MS = 3000
+RECENT_PATROLS = 5
 
 
-class PatrolPage(EmptyStatePage):
+def _scroll(body: QWidget) -> QScrollArea:
+    body.setObjectName("scrollBody")
+    scroll = QScrollArea()
+    scroll.setWidget(body)
+    scroll.setWidgetResizable(True)
+    scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+    scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+    return scroll
+
+
+class PatrolPage(Page):
     key = "patrol"
+
+    def __init__(self, controller: AppController, parent: QWidget | None = None) -> None:
+        super().__init__(controller, parent)
+        # Seams for tests and other devices.
+        self.image_picker: ImagePicker = pick_image_file
+        self.camera_check: Callable[[], bool] = camera_available
+        self.tracker = PatrolTracker.of(controller)
+        self.tracker.fix_recorded.connect(self._on_fix)
+        self.tracker.status_changed.connect(self._update_status)
+        controller.session_closing.connect(self.flush_notes)
+
+        self.patrol: Patrol | None = None
+        self.summary: PatrolSummary | None = None
+        self.summary_fixes: list[Fix] = []
+        self.cards: dict[str, ItemCard] = {}
+        self.group_pages: list[QScrollArea] = []
+        self.group_codes: list[list[str]] = []
+        self.reported: dict[str, str] = {}
+        self.pending_problem: set[str] = set()
+        self.thumb_cache: dict[str, QPixmap] = {}
+        self.dirty_notes: dict[str, str] = {}
+        self.grid_buttons: dict[str, QPushButton] = {}
+        self.dialog: QWidget | None = None  # the last dialog opened (tests look at it)
+
+        self.note_timer = QTimer(self)
+        self.note_timer.setSingleShot(True)
+        self.note_timer.setInterval(NOTE_DELAY_MS)
+        self.note_timer.timeout.connect(self.flush_notes)
+        self.status_timer = QTimer(self)
+        self.status_timer.setInterval(STATUS_EVERY_MS)
+        self.status_timer.timeout.connect(self._update_status)
+
+        self.views = QStackedWidget()
+        self.start_view = self._build_start_view()
+        self.run_view = self._build_run_view()
+        self.summary_view = self._build_summary_view()
+        for view in (self.start_view, self.run_view, self.summary_view):
+            self.views.addWidget(view)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.views)
+        self.refresh()
 
     def title(self) -> str:
         return self.tr("巡查")
 
-    def empty_text(self) -> str:
-        return self.tr(
-            "还没有巡查记录。\n\n巡查功能开放后，您可以在这里开始巡查：按巡查事项清单逐项检查，"
-            "记录巡查轨迹和照片。保存的巡查记录会显示在这里。"
-        )
+    # -- building --------------------------------------------------------------
+    def _build_start_view(self) -> QWidget:
+        body = QWidget()
+        column = QVBoxLayout(body)
+        column.setContentsMargins(40, 24, 40, 32)
+        column.setSpacing(16)
+        self.start_heading = label("heading")
+        self.start_facts = label("muted")
+        self.grid_box = QGridLayout()
+        self.grid_box.setSpacing(12)
+        self.grid_input_row = QWidget()
+        row = QHBoxLayout(self.grid_input_row)
+        row.setContentsMargins(0, 0, 0, 0)
+        row.setSpacing(12)
+        self.grid_input = QLineEdit()
+        self.grid_input.setObjectName("gridInput")
+        self.grid_input.setMaxLength(40)
+        self.grid_input.returnPressed.connect(lambda: self.start(self.grid_input.text()))
+        self.start_button = button("primary", "startTypedButton")
+        self.start_button.clicked.connect(lambda: self.start(self.grid_input.text()))
+        row.addWidget(self.grid_input, 1)
+        row.addWidget(self.start_button)
+        self.start_error = label("error")
+        self.start_error.setVisible(False)
+        self.gps_source_label = label("muted")
+        self.recent_heading = label("heading")
+        self.recent_list = label("fact")
+        self.recent_list.setTextFormat(Qt.TextFormat.PlainText)
+        column.addWidget(self.start_heading)
+        column.addWidget(self.start_facts)
+        column.addLayout(self.grid_box)
+        column.addWidget(self.grid_input_row)
+        column.addWidget(self.start_error)
+        column.addWidget(self.gps_source_label)
+        column.addWidget(self.recent_heading)
+        column.addWidget(self.recent_list)
+        column.addStretch(1)
+        return _scroll(body)
+
+    def _build_run_view(self) -> QWidget:
+        view = QWidget()
+        self.status_bar = QFrame()
+        self.status_bar.setObjectName("patrolStatus")
+        self.run_title = label("prompt")
+        self.run_title.setObjectName("patrolTitle")
+        self.progress_label = label("")
+        self.progress_label.setObjectName("patrolProgress")
+        self.gps_label = label("gps")
+        self.gps_label.setObjectName("gpsStatus")
+        self.track_button = button("", "trackButton")
+        self.track_button.clicked.connect(self.show_track)
+        self.finish_button = button("primary", "finishButton")
+        self.finish_button.clicked.connect(self.finish)
+        texts = QVBoxLayout()
+        texts.setSpacing(2)
+        for widget in (self.run_title, self.progress_label, self.gps_label):
+            texts.addWidget(widget)
+        buttons = QVBoxLayout()
+        buttons.setSpacing(8)
+        buttons.addWidget(self.finish_button)
+        buttons.addWidget(self.track_button)
+        buttons.addStretch(1)
+        bar = QHBoxLayout(self.status_bar)
+        bar.setContentsMargins(24, 10, 24, 10)
+        bar.setSpacing(16)
+        bar.addLayout(texts, 1)
+        bar.addLayout(buttons)
+        self.group_tabs = GroupTabs()
+        self.group_tabs.group.idClicked.connect(self.show_group)
+        self.group_stack = QStackedWidget()
+        self.group_stack.setMinimumHeight(150)  # the cards scroll; the bars above must fit
+        tabs = QVBoxLayout()
+        tabs.setContentsMargins(16, 10, 16, 0)
+        tabs.addWidget(self.group_tabs)
+        layout = QVBoxLayout(view)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(6)
+        layout.addWidget(self.status_bar)
+        layout.addLayout(tabs)
+        layout.addWidget(self.group_stack, 1)
+        return view
+
+    def _build_summary_view(self) -> QWidget:
+        body = QWidget()
+        column = QVBoxLayout(body)
+        column.setContentsMargins(40, 24, 40, 32)
+        column.setSpacing(16)
+        self.summary_heading = label("title")
+        self.summary_heading.setObjectName("summaryHeading")
+        self.summary_grid = QGridLayout()
+        self.summary_grid.setHorizontalSpacing(32)
+        self.summary_grid.setVerticalSpacing(8)
+        self.summary_names: dict[str, QLabel] = {}
+        self.summary_values: dict[str, QLabel] = {}
+        for index, key in enumerate(("items", "problems", "distance", "duration")):
+            name, value = label("factName"), label("bigNumber")
+            value.setObjectName(f"summary_{key}")
+            self.summary_names[key], self.summary_values[key] = name, value
+            self.summary_grid.addWidget(name, (index // 2) * 2, index % 2)
+            self.summary_grid.addWidget(value, (index // 2) * 2 + 1, index % 2)
+        self.summary_track = TrackView()
+        self.summary_track.setMinimumHeight(260)
+        self.summary_note = label("muted")
+        self.done_button = button("primary", "summaryDoneButton")
+        self.done_button.clicked.connect(self.close_summary)
+        row = QHBoxLayout()
+        row.addStretch(1)
+        row.addWidget(self.done_button)
+        column.addWidget(self.summary_heading)
+        column.addLayout(self.summary_grid)
+        column.addWidget(self.summary_track, 1)
+        column.addWidget(self.summary_note)
+        column.addLayout(row)
+        return _scroll(body)
+
+    def _build_cards(self, patrol: Patrol) -> None:
+        while self.group_stack.count():
+            old = self.group_stack.widget(0)
+            self.group_stack.removeWidget(old)
+            old.deleteLater()
+        self.cards.clear()
+        self.group_pages.clear()
+        self.group_codes.clear()
+        groups = patrol.checklist.groups()
+        self.group_tabs.set_groups(len(groups))
+        for _group, items in groups:
+            body = QWidget()
+            column = QVBoxLayout(body)
+            column.setContentsMargins(16, 8, 16, 24)
+            column.setSpacing(12)
+            for item in items:
+                card = ItemCard(item)
+                code = item.code
+                for result, btn in card.result_buttons.items():
+                    btn.clicked.connect(lambda _=False, c=code, r=result: self.set_result(c, r))
+                card.note.textEdited.connect(lambda text, c=code: self.note_edited(c, text))
+                card.note.editingFinished.connect(self.flush_notes)
+                card.camera_button.clicked.connect(lambda _=False, c=code: self.take_photo(c))
+                card.pick_button.clicked.connect(lambda _=False, c=code: self.pick_photo(c))
+                card.event_button.clicked.connect(lambda _=False, c=code: self.report_event(c))
+                self.cards[code] = card
+                column.addWidget(card)
+            column.addStretch(1)
+            scroll = _scroll(body)
+            self.group_pages.append(scroll)
+            self.group_codes.append([item.code for item in items])
+            self.group_stack.addWidget(scroll)
+        self._retranslate_cards()
+        self.show_group(0)
+
+    # -- state -------------------------------------------------------------------
+    def _session(self) -> Session | None:
+        session = self.controller.session
+        return session if session is not None and session.is_open else None
+
+    def refresh(self) -> None:
+        session = self._session()
+        self._retranslate_static()
+        if session is None:
+            return
+        self.flush_notes()
+        patrol = patrols.active_patrol(session)
+        if patrol is not None:
+            if self.patrol is None or self.patrol.id != patrol.id or not self.cards:
+                self.patrol = patrol
+                self.pending_problem.clear()
+                self._build_cards(patrol)
+                self.tracker.attach(session, patrol.id)
+            self.patrol = patrol
+            self.reported = self._reported(session, patrol.id)
+            for code in patrol.items:
+                self._apply(code)
+            self._retranslate_cards()
+            self._update_status()
+            self.status_timer.start()
+            self.views.setCurrentWidget(self.run_view)
+            return
+        self.patrol = None
+        self.status_timer.stop()
+        if self.summary is not None:
+            self._fill_summary()
+            self.views.setCurrentWidget(self.summary_view)
+        else:
+            self._fill_start(session)
+            self.views.setCurrentWidget(self.start_view)
+
+    @staticmethod
+    def _reported(session: Session, patrol_id: str) -> dict[str, str]:
+        from fieldclient.patrol_events import reported_items
+
+        return reported_items(session, patrol_id)
+
+    def _reload(self, code: str | None = None) -> None:
+        session = self._session()
+        if session is None or self.patrol is None:
+            return
+        self.patrol = patrols.get_patrol(session, self.patrol.id)
+        for c in [code] if code else list(self.patrol.items):
+            self._apply(c)
+        self._update_counts()
+        self._update_status()
+
+    def _apply(self, code: str) -> None:
+        if self.patrol is None or code not in self.cards:
+            return
+        state = self.patrol.items[code]
+        self.cards[code].apply(state, code in self.reported, self._thumbs(state.photos),
+                               typing=code in self.dirty_notes)
+
+    def _thumbs(self, photo_ids: tuple[str, ...]) -> list[QPixmap]:
+        session = self._session()
+        found: list[QPixmap] = []
+        for photo_id in photo_ids:
+            pixmap = self.thumb_cache.get(photo_id)
+            if pixmap is None and session is not None:
+                from fieldclient.photos import decode_for_display
+
+                pixmap = QPixmap()
+                try:
+                    pixmap.loadFromData(decode_for_display(session, photo_id, thumbnail=True))
+                except FieldClientError:
+                    log.warning("thumbnail of a patrol photo could not be read")
+                self.thumb_cache[photo_id] = pixmap
+            if pixmap is not None and not pixmap.isNull():
+                found.append(pixmap)
+        return found
+
+    # -- starting ------------------------------------------------------------------
+    def _fill_start(self, session: Session) -> None:
+        grids = worker_grids(session)
+        for btn in self.grid_buttons.values():
+            self.grid_box.removeWidget(btn)
+            btn.deleteLater()
+        self.grid_buttons.clear()
+        done = patrols.today_status(session, grids.grids)
+        for index, grid in enumerate(grids.grids):
+            text = grid_label(grid)
+            if done.get(grid):
+                text = self.tr("{grid}（今天已巡查）").format(grid=text)
+            btn = button("primary", f"startGrid_{grid}")
+            btn.setText(text)
+            btn.clicked.connect(lambda _=False, g=grid: self.start(g))
+            self.grid_buttons[grid] = btn
+            self.grid_box.addWidget(btn, index // 2, index % 2)
+        if grids.enrolled:
+            self.start_facts.setText(
+                self.tr("点一下您要巡查的网格，就开始巡查并记录轨迹。") if grids.grids
+                else self.tr("指挥中心还没有给您分配网格，请联系网格长或信息管理员。")
+            )
+        elif grids.grids:
+            self.start_facts.setText(self.tr(
+                "本设备还没有登记到指挥中心，不知道您负责哪些网格。下面是本设备上用过的网格；"
+                "也可以输入网格编号，再点“开始巡查”。"))
+        else:
+            self.start_facts.setText(self.tr(
+                "本设备还没有登记到指挥中心，不知道您负责哪些网格。"
+                "请输入要巡查的网格编号，再点“开始巡查”。"))
+        self.grid_input_row.setVisible(not grids.enrolled)
+        self.gps_source_label.setText(self.tr("定位来源：{source}").format(
+            source=self._source_name()))
+        recent = patrols.list_patrols(session, limit=RECENT_PATROLS)
+        self.recent_heading.setVisible(bool(recent))
+        self.recent_list.setVisible(bool(recent))
+        self.recent_list.setText("\n".join(self._recent_line(s) for s in recent))
+
+    def _source_name(self) -> str:
+        from ui.positioning import make_feed
+
+        try:
+            return make_feed(self.tracker.source_spec(), None).name()
+        except ValueError:
+            return self.tracker.source_spec()
+
+    def _recent_line(self, summary: PatrolSummary) -> str:
+        from PySide6.QtCore import QDateTime, QLocale
+
+        when = QDateTime.fromSecsSinceEpoch(int(summary.finished_at or summary.started_at))
+        return self.tr("{when}  {grid}：检查{done}项，发现问题{problems}项，{distance}").format(
+            when=QLocale().toString(when, QLocale.FormatType.ShortFormat),
+            grid=grid_label(summary.grid_id), done=summary.items_done,
+            problems=summary.problems, distance=format_distance(summary.distance_m))
+
+    def start(self, grid_id: str) -> None:
+        session = self._session()
+        if session is None:
+            return
+        grid_id = grid_id.strip()
+        if not grid_id:
+            self._start_error(self.tr("请先输入网格编号。"))
+            return
+        grids = worker_grids(session)
+        try:
+            patrols.start_patrol(session, grid_id, worker_id=grids.worker_id)
+        except FieldClientError as exc:
+            self._start_error(error_text(exc))
+            return
+        self.summary = None
+        self.start_error.setVisible(False)
+        self.grid_input.clear()
+        self.refresh()
+
+    def _start_error(self, text: str) -> None:
+        self.start_error.setText(text)
+        self.start_error.setVisible(True)
+
+    # -- checking items ------------------------------------------------------------
+    def show_group(self, index: int) -> None:
+        if 0 <= index < len(self.group_pages):
+            self.group_stack.setCurrentIndex(index)
+            self.group_tabs.buttons[index].setChecked(True)
+
+    def set_result(self, code: str, result: ItemResult) -> None:
+        session = self._session()
+        if session is None or self.patrol is None:
+            return
+        self.flush_notes()
+        card = self.cards[code]
+        try:
+            patrols.record_item(session, self.patrol.id, code, result)
+        except patrols.PhotoRequired as exc:
+            self.pending_problem.add(code)
+            card.show_error(error_text(exc))
+        except FieldClientError as exc:
+            card.show_error(error_text(exc))
+        else:
+            self.pending_problem.discard(code)
+            card.show_error("")
+        self._reload(code)
+
+    def note_edited(self, code: str, text: str) -> None:
+        self.dirty_notes[code] = text
+        self.note_timer.start()
+
+    def flush_notes(self) -> None:
+        """Save typed notes now (also called just before the session closes)."""
+        self.note_timer.stop()
+        session = self._session()
+        if not self.dirty_notes or session is None or self.patrol is None:
+            return
+        dirty, self.dirty_notes = self.dirty_notes, {}
+        for code, text in dirty.items():
+            try:
+                patrols.save_note(session, self.patrol.id, code, text)
+            except FieldClientError as exc:
+                if code in self.cards:
+                    self.cards[code].show_error(error_text(exc))
+
+    # -- photos --------------------------------------------------------------------
+    def take_photo(self, code: str) -> None:
+        if not self.camera_check():
+            self.dialog = show_message(self.tr(
+                "本设备没有可用的摄像头。请点“选择图片”，从相册或存储卡里选一张照片。"),
+                parent=self.window())
+            return
+        from ui.photo_capture import CameraDialog
+
+        dialog = CameraDialog(self.window())
+        dialog.captured.connect(lambda data, c=code: self._process_photo(c, lambda: (data, "")))
+        self.dialog = dialog
+        dialog.open()
+
+    def pick_photo(self, code: str) -> None:
+        def picked(path: Path) -> None:
+            from fieldclient.photos import read_source
+
+            self._process_photo(code, lambda: (read_source(path), path.name))
+
+        self.image_picker(self.window(), picked)
+
+    def _process_photo(self, code: str, load: Callable[[], tuple[bytes, str]]) -> None:
+        session = self._session()
+        if session is None or self.patrol is None:
+            return
+        from fieldclient.photos import prepare_photo
+
+        patrol_id, grid_id = self.patrol.id, self.patrol.grid_id
+        device_id, now = session.device_id, session.clock()
+        worker = worker_grids(session).worker_name
+        fix = self.tracker.current_position()
+        card = self.cards[code]
+        card.set_busy(True)
+
+        def work() -> Prepared:
+            data, name = load()
+            return prepare_photo(
+                device_id, data, now, name=name,
+                lat=fix.lat if fix else None, lon=fix.lon if fix else None,
+                grid_id=grid_id, grid_name=grid_id, worker=worker)
+
+        def done(prepared: Prepared) -> None:
+            self._photo_ready(code, patrol_id, prepared)
+
+        def failed(exc: BaseException) -> None:
+            if code in self.cards:
+                self.cards[code].set_busy(False)
+            if isinstance(exc, FieldClientError):
+                if code in self.cards:
+                    self.cards[code].show_error(error_text(exc))
+            else:
+                from ui.tasks import show_error
+
+                show_error(exc)
+
+        run_task(work, done, failed)
+
+    def _photo_ready(self, code: str, patrol_id: str, prepared: Prepared) -> None:
+        from fieldclient.photos import save_prepared
+
+        session = self._session()
+        card = self.cards.get(code)
+        if card is not None:
+            card.set_busy(False)
+        if session is None or self.patrol is None or self.patrol.id != patrol_id or card is None:
+            return  # locked or finished meanwhile: nothing was stored
+        try:
+            photo = save_prepared(session, prepared)
+            patrols.add_photo(session, patrol_id, code, photo.id)
+        except FieldClientError as exc:
+            card.show_error(error_text(exc))
+            return
+        card.show_error("")
+        if code in self.pending_problem:  # the problem waited for its photo
+            self.set_result(code, ItemResult.PROBLEM)
+        else:
+            self._reload(code)
+
+    # -- report as event ---------------------------------------------------------
+    def report_event(self, code: str) -> None:
+        session = self._session()
+        if session is None or self.patrol is None:
+            return
+        self.flush_notes()
+        draft = patrols.event_draft(session, self.patrol.id, code,
+                                    position=self.tracker.current_position())
+        item = self.cards[code].item
+        dialog = EventDialog(draft, item.name(i18n.current_language()), self.window())
+        dialog.accepted.connect(lambda: self._send_event(code, draft, dialog.description_text()))
+        self.dialog = dialog
+        dialog.open()
+
+    def _send_event(self, code: str, draft: patrols.EventDraft, description: str) -> None:
+        from fieldclient.patrol_events import report_event
+
+        session = self._session()
+        if session is None:
+            return
+        try:
+            event_id = report_event(session, draft, description)
+        except FieldClientError as exc:
+            self.dialog = show_message(error_text(exc), parent=self.window(), role="error")
+            return
+        self.reported[code] = event_id
+        self._reload(code)
+
+    # -- track and status ----------------------------------------------------------
+    def _on_fix(self, _fix: Fix) -> None:
+        if self.patrol is not None and not self.status_timer.isActive():
+            self.status_timer.start()
+
+    def _progress(self) -> PatrolSummary | None:
+        session = self._session()
+        if session is None or self.patrol is None:
+            return None
+        return patrols.progress(session, self.patrol.id)
+
+    def _update_counts(self) -> None:
+        if self.patrol is None:
+            return
+        lang = i18n.current_language()
+        for index, (group, _items) in enumerate(self.patrol.checklist.groups()):
+            codes = self.group_codes[index] if index < len(self.group_codes) else []
+            done = sum(1 for c in codes if self.patrol.items[c].done)
+            if index < len(self.group_tabs.texts):
+                self.group_tabs.set_text(index, f"{group.name(lang)} {done}/{len(codes)}")
+
+    def _update_status(self) -> None:
+        progress = self._progress()
+        if progress is None or self.patrol is None:
+            return
+        self.run_title.setText(self.tr("{grid}：已检查{done}/{total}项").format(
+            grid=grid_label(self.patrol.grid_id), done=progress.items_done,
+            total=progress.items_total))
+        self.progress_label.setText(self.tr("发现问题{problems}项；已走{distance}，用时{duration}").format(
+            problems=progress.problems, distance=format_distance(progress.distance_m),
+            duration=format_duration(progress.duration_s)))
+        self.gps_label.setText(status_short(self.tracker.feed))
+        receiving = self.tracker.feed is not None and self.tracker.feed.status == "receiving"
+        set_role(self.gps_label, "gps" if receiving else "gpsWarning")
+
+    def _live_fixes(self) -> list[Fix]:
+        session = self._session()
+        if session is None or self.patrol is None:
+            return []
+        return patrols._patrol_fixes(session, self.patrol.id)  # no public reader yet
+
+    def show_track(self) -> None:
+        progress = self._progress()
+        if progress is None:
+            return
+        facts = self.tr("已走{distance}，用时{duration}").format(
+            distance=format_distance(progress.distance_m),
+            duration=format_duration(progress.duration_s))
+        facts += "\n" + status_text(self.tracker.feed)
+        dialog = TrackDialog(self._live_fixes(), facts, self.window())
+        self.dialog = dialog
+        dialog.open()
+
+    # -- finishing -------------------------------------------------------------------
+    def finish(self) -> None:
+        session = self._session()
+        if session is None or self.patrol is None:
+            return
+        self.flush_notes()
+        self._reload()
+        missing = len(self.patrol.missing)
+        if not missing:
+            self._finish(allow_incomplete=False)
+            return
+        dialog = ConfirmDialog(
+            self.tr("还有{n}项没有检查。没有检查的项目不会上报。\n\n现在就结束巡查吗？").format(
+                n=missing),
+            ok_text=self.tr("结束巡查"), cancel_text=self.tr("继续检查"), parent=self.window())
+        dialog.accepted.connect(lambda: self._finish(allow_incomplete=True))
+        self.dialog = dialog
+        dialog.open()
+
+    def _finish(self, allow_incomplete: bool) -> None:
+        from fieldclient.tracks import load_track_points, patrol_tracks
+
+        session = self._session()
+        if session is None or self.patrol is None:
+            return
+        patrol_id = self.patrol.id
+        try:
+            # On the UI thread: no fix can be recorded half-way; ≤ 100 ms (bench/patrol_save.py).
+            summary = patrols.finish_patrol(session, patrol_id, allow_incomplete=allow_incomplete)
+        except FieldClientError as exc:
+            self.dialog = show_message(error_text(exc), parent=self.window(), role="error")
+            return
+        self.tracker.stop()
+        self.summary = summary
+        self.summary_fixes = [
+            fix for track in patrol_tracks(session, patrol_id)
+            for part in load_track_points(session, track.track_id) for fix in part
+        ]
+        self.patrol = None
+        self.thumb_cache.clear()
+        self.refresh()
+
+    def _fill_summary(self) -> None:
+        summary = self.summary
+        if summary is None:
+            return
+        self.summary_heading.setText(self.tr("{grid}的巡查已结束").format(
+            grid=grid_label(summary.grid_id)))
+        self.summary_values["items"].setText(self.tr("{done}/{total}项").format(
+            done=summary.items_done, total=summary.items_total))
+        self.summary_values["problems"].setText(self.tr("{n}项").format(n=summary.problems))
+        self.summary_values["distance"].setText(format_distance(summary.distance_m))
+        self.summary_values["duration"].setText(format_duration(summary.duration_s))
+        self.summary_track.set_track(self.summary_fixes)
+
+    def close_summary(self) -> None:
+        self.summary = None
+        self.summary_fixes = []
+        self.refresh()
+
+    # -- texts -----------------------------------------------------------------------
+    def _retranslate_static(self) -> None:
+        self.start_heading.setText(self.tr("开始巡查"))
+        self.grid_input.setPlaceholderText(self.tr("网格编号"))
+        self.start_button.setText(self.tr("开始巡查"))
+        self.recent_heading.setText(self.tr("最近的巡查"))
+        self.track_button.setText(self.tr("看轨迹"))
+        self.finish_button.setText(self.tr("结束巡查"))
+        self.summary_names["items"].setText(self.tr("检查项目"))
+        self.summary_names["problems"].setText(self.tr("发现问题"))
+        self.summary_names["distance"].setText(self.tr("巡查距离"))
+        self.summary_names["duration"].setText(self.tr("用时"))
+        self.summary_note.setText(self.tr(
+            "巡查记录已加密保存在本设备上，有网络时会自动上传到指挥中心。"))
+        self.summary_track.empty_text = self.tr("这次巡查没有记录到定位点。")
+        self.done_button.setText(self.tr("完成"))
+
+    def _retranslate_cards(self) -> None:
+        labels = {
+            ItemResult.NORMAL.value: self.tr("正常"),
+            ItemResult.PROBLEM.value: self.tr("发现问题"),
+            ItemResult.NOT_APPLICABLE.value: self.tr("不涉及"),
+            "required": self.tr("发现问题时必须拍照。"),
+            "note": self.tr("备注（可以不填）"),
+            "camera": self.tr("拍照"),
+            "pick": self.tr("选择图片"),
+            "report": self.tr("上报事件"),
+            "busy": self.tr("正在处理照片…"),
+            "reported": self.tr("已上报为事件，有网络时自动发送。"),
+        }
+        lang = i18n.current_language()
+        for card in self.cards.values():
+            card.retranslate(lang, labels)
+        self._update_counts()

@@ -83,6 +83,12 @@ class SettingsPage(Page):
         grid.setColumnStretch(3, 1)
         column.addLayout(grid)
 
+        # positioning for patrol tracks (ui/gps_settings.py)
+        from ui.gps_settings import GpsSettings
+
+        self.gps = GpsSettings(controller)
+        column.addWidget(self.gps)
+
         # security
         column.addWidget(self._heading("security"))
         row = QHBoxLayout()
@@ -171,6 +177,7 @@ class SettingsPage(Page):
             self.scale_buttons[settings.text_scale].setChecked(True)
         if settings.autolock_minutes in self.autolock_buttons:
             self.autolock_buttons[settings.autolock_minutes].setChecked(True)
+        self.gps.refresh()
         self._refresh_facts()
 
     def _refresh_facts(self) -> None:

@@ -1,0 +1,227 @@
+"""Positions and track geometry: fixes, distance, filtering, simplification.
+
+Pure Python, no Qt: the NMEA parser, the GPX reader and the UI's positioning
+source all produce :class:`Fix` objects; the track recorder filters them with
+:class:`FixFilter` and stores them simplified with :func:`simplify`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from itertools import pairwise
+from typing import Protocol, TypeVar
+
+EARTH_RADIUS_M = 6_371_008.8  # mean radius (IUGG)
+KNOT_MPS = 1852.0 / 3600.0
+
+
+@dataclass(frozen=True, slots=True)
+class Fix:
+    """One position. ``t`` is Unix time in seconds (UTC)."""
+
+    t: float
+    lat: float
+    lon: float
+    alt: float | None = None
+    hdop: float | None = None
+    accuracy_m: float | None = None  # horizontal, metres (GST, GPX or the OS)
+    speed_mps: float | None = None
+    course: float | None = None
+    quality: int | None = None  # GGA fix quality: 0 none, 1 GNSS, 2 DGNSS, 4/5 RTK...
+    satellites: int | None = None
+    valid: bool = True  # False: the receiver itself says there is no fix
+
+
+class HasPosition(Protocol):
+    @property
+    def lat(self) -> float: ...
+
+    @property
+    def lon(self) -> float: ...
+
+
+P = TypeVar("P", bound=HasPosition)
+
+
+def haversine_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    """Great-circle distance in metres."""
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    dp = p2 - p1
+    dl = math.radians(lon2 - lon1)
+    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
+    return 2 * EARTH_RADIUS_M * math.asin(min(1.0, math.sqrt(a)))
+
+
+def path_length_m(points: Sequence[HasPosition]) -> float:
+    return sum(
+        haversine_m(a.lat, a.lon, b.lat, b.lon) for a, b in pairwise(points)
+    )
+
+
+def duration_s(points: Sequence[Fix]) -> float:
+    return points[-1].t - points[0].t if len(points) > 1 else 0.0
+
+
+class LocalProjection:
+    """Equirectangular projection around a reference point: metres east/north.
+
+    Accurate to well under a metre over a grid's few kilometres, which is all a
+    simplification tolerance of a few metres needs.
+    """
+
+    def __init__(self, lat0: float, lon0: float) -> None:
+        self.lat0 = lat0
+        self.lon0 = lon0
+        self.kx = math.radians(1) * EARTH_RADIUS_M * math.cos(math.radians(lat0))
+        self.ky = math.radians(1) * EARTH_RADIUS_M
+
+    @classmethod
+    def around(cls, points: Sequence[HasPosition]) -> LocalProjection:
+        lats = [p.lat for p in points]
+        lons = [p.lon for p in points]
+        return cls((min(lats) + max(lats)) / 2, (min(lons) + max(lons)) / 2)
+
+    def xy(self, lat: float, lon: float) -> tuple[float, float]:
+        dlon = (lon - self.lon0 + 540.0) % 360.0 - 180.0  # across the antimeridian too
+        return dlon * self.kx, (lat - self.lat0) * self.ky
+
+
+def point_segment_distance(
+    p: tuple[float, float], a: tuple[float, float], b: tuple[float, float]
+) -> float:
+    """Distance from ``p`` to the segment ``a``-``b`` (plane coordinates)."""
+    ax, ay = a
+    bx, by = b
+    px, py = p
+    dx, dy = bx - ax, by - ay
+    length2 = dx * dx + dy * dy
+    if length2 == 0.0:
+        return math.hypot(px - ax, py - ay)
+    u = max(0.0, min(1.0, ((px - ax) * dx + (py - ay) * dy) / length2))
+    return math.hypot(px - (ax + u * dx), py - (ay + u * dy))
+
+
+def simplify(points: Sequence[P], tolerance_m: float) -> list[P]:
+    """Douglas-Peucker: drop points closer than ``tolerance_m`` to the simplified line.
+
+    Keeps the first and last points; every dropped point lies within
+    ``tolerance_m`` of the segment between the kept points around it (measured on
+    a local projection). Iterative, so long tracks cannot hit the recursion limit.
+    """
+    n = len(points)
+    if n <= 2 or tolerance_m <= 0:
+        return list(points)
+    proj = LocalProjection.around(points)
+    xs: list[float] = []
+    ys: list[float] = []
+    for p in points:
+        x, y = proj.xy(p.lat, p.lon)
+        xs.append(x)
+        ys.append(y)
+    keep = [False] * n
+    keep[0] = keep[-1] = True
+    limit = tolerance_m * tolerance_m
+    stack = [(0, n - 1)]
+    while stack:
+        first, last = stack.pop()
+        # point_segment_distance, inlined and squared: this loop is the whole cost
+        ax, ay = xs[first], ys[first]
+        dx, dy = xs[last] - ax, ys[last] - ay
+        length2 = dx * dx + dy * dy
+        worst, worst_index = -1.0, -1
+        for i in range(first + 1, last):
+            px, py = xs[i] - ax, ys[i] - ay
+            if length2 > 0.0:
+                u = (px * dx + py * dy) / length2
+                if u > 1.0:
+                    u = 1.0
+                elif u < 0.0:
+                    u = 0.0
+                px -= u * dx
+                py -= u * dy
+            d = px * px + py * py
+            if d > worst:
+                worst, worst_index = d, i
+        if worst > limit:
+            keep[worst_index] = True
+            stack.append((first, worst_index))
+            stack.append((worst_index, last))
+    return [p for p, k in zip(points, keep, strict=True) if k]
+
+
+# -- filtering ---------------------------------------------------------------
+REJECT_NO_FIX = "no_fix"
+REJECT_BAD_COORDINATES = "bad_coordinates"
+REJECT_HDOP = "hdop"
+REJECT_ACCURACY = "accuracy"
+REJECT_TIME = "time_order"
+REJECT_SPEED = "speed_jump"
+
+
+@dataclass
+class FixFilter:
+    """Drops fixes with poor accuracy and implausible jumps; stateful, one per track.
+
+    A fix is refused when the receiver has no fix (GGA quality 0, RMC status V,
+    GSA "no fix"), HDOP above ``max_hdop``, horizontal accuracy worse than
+    ``max_accuracy_m``, its time is not after the last accepted fix, or reaching
+    it from the last accepted fix needs more than ``max_speed_mps``. After
+    ``resync_after`` jumps in a row the filter assumes the last accepted fix was
+    the outlier and starts again from the new position.
+    """
+
+    max_hdop: float = 5.0
+    max_accuracy_m: float = 50.0
+    max_speed_mps: float = 50.0  # 180 km/h: beyond any patrol, even by car
+    resync_after: int = 3
+
+    def __post_init__(self) -> None:
+        self.last: Fix | None = None
+        self.rejected: Counter[str] = Counter()
+        self.accepted = 0
+        self._jumps = 0
+
+    def reason(self, fix: Fix) -> str | None:
+        """Why ``fix`` would be refused, or None; does not change the state."""
+        if not fix.valid or fix.quality == 0:
+            return REJECT_NO_FIX
+        if not (
+            math.isfinite(fix.lat)
+            and math.isfinite(fix.lon)
+            and math.isfinite(fix.t)
+            and -90.0 <= fix.lat <= 90.0
+            and -180.0 <= fix.lon <= 180.0
+        ) or (fix.lat == 0.0 and fix.lon == 0.0):
+            return REJECT_BAD_COORDINATES
+        if fix.hdop is not None and fix.hdop > self.max_hdop:
+            return REJECT_HDOP
+        if fix.accuracy_m is not None and fix.accuracy_m > self.max_accuracy_m:
+            return REJECT_ACCURACY
+        last = self.last
+        if last is not None:
+            dt = fix.t - last.t
+            if dt <= 0:
+                return REJECT_TIME
+            if haversine_m(last.lat, last.lon, fix.lat, fix.lon) / dt > self.max_speed_mps:
+                return REJECT_SPEED
+        return None
+
+    def accept(self, fix: Fix) -> bool:
+        why = self.reason(fix)
+        if why == REJECT_SPEED:
+            self._jumps += 1
+            if self._jumps >= self.resync_after:
+                why = None
+        if why is not None:
+            self.rejected[why] += 1
+            return False
+        self._jumps = 0
+        self.last = fix
+        self.accepted += 1
+        return True
+
+    def run(self, fixes: Iterable[Fix]) -> list[Fix]:
+        return [f for f in fixes if self.accept(f)]

@@ -1,0 +1,1 @@
+8sWRmp0IW4a+xqA6YoxUWN3JJUS1OfuqxE2mt/nplDIrqpQLWnGynDxhiNejkZ8eg8sBx1ll7iwe/oEfTpxODQ==

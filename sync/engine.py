@@ -1,0 +1,737 @@
+"""The sync engine: enrollment, push of the outbox, pull of the change feed. Qt-free.
+
+For the GUI and ``fieldclient sync``::
+
+    engine = SyncEngine(session)                 # transport made from the enrollment
+    report = engine.run_once(progress_callback)  # one full sync; never raises for
+                                                 # network/server trouble: see report.error
+    engine.pending_counts()      # {"household.update": 2, ...} ops waiting to go
+    engine.last_success()        # server time (Unix) of the last complete sync, or None
+    engine.set_aside()           # ops the server refused for good, with the reason
+    engine.conflicts()           # open conflicts of the device's grids
+    engine.resolve_conflict(conflict_id, "kept" | "other")  # leader only; synced later
+    engine.clock_skew()          # device minus server seconds (None: unknown)
+    engine.clock_warning()       # True when the device clock is > 5 min off
+    engine.can_resolve()         # True for a grid leader's device
+    SyncSchedule().next_delay(report)  # seconds until the next automatic run
+
+``run_once`` pushes only when ops are pending, then pulls pages until the server
+says ``has_more: false``: a sync with nothing to do is one small GET. Each page's
+rows and the new cursor are written in one SQLCipher transaction; each push
+batch's results likewise. An interrupted run loses nothing: the next one resumes
+(ops the server already applied come back as ``duplicate``).
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import partial
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
+
+from fieldclient import audit
+from fieldclient.errors import FieldClientError
+from fieldclient.session import Session
+from fieldclient.vault import Vault
+from sync import protocol
+from sync.errors import (
+    AlreadyEnrolled,
+    DeviceRevoked,
+    NotEnrolled,
+    NotLeader,
+    ServerBusy,
+    ServerFailed,
+    SyncError,
+    UnknownConflict,
+)
+from sync.transport import HttpTransport, Transport, enroll, normalize_server_url
+
+META_PREFIX = "sync."
+HOUSEHOLD_COLUMNS = ("head_name", "address", "category", "phone", "id_number", "tags")
+CLOCK_WARN_SECONDS = protocol.MAX_CLOCK_SKEW
+
+
+# -- small persistence helpers -----------------------------------------------------------
+
+def _meta_get(session: Session, key: str) -> str | None:
+    row = session.db.execute("SELECT value FROM meta WHERE key = ?", (META_PREFIX + key,))
+    found = row.fetchone()
+    return None if found is None else str(found[0])
+
+
+def _meta_set(session: Session, key: str, value: str) -> None:
+    """Call inside the caller's transaction."""
+    session.db.execute(
+        "INSERT INTO meta (key, value) VALUES (?, ?) "
+        "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+        (META_PREFIX + key, value),
+    )
+
+
+# -- enrollment ----------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Enrollment:
+    server_url: str
+    device_id: str
+    person_id: int
+    person_name: str
+    role: str
+    grids: list[int]
+
+
+def enrollment(session: Session) -> Enrollment | None:
+    """The device's enrollment, or None before it has enrolled."""
+    device_id = _meta_get(session, "device_id")
+    if device_id is None:
+        return None
+    person = json.loads(_meta_get(session, "person") or "{}")
+    return Enrollment(
+        server_url=_meta_get(session, "server_url") or "",
+        device_id=device_id,
+        person_id=int(person.get("id", 0)),
+        person_name=str(person.get("name", "")),
+        role=str(person.get("role", "")),
+        grids=[int(g) for g in json.loads(_meta_get(session, "grids") or "[]")],
+    )
+
+
+def enroll_device(
+    session: Session,
+    server_url: str,
+    code: str,
+    device_name: str = "gridfield",
+    timeout: tuple[float, float] = (10.0, 60.0),
+) -> Enrollment:
+    """Make an Ed25519 key pair, trade ``code`` for a device id, store all of it in the
+    encrypted database (the private key never touches the disk in clear)."""
+    base = normalize_server_url(server_url)
+    current = enrollment(session)
+    if current is not None:
+        raise AlreadyEnrolled(current.server_url)
+    key = Ed25519PrivateKey.generate()
+    answer = enroll(base, code, protocol.public_key_b64(key), device_name, timeout)
+    raw = key.private_bytes(Encoding.Raw, PrivateFormat.Raw, NoEncryption())
+    person = answer["person"]
+    with session.db.conn:
+        _meta_set(session, "server_url", base)
+        _meta_set(session, "device_id", str(answer["device_id"]))
+        _meta_set(session, "private_key", raw.hex())
+        _meta_set(session, "person", json.dumps(person, ensure_ascii=False))
+        _meta_set(session, "grids", json.dumps(answer["grids"]))
+        _meta_set(session, "cursor", "0")
+        session.audit.append(
+            audit.SYNC_ENROLLED,
+            {"server": base, "device_id": answer["device_id"], "person": person.get("id")},
+        )
+    result = enrollment(session)
+    assert result is not None
+    return result
+
+
+def transport_for(session: Session, **kwargs: Any) -> HttpTransport:
+    """An :class:`HttpTransport` from the stored enrollment (NotEnrolled otherwise)."""
+    info = enrollment(session)
+    key_hex = _meta_get(session, "private_key")
+    if info is None or key_hex is None:
+        raise NotEnrolled()
+    key = Ed25519PrivateKey.from_private_bytes(bytes.fromhex(key_hex))
+    offset = float(_meta_get(session, "clock_offset") or 0.0)
+    return HttpTransport(info.server_url, info.device_id, key, clock_offset=offset, **kwargs)
+
+
+# -- reports ---------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class SyncProgress:
+    """``phase`` is ``push`` or ``pull``; ``done``/``total`` count records (total may be
+    None while unknown)."""
+
+    phase: str
+    done: int
+    total: int | None
+
+
+@dataclass
+class SyncReport:
+    ok: bool = False
+    pushed: dict[str, int] = field(default_factory=dict)  # by op status
+    pulled: dict[str, int] = field(default_factory=dict)  # by record kind
+    new_conflicts: int = 0
+    open_conflicts: int = 0
+    newly_set_aside: list[dict[str, Any]] = field(default_factory=list)
+    set_aside_total: int = 0
+    pending: int = 0
+    photos_uploaded: int = 0
+    photos_already_on_server: int = 0
+    photo_bytes_sent: int = 0
+    photos_waiting: int = 0
+    requests: int = 0
+    clock_skew: float | None = None  # device minus server, seconds
+    clock_warning: bool = False
+    server_time: float | None = None
+    error: FieldClientError | None = None
+    wiped: bool = False
+
+    def error_message(self, language: str | None = None) -> str | None:
+        return None if self.error is None else self.error.message(language)
+
+    def as_dict(self, language: str | None = None) -> dict[str, Any]:
+        return {
+            "ok": self.ok,
+            "pushed": dict(self.pushed),
+            "pulled": dict(self.pulled),
+            "new_conflicts": self.new_conflicts,
+            "open_conflicts": self.open_conflicts,
+            "newly_set_aside": list(self.newly_set_aside),
+            "set_aside_total": self.set_aside_total,
+            "pending": self.pending,
+            "photos_uploaded": self.photos_uploaded,
+            "photos_already_on_server": self.photos_already_on_server,
+            "photo_bytes_sent": self.photo_bytes_sent,
+            "photos_waiting": self.photos_waiting,
+            "requests": self.requests,
+            "clock_skew_seconds": self.clock_skew,
+            "clock_warning": self.clock_warning,
+            "server_time": self.server_time,
+            "error": None if self.error is None else getattr(self.error, "code", "error"),
+            "error_message": self.error_message(language),
+            "wiped": self.wiped,
+        }
+
+
+@dataclass
+class RetryPolicy:
+    """Randomized exponential backoff ("full jitter"), honouring Retry-After."""
+
+    attempts: int = 5
+    base_delay: float = 1.0
+    max_delay: float = 60.0
+    max_retry_after: float = 120.0
+    sleep: Callable[[float], None] = time.sleep
+    rng: Callable[[], float] = random.random
+
+    def delay(self, attempt: int, error: SyncError) -> float:
+        if isinstance(error, ServerBusy):
+            return float(min(self.max_retry_after, error.retry_after) + self.rng() * 0.5)
+        return float(self.rng() * min(self.max_delay, self.base_delay * 2.0 ** attempt))
+
+
+ProgressCallback = Callable[[SyncProgress], None]
+
+
+@dataclass
+class SyncSchedule:
+    """When to run the next automatic sync (the GUI drives a QTimer with it).
+
+    After a success: ``interval``. After a failure: randomized exponential backoff
+    from ``base`` up to ``max_delay``, or the server's Retry-After. A regained
+    network connection (``connectivity_regained``) means: sync now.
+    """
+
+    interval: float = 15 * 60.0
+    base: float = 30.0
+    max_delay: float = 30 * 60.0
+    rng: Callable[[], float] = random.random
+    failures: int = 0
+
+    def next_delay(self, report: SyncReport) -> float | None:
+        """Seconds until the next automatic run; None: stop (device wiped)."""
+        if report.wiped:
+            return None
+        if report.ok:
+            self.failures = 0
+            return self.interval
+        self.failures += 1
+        if isinstance(report.error, ServerBusy):
+            return float(report.error.retry_after) + self.rng() * self.base
+        if report.error is not None and not getattr(report.error, "retryable", False):
+            return self.max_delay  # needs a person (e.g. authentication refused)
+        ceiling = min(self.max_delay, self.base * 2.0 ** (self.failures - 1))
+        return float(ceiling * (0.5 + 0.5 * self.rng()))
+
+    def connectivity_regained(self) -> float:
+        self.failures = 0
+        return 0.0
+
+
+# -- the engine ------------------------------------------------------------------------
+
+class SyncEngine:
+    def __init__(
+        self,
+        session: Session,
+        transport: Transport | None = None,
+        *,
+        retry: RetryPolicy | None = None,
+        batch_size: int = 200,
+        batch_bytes: int = 60_000,
+        page_size: int = 500,
+        chunk_size: int = protocol.DEFAULT_CHUNK_SIZE,
+    ) -> None:
+        self.session = session
+        self._transport = transport
+        self.retry = retry or RetryPolicy()
+        self.batch_size = max(1, min(batch_size, protocol.MAX_PUSH_OPS))
+        self.batch_bytes = batch_bytes  # stay well under the server's body limit
+        self.chunk_size = max(1024, chunk_size)
+        self.page_size = max(1, min(page_size, protocol.MAX_PULL_LIMIT))
+
+    # -- facts for the UI ------------------------------------------------------------
+    def enrollment(self) -> Enrollment | None:
+        return enrollment(self.session)
+
+    def pending_counts(self) -> dict[str, int]:
+        """Ops waiting to go, by kind; photo files waiting under the key ``photo``."""
+        rows = self.session.db.execute(
+            "SELECT kind, count(*) FROM outbox WHERE state = 'pending' GROUP BY kind ORDER BY kind"
+        ).fetchall()
+        counts = {str(k): int(n) for k, n in rows}
+        photos = self._photos_waiting()
+        if photos:
+            counts["photo"] = photos
+        return counts
+
+    def _photos_waiting(self) -> int:
+        row = self.session.db.execute(
+            "SELECT count(DISTINCT b.sha256) FROM blobs b LEFT JOIN photo_uploads u"
+            " ON u.sha256 = b.sha256 WHERE u.state IS NULL OR u.state = 'pending'"
+        ).fetchone()
+        return int(row[0])
+
+    def last_success(self) -> float | None:
+        value = _meta_get(self.session, "last_success")
+        return None if value is None else float(value)
+
+    def cursor(self) -> int:
+        return int(_meta_get(self.session, "cursor") or 0)
+
+    def clock_skew(self) -> float | None:
+        value = _meta_get(self.session, "clock_offset")
+        return None if value is None else -float(value)
+
+    def clock_warning(self) -> bool:
+        skew = self.clock_skew()
+        return skew is not None and abs(skew) > CLOCK_WARN_SECONDS
+
+    def set_aside(self) -> list[dict[str, Any]]:
+        """Ops the server refused for good (never retried), newest last."""
+        rows = self.session.db.execute(
+            "SELECT op_id, kind, record_id, payload, reason, done_at FROM outbox "
+            "WHERE state = 'rejected' ORDER BY rowid"
+        ).fetchall()
+        return [
+            {"op_id": r[0], "kind": r[1], "record_id": r[2], "payload": json.loads(r[3]),
+             "reason": r[4], "at": r[5]}
+            for r in rows
+        ]
+
+    def conflicts(self, include_resolved: bool = False) -> list[dict[str, Any]]:
+        """Conflicts of the device's grids: the kept value, the other value, who and when."""
+        where = "" if include_resolved else "WHERE c.status = 'open'"
+        rows = self.session.db.execute(
+            "SELECT c.id, c.household_id, h.head_name, h.address, c.field, c.kept_value, "
+            "c.other_value, c.kept_device, c.kept_person, c.other_device, c.other_person, "
+            "c.status, c.choice, c.local_choice, c.created_at, c.resolved_at, c.server_seq "
+            f"FROM sync_conflicts c LEFT JOIN households h ON h.id = c.household_id {where} "
+            "ORDER BY c.server_seq"
+        ).fetchall()
+        keys = ("id", "household_id", "head_name", "address", "field", "kept_value",
+                "other_value", "kept_device", "kept_person", "other_device", "other_person",
+                "status", "choice", "local_choice", "created_at", "resolved_at", "server_seq")
+        out = []
+        for r in rows:
+            item = dict(zip(keys, r, strict=True))
+            item["kept_value"] = json.loads(item["kept_value"])
+            item["other_value"] = json.loads(item["other_value"])
+            out.append(item)
+        return out
+
+    def can_resolve(self) -> bool:
+        info = self.enrollment()
+        return info is not None and info.role == "leader"
+
+    def resolve_conflict(self, conflict_id: str, choice: str) -> str:
+        """The grid leader's decision: ``kept`` or ``other``; queued as a
+        ``conflict.resolve`` op (applied once on the server, then synced to all)."""
+        if choice not in protocol.CONFLICT_CHOICES:
+            raise ValueError("choice must be 'kept' or 'other'")
+        if not self.can_resolve():
+            raise NotLeader()
+        with self.session.db.conn:
+            row = self.session.db.execute(
+                "SELECT status, local_choice FROM sync_conflicts WHERE id = ?", (conflict_id,)
+            ).fetchone()
+            if row is None or row[0] != "open" or row[1] is not None:
+                raise UnknownConflict()
+            self.session.db.execute(
+                "UPDATE sync_conflicts SET local_choice = ? WHERE id = ?", (choice, conflict_id)
+            )
+            op_id = self.session.enqueue("conflict.resolve", conflict_id, {"choice": choice})
+            self.session.audit.append(
+                audit.CONFLICT_RESOLVED, {"conflict": conflict_id, "choice": choice}
+            )
+        return op_id
+
+    # -- one run -------------------------------------------------------------------
+    def run_once(self, progress: ProgressCallback | None = None) -> SyncReport:
+        """Push pending ops, then pull the change feed. Network and server trouble is
+        reported in ``report.error`` (translated message), never raised; a revoked
+        device is crypto-erased here (``report.wiped``) and the session closed."""
+        report = SyncReport()
+        transport = self._transport
+        try:
+            if transport is None:
+                transport = transport_for(self.session)
+                self._transport = transport
+            if self.session.pending_uploads():
+                self._push_all(transport, report, progress)
+            if self._photos_waiting():
+                self._upload_photos(transport, report, progress)
+            self._pull_all(transport, report, progress)
+            report.ok = True
+        except DeviceRevoked as exc:
+            report.error = exc
+            report.wiped = True
+            data_dir = self.session.paths.root
+            self.session.close()
+            Vault(data_dir).erase("remote_wipe")
+            return report
+        except SyncError as exc:
+            report.error = exc
+        finally:
+            if isinstance(transport, HttpTransport):
+                report.requests = transport.requests_made
+                transport.requests_made = 0
+        if transport is not None:
+            self._record_clock(transport, report)
+        report.pending = self.session.pending_uploads()
+        report.photos_waiting = self._photos_waiting()
+        report.set_aside_total = len(self.set_aside())
+        report.open_conflicts = len(self.conflicts())
+        return report
+
+    def _record_clock(self, transport: Transport, report: SyncReport) -> None:
+        server = getattr(transport, "last_server_unix", None)
+        local = getattr(transport, "last_local_unix", None)
+        if server is None or local is None:
+            return
+        offset = float(server) - float(local)
+        report.clock_skew = -offset
+        report.clock_warning = abs(offset) > CLOCK_WARN_SECONDS
+        report.server_time = float(server)
+        with self.session.db.conn:
+            _meta_set(self.session, "clock_offset", repr(offset))
+            if report.ok:
+                _meta_set(self.session, "last_success", repr(float(server)))
+
+    def _call(self, fn: Callable[[], Any]) -> Any:
+        attempt = 0
+        while True:
+            try:
+                return fn()
+            except SyncError as exc:
+                attempt += 1
+                if not exc.retryable or attempt >= self.retry.attempts:
+                    raise
+                self.retry.sleep(self.retry.delay(attempt, exc))
+
+    # -- push ----------------------------------------------------------------------
+    def _wire_op(self, op_id: str, kind: str, record_id: str, payload_text: str) -> protocol.Op:
+        payload = json.loads(payload_text)
+        base_version: int | None = None
+        if kind == "household.create":
+            tags = payload.get("tags")
+            grid = payload.get("grid_id")
+            payload = {
+                "grid_id": int(grid) if grid not in (None, "") else None,
+                "head_name": payload.get("head_name"),
+                "address": payload.get("address"),
+                "category": payload.get("category"),
+                "phone": payload.get("phone"),
+                "id_number": payload.get("id_number"),
+                "tags": json.loads(tags) if isinstance(tags, str) else (tags or []),
+            }
+        elif kind == "household.update":
+            base_version = int(payload.get("base_version", 0))
+            payload = {"fields": payload.get("fields", {})}
+        return {"op_id": op_id, "kind": kind, "record_id": record_id,
+                "base_version": base_version, "payload": payload}
+
+    def _push_all(
+        self, transport: Transport, report: SyncReport, progress: ProgressCallback | None
+    ) -> None:
+        total = self.session.pending_uploads()
+        done = 0
+        if progress:
+            progress(SyncProgress("push", 0, total))
+        while True:
+            rows = self.session.db.execute(
+                "SELECT op_id, kind, record_id, payload FROM outbox WHERE state = 'pending' "
+                "ORDER BY rowid LIMIT ?", (self.batch_size,)
+            ).fetchall()
+            if not rows:
+                return
+            ops: list[protocol.Op] = []
+            size = 0
+            for r in rows:
+                op = self._wire_op(*r)
+                size += len(protocol.canonical_json(op).encode("utf-8")) + 1
+                if ops and size > self.batch_bytes:
+                    break
+                ops.append(op)
+            answer: protocol.PushResponse = self._call(partial(transport.push, ops))
+            self._record_results(ops, answer, report)
+            done += len(ops)
+            if progress:
+                progress(SyncProgress("push", done, max(total, done)))
+
+    def _record_results(
+        self, ops: list[protocol.Op], answer: protocol.PushResponse, report: SyncReport
+    ) -> None:
+        by_id = {r.get("op_id"): r for r in answer.get("results", [])}
+        now = self.session.clock()
+        rebuild: set[str] = set()
+        with self.session.db.conn:
+            for op in ops:
+                result = by_id.get(op["op_id"])
+                if result is None:
+                    continue  # not answered: stays pending, sent again next time
+                status = str(result.get("status"))
+                report.pushed[status] = report.pushed.get(status, 0) + 1
+                state, reason = status, result.get("reason")
+                original = result.get("original") or {}
+                if status == "duplicate" and original.get("status") == "rejected":
+                    state, reason = "rejected", original.get("reason")
+                if status == "conflict" or original.get("status") == "conflict":
+                    report.new_conflicts += len(result.get("conflicts") or [])
+                if state == "rejected":
+                    report.newly_set_aside.append(
+                        {"op_id": op["op_id"], "kind": op["kind"], "record_id": op["record_id"],
+                         "reason": reason}
+                    )
+                    if op["kind"].startswith("household."):
+                        rebuild.add(op["record_id"])
+                    if op["kind"] == "conflict.resolve":
+                        self.session.db.execute(
+                            "UPDATE sync_conflicts SET local_choice = NULL WHERE id = ?",
+                            (op["record_id"],),
+                        )
+                self.session.db.execute(
+                    "UPDATE outbox SET state = ?, reason = ?, result = ?, done_at = ? "
+                    "WHERE op_id = ? AND state = 'pending'",
+                    (state, reason, json.dumps(result, ensure_ascii=False), now, op["op_id"]),
+                )
+            for household_id in rebuild:
+                self._rebuild_household(household_id)
+
+    # -- photos ----------------------------------------------------------------------
+    def _upload_photos(
+        self, transport: Transport, report: SyncReport, progress: ProgressCallback | None
+    ) -> None:
+        """Ask which photo hashes the server lacks; send those in checksummed chunks,
+        resuming where the server stopped (its offset is kept on both sides)."""
+        db = self.session.db
+        rows = db.execute(
+            "SELECT b.sha256, min(b.blob_id), max(b.size) FROM blobs b LEFT JOIN photo_uploads u"
+            " ON u.sha256 = b.sha256 WHERE u.state IS NULL OR u.state = 'pending'"
+            " GROUP BY b.sha256 ORDER BY min(b.rowid)"
+        ).fetchall()
+        total_bytes = sum(int(r[2]) for r in rows)
+        sent = 0
+        for start in range(0, len(rows), 500):
+            batch = rows[start:start + 500]
+            missing = {
+                m["sha256"]: int(m.get("offset", 0))
+                for m in self._call(partial(transport.photos_missing, [r[0] for r in batch]))
+            }
+            now = self.session.clock()
+            with db.conn:
+                for sha, blob_id, size in batch:
+                    state = "pending" if sha in missing else "done"
+                    db.execute(
+                        "INSERT INTO photo_uploads (sha256, blob_id, size, offset, state,"
+                        " updated_at) VALUES (?,?,?,?,?,?) ON CONFLICT(sha256) DO UPDATE SET"
+                        " state = excluded.state, offset = excluded.offset,"
+                        " updated_at = excluded.updated_at",
+                        (sha, blob_id, size, missing.get(sha, size), state, now),
+                    )
+                    if state == "done":
+                        report.photos_already_on_server += 1
+                        sent += int(size)
+            for sha, blob_id, _size in batch:
+                if sha not in missing:
+                    continue
+                sent = self._upload_one(transport, sha, blob_id, missing[sha], report, progress,
+                                        sent, total_bytes)
+
+    def _upload_one(
+        self, transport: Transport, sha: str, blob_id: str, offset: int, report: SyncReport,
+        progress: ProgressCallback | None, sent: int, total_bytes: int,
+    ) -> int:
+        import hashlib
+
+        data = self.session.blobs.get(blob_id)
+        if hashlib.sha256(data).hexdigest() != sha:
+            with self.session.db.conn:  # damaged on this device: never send it
+                self.session.db.execute(
+                    "UPDATE photo_uploads SET state = 'corrupt' WHERE sha256 = ?", (sha,))
+            return sent
+        restarted = False
+        budget = 3 * (len(data) // self.chunk_size + 1) + 10  # never loop forever
+        while True:
+            budget -= 1
+            if budget < 0:
+                raise ServerFailed(409, "photo upload does not progress")
+            if offset >= len(data):
+                offset = 0
+            chunk = data[offset:offset + self.chunk_size]
+            try:
+                answer = self._call(partial(transport.put_chunk, sha, offset, len(data), chunk))
+            except SyncError as exc:
+                if getattr(exc, "extra", {}).get("error") == "hash_mismatch" and not restarted:
+                    restarted, offset = True, 0
+                    continue
+                raise
+            if answer.get("error") == "size_mismatch":
+                raise ServerFailed(409, str(answer.get("message", "size_mismatch")))
+            if answer.get("_status") == 409 or answer.get("error"):
+                offset = int(answer.get("offset", 0))  # continue where the server is
+            else:
+                report.photo_bytes_sent += len(chunk)
+                sent += len(chunk)
+                offset = int(answer["offset"])
+            done = bool(answer.get("complete"))
+            with self.session.db.conn:
+                self.session.db.execute(
+                    "UPDATE photo_uploads SET offset = ?, state = ?, updated_at = ?"
+                    " WHERE sha256 = ?",
+                    (offset, "done" if done else "pending", self.session.clock(), sha),
+                )
+            if progress:
+                progress(SyncProgress("photos", min(sent, total_bytes), total_bytes))
+            if done:
+                report.photos_uploaded += 1
+                return sent
+
+    # -- pull ----------------------------------------------------------------------
+    def _pull_all(
+        self, transport: Transport, report: SyncReport, progress: ProgressCallback | None
+    ) -> None:
+        done = 0
+        while True:
+            after = self.cursor()
+            page: protocol.PullResponse = self._call(
+                partial(transport.pull, after, self.page_size)
+            )
+            changes = page.get("changes", [])
+            if changes or int(page.get("next_after", after)) != after:
+                self._apply_page(page, report)
+            done += len(changes)
+            if progress:
+                progress(SyncProgress("pull", done, None))
+            if not page.get("has_more") or not changes:
+                return
+
+    def _apply_page(self, page: protocol.PullResponse, report: SyncReport) -> None:
+        now = self.session.clock()
+        db = self.session.db
+        with db.conn:
+            for change in page["changes"]:
+                kind, data, seq = change["kind"], change["data"], int(change["seq"])
+                report.pulled[kind] = report.pulled.get(kind, 0) + 1
+                if kind == "household":
+                    self._save_household(data, now)
+                elif kind == "conflict":
+                    db.execute(
+                        "INSERT INTO sync_conflicts (id, household_id, grid_id, field, kept_value,"
+                        " other_value, kept_device, kept_person, other_device, other_person,"
+                        " status, choice, resolved_by, created_at, resolved_at, server_seq)"
+                        " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(id) DO UPDATE SET"
+                        " status = excluded.status, choice = excluded.choice,"
+                        " resolved_by = excluded.resolved_by, resolved_at = excluded.resolved_at,"
+                        " server_seq = excluded.server_seq",
+                        (data["id"], data["household_id"], str(data["grid_id"]), data["field"],
+                         json.dumps(data["kept_value"], ensure_ascii=False),
+                         json.dumps(data["other_value"], ensure_ascii=False),
+                         data.get("kept_device"), data.get("kept_person"),
+                         data.get("other_device"), data.get("other_person"), data["status"],
+                         data.get("choice"), data.get("resolved_by"), data.get("created_at"),
+                         data.get("resolved_at"), seq),
+                    )
+                elif kind == "event":
+                    db.execute(
+                        "INSERT OR REPLACE INTO sync_events (id, grid_id, category, description,"
+                        " status, updated_at, server_seq) VALUES (?,?,?,?,?,?,?)",
+                        (data["id"], str(data["grid_id"]), data.get("category"),
+                         data.get("description"), data["status"], data.get("updated_at"), seq),
+                    )
+                elif kind == "task":
+                    db.execute(
+                        "INSERT OR REPLACE INTO sync_tasks (id, grid_id, title, body, due,"
+                        " created_at, server_seq) VALUES (?,?,?,?,?,?,?)",
+                        (data["id"], str(data["grid_id"]), data["title"], data["body"],
+                         data.get("due"), data.get("created_at"), seq),
+                    )
+            _meta_set(self.session, "cursor", str(int(page["next_after"])))
+
+    def _save_household(self, data: dict[str, Any], now: float) -> None:
+        db = self.session.db
+        synced = {name: data.get(name) for name in HOUSEHOLD_COLUMNS}
+        synced["version"] = int(data["version"])
+        synced["grid_id"] = str(data["grid_id"])
+        exists = db.execute("SELECT 1 FROM households WHERE id = ?", (data["id"],)).fetchone()
+        if exists is None:
+            db.execute(
+                "INSERT INTO households (id, grid_id, head_name, address, category, phone,"
+                " id_number, tags, version, created_at, updated_at, synced)"
+                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                (data["id"], synced["grid_id"], data["head_name"], data["address"],
+                 data["category"], data.get("phone"), data.get("id_number"),
+                 json.dumps(data.get("tags") or [], ensure_ascii=False), synced["version"],
+                 now, now, json.dumps(synced, ensure_ascii=False)),
+            )
+        else:
+            db.execute(
+                "UPDATE households SET synced = ? WHERE id = ?",
+                (json.dumps(synced, ensure_ascii=False), data["id"]),
+            )
+        self._rebuild_household(data["id"])
+        members = data.get("members")
+        if isinstance(members, list):
+            db.execute("DELETE FROM members WHERE household_id = ?", (data["id"],))
+            for m in members:
+                db.execute(
+                    "INSERT INTO members (id, household_id, name, relation, id_number, phone,"
+                    " residence, created_at) VALUES (?,?,?,?,?,?,?,?)",
+                    (m["id"], data["id"], m["name"], m.get("relation"), m.get("id_number"),
+                     m.get("phone"), m.get("residence"), now),
+                )
+
+    def _rebuild_household(self, household_id: str) -> None:
+        """Local row = last pulled server copy + this device's ops still pending."""
+        db = self.session.db
+        row = db.execute("SELECT synced FROM households WHERE id = ?", (household_id,)).fetchone()
+        if row is None or row[0] is None:
+            return
+        values: dict[str, Any] = json.loads(row[0])
+        pending = db.execute(
+            "SELECT payload FROM outbox WHERE state = 'pending' AND kind = 'household.update'"
+            " AND record_id = ? ORDER BY rowid", (household_id,)
+        ).fetchall()
+        for (payload,) in pending:
+            values.update(json.loads(payload).get("fields", {}))
+        db.execute(
+            "UPDATE households SET grid_id = ?, head_name = ?, address = ?, category = ?,"
+            " phone = ?, id_number = ?, tags = ?, version = ? WHERE id = ?",
+            (values["grid_id"], values["head_name"], values["address"], values["category"],
+             values.get("phone"), values.get("id_number"),
+             json.dumps(values.get("tags") or [], ensure_ascii=False), int(values["version"]),
+             household_id),
+        )

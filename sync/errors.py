@@ -1,0 +1,124 @@
+"""Errors of the sync engine the user may see (translatable, context ``errors``).
+
+``retryable`` tells the engine whether trying again later may help; every one of
+them leaves the device's data as it was: nothing is lost, the next run resumes.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fieldclient.errors import FieldClientError
+from fieldclient.i18n import QT_TRANSLATE_NOOP
+
+
+class SyncError(FieldClientError):
+    """Base class of the sync engine's errors."""
+
+    text = QT_TRANSLATE_NOOP("errors", "同步失败。数据已保存在本机，下次同步会继续。")
+    retryable = False
+    code = "sync_failed"
+
+
+class ServerUnreachable(SyncError):
+    text = QT_TRANSLATE_NOOP(
+        "errors", "无法连接服务器，请检查网络后再试。数据已保存在本机，下次同步会继续。"
+    )
+    retryable = True
+    code = "unreachable"
+
+
+class ServerTimeout(SyncError):
+    text = QT_TRANSLATE_NOOP(
+        "errors", "服务器响应超时，网络可能太慢。数据已保存在本机，下次同步会继续。"
+    )
+    retryable = True
+    code = "timeout"
+
+
+class ServerBusy(SyncError):
+    text = QT_TRANSLATE_NOOP("errors", "服务器繁忙，请约{seconds}秒后再试。数据已保存在本机。")
+    retryable = True
+    code = "busy"
+
+    def __init__(self, seconds: int) -> None:
+        super().__init__(seconds=seconds)
+        self.retry_after = seconds
+
+
+class ServerFailed(SyncError):
+    text = QT_TRANSLATE_NOOP("errors", "服务器出错（{status}）：{detail}")
+    code = "server_error"
+
+    def __init__(self, status: int, detail: str, retryable: bool = False, **extra: Any) -> None:
+        super().__init__(status=status, detail=detail)
+        self.status = status
+        self.retryable = retryable
+        self.extra = extra
+
+
+class AuthRefused(SyncError):
+    text = QT_TRANSLATE_NOOP(
+        "errors", "服务器拒绝了本设备的身份验证（{reason}），请联系信息管理员。"
+    )
+    code = "auth_refused"
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason=reason)
+
+
+class ClockRejected(SyncError):
+    """The server refused the request's timestamp; carries the server's Unix time."""
+
+    text = QT_TRANSLATE_NOOP("errors", "本机时间与服务器相差太大，请校准本机时间。")
+    retryable = True
+    code = "clock_skew"
+
+    def __init__(self, server_unix: float) -> None:
+        super().__init__()
+        self.server_unix = server_unix
+
+
+class DeviceRevoked(SyncError):
+    text = QT_TRANSLATE_NOOP(
+        "errors", "本设备已被信息管理员注销，本机数据已按要求销毁。请交回设备或重新注册。"
+    )
+    code = "revoked"
+
+
+class EnrollCodeRefused(SyncError):
+    text = QT_TRANSLATE_NOOP(
+        "errors", "注册码无效、已过期或已被使用，请向信息管理员索取新的注册码。"
+    )
+    code = "enroll_code_refused"
+
+
+class NotEnrolled(SyncError):
+    text = QT_TRANSLATE_NOOP("errors", "本设备尚未在服务器注册，请先用注册码注册。")
+    code = "not_enrolled"
+
+
+class AlreadyEnrolled(SyncError):
+    text = QT_TRANSLATE_NOOP("errors", "本设备已经注册到服务器 {server}，不能重复注册。")
+    code = "already_enrolled"
+
+    def __init__(self, server: str) -> None:
+        super().__init__(server=server)
+
+
+class BadServerUrl(SyncError):
+    text = QT_TRANSLATE_NOOP("errors", "服务器地址无效：{url}（应以 http:// 或 https:// 开头）")
+    code = "bad_url"
+
+    def __init__(self, url: str) -> None:
+        super().__init__(url=url)
+
+
+class NotLeader(SyncError):
+    text = QT_TRANSLATE_NOOP("errors", "只有网格长可以处理冲突。")
+    code = "not_leader"
+
+
+class UnknownConflict(SyncError):
+    text = QT_TRANSLATE_NOOP("errors", "找不到这条冲突记录，或它已经处理过了。")
+    code = "unknown_conflict"

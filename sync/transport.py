@@ -1,0 +1,221 @@
+"""HTTP transport of the sync engine: every request signed with ``sync.protocol``.
+
+The :class:`Transport` protocol is what :class:`sync.engine.SyncEngine` needs; the
+tests and the GUI use :class:`HttpTransport` against a real ``central serve``.
+Each failure is mapped to a :mod:`sync.errors` error (retryable or not).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Callable
+from typing import Any, Protocol, cast
+from urllib.parse import urlsplit
+
+import requests
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from sync import protocol
+from sync.errors import (
+    AuthRefused,
+    BadServerUrl,
+    ClockRejected,
+    DeviceRevoked,
+    EnrollCodeRefused,
+    ServerBusy,
+    ServerFailed,
+    ServerTimeout,
+    ServerUnreachable,
+)
+
+DEFAULT_TIMEOUT = (10.0, 60.0)  # connect, read (seconds): slow rural links
+MAX_RETRY_AFTER = 300
+
+
+def normalize_server_url(url: str) -> str:
+    url = url.strip().rstrip("/")
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise BadServerUrl(url)
+    return url
+
+
+class Transport(Protocol):
+    """What the engine needs from the network."""
+
+    def push(self, ops: list[protocol.Op]) -> protocol.PushResponse: ...
+
+    def pull(self, after: int, limit: int) -> protocol.PullResponse: ...
+
+    def photos_missing(self, hashes: list[str]) -> list[dict[str, Any]]: ...
+
+    def put_chunk(self, sha256: str, offset: int, total: int, chunk: bytes) -> dict[str, Any]: ...
+
+
+def _retry_after(resp: requests.Response) -> int:
+    try:
+        value = int(float(resp.headers.get("Retry-After", "1")))
+    except ValueError:
+        value = 1
+    return max(1, min(MAX_RETRY_AFTER, value))
+
+
+def _json(resp: requests.Response) -> dict[str, Any]:
+    try:
+        body = resp.json()
+    except ValueError:
+        body = None
+    if not isinstance(body, dict):
+        raise ServerFailed(resp.status_code, "response is not JSON", retryable=True)
+    return body
+
+
+def _raise_for(resp: requests.Response) -> None:
+    """Map a non-200 answer to a sync error."""
+    status = resp.status_code
+    if status in (429, 503):
+        raise ServerBusy(_retry_after(resp))
+    try:
+        body: dict[str, Any] = resp.json()
+        if not isinstance(body, dict):
+            body = {}
+    except ValueError:
+        body = {}
+    code = str(body.get("error", ""))
+    message = str(body.get("message", resp.reason or ""))
+    # 410 carries the wipe instruction once; a device that missed carrying it out (crash,
+    # power loss) still learns from the signed-request 401 "revoked" that follows.
+    if (status == 410 and body.get("wipe") is True) or (status == 401 and code == "revoked"):
+        raise DeviceRevoked()
+    if status == 401 and code == "clock_skew" and isinstance(body.get("unix_time"), int | float):
+        raise ClockRejected(float(body["unix_time"]))
+    if status == 401:
+        raise AuthRefused(code or "unauthenticated")
+    # a chunk damaged on the way: sending it again may well work
+    retryable = status >= 500 or code == "chunk_corrupt"
+    raise ServerFailed(status, message or code, retryable=retryable, error=code)
+
+
+def _send(call: Callable[[], requests.Response]) -> requests.Response:
+    try:
+        return call()
+    except requests.Timeout as exc:
+        raise ServerTimeout() from exc
+    except requests.RequestException as exc:  # refused, reset, dropped mid-response
+        raise ServerUnreachable() from exc
+
+
+def enroll(
+    server_url: str,
+    code: str,
+    public_key_b64: str,
+    device_name: str,
+    timeout: tuple[float, float] = DEFAULT_TIMEOUT,
+) -> dict[str, Any]:
+    """Trade a one-time code for a device id (``POST /api/v1/enroll``)."""
+    base = normalize_server_url(server_url)
+    body = {"code": code, "public_key": public_key_b64, "device_name": device_name}
+    resp = _send(lambda: requests.post(base + protocol.API_PREFIX + "/enroll", json=body,
+                                       timeout=timeout))
+    if resp.status_code == 401:
+        raise EnrollCodeRefused()
+    if resp.status_code != 200:
+        _raise_for(resp)
+    return _json(resp)
+
+
+class HttpTransport:
+    """Signed requests to one central server.
+
+    ``clock_offset`` (server time minus device time, seconds) corrects the signed
+    timestamp so a device with a wrong clock can still talk to the server; the
+    transport updates it from every answer (``last_server_unix``).
+    """
+
+    def __init__(
+        self,
+        server_url: str,
+        device_id: str,
+        private_key: Ed25519PrivateKey,
+        *,
+        timeout: tuple[float, float] = DEFAULT_TIMEOUT,
+        clock_offset: float = 0.0,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.base = normalize_server_url(server_url)
+        self.device_id = device_id
+        self.private_key = private_key
+        self.timeout = timeout
+        self.clock_offset = clock_offset
+        self.clock = clock
+        self.requests_made = 0
+        self.bytes_sent = 0
+        self.last_server_unix: float | None = None
+        self.last_local_unix: float | None = None
+        self.http = requests.Session()
+
+    def close(self) -> None:
+        self.http.close()
+
+    def _request(
+        self,
+        method: str,
+        path: str,
+        body: bytes = b"",
+        extra_headers: dict[str, str] | None = None,
+        accept: tuple[int, ...] = (200,),
+    ) -> dict[str, Any]:
+        for attempt in (1, 2):
+            timestamp = round(self.clock() + self.clock_offset)
+            headers = protocol.sign_headers(
+                self.private_key, self.device_id, method, path, body, timestamp=timestamp
+            )
+            if body:
+                headers["Content-Type"] = "application/json"
+            headers.update(extra_headers or {})
+            self.requests_made += 1
+            self.bytes_sent += len(body)
+            resp = _send(lambda h=headers: self.http.request(  # type: ignore[misc]
+                method, self.base + path, data=body or None, headers=h, timeout=self.timeout
+            ))
+            try:
+                if resp.status_code not in accept:
+                    _raise_for(resp)
+            except ClockRejected as exc:
+                self.clock_offset = exc.server_unix - self.clock()
+                self.last_server_unix, self.last_local_unix = exc.server_unix, self.clock()
+                if attempt == 2:
+                    raise
+                continue  # once more, with the server's time
+            data = _json(resp)
+            data.setdefault("_status", resp.status_code)
+            unix = data.get("unix_time")
+            if isinstance(unix, int | float):
+                self.last_server_unix, self.last_local_unix = float(unix), self.clock()
+            return data
+        raise AssertionError("unreachable")
+
+    def push(self, ops: list[protocol.Op]) -> protocol.PushResponse:
+        body = json.dumps({"ops": ops}, ensure_ascii=False, separators=(",", ":")).encode()
+        return cast(protocol.PushResponse, self._request("POST", protocol.SYNC_PUSH_PATH, body))
+
+    def pull(self, after: int, limit: int) -> protocol.PullResponse:
+        path = f"{protocol.SYNC_PULL_PATH}?after={int(after)}&limit={int(limit)}"
+        return cast(protocol.PullResponse, self._request("GET", path))
+
+    def photos_missing(self, hashes: list[str]) -> list[dict[str, Any]]:
+        body = json.dumps({"hashes": hashes}).encode()
+        data = self._request("POST", protocol.PHOTOS_MISSING_PATH, body)
+        return list(data.get("missing", []))
+
+    def put_chunk(self, sha256: str, offset: int, total: int, chunk: bytes) -> dict[str, Any]:
+        """Send one chunk. Answers ``{"offset", "complete"}``; on an offset the server
+        does not expect, ``{"error": "offset_mismatch", "offset": <server's>}``."""
+        path = protocol.PHOTO_CHUNK_PATH.format(sha256=sha256) + f"?offset={offset}&total={total}"
+        headers = {
+            protocol.HEADER_CHUNK_SHA256: hashlib.sha256(chunk).hexdigest(),
+            "Content-Type": "application/octet-stream",
+        }
+        return self._request("PUT", path, chunk, headers, accept=(200, 409))

@@ -1,0 +1,205 @@
+"""Helpers for the sync tests: a real ``central serve`` on loopback, devices
+(real SQLCipher sessions, cheap KDF) enrolled to it, a dropping TCP proxy."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "central"))
+
+from central_helpers import central
+from sqlalchemy import Engine, insert
+
+from central import db
+from fieldclient.session import Session
+from sync.engine import RetryPolicy, SyncEngine, transport_for
+
+PIN = "246810"
+SEED = ["seed-demo", "--grids", "2", "--households-per-grid", "5", "--seed", "11", "--json"]
+
+
+class LiveServer:
+    def __init__(self, proc: subprocess.Popen[bytes], base: str, db_url: str,
+                 demo: dict[str, Any], engine: Engine, photo_dir: Path) -> None:
+        self.proc, self.base, self.db_url, self.demo, self.engine = proc, base, db_url, demo, engine
+        self.photo_dir = photo_dir
+
+    def stop(self) -> None:
+        self.engine.dispose()
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
+def launch(workdir: Path, *extra: str, db_url: str | None = None) -> LiveServer:
+    """``central init``, ``seed-demo`` and ``serve`` (64 KiB body limit, as the central
+    tests) on SQLite in ``workdir`` or on ``db_url``."""
+    db_url = db_url or f"sqlite:///{workdir / 'central.db'}"
+    central(db_url, "init")
+    demo = json.loads(central(db_url, *SEED).stdout)
+    photos = workdir / "photos"
+    proc, base = _start_with(
+        db_url, workdir, ["--max-body", "65536", "--photo-dir", str(photos), *extra]
+    )
+    return LiveServer(proc, base, db_url, demo, db.make_engine(db_url), photos)
+
+
+def _start_with(db_url: str, workdir: Path, extra: list[str]
+                ) -> tuple[subprocess.Popen[bytes], str]:
+    """``central serve`` with extra options; another port if the chosen one was taken."""
+    import time
+
+    import requests
+    from central_helpers import CENTRAL, REPO, free_port
+
+    for _attempt in range(3):
+        port = free_port()
+        log_path = workdir / f"serve-{port}.log"
+        with open(log_path, "wb") as log:
+            proc = subprocess.Popen(
+                [*CENTRAL, "--db", db_url, "serve", "--host", "127.0.0.1", "--port", str(port),
+                 *extra],
+                cwd=REPO, stdout=log, stderr=subprocess.STDOUT,
+            )
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and proc.poll() is None:
+            try:
+                if requests.get(base + "/api/v1/health", timeout=1).status_code == 200:
+                    return proc, base
+            except requests.ConnectionError:
+                time.sleep(0.1)
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    raise AssertionError("central serve did not start:\n" + log_path.read_text())
+
+
+def new_grid(engine: Engine, workers: int = 2) -> dict[str, Any]:
+    """A fresh grid with a leader and ``workers`` workers (isolates a test's data)."""
+    with engine.begin() as conn:
+        parent = conn.execute(
+            db.org_units.select().where(db.org_units.c.level == "village")
+        ).first()
+        assert parent is not None
+        gid = conn.execute(insert(db.org_units).values(
+            parent_id=parent.id, level="grid", name="测试网格")).inserted_primary_key[0]
+        leader = conn.execute(insert(db.people).values(
+            name="王网格长", role="leader")).inserted_primary_key[0]
+        people = [conn.execute(insert(db.people).values(
+            name=f"网格员{i}", role="worker")).inserted_primary_key[0] for i in range(workers)]
+        conn.execute(insert(db.grid_assignments),
+                     [{"person_id": p, "grid_id": gid} for p in (leader, *people)])
+    return {"id": int(gid), "leader": int(leader), "workers": [int(p) for p in people]}
+
+
+FAST_RETRY = RetryPolicy(attempts=6, base_delay=0.01, max_delay=0.05)
+
+
+class Dev:
+    """One device: data dir, open session, engine."""
+
+    def __init__(self, data_dir: Path, session: Session) -> None:
+        self.data_dir = data_dir
+        self.session = session
+        self.transport = transport_for(session)
+        self.engine = SyncEngine(session, self.transport, retry=FAST_RETRY)
+
+    def via(self, base: str) -> Dev:
+        """Send this device's requests to ``base`` (e.g. a proxy)."""
+        self.transport.base = base
+        return self
+
+
+class DropProxy:
+    """A loopback TCP proxy that can lose requests or responses.
+
+    ``drop_responses``: the next N server answers are swallowed (the server has
+    already committed) and the connection closed; ``drop_requests``: the next N
+    requests are cut before reaching the server; ``p_response``/``p_request``: the
+    same at random, per piece of data.
+    """
+
+    def __init__(self, upstream: str, rng: Any = None) -> None:
+        host, port = upstream.replace("http://", "").split(":")
+        self.upstream = (host, int(port))
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(64)
+        self.base = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
+        self.drop_responses = 0
+        self.drop_requests = 0
+        self.p_response = 0.0
+        self.p_request = 0.0
+        self.dropped = 0
+        import random
+
+        self.rng = rng or random.Random(0)
+        self.lock = threading.Lock()
+        self.closed = False
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _decide(self, direction: str) -> bool:
+        with self.lock:
+            if direction == "response":
+                if self.drop_responses > 0:
+                    self.drop_responses -= 1
+                    self.dropped += 1
+                    return True
+                hit = self.rng.random() < self.p_response
+            else:
+                if self.drop_requests > 0:
+                    self.drop_requests -= 1
+                    self.dropped += 1
+                    return True
+                hit = self.rng.random() < self.p_request
+            self.dropped += int(hit)
+            return hit
+
+    def _accept(self) -> None:
+        while not self.closed:
+            try:
+                client, _ = self.sock.accept()
+            except OSError:
+                return
+            try:
+                upstream = socket.create_connection(self.upstream)
+            except OSError:
+                client.close()
+                continue
+            threading.Thread(target=self._pump, args=(client, upstream, "request"),
+                             daemon=True).start()
+            threading.Thread(target=self._pump, args=(upstream, client, "response"),
+                             daemon=True).start()
+
+    def _pump(self, src: socket.socket, dst: socket.socket, direction: str) -> None:
+        try:
+            while True:
+                data = src.recv(65536)
+                if not data:
+                    break
+                if self._decide(direction):
+                    break
+                dst.sendall(data)
+        except OSError:
+            pass
+        for s in (src, dst):
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            s.close()
+
+    def close(self) -> None:
+        self.closed = True
+        self.sock.close()

@@ -1,0 +1,130 @@
+"""The running patrol's GPS: one position feed per app, fixes into the core's
+``TrackRecorder`` (which filters poor accuracy and saves each kept fix at once).
+
+It belongs to the controller, not to a page, so the track goes on while the
+worker looks at other pages. While the device is locked there is no key to
+write with: fixes wait in memory (at most :data:`MAX_BUFFERED`) and are
+filtered and saved at the next unlock. Finishing or abandoning the patrol
+stops the feed.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import QObject, Signal
+
+from fieldclient.geo import Fix
+from ui.positioning import PositionFeed, make_feed
+
+if TYPE_CHECKING:
+    from fieldclient.patrols import TrackRecorder
+    from fieldclient.session import Session
+    from ui.controller import AppController
+
+log = logging.getLogger("gridfield.ui")
+MAX_BUFFERED = 20_000  # fixes held while locked: more than five hours at 1 Hz
+
+
+class PatrolTracker(QObject):
+    fix_recorded = Signal(object)  # a Fix the recorder kept
+    status_changed = Signal()
+
+    def __init__(self, controller: AppController) -> None:
+        super().__init__(controller)
+        self.setObjectName("patrolTracker")
+        self.controller = controller
+        self.feed: PositionFeed | None = None
+        self.recorder: TrackRecorder | None = None
+        self.patrol_id: str | None = None
+        self.buffer: list[Fix] = []
+        self.last_fix: Fix | None = None  # the last fix received, kept or not
+        self.feed_options: dict[str, object] = {}  # tests: e.g. {"speed": 200.0}
+        controller.session_closing.connect(self._on_session_closing)
+
+    @classmethod
+    def of(cls, controller: AppController) -> PatrolTracker:
+        """The controller's tracker, made on first use."""
+        found = controller.findChild(PatrolTracker, "patrolTracker")
+        return found if isinstance(found, PatrolTracker) else cls(controller)
+
+    def source_spec(self) -> str:
+        return self.controller.gps_override or self.controller.settings.gps_source
+
+    # -- the patrol ---------------------------------------------------------------
+    def attach(self, session: Session, patrol_id: str) -> None:
+        """Record into ``patrol_id`` (after start or unlock); saves what waited in memory."""
+        from fieldclient.patrols import TrackRecorder
+
+        if self.patrol_id != patrol_id:
+            self.buffer.clear()
+        self.patrol_id = patrol_id
+        self.recorder = TrackRecorder(session, patrol_id)
+        if self.buffer:
+            waiting, self.buffer = self.buffer, []
+            if self.recorder.add_many(waiting):
+                self.fix_recorded.emit(self.recorder.last)
+        self._ensure_feed()
+
+    def stop(self) -> None:
+        """The patrol is over: stop the GPS."""
+        self.patrol_id = None
+        self.recorder = None
+        self.buffer.clear()
+        self._drop_feed()
+        self.status_changed.emit()
+
+    def restart_feed(self) -> None:
+        """The source setting changed: use the new one (if a patrol runs)."""
+        self._drop_feed()
+        if self.patrol_id is not None:
+            self._ensure_feed()
+        self.status_changed.emit()
+
+    def _ensure_feed(self) -> None:
+        if self.feed is None:
+            try:
+                self.feed = make_feed(self.source_spec(), self, **self.feed_options)
+            except ValueError:
+                log.warning("bad GPS source setting; using the system's positioning")
+                self.feed = make_feed("system", self)
+            feed = self.feed
+            # Not Signal.disconnect() later: in PySide6 6.12 it over-releases Python's
+            # True (a crash at exit); fixes of a dropped feed are ignored instead.
+            feed.fix_received.connect(lambda fix, source=feed: self._on_fix(fix, source))
+            self.feed.status_changed.connect(lambda _status: self.status_changed.emit())
+        self.feed.start()
+        self.status_changed.emit()
+
+    def _drop_feed(self) -> None:
+        feed, self.feed = self.feed, None
+        if feed is not None:
+            feed.stop()
+            feed.deleteLater()
+
+    # -- fixes ------------------------------------------------------------------------
+    def _on_fix(self, fix: Fix, source: PositionFeed | None = None) -> None:
+        if source is not None and source is not self.feed:
+            return
+        self.last_fix = fix
+        recorder = self.recorder
+        if recorder is not None and not recorder.session.is_open:
+            self.recorder = recorder = None
+        if recorder is not None:
+            if recorder.add(fix):
+                self.fix_recorded.emit(fix)
+        elif self.patrol_id is not None and len(self.buffer) < MAX_BUFFERED:
+            self.buffer.append(fix)
+
+    def current_position(self, max_age_s: float = 120.0) -> Fix | None:
+        """The last recorded fix if it is recent enough to stamp a photo or an event."""
+        fix = self.recorder.last if self.recorder is not None else None
+        if fix is None or self.recorder is None:
+            return None
+        if abs(self.recorder.session.clock() - fix.t) > max_age_s:
+            return None
+        return fix
+
+    def _on_session_closing(self) -> None:
+        self.recorder = None  # the feed goes on; fixes wait in memory until unlock

@@ -1,0 +1,128 @@
+"""Plain words for sync facts: record kinds, refusal reasons, fields, times, errors."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from PySide6.QtCore import QCoreApplication, QDateTime
+
+T = QCoreApplication
+
+
+def kind_text(kind: str) -> str:
+    names = {
+        "household.create": T.translate("SyncTexts", "新增住户"),
+        "household.update": T.translate("SyncTexts", "住户信息修改"),
+        "visit.create": T.translate("SyncTexts", "走访记录"),
+        "event.report": T.translate("SyncTexts", "事件上报"),
+        "event.followup": T.translate("SyncTexts", "事件跟进"),
+        "patrol.report": T.translate("SyncTexts", "巡查记录"),
+        "checklist.result": T.translate("SyncTexts", "巡查事项结果"),
+        "track.segment": T.translate("SyncTexts", "巡查轨迹"),
+        "photo.meta": T.translate("SyncTexts", "照片说明"),
+        "conflict.resolve": T.translate("SyncTexts", "冲突处理决定"),
+        "photo": T.translate("SyncTexts", "照片"),
+    }
+    return names.get(kind, kind)
+
+
+def reason_text(reason: str | None) -> str:
+    reasons = {
+        "invalid": T.translate("SyncTexts", "内容不完整或格式不对"),
+        "forbidden_grid": T.translate("SyncTexts", "不属于你负责的网格"),
+        "unknown_record": T.translate("SyncTexts", "中心找不到这条记录"),
+        "content_differs": T.translate("SyncTexts", "中心已有同一编号但内容不同的记录"),
+        "not_leader": T.translate("SyncTexts", "只有网格长可以处理冲突"),
+        "already_resolved": T.translate("SyncTexts", "这条冲突已经有人处理过了"),
+        "read_only": T.translate("SyncTexts", "本设备只能查看，不能上传"),
+        "unknown_kind": T.translate("SyncTexts", "中心不认识这种记录，请更新软件"),
+        "op_id_in_use": T.translate("SyncTexts", "记录编号已被别的设备使用"),
+    }
+    if not reason:
+        return T.translate("SyncTexts", "原因不明")
+    return reasons.get(reason, reason)
+
+
+def field_text(name: str) -> str:
+    names = {
+        "head_name": T.translate("SyncTexts", "户主姓名"),
+        "address": T.translate("SyncTexts", "地址"),
+        "category": T.translate("SyncTexts", "类别"),
+        "phone": T.translate("SyncTexts", "电话"),
+        "id_number": T.translate("SyncTexts", "身份证号"),
+        "tags": T.translate("SyncTexts", "标签"),
+    }
+    return names.get(name, name)
+
+
+def mask_id_number(value: str) -> str:
+    if len(value) <= 8:
+        return "*" * len(value)
+    return value[:4] + "*" * (len(value) - 8) + value[-4:]
+
+
+def value_text(field: str, value: Any, reveal: bool = False) -> str:
+    if value is None or value == "" or value == []:
+        return T.translate("SyncTexts", "（空）")
+    if field == "category":
+        categories = {
+            "ordinary": T.translate("SyncTexts", "一般家庭"),
+            "hardship": T.translate("SyncTexts", "困难家庭"),
+            "key": T.translate("SyncTexts", "重点人员家庭"),
+        }
+        return categories.get(str(value), str(value))
+    if field == "tags" and isinstance(value, list):
+        return T.translate("SyncTexts", "、").join(str(v) for v in value)
+    if field == "id_number" and not reveal:
+        return mask_id_number(str(value))
+    return str(value)
+
+
+def when_text(unix: float, now: float | None = None) -> str:
+    """"14:32" today, "3月5日 14:32" on another day."""
+    moment = QDateTime.fromSecsSinceEpoch(int(unix))
+    clock = moment.toString("HH:mm")
+    today = QDateTime.fromSecsSinceEpoch(int(now if now is not None else time.time())).date()
+    if moment.date() == today:
+        return T.translate("SyncTexts", "今天 {time}").format(time=clock)
+    day = moment.date()
+    return T.translate("SyncTexts", "{month}月{day}日 {time}").format(
+        month=day.month(), day=day.day(), time=clock)
+
+
+def size_text(num: int) -> str:
+    if num < 1024 * 1024:
+        return T.translate("SyncTexts", "{n} KB").format(n=max(0, round(num / 1024)))
+    return T.translate("SyncTexts", "{n} MB").format(n=f"{num / (1024 * 1024):.1f}")
+
+
+def error_text(exc: BaseException, enrolling: bool = False) -> str:
+    """An error of a sync or an enrollment, in plain words."""
+    from fieldclient.errors import FieldClientError
+    from sync.errors import AuthRefused, ServerFailed
+    from ui.errors import error_text as core_error_text
+
+    if isinstance(exc, ServerFailed):
+        not_json = exc.params.get("detail") == "response is not JSON"
+        if enrolling and (exc.status in (404, 405) or not_json):
+            return T.translate("SyncTexts", "这个地址上没有指挥中心的服务，请检查服务器地址。")
+        if enrolling and exc.status < 500:
+            return T.translate(
+                "SyncTexts", "指挥中心拒绝了登记（代码{status}），请向信息管理员询问。"
+            ).format(status=exc.status)
+        return T.translate(
+            "SyncTexts",
+            "指挥中心的服务器出了问题（代码{status}）。数据已保存在本机，稍后会自动再试。",
+        ).format(status=exc.status)
+    if isinstance(exc, AuthRefused):
+        return T.translate(
+            "SyncTexts", "指挥中心不认可本设备的身份，请联系信息管理员。数据已保存在本机。"
+        )
+    if isinstance(exc, FieldClientError):
+        return core_error_text(exc)
+    if enrolling:
+        return T.translate("SyncTexts", "指挥中心的回答无法识别，请确认服务器地址是否正确。")
+    return T.translate(
+        "SyncTexts", "同步时发生了意外错误，已记录下来。数据已保存在本机，稍后会自动再试。"
+    )
