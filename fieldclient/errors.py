@@ -42,6 +42,10 @@ class DeviceErased(FieldClientError):
     )
 
 
+class SessionLocked(FieldClientError):
+    text = QT_TRANSLATE_NOOP("errors", "设备已锁定，请先解锁。")
+
+
 class WrongPin(FieldClientError):
     text = QT_TRANSLATE_NOOP(
         "errors", "PIN码错误。还可以尝试{attempts_left}次，之后本设备的数据将被销毁。"

@@ -17,6 +17,7 @@ import sqlite_utils
 from fieldclient import audit, crypto
 from fieldclient.audit import AuditLog
 from fieldclient.blobs import BlobStore
+from fieldclient.errors import SessionLocked
 from fieldclient.ids import new_id
 from fieldclient.keystore import SecretStore
 from fieldclient.migrations import LATEST_VERSION
@@ -100,6 +101,17 @@ class Session:
             (op_id, kind, record_id, json.dumps(payload, ensure_ascii=False), self.clock()),
         )
         return op_id
+
+    def fork(self) -> Session:
+        """A second connection to the same encrypted database, with its own key copy.
+
+        For work on another thread (a sync run) that must not share this session's
+        transactions. Closing either one wipes only its own copy of the key.
+        """
+        if self._dek is None:
+            raise SessionLocked()
+        copy = UnlockResult(dek=bytearray(self._dek), device_id=self.device_id)
+        return Session(self.paths.root, copy, self.clock)
 
     def change_pin(self, old_pin: str, new_pin: str) -> None:
         """Change the PIN of the unlocked device and record it in the audit log now."""

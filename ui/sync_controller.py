@@ -52,24 +52,6 @@ class _Bridge(QObject):
     progress = Signal(object)
 
 
-def _fork_session(session: Session) -> Session:
-    """A second connection to the same encrypted database, with its own key copy.
-
-    (``fieldclient.session`` has no public way to do this yet; the key copy is
-    wiped by ``close()`` like the session's own.)
-    """
-    from fieldclient.session import Session as SessionClass
-    from fieldclient.vault import UnlockResult
-
-    dek = session._dek  # private: see the docstring
-    if dek is None:
-        from fieldclient.errors import DeviceErased
-
-        raise DeviceErased()
-    return SessionClass(session.paths.root, UnlockResult(bytearray(dek), session.device_id),
-                        session.clock)
-
-
 class SyncController(QObject):
     changed = Signal()  # anything shown on the Sync page or the indicator may have changed
     progress = Signal(object)  # SyncProgress
@@ -236,7 +218,7 @@ class SyncController(QObject):
 
     def _session_for_worker(self) -> Session:
         if self._worker_session is None or not self._worker_session.is_open:
-            self._worker_session = _fork_session(self.session)
+            self._worker_session = self.session.fork()
             self._worker_engine = None
         return self._worker_session
 

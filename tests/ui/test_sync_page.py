@@ -432,3 +432,16 @@ def test_enrolled_sync_page_fits_at_175_percent(
     has_cjk = any("\u4e00" <= ch <= "\u9fff" for ch in page.pending_heading.text()
                   + view.sync_status.text() + page.sync_button.text())
     assert has_cjk == (language == "zh_CN")
+
+
+def test_enrollment_is_offered_right_after_first_run_setup(
+    make_controller: Callable[..., AppController], data_dir: Path,
+) -> None:
+    controller = make_controller()
+    screen = controller.window.screen_widget()
+    assert isinstance(screen, SetupScreen)
+    screen.finished.emit(setup_device(data_dir, PIN, store=FileSecretStore(data_dir)))
+    view = view_of(controller)
+    assert view.current_page().key == "sync"
+    page = view.pages["sync"]
+    assert isinstance(page, SyncPage) and page.enroll_box.isVisibleTo(page)
