@@ -28,10 +28,10 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    bindparam,
     create_engine,
     event,
     inspect,
-    select,
     text,
     update,
 )
@@ -281,6 +281,9 @@ conflicts = Table(
     Column("resolved_by", Integer, nullable=True),
     Column("resolved_at", String(32), nullable=True),
     Column("updated_seq", Integer, nullable=False),
+    # migration 3: set when the conflict is about a member (``field`` is then a member
+    # field or ``removed``); NULL for household fields
+    Column("member_id", String(36), nullable=True),
     CheckConstraint("status IN ('open', 'resolved')", name="ck_conflicts_status"),
 )
 Index("ix_conflicts_grid", conflicts.c.grid_id, conflicts.c.updated_seq)
@@ -305,6 +308,36 @@ photo_uploads = Table(
 )
 
 V2_TABLES = ("sync_ops", "records", "household_fields", "conflicts", "photos", "photo_uploads")
+
+
+# -- member sync (migration 3) ---------------------------------------------------------
+
+member_state = Table(
+    "member_state",
+    metadata,
+    # One row per member that changed by sync; a member without one is at version 1.
+    # A removed member's row leaves ``members`` and is kept here as a tombstone with
+    # its last values (``snapshot``), so a concurrent edit can still be restored.
+    Column("member_id", String(36), primary_key=True),
+    Column("household_id", String(36), ForeignKey("households.id"), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("removed", Integer, nullable=False),
+    Column("snapshot", JSON, nullable=True),
+    Column("updated_seq", Integer, nullable=False),
+)
+
+member_fields = Table(
+    "member_fields",
+    metadata,
+    Column("member_id", String(36), nullable=False),
+    Column("field", String(32), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("seq", Integer, nullable=False),
+    Column("device_id", String(36), nullable=True),
+    PrimaryKeyConstraint("member_id", "field"),
+)
+
+V3_TABLES = ("member_state", "member_fields")
 
 
 # -- time ------------------------------------------------------------------------------
@@ -355,7 +388,7 @@ def _migration_1(conn: Connection) -> None:
     """The first schema: org tree, people, devices, enrollment, households, events, tasks."""
     v1 = [
         t for name, t in metadata.tables.items()
-        if name != "schema_version" and name not in V2_TABLES
+        if name != "schema_version" and name not in V2_TABLES + V3_TABLES
     ]
     metadata.create_all(conn, tables=v1)
     conn.execute(counters.insert().values(name="change_seq", value=0))
@@ -368,9 +401,18 @@ def _migration_2(conn: Connection) -> None:
     conn.execute(text("CREATE INDEX ix_tasks_seq ON tasks (grid_id, updated_seq)"))
 
 
+def _migration_3(conn: Connection) -> None:
+    """Member sync: member versions and tombstones, per-field versions, member conflicts."""
+    metadata.create_all(conn, tables=[metadata.tables[n] for n in V3_TABLES])
+    columns = {c["name"] for c in inspect(conn).get_columns("conflicts")}
+    if "member_id" not in columns:  # databases made before migration 3
+        conn.execute(text("ALTER TABLE conflicts ADD COLUMN member_id VARCHAR(36)"))
+
+
 MIGRATIONS: list[tuple[int, Callable[[Connection], None]]] = [
     (1, _migration_1),
     (2, _migration_2),
+    (3, _migration_3),
 ]
 LATEST_VERSION = MIGRATIONS[-1][0]
 
@@ -404,13 +446,18 @@ def next_seq(conn: Connection, count: int = 1) -> int:
     The row lock taken by the UPDATE serializes writers on PostgreSQL; SQLite
     serializes writers anyway.
     """
-    conn.execute(
-        update(counters)
-        .where(counters.c.name == "change_seq")
-        .values(value=counters.c.value + count)
-    )
-    value = conn.execute(select(counters.c.value).where(counters.c.name == "change_seq")).scalar()
+    value = conn.execute(_NEXT_SEQ, {"count": count}).scalar()
     return int(value or 0)
+
+
+# One statement, built once (UPDATE ... RETURNING: SQLite >= 3.35 and PostgreSQL); the
+# push path calls it twice per op, so statement construction cost matters.
+_NEXT_SEQ = (
+    update(counters)
+    .where(counters.c.name == "change_seq")
+    .values(value=counters.c.value + bindparam("count", type_=Integer))
+    .returning(counters.c.value)
+)
 
 
 def dumps(value: Any) -> str:

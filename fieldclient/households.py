@@ -72,7 +72,10 @@ def update_household(session: Session, household_id: str, fields: dict[str, Any]
     transaction. The op carries the version last pulled from the server (``base_version``),
     so the server can merge it with other devices' changes field by field.
 
-    ``tags`` is a list of texts. Returns the op id.
+    ``tags`` is a list of texts: it is sent as the tags added and removed
+    (``household.tags``, merged as a set), the other fields as one ``household.update``.
+    Returns the op id (of the update; of the tags op when only tags changed; ``""``
+    when nothing needed sending).
     """
     if not fields:
         raise ValueError("no fields to change")
@@ -93,7 +96,7 @@ def update_household(session: Session, household_id: str, fields: dict[str, Any]
     }
     with session.db.conn:
         row = session.db.execute(
-            "SELECT version FROM households WHERE id = ?", (household_id,)
+            "SELECT version, tags FROM households WHERE id = ?", (household_id,)
         ).fetchone()
         if row is None:
             raise KeyError(household_id)
@@ -102,16 +105,153 @@ def update_household(session: Session, household_id: str, fields: dict[str, Any]
             f"UPDATE households SET {assignments}, updated_at = ? WHERE id = ?",
             [*columns.values(), session.clock(), household_id],
         )
-        op_id = session.enqueue(
-            "household.update",
-            household_id,
-            {"base_version": int(row[0]), "fields": dict(fields)},
-        )
+        # Tags are a set: the new list travels as the tags added and removed
+        # (``household.tags``), so two devices adding different tags both keep theirs.
+        rest = {name: value for name, value in fields.items() if name != "tags"}
+        op_id = ""
+        if "tags" in fields:
+            old_tags = json.loads(row[1] or "[]")
+            add = [t for t in dict.fromkeys(fields["tags"]) if t not in old_tags]
+            remove = [t for t in old_tags if t not in fields["tags"]]
+            if add or remove:  # the same tags again: nothing to send
+                op_id = session.enqueue(
+                    "household.tags", household_id, {"add": add, "remove": remove}
+                )
+        if rest:
+            op_id = session.enqueue(
+                "household.update",
+                household_id,
+                {"base_version": int(row[0]), "fields": rest},
+            )
         session.audit.append(
             audit.RECORD_UPDATED, {"kind": "household", "id": household_id,
                                    "fields": sorted(fields)}
         )
     return op_id
+
+
+def change_tags(
+    session: Session, household_id: str, add: list[str] | None = None,
+    remove: list[str] | None = None,
+) -> str:
+    """Add and remove tags of a household (a set merge on the server, never a conflict).
+    Returns the op id."""
+    row = session.db.execute(
+        "SELECT tags FROM households WHERE id = ?", (household_id,)).fetchone()
+    if row is None:
+        raise KeyError(household_id)
+    current = json.loads(row[0] or "[]")
+    kept = [t for t in current if t not in (remove or [])]
+    return update_household(
+        session, household_id, {"tags": kept + [t for t in add or [] if t not in kept]}
+    )
+
+
+MEMBER_FIELDS = ("name", "relation", "id_number", "phone", "residence")
+RESIDENCES = ("registered", "floating", "tenant")
+
+
+def _check_member(fields: dict[str, Any]) -> None:
+    for name, value in fields.items():
+        if name not in MEMBER_FIELDS:
+            raise ValueError(f"{name!r} cannot be changed")
+        if name in ("name", "relation") and not (isinstance(value, str) and value.strip()):
+            raise ValueError(f"{name} must not be empty")
+        if name == "residence" and value not in RESIDENCES:
+            raise ValueError(f"unknown residence {value!r}")
+
+
+def add_member(
+    session: Session,
+    household_id: str,
+    name: str,
+    relation: str,
+    id_number: str | None = None,
+    phone: str | None = None,
+    residence: str = "registered",
+) -> str:
+    """A new member of a household: the row, its ``member.create`` op and the audit
+    entry in one transaction. Returns the member id."""
+    values = {"name": name, "relation": relation, "id_number": id_number, "phone": phone,
+              "residence": residence}
+    _check_member(values)
+    member_id = new_id()
+    now = session.clock()
+    with session.db.conn:
+        if session.db.execute(
+            "SELECT 1 FROM households WHERE id = ?", (household_id,)).fetchone() is None:
+            raise KeyError(household_id)
+        session.db.execute(
+            "INSERT INTO members (id, household_id, name, relation, id_number, phone,"
+            " residence, version, created_at, updated_at) VALUES (?,?,?,?,?,?,?,0,?,?)",
+            (member_id, household_id, name, relation, id_number, phone, residence, now, now),
+        )
+        session.enqueue("member.create", member_id, {"household_id": household_id, **values})
+        session.audit.append(audit.RECORD_CREATED, {"kind": "member", "id": member_id})
+    return member_id
+
+
+def update_member(session: Session, member_id: str, fields: dict[str, Any]) -> str:
+    """Change some fields of a member (field-level, based on the version last pulled):
+    the row, its ``member.update`` op and audit entry in one transaction. Returns the
+    op id."""
+    if not fields:
+        raise ValueError("no fields to change")
+    _check_member(fields)
+    with session.db.conn:
+        row = session.db.execute(
+            "SELECT version, household_id FROM members WHERE id = ?", (member_id,)
+        ).fetchone()
+        if row is None:
+            raise KeyError(member_id)
+        assignments = ", ".join(f"{name} = ?" for name in fields)
+        session.db.execute(
+            f"UPDATE members SET {assignments}, updated_at = ? WHERE id = ?",
+            [*fields.values(), session.clock(), member_id],
+        )
+        op_id = session.enqueue(
+            "member.update", member_id,
+            {"household_id": row[1], "base_version": int(row[0]), "fields": dict(fields)},
+        )
+        session.audit.append(
+            audit.RECORD_UPDATED, {"kind": "member", "id": member_id, "fields": sorted(fields)}
+        )
+    return op_id
+
+
+def remove_member(session: Session, member_id: str) -> str:
+    """Remove a member (a tombstone on the server, based on the version last pulled):
+    the row goes, its ``member.remove`` op and audit entry are written in one
+    transaction. Returns the op id."""
+    with session.db.conn:
+        row = session.db.execute(
+            "SELECT version, household_id FROM members WHERE id = ?", (member_id,)
+        ).fetchone()
+        if row is None:
+            raise KeyError(member_id)
+        session.db.execute("DELETE FROM members WHERE id = ?", (member_id,))
+        op_id = session.enqueue(
+            "member.remove", member_id, {"household_id": row[1], "base_version": int(row[0])}
+        )
+        session.audit.append(audit.RECORD_UPDATED,
+                             {"kind": "member", "id": member_id, "fields": ["removed"]})
+    return op_id
+
+
+def list_members(session: Session, household_id: str) -> list[dict[str, Any]]:
+    """The household's members, sensitive fields masked."""
+    rows = session.db.execute(
+        "SELECT id, name, relation, id_number, phone, residence, version FROM members"
+        " WHERE household_id = ? ORDER BY created_at, id", (household_id,)
+    ).fetchall()
+    keys = ("id", "name", "relation", "id_number", "phone", "residence", "version")
+    out = []
+    for r in rows:
+        item = dict(zip(keys, r, strict=True))
+        for name in SENSITIVE_FIELDS:
+            item[name] = mask(item[name])
+        out.append(item)
+    return out
 
 
 def get_household(session: Session, household_id: str) -> dict[str, Any]:

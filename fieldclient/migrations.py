@@ -304,12 +304,26 @@ def _photos(db: sqlite_utils.Database) -> None:
     )
 
 
+def _member_sync(db: sqlite_utils.Database) -> None:
+    """Member sync (issue 3): members carry the server version their edits are based on;
+    a conflict may be about a member (``member_id``; ``field`` a member field or
+    ``removed``)."""
+    run_script(db,
+        """
+        ALTER TABLE members ADD COLUMN version INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE members ADD COLUMN updated_at REAL;
+        ALTER TABLE sync_conflicts ADD COLUMN member_id TEXT;
+        """
+    )
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "core: meta, append-only audit log, outbox, blob index", _core_tables),
     Migration(2, "household registry and members", _households),
     Migration(3, "sync: op results, household server copies, conflicts, events, tasks", _sync),
     Migration(4, "patrols: checklists, patrols, item results, tracks", _patrols),
     Migration(5, "evidence photos: metadata of encrypted JPEGs and thumbnails", _photos),
+    Migration(6, "member sync: member versions, member conflicts", _member_sync),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version

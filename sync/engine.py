@@ -28,6 +28,7 @@ import json
 import random
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
@@ -55,6 +56,8 @@ from sync.transport import HttpTransport, Transport, enroll, normalize_server_ur
 META_PREFIX = "sync."
 HOUSEHOLD_COLUMNS = ("head_name", "address", "category", "phone", "id_number", "tags")
 CLOCK_WARN_SECONDS = protocol.MAX_CLOCK_SKEW
+PULL_CACHE_KIB = 64 * 1024  # SQLCipher page cache while pulling (default: 2 MiB)
+PULL_CHECKPOINT_PAGES = 10_000  # WAL auto-checkpoint while pulling (default: 1,000)
 
 
 # -- small persistence helpers -----------------------------------------------------------
@@ -338,13 +341,16 @@ class SyncEngine:
         rows = self.session.db.execute(
             "SELECT c.id, c.household_id, h.head_name, h.address, c.field, c.kept_value, "
             "c.other_value, c.kept_device, c.kept_person, c.other_device, c.other_person, "
-            "c.status, c.choice, c.local_choice, c.created_at, c.resolved_at, c.server_seq "
-            f"FROM sync_conflicts c LEFT JOIN households h ON h.id = c.household_id {where} "
+            "c.status, c.choice, c.local_choice, c.created_at, c.resolved_at, c.server_seq, "
+            "c.member_id, m.name "
+            "FROM sync_conflicts c LEFT JOIN households h ON h.id = c.household_id "
+            f"LEFT JOIN members m ON m.id = c.member_id {where} "
             "ORDER BY c.server_seq"
         ).fetchall()
         keys = ("id", "household_id", "head_name", "address", "field", "kept_value",
                 "other_value", "kept_device", "kept_person", "other_device", "other_person",
-                "status", "choice", "local_choice", "created_at", "resolved_at", "server_seq")
+                "status", "choice", "local_choice", "created_at", "resolved_at", "server_seq",
+                "member_id", "member_name")
         out = []
         for r in rows:
             item = dict(zip(keys, r, strict=True))
@@ -458,9 +464,14 @@ class SyncEngine:
                 "id_number": payload.get("id_number"),
                 "tags": json.loads(tags) if isinstance(tags, str) else (tags or []),
             }
-        elif kind == "household.update":
+        elif kind in ("household.update", "member.update"):
             base_version = int(payload.get("base_version", 0))
             payload = {"fields": payload.get("fields", {})}
+        elif kind == "member.remove":
+            base_version = int(payload.get("base_version", 0))
+            payload = {}
+        elif kind == "household.tags":
+            payload = {"add": payload.get("add", []), "remove": payload.get("remove", [])}
         return {"op_id": op_id, "kind": kind, "record_id": record_id,
                 "base_version": base_version, "payload": payload}
 
@@ -518,6 +529,8 @@ class SyncEngine:
                     )
                     if op["kind"].startswith("household."):
                         rebuild.add(op["record_id"])
+                    elif op["kind"].startswith("member."):
+                        rebuild.add(self._member_household(op["op_id"]))
                     if op["kind"] == "conflict.resolve":
                         self.session.db.execute(
                             "UPDATE sync_conflicts SET local_choice = NULL WHERE id = ?",
@@ -530,6 +543,11 @@ class SyncEngine:
                 )
             for household_id in rebuild:
                 self._rebuild_household(household_id)
+
+    def _member_household(self, op_id: str) -> str:
+        row = self.session.db.execute(
+            "SELECT payload FROM outbox WHERE op_id = ?", (op_id,)).fetchone()
+        return str(json.loads(row[0]).get("household_id", "")) if row else ""
 
     # -- photos ----------------------------------------------------------------------
     def _upload_photos(
@@ -624,36 +642,76 @@ class SyncEngine:
     def _pull_all(
         self, transport: Transport, report: SyncReport, progress: ProgressCallback | None
     ) -> None:
+        db = self.session.db
+        cache_size = int(db.execute("PRAGMA cache_size").fetchone()[0])
+        checkpoint = int(db.execute("PRAGMA wal_autocheckpoint").fetchone()[0])
+        # A first pull writes ~100,000 households with random-UUID keys: a bigger page
+        # cache and rarer WAL checkpoints (each one an fsync) for the pull's duration.
+        db.execute(f"PRAGMA cache_size = {min(cache_size, -PULL_CACHE_KIB)}")
+        db.execute(f"PRAGMA wal_autocheckpoint = {max(checkpoint, PULL_CHECKPOINT_PAGES)}")
+        try:
+            self._pull_pages(transport, report, progress)
+        finally:
+            if self.session.is_open:
+                db.execute(f"PRAGMA cache_size = {cache_size}")
+                db.execute(f"PRAGMA wal_autocheckpoint = {checkpoint}")
+
+    def _pull_pages(
+        self, transport: Transport, report: SyncReport, progress: ProgressCallback | None
+    ) -> None:
         done = 0
-        while True:
-            after = self.cursor()
-            page: protocol.PullResponse = self._call(
-                partial(transport.pull, after, self.page_size)
-            )
-            changes = page.get("changes", [])
-            if changes or int(page.get("next_after", after)) != after:
-                self._apply_page(page, report)
-            done += len(changes)
-            if progress:
-                progress(SyncProgress("pull", done, None))
-            if not page.get("has_more") or not changes:
-                return
+        after = self.cursor()
+        page: protocol.PullResponse = self._call(partial(transport.pull, after, self.page_size))
+        # The next page is fetched (read-only GET) while this one is written: the
+        # server's work and the device's overlap. The cursor still moves only with
+        # the rows it brought, in one transaction per page.
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="sync-pull") as ahead:
+            while True:
+                changes = page.get("changes", [])
+                next_after = int(page.get("next_after", after))
+                more = bool(page.get("has_more")) and bool(changes)
+                following = (
+                    ahead.submit(self._call, partial(transport.pull, next_after, self.page_size))
+                    if more else None
+                )
+                if changes or next_after != after:
+                    self._apply_page(page, report)
+                done += len(changes)
+                if progress:
+                    progress(SyncProgress("pull", done, None))
+                if following is None:
+                    return
+                after = next_after
+                page = following.result()
 
     def _apply_page(self, page: protocol.PullResponse, report: SyncReport) -> None:
         now = self.session.clock()
         db = self.session.db
         with db.conn:
+            # The cursor first: this write opens the transaction and takes the write lock,
+            # so the look-ups below cannot go stale (the GUI writes on its own connection).
+            _meta_set(self.session, "cursor", str(int(page["next_after"])))
+            local_edits = self._has_local_household_edits()
+            ids = [c["data"]["id"] for c in page["changes"] if c["kind"] == "household"]
+            known: set[str] = set()
+            for start in range(0, len(ids), 500):
+                chunk = ids[start:start + 500]
+                known.update(r[0] for r in db.execute(
+                    f"SELECT id FROM households WHERE id IN ({','.join('?' * len(chunk))})",
+                    chunk,
+                ))
             for change in page["changes"]:
                 kind, data, seq = change["kind"], change["data"], int(change["seq"])
                 report.pulled[kind] = report.pulled.get(kind, 0) + 1
                 if kind == "household":
-                    self._save_household(data, now)
+                    self._save_household(data, now, data["id"] in known, local_edits)
                 elif kind == "conflict":
                     db.execute(
                         "INSERT INTO sync_conflicts (id, household_id, grid_id, field, kept_value,"
                         " other_value, kept_device, kept_person, other_device, other_person,"
-                        " status, choice, resolved_by, created_at, resolved_at, server_seq)"
-                        " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(id) DO UPDATE SET"
+                        " status, choice, resolved_by, created_at, resolved_at, server_seq,"
+                        " member_id)"
+                        " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(id) DO UPDATE SET"
                         " status = excluded.status, choice = excluded.choice,"
                         " resolved_by = excluded.resolved_by, resolved_at = excluded.resolved_at,"
                         " server_seq = excluded.server_seq",
@@ -663,7 +721,7 @@ class SyncEngine:
                          data.get("kept_device"), data.get("kept_person"),
                          data.get("other_device"), data.get("other_person"), data["status"],
                          data.get("choice"), data.get("resolved_by"), data.get("created_at"),
-                         data.get("resolved_at"), seq),
+                         data.get("resolved_at"), seq, data.get("member_id")),
                     )
                 elif kind == "event":
                     db.execute(
@@ -679,15 +737,29 @@ class SyncEngine:
                         (data["id"], str(data["grid_id"]), data["title"], data["body"],
                          data.get("due"), data.get("created_at"), seq),
                     )
-            _meta_set(self.session, "cursor", str(int(page["next_after"])))
 
-    def _save_household(self, data: dict[str, Any], now: float) -> None:
+    def _has_local_household_edits(self) -> bool:
+        """Whether any household or member op of this device is still pending (when
+        none is, a pulled copy is the local row as it stands: no rebuild look-ups)."""
+        return self.session.db.execute(
+            "SELECT 1 FROM outbox WHERE state = 'pending' AND (kind IN ('household.update',"
+            " 'household.tags') OR kind LIKE 'member.%') LIMIT 1"
+        ).fetchone() is not None
+
+    def _save_household(
+        self, data: dict[str, Any], now: float, exists: bool | None = None,
+        local_edits: bool = True,
+    ) -> None:
         db = self.session.db
         synced = {name: data.get(name) for name in HOUSEHOLD_COLUMNS}
         synced["version"] = int(data["version"])
         synced["grid_id"] = str(data["grid_id"])
-        exists = db.execute("SELECT 1 FROM households WHERE id = ?", (data["id"],)).fetchone()
+        if isinstance(data.get("members"), list):
+            synced["members"] = data["members"]
         if exists is None:
+            exists = db.execute(
+                "SELECT 1 FROM households WHERE id = ?", (data["id"],)).fetchone() is not None
+        if not exists:
             db.execute(
                 "INSERT INTO households (id, grid_id, head_name, address, category, phone,"
                 " id_number, tags, version, created_at, updated_at, synced)"
@@ -702,19 +774,16 @@ class SyncEngine:
                 "UPDATE households SET synced = ? WHERE id = ?",
                 (json.dumps(synced, ensure_ascii=False), data["id"]),
             )
-        self._rebuild_household(data["id"])
-        members = data.get("members")
-        if isinstance(members, list):
-            db.execute("DELETE FROM members WHERE household_id = ?", (data["id"],))
-            for m in members:
-                db.execute(
-                    "INSERT INTO members (id, household_id, name, relation, id_number, phone,"
-                    " residence, created_at) VALUES (?,?,?,?,?,?,?,?)",
-                    (m["id"], data["id"], m["name"], m.get("relation"), m.get("id_number"),
-                     m.get("phone"), m.get("residence"), now),
-                )
+        if not exists and not local_edits:
+            # A new household and nothing of ours pending: the row just written is the
+            # rebuilt row already; only its members remain to be written.
+            members = synced.get("members")
+            if isinstance(members, list):
+                self._rebuild_members(data["id"], members, local_edits=False)
+            return
+        self._rebuild_household(data["id"], local_edits=local_edits)
 
-    def _rebuild_household(self, household_id: str) -> None:
+    def _rebuild_household(self, household_id: str, local_edits: bool = True) -> None:
         """Local row = last pulled server copy + this device's ops still pending."""
         db = self.session.db
         row = db.execute("SELECT synced FROM households WHERE id = ?", (household_id,)).fetchone()
@@ -722,11 +791,19 @@ class SyncEngine:
             return
         values: dict[str, Any] = json.loads(row[0])
         pending = db.execute(
-            "SELECT payload FROM outbox WHERE state = 'pending' AND kind = 'household.update'"
-            " AND record_id = ? ORDER BY rowid", (household_id,)
-        ).fetchall()
-        for (payload,) in pending:
-            values.update(json.loads(payload).get("fields", {}))
+            "SELECT kind, payload FROM outbox WHERE state = 'pending' AND kind IN"
+            " ('household.update', 'household.tags') AND record_id = ? ORDER BY rowid",
+            (household_id,),
+        ).fetchall() if local_edits else []
+        for kind, payload in pending:
+            change = json.loads(payload)
+            if kind == "household.tags":
+                kept = [t for t in values.get("tags") or [] if t not in change.get("remove", [])]
+                values["tags"] = kept + [t for t in change.get("add", []) if t not in kept]
+            else:
+                values.update(change.get("fields", {}))
+        if isinstance(values.get("members"), list):
+            self._rebuild_members(household_id, values["members"], local_edits=local_edits)
         db.execute(
             "UPDATE households SET grid_id = ?, head_name = ?, address = ?, category = ?,"
             " phone = ?, id_number = ?, tags = ?, version = ? WHERE id = ?",
@@ -734,4 +811,35 @@ class SyncEngine:
              values.get("phone"), values.get("id_number"),
              json.dumps(values.get("tags") or [], ensure_ascii=False), int(values["version"]),
              household_id),
+        )
+
+    def _rebuild_members(
+        self, household_id: str, synced: list[dict[str, Any]], local_edits: bool = True
+    ) -> None:
+        """Local members = the last pulled server list + this device's pending member ops."""
+        db = self.session.db
+        now = self.session.clock()
+        members = {m["id"]: dict(m) for m in synced}
+        pending = db.execute(
+            "SELECT kind, record_id, payload FROM outbox WHERE state = 'pending' AND kind IN"
+            " ('member.create', 'member.update', 'member.remove') ORDER BY rowid"
+        ).fetchall() if local_edits else []
+        for kind, member_id, payload_text in pending:
+            payload = json.loads(payload_text)
+            if payload.get("household_id") != household_id:
+                continue
+            if kind == "member.create":
+                members.setdefault(member_id, {"id": member_id, "version": 0, **{
+                    k: payload.get(k) for k in protocol.MEMBER_FIELDS}})
+            elif kind == "member.update" and member_id in members:
+                members[member_id].update(payload.get("fields", {}))
+            elif kind == "member.remove":
+                members.pop(member_id, None)
+        db.execute("DELETE FROM members WHERE household_id = ?", (household_id,))
+        db.conn.executemany(
+            "INSERT INTO members (id, household_id, name, relation, id_number, phone,"
+            " residence, version, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?)",
+            [(m["id"], household_id, m["name"], m.get("relation"), m.get("id_number"),
+              m.get("phone"), m.get("residence"), int(m.get("version") or 0), now, now)
+             for m in members.values()],
         )

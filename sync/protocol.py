@@ -163,8 +163,9 @@ The answer, :class:`PushResponse`, has one :class:`OpResult` per op, same order:
 * ``duplicate`` this op id was applied before (a retry): nothing happened again;
   ``original`` holds the result stored the first time (its ``status`` may be
   ``rejected``: the device then sets the op aside);
-* ``conflict``  a ``household.update`` whose fields partly or wholly collided
-  with another device's change (see the rule below); the op *is* recorded and
+* ``conflict``  a ``household.update``, ``member.update`` or ``member.remove``
+  that partly or wholly collided with another device's change (see the rule
+  below); the op *is* recorded and
   fields that did not collide were applied; ``conflicts`` lists conflict ids;
 * ``rejected``  refused for good (``reason``: a short code, e.g. ``invalid``,
   ``forbidden_grid``, ``unknown_record``, ``content_differs``, ``not_leader``,
@@ -184,6 +185,25 @@ Kinds (:data:`OP_KINDS`):
 * ``household.update``: ``base_version`` = the household version the device last
   pulled; ``payload = {"fields": {name: value}}`` with names from
   :data:`HOUSEHOLD_FIELDS`.
+* ``household.tags``: ``payload = {"add": [...], "remove": [...]}`` (no
+  ``base_version``). Tags are a set: the server removes, then adds (new tags go at
+  the end, order otherwise kept), so two devices adding different tags both keep
+  theirs; it never conflicts. The device turns a whole-list edit into the tags
+  added and removed. A ``household.update`` carrying the whole ``tags`` list (older
+  devices) still works, under the field rule below; both kinds count as a change of
+  the field ``tags``.
+* ``member.create`` (immutable, like the kinds above): ``record_id`` = member id,
+  ``payload = {"household_id", "name", "relation", "id_number", "phone",
+  "residence"}`` (:data:`MEMBER_FIELDS`; residence one of
+  :data:`MEMBER_RESIDENCES`); no ``grid_id``: the grid is the household's, which
+  must be one of the device's grids. A new member is at version 1.
+* ``member.update``: ``record_id`` = member id, ``base_version`` = the member
+  version the device last pulled, ``payload = {"fields": {name: value}}`` with names
+  from :data:`MEMBER_FIELDS`: the same field rule and conflict records as
+  households (the conflict's ``member_id`` is set, ``field`` is the member field).
+* ``member.remove``: ``record_id`` = member id, ``base_version``, ``payload = {}``.
+  The member leaves the household (the server keeps a tombstone with its last
+  values); removing it again is ``applied`` with nothing changed.
 * ``conflict.resolve``: ``record_id`` = conflict id, ``payload = {"choice":
   "kept" | "other"}``; only a grid leader (role ``leader``) of the household's
   grid may resolve; a conflict is resolved once (later ones: ``already_resolved``).
@@ -199,12 +219,31 @@ settles the conflict with ``conflict.resolve``: ``other`` writes the other value
 to the household (a new version), ``kept`` leaves it. Both are synced to every
 device of the grid through the pull feed. Device clocks play no part.
 
+Members follow the same rule, per member field, with a member version of their
+own. Removal against an edit (field ``removed``, :data:`REMOVED_FIELD`), again
+first to the server wins and the loser is a conflict record:
+
+* a ``member.remove`` arriving after another device changed a member field past
+  its ``base_version``: **the edit stays**, the member is not removed, and the
+  conflict says ``kept_value: false, other_value: true``; the leader's ``other``
+  removes the member after all;
+* a ``member.update`` arriving after the member was removed: **the removal
+  stays**, the whole edit is kept in the conflict (``kept_value: true,
+  other_value: {"fields": {...}}``); the leader's ``other`` brings the member back
+  with its last values and this edit (a new version).
+
+A removal by the same device that made the edit (or with no edit since
+``base_version``) is plain. Every member op moves the household in the feed, so
+devices pull the new member list.
+
 Pull: ``GET /api/v1/sync/pull?after=SEQ&limit=N`` (signed; ``limit`` 1..1000)
 answers :class:`PullResponse`: the changes with server sequence > ``after`` in
 the device's grids, oldest first, at most ``limit``; ``next_after`` is the
 cursor to store (with the rows, in one transaction) and ``has_more`` says
 whether to ask again. Each :class:`Change` is the full current state of one
-record (``kind`` ``household`` with members and version, ``conflict``,
+record (``kind`` ``household`` with version and its members, each with its own
+``version``; a removed member is absent from the list; ``conflict``, with
+``member_id`` when it is about a member,
 ``event``, ``task``). A device with nothing new gets ``{"changes": [],
 "has_more": false}``.
 
@@ -246,8 +285,19 @@ IMMUTABLE_KINDS = (
     "checklist.result",
     "track.segment",
     "photo.meta",
+    "member.create",
 )
-OP_KINDS = (*IMMUTABLE_KINDS, "household.update", "conflict.resolve")
+MEMBER_FIELDS = ("name", "relation", "id_number", "phone", "residence")
+MEMBER_RESIDENCES = ("registered", "floating", "tenant")
+REMOVED_FIELD = "removed"  # the pseudo-field of a member removal conflict
+OP_KINDS = (
+    *IMMUTABLE_KINDS,
+    "household.update",
+    "household.tags",
+    "member.update",
+    "member.remove",
+    "conflict.resolve",
+)
 OP_STATUSES = ("applied", "duplicate", "conflict", "rejected")
 CONFLICT_CHOICES = ("kept", "other")
 

@@ -21,6 +21,10 @@ def kind_text(kind: str) -> str:
         "checklist.result": T.translate("SyncTexts", "巡查事项结果"),
         "track.segment": T.translate("SyncTexts", "巡查轨迹"),
         "photo.meta": T.translate("SyncTexts", "照片说明"),
+        "household.tags": T.translate("SyncTexts", "住户标签修改"),
+        "member.create": T.translate("SyncTexts", "新增家庭成员"),
+        "member.update": T.translate("SyncTexts", "家庭成员信息修改"),
+        "member.remove": T.translate("SyncTexts", "移除家庭成员"),
         "conflict.resolve": T.translate("SyncTexts", "冲突处理决定"),
         "photo": T.translate("SyncTexts", "照片"),
     }
@@ -52,6 +56,10 @@ def field_text(name: str) -> str:
         "phone": T.translate("SyncTexts", "电话"),
         "id_number": T.translate("SyncTexts", "身份证号"),
         "tags": T.translate("SyncTexts", "标签"),
+        "name": T.translate("SyncTexts", "成员姓名"),
+        "relation": T.translate("SyncTexts", "与户主关系"),
+        "residence": T.translate("SyncTexts", "居住类型"),
+        "removed": T.translate("SyncTexts", "成员移除"),
     }
     return names.get(name, name)
 
@@ -63,6 +71,17 @@ def mask_id_number(value: str) -> str:
 
 
 def value_text(field: str, value: Any, reveal: bool = False) -> str:
+    if field == "removed":  # a member removal conflict
+        if value is True:
+            return T.translate("SyncTexts", "移除该成员")
+        if isinstance(value, dict):
+            changes = "，".join(
+                f"{field_text(k)}：{value_text(k, v, reveal)}"
+                for k, v in (value.get("fields") or {}).items()
+            )
+            return T.translate("SyncTexts", "保留该成员并修改（{changes}）").format(
+                changes=changes)
+        return T.translate("SyncTexts", "保留该成员")
     if value is None or value == "" or value == []:
         return T.translate("SyncTexts", "（空）")
     if field == "category":

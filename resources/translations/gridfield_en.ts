@@ -84,6 +84,14 @@
       <translation>Household {name}: {field}</translation>
     </message>
     <message>
+      <source>（家庭成员 {member}）</source>
+      <translation> (household member {member})</translation>
+    </message>
+    <message>
+      <source>已移除的成员</source>
+      <translation>a removed member</translation>
+    </message>
+    <message>
       <source>先到中心的值：{value}（{who}）</source>
       <translation>Reached the centre first: {value} ({who})</translation>
     </message>
@@ -902,6 +910,22 @@ Finish the patrol now?</translation>
       <translation>Photo details</translation>
     </message>
     <message>
+      <source>住户标签修改</source>
+      <translation>Household tag changes</translation>
+    </message>
+    <message>
+      <source>新增家庭成员</source>
+      <translation>New household members</translation>
+    </message>
+    <message>
+      <source>家庭成员信息修改</source>
+      <translation>Household member changes</translation>
+    </message>
+    <message>
+      <source>移除家庭成员</source>
+      <translation>Removed household members</translation>
+    </message>
+    <message>
       <source>冲突处理决定</source>
       <translation>Conflict decision</translation>
     </message>
@@ -972,6 +996,34 @@ Finish the patrol now?</translation>
     <message>
       <source>标签</source>
       <translation>tags</translation>
+    </message>
+    <message>
+      <source>成员姓名</source>
+      <translation>Member name</translation>
+    </message>
+    <message>
+      <source>与户主关系</source>
+      <translation>Relation to head</translation>
+    </message>
+    <message>
+      <source>居住类型</source>
+      <translation>Residence</translation>
+    </message>
+    <message>
+      <source>成员移除</source>
+      <translation>Member removal</translation>
+    </message>
+    <message>
+      <source>移除该成员</source>
+      <translation>Remove this member</translation>
+    </message>
+    <message>
+      <source>保留该成员并修改（{changes}）</source>
+      <translation>Keep this member, changed ({changes})</translation>
+    </message>
+    <message>
+      <source>保留该成员</source>
+      <translation>Keep this member</translation>
     </message>
     <message>
       <source>（空）</source>

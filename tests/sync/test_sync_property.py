@@ -16,7 +16,13 @@ from sqlalchemy import select
 from sync_helpers import FAST_RETRY, PIN, DropProxy, LiveServer, new_grid
 
 from central import db, ops
-from fieldclient.households import create_household, update_household
+from fieldclient.households import (
+    add_member,
+    change_tags,
+    create_household,
+    update_household,
+    update_member,
+)
 from fieldclient.keystore import FileSecretStore
 from fieldclient.session import Session, setup_device
 from sync.engine import SyncEngine, enroll_device, transport_for
@@ -31,8 +37,19 @@ FIELD_VALUES: dict[str, list[Any]] = {
     "tags": [[], ["独居"], ["低保", "残疾"]],
 }
 
+MEMBER_VALUES: dict[str, list[Any]] = {
+    "name": ["张小伟", "王小芳", "李小娜"],
+    "phone": ["13700000001", "13700000002", None],
+    "residence": ["registered", "floating", "tenant"],
+}
+TAGS = ["甲", "乙", "丙"]
+
 action = st.one_of(
     st.tuples(st.just("create"), st.integers(0, DEVICES - 1)),
+    st.tuples(st.just("member"), st.integers(0, DEVICES - 1), st.integers(0, 20),
+              st.sampled_from(sorted(MEMBER_VALUES)), st.integers(0, 2)),
+    st.tuples(st.just("tag"), st.integers(0, DEVICES - 1), st.integers(0, 20),
+              st.sampled_from(TAGS)),
     st.tuples(st.just("update"), st.integers(0, DEVICES - 1), st.integers(0, 20),
               st.sampled_from(sorted(FIELD_VALUES)), st.integers(0, 2)),
     st.tuples(st.just("sync"), st.integers(0, DEVICES - 1), st.booleans()),
@@ -56,6 +73,12 @@ class Device:
         return {r[0]: {"head_name": r[1], "address": r[2], "phone": r[3], "category": r[4],
                        "tags": json.loads(r[5]), "version": r[6]} for r in rows}
 
+    def members(self) -> dict[str, dict[str, Any]]:
+        rows = self.session.db.execute(
+            "SELECT id, household_id, name, phone, residence, version FROM members").fetchall()
+        return {r[0]: {"household_id": r[1], "name": r[2], "phone": r[3], "residence": r[4],
+                       "version": r[5]} for r in rows}
+
     def op_ids(self) -> dict[str, tuple[str, str, dict[str, Any]]]:
         rows = self.session.db.execute(
             "SELECT op_id, kind, record_id, payload, state FROM outbox").fetchall()
@@ -74,6 +97,8 @@ def test_devices_converge_exactly_once(live: LiveServer, actions: list[Any], see
         devices = [Device(live, p, Path(tmp), i) for i, p in enumerate(grid["workers"])]
         try:
             hid = create_household(devices[0].session, "初始户", "起点路1号")
+            add_member(devices[0].session, hid, "初始成员", "子女")
+            add_member(devices[0].session, hid, "第二成员", "配偶")
             for d in devices:
                 assert d.engine.run_once().ok
             known = [hid]
@@ -88,6 +113,14 @@ def test_devices_converge_exactly_once(live: LiveServer, actions: list[Any], see
                     target = ids[act[2] % len(ids)]
                     field, value = act[3], FIELD_VALUES[act[3]][act[4]]
                     update_household(dev.session, target, {field: value})
+                elif act[0] == "member":
+                    members = sorted(dev.members())
+                    field, value = act[3], MEMBER_VALUES[act[3]][act[4]]
+                    update_member(dev.session, members[act[2] % len(members)], {field: value})
+                elif act[0] == "tag":
+                    local = dev.households()
+                    ids = [h for h in known if h in local]
+                    change_tags(dev.session, ids[act[2] % len(ids)], add=[act[3]])
                 else:
                     dev.transport.base = proxy.base if act[2] else live.base
                     dev.engine.run_once()  # may end early with an error: nothing lost
@@ -122,9 +155,23 @@ def check(live: LiveServer, devices: list[Device], grid_id: int) -> None:
         }
         conflicts = [dict(r) for r in conn.execute(select(db.conflicts).where(
             db.conflicts.c.grid_id == grid_id)).mappings()]
+        members = {
+            r["id"]: {"household_id": r["household_id"], "name": r["name"], "phone": r["phone"],
+                      "residence": r["residence"]}
+            for r in conn.execute(select(db.members).where(
+                db.members.c.household_id.in_(list(server)))).mappings()
+        }
+        member_versions = {
+            r["member_id"]: int(r["version"])
+            for r in conn.execute(select(db.member_state).where(
+                db.member_state.c.household_id.in_(list(server)))).mappings()
+        }
+    for mid in members:
+        members[mid]["version"] = member_versions.get(mid, 1)
     # all devices and the server agree on every household
     for d in devices:
         assert d.households() == server
+        assert d.members() == members
     # every op the devices made reached the server exactly once (one row per op id)
     made: dict[str, tuple[str, str, dict[str, Any]]] = {}
     for d in devices:
@@ -134,13 +181,18 @@ def check(live: LiveServer, devices: list[Device], grid_id: int) -> None:
     assert len(creates) == len(server)
     # versions count the applied updates exactly once
     applied_per_household: dict[str, int] = {}
+    applied_per_member: dict[str, int] = {}
     for op_id, (kind, record_id, payload) in made.items():
-        if kind != "household.update":
+        if kind not in ("household.update", "household.tags", "member.update"):
             continue
         result = stored[op_id]["result"]
         assert result["status"] in ("applied", "conflict"), result
+        counts = applied_per_member if kind == "member.update" else applied_per_household
         if result["applied_fields"]:
-            applied_per_household[record_id] = applied_per_household.get(record_id, 0) + 1
+            counts[record_id] = counts.get(record_id, 0) + 1
+        if kind == "household.tags":
+            assert result["status"] == "applied"  # a set merge never conflicts
+            continue
         # every value is applied, was already there, or kept in a conflict record
         for name, value in payload["fields"].items():
             if name in result["applied_fields"] or name in result["unchanged_fields"]:
@@ -151,6 +203,8 @@ def check(live: LiveServer, devices: list[Device], grid_id: int) -> None:
             ), (op_id, name, value)
     for household_id, row in server.items():
         assert row["version"] == 1 + applied_per_household.get(household_id, 0)
+    for member_id, row in members.items():
+        assert row["version"] == 1 + applied_per_member.get(member_id, 0)
     # the conflicts reached every device
     for d in devices:
         assert {c["id"] for c in d.engine.conflicts()} == {c["id"] for c in conflicts}

@@ -73,6 +73,9 @@ class ConflictCard(QFrame):
             name=household, address=address, field=sync_texts.field_text(field)
         ) if address else self.tr("住户 {name}：{field}").format(
             name=household, field=sync_texts.field_text(field))
+        if conflict.get("member_id"):
+            title += self.tr("（家庭成员 {member}）").format(
+                member=conflict.get("member_name") or self.tr("已移除的成员"))
         self.title = label("itemName")
         self.title.setText(title)
         self.kept = label()

@@ -1,0 +1,127 @@
+"""Shared set-up for the sync benchmarks: a real ``central serve`` subprocess on
+loopback (SQLite or a throw-away PostgreSQL), grids and workers, enrolled devices with
+a cheap Argon2 setting (unlock cost is not what these benchmarks measure).
+
+Reuses the test helpers (tests/central/central_helpers.py, tests/sync/sync_helpers.py)
+so the benchmarks start servers exactly as the tests do.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "tests" / "central"))
+sys.path.insert(0, str(REPO / "tests" / "sync"))
+os.environ.setdefault("GRIDFIELD_SECRET_STORE", "file")
+
+from central_helpers import CENTRAL, PgServer, _pg_bindir, free_port  # noqa: E402
+from sync_helpers import PIN, LiveServer, _start_with, central, new_grid  # noqa: E402
+
+from central import db, ops  # noqa: E402
+from fieldclient import crypto  # noqa: E402
+from fieldclient.keystore import FileSecretStore  # noqa: E402
+from fieldclient.session import Session, setup_device  # noqa: E402
+from sync.engine import enroll_device  # noqa: E402
+
+__all__ = ["PIN", "LiveServer", "cheap_kdf", "enrolled_device", "new_grid", "pg_server",
+           "serve", "workdir"]
+
+
+def log(*args: Any) -> None:
+    print(*args, file=sys.stderr, flush=True)
+
+
+def cheap_kdf() -> None:
+    """Cheap Argon2id parameters for new devices (as tests/core/conftest.py fast_kdf)."""
+    crypto.KdfParams.fresh = classmethod(  # type: ignore[method-assign,assignment]
+        lambda cls: cls(salt=os.urandom(16), memory_kib=1024, iterations=1, lanes=1)
+    )
+
+
+@contextlib.contextmanager
+def workdir(prefix: str) -> Iterator[Path]:
+    path = Path(tempfile.mkdtemp(prefix=prefix))
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def pg_server() -> Iterator[PgServer]:
+    """A throw-away PostgreSQL server (as the ``pg_server`` test fixture)."""
+    bindir = _pg_bindir()
+    if bindir is None:
+        raise RuntimeError("PostgreSQL binaries not found (run scripts/install-sysdeps.sh)")
+    root = os.geteuid() == 0
+    prefix = ["runuser", "-u", "postgres", "--"] if root else []
+    base = tempfile.mkdtemp(prefix="gridfield-bench-pg-")
+    if root:
+        shutil.chown(base, "postgres", "postgres")
+    data = os.path.join(base, "data")
+    port = free_port()
+    subprocess.run(
+        [*prefix, f"{bindir}/initdb", "-D", data, "-A", "trust", "-U", "postgres",
+         "--no-sync", "-E", "UTF8", "--locale", "C"],
+        check=True, capture_output=True, timeout=120,
+    )
+    opts = (f"-p {port} -k {base} -c listen_addresses=127.0.0.1 -c fsync=off "
+            "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200")
+    subprocess.run(
+        [*prefix, f"{bindir}/pg_ctl", "-D", data, "-o", opts, "-l",
+         os.path.join(base, "log"), "-w", "-t", "60", "start"],
+        check=True, capture_output=True, timeout=90,
+    )
+    try:
+        yield PgServer(port, f"postgresql://postgres@127.0.0.1:{port}/postgres")
+    finally:
+        subprocess.run([*prefix, f"{bindir}/pg_ctl", "-D", data, "-m", "immediate", "stop"],
+                       capture_output=True, timeout=60)
+        shutil.rmtree(base, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def serve(work: Path, db_url: str | None = None, *, grids: int = 1,
+          households_per_grid: int = 3, before_serve: Any = None,
+          extra: tuple[str, ...] = ()) -> Iterator[LiveServer]:
+    """``central init``, ``central seed-demo`` (bulk inserts; up to 100,000 households
+    per grid), then ``central serve`` (default body limit). ``before_serve(engine)`` runs
+    between seeding and serving."""
+    import json
+
+    db_url = db_url or f"sqlite:///{work / 'central.db'}"
+    central(db_url, "init")
+    seeded = subprocess.run(
+        [*CENTRAL, "--db", db_url, "seed-demo", "--grids", str(grids),
+         "--households-per-grid", str(households_per_grid), "--seed", "5", "--json"],
+        capture_output=True, text=True, timeout=1200, cwd=REPO, check=True,
+    )
+    demo = json.loads(seeded.stdout)
+    engine = db.make_engine(db_url)
+    if before_serve is not None:
+        before_serve(engine)
+    proc, base = _start_with(db_url, work, ["--photo-dir", str(work / "photos"), *extra])
+    server = LiveServer(proc, base, db_url, demo, engine, work / "photos")
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def enrolled_device(server: LiveServer, data_dir: Path, person_id: int,
+                    name: str = "平板") -> Session:
+    """A new device (real SQLCipher vault, cheap KDF) enrolled for ``person_id``."""
+    session = setup_device(data_dir, PIN, store=FileSecretStore(data_dir))
+    code = ops.create_enrollment_code(server.engine, person_id)["code"]
+    enroll_device(session, server.base, code, name)
+    return session

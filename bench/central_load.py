@@ -1,0 +1,149 @@
+"""Central server under load: 50 enrolled devices pushing at once, against a real
+``central serve`` on loopback, on SQLite and on a throw-away PostgreSQL server.
+
+Each device is real: its own vault (cheap Argon2; unlock cost is not measured here)
+enrolled with ``sync.engine.enroll_device`` for its own worker (``seed-demo`` with 25
+grids: two workers each), talking through its own signed ``HttpTransport``. Each
+device thread pushes REQUESTS batches of OPS_PER_REQUEST new visits (the payloads
+``fieldclient simulate`` makes) as fast as the server answers; a 429/503 is honoured
+by waiting its Retry-After, as the sync engine does, and counted.
+
+Figures per backend: ops/s (all ops applied / wall time), request latency p50/p95/max.
+No fixed target in the issue; reported as measured. ``ok``: every op applied exactly
+once and no request failed. Prints one JSON object.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import statistics
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _support import cheap_kdf, enrolled_device, log, pg_server, serve, workdir
+from sqlalchemy import text
+
+from fieldclient.ids import new_id
+from fieldclient.simulate import SITUATIONS
+from sync.engine import transport_for
+from sync.errors import ServerBusy
+
+DEVICES = 50
+REQUESTS = 10
+OPS_PER_REQUEST = 50
+
+
+def visit_ops(rng: random.Random, grid: int, n: int) -> list[dict[str, Any]]:
+    ops = []
+    for _ in range(n):
+        visit_id = new_id()
+        ops.append({
+            "op_id": new_id(), "kind": "visit.create", "record_id": visit_id,
+            "base_version": None,
+            "payload": {
+                "id": visit_id, "grid_id": grid, "household_id": new_id(),
+                "visited_at": time.time(), "people_met": rng.randint(1, 4),
+                "situation": rng.choice(SITUATIONS), "needs": "", "problems": "",
+                "follow_up": "", "training": True,
+            },
+        })
+    return ops
+
+
+def run_backend(backend: str, db_url: str | None, work: Path) -> dict[str, Any]:
+    grids = DEVICES // 2
+    with serve(work, db_url, grids=grids, households_per_grid=5) as server:
+        sessions, devices = [], []
+        for g in server.demo["grids"]:
+            for worker in g["workers"]:
+                session = enrolled_device(server, work / f"dev{len(sessions)}", worker)
+                sessions.append(session)
+                devices.append((transport_for(session), int(g["id"])))
+        devices = devices[:DEVICES]
+        latencies: list[float] = []
+        busy = [0]
+        failures: list[str] = []
+        applied = [0]
+        lock = threading.Lock()
+        barrier = threading.Barrier(len(devices) + 1)
+
+        def device(index: int) -> None:
+            transport, grid = devices[index]
+            rng = random.Random(index)
+            batches = [visit_ops(rng, grid, OPS_PER_REQUEST) for _ in range(REQUESTS)]
+            barrier.wait()
+            for ops in batches:
+                while True:
+                    start = time.perf_counter()
+                    try:
+                        answer = transport.push(ops)
+                    except ServerBusy as exc:
+                        with lock:
+                            busy[0] += 1
+                        time.sleep(exc.retry_after + rng.random() * 0.5)
+                        continue
+                    except Exception as exc:  # reported, not raised
+                        with lock:
+                            failures.append(f"{type(exc).__name__}: {exc}")
+                        return
+                    elapsed = time.perf_counter() - start
+                    ok = sum(1 for r in answer["results"] if r["status"] == "applied")
+                    with lock:
+                        latencies.append(elapsed)
+                        applied[0] += ok
+                    break
+
+        threads = [threading.Thread(target=device, args=(i,)) for i in range(len(devices))]
+        for t in threads:
+            t.start()
+        barrier.wait()
+        start = time.perf_counter()
+        for t in threads:
+            t.join()
+        wall = time.perf_counter() - start
+        with server.engine.connect() as conn:
+            stored = conn.execute(
+                text("SELECT count(*) FROM records WHERE kind = 'visit.create'")).scalar()
+        for session in sessions:
+            session.close()
+    expected = len(devices) * REQUESTS * OPS_PER_REQUEST
+    lat_ms = sorted(x * 1000 for x in latencies)
+    result = {
+        "devices": len(devices),
+        "ops": applied[0],
+        "seconds": round(wall, 2),
+        "ops_per_s": round(applied[0] / wall, 1),
+        "requests": len(lat_ms),
+        "latency_ms_p50": round(statistics.median(lat_ms), 1) if lat_ms else None,
+        "latency_ms_p95": round(lat_ms[int(0.95 * (len(lat_ms) - 1))], 1) if lat_ms else None,
+        "latency_ms_max": round(lat_ms[-1], 1) if lat_ms else None,
+        "busy_retries": busy[0],
+        "failures": failures[:5],
+        "ok": not failures and applied[0] == expected and stored == expected,
+    }
+    log(f"{backend}: {json.dumps(result, ensure_ascii=False)}")
+    return result
+
+
+def main() -> None:
+    cheap_kdf()
+    out: dict[str, Any] = {
+        "benchmark": "central_load", "devices": DEVICES, "requests_per_device": REQUESTS,
+        "ops_per_request": OPS_PER_REQUEST, "op_kind": "visit.create",
+    }
+    with workdir("gridfield-bench-load-sqlite-") as work:
+        out["sqlite"] = run_backend("sqlite", None, work)
+    with workdir("gridfield-bench-load-pg-") as work, pg_server() as pg:
+        out["postgresql"] = run_backend("postgresql", pg.new_database(), work)
+    out["ok"] = bool(out["sqlite"]["ok"] and out["postgresql"]["ok"])
+    print(json.dumps(out, ensure_ascii=False))
+
+
+if __name__ == "__main__":
+    main()
