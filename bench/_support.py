@@ -24,7 +24,7 @@ sys.path.insert(0, str(REPO / "tests" / "central"))
 sys.path.insert(0, str(REPO / "tests" / "sync"))
 os.environ.setdefault("GRIDFIELD_SECRET_STORE", "file")
 
-from central_helpers import CENTRAL, PgServer, _pg_bindir, free_port  # noqa: E402
+from central_helpers import CENTRAL, throwaway_postgres  # noqa: E402
 from sync_helpers import PIN, LiveServer, _start_with, central, new_grid  # noqa: E402
 
 from central import db, ops  # noqa: E402
@@ -57,37 +57,7 @@ def workdir(prefix: str) -> Iterator[Path]:
         shutil.rmtree(path, ignore_errors=True)
 
 
-@contextlib.contextmanager
-def pg_server() -> Iterator[PgServer]:
-    """A throw-away PostgreSQL server (as the ``pg_server`` test fixture)."""
-    bindir = _pg_bindir()
-    if bindir is None:
-        raise RuntimeError("PostgreSQL binaries not found (run scripts/install-sysdeps.sh)")
-    root = os.geteuid() == 0
-    prefix = ["runuser", "-u", "postgres", "--"] if root else []
-    base = tempfile.mkdtemp(prefix="gridfield-bench-pg-")
-    if root:
-        shutil.chown(base, "postgres", "postgres")
-    data = os.path.join(base, "data")
-    port = free_port()
-    subprocess.run(
-        [*prefix, f"{bindir}/initdb", "-D", data, "-A", "trust", "-U", "postgres",
-         "--no-sync", "-E", "UTF8", "--locale", "C"],
-        check=True, capture_output=True, timeout=120,
-    )
-    opts = (f"-p {port} -k {base} -c listen_addresses=127.0.0.1 -c fsync=off "
-            "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200")
-    subprocess.run(
-        [*prefix, f"{bindir}/pg_ctl", "-D", data, "-o", opts, "-l",
-         os.path.join(base, "log"), "-w", "-t", "60", "start"],
-        check=True, capture_output=True, timeout=90,
-    )
-    try:
-        yield PgServer(port, f"postgresql://postgres@127.0.0.1:{port}/postgres")
-    finally:
-        subprocess.run([*prefix, f"{bindir}/pg_ctl", "-D", data, "-m", "immediate", "stop"],
-                       capture_output=True, timeout=60)
-        shutil.rmtree(base, ignore_errors=True)
+pg_server = throwaway_postgres
 
 
 @contextlib.contextmanager

@@ -3,6 +3,7 @@ signing test device."""
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import json
 import os
@@ -10,8 +11,10 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -148,3 +151,34 @@ class Device:
         return self.request("GET", path, **kw)
 
 
+@contextlib.contextmanager
+def throwaway_postgres() -> Iterator[PgServer]:
+    """A throw-away PostgreSQL server in a temp dir (tests' ``pg_server``, benchmarks)."""
+    bindir = _pg_bindir()
+    if bindir is None:
+        raise RuntimeError("PostgreSQL binaries not found (run scripts/install-sysdeps.sh)")
+    root = os.geteuid() == 0
+    prefix = ["runuser", "-u", "postgres", "--"] if root else []
+    base = tempfile.mkdtemp(prefix="gridfield-pg-")
+    if root:
+        shutil.chown(base, "postgres", "postgres")
+    data = os.path.join(base, "data")
+    port = free_port()
+    subprocess.run(
+        [*prefix, f"{bindir}/initdb", "-D", data, "-A", "trust", "-U", "postgres",
+         "--no-sync", "-E", "UTF8", "--locale", "C"],
+        check=True, capture_output=True, timeout=120,
+    )
+    opts = (f"-p {port} -k {base} -c listen_addresses=127.0.0.1 -c fsync=off "
+            "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200")
+    subprocess.run(
+        [*prefix, f"{bindir}/pg_ctl", "-D", data, "-o", opts, "-l",
+         os.path.join(base, "log"), "-w", "-t", "60", "start"],
+        check=True, capture_output=True, timeout=90,
+    )
+    try:
+        yield PgServer(port, f"postgresql://postgres@127.0.0.1:{port}/postgres")
+    finally:
+        subprocess.run([*prefix, f"{bindir}/pg_ctl", "-D", data, "-m", "immediate", "stop"],
+                       capture_output=True, timeout=60)
+        shutil.rmtree(base, ignore_errors=True)

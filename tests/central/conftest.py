@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
-import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -19,8 +17,8 @@ from central_helpers import (
     Server,
     _pg_bindir,
     central,
-    free_port,
     start_server,
+    throwaway_postgres,
 )
 
 from central import db, ops
@@ -34,31 +32,8 @@ def pg_server() -> Iterator[PgServer]:
         if os.environ.get("CI"):
             pytest.fail(msg)
         pytest.skip(msg)
-    root = os.geteuid() == 0
-    prefix = ["runuser", "-u", "postgres", "--"] if root else []
-    base = tempfile.mkdtemp(prefix="gridfield-pg-")
-    if root:
-        shutil.chown(base, "postgres", "postgres")
-    data = os.path.join(base, "data")
-    port = free_port()
-    subprocess.run(
-        [*prefix, f"{bindir}/initdb", "-D", data, "-A", "trust", "-U", "postgres",
-         "--no-sync", "-E", "UTF8", "--locale", "C"],
-        check=True, capture_output=True, timeout=120,
-    )
-    opts = (f"-p {port} -k {base} -c listen_addresses=127.0.0.1 -c fsync=off "
-            "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200")
-    subprocess.run(
-        [*prefix, f"{bindir}/pg_ctl", "-D", data, "-o", opts, "-l",
-         os.path.join(base, "log"), "-w", "-t", "60", "start"],
-        check=True, capture_output=True, timeout=90,
-    )
-    try:
-        yield PgServer(port, f"postgresql://postgres@127.0.0.1:{port}/postgres")
-    finally:
-        subprocess.run([*prefix, f"{bindir}/pg_ctl", "-D", data, "-m", "immediate", "stop"],
-                       capture_output=True, timeout=60)
-        shutil.rmtree(base, ignore_errors=True)
+    with throwaway_postgres() as server:
+        yield server
 
 
 # -- databases and servers -------------------------------------------------------------
