@@ -337,32 +337,38 @@ def _authenticate(
             f"device clock is more than {protocol.MAX_CLOCK_SKEW} s away from the server's",
             server_time=db.iso(now), unix_time=server_unix,
         )
+    # One transaction for the nonce, the revocation check's write and the last contact
+    # (a replayed nonce fails the insert and rolls all of it back).
+    wipe = False
     try:
         with engine.begin() as conn:
             conn.execute(insert(db.nonces).values(device_id=device_id, nonce=nonce, ts=timestamp))
+            if device["status"] == "revoked":
+                wipe = conn.execute(
+                    update(db.devices)
+                    .where(db.devices.c.id == device_id, db.devices.c.wipe_sent_at.is_(None))
+                    .values(wipe_sent_at=db.iso(now), last_contact=db.iso(now))
+                ).rowcount == 1
+            else:
+                conn.execute(
+                    update(db.devices).where(db.devices.c.id == device_id)
+                    .values(last_contact=db.iso(now))
+                )
+                if server_unix - _last_prune[0] > 60:  # replays this old fail the skew test
+                    _last_prune[0] = server_unix
+                    conn.execute(
+                        delete(db.nonces).where(db.nonces.c.ts < server_unix - NONCE_KEEP_SECONDS)
+                    )
+                person = ops.get_person(conn, int(device["person_id"]))
+                grids = ops.person_grids(conn, int(device["person_id"]))
     except IntegrityError:
         raise ApiError(401, "replayed", "nonce already used (replayed request)") from None
     if device["status"] == "revoked":
-        with engine.begin() as conn:
-            first = conn.execute(
-                update(db.devices)
-                .where(db.devices.c.id == device_id, db.devices.c.wipe_sent_at.is_(None))
-                .values(wipe_sent_at=db.iso(now), last_contact=db.iso(now))
-            ).rowcount
-        if first == 1:  # committed: the wipe instruction goes out exactly once
+        if wipe:  # committed: the wipe instruction goes out exactly once
             raise ApiError(
                 410, "revoked", "this device has been revoked: erase all local data", wipe=True
             )
         raise ApiError(401, "revoked", "this device has been revoked")
-    with engine.begin() as conn:
-        conn.execute(
-            update(db.devices).where(db.devices.c.id == device_id).values(last_contact=db.iso(now))
-        )
-        if server_unix - _last_prune[0] > 60:  # replays this old fail the skew test anyway
-            _last_prune[0] = server_unix
-            conn.execute(delete(db.nonces).where(db.nonces.c.ts < server_unix - NONCE_KEEP_SECONDS))
-        person = ops.get_person(conn, int(device["person_id"]))
-        grids = ops.person_grids(conn, int(device["person_id"]))
     return AuthDevice(device_id, int(person["id"]), str(person["role"]), tuple(grids))
 
 

@@ -8,8 +8,9 @@ pending ones and is idempotent.
 
 from __future__ import annotations
 
+import contextlib
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -446,8 +447,33 @@ def next_seq(conn: Connection, count: int = 1) -> int:
     The row lock taken by the UPDATE serializes writers on PostgreSQL; SQLite
     serializes writers anyway.
     """
+    local = conn.info.get(_LOCAL_SEQ)
+    if local is not None:  # inside local_seq(): numbers handed out under the held lock
+        local[0] += count
+        return int(local[0])
     value = conn.execute(_NEXT_SEQ, {"count": count}).scalar()
     return int(value or 0)
+
+
+_LOCAL_SEQ = "gridfield.local_seq"
+
+
+@contextlib.contextmanager
+def local_seq(conn: Connection) -> Iterator[None]:
+    """Hand out sequence numbers in this process for the block: one counter UPDATE
+    first (it takes the writer lock: SQLite's database lock, PostgreSQL's counter row
+    lock, held until the transaction ends), then plain increments, then one UPDATE
+    writing the last number back. The numbers are exactly those per-call
+    :func:`next_seq` would give. Use inside a transaction only."""
+    start = next_seq(conn, 0)
+    local = [start]
+    conn.info[_LOCAL_SEQ] = local
+    try:
+        yield
+    finally:
+        conn.info.pop(_LOCAL_SEQ, None)
+    if local[0] != start:
+        conn.execute(_NEXT_SEQ, {"count": local[0] - start})
 
 
 # One statement, built once (UPDATE ... RETURNING: SQLite >= 3.35 and PostgreSQL); the

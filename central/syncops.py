@@ -80,6 +80,30 @@ def _household(conn: Connection, household_id: str) -> dict[str, Any] | None:
 _RECORD_HASH = select(db.records.c.content_hash).where(
     db.records.c.kind == bindparam("kind"), db.records.c.id == bindparam("record_id")
 )
+_KNOWN_HASHES = "gridfield.push_record_hashes"
+
+
+def _record_hashes(
+    conn: Connection, op_list: list[dict[str, Any]]
+) -> dict[tuple[str, str], str | None]:
+    """Content hashes (None: no such record) of the stored records the batch's immutable
+    ops name, one query per 500 ids (the writer lock is held: nothing else writes
+    records meanwhile; push's own inserts are added as they happen)."""
+    wanted = {(o["kind"], o["record_id"]) for o in op_list
+              if o.get("kind") in protocol.IMMUTABLE_KINDS and isinstance(o.get("record_id"), str)}
+    found: dict[tuple[str, str], str | None] = dict.fromkeys(wanted)
+    kinds = sorted({kind for kind, _rid in wanted})
+    ids = sorted({rid for _kind, rid in wanted})
+    r = db.records
+    for start in range(0, len(ids), 500):
+        for kind, rid, digest in conn.execute(
+            select(r.c.kind, r.c.id, r.c.content_hash)
+            .where(r.c.kind.in_(kinds), r.c.id.in_(ids[start:start + 500]))
+        ):
+            if (kind, rid) in found:
+                found[(kind, rid)] = digest
+    return found
+
 
 
 def _apply_immutable(
@@ -91,7 +115,13 @@ def _apply_immutable(
     else:
         grid_id = _grid_of(payload, device)
     digest = protocol.content_hash(payload)
-    existing = conn.execute(_RECORD_HASH, {"kind": kind, "record_id": record_id}).first()
+    known_hashes: dict[tuple[str, str], str | None] | None = conn.info.get(_KNOWN_HASHES)
+    if known_hashes is not None and (kind, record_id) in known_hashes:
+        # the whole batch's records, looked up at once by push()
+        found = known_hashes[(kind, record_id)]
+        existing = None if found is None else (found,)
+    else:
+        existing = conn.execute(_RECORD_HASH, {"kind": kind, "record_id": record_id}).first()
     if existing is not None:
         if existing[0] == digest:
             return {"status": "duplicate", "reason": None}
@@ -121,6 +151,8 @@ def _apply_immutable(
         "person_id": device.person_id, "content_hash": digest, "payload": payload, "seq": seq,
         "received_at": now,
     })
+    if known_hashes is not None:
+        known_hashes[(kind, record_id)] = digest
     version = None
     if kind == "member.create":
         version = 1
@@ -633,59 +665,71 @@ def _apply_tags(conn: Connection, device: Any, op: dict[str, Any], now: str) -> 
 
 def push(engine: Engine, device: Any, op_list: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Apply ``op_list`` in order, each at most once, in one transaction."""
-    results: list[dict[str, Any]] = []
     now = db.now_iso()
     try:
-        with engine.begin() as conn:
+        with engine.begin() as conn, db.local_seq(conn):
             # Take the writer lock first (SQLite: before any read, so the snapshot cannot
             # go stale; PostgreSQL: the counter row lock serializes pushes, so commit
             # order is sequence order and the pull cursor never skips a change).
+            # local_seq() takes it; the numbers are then handed out in this process.
             db.next_seq(conn)
-            ids = [o["op_id"] for o in op_list]
-            stored = {
-                r["op_id"]: dict(r)
-                for r in conn.execute(
-                    select(db.sync_ops).where(db.sync_ops.c.op_id.in_(ids))
-                ).mappings()
-            } if ids else {}
-            seen: set[str] = set()
-            applied_ops: list[dict[str, Any]] = []
-            for op in op_list:
-                op_id = op["op_id"]
-                prior = stored.get(op_id)
-                if prior is not None or op_id in seen:
-                    if prior is not None and prior["device_id"] != device.device_id:
-                        results.append({"op_id": op_id, "status": "rejected",
-                                        "reason": "op_id_in_use", "original": None})
-                        continue
-                    original = prior["result"] if prior is not None else None
-                    if original is None:  # the same op twice in one batch
-                        original = next(r for r in results if r["op_id"] == op_id)
-                    results.append({
-                        "op_id": op_id, "status": "duplicate", "reason": None,
-                        "version": original.get("version"), "conflicts": original.get(
-                            "conflicts", []), "original": original,
-                    })
-                    continue
-                seen.add(op_id)
-                try:
-                    # every Rejected is raised before the op writes anything
-                    result = _apply_one(conn, device, op, now)
-                except Rejected as rej:
-                    result = {"status": "rejected", "reason": rej.reason, "detail": rej.detail}
-                result["op_id"] = op_id
-                if result["status"] == "duplicate":  # an immutable record seen before
-                    result["original"] = None
-                applied_ops.append({
-                    "op_id": op_id, "device_id": device.device_id, "kind": op["kind"][:32],
-                    "record_id": op["record_id"][:64], "status": result["status"],
-                    "result": result, "seq": db.next_seq(conn), "received_at": now,
-                })
-                results.append(result)
-            if applied_ops:  # nothing in the batch reads sync_ops: one executemany
-                conn.execute(insert(db.sync_ops), applied_ops)
+            conn.info[_KNOWN_HASHES] = _record_hashes(conn, op_list)
+            try:
+                results = _push_ops(conn, device, op_list, now)
+            finally:
+                conn.info.pop(_KNOWN_HASHES, None)
     except (IntegrityError, OperationalError) as exc:
         raise PushBusy() from exc
+    return results
+
+
+def _push_ops(
+    conn: Connection, device: Any, op_list: list[dict[str, Any]], now: str
+) -> list[dict[str, Any]]:
+    results: list[dict[str, Any]] = []
+    ids = [o["op_id"] for o in op_list]
+    stored = {
+        r["op_id"]: dict(r)
+        for r in conn.execute(
+            select(db.sync_ops).where(db.sync_ops.c.op_id.in_(ids))
+        ).mappings()
+    } if ids else {}
+    seen: set[str] = set()
+    applied_ops: list[dict[str, Any]] = []
+    for op in op_list:
+        op_id = op["op_id"]
+        prior = stored.get(op_id)
+        if prior is not None or op_id in seen:
+            if prior is not None and prior["device_id"] != device.device_id:
+                results.append({"op_id": op_id, "status": "rejected",
+                                "reason": "op_id_in_use", "original": None})
+                continue
+            original = prior["result"] if prior is not None else None
+            if original is None:  # the same op twice in one batch
+                original = next(r for r in results if r["op_id"] == op_id)
+            results.append({
+                "op_id": op_id, "status": "duplicate", "reason": None,
+                "version": original.get("version"), "conflicts": original.get(
+                    "conflicts", []), "original": original,
+            })
+            continue
+        seen.add(op_id)
+        try:
+            # every Rejected is raised before the op writes anything
+            result = _apply_one(conn, device, op, now)
+        except Rejected as rej:
+            result = {"status": "rejected", "reason": rej.reason, "detail": rej.detail}
+        result["op_id"] = op_id
+        if result["status"] == "duplicate":  # an immutable record seen before
+            result["original"] = None
+        applied_ops.append({
+            "op_id": op_id, "device_id": device.device_id, "kind": op["kind"][:32],
+            "record_id": op["record_id"][:64], "status": result["status"],
+            "result": result, "seq": db.next_seq(conn), "received_at": now,
+        })
+        results.append(result)
+    if applied_ops:  # nothing in the batch reads sync_ops: one executemany
+        conn.execute(insert(db.sync_ops), applied_ops)
     return results
 
 

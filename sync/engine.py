@@ -264,6 +264,54 @@ class SyncSchedule:
         return 0.0
 
 
+class _FreshHouseholds:
+    """Pulled households new on this device while none of its household or member ops
+    is pending: the rows :meth:`SyncEngine._save_household` would write, gathered for
+    one executemany per table."""
+
+    def __init__(self) -> None:
+        self.households: list[tuple[Any, ...]] = []
+        self.members: list[tuple[Any, ...]] = []
+
+    def add(self, data: dict[str, Any], now: float) -> None:
+        synced: dict[str, Any] = {name: data.get(name) for name in HOUSEHOLD_COLUMNS}
+        synced["version"] = int(data["version"])
+        synced["grid_id"] = str(data["grid_id"])
+        if isinstance(data.get("members"), list):
+            synced["members"] = data["members"]
+        household_id = data["id"]
+        self.households.append(
+            (household_id, synced["grid_id"], data["head_name"], data["address"],
+             data["category"], data.get("phone"), data.get("id_number"),
+             json.dumps(data.get("tags") or [], ensure_ascii=False), synced["version"],
+             now, now, json.dumps(synced, ensure_ascii=False)))
+        members = synced.get("members")
+        if isinstance(members, list):
+            # no DELETE of old members first: the household is new here and
+            # members.household_id references households(id) (foreign_keys = ON)
+            self.members.extend(
+                (m["id"], household_id, m["name"], m.get("relation"), m.get("id_number"),
+                 m.get("phone"), m.get("residence"), int(m.get("version") or 0), now, now)
+                for m in {m["id"]: dict(m) for m in members}.values()
+            )
+
+    def write(self, conn: Any) -> None:
+        if self.households:
+            conn.executemany(
+                "INSERT INTO households (id, grid_id, head_name, address, category, phone,"
+                " id_number, tags, version, created_at, updated_at, synced)"
+                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                self.households,
+            )
+        if self.members:
+            conn.executemany(
+                "INSERT INTO members (id, household_id, name, relation, id_number, phone,"
+                " residence, version, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                self.members,
+            )
+        self.households, self.members = [], []
+
+
 # -- the engine ------------------------------------------------------------------------
 
 class SyncEngine:
@@ -273,9 +321,9 @@ class SyncEngine:
         transport: Transport | None = None,
         *,
         retry: RetryPolicy | None = None,
-        batch_size: int = 200,
-        batch_bytes: int = 60_000,
-        page_size: int = 500,
+        batch_size: int = protocol.MAX_PUSH_OPS,
+        batch_bytes: int = 400_000,
+        page_size: int = protocol.MAX_PULL_LIMIT,
         chunk_size: int = protocol.DEFAULT_CHUNK_SIZE,
     ) -> None:
         self.session = session
@@ -509,6 +557,7 @@ class SyncEngine:
         by_id = {r.get("op_id"): r for r in answer.get("results", [])}
         now = self.session.clock()
         rebuild: set[str] = set()
+        updates: list[tuple[Any, ...]] = []
         with self.session.db.conn:
             for op in ops:
                 result = by_id.get(op["op_id"])
@@ -536,11 +585,14 @@ class SyncEngine:
                             "UPDATE sync_conflicts SET local_choice = NULL WHERE id = ?",
                             (op["record_id"],),
                         )
-                self.session.db.execute(
-                    "UPDATE outbox SET state = ?, reason = ?, result = ?, done_at = ? "
-                    "WHERE op_id = ? AND state = 'pending'",
-                    (state, reason, json.dumps(result, ensure_ascii=False), now, op["op_id"]),
-                )
+                updates.append(
+                    (state, reason, json.dumps(result, ensure_ascii=False), now, op["op_id"]))
+            # nothing above reads the outbox rows being updated: one executemany
+            self.session.db.conn.executemany(
+                "UPDATE outbox SET state = ?, reason = ?, result = ?, done_at = ? "
+                "WHERE op_id = ? AND state = 'pending'",
+                updates,
+            )
             for household_id in rebuild:
                 self._rebuild_household(household_id)
 
@@ -700,10 +752,18 @@ class SyncEngine:
                     f"SELECT id FROM households WHERE id IN ({','.join('?' * len(chunk))})",
                     chunk,
                 ))
+            fresh: _FreshHouseholds | None = None if local_edits else _FreshHouseholds()
             for change in page["changes"]:
                 kind, data, seq = change["kind"], change["data"], int(change["seq"])
                 report.pulled[kind] = report.pulled.get(kind, 0) + 1
                 if kind == "household":
+                    if fresh is not None and data["id"] not in known:
+                        # new here and nothing of ours pending: batched, written below
+                        known.add(data["id"])
+                        fresh.add(data, now)
+                        continue
+                    if fresh is not None:
+                        fresh.write(db.conn)  # rows this one may read go in first
                     self._save_household(data, now, data["id"] in known, local_edits)
                 elif kind == "conflict":
                     db.execute(
@@ -737,6 +797,8 @@ class SyncEngine:
                         (data["id"], str(data["grid_id"]), data["title"], data["body"],
                          data.get("due"), data.get("created_at"), seq),
                     )
+            if fresh is not None:
+                fresh.write(db.conn)
 
     def _has_local_household_edits(self) -> bool:
         """Whether any household or member op of this device is still pending (when
