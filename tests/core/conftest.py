@@ -1,73 +1,17 @@
-"""Fixtures for the Qt-free core tests: a fake clock, fresh data dirs, open sessions.
-
-Every test gets ``GRIDFIELD_SECRET_STORE=file`` so nothing ever reaches the
-developer's real keyring; the Secret Service tests in ``test_keystore.py`` lift it
-explicitly while the private ``secret_service`` fixture is running.
+"""Fixtures for the Qt-free core tests: a fake clock, fresh data dirs, open sessions
+(tests/device_fixtures.py). ``GRIDFIELD_SECRET_STORE=file`` applies to every test;
+the Secret Service tests in ``test_keystore.py`` lift it while the private
+``secret_service`` fixture is running.
 """
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator
-from pathlib import Path
-
-import pytest
-
-from fieldclient import crypto
-from fieldclient.keystore import FileSecretStore
-from fieldclient.session import Session, setup_device
-
-PIN = "246810"  # the test modules use the same literal
-
-
-class FakeClock:
-    """A wall clock the test moves by hand (``Vault(..., clock=FakeClock())``)."""
-
-    def __init__(self, start: float = 1_700_000_000.0) -> None:
-        self.now = start
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
-
-
-@pytest.fixture(autouse=True)
-def _file_secret_store_only(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("GRIDFIELD_SECRET_STORE", "file")
-
-
-@pytest.fixture()
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture()
-def data_dir(tmp_path: Path) -> Path:
-    """A device data directory that does not exist yet (as on first start)."""
-    return tmp_path / "data"
-
-
-@pytest.fixture()
-def fast_kdf(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Cheap Argon2id parameters for tests that are not about the PIN's cost.
-
-    The vault records the parameters it wrapped with, so later unlocks of the
-    same device are cheap too. test_vault.py and test_keystore.py use the real ones.
-    """
-    monkeypatch.setattr(
-        crypto.KdfParams,
-        "fresh",
-        classmethod(lambda cls: cls(salt=os.urandom(16), memory_kib=1024, iterations=1, lanes=1)),
-    )
-
-
-@pytest.fixture()
-def session(data_dir: Path, clock: FakeClock, fast_kdf: None) -> Iterator[Session]:
-    """A freshly set-up, unlocked device (file secret store, fake clock, cheap KDF)."""
-    s = setup_device(data_dir, PIN, store=FileSecretStore(data_dir), clock=clock)
-    try:
-        yield s
-    finally:
-        s.close()
+from device_fixtures import (  # noqa: F401 - fixtures registered for this folder
+    PIN,
+    FakeClock,
+    clock,
+    data_dir,
+    fast_kdf,
+    file_secret_store_only,
+    session,
+)

@@ -21,7 +21,7 @@ from fieldclient.migrations import LATEST_VERSION
 from fieldclient.session import Session, unlock_device
 
 if TYPE_CHECKING:
-    from conftest import FakeClock
+    from device_fixtures import FakeClock
 
 PIN = "246810"  # as in conftest.py
 WRONG_PIN = "000000"

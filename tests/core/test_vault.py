@@ -39,7 +39,7 @@ from fieldclient.vaultstate import (
 )
 
 if TYPE_CHECKING:
-    from conftest import FakeClock
+    from device_fixtures import FakeClock
 
 PIN = "246810"
 NEW_PIN = "135790"

@@ -6,49 +6,20 @@ the project); tests that need them skip when they are absent.
 
 from __future__ import annotations
 
-import os
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 
 import pytest
-from patrol_helpers import PIN, FakeClock, SigningKey, jpeg_bytes
+from device_fixtures import (  # noqa: F401 - fixtures registered for this folder
+    clock,
+    data_dir,
+    fast_kdf,
+    file_secret_store_only,
+    session,
+)
+from patrol_helpers import SigningKey, jpeg_bytes
 
-from fieldclient import checklist, crypto
-from fieldclient.keystore import FileSecretStore
-from fieldclient.session import Session, setup_device
-
-
-@pytest.fixture(autouse=True)
-def _file_secret_store_only(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("GRIDFIELD_SECRET_STORE", "file")
-
-
-@pytest.fixture()
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture()
-def data_dir(tmp_path: Path) -> Path:
-    return tmp_path / "data"
-
-
-@pytest.fixture()
-def fast_kdf(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(
-        crypto.KdfParams,
-        "fresh",
-        classmethod(lambda cls: cls(salt=os.urandom(16), memory_kib=1024, iterations=1, lanes=1)),
-    )
-
-
-@pytest.fixture()
-def session(data_dir: Path, clock: FakeClock, fast_kdf: None) -> Iterator[Session]:
-    s = setup_device(data_dir, PIN, store=FileSecretStore(data_dir), clock=clock)
-    try:
-        yield s
-    finally:
-        s.close()
+from fieldclient import checklist
+from fieldclient.session import Session
 
 
 @pytest.fixture()
@@ -62,7 +33,7 @@ def it_key(monkeypatch: pytest.MonkeyPatch) -> SigningKey:
 
 
 @pytest.fixture()
-def take_photo(session: Session) -> Callable[..., str]:
+def take_photo(session: Session) -> Callable[..., str]:  # noqa: F811 - the fixture
     """Run a generated picture through the real photo pipeline; returns the photo id."""
     from fieldclient import photos
 

@@ -9,23 +9,12 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+from device_fixtures import PIN, FakeClock  # noqa: F401 - re-exported for the tests
 
 from fieldclient import checklist
 
-PIN = "246810"
 ROOT = Path(__file__).resolve().parents[2]
 NMEA_DIR = ROOT.parent / "shared" / "fixtures" / "nmea"
-
-
-class FakeClock:
-    def __init__(self, start: float = 1_700_000_000.0) -> None:
-        self.now = start
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
 
 
 def nmea_log(name: str) -> Path:
