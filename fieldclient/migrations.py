@@ -317,6 +317,131 @@ def _member_sync(db: sqlite_utils.Database) -> None:
     )
 
 
+def _field_work(db: sqlite_utils.Database) -> None:
+    """Field work (issue 5): visits with a per-household summary for quotas, the
+    device's own event reports and their follow-ups, task reading state and answers,
+    the server's per-district settings (quota rules, event classes), and the extra
+    facts pulled about events (history, place, household).
+
+    Visits, events, follow-ups and answers are insert-only: a correction is a new
+    record (``visits.corrects`` names the visit it replaces). ``visit_summary`` is
+    kept by a trigger so the Today page never has to scan a year of visits; a
+    correction and a training (simulated) visit do not count as another visit.
+    """
+    run_script(db,
+        """
+        CREATE TABLE visits (
+            id TEXT PRIMARY KEY,
+            household_id TEXT NOT NULL,
+            grid_id TEXT,
+            visit_type TEXT NOT NULL
+                CHECK (visit_type IN ('home', 'phone', 'revisit', 'other')),
+            visited_at REAL NOT NULL,
+            tz_offset_minutes INTEGER NOT NULL DEFAULT 480,
+            people_met TEXT NOT NULL DEFAULT '',
+            situation TEXT NOT NULL DEFAULT '',
+            needs TEXT NOT NULL DEFAULT '',
+            follow_up TEXT NOT NULL DEFAULT '',
+            follow_up_due TEXT,
+            photos TEXT NOT NULL DEFAULT '[]',
+            lat REAL,
+            lon REAL,
+            accuracy_m REAL,
+            corrects TEXT REFERENCES visits(id),
+            worker TEXT,
+            device_id TEXT,
+            training INTEGER NOT NULL DEFAULT 0,
+            origin TEXT NOT NULL DEFAULT 'local' CHECK (origin IN ('local', 'server')),
+            created_at REAL NOT NULL
+        );
+        CREATE INDEX visits_household ON visits(household_id, visited_at);
+        CREATE INDEX visits_time ON visits(visited_at);
+        CREATE INDEX visits_corrects ON visits(corrects) WHERE corrects IS NOT NULL;
+        CREATE TABLE visit_summary (
+            household_id TEXT PRIMARY KEY,
+            last_visit_at REAL NOT NULL,
+            visits INTEGER NOT NULL
+        ) WITHOUT ROWID;
+        CREATE INDEX visit_summary_last ON visit_summary(last_visit_at);
+        CREATE TRIGGER visits_summary AFTER INSERT ON visits
+            WHEN NEW.training = 0
+            BEGIN
+                INSERT INTO visit_summary (household_id, last_visit_at, visits)
+                VALUES (NEW.household_id, NEW.visited_at, CASE WHEN NEW.corrects IS NULL
+                        THEN 1 ELSE 0 END)
+                ON CONFLICT(household_id) DO UPDATE SET
+                    last_visit_at = max(last_visit_at, excluded.last_visit_at),
+                    visits = visits + excluded.visits;
+            END;
+        CREATE TABLE events (
+            id TEXT PRIMARY KEY,
+            grid_id TEXT,
+            category TEXT NOT NULL,
+            description TEXT NOT NULL,
+            urgency TEXT NOT NULL DEFAULT 'normal'
+                CHECK (urgency IN ('normal', 'urgent', 'emergency')),
+            household_id TEXT,
+            address TEXT,
+            lat REAL,
+            lon REAL,
+            accuracy_m REAL,
+            photos TEXT NOT NULL DEFAULT '[]',
+            source TEXT,
+            reported_at REAL NOT NULL,
+            training INTEGER NOT NULL DEFAULT 0
+        );
+        CREATE INDEX events_household ON events(household_id) WHERE household_id IS NOT NULL;
+        CREATE INDEX events_reported ON events(reported_at);
+        CREATE TABLE event_followups (
+            id TEXT PRIMARY KEY,
+            event_id TEXT NOT NULL,
+            kind TEXT NOT NULL CHECK (kind IN ('supplement', 'verify')),
+            outcome TEXT CHECK (outcome IS NULL OR outcome IN ('passed', 'failed')),
+            text TEXT NOT NULL DEFAULT '',
+            photos TEXT NOT NULL DEFAULT '[]',
+            lat REAL,
+            lon REAL,
+            created_at REAL NOT NULL
+        );
+        CREATE INDEX event_followups_event ON event_followups(event_id, created_at);
+        ALTER TABLE sync_events ADD COLUMN history TEXT NOT NULL DEFAULT '[]';
+        ALTER TABLE sync_events ADD COLUMN created_at TEXT;
+        ALTER TABLE sync_events ADD COLUMN reporter_id INTEGER;
+        ALTER TABLE sync_events ADD COLUMN household_id TEXT;
+        ALTER TABLE sync_events ADD COLUMN address TEXT;
+        ALTER TABLE sync_events ADD COLUMN urgency TEXT;
+        CREATE TABLE task_state (
+            task_id TEXT PRIMARY KEY,
+            read_at REAL,
+            acknowledged_at REAL
+        );
+        CREATE TABLE task_answers (
+            id TEXT PRIMARY KEY,
+            task_id TEXT NOT NULL,
+            text TEXT NOT NULL DEFAULT '',
+            photos TEXT NOT NULL DEFAULT '[]',
+            event_id TEXT,
+            created_at REAL NOT NULL
+        );
+        CREATE INDEX task_answers_task ON task_answers(task_id, created_at);
+        CREATE TABLE server_config (
+            key TEXT PRIMARY KEY,
+            value TEXT NOT NULL,
+            server_seq INTEGER NOT NULL
+        );
+        """
+    )
+    for table in ("visits", "events", "event_followups", "task_answers"):
+        run_script(db,
+            f"""
+            CREATE TRIGGER {table}_no_update BEFORE UPDATE ON {table}
+                BEGIN SELECT RAISE(ABORT, '{table} are insert-only'); END;
+            CREATE TRIGGER {table}_no_delete BEFORE DELETE ON {table}
+                BEGIN SELECT RAISE(ABORT, '{table} are insert-only'); END;
+            """
+        )
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "core: meta, append-only audit log, outbox, blob index", _core_tables),
     Migration(2, "household registry and members", _households),
@@ -324,6 +449,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(4, "patrols: checklists, patrols, item results, tracks", _patrols),
     Migration(5, "evidence photos: metadata of encrypted JPEGs and thumbnails", _photos),
     Migration(6, "member sync: member versions, member conflicts", _member_sync),
+    Migration(7, "field work: visits, events, follow-ups, tasks, server settings", _field_work),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version
