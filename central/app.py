@@ -65,14 +65,15 @@ class RateLimiter:
         self._buckets: dict[str, tuple[float, float]] = {}
         self._lock = threading.Lock()
 
-    def wait_needed(self, key: str) -> float:
-        """0 when a request may go now (and takes a token), else seconds to wait."""
+    def wait_needed(self, key: str, take: bool = True) -> float:
+        """0 when a request may go now (and takes a token unless ``take`` is false),
+        else seconds to wait."""
         now = time.monotonic()
         with self._lock:
             tokens, last = self._buckets.get(key, (self.burst, now))
             tokens = min(self.burst, tokens + (now - last) * self.rate)
             if tokens >= 1.0:
-                self._buckets[key] = (tokens - 1.0, now)
+                self._buckets[key] = (tokens - 1.0 if take else tokens, now)
                 return 0.0
             self._buckets[key] = (tokens, now)
             return (1.0 - tokens) / self.rate
@@ -382,16 +383,31 @@ async def authenticated(request: Request) -> AuthDevice:
         path += "?" + query
     headers = {k.lower(): v for k, v in request.headers.items()}
     limiter: RateLimiter | None = request.app.state.rate_limiter
-    device_header = headers.get(protocol.HEADER_DEVICE.lower())
-    if limiter is not None and device_header:
-        wait = limiter.wait_needed(device_header[:64])
-        if wait > 0:
-            raise ApiError(
-                429, "rate_limited", "too many requests from this device; retry later",
-                retry_after=max(1, math.ceil(wait)),
-            )
+    failures: RateLimiter | None = request.app.state.auth_failure_limiter
+    client = request.client.host if request.client is not None else "?"
+    if failures is not None:
+        # Only requests that failed authentication count here, by address: a flood of
+        # forged requests naming a real device cannot use up that device's allowance.
+        _refuse_if_waiting(failures.wait_needed(client, take=False),
+                           "too many unauthenticated requests from this address")
     engine: Engine = request.app.state.engine
-    return await run_in_threadpool(_authenticate, engine, request.method, path, headers, body)
+    try:
+        device = await run_in_threadpool(
+            _authenticate, engine, request.method, path, headers, body
+        )
+    except ApiError as exc:
+        if failures is not None and exc.status == 401:
+            failures.wait_needed(client)
+        raise
+    if limiter is not None:  # counted only once the signature proved who is asking
+        _refuse_if_waiting(limiter.wait_needed(device.device_id),
+                           "too many requests from this device; retry later")
+    return device
+
+
+def _refuse_if_waiting(wait: float, message: str) -> None:
+    if wait > 0:
+        raise ApiError(429, "rate_limited", message, retry_after=max(1, math.ceil(wait)))
 
 
 Device = Annotated[AuthDevice, Depends(authenticated)]
@@ -412,6 +428,10 @@ def create_app(
 
     app.state.engine = engine
     app.state.rate_limiter = RateLimiter(rate_limit) if rate_limit else None
+    # Forged or stale requests by address: lenient (a whole village may share one NAT).
+    app.state.auth_failure_limiter = (
+        RateLimiter(rate_limit * 10, burst=max(20.0, rate_limit * 10)) if rate_limit else None
+    )
     photo_store = PhotoStore(photo_dir or default_blob_dir(str(engine.url)))
 
     @app.exception_handler(ApiError)

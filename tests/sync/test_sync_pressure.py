@@ -65,6 +65,29 @@ def test_429_exhausted_is_a_translated_error(limited: LiveServer, make_device: A
     assert SyncEngine(dev.session, dev.transport, batch_size=50).run_once().ok
 
 
+def test_forged_requests_do_not_use_up_a_devices_allowance(
+    limited: LiveServer, make_device: Any
+) -> None:
+    """The per-device limit counts only requests whose signature checked out: someone
+    who knows a device id cannot lock that device out by sending garbage in its name."""
+    import requests
+
+    grid = new_grid(limited.engine)
+    dev = make_device(limited, grid["workers"][0])
+    device_id = dev.session.db.execute(
+        "SELECT value FROM meta WHERE key = 'sync.device_id'").fetchone()[0]
+    time.sleep(1.1)  # a full bucket for this address's failures and this device
+    forged = {"X-Gridfield-Device": device_id, "X-Gridfield-Timestamp": str(int(time.time())),
+              "X-Gridfield-Nonce": "x" * 16, "X-Gridfield-Signature": "AAAA"}
+    answers = [requests.get(f"{limited.base}/api/v1/sync/pull?after=0", headers=forged,
+                            timeout=10).status_code for _ in range(6)]
+    assert answers == [401] * 6
+    engine = SyncEngine(dev.session, dev.transport,
+                        retry=RetryPolicy(attempts=1, sleep=lambda s: None))
+    report = engine.run_once()  # push-free sync: one pull; the device's bucket is full
+    assert report.ok, report.error
+
+
 def fieldclient(data_dir: Path, *args: str, pin: str = "246810\n",
                 env_extra: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     import os
