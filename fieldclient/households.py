@@ -8,11 +8,67 @@ from typing import Any
 from sqlite_utils.db import Table
 
 from fieldclient import audit
+from fieldclient.errors import FieldClientError
+from fieldclient.i18n import QT_TRANSLATE_NOOP
 from fieldclient.ids import new_id
 from fieldclient.session import Session
 
 SENSITIVE_FIELDS = ("id_number", "phone")
 CATEGORIES = ("ordinary", "hardship", "key")
+
+# Special groups (特殊人群, domain.md): sensitive personal information, so such a tag
+# shows as HIDDEN_TAG unless the role may reveal it, and each reveal is audited.
+SENSITIVE_TAGS = frozenset({
+    "吸毒人员", "社区矫正人员", "易肇事肇祸精神障碍患者", "严重精神障碍患者",
+    "刑满释放人员", "重点青少年", "艾滋病危险人员", "信访重点人员",
+})
+HIDDEN_TAG = "特殊人群（已隐藏）"  # shown translated (context "households")
+# Roles that may see sensitive fields in clear (audited): the grid's own worker and
+# leader. A supervisor reviews many grids and reads masked data; an unknown role
+# gets nothing. A device not enrolled yet is its worker's own.
+REVEAL_ROLES = frozenset({"worker", "leader"})
+
+
+class RevealNotAllowed(FieldClientError):
+    text = QT_TRANSLATE_NOOP("errors", "您的角色不能查看这项敏感信息。")
+
+
+def device_role(session: Session) -> str | None:
+    """The enrolled person's role, or None on a device not enrolled yet."""
+    from sync.engine import enrollment  # sync builds on fieldclient, not the reverse
+
+    found = enrollment(session)
+    return None if found is None else found.role
+
+
+def can_reveal(role: str | None) -> bool:
+    """Whether ``role`` may see sensitive fields in clear (see REVEAL_ROLES)."""
+    return role is None or role in REVEAL_ROLES
+
+
+def _require_reveal(session: Session) -> None:
+    if not can_reveal(device_role(session)):
+        raise RevealNotAllowed()
+
+
+def mask_tags(tags: list[str]) -> list[str]:
+    """Tags for the screen: special-group tags folded into one HIDDEN_TAG."""
+    shown = [t for t in tags if t not in SENSITIVE_TAGS]
+    return [*shown, HIDDEN_TAG] if len(shown) < len(tags) else shown
+
+
+def mask_id_number(value: str | None) -> str | None:
+    """``330205198001011234`` -> ``3302**********1234``: region and tail only."""
+    if not value or len(value) <= 8:
+        return mask(value)
+    return value[:4] + "*" * (len(value) - 8) + value[-4:]
+
+
+def mask_phone(value: str | None) -> str | None:
+    """``13812345678`` -> ``138****5678``: the middle digits hidden."""
+    if not value or len(value) <= 7:
+        return mask(value)
+    return value[:3] + "*" * (len(value) - 7) + value[-4:]
 
 
 def mask(value: str | None) -> str | None:
@@ -264,12 +320,44 @@ def get_household(session: Session, household_id: str) -> dict[str, Any]:
 
 
 def reveal_field(session: Session, household_id: str, field: str) -> str | None:
-    """Show one sensitive field in clear; every reveal is audited."""
+    """Show one sensitive field in clear; every reveal is audited. Refused
+    (:class:`RevealNotAllowed`) when the device's role may not (see can_reveal)."""
     if field not in SENSITIVE_FIELDS:
         raise ValueError(f"{field!r} is not a sensitive field")
+    _require_reveal(session)
     value = Table(session.db, "households").get(household_id)[field]
     with session.db.conn:
         session.audit.append(
             audit.SENSITIVE_VIEWED, {"kind": "household", "id": household_id, "field": field}
         )
     return value  # type: ignore[no-any-return]
+
+
+def reveal_member_field(session: Session, member_id: str, field: str) -> str | None:
+    """A member's sensitive field in clear, audited like :func:`reveal_field`."""
+    if field not in SENSITIVE_FIELDS:
+        raise ValueError(f"{field!r} is not a sensitive field")
+    _require_reveal(session)
+    row = session.db.execute(
+        f"SELECT {field} FROM members WHERE id = ?", (member_id,)).fetchone()
+    if row is None:
+        raise KeyError(member_id)
+    with session.db.conn:
+        session.audit.append(
+            audit.SENSITIVE_VIEWED, {"kind": "member", "id": member_id, "field": field}
+        )
+    return row[0]  # type: ignore[no-any-return]
+
+
+def reveal_tags(session: Session, household_id: str) -> list[str]:
+    """All tags in clear, special groups included; audited as field ``tags``."""
+    _require_reveal(session)
+    row = session.db.execute(
+        "SELECT tags FROM households WHERE id = ?", (household_id,)).fetchone()
+    if row is None:
+        raise KeyError(household_id)
+    with session.db.conn:
+        session.audit.append(
+            audit.SENSITIVE_VIEWED, {"kind": "household", "id": household_id, "field": "tags"}
+        )
+    return list(json.loads(row[0] or "[]"))

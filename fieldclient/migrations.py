@@ -410,6 +410,8 @@ def _field_work(db: sqlite_utils.Database) -> None:
         ALTER TABLE sync_events ADD COLUMN household_id TEXT;
         ALTER TABLE sync_events ADD COLUMN address TEXT;
         ALTER TABLE sync_events ADD COLUMN urgency TEXT;
+        ALTER TABLE sync_conflicts ADD COLUMN kept_person_name TEXT;
+        ALTER TABLE sync_conflicts ADD COLUMN other_person_name TEXT;
         CREATE TABLE task_state (
             task_id TEXT PRIMARY KEY,
             read_at REAL,
@@ -442,6 +444,85 @@ def _field_work(db: sqlite_utils.Database) -> None:
         )
 
 
+def _household_search(db: sqlite_utils.Database) -> None:
+    """Household search (issue 5): one row of lower-case search keys per household
+    (names with pinyin and initials, address, phone and ID tails, category and tags
+    for the filters; layout in :mod:`fieldclient.search_keys`).
+
+    The keys are computed in Python (pinyin), lazily, by
+    :func:`fieldclient.search.refresh_index`: a trigger calling Python for each of the
+    ~400,000 rows of a first pull cost that pull several seconds (measured: ~+30 %),
+    so the triggers here are plain SQL and only say what is stale. New rows are found
+    by rowid above the high-water marks in ``household_search_state``; a changed or
+    removed row queues its household in ``household_search_dirty`` (a sequence, so a
+    refresh clears only what it has read). Deleting the row with the highest rowid
+    lowers the mark (SQLite hands that rowid out again) and counts in ``lowered``, so
+    a refresh running meanwhile does not raise it back. Bulk inserts fire nothing.
+    ``household_search_log`` lists the households each refresh rewrote, so a search
+    cache on another connection knows what to re-read.
+    """
+    run_script(db,
+        """
+        CREATE TABLE household_search (
+            household_id TEXT PRIMARY KEY,
+            category TEXT NOT NULL,
+            tags TEXT NOT NULL,
+            sort_key TEXT NOT NULL,
+            names TEXT NOT NULL,
+            place TEXT NOT NULL,
+            digits TEXT NOT NULL
+        ) WITHOUT ROWID;
+        CREATE INDEX household_search_sort ON household_search(sort_key);
+        CREATE TABLE household_search_state (
+            id INTEGER PRIMARY KEY CHECK (id = 1),
+            households_seen INTEGER NOT NULL,
+            members_seen INTEGER NOT NULL,
+            lowered INTEGER NOT NULL
+        );
+        INSERT INTO household_search_state (id, households_seen, members_seen, lowered)
+            VALUES (1, 0, 0, 0);
+        CREATE TABLE household_search_dirty (
+            seq INTEGER PRIMARY KEY,
+            household_id TEXT NOT NULL
+        );
+        CREATE TABLE household_search_log (
+            seq INTEGER PRIMARY KEY,
+            household_id TEXT NOT NULL
+        );
+        CREATE TRIGGER households_search_update AFTER UPDATE OF
+                id, head_name, address, phone, id_number, category, tags ON households
+            WHEN OLD.id IS NOT NEW.id OR OLD.head_name IS NOT NEW.head_name
+                OR OLD.address IS NOT NEW.address OR OLD.phone IS NOT NEW.phone
+                OR OLD.id_number IS NOT NEW.id_number OR OLD.category IS NOT NEW.category
+                OR OLD.tags IS NOT NEW.tags
+            BEGIN
+                INSERT INTO household_search_dirty (household_id) VALUES (OLD.id);
+                INSERT INTO household_search_dirty (household_id) VALUES (NEW.id);
+            END;
+        CREATE TRIGGER households_search_delete AFTER DELETE ON households BEGIN
+            INSERT INTO household_search_dirty (household_id) VALUES (OLD.id);
+            UPDATE household_search_state
+                SET households_seen = min(households_seen, OLD.rowid - 1), lowered = lowered + 1
+                WHERE OLD.rowid > (SELECT coalesce(max(rowid), 0) FROM households);
+        END;
+        CREATE TRIGGER members_search_update AFTER UPDATE OF
+                household_id, name, phone, id_number ON members
+            WHEN OLD.household_id IS NOT NEW.household_id OR OLD.name IS NOT NEW.name
+                OR OLD.phone IS NOT NEW.phone OR OLD.id_number IS NOT NEW.id_number
+            BEGIN
+                INSERT INTO household_search_dirty (household_id) VALUES (OLD.household_id);
+                INSERT INTO household_search_dirty (household_id) VALUES (NEW.household_id);
+            END;
+        CREATE TRIGGER members_search_delete AFTER DELETE ON members BEGIN
+            INSERT INTO household_search_dirty (household_id) VALUES (OLD.household_id);
+            UPDATE household_search_state
+                SET members_seen = min(members_seen, OLD.rowid - 1), lowered = lowered + 1
+                WHERE OLD.rowid > (SELECT coalesce(max(rowid), 0) FROM members);
+        END;
+        """
+    )
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "core: meta, append-only audit log, outbox, blob index", _core_tables),
     Migration(2, "household registry and members", _households),
@@ -450,6 +531,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(5, "evidence photos: metadata of encrypted JPEGs and thumbnails", _photos),
     Migration(6, "member sync: member versions, member conflicts", _member_sync),
     Migration(7, "field work: visits, events, follow-ups, tasks, server settings", _field_work),
+    Migration(8, "household search: names, pinyin, address, number tails", _household_search),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version

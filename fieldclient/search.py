@@ -1,0 +1,431 @@
+"""Household search as you type: names (Chinese, full pinyin, initials, the given
+name alone), address, and the tails of phone and ID numbers; filters by category,
+tag and visits due.
+
+Keys live in ``household_search`` (one row per household, layout in
+:mod:`fieldclient.search_keys`), brought up to date by :func:`refresh_index`, which
+every search calls first (a few tiny look-ups when nothing changed; after a first
+pull it indexes every household once: pinyin in Python, tens of seconds for 100,000
+households on a slow tablet, so the page runs it off the UI thread).
+
+The query itself runs in memory: each connection keeps the keys of all households
+joined into one text per column, in name order, and looks with ``str.find``. SQLite's
+``instr`` over 100,000 rows cost ~100 ms a query (per-row overhead, measured), the
+joined text ~20 ms for a pattern found nowhere, and a pattern found often stops at the
+first page. ``household_search_log`` tells the cache which households to re-read.
+
+Ranking: the whole name exactly, then a name starting with the query, then the given
+name or a substring of a name, then the address; ties by the pinyin of the head's name.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import weakref
+from bisect import bisect_right
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from itertools import accumulate
+from typing import Any
+
+from fieldclient import households, search_keys
+from fieldclient.search_keys import END, PART, WHOLE
+from fieldclient.session import Session
+
+PAGE = 50
+_CHUNK = 500  # households re-indexed per transaction: short write locks during a sync
+_LOG_KEEP = 200_000  # log entries kept: a cache further behind reloads everything
+
+
+@dataclass(frozen=True)
+class HouseholdHit:
+    """One household found, ready for a list row: sensitive fields masked."""
+
+    household_id: str
+    head_name: str
+    address: str
+    category: str
+    tags: tuple[str, ...]  # special groups folded into households.HIDDEN_TAG
+    phone: str | None  # masked
+    grid_id: str | None
+    rank: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"id": self.household_id, "head_name": self.head_name, "address": self.address,
+                "category": self.category, "tags": list(self.tags), "phone": self.phone,
+                "grid_id": self.grid_id, "rank": self.rank}
+
+
+# -- keeping the index ---------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class _Bounds:
+    """What a refresh covers, read before any row: see :func:`refresh_index`."""
+
+    households_seen: int
+    members_seen: int
+    lowered: int
+    max_household: int
+    max_member: int
+    max_dirty: int
+
+
+def _stale(session: Session) -> _Bounds | None:
+    """The bounds of the next refresh, or None when the index is up to date."""
+    db = session.db
+    seen_h, seen_m, lowered = db.execute(
+        "SELECT households_seen, members_seen, lowered FROM household_search_state"
+    ).fetchone()
+    bounds = _Bounds(
+        int(seen_h), int(seen_m), int(lowered),
+        int(db.execute("SELECT coalesce(max(rowid), 0) FROM households").fetchone()[0]),
+        int(db.execute("SELECT coalesce(max(rowid), 0) FROM members").fetchone()[0]),
+        int(db.execute(
+            "SELECT coalesce(max(seq), 0) FROM household_search_dirty").fetchone()[0]),
+    )
+    if (bounds.max_household <= bounds.households_seen
+            and bounds.max_member <= bounds.members_seen and bounds.max_dirty == 0):
+        return None
+    return bounds
+
+
+def index_row(head: tuple[Any, ...], members: Iterable[tuple[Any, ...]]) -> tuple[str, ...]:
+    """The ``household_search`` row of one household: ``head`` is (id, head_name,
+    address, phone, id_number, category, tags), ``members`` (name, phone, id_number)."""
+    household_id, head_name, address, phone, id_number, category, tags = head
+    names = search_keys.name_keys(head_name)
+    digits = search_keys.digit_keys(phone, id_number)
+    for name, member_phone, member_id_number in members:
+        names = search_keys.add_tokens(names, search_keys.name_keys(name))
+        digits = search_keys.add_tokens(
+            digits, search_keys.digit_keys(member_phone, member_id_number))
+    return (household_id, category, search_keys.tag_keys(json.loads(tags or "[]")),
+            search_keys.sort_key(head_name), names, search_keys.place_key(address), digits)
+
+
+def _rows_for(session: Session, ids: list[str]) -> list[tuple[str, ...]]:
+    marks = ",".join("?" * len(ids))
+    members: dict[str, list[tuple[Any, ...]]] = {}
+    for row in session.db.execute(
+        "SELECT household_id, name, phone, id_number FROM members"
+        f" WHERE household_id IN ({marks})", ids,
+    ):
+        members.setdefault(row[0], []).append(row[1:])
+    return [index_row(head, members.get(head[0], ())) for head in session.db.execute(
+        "SELECT id, head_name, address, phone, id_number, category, tags FROM households"
+        f" WHERE id IN ({marks})", ids)]
+
+
+def refresh_index(session: Session) -> int:
+    """Index what changed since the last refresh; returns the households re-indexed.
+
+    Bounds are read first; rows are then read (perhaps newer: harmless) and written in
+    short transactions of :data:`_CHUNK` households, so a sync writing at the same time
+    waits at most one chunk. Whatever changes after the bounds were read carries a
+    higher rowid or dirty sequence and is picked up next time.
+    """
+    bounds = _stale(session)
+    if bounds is None:
+        return 0
+    db = session.db
+    wanted: dict[str, None] = {}
+    for (household_id,) in db.execute(
+        "SELECT household_id FROM household_search_dirty WHERE seq <= ?",
+        (bounds.max_dirty,),
+    ):
+        wanted[household_id] = None
+    for (household_id,) in db.execute(
+        "SELECT id FROM households WHERE rowid > ? AND rowid <= ?",
+        (bounds.households_seen, bounds.max_household),
+    ):
+        wanted[household_id] = None
+    for (household_id,) in db.execute(
+        "SELECT DISTINCT household_id FROM members WHERE rowid > ? AND rowid <= ?",
+        (bounds.members_seen, bounds.max_member),
+    ):
+        wanted[household_id] = None
+    ids = list(wanted)
+    for start in range(0, len(ids), _CHUNK):
+        chunk = ids[start:start + _CHUNK]
+        rows = _rows_for(session, chunk)
+        with db.conn:
+            found = {row[0] for row in rows}
+            gone = [i for i in chunk if i not in found]
+            if gone:
+                db.execute(
+                    "DELETE FROM household_search WHERE household_id IN"
+                    f" ({','.join('?' * len(gone))})", gone)
+            db.conn.executemany(
+                "INSERT OR REPLACE INTO household_search (household_id, category, tags,"
+                " sort_key, names, place, digits) VALUES (?,?,?,?,?,?,?)", rows)
+            db.conn.executemany(
+                "INSERT INTO household_search_log (household_id) VALUES (?)",
+                [(i,) for i in chunk])
+    with db.conn:
+        db.execute(
+            "DELETE FROM household_search_log WHERE seq <= (SELECT max(seq) FROM"
+            " household_search_log) - ?", (_LOG_KEEP,))
+        db.execute("DELETE FROM household_search_dirty WHERE seq <= ?", (bounds.max_dirty,))
+        # only if no delete lowered a mark meanwhile: then the lowered mark stands
+        db.execute(
+            "UPDATE household_search_state SET households_seen = ?, members_seen = ?"
+            " WHERE lowered = ?",
+            (bounds.max_household, bounds.max_member, bounds.lowered))
+    return len(ids)
+
+
+# -- the query -------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class _Entry:
+    sort_key: str
+    category: str
+    tags: str
+    names: str
+    place: str
+    digits: str
+
+
+_COLUMNS = ("names", "place", "digits")
+
+
+class _Memory:
+    """One connection's keys in memory (module docstring): entries by household id,
+    and per column the keys of all households joined by newlines in name order."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.loaded = False
+        self.log_seen = 0
+        self.entries: dict[str, _Entry] = {}
+        self.order: list[str] = []
+        self.blobs: dict[str, str] = {}
+        self.starts: dict[str, list[int]] = {}
+        self.stale = True
+
+    def catch_up(self, session: Session) -> None:
+        db = session.db
+        last = int(db.execute(
+            "SELECT coalesce(max(seq), 0) FROM household_search_log").fetchone()[0])
+        if last == self.log_seen and self.loaded:
+            return
+        first = int(db.execute(
+            "SELECT coalesce(min(seq), 0) FROM household_search_log").fetchone()[0])
+        if not self.loaded or first > self.log_seen + 1 or last < self.log_seen:
+            self.entries = {r[0]: _Entry(*r[1:]) for r in db.execute(
+                "SELECT household_id, sort_key, category, tags, names, place, digits"
+                " FROM household_search")}
+            self.loaded = True
+        else:
+            ids = list(dict.fromkeys(r[0] for r in db.execute(
+                "SELECT household_id FROM household_search_log WHERE seq > ? AND seq <= ?",
+                (self.log_seen, last))))
+            for start in range(0, len(ids), _CHUNK):
+                chunk = ids[start:start + _CHUNK]
+                for household_id in chunk:
+                    self.entries.pop(household_id, None)
+                for r in db.execute(
+                    "SELECT household_id, sort_key, category, tags, names, place, digits"
+                    f" FROM household_search WHERE household_id IN"
+                    f" ({','.join('?' * len(chunk))})", chunk,
+                ):
+                    self.entries[r[0]] = _Entry(*r[1:])
+        self.log_seen = last
+        self.stale = True
+
+    def _rebuild(self) -> None:
+        entries = self.entries
+        self.order = sorted(entries, key=lambda i: (entries[i].sort_key, i))
+        for column in _COLUMNS:
+            parts = [getattr(entries[i], column) for i in self.order]
+            self.starts[column] = list(accumulate((len(p) + 1 for p in parts), initial=0))
+            self.blobs[column] = "\n".join(parts)
+        self.stale = False
+
+    def find(self, column: str, pattern: str, accept: Callable[[int], bool],
+             taken: set[int]) -> Iterator[int]:
+        """Households (by position in name order) whose ``column`` holds ``pattern``."""
+        blob, starts = self.blobs[column], self.starts[column]
+        pos = blob.find(pattern)
+        while pos >= 0:
+            index = bisect_right(starts, pos) - 1
+            if index not in taken and accept(index):
+                yield index
+            pos = blob.find(pattern, starts[index + 1])
+
+    def query(self, tiers: list[tuple[int, str, str]], text: str,
+              accept: Callable[[int], bool], want: int) -> list[tuple[str, int]]:
+        """The first ``want`` households, tier by tier, each tier in name order."""
+        if self.stale:
+            self._rebuild()
+        if not tiers:
+            found: list[tuple[str, int]] = []
+            for index in range(len(self.order)):
+                if len(found) >= want:
+                    break
+                if accept(index):
+                    found.append((self.order[index], 0))
+            return found
+        sparse, empty = self._sparse(tiers, text, accept, want)
+        if sparse is not None:
+            return sparse
+        found, taken = [], set[int]()
+        for rank, column, pattern in tiers:
+            if column in empty:  # the text is nowhere in it: no tier there can match
+                continue
+            for index in self.find(column, pattern, accept, taken):
+                taken.add(index)
+                found.append((self.order[index], rank))
+                if len(found) >= want:
+                    return found
+        return found
+
+    def _sparse(self, tiers: list[tuple[int, str, str]], text: str,
+                accept: Callable[[int], bool], want: int,
+                ) -> tuple[list[tuple[str, int]] | None, set[str]]:
+        """One pass per column when the query is rare: every household holding the
+        query's text anywhere in a column (every tier's pattern contains it), each
+        ranked by the best tier it meets. None when more than a few pages match:
+        then tier-by-tier scans, which stop at the page, are faster; the columns
+        found not to hold the text at all come back too, so those skip them."""
+        ranks: dict[int, int] = {}
+        empty: set[str] = set()
+        columns = dict.fromkeys(column for _, column, _ in tiers)
+        for column in columns:
+            patterns = [(rank, pattern) for rank, col, pattern in tiers if col == column]
+            if self.blobs[column].find(text) < 0:
+                empty.add(column)
+                continue
+            count = 0
+            for index in self.find(column, text, accept, set()):
+                count += 1
+                if count > max(want, PAGE) * 4:
+                    return None, empty
+                held = getattr(self.entries[self.order[index]], column)
+                met = [rank for rank, pattern in patterns if pattern in held]
+                if not met:  # the text, but not where a tier wants it ("ang" in "zhang")
+                    continue
+                best = min(met)
+                ranks[index] = min(best, ranks.get(index, best))
+        ordered = sorted(ranks, key=lambda index: (ranks[index], index))[:want]
+        return [(self.order[index], ranks[index]) for index in ordered], empty
+
+
+_memories: weakref.WeakKeyDictionary[Session, _Memory] = weakref.WeakKeyDictionary()
+_memories_lock = threading.Lock()
+
+
+def _memory(session: Session) -> _Memory:
+    with _memories_lock:
+        memory = _memories.get(session)
+        if memory is None:
+            memory = _memories[session] = _Memory()
+        return memory
+
+
+def forget(session: Session) -> None:
+    """Drop the in-memory keys of ``session`` (at lock: names stay out of memory)."""
+    with _memories_lock:
+        _memories.pop(session, None)
+
+
+def query_kind(text: str) -> str:
+    """"empty", "han" (Chinese characters), "pinyin" (letters only), "number" (digits,
+    perhaps an ID's final x) or "mixed"."""
+    if not text:
+        return "empty"
+    if any(search_keys.is_han(c) for c in text):
+        return "han"
+    if text.isascii() and text.isalpha():
+        return "pinyin"
+    if text.isascii() and (text.isdigit() or (text[:-1].isdigit() and text[-1] == "x")):
+        return "number"
+    return "mixed"
+
+
+def _tiers(kind: str, text: str) -> list[tuple[int, str, str]]:
+    """(rank, column, pattern) to look for, best first (see the module docstring)."""
+    whole = WHOLE + text
+    if kind == "pinyin":
+        return [(0, "names", whole + END), (1, "names", whole), (2, "names", PART + text)]
+    if kind == "han":
+        return [(0, "names", whole + END), (1, "names", whole), (2, "names", text),
+                (3, "place", text)]
+    if kind == "number":
+        return [(0, "digits", text + END), (1, "digits", text), (3, "place", text)]
+    if kind == "mixed":
+        return [(2, "names", text), (3, "place", text), (3, "digits", text)]
+    return []
+
+
+def _due_ids(session: Session) -> list[str]:
+    from fieldclient.quotas import due_households  # helper VISITS's module
+
+    return [d.household_id for d in due_households(session)]
+
+
+def search_households(
+    session: Session, query: str, *, category: str | None = None, tag: str | None = None,
+    due_only: bool = False, limit: int = 200, offset: int = 0,
+) -> list[HouseholdHit]:
+    """Households matching ``query`` and the filters, best first (module docstring);
+    an empty query lists them all by name. ``due_only``: only households whose visit
+    is due within a week or overdue (:func:`fieldclient.quotas.due_households`)."""
+    if category is not None and category not in households.CATEGORIES:
+        raise ValueError(f"unknown category {category!r}")
+    if limit < 1 or offset < 0:
+        return []
+    refresh_index(session)
+    due = set(_due_ids(session)) if due_only else None
+    text = search_keys.normalize(query)
+    tag_token = WHOLE + tag + END if tag else None
+    memory = _memory(session)
+    with memory.lock:
+        memory.catch_up(session)
+        if memory.stale:
+            memory._rebuild()
+        order, entries = memory.order, memory.entries
+
+        def accept(index: int) -> bool:
+            household_id = order[index]
+            entry = entries[household_id]
+            return ((category is None or entry.category == category)
+                    and (tag_token is None or tag_token in entry.tags)
+                    and (due is None or household_id in due))
+
+        found = memory.query(_tiers(query_kind(text), text), text, accept, offset + limit)
+    return _hits(session, found[offset:])
+
+
+def _hits(session: Session, found: list[tuple[str, int]]) -> list[HouseholdHit]:
+    if not found:
+        return []
+    ids = [household_id for household_id, _ in found]
+    rows = {
+        r[0]: r for r in session.db.execute(
+            "SELECT id, head_name, address, category, tags, phone, grid_id FROM households"
+            f" WHERE id IN ({','.join('?' * len(ids))})", ids)
+    }
+    hits = []
+    for household_id, rank in found:
+        row = rows.get(household_id)
+        if row is None:  # removed since the index was read
+            continue
+        hits.append(HouseholdHit(
+            household_id=row[0], head_name=row[1], address=row[2], category=row[3],
+            tags=tuple(households.mask_tags(json.loads(row[4] or "[]"))),
+            phone=households.mask_phone(row[5]), grid_id=row[6], rank=int(rank)))
+    return hits
+
+
+def all_tags(session: Session) -> list[str]:
+    """The tags in use on this device, most used first (the tag filter's choices);
+    special-group tags only if the role may see them."""
+    counts: dict[str, int] = {}
+    for (tag,) in session.db.execute(
+        "SELECT j.value FROM households, json_each(households.tags) AS j"):
+        counts[tag] = counts.get(tag, 0) + 1
+    allowed = households.can_reveal(households.device_role(session))
+    return [t for t in sorted(counts, key=lambda t: (-counts[t], t))
+            if allowed or t not in households.SENSITIVE_TAGS]
