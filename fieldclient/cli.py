@@ -14,7 +14,16 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from fieldclient import __version__, cli_patrol, cli_photo, cli_sync
+from fieldclient import (
+    __version__,
+    cli_events,
+    cli_patrol,
+    cli_photo,
+    cli_quota,
+    cli_search,
+    cli_sync,
+    cli_tasks,
+)
 from fieldclient.errors import (
     DeviceErased,
     FieldClientError,
@@ -239,6 +248,10 @@ def build_parser() -> argparse.ArgumentParser:
     command("change-pin", cmd_change_pin, "old and new PIN as two lines on stdin", pin=False)
     cli_photo.register(commands, common)
     cli_patrol.register(commands, command)
+    cli_quota.register(commands, command)
+    cli_tasks.register(commands, command)
+    cli_events.register(command)
+    cli_search.register(command)
     return parser
 
 

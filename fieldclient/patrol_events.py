@@ -1,11 +1,10 @@
-"""Report a patrol finding as an event (事件上报): queued for the centre.
+"""Report a patrol finding as an event (事件上报).
 
-There is no local events module yet, so the report is what the sync protocol
-takes: an immutable ``event.report`` outbox record (``sync/protocol.py``; the
-server requires ``grid_id``, ``category`` ≤ 20 characters, ``description``
-≤ 5,000 and an id ≤ 36), written with its audit entry in one transaction.
-The payload is :meth:`fieldclient.patrols.EventDraft.as_payload` plus the id,
-the reporting device and time.
+The draft (:class:`fieldclient.patrols.EventDraft`: the item's class, note,
+photos and the patrol's last position) goes through
+:func:`fieldclient.events.report_event`, so the finding gets a local ``events``
+row (it shows under "My events") and its ``event.report`` op and audit entry in
+one transaction. The payload's ``source`` names the patrol and item.
 """
 
 from __future__ import annotations
@@ -13,50 +12,35 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING
 
-from fieldclient import audit
-from fieldclient.errors import FieldClientError
-from fieldclient.i18n import QT_TRANSLATE_NOOP
-from fieldclient.ids import new_id
+from fieldclient import events
+from fieldclient.events import MAX_DESCRIPTION
+from fieldclient.events import EventDescriptionMissing as EventDescriptionEmpty
+from fieldclient.events import EventTextTooLong as EventDescriptionTooLong
+from fieldclient.geo import Fix
 
 if TYPE_CHECKING:
     from fieldclient.patrols import EventDraft
     from fieldclient.session import Session
 
-MAX_DESCRIPTION = 5000
-
-
-class EventDescriptionEmpty(FieldClientError):
-    text = QT_TRANSLATE_NOOP("errors", "请写一句话说明发现的问题，再上报。")
-
-
-class EventDescriptionTooLong(FieldClientError):
-    text = QT_TRANSLATE_NOOP("errors", "问题说明太长了，最多{limit}个字。")
+__all__ = ["MAX_DESCRIPTION", "EventDescriptionEmpty", "EventDescriptionTooLong",
+           "report_event", "reported_items"]
 
 
 def report_event(session: Session, draft: EventDraft, description: str | None = None) -> str:
-    """Queue the event; returns its id. ``description`` replaces the draft's."""
-    text = (draft.description if description is None else description).strip()
-    if not text:
-        raise EventDescriptionEmpty()
-    if len(text) > MAX_DESCRIPTION:
-        raise EventDescriptionTooLong(limit=MAX_DESCRIPTION)
-    now = session.clock()
-    event_id = new_id(now)
-    payload = {
-        **draft.as_payload(),
-        "id": event_id,
-        "description": text,
-        "reported_at": now,
-        "device_id": session.device_id,
-    }
-    with session.db.conn:
-        session.enqueue("event.report", event_id, payload)
-        session.audit.append(
-            audit.RECORD_CREATED,
-            {"kind": "event", "id": event_id, "grid_id": draft.grid_id,
-             "patrol_id": draft.patrol_id, "item": draft.item_code},
-        )
-    return event_id
+    """Save and queue the event; returns its id. ``description`` replaces the draft's."""
+    position = None
+    if draft.lat is not None and draft.lon is not None:
+        position = Fix(t=draft.located_at if draft.located_at is not None else session.clock(),
+                       lat=draft.lat, lon=draft.lon, accuracy_m=draft.accuracy_m)
+    return events.report_event(
+        session,
+        category=events.category_for(session, draft.category),
+        description=draft.description if description is None else description,
+        position=position,
+        photos=draft.photos,
+        grid_id=draft.grid_id,
+        source={"kind": "patrol", "patrol_id": draft.patrol_id, "item": draft.item_code},
+    )
 
 
 def reported_items(session: Session, patrol_id: str) -> dict[str, str]:

@@ -33,6 +33,8 @@ RECORD_TABLES = {
     "checklist_result": "checklist_results",
     "track": "tracks",
     "photo": "photos",
+    "event": "events",
+    "visit": "visits",
 }
 
 
