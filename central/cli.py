@@ -186,6 +186,35 @@ def cmd_event_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_event_show(args: argparse.Namespace) -> int:
+    try:
+        event = ops.show_event(_engine(args), args.id)
+    except ops.OpError as exc:
+        return _fail(exc.message)
+    if args.json:
+        _print_json(event)
+        return 0
+    print(f"{event['id']}  grid {event['grid_id']}  {event['status']}  {event['category']}"
+          f"  urgency {event.get('urgency') or 'normal'}")
+    print(f"  {event['description']}")
+    if event.get("address"):
+        print(f"  address: {event['address']}")
+    if event.get("lat") is not None and event.get("lon") is not None:
+        print(f"  position: {event['lat']:.6f}, {event['lon']:.6f}")
+    if event.get("photos"):
+        print(f"  photos: {', '.join(event['photos'])}")
+    print("history:")
+    for h in event["history"]:
+        note = f"  ({h['note']})" if h["note"] else ""
+        print(f"  {h['at']}  {h['from_status'] or '-'} -> {h['to_status']}  {h['actor']}{note}")
+    print("follow-ups:" if event["followups"] else "follow-ups: none")
+    for f in event["followups"]:
+        outcome = f" {f['outcome']}" if f["outcome"] else ""
+        print(f"  {f['received_at']}  {f['kind']}{outcome}  person {f['person_id']}"
+              f"  {f['result']}  photos {len(f['photos'] or [])}  {f['text']}")
+    return 0
+
+
 def cmd_event_advance(args: argparse.Namespace) -> int:
     try:
         result = ops.advance_event(_engine(args), args.id, args.to, args.note)
@@ -207,6 +236,82 @@ def cmd_task_push(args: argparse.Namespace) -> int:
         _print_json(result)
     else:
         print(f"task {result['id']} pushed to grid {args.grid}")
+    return 0
+
+
+def cmd_task_list(args: argparse.Namespace) -> int:
+    rows = ops.list_tasks(_engine(args), grid_id=args.grid)
+    if args.json:
+        _print_json(rows)
+        return 0
+    for t in rows:
+        due = f"  due {t['due']}" if t["due"] else ""
+        print(f"{t['id']}  grid {t['grid_id']}  {t['title']}{due}  "
+              f"acknowledged {len(t['acknowledgements'])}, answers {len(t['answers'])}")
+    if not rows:
+        print("no tasks")
+    return 0
+
+
+def cmd_task_show(args: argparse.Namespace) -> int:
+    try:
+        t = ops.show_task(_engine(args), args.id)
+    except ops.OpError as exc:
+        return _fail(exc.message)
+    if args.json:
+        _print_json(t)
+        return 0
+    print(f"task {t['id']} for grid {t['grid_id']}: {t['title']}")
+    print(f"  {t['body']}")
+    print(f"  created {t['created_at']}, due {t['due'] or 'none (a notice)'}")
+    for a in t["acknowledgements"]:
+        print(f"  acknowledged by {a['person_name']} (person {a['person_id']}) at "
+              f"{a['at'] or a['received_at']} on device {a['device_id']}")
+    for a in t["answers"]:
+        print(f"  answer by {a['person_name']} (person {a['person_id']}) at "
+              f"{a['at'] or a['received_at']}: {a['text'] or ''}")
+        if a["event_id"]:
+            print(f"    event {a['event_id']}")
+        for p in a["photos"]:
+            state = "received" if p["received"] else "not yet received"
+            print(f"    photo {p['id']} sha256 {p['sha256'] or 'unknown'} ({state})")
+    return 0
+
+
+def cmd_config_set(args: argparse.Namespace) -> int:
+    from central import settings
+
+    try:
+        value = json.loads(Path(args.file).read_text("utf-8"))
+    except OSError as exc:
+        return _fail(f"cannot read {args.file}: {exc.strerror}")
+    except (UnicodeDecodeError, ValueError) as exc:
+        return _fail(f"{args.file} is not valid UTF-8 JSON: {exc}", 1)
+    try:
+        result = settings.set_setting(_engine(args), args.key, value, args.district)
+    except settings.SettingError as exc:
+        return _fail(f"{args.file}: {exc}; nothing was changed", 1)
+    if args.json:
+        _print_json(result)
+    else:
+        where = "everywhere" if args.district is None else f"org unit {args.district}"
+        print(f"setting {args.key} stored for {where}; devices get it on their next sync")
+    return 0
+
+
+def cmd_config_show(args: argparse.Namespace) -> int:
+    from central import settings
+
+    rows = settings.list_settings(_engine(args))
+    if args.json:
+        _print_json(rows)
+        return 0
+    for r in rows:
+        where = "everywhere" if r["org_unit_id"] is None else f"org unit {r['org_unit_id']}"
+        print(f"{r['key']} for {where} (updated {r['updated_at']}):")
+        print("  " + json.dumps(r["value"], ensure_ascii=False))
+    if not rows:
+        print("no settings: devices use their built-in defaults")
     return 0
 
 
@@ -267,6 +372,10 @@ def build_parser() -> argparse.ArgumentParser:
     ep.set_defaults(func=cmd_event_list)
     ep.add_argument("--status")
     ep.add_argument("--grid", type=int)
+    ep = esub.add_parser("show", parents=[common],
+                         help="one event with its history and the workers' follow-ups")
+    ep.set_defaults(func=cmd_event_show)
+    ep.add_argument("id")
     ep = esub.add_parser("advance", parents=[common], help="move an event along the closed loop")
     ep.set_defaults(func=cmd_event_advance)
     ep.add_argument("id")
@@ -281,6 +390,26 @@ def build_parser() -> argparse.ArgumentParser:
     tp.add_argument("--title", required=True)
     tp.add_argument("--body", required=True)
     tp.add_argument("--due", help="ISO 8601 date or date-time with zone")
+    tp = tsub.add_parser("list", parents=[common],
+                         help="tasks with their acknowledgements and answers")
+    tp.set_defaults(func=cmd_task_list)
+    tp.add_argument("--grid", type=int)
+    tp = tsub.add_parser("show", parents=[common],
+                         help="one task with its acknowledgements and answers")
+    tp.set_defaults(func=cmd_task_show)
+    tp.add_argument("id")
+
+    p = add("config", lambda _a: 2, "settings sent to devices (quota rules, event classes)")
+    csub = p.add_subparsers(dest="config_command", required=True)
+    cp = csub.add_parser("set", parents=[common],
+                         help="validate and store a setting from a JSON file")
+    cp.set_defaults(func=cmd_config_set)
+    cp.add_argument("key", help="quota_rules or event_categories")
+    cp.add_argument("file", help="the value as a UTF-8 JSON file")
+    cp.add_argument("--district", type=int, default=None, metavar="ORG_UNIT_ID",
+                    help="org unit (district, town, ...) it applies to; default: everywhere")
+    cp = csub.add_parser("show", parents=[common], help="the stored settings")
+    cp.set_defaults(func=cmd_config_show)
     return parser
 
 

@@ -21,6 +21,7 @@ from sqlalchemy import (
     Column,
     Connection,
     Engine,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -186,6 +187,13 @@ events = Table(
     Column("created_at", String(32), nullable=False),
     Column("updated_at", String(32), nullable=False),
     Column("updated_seq", Integer, nullable=False),
+    # migration 4: what the worker reported beyond class and text
+    Column("urgency", String(16), nullable=True),
+    Column("household_id", String(36), nullable=True),
+    Column("address", String(200), nullable=True),
+    Column("lat", Float, nullable=True),
+    Column("lon", Float, nullable=True),
+    Column("photos", JSON, nullable=True),
     CheckConstraint(_in("status", EVENT_STATUSES), name="ck_events_status"),
 )
 Index("ix_events_grid", events.c.grid_id)
@@ -200,6 +208,7 @@ event_history = Table(
     Column("note", Text, nullable=True),
     Column("actor", String(50), nullable=False),
     Column("at", String(32), nullable=False),
+    Column("followup_id", String(36), nullable=True),  # migration 4: the worker's follow-up
 )
 Index("ix_event_history_event", event_history.c.event_id)
 
@@ -341,6 +350,73 @@ member_fields = Table(
 V3_TABLES = ("member_state", "member_fields")
 
 
+# -- event follow-ups (migration 4) ------------------------------------------------------
+
+event_followups = Table(
+    "event_followups",
+    metadata,
+    # A worker's supplement to a returned event or on-the-spot check of a resolved one
+    # (op event.followup; id = its record id). ``result``: ``transition`` when it moved
+    # the event, ``note`` when the event had moved on and it was kept as a remark.
+    Column("id", String(36), primary_key=True),
+    Column("event_id", String(36), ForeignKey("events.id"), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("outcome", String(8), nullable=True),
+    Column("text", Text, nullable=False),
+    Column("photos", JSON, nullable=False),
+    Column("lat", Float, nullable=True),
+    Column("lon", Float, nullable=True),
+    Column("person_id", Integer, nullable=False),
+    Column("device_id", String(36), nullable=False),
+    Column("created_at", String(32), nullable=True),  # when the device says it happened
+    Column("received_at", String(32), nullable=False),
+    Column("result", String(16), nullable=False),
+    CheckConstraint("kind IN ('supplement', 'verify')", name="ck_event_followups_kind"),
+)
+Index("ix_event_followups_event", event_followups.c.event_id)
+
+V4_TABLES = ("event_followups",)
+V4_EVENT_COLUMNS = ("urgency", "household_id", "address", "lat", "lon", "photos")
+
+
+# -- task responses and per-district settings (migration 5) ------------------------------
+
+task_responses = Table(
+    "task_responses",
+    metadata,
+    # One row per task.ack / task.answer record a device pushed (id = its record id).
+    Column("id", String(64), primary_key=True),
+    Column("task_id", String(36), ForeignKey("tasks.id"), nullable=False),
+    Column("kind", String(8), nullable=False),
+    Column("person_id", Integer, nullable=False),
+    Column("device_id", String(36), nullable=False),
+    Column("text", Text, nullable=True),
+    Column("photos", JSON, nullable=False),
+    Column("event_id", String(36), nullable=True),
+    Column("at", String(32), nullable=True),  # when the device says it happened
+    Column("received_at", String(32), nullable=False),
+    Column("seq", Integer, nullable=False),
+    CheckConstraint("kind IN ('ack', 'answer')", name="ck_task_responses_kind"),
+)
+Index("ix_task_responses_task", task_responses.c.task_id, task_responses.c.seq)
+
+settings = Table(
+    "settings",
+    metadata,
+    # A setting for one org unit and everything under it; org_unit_id NULL = everywhere.
+    # (org_unit_id, key) is unique; kept so by central.settings under the writer lock.
+    Column("id", Integer, primary_key=True),
+    Column("org_unit_id", Integer, ForeignKey("org_units.id"), nullable=True),
+    Column("key", String(64), nullable=False),
+    Column("value", JSON, nullable=False),
+    Column("updated_at", String(32), nullable=False),
+    Column("updated_seq", Integer, nullable=False),
+)
+Index("ix_settings_key", settings.c.key, settings.c.org_unit_id)
+
+V5_TABLES = ("task_responses", "settings")
+
+
 # -- time ------------------------------------------------------------------------------
 
 def now_utc() -> datetime:
@@ -389,7 +465,7 @@ def _migration_1(conn: Connection) -> None:
     """The first schema: org tree, people, devices, enrollment, households, events, tasks."""
     v1 = [
         t for name, t in metadata.tables.items()
-        if name != "schema_version" and name not in V2_TABLES + V3_TABLES
+        if name != "schema_version" and name not in V2_TABLES + V3_TABLES + V4_TABLES + V5_TABLES
     ]
     metadata.create_all(conn, tables=v1)
     conn.execute(counters.insert().values(name="change_seq", value=0))
@@ -410,10 +486,33 @@ def _migration_3(conn: Connection) -> None:
         conn.execute(text("ALTER TABLE conflicts ADD COLUMN member_id VARCHAR(36)"))
 
 
+def _migration_4(conn: Connection) -> None:
+    """Events: urgency, household, address, position and photos as reported; the
+    workers' follow-ups (supplement, on-the-spot check) and their history link."""
+    added = {"events": V4_EVENT_COLUMNS, "event_history": ("followup_id",)}
+    for table_name, names in added.items():
+        present = {c["name"] for c in inspect(conn).get_columns(table_name)}
+        table = metadata.tables[table_name]
+        for name in names:
+            if name not in present:  # databases made before migration 4
+                kind = table.c[name].type.compile(dialect=conn.dialect)
+                conn.execute(text(f"ALTER TABLE {table_name} ADD COLUMN {name} {kind}"))
+    metadata.create_all(conn, tables=[metadata.tables[n] for n in V4_TABLES])
+
+
+def _migration_5(conn: Connection) -> None:
+    """Task acknowledgements and answers, per-district settings, and the index the
+    pull feed's visit page reads (visit records of some grids after a sequence)."""
+    metadata.create_all(conn, tables=[metadata.tables[n] for n in V5_TABLES])
+    conn.execute(text("CREATE INDEX ix_records_kind_grid ON records (kind, grid_id, seq)"))
+
+
 MIGRATIONS: list[tuple[int, Callable[[Connection], None]]] = [
     (1, _migration_1),
     (2, _migration_2),
     (3, _migration_3),
+    (4, _migration_4),
+    (5, _migration_5),
 ]
 LATEST_VERSION = MIGRATIONS[-1][0]
 

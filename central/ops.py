@@ -186,13 +186,26 @@ def event_dict(conn: Connection, event_id: str, with_history: bool = True) -> di
     out = dict(row)
     if with_history:
         h = db.event_history
-        out["history"] = [
-            {k: r[k] for k in ("from_status", "to_status", "note", "actor", "at")}
-            for r in conn.execute(
-                select(h).where(h.c.event_id == event_id).order_by(h.c.id)
+        out["history"] = []
+        for r in conn.execute(select(h).where(h.c.event_id == event_id).order_by(h.c.id)
+                              ).mappings():
+            entry = {k: r[k] for k in ("from_status", "to_status", "note", "actor", "at")}
+            if r["followup_id"] is not None:  # made by a worker's follow-up (migration 4)
+                entry["followup_id"] = r["followup_id"]
+            out["history"].append(entry)
+        f = db.event_followups
+        out["followups"] = [
+            dict(r) for r in conn.execute(
+                select(f).where(f.c.event_id == event_id).order_by(f.c.received_at, f.c.id)
             ).mappings()
         ]
     return out
+
+
+def show_event(engine: Engine, event_id: str) -> dict[str, Any]:
+    """One event with its history and the workers' follow-ups (``central event show``)."""
+    with engine.connect() as conn:
+        return event_dict(conn, event_id)
 
 
 def list_events(
@@ -203,8 +216,14 @@ def list_events(
         query = query.where(db.events.c.status == status)
     if grid_id is not None:
         query = query.where(db.events.c.grid_id == grid_id)
+    f = db.event_followups
     with engine.connect() as conn:
-        return [dict(r) for r in conn.execute(query).mappings()]
+        rows = [dict(r) for r in conn.execute(query).mappings()]
+        counts = dict(conn.execute(  # type: ignore[arg-type]
+            select(f.c.event_id, func.count()).group_by(f.c.event_id)).all())
+    for row in rows:
+        row["followups"] = int(counts.get(row["id"], 0))
+    return rows
 
 
 def record_transition(
@@ -302,6 +321,70 @@ def push_task(
         get_grid(conn, grid_id)
         conn.execute(insert(db.tasks).values(**task, updated_seq=db.next_seq(conn)))
     return task
+
+
+def _task_responses(conn: Connection, task_ids: list[str]) -> dict[str, list[dict[str, Any]]]:
+    """Acknowledgements and answers per task, oldest first, with who sent them and,
+    for each answer photo, its hash and whether its bytes reached the server."""
+    tr = db.task_responses
+    by_task: dict[str, list[dict[str, Any]]] = {t: [] for t in task_ids}
+    rows = [dict(r) for r in conn.execute(
+        select(tr, db.people.c.name.label("person_name"))
+        .join(db.people, db.people.c.id == tr.c.person_id, isouter=True)
+        .where(tr.c.task_id.in_(task_ids)).order_by(tr.c.seq)
+    ).mappings()] if task_ids else []
+    photo_ids = sorted({p for r in rows for p in (r["photos"] or [])})
+    hashes: dict[str, str] = {}
+    for start in range(0, len(photo_ids), 500):
+        for rid, payload in conn.execute(
+            select(db.records.c.id, db.records.c.payload).where(
+                db.records.c.kind == "photo.meta",
+                db.records.c.id.in_(photo_ids[start:start + 500]))
+        ):
+            if isinstance(payload, dict) and isinstance(payload.get("sha256"), str):
+                hashes[str(rid)] = payload["sha256"]
+    wanted = sorted(set(hashes.values()))
+    arrived = {r[0] for r in conn.execute(
+        select(db.photos.c.sha256).where(db.photos.c.sha256.in_(wanted)))} if wanted else set()
+    for r in rows:
+        item = {k: r[k] for k in ("id", "kind", "person_id", "person_name", "device_id", "at",
+                                  "received_at")}
+        if r["kind"] == "answer":
+            item["text"] = r["text"]
+            item["event_id"] = r["event_id"]
+            item["photos"] = [
+                {"id": p, "sha256": hashes.get(p), "received": hashes.get(p) in arrived}
+                for p in r["photos"] or []
+            ]
+        by_task[r["task_id"]].append(item)
+    return by_task
+
+
+def _task_with_responses(task: dict[str, Any], responses: list[dict[str, Any]]) -> dict[str, Any]:
+    out = {k: task[k] for k in ("id", "grid_id", "title", "body", "due", "created_at")}
+    out["acknowledgements"] = [r for r in responses if r["kind"] == "ack"]
+    out["answers"] = [r for r in responses if r["kind"] == "answer"]
+    return out
+
+
+def list_tasks(engine: Engine, grid_id: int | None = None) -> list[dict[str, Any]]:
+    """Tasks, newest first, each with its acknowledgements and answers."""
+    query = select(db.tasks).order_by(db.tasks.c.created_at.desc(), db.tasks.c.id)
+    if grid_id is not None:
+        query = query.where(db.tasks.c.grid_id == grid_id)
+    with engine.connect() as conn:
+        tasks = [dict(r) for r in conn.execute(query).mappings()]
+        responses = _task_responses(conn, [t["id"] for t in tasks])
+    return [_task_with_responses(t, responses[t["id"]]) for t in tasks]
+
+
+def show_task(engine: Engine, task_id: str) -> dict[str, Any]:
+    with engine.connect() as conn:
+        row = conn.execute(select(db.tasks).where(db.tasks.c.id == task_id)).mappings().first()
+        if row is None:
+            raise OpError(f"no task with id {task_id}", 404, "not_found")
+        responses = _task_responses(conn, [task_id])
+    return _task_with_responses(dict(row), responses[task_id])
 
 
 # -- stats -----------------------------------------------------------------------------

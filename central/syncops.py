@@ -5,6 +5,8 @@ The wire format and the conflict rule are defined in ``sync/protocol.py``.
 
 from __future__ import annotations
 
+import json
+import math
 import uuid
 from typing import Any
 
@@ -12,7 +14,15 @@ from sqlalchemy import Connection, Engine, bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from central import db, ops
+from central import settings as central_settings
 from sync import protocol
+
+VISIT_TYPES = ("home", "phone", "revisit", "other")
+VISIT_TEXT_FIELDS = ("situation", "needs", "follow_up", "worker")
+MAX_VISIT_TEXT = 5000
+MAX_ANSWER_TEXT = 5000
+MAX_PHOTOS = 20
+TASK_KINDS = ("task.ack", "task.answer")
 
 
 class Rejected(Exception):
@@ -112,6 +122,10 @@ def _apply_immutable(
     kind, record_id, payload = op["kind"], op["record_id"], op["payload"]
     if kind == "member.create":
         grid_id = _member_create_grid(conn, device, record_id, payload)
+    elif kind in TASK_KINDS:
+        grid_id = _task_grid(conn, device, payload)
+    elif kind == "event.followup":
+        grid_id = _followup_grid(conn, device, payload)
     else:
         grid_id = _grid_of(payload, device)
     digest = protocol.content_hash(payload)
@@ -141,10 +155,17 @@ def _apply_immutable(
     elif kind == "event.report":
         _check_str(payload, "category", 20, True)
         _check_str(payload, "description", 5000, True)
+        _check_event_report(payload)
         if len(record_id) > 36:
             raise Rejected("invalid", "event id is longer than 36 characters")
         if conn.execute(select(db.events.c.id).where(db.events.c.id == record_id)).first():
             raise Rejected("content_differs", f"event {record_id} already exists")
+    elif kind == "event.followup":
+        _check_followup(record_id, payload)
+    elif kind == "visit.create":
+        _check_visit(conn, device, payload)
+    elif kind in TASK_KINDS:
+        _check_task_response(kind, record_id, payload)
     seq = db.next_seq(conn)
     conn.execute(insert(db.records), {  # constant statement: cheap to compile (hot path)
         "kind": kind, "id": record_id, "grid_id": grid_id, "device_id": device.device_id,
@@ -177,12 +198,267 @@ def _apply_immutable(
                 id=record_id, grid_id=grid_id, reporter_id=device.person_id,
                 category=payload["category"], description=payload["description"],
                 status="reported", created_at=now, updated_at=now, updated_seq=seq,
+                **_event_extras(payload),
             )
         )
         ops.record_transition(
             conn, record_id, None, "reported", None, f"person:{device.person_id}", now
         )
+    elif kind == "event.followup":
+        _apply_followup(conn, device, record_id, payload, now)
+    elif kind in TASK_KINDS:
+        answer = kind == "task.answer"
+        conn.execute(insert(db.task_responses).values(
+            id=record_id, task_id=payload["task_id"], kind="answer" if answer else "ack",
+            person_id=device.person_id, device_id=device.device_id,
+            text=payload.get("text") if answer else None,
+            photos=list(payload.get("photos") or []) if answer else [],
+            event_id=payload.get("event_id") if answer else None,
+            at=_when(payload.get("answered_at" if answer else "acknowledged_at")),
+            received_at=now, seq=seq,
+        ))
     return {"status": "applied", "reason": None, "version": version}
+
+
+# -- events: report details and follow-ups (migration 4) ---------------------------------
+
+EVENT_URGENCIES = ("normal", "urgent", "emergency")
+FOLLOWUP_KINDS = ("supplement", "verify")
+FOLLOWUP_OUTCOMES = ("passed", "failed")
+MAX_EVENT_PHOTOS = 20
+
+
+def _check_photo_ids(payload: dict[str, Any]) -> None:
+    photos = payload.get("photos")
+    if photos is not None and not (
+        isinstance(photos, list) and len(photos) <= MAX_EVENT_PHOTOS
+        and all(isinstance(p, str) and 0 < len(p) <= 64 for p in photos)
+    ):
+        raise Rejected("invalid", f"photos must be a list of at most {MAX_EVENT_PHOTOS} photo ids")
+
+
+def _number(value: Any, low: float, high: float) -> bool:
+    return (isinstance(value, int | float) and not isinstance(value, bool)
+            and math.isfinite(value) and low <= value <= high)
+
+
+def _check_location(payload: dict[str, Any]) -> None:
+    location = payload.get("location")
+    if location is None:
+        return
+    if not isinstance(location, dict) or not _number(location.get("lat"), -90, 90) \
+            or not _number(location.get("lon"), -180, 180):
+        raise Rejected("invalid", "location must be {lat, lon} in WGS-84 degrees")
+    for name in ("accuracy_m", "at"):
+        if location.get(name) is not None and not _number(location.get(name), 0, 1e12):
+            raise Rejected("invalid", f"location.{name} must be a number")
+
+
+def _check_event_report(payload: dict[str, Any]) -> None:
+    """The optional details of ``event.report`` (older devices send none of them)."""
+    urgency = payload.get("urgency")
+    if urgency is not None and urgency not in EVENT_URGENCIES:
+        raise Rejected("invalid", f"urgency must be one of {', '.join(EVENT_URGENCIES)}")
+    _check_str(payload, "household_id", 36, False)
+    _check_str(payload, "address", 200, False)
+    _check_location(payload)
+    _check_photo_ids(payload)
+
+
+def _event_extras(payload: dict[str, Any]) -> dict[str, Any]:
+    """The migration-4 columns of an ``event.report`` (checked before)."""
+    location = payload.get("location") or {}
+    return {
+        "urgency": payload.get("urgency") or "normal",
+        "household_id": payload.get("household_id"),
+        "address": payload.get("address"),
+        "lat": location.get("lat"),
+        "lon": location.get("lon"),
+        "photos": list(payload.get("photos") or []),
+    }
+
+
+def _followup_grid(conn: Connection, device: Any, payload: dict[str, Any]) -> int:
+    """The grid of the event a follow-up is about: it must be one of the device's."""
+    event_id = payload.get("event_id")
+    if not isinstance(event_id, str) or not event_id or len(event_id) > 36:
+        raise Rejected("invalid", "event_id is required")
+    row = conn.execute(select(db.events.c.grid_id).where(db.events.c.id == event_id)).first()
+    if row is None:
+        raise Rejected("unknown_record", f"no event {event_id}")
+    if int(row[0]) not in device.grids:
+        raise Rejected("forbidden_grid", "event is in a grid not assigned to this worker")
+    return int(row[0])
+
+
+def _check_followup(record_id: str, payload: dict[str, Any]) -> None:
+    if len(record_id) > 36:
+        raise Rejected("invalid", "follow-up id is longer than 36 characters")
+    kind, outcome = payload.get("kind"), payload.get("outcome")
+    if kind not in FOLLOWUP_KINDS:
+        raise Rejected("invalid", "kind must be supplement or verify")
+    if kind == "verify" and outcome not in FOLLOWUP_OUTCOMES:
+        raise Rejected("invalid", "a verify needs outcome passed or failed")
+    if kind == "supplement" and outcome is not None:
+        raise Rejected("invalid", "a supplement has no outcome")
+    _check_str(payload, "text", 5000, False)
+    _check_location(payload)
+    _check_photo_ids(payload)
+    if kind == "verify" and not payload.get("photos"):
+        raise Rejected("invalid", "an on-the-spot check needs at least one photo")
+    if kind == "supplement" and not (payload.get("text") or "").strip() \
+            and not payload.get("photos"):
+        raise Rejected("invalid", "a supplement needs text or a photo")
+    created = payload.get("created_at")
+    if created is not None and not _number(created, 0, 1e12):
+        raise Rejected("invalid", "created_at must be a Unix time")
+
+
+# What a follow-up does when the event is in the state it expects.
+_FOLLOWUP_MOVES = {
+    ("supplement", None, "returned"): "reported",
+    ("verify", "passed", "resolved"): "verified",
+    ("verify", "failed", "resolved"): "in_progress",
+}
+
+
+def _apply_followup(
+    conn: Connection, device: Any, record_id: str, payload: dict[str, Any], now: str
+) -> None:
+    """Store the follow-up and move the event if it is where the worker saw it;
+    otherwise (the centre moved it meanwhile) keep it as a note in the history:
+    the worker's text is never lost."""
+    event = ops.event_dict(conn, payload["event_id"], with_history=False)
+    status = event["status"]
+    kind, outcome = payload["kind"], payload.get("outcome")
+    to_status = _FOLLOWUP_MOVES.get((kind, outcome, status))
+    text = (payload.get("text") or "").strip()
+    location = payload.get("location") or {}
+    conn.execute(insert(db.event_followups).values(
+        id=record_id, event_id=event["id"], kind=kind, outcome=outcome, text=text,
+        photos=list(payload.get("photos") or []), lat=location.get("lat"),
+        lon=location.get("lon"), person_id=device.person_id, device_id=device.device_id,
+        created_at=_when(payload.get("created_at")), received_at=now,
+        result="note" if to_status is None else "transition",
+    ))
+    seq = db.next_seq(conn)
+    conn.execute(update(db.events).where(db.events.c.id == event["id"]).values(
+        status=to_status or status, updated_at=now, updated_seq=seq))
+    conn.execute(insert(db.event_history).values(
+        event_id=event["id"], from_status=status, to_status=to_status or status,
+        note=text or None, actor=f"person:{device.person_id}", at=now, followup_id=record_id,
+    ))
+
+
+EVENT_FEED_COLUMNS = (
+    "id", "grid_id", "category", "description", "status", "updated_at", "updated_seq",
+    "created_at", "reporter_id", "household_id", "address", "urgency",
+)
+
+
+def _events_page(
+    conn: Connection, grids: tuple[int, ...], after: int, limit: int
+) -> list[dict[str, Any]]:
+    """Events with their whole history (oldest first), one history query per page."""
+    page = _simple_page(conn, db.events, "event", grids, after, limit, EVENT_FEED_COLUMNS)
+    if page:
+        h = db.event_history
+        by_id: dict[str, list[dict[str, Any]]] = {c["id"]: [] for c in page}
+        ids = list(by_id)
+        for start in range(0, len(ids), 500):
+            for r in conn.execute(
+                select(h.c.event_id, h.c.from_status, h.c.to_status, h.c.note, h.c.actor,
+                       h.c.at, h.c.followup_id)
+                .where(h.c.event_id.in_(ids[start:start + 500])).order_by(h.c.id)
+            ):
+                by_id[r.event_id].append({
+                    "from_status": r.from_status, "to_status": r.to_status, "note": r.note,
+                    "actor": r.actor, "at": r.at, "followup_id": r.followup_id})
+        for change in page:
+            change["data"]["history"] = by_id[change["id"]]
+    return page
+
+
+# -- visits and task responses (migration 5) ----------------------------------------------
+
+def _check_visit(conn: Connection, device: Any, payload: dict[str, Any]) -> None:
+    """A visit names a household of the device's grids (when it names one: records of
+    older clients may not) and has sane fields. Older payloads (``people_met`` a
+    number, an extra ``problems``) are accepted as they are: records are immutable."""
+    visit_type = payload.get("visit_type")
+    if visit_type is not None and visit_type not in VISIT_TYPES:
+        raise Rejected("invalid", f"visit_type must be one of {', '.join(VISIT_TYPES)}")
+    for name in VISIT_TEXT_FIELDS:
+        _check_str(payload, name, MAX_VISIT_TEXT, False)
+    people = payload.get("people_met")
+    if people is not None and not (
+        (isinstance(people, str) and len(people) <= MAX_VISIT_TEXT)
+        or (isinstance(people, int) and not isinstance(people, bool) and 0 <= people < 1000)
+    ):
+        raise Rejected("invalid", "people_met must be text or a small number")
+    visited = payload.get("visited_at")
+    if visited is not None and (not isinstance(visited, int | float) or isinstance(visited, bool)):
+        raise Rejected("invalid", "visited_at must be a Unix time")
+    photos = payload.get("photos")
+    if isinstance(photos, str):  # the device's row value: a JSON list in text
+        try:
+            photos = json.loads(photos)
+        except ValueError:
+            raise Rejected("invalid", "photos must be a list of photo ids") from None
+    if photos is not None and not (
+        isinstance(photos, list) and len(photos) <= MAX_PHOTOS
+        and all(isinstance(p, str) and 0 < len(p) <= 64 for p in photos)
+    ):
+        raise Rejected("invalid", f"photos must be a list of at most {MAX_PHOTOS} photo ids")
+    household_id = payload.get("household_id")
+    if household_id is not None:
+        if not isinstance(household_id, str):
+            raise Rejected("invalid", "household_id must be text")
+        _household_in_grids(conn, device, household_id)
+
+
+def _task_grid(conn: Connection, device: Any, payload: dict[str, Any]) -> int:
+    task_id = payload.get("task_id")
+    if not isinstance(task_id, str) or not task_id:
+        raise Rejected("invalid", "task_id is required")
+    row = conn.execute(select(db.tasks.c.grid_id).where(db.tasks.c.id == task_id)).first()
+    if row is None:
+        raise Rejected("unknown_record", f"no task {task_id}")
+    if int(row[0]) not in device.grids:
+        raise Rejected("forbidden_grid", "task is for a grid not assigned to this worker")
+    return int(row[0])
+
+
+def _check_task_response(kind: str, record_id: str, payload: dict[str, Any]) -> None:
+    if len(record_id) > 64:
+        raise Rejected("invalid", "record id is longer than 64 characters")
+    when = "answered_at" if kind == "task.answer" else "acknowledged_at"
+    value = payload.get(when)
+    if value is not None and (not isinstance(value, int | float) or isinstance(value, bool)):
+        raise Rejected("invalid", f"{when} must be a Unix time")
+    if kind == "task.ack":
+        return
+    _check_str(payload, "text", MAX_ANSWER_TEXT, False)
+    _check_str(payload, "event_id", 36, False)
+    photos = payload.get("photos") or []
+    if not isinstance(photos, list) or len(photos) > MAX_PHOTOS or not all(
+        isinstance(p, str) and 0 < len(p) <= 64 for p in photos
+    ):
+        raise Rejected("invalid", f"photos must be a list of at most {MAX_PHOTOS} photo ids")
+    if not (payload.get("text") or "").strip() and not photos and not payload.get("event_id"):
+        raise Rejected("invalid", "an answer needs text, a photo or an event")
+
+
+def _when(value: Any) -> str | None:
+    """A device's Unix time as the server's ISO text (None when absent)."""
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        return None
+    from datetime import UTC, datetime
+
+    try:
+        return db.iso(datetime.fromtimestamp(float(value), UTC))
+    except (OverflowError, OSError, ValueError):
+        return None
 
 
 def _apply_update(conn: Connection, device: Any, op: dict[str, Any], now: str) -> dict[str, Any]:
@@ -791,18 +1067,65 @@ def _simple_page(
     return out
 
 
+_VISITS = (
+    select(db.records.c.id, db.records.c.grid_id, db.records.c.device_id,
+           db.records.c.person_id, db.records.c.payload, db.records.c.seq)
+    .where(db.records.c.kind == "visit.create",
+           db.records.c.grid_id.in_(bindparam("grids", expanding=True)),
+           db.records.c.seq > bindparam("after"),
+           db.records.c.device_id != bindparam("device"))
+    .order_by(db.records.c.seq)
+    .limit(bindparam("limit"))
+)
+
+
+def _visits_page(
+    conn: Connection, grids: tuple[int, ...], after: int, limit: int, device_id: str = ""
+) -> list[dict[str, Any]]:
+    """Visits recorded in the device's grids by other devices (the device has its own;
+    index ix_records_kind_grid)."""
+    out = []
+    for r in conn.execute(_VISITS, {"grids": list(grids), "after": after, "limit": limit,
+                                    "device": device_id}):
+        payload = r.payload
+        data = dict(payload) if isinstance(payload, dict) else {}
+        data.update(id=r.id, grid_id=str(r.grid_id), person_id=r.person_id)
+        data.setdefault("device_id", r.device_id)
+        out.append({"seq": int(r.seq), "kind": "visit", "id": r.id, "data": data})
+    return out
+
+
+def _conflicts_page(
+    conn: Connection, grids: tuple[int, ...], after: int, limit: int
+) -> list[dict[str, Any]]:
+    """Conflicts with the names of both people: the leader decides between colleagues,
+    not between person numbers."""
+    page = _simple_page(conn, db.conflicts, "conflict", grids, after, limit)
+    wanted = {c["data"][k] for c in page for k in ("kept_person", "other_person")
+              if c["data"].get(k) is not None}
+    names: dict[int, str] = {}
+    if wanted:
+        p = db.people
+        names = {int(r[0]): str(r[1]) for r in conn.execute(
+            select(p.c.id, p.c.name).where(p.c.id.in_(sorted(wanted))))}
+    for change in page:
+        data = change["data"]
+        data["kept_person_name"] = names.get(data.get("kept_person"))  # type: ignore[arg-type]
+        data["other_person_name"] = names.get(data.get("other_person"))  # type: ignore[arg-type]
+    return page
+
+
 def pull(engine: Engine, device: Any, after: int, limit: int) -> dict[str, Any]:
     grids = tuple(device.grids)
     if not grids:
         return {"changes": [], "next_after": after, "has_more": False}
     with engine.connect() as conn:
         candidates = _households_page(conn, grids, after, limit + 1)
-        candidates += _simple_page(conn, db.conflicts, "conflict", grids, after, limit + 1)
-        candidates += _simple_page(
-            conn, db.events, "event", grids, after, limit + 1,
-            ("id", "grid_id", "category", "description", "status", "updated_at", "updated_seq"),
-        )
+        candidates += _conflicts_page(conn, grids, after, limit + 1)
+        candidates += _events_page(conn, grids, after, limit + 1)
         candidates += _simple_page(conn, db.tasks, "task", grids, after, limit + 1)
+        candidates += _visits_page(conn, grids, after, limit + 1, device.device_id)
+        candidates += central_settings.config_page(conn, grids, after)
     candidates.sort(key=lambda c: int(c["seq"]))
     page = candidates[:limit]
     while len(page) < len(candidates) and candidates[len(page)]["seq"] == page[-1]["seq"]:

@@ -26,9 +26,11 @@ from __future__ import annotations
 
 import json
 import random
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
@@ -36,7 +38,7 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
 
-from fieldclient import audit
+from fieldclient import audit, serverconfig
 from fieldclient.errors import FieldClientError
 from fieldclient.session import Session
 from fieldclient.vault import Vault
@@ -48,9 +50,11 @@ from sync.errors import (
     NotLeader,
     ServerBusy,
     ServerFailed,
+    SyncCancelled,
     SyncError,
     UnknownConflict,
 )
+from sync.pulled_visits import save_pulled_visit
 from sync.transport import HttpTransport, Transport, enroll, normalize_server_url
 
 META_PREFIX = "sync."
@@ -58,6 +62,11 @@ HOUSEHOLD_COLUMNS = ("head_name", "address", "category", "phone", "id_number", "
 CLOCK_WARN_SECONDS = protocol.MAX_CLOCK_SKEW
 PULL_CACHE_KIB = 64 * 1024  # SQLCipher page cache while pulling (default: 2 MiB)
 PULL_CHECKPOINT_PAGES = 10_000  # WAL auto-checkpoint while pulling (default: 1,000)
+# Pull pages written per transaction: households have random ids, so every page dirties
+# most index leaves; one commit for several pages writes each of them once. Bounded in
+# time too, so the GUI's own writes (same database, 5 s busy timeout) wait at most that.
+PULL_PAGES_PER_COMMIT = 10
+PULL_SECONDS_PER_COMMIT = 1.0
 
 
 # -- small persistence helpers -----------------------------------------------------------
@@ -181,6 +190,7 @@ class SyncReport:
     server_time: float | None = None
     error: FieldClientError | None = None
     wiped: bool = False
+    cancelled: bool = False  # stopped on request (lock, quit): nothing lost, not an error
 
     def error_message(self, language: str | None = None) -> str | None:
         return None if self.error is None else self.error.message(language)
@@ -312,6 +322,16 @@ class _FreshHouseholds:
         self.households, self.members = [], []
 
 
+@contextmanager
+def _uncommitted(conn: Any) -> Iterator[None]:
+    """Statements that stay in the open transaction; an error rolls it back."""
+    try:
+        yield
+    except BaseException:
+        conn.rollback()
+        raise
+
+
 # -- the engine ------------------------------------------------------------------------
 
 class SyncEngine:
@@ -325,8 +345,11 @@ class SyncEngine:
         batch_bytes: int = 400_000,
         page_size: int = protocol.MAX_PULL_LIMIT,
         chunk_size: int = protocol.DEFAULT_CHUNK_SIZE,
+        cancel: threading.Event | None = None,
     ) -> None:
         self.session = session
+        # Set from any thread to stop a run at the next step (batch, chunk, page).
+        self.cancel_event = cancel if cancel is not None else threading.Event()
         self._transport = transport
         self.retry = retry or RetryPolicy()
         self.batch_size = max(1, min(batch_size, protocol.MAX_PUSH_OPS))
@@ -390,7 +413,7 @@ class SyncEngine:
             "SELECT c.id, c.household_id, h.head_name, h.address, c.field, c.kept_value, "
             "c.other_value, c.kept_device, c.kept_person, c.other_device, c.other_person, "
             "c.status, c.choice, c.local_choice, c.created_at, c.resolved_at, c.server_seq, "
-            "c.member_id, m.name "
+            "c.member_id, m.name, c.kept_person_name, c.other_person_name "
             "FROM sync_conflicts c LEFT JOIN households h ON h.id = c.household_id "
             f"LEFT JOIN members m ON m.id = c.member_id {where} "
             "ORDER BY c.server_seq"
@@ -398,7 +421,7 @@ class SyncEngine:
         keys = ("id", "household_id", "head_name", "address", "field", "kept_value",
                 "other_value", "kept_device", "kept_person", "other_device", "other_person",
                 "status", "choice", "local_choice", "created_at", "resolved_at", "server_seq",
-                "member_id", "member_name")
+                "member_id", "member_name", "kept_person_name", "other_person_name")
         out = []
         for r in rows:
             item = dict(zip(keys, r, strict=True))
@@ -434,6 +457,14 @@ class SyncEngine:
         return op_id
 
     # -- one run -------------------------------------------------------------------
+    def cancel(self) -> None:
+        """Ask a running ``run_once`` (on another thread) to stop at the next step."""
+        self.cancel_event.set()
+
+    def _check_cancel(self) -> None:
+        if self.cancel_event.is_set():
+            raise SyncCancelled()
+
     def run_once(self, progress: ProgressCallback | None = None) -> SyncReport:
         """Push pending ops, then pull the change feed. Network and server trouble is
         reported in ``report.error`` (translated message), never raised; a revoked
@@ -450,6 +481,8 @@ class SyncEngine:
                 self._upload_photos(transport, report, progress)
             self._pull_all(transport, report, progress)
             report.ok = True
+        except SyncCancelled:
+            report.cancelled = True
         except DeviceRevoked as exc:
             report.error = exc
             report.wiped = True
@@ -488,6 +521,7 @@ class SyncEngine:
     def _call(self, fn: Callable[[], Any]) -> Any:
         attempt = 0
         while True:
+            self._check_cancel()
             try:
                 return fn()
             except SyncError as exc:
@@ -537,6 +571,7 @@ class SyncEngine:
             ).fetchall()
             if not rows:
                 return
+            self._check_cancel()
             ops: list[protocol.Op] = []
             size = 0
             for r in rows:
@@ -657,6 +692,7 @@ class SyncEngine:
         budget = 3 * (len(data) // self.chunk_size + 1) + 10  # never loop forever
         while True:
             budget -= 1
+            self._check_cancel()
             if budget < 0:
                 raise ServerFailed(409, "photo upload does not progress")
             if offset >= len(data):
@@ -713,33 +749,53 @@ class SyncEngine:
     ) -> None:
         done = 0
         after = self.cursor()
+        db = self.session.db
         page: protocol.PullResponse = self._call(partial(transport.pull, after, self.page_size))
         # The next page is fetched (read-only GET) while this one is written: the
-        # server's work and the device's overlap. The cursor still moves only with
-        # the rows it brought, in one transaction per page.
+        # server's work and the device's overlap. The cursor moves only with the rows
+        # it brought: each page writes both, and a commit takes whole pages (several
+        # at a time, see PULL_PAGES_PER_COMMIT); a stop or a failed fetch commits the
+        # pages already written, a failure while writing one rolls back to the last commit.
+        uncommitted = 0
+        since = time.monotonic()
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="sync-pull") as ahead:
-            while True:
-                changes = page.get("changes", [])
-                next_after = int(page.get("next_after", after))
-                more = bool(page.get("has_more")) and bool(changes)
-                following = (
-                    ahead.submit(self._call, partial(transport.pull, next_after, self.page_size))
-                    if more else None
-                )
-                if changes or next_after != after:
-                    self._apply_page(page, report)
-                done += len(changes)
-                if progress:
-                    progress(SyncProgress("pull", done, None))
-                if following is None:
-                    return
-                after = next_after
-                page = following.result()
+            try:
+                while True:
+                    changes = page.get("changes", [])
+                    next_after = int(page.get("next_after", after))
+                    more = bool(page.get("has_more")) and bool(changes)
+                    following = (
+                        ahead.submit(self._call, partial(transport.pull, next_after,
+                                                         self.page_size))
+                        if more else None
+                    )
+                    if changes or next_after != after:
+                        self._apply_page(page, report)
+                        uncommitted += 1
+                    if uncommitted and (
+                        following is None or uncommitted >= PULL_PAGES_PER_COMMIT
+                        or time.monotonic() - since >= PULL_SECONDS_PER_COMMIT
+                    ):
+                        db.conn.commit()
+                        uncommitted, since = 0, time.monotonic()
+                    done += len(changes)
+                    if progress:
+                        progress(SyncProgress("pull", done, None))
+                    if following is None:
+                        return
+                    after = next_after
+                    if self.cancel_event.is_set():
+                        following.cancel()
+                        raise SyncCancelled()
+                    page = following.result()
+            finally:
+                if uncommitted and self.session.is_open and db.conn.in_transaction:
+                    db.conn.commit()
 
     def _apply_page(self, page: protocol.PullResponse, report: SyncReport) -> None:
         now = self.session.clock()
         db = self.session.db
-        with db.conn:
+        with _uncommitted(db.conn):  # committed by _pull_pages, a few pages at a time
             # The cursor first: this write opens the transaction and takes the write lock,
             # so the look-ups below cannot go stale (the GUI writes on its own connection).
             _meta_set(self.session, "cursor", str(int(page["next_after"])))
@@ -770,25 +826,35 @@ class SyncEngine:
                         "INSERT INTO sync_conflicts (id, household_id, grid_id, field, kept_value,"
                         " other_value, kept_device, kept_person, other_device, other_person,"
                         " status, choice, resolved_by, created_at, resolved_at, server_seq,"
-                        " member_id)"
-                        " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(id) DO UPDATE SET"
+                        " member_id, kept_person_name, other_person_name)"
+                        " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
+                        " ON CONFLICT(id) DO UPDATE SET"
                         " status = excluded.status, choice = excluded.choice,"
                         " resolved_by = excluded.resolved_by, resolved_at = excluded.resolved_at,"
-                        " server_seq = excluded.server_seq",
+                        " server_seq = excluded.server_seq,"
+                        " kept_person_name = excluded.kept_person_name,"
+                        " other_person_name = excluded.other_person_name",
                         (data["id"], data["household_id"], str(data["grid_id"]), data["field"],
                          json.dumps(data["kept_value"], ensure_ascii=False),
                          json.dumps(data["other_value"], ensure_ascii=False),
                          data.get("kept_device"), data.get("kept_person"),
                          data.get("other_device"), data.get("other_person"), data["status"],
                          data.get("choice"), data.get("resolved_by"), data.get("created_at"),
-                         data.get("resolved_at"), seq, data.get("member_id")),
+                         data.get("resolved_at"), seq, data.get("member_id"),
+                         data.get("kept_person_name"), data.get("other_person_name")),
                     )
                 elif kind == "event":
+                    history = data.get("history")
                     db.execute(
                         "INSERT OR REPLACE INTO sync_events (id, grid_id, category, description,"
-                        " status, updated_at, server_seq) VALUES (?,?,?,?,?,?,?)",
+                        " status, updated_at, server_seq, history, created_at, reporter_id,"
+                        " household_id, address, urgency) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
                         (data["id"], str(data["grid_id"]), data.get("category"),
-                         data.get("description"), data["status"], data.get("updated_at"), seq),
+                         data.get("description"), data["status"], data.get("updated_at"), seq,
+                         json.dumps(history if isinstance(history, list) else [],
+                                    ensure_ascii=False),
+                         data.get("created_at"), data.get("reporter_id"),
+                         data.get("household_id"), data.get("address"), data.get("urgency")),
                     )
                 elif kind == "task":
                     db.execute(
@@ -797,6 +863,10 @@ class SyncEngine:
                         (data["id"], str(data["grid_id"]), data["title"], data["body"],
                          data.get("due"), data.get("created_at"), seq),
                     )
+                elif kind == "visit":  # colleagues' visits: history and quota due dates
+                    save_pulled_visit(db, data, now)
+                elif kind == "config" and isinstance(data.get("key"), str):
+                    serverconfig.put(db, data["key"], data.get("value"), seq)
             if fresh is not None:
                 fresh.write(db.conn)
 

@@ -20,6 +20,14 @@ class SyncError(FieldClientError):
     code = "sync_failed"
 
 
+class SyncCancelled(SyncError):
+    """The run was stopped on purpose (locking, quitting) between two steps; what was
+    committed stays, the rest goes next time."""
+
+    text = QT_TRANSLATE_NOOP("errors", "同步已停止。数据已保存在本机，下次同步会继续。")
+    code = "cancelled"
+
+
 class ServerUnreachable(SyncError):
     text = QT_TRANSLATE_NOOP(
         "errors", "无法连接服务器，请检查网络后再试。数据已保存在本机，下次同步会继续。"

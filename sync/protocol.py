@@ -182,6 +182,29 @@ Kinds (:data:`OP_KINDS`):
   record; it must carry ``grid_id`` (a grid of the device's worker). Same
   ``record_id`` with the same content (canonical JSON) = ``duplicate``; same id
   with different content = ``rejected`` (``content_differs``).
+* ``event.report`` (immutable): ``record_id`` = event id (≤ 36), ``payload =
+  {"id", "grid_id", "category" (≤ 20 characters, the class's Chinese name),
+  "description" (1-5,000), "urgency": "normal" | "urgent" | "emergency" (一般/紧急/
+  特急; absent = normal), "household_id"? (≤ 36), "address"? (≤ 200), "location"?
+  {"lat", "lon", "accuracy_m", "at"} (WGS-84 degrees, Unix time), "photos": [photo
+  ids] (≤ 20; the photos themselves go up as ``photo.meta`` plus blobs),
+  "reported_at", "device_id", "source"? (e.g. ``{"kind": "patrol", "patrol_id",
+  "item"}``)}``. A bad detail is ``rejected`` (``invalid``). The event opens in
+  the closed loop as ``reported``.
+* ``event.followup`` (immutable): the reporting worker's next step;
+  ``record_id`` = follow-up id (≤ 36), ``payload = {"event_id", "kind":
+  "supplement" | "verify", "outcome": "passed" | "failed" (verify only, else
+  null), "text" (≤ 5,000), "photos": [photo ids], "location"?, "created_at"}``.
+  No ``grid_id``: the event's grid must be one of the device's (unknown event:
+  ``unknown_record``; other grid: ``forbidden_grid``). A verify needs at least
+  one photo, a supplement text or a photo (``invalid``). Applied: a supplement on
+  a ``returned`` event moves it to ``reported``; a verify on a ``resolved`` event
+  moves it to ``verified`` (passed) or back to ``in_progress`` (failed); the text
+  is the history note. When the event is no longer in the state the follow-up
+  expects (the centre moved it meanwhile), the follow-up is still stored and
+  added to the history as a note without a status change (``from_status`` =
+  ``to_status``): the worker's text is never lost. Either way the history entry
+  names the follow-up (``followup_id``) and the event moves in the pull feed.
 * ``household.update``: ``base_version`` = the household version the device last
   pulled; ``payload = {"fields": {name: value}}`` with names from
   :data:`HOUSEHOLD_FIELDS`.
@@ -204,6 +227,21 @@ Kinds (:data:`OP_KINDS`):
 * ``member.remove``: ``record_id`` = member id, ``base_version``, ``payload = {}``.
   The member leaves the household (the server keeps a tombstone with its last
   values); removing it again is ``applied`` with nothing changed.
+* ``visit.create`` (immutable): ``record_id`` = visit id, ``payload`` = the visit
+  (``household_id``, ``grid_id``, ``visit_type`` one of ``home``, ``phone``,
+  ``revisit``, ``other``, ``visited_at`` Unix time, ``people_met``, ``situation``,
+  ``needs``, ``follow_up``, ``follow_up_due``, ``photos`` (photo ids), position,
+  ``corrects``, ``worker``, ``device_id``, ``training``). The household, when named,
+  must be in one of the device's grids (``unknown_record`` / ``forbidden_grid``);
+  texts at most 5,000 characters (``invalid``). Payloads of older clients
+  (``people_met`` a number, an extra ``problems``) are accepted as sent.
+* ``task.ack`` / ``task.answer`` (immutable): ``record_id`` = a new id per
+  acknowledgement or answer; ``payload = {"task_id", "acknowledged_at"}`` or
+  ``{"task_id", "text", "photos": [photo ids], "event_id"?, "answered_at"}`` (Unix
+  times; an answer needs text, a photo or an event). No ``grid_id``: the task's
+  grid must be one of the device's grids (``unknown_record``, ``forbidden_grid``).
+  The server keeps them with the device and person; the same record sent again is
+  a ``duplicate``.
 * ``conflict.resolve``: ``record_id`` = conflict id, ``payload = {"choice":
   "kept" | "other"}``; only a grid leader (role ``leader``) of the household's
   grid may resolve; a conflict is resolved once (later ones: ``already_resolved``).
@@ -244,7 +282,16 @@ whether to ask again. Each :class:`Change` is the full current state of one
 record (``kind`` ``household`` with version and its members, each with its own
 ``version``; a removed member is absent from the list; ``conflict``, with
 ``member_id`` when it is about a member,
-``event``, ``task``). A device with nothing new gets ``{"changes": [],
+``event`` with ``data = {"id", "grid_id", "category", "description",
+"status", "urgency", "household_id", "address", "reporter_id", "created_at",
+"updated_at", "history": [{"from_status", "to_status", "note", "actor", "at",
+"followup_id"}, ...] oldest first}``, ``task``; ``visit``: a ``visit.create``
+record of the device's grids
+from any device, ``data`` = its payload with ``id``, ``grid_id`` and the sender's
+``person_id``; ``config``: a centre setting, ``id`` = the key, ``data = {"key",
+"value", "org_unit_id", "updated_at"}``, the value of the most specific org unit
+above the device's grids, sent again whenever that value changes). A device with
+nothing new gets ``{"changes": [],
 "has_more": false}``.
 
 Photos (content-addressed by the SHA-256 of their bytes):
@@ -286,6 +333,8 @@ IMMUTABLE_KINDS = (
     "track.segment",
     "photo.meta",
     "member.create",
+    "task.ack",
+    "task.answer",
 )
 MEMBER_FIELDS = ("name", "relation", "id_number", "phone", "residence")
 MEMBER_RESIDENCES = ("registered", "floating", "tenant")
@@ -335,7 +384,7 @@ class PushResponse(TypedDict):
 
 class Change(TypedDict):
     seq: int
-    kind: Literal["household", "conflict", "event", "task"]
+    kind: Literal["household", "conflict", "event", "task", "visit", "config"]
     id: str
     data: dict[str, Any]
 

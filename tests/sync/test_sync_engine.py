@@ -256,6 +256,7 @@ def test_same_field_conflict_kept_shown_and_resolved_by_leader(
         assert (c["field"], c["kept_value"], c["other_value"]) == ("head_name", "钱七甲", "钱七乙")
         assert c["kept_device"] == a.engine.enrollment().device_id
         assert c["other_device"] == b.engine.enrollment().device_id
+        assert (c["kept_person_name"], c["other_person_name"]) == ("网格员0", "网格员1")
     # a worker may not settle it
     with pytest.raises(NotLeader):
         a.engine.resolve_conflict(c["id"], "other")
@@ -417,7 +418,7 @@ def test_simulated_training_work_syncs(live: LiveServer, make_device: MakeDevice
     assert kinds["visit.create"] == 12 and kinds["event.report"] == 4
     assert kinds["patrol.report"] == 2 and kinds["photo.meta"] == 3
     assert kinds["household.create"] == 10
-    assert all(p["training"] is True for p in payloads)
+    assert all(p["training"] == 1 for p in payloads)  # the row value: 1 = training
 
 
 def test_schedule_backs_off_and_resets() -> None:

@@ -1,0 +1,213 @@
+"""Per-district settings the centre sends to devices (pull feed kind ``config``).
+
+A setting is a JSON value under a known key for one org unit and everything below
+it (``org_unit_id`` NULL: the whole deployment). A device gets, per key, the value
+of the most specific org unit above its grids. Values are validated strictly here,
+before anything is stored, because a device falls back to its defaults when a value
+does not parse and a bad value would silently change every worker's quotas.
+
+Keys: ``quota_rules`` (``{"rules": [{"id", "kind", "period", "times", "category"?}]}``)
+and ``event_categories`` (``{"categories": [{"zh", "en"}]}``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from sqlalchemy import Connection, Engine, insert, select, update
+
+from central import db
+
+QUOTA_RULES = "quota_rules"
+EVENT_CATEGORIES = "event_categories"
+QUOTA_KINDS = ("patrol", "visit")
+QUOTA_PERIODS = ("day", "week", "month", "quarter", "year")
+MAX_RULES = 100
+MAX_TIMES = 1000
+MAX_CATEGORIES = 100
+MAX_CATEGORY_ZH = 20
+MAX_CATEGORY_EN = 60
+
+
+class SettingError(ValueError):
+    """A setting refused: the message says what to fix."""
+
+
+def _object(value: Any, where: str, allowed: set[str], required: set[str]) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise SettingError(f"{where} must be a JSON object")
+    unknown = sorted(set(value) - allowed)
+    if unknown:
+        raise SettingError(f"{where}: unknown key(s) {', '.join(unknown)}")
+    missing = sorted(required - set(value))
+    if missing:
+        raise SettingError(f"{where}: missing {', '.join(missing)}")
+    return value
+
+
+def _text(value: Any, where: str, max_len: int) -> str:
+    if not isinstance(value, str) or not value.strip() or len(value) > max_len:
+        raise SettingError(f"{where} must be non-empty text of at most {max_len} characters")
+    return value.strip()
+
+
+def validate_quota_rules(value: Any) -> dict[str, Any]:
+    """``{"rules": [...]}``: each rule an id, a kind (patrol/visit), a period, a number
+    of times ≥ 1 and, for visits, the household category it applies to."""
+    top = _object(value, "quota_rules", {"rules"}, {"rules"})
+    rules = top["rules"]
+    if not isinstance(rules, list) or not rules or len(rules) > MAX_RULES:
+        raise SettingError(f"quota_rules.rules must be a list of 1 to {MAX_RULES} rules")
+    out: list[dict[str, Any]] = []
+    seen: set[str] = set()
+    for i, rule in enumerate(rules):
+        where = f"quota_rules.rules[{i}]"
+        _object(rule, where, {"id", "kind", "category", "period", "times"},
+                {"id", "kind", "period", "times"})
+        rule_id = _text(rule["id"], f"{where}.id", 40)
+        if rule_id in seen:
+            raise SettingError(f"{where}.id {rule_id!r} is used twice")
+        seen.add(rule_id)
+        if rule["kind"] not in QUOTA_KINDS:
+            raise SettingError(f"{where}.kind must be one of {', '.join(QUOTA_KINDS)}")
+        if rule["period"] not in QUOTA_PERIODS:
+            raise SettingError(f"{where}.period must be one of {', '.join(QUOTA_PERIODS)}")
+        times = rule["times"]
+        if not isinstance(times, int) or isinstance(times, bool) or not 1 <= times <= MAX_TIMES:
+            raise SettingError(f"{where}.times must be a whole number from 1 to {MAX_TIMES}")
+        clean = {"id": rule_id, "kind": rule["kind"], "period": rule["period"], "times": times}
+        if rule["kind"] == "visit":
+            if rule.get("category") not in db.CATEGORIES:
+                raise SettingError(
+                    f"{where}.category must be one of {', '.join(db.CATEGORIES)}")
+            clean["category"] = rule["category"]
+        elif "category" in rule:
+            raise SettingError(f"{where}: a patrol rule has no category")
+        out.append(clean)
+    return {"rules": out}
+
+
+def validate_event_categories(value: Any) -> dict[str, Any]:
+    """``{"categories": [{"zh": "矛盾纠纷", "en": "Disputes"}, ...]}``: Chinese names of
+    at most 20 characters, each once; the English name is optional."""
+    top = _object(value, "event_categories", {"categories"}, {"categories"})
+    items = top["categories"]
+    if not isinstance(items, list) or not items or len(items) > MAX_CATEGORIES:
+        raise SettingError(
+            f"event_categories.categories must be a list of 1 to {MAX_CATEGORIES} classes")
+    out: list[dict[str, str]] = []
+    seen: set[str] = set()
+    for i, item in enumerate(items):
+        where = f"event_categories.categories[{i}]"
+        _object(item, where, {"zh", "en"}, {"zh"})
+        zh = _text(item["zh"], f"{where}.zh", MAX_CATEGORY_ZH)
+        if zh in seen:
+            raise SettingError(f"{where}.zh {zh!r} is listed twice")
+        seen.add(zh)
+        clean = {"zh": zh}
+        if item.get("en") is not None:
+            clean["en"] = _text(item["en"], f"{where}.en", MAX_CATEGORY_EN)
+        out.append(clean)
+    return {"categories": out}
+
+
+VALIDATORS: dict[str, Callable[[Any], dict[str, Any]]] = {
+    QUOTA_RULES: validate_quota_rules,
+    EVENT_CATEGORIES: validate_event_categories,
+}
+
+
+def validate(key: str, value: Any) -> dict[str, Any]:
+    """The cleaned value for ``key``; SettingError when the key or value is refused."""
+    validator = VALIDATORS.get(key)
+    if validator is None:
+        raise SettingError(f"unknown setting {key!r}; one of: {', '.join(sorted(VALIDATORS))}")
+    return validator(value)
+
+
+def set_setting(
+    engine: Engine, key: str, value: Any, org_unit_id: int | None = None
+) -> dict[str, Any]:
+    """Validate and store; a new feed sequence number, so every device pulls it even
+    after it has pulled everything else."""
+    clean = validate(key, value)
+    s = db.settings
+    now = db.now_iso()
+    with engine.begin() as conn:
+        seq = db.next_seq(conn)  # first: takes the writer lock before the look-up below
+        if org_unit_id is not None:
+            unit = conn.execute(
+                select(db.org_units.c.id).where(db.org_units.c.id == org_unit_id)).first()
+            if unit is None:
+                raise SettingError(f"no org unit with id {org_unit_id}")
+        where = s.c.org_unit_id.is_(None) if org_unit_id is None else (
+            s.c.org_unit_id == org_unit_id)
+        existing = conn.execute(select(s.c.id).where(s.c.key == key, where)).first()
+        row = {"value": clean, "updated_at": now, "updated_seq": seq}
+        if existing is None:
+            conn.execute(insert(s).values(key=key, org_unit_id=org_unit_id, **row))
+        else:
+            conn.execute(update(s).where(s.c.id == existing[0]).values(**row))
+    return {"key": key, "org_unit_id": org_unit_id, "value": clean, "updated_at": now,
+            "updated_seq": seq}
+
+
+def list_settings(engine: Engine) -> list[dict[str, Any]]:
+    s = db.settings
+    with engine.connect() as conn:
+        return [
+            {"key": r["key"], "org_unit_id": r["org_unit_id"], "value": r["value"],
+             "updated_at": r["updated_at"], "updated_seq": r["updated_seq"]}
+            for r in conn.execute(select(s).order_by(
+                s.c.key, s.c.org_unit_id.is_not(None), s.c.org_unit_id)).mappings()
+        ]
+
+
+def ancestry(conn: Connection, grids: Iterable[int]) -> dict[int, int]:
+    """Org unit id -> distance from the nearest of ``grids`` (0 for the grids), for
+    the grids and every unit above them."""
+    depth: dict[int, int] = {}
+    frontier = {int(g) for g in grids}
+    level = 0
+    while frontier and level < 20:  # the tree has 5 levels; a cycle cannot loop forever
+        for unit in frontier:
+            depth.setdefault(unit, level)
+        rows = conn.execute(
+            select(db.org_units.c.parent_id).where(db.org_units.c.id.in_(sorted(frontier)))
+        ).all()
+        frontier = {int(r[0]) for r in rows if r[0] is not None} - set(depth)
+        level += 1
+    return depth
+
+
+def effective(conn: Connection, grids: Iterable[int]) -> dict[str, dict[str, Any]]:
+    """Per key, the setting row of the most specific org unit above ``grids``."""
+    depth = ancestry(conn, grids)
+    s = db.settings
+    rows = conn.execute(
+        select(s).where(s.c.org_unit_id.in_(sorted(depth)) | s.c.org_unit_id.is_(None))
+    ).mappings().all()
+    best: dict[str, dict[str, Any]] = {}
+    for r in rows:
+        rank = depth[r["org_unit_id"]] if r["org_unit_id"] is not None else 10_000
+        current = best.get(r["key"])
+        if current is None or rank < current["_rank"]:
+            best[r["key"]] = {**dict(r), "_rank": rank}
+    return best
+
+
+def config_page(conn: Connection, grids: tuple[int, ...], after: int) -> list[dict[str, Any]]:
+    """The ``config`` changes for a device: each key whose value for its grids was set
+    after ``after`` (a few rows at most: no ``limit`` needed)."""
+    s = db.settings
+    newer = conn.execute(select(s.c.id).where(s.c.updated_seq > after).limit(1)).first()
+    if newer is None:  # the usual case: one indexed-size look-up and nothing else
+        return []
+    return [
+        {"seq": int(r["updated_seq"]), "kind": "config", "id": key,
+         "data": {"key": key, "value": r["value"], "org_unit_id": r["org_unit_id"],
+                  "updated_at": r["updated_at"]}}
+        for key, r in sorted(effective(conn, grids).items())
+        if int(r["updated_seq"]) > after
+    ]
