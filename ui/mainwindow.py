@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QButtonGroup,
     QFrame,
     QHBoxLayout,
+    QLabel,
     QPushButton,
     QSizePolicy,
     QStackedWidget,
@@ -16,6 +18,7 @@ from PySide6.QtWidgets import (
 )
 
 from ui.pages import PAGE_CLASSES, Page
+from ui.pages.tasks import TasksPage
 from ui.sync_indicator import SyncIndicator
 from ui.widgets import Retranslatable, button, label
 
@@ -50,6 +53,11 @@ class MainView(Retranslatable, QWidget):
             self.nav_buttons[cls.key] = btn
             nav_layout.addWidget(btn)
         nav_layout.addStretch(1)
+        self.task_badge = self._nav_badge(self.nav_buttons["tasks"])
+        tasks_page = self.pages["tasks"]
+        if isinstance(tasks_page, TasksPage):  # unread count: after syncs and reads
+            tasks_page.unread_changed.connect(self.set_task_badge)
+            tasks_page.announce_unread()  # one COUNT: cheap enough for unlock
 
         self.header = QFrame()
         self.header.setObjectName("header")
@@ -61,11 +69,15 @@ class MainView(Retranslatable, QWidget):
             controller.sync.changed.connect(self.sync_status.update_state)
         self.lock_button = button("primary", "lockButton")
         self.lock_button.clicked.connect(lambda: self.controller.lock("manual"))
+        self.report_button = button("primary", "reportEventButton")  # reachable from every page
+        self.report_button.clicked.connect(self.report_event)
+        self.event_dialog: QWidget | None = None
         header_layout = QHBoxLayout(self.header)
         header_layout.setContentsMargins(24, 8, 16, 8)
         header_layout.setSpacing(16)
         header_layout.addWidget(self.title)
         header_layout.addStretch(1)
+        header_layout.addWidget(self.report_button)
         header_layout.addWidget(self.sync_status)
         header_layout.addWidget(self.lock_button)
 
@@ -82,6 +94,22 @@ class MainView(Retranslatable, QWidget):
         self.retranslate()
         self.show_page("today")
 
+    @staticmethod
+    def _nav_badge(nav_button: QPushButton) -> QLabel:
+        """A count in a red circle at the right end of a navigation button."""
+        badge = label("", wrap=False)
+        badge.setObjectName("navBadge")
+        badge.setVisible(False)
+        row = QHBoxLayout(nav_button)
+        row.setContentsMargins(0, 0, 10, 0)
+        row.addStretch(1)
+        row.addWidget(badge, 0, Qt.AlignmentFlag.AlignVCenter)
+        return badge
+
+    def set_task_badge(self, unread: int) -> None:
+        self.task_badge.setText(str(unread) if unread < 100 else "99+")
+        self.task_badge.setVisible(unread > 0)
+
     def current_page(self) -> Page:
         page = self.stack.currentWidget()
         assert isinstance(page, Page)
@@ -92,8 +120,30 @@ class MainView(Retranslatable, QWidget):
         self.nav_buttons[key].setChecked(True)
         self.title.setText(self.pages[key].title())
 
+    def open_household(self, household_id: str) -> None:
+        """Show one household's details (from Today, events, tasks...)."""
+        from ui.pages.households import HouseholdsPage
+
+        self.show_page("households")
+        page = self.pages["households"]
+        if isinstance(page, HouseholdsPage):
+            page.show_household(household_id)
+
     def retranslate(self) -> None:
         for key, page in self.pages.items():
             self.nav_buttons[key].setText(page.title())
         self.title.setText(self.current_page().title() if self.stack.count() else "")
         self.lock_button.setText(self.tr("锁定"))
+        self.report_button.setText(self.tr("上报事件"))
+
+    def report_event(self) -> None:
+        """The header's 上报事件: report from any page; afterwards My events shows it."""
+        from ui.event_dialog import ReportEventDialog
+
+        dialog = ReportEventDialog(self.controller, self, on_reported=self._event_reported)
+        self.event_dialog = dialog
+        dialog.open()
+
+    def _event_reported(self, _event_id: str) -> None:
+        self.show_page("events")
+        self.pages["events"].refresh()

@@ -43,7 +43,8 @@ START_DELAY_MS = 300
 
 
 class _Cancelled(Exception):
-    """Raised inside the worker (progress callback, retry sleep) to stop a run early."""
+    """Raised inside the worker when the UI side is gone; a lock stops the engine
+    through its cancel event (``SyncEngine.cancel_event``) at the next step."""
 
 
 class _Bridge(QObject):
@@ -233,30 +234,28 @@ class SyncController(QObject):
                 log.exception("could not close the sync connection")
 
     def _sleep(self, seconds: float) -> None:
-        """The engine's retry pause: cut short (and the run stopped) on lock."""
-        if self._cancel.wait(seconds):
-            raise _Cancelled()
+        """The engine's retry pause: cut short on lock (the engine then stops the run)."""
+        self._cancel.wait(seconds)
 
     def _run_once(self, session: Session) -> SyncReport | None:
         from sync.engine import SyncEngine
 
         if self._worker_engine is None or self._worker_engine.session is not session:
-            self._worker_engine = SyncEngine(session, retry=self.retry)
+            self._worker_engine = SyncEngine(session, retry=self.retry, cancel=self._cancel)
         engine = self._worker_engine
         bridge = self._bridge
 
         def progress(step: SyncProgress) -> None:
-            if self._cancel.is_set():
-                raise _Cancelled()
             try:
                 bridge.progress.emit(step)
             except RuntimeError:  # the UI side is gone (shutting down)
                 raise _Cancelled() from None
 
         try:
-            return engine.run_once(progress)
+            report = engine.run_once(progress)
         except _Cancelled:
             return None
+        return None if report.cancelled else report
 
     # -- results (UI thread) -----------------------------------------------------------
     @Slot(object)

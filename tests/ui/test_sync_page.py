@@ -396,6 +396,8 @@ def test_conflict_waits_on_a_worker_and_the_leader_settles_it_with_one_tap(
     (card,) = page.conflict_cards
     assert isinstance(card, ConflictCard)
     assert "户主姓名" in card.title.text()
+    assert "网格员" in card.kept.text() and "网格员" in card.other.text()  # names, not numbers
+    assert "人员编号" not in card.kept.text() + card.other.text()
     assert card.keep_button.isVisibleTo(card) and card.other_button.text() == "改用“郑十一乙”"
     with qtbot.waitSignal(sync_of(leader).finished, timeout=15_000) as report:
         click(qtbot, card.other_button)

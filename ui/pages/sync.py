@@ -80,11 +80,13 @@ class ConflictCard(QFrame):
         self.title.setText(title)
         self.kept = label()
         self.kept.setText(self.tr("先到中心的值：{value}（{who}）").format(
-            value=kept, who=self._who(conflict["kept_device"], conflict["kept_person"], me)))
+            value=kept, who=self._who(conflict["kept_device"], conflict["kept_person"], me,
+                                conflict.get("kept_person_name"))))
         self.other = label()
         self.other.setText(self.tr("后到的值：{value}（{who}）").format(
             value=other,
-            who=self._who(conflict["other_device"], conflict["other_person"], me)))
+            who=self._who(conflict["other_device"], conflict["other_person"], me,
+                          conflict.get("other_person_name"))))
         layout = QVBoxLayout(self)
         layout.setContentsMargins(16, 12, 16, 12)
         layout.setSpacing(8)
@@ -113,13 +115,15 @@ class ConflictCard(QFrame):
             layout.addWidget(self.waiting)
 
     def _who(self, device: str | None, person: int | None,
-             me: tuple[str, int]) -> str:
+             me: tuple[str, int], name: str | None = None) -> str:
         if device and device == me[0]:
             return self.tr("本设备")
         if person is not None and person == me[1]:
             return self.tr("你的另一台设备")
         if person is None:
             return self.tr("中心")
+        if name:
+            return name
         return self.tr("人员编号{id}").format(id=person)
 
 

@@ -1,20 +1,102 @@
-"""Today: the date, the patrol under way, and per grid whether today's patrol is done."""
+"""Today: the date, who is overdue or due this week, progress against each quota
+rule, and per grid whether today's patrol is done.
+
+The patrol facts are a few rows and are read at once; the quota figures scan the
+household registry (up to 100,000 rows), so they are computed off the UI thread on
+the page's own connection (:meth:`Session.fork`, kept while unlocked) and shown
+when ready; unchanged data is not counted again.
+"""
 
 from __future__ import annotations
 
+import logging
+from datetime import date
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QDate, QLocale, Qt
-from PySide6.QtWidgets import QFrame, QGridLayout, QLabel, QPushButton, QVBoxLayout, QWidget
+from PySide6.QtCore import QCoreApplication, QDate, QLocale, Qt, Signal
+from PySide6.QtGui import QMouseEvent
+from PySide6.QtWidgets import (
+    QFrame,
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QProgressBar,
+    QPushButton,
+    QScrollArea,
+    QVBoxLayout,
+    QWidget,
+)
 
-from fieldclient import patrols
+from fieldclient import patrols, quotas
+from fieldclient.cli_quota import CATEGORY_NAMES, PERIOD_NAMES
 from ui.pages.base import Page
 from ui.patrol_common import grid_label, worker_grids
+from ui.tasks import run_task
 from ui.widgets import button, label, set_role
 
 if TYPE_CHECKING:
+    from fieldclient.session import Session
     from ui.controller import AppController
     from ui.pages.patrol import PatrolPage
+
+log = logging.getLogger("gridfield.ui")
+SHOWN_DUE = 20
+READER_CACHE_KIB = 64 * 1024  # the registry's pages stay decrypted in memory
+
+
+def rule_text(rule: quotas.Rule) -> str:
+    period = QCoreApplication.translate("quota", PERIOD_NAMES[rule.period])
+    if rule.kind == "patrol":
+        return QCoreApplication.translate("todayPage", "巡查网格（{period}至少{times}次）").format(
+            period=period, times=rule.times)
+    category = QCoreApplication.translate("quota", CATEGORY_NAMES[rule.category or "ordinary"])
+    text = QCoreApplication.translate("todayPage", "走访{category}（{period}至少{times}次）")
+    return text.format(category=category, period=period, times=rule.times)
+
+
+class DueRow(QFrame):
+    """One household to visit: big, the whole row is the button."""
+
+    clicked = Signal()
+
+    def __init__(self, item: quotas.DueHousehold, today: date,
+                 parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("itemCard")
+        self.setProperty("role", "problem" if item.overdue else "open")
+        self.setCursor(Qt.CursorShape.PointingHandCursor)
+        self.item = item
+        when = label("itemName" if item.overdue else "fact", wrap=False)
+        when.setObjectName("dueWhen")
+        if item.overdue:
+            days = item.days_overdue(today)
+            when.setText(self.tr("逾期{n}天").format(n=days))
+            set_role(when, "error")
+        else:
+            due = QDate(item.due_date.year, item.due_date.month, item.due_date.day)
+            when.setText(self.tr("{date}前走访").format(
+                date=QLocale().toString(due, QLocale.FormatType.ShortFormat)))
+        who = label("itemName")
+        who.setTextFormat(Qt.TextFormat.PlainText)
+        who.setText(f"{item.head_name}  ·  "
+                    + QCoreApplication.translate("quota", CATEGORY_NAMES[item.category]))
+        where = label("muted")
+        where.setTextFormat(Qt.TextFormat.PlainText)
+        where.setText(item.address)
+        text = QVBoxLayout()
+        text.setSpacing(2)
+        text.addWidget(who)
+        text.addWidget(where)
+        row = QHBoxLayout(self)
+        row.setContentsMargins(16, 10, 16, 10)
+        row.setSpacing(16)
+        row.addLayout(text, 1)
+        row.addWidget(when, 0, Qt.AlignmentFlag.AlignVCenter)
+
+    def mouseReleaseEvent(self, event: QMouseEvent) -> None:
+        super().mouseReleaseEvent(event)
+        if self.rect().contains(event.position().toPoint()):
+            self.clicked.emit()
 
 
 class TodayPage(Page):
@@ -22,8 +104,33 @@ class TodayPage(Page):
 
     def __init__(self, controller: AppController, parent: QWidget | None = None) -> None:
         super().__init__(controller, parent)
+        self.status: quotas.QuotaStatus | None = None
+        self.loading = False
+        self.reload_wanted = False
+        self.reader: Session | None = None
+        self.cached: tuple[object, quotas.QuotaStatus] | None = None
+        self.close_reader_wanted = False
+        controller.session_closing.connect(self._close_reader)
         self.date = label("prompt")
         self.date.setObjectName("pageFacts")
+        # 1. overdue and due this week
+        self.due_heading = label("heading")
+        self.due_summary = label("fact")
+        self.due_summary.setObjectName("dueSummary")
+        self.due_rows_box = QVBoxLayout()
+        self.due_rows_box.setSpacing(8)
+        self.due_rows: list[DueRow] = []
+        self.show_all = button("", "showAllDueButton")
+        self.show_all.clicked.connect(self._show_all_due)
+        # 2. progress per rule
+        self.progress_heading = label("heading")
+        self.progress_grid = QGridLayout()
+        self.progress_grid.setHorizontalSpacing(16)
+        self.progress_grid.setVerticalSpacing(8)
+        self.progress_widgets: list[QWidget] = []
+        self.progress_bars: dict[str, QProgressBar] = {}
+        self.progress_numbers: dict[str, QLabel] = {}
+        # 3. today's patrols (as before)
         self.heading = label("heading")
         self.active_box = QFrame()
         self.active_box.setObjectName("activePatrol")
@@ -45,29 +152,175 @@ class TodayPage(Page):
         self.start_buttons: dict[str, QPushButton] = {}
         self.start_any = button("primary", "startAnyPatrolButton")
         self.start_any.clicked.connect(lambda: self._open_patrol(None))
-        self.later = label("muted")
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(48, 32, 48, 32)
-        layout.setSpacing(18)
+
+        body = QWidget()
+        body.setObjectName("scrollBody")
+        layout = QVBoxLayout(body)
+        layout.setContentsMargins(48, 24, 48, 32)
+        layout.setSpacing(14)
         layout.addWidget(self.date)
+        layout.addWidget(self.due_heading)
+        layout.addWidget(self.due_summary)
+        layout.addLayout(self.due_rows_box)
+        layout.addWidget(self.show_all, 0, Qt.AlignmentFlag.AlignLeft)
+        layout.addWidget(self.progress_heading)
+        layout.addLayout(self.progress_grid)
         layout.addWidget(self.heading)
         layout.addWidget(self.active_box)
         layout.addWidget(self.grid_facts)
         layout.addLayout(self.rows)
         layout.addWidget(self.start_any, 0, Qt.AlignmentFlag.AlignLeft)
         layout.addStretch(1)
-        layout.addWidget(self.later)
+        scroll = QScrollArea()
+        scroll.setWidget(body)
+        scroll.setWidgetResizable(True)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(0, 0, 0, 0)
+        outer.addWidget(scroll)
 
     def title(self) -> str:
         return self.tr("今天")
 
+    # -- refresh -----------------------------------------------------------------
     def refresh(self) -> None:
-        self.date.setText(QLocale().toString(QDate.currentDate(), QLocale.FormatType.LongFormat))
+        self.due_heading.setText(self.tr("逾期和本周到期"))
+        self.progress_heading.setText(self.tr("本期进度"))
         self.heading.setText(self.tr("今天的巡查"))
         self.continue_button.setText(self.tr("继续巡查"))
         self.start_any.setText(self.tr("开始巡查"))
-        self.later.setText(self.tr(
-            "走访和指挥中心派来的任务，会在本设备登记到指挥中心并同步后显示在这里。"))
+        self.show_all.setText(self.tr("查看全部"))
+        session = self.controller.session
+        if session is None or not session.is_open:
+            self.date.setText("")
+            self.active_box.setVisible(False)
+            self.grid_facts.setVisible(False)
+            self.start_any.setVisible(False)
+            return
+        today = quotas.local_time(session.clock(), quotas.device_zone()).date()
+        self.date.setText(QLocale().toString(QDate(today.year, today.month, today.day),
+                                             QLocale.FormatType.LongFormat))
+        grids = worker_grids(session)
+        self._refresh_patrols(grids.grids, grids.enrolled)
+        self._load_quotas(grids.grids)
+
+    def _load_quotas(self, grids: list[str]) -> None:
+        """Compute the quota figures on the thread pool (one run at a time)."""
+        session = self.controller.session
+        if session is None or not session.is_open:
+            return
+        if self.loading:
+            self.reload_wanted = True
+            return
+        self.loading = True
+        if self.status is None:
+            self.due_summary.setText(self.tr("正在统计…"))
+        run_task(lambda: self._compute(session, grids), self._quotas_ready,
+                 self._quotas_failed)
+
+    def _compute(self, session: Session, grids: list[str]) -> quotas.QuotaStatus:
+        """On the thread pool: the figures, from the page's own connection (its page
+        cache stays warm). Unchanged data (``PRAGMA data_version`` of that connection
+        moves with every commit of another one), day and sub-periods: the last
+        figures again, without scanning the registry."""
+        if self.reader is None or not self.reader.is_open:
+            self.reader = session.fork()
+            self.reader.db.execute(f"PRAGMA cache_size = -{READER_CACHE_KIB}")
+        reader = self.reader
+        version = reader.db.execute("PRAGMA data_version").fetchone()[0]
+        rules = quotas.rules_in_force(reader.db)
+        today = quotas.local_time(reader.clock(), quotas.device_zone())
+        key = (version, today.date(), tuple(grids),
+               tuple((r, quotas.span_at(r, today).start) for r in rules))
+        if self.cached is not None and self.cached[0] == key:
+            return self.cached[1]
+        status = quotas.quota_status(reader, rules=rules, grids=grids, sample=SHOWN_DUE)
+        self.cached = (key, status)
+        return status
+
+    def _close_reader(self) -> None:
+        """The session is locking: the page's connection goes too (after a running
+        computation, which is using it)."""
+        if self.loading:
+            self.close_reader_wanted = True
+            return
+        reader, self.reader, self.cached = self.reader, None, None
+        self.close_reader_wanted = False
+        if reader is not None:
+            reader.close()
+
+    def _quotas_ready(self, status: quotas.QuotaStatus) -> None:
+        self.loading = False
+        if self.close_reader_wanted:
+            self._close_reader()
+            return
+        if self.reload_wanted:
+            self.reload_wanted = False
+            self.refresh()
+            return
+        self.status = status
+        self.show_quotas(status)
+
+    def _quotas_failed(self, exc: BaseException) -> None:
+        self.loading = False
+        if self.close_reader_wanted:
+            self._close_reader()
+            return
+        log.warning("quota figures could not be computed: %s", exc)
+        self.due_summary.setText(self.tr("现在无法统计走访任务，请稍后再打开本页。"))
+
+    # -- showing -------------------------------------------------------------------
+    def show_quotas(self, status: quotas.QuotaStatus) -> None:
+        for row in self.due_rows:
+            self.due_rows_box.removeWidget(row)
+            row.deleteLater()
+        self.due_rows = []
+        if status.overdue or status.due_soon:
+            self.due_summary.setText(self.tr("逾期{overdue}户，本周到期{soon}户。").format(
+                overdue=status.overdue, soon=status.due_soon))
+        else:
+            self.due_summary.setText(self.tr("没有逾期或本周到期的住户。"))
+        for item in status.due:
+            row = DueRow(item, status.today)
+            row.clicked.connect(lambda hid=item.household_id: self.open_household(hid))
+            self.due_rows_box.addWidget(row)
+            self.due_rows.append(row)
+        self.show_all.setVisible(status.overdue + status.due_soon > len(status.due))
+        for widget in self.progress_widgets:
+            self.progress_grid.removeWidget(widget)
+            widget.deleteLater()
+        self.progress_widgets, self.progress_bars, self.progress_numbers = [], {}, {}
+        for index, progress in enumerate(status.rules):
+            name = label("fact")
+            name.setText(rule_text(progress.rule))
+            bar = QProgressBar()
+            bar.setObjectName(f"progress_{progress.rule.id}")
+            bar.setTextVisible(False)
+            bar.setRange(0, max(progress.total, 1))
+            bar.setValue(min(progress.done, max(progress.total, 1)))
+            number = label("fact", wrap=False)
+            number.setObjectName(f"progressNumber_{progress.rule.id}")
+            number.setText(f"{progress.done} / {progress.total}")
+            extra = label("muted")
+            if progress.rule.kind == "patrol":
+                extra.setText(self.tr("本月已有{days}天巡查（本月已过{so_far}天）").format(
+                    days=progress.patrol_days, so_far=progress.days_so_far))
+            else:
+                extra.setText(self.tr("{start}至{end}，逾期{overdue}户").format(
+                    start=progress.span.start.date().isoformat(),
+                    end=progress.span.last_day.isoformat(), overdue=progress.overdue))
+            self.progress_grid.addWidget(name, index * 2, 0)
+            self.progress_grid.addWidget(bar, index * 2, 1)
+            self.progress_grid.addWidget(number, index * 2, 2)
+            self.progress_grid.addWidget(extra, index * 2 + 1, 0, 1, 3)
+            self.progress_widgets += [name, bar, number, extra]
+            self.progress_bars[progress.rule.id] = bar
+            self.progress_numbers[progress.rule.id] = number
+        self.progress_grid.setColumnStretch(0, 3)
+        self.progress_grid.setColumnStretch(1, 2)
+
+    def _refresh_patrols(self, grid_ids: list[str], enrolled: bool) -> None:
         for widget in self.row_widgets:
             self.rows.removeWidget(widget)
             widget.deleteLater()
@@ -75,11 +328,7 @@ class TodayPage(Page):
         self.grid_status.clear()
         self.start_buttons.clear()
         session = self.controller.session
-        if session is None or not session.is_open:
-            self.active_box.setVisible(False)
-            self.grid_facts.setVisible(False)
-            self.start_any.setVisible(False)
-            return
+        assert session is not None
         active = patrols.active_patrol(session)
         self.active_box.setVisible(active is not None)
         if active is not None:
@@ -87,13 +336,12 @@ class TodayPage(Page):
                 "{grid}的巡查还没有结束：已检查{done}/{total}项。").format(
                 grid=grid_label(active.grid_id), done=active.items_done,
                 total=len(active.items)))
-        grids = worker_grids(session)
-        done = patrols.today_status(session, grids.grids)
-        if grids.enrolled and not grids.grids:
+        done = patrols.today_status(session, grid_ids)
+        if enrolled and not grid_ids:
             facts = self.tr("指挥中心还没有给您分配网格，请联系网格长或信息管理员。")
-        elif grids.enrolled:
+        elif enrolled:
             facts = self.tr("您负责的网格，每个网格每天至少巡查一次：")
-        elif grids.grids:
+        elif grid_ids:
             facts = self.tr("本设备还没有登记到指挥中心，不知道您负责哪些网格。"
                             "下面是本设备上巡查过的网格：")
         else:
@@ -101,7 +349,7 @@ class TodayPage(Page):
                             "开始巡查时，输入要巡查的网格编号即可。")
         self.grid_facts.setText(facts)
         self.grid_facts.setVisible(True)
-        for row, grid in enumerate(grids.grids):
+        for row, grid in enumerate(grid_ids):
             name = label("fact", wrap=False)
             name.setText(grid_label(grid))
             status = label("", wrap=True)
@@ -125,7 +373,27 @@ class TodayPage(Page):
                 self.start_buttons[grid] = start
         self.rows.setColumnStretch(1, 1)
         # Without grids (or enrolled grids to tap), one big button to the Patrol page.
-        self.start_any.setVisible(active is None and not grids.grids)
+        self.start_any.setVisible(active is None and not grid_ids)
+
+    # -- navigation ------------------------------------------------------------------
+    def open_household(self, household_id: str) -> None:
+        view = self.controller.main_view
+        if view is None:
+            return
+        opener = getattr(view, "open_household", None)
+        if opener is not None:
+            opener(household_id)
+        else:
+            view.show_page("households")
+
+    def _show_all_due(self) -> None:
+        view = self.controller.main_view
+        if view is None:
+            return
+        view.show_page("households")
+        show_due = getattr(view.pages["households"], "show_due", None)
+        if show_due is not None:
+            show_due()
 
     def _open_patrol(self, grid_id: str | None) -> None:
         view = self.controller.main_view

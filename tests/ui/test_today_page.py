@@ -1,0 +1,48 @@
+"""The Today page: overdue households first with how late they are, then the ones due
+this week; progress per quota rule; a tap opens the household."""
+
+from __future__ import annotations
+
+from pytestqt.qtbot import QtBot
+from uihelpers import click
+
+from fieldclient.households import create_household
+from fieldclient.visits import record_visit
+from ui.controller import AppController
+from ui.mainwindow import MainView
+from ui.pages.today import TodayPage
+
+DAY = 86400.0
+
+
+def test_overdue_first_and_progress(unlocked: AppController, qtbot: QtBot) -> None:
+    session = unlocked.session
+    assert session is not None
+    real_clock = session.clock
+    now = real_clock()
+    session.clock = lambda: now - 75 * DAY  # registered two and a half months ago
+    late = create_household(session, "逾期户", "一组1号", category="hardship")
+    visited = create_household(session, "已访户", "一组2号", category="hardship")
+    create_household(session, "普通户", "一组3号", category="ordinary")
+    session.clock = real_clock
+    record_visit(session, visited, visit_type="home", situation="都好")
+    view = unlocked.window.screen_widget()
+    assert isinstance(view, MainView)
+    page = view.pages["today"]
+    assert isinstance(page, TodayPage)
+    view.show_page("today")
+    page.refresh()
+    qtbot.waitUntil(lambda: page.status is not None and not page.loading, timeout=10_000)
+    assert page.due_rows, "the overdue household is listed"
+    first = page.due_rows[0]
+    assert first.item.household_id == late and first.item.overdue
+    assert "逾期" in first.findChild(type(page.due_summary), "dueWhen").text()
+    assert "逾期" in page.due_summary.text()
+    assert visited not in [row.item.household_id for row in page.due_rows]
+    assert page.progress_numbers["visit_hardship"].text() == "1 / 2"
+    assert page.progress_bars["visit_hardship"].value() == 1
+    assert page.progress_numbers["visit_ordinary"].text() == "0 / 1"
+    opened: list[str] = []
+    view.open_household = opened.append  # type: ignore[attr-defined]
+    click(qtbot, first)
+    assert opened == [late]
