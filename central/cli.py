@@ -71,7 +71,8 @@ def cmd_seed_demo(args: argparse.Namespace) -> int:
     from central.seed import seed_demo
 
     try:
-        result = seed_demo(_engine(args), args.grids, args.households_per_grid, args.seed)
+        result = seed_demo(_engine(args), args.grids, args.households_per_grid, args.seed,
+                           args.visit_months)
     except ValueError as exc:
         return _fail(str(exc))
     if args.json:
@@ -351,6 +352,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--grids", type=int, required=True)
     p.add_argument("--households-per-grid", type=int, required=True)
     p.add_argument("--seed", type=int, default=2019)
+    p.add_argument("--visit-months", type=int, default=0, metavar="N",
+                   help="also a history of the workers' visits over the last N months")
 
     p = add("import-households", cmd_import_households, "import households from a CSV file")
     p.add_argument("file")

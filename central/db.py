@@ -157,6 +157,9 @@ households = Table(
     Column("tags", JSON, nullable=False),
     Column("version", Integer, nullable=False),
     Column("updated_seq", Integer, nullable=False),
+    # Unix time the centre first knew the household (migration 6); NULL: on the roster
+    # before that was recorded. Devices count visit quotas from it.
+    Column("registered_at", Float, nullable=True),
     CheckConstraint(_in("category", CATEGORIES), name="ck_households_category"),
 )
 Index("ix_households_grid", households.c.grid_id, households.c.updated_seq)
@@ -507,12 +510,21 @@ def _migration_5(conn: Connection) -> None:
     conn.execute(text("CREATE INDEX ix_records_kind_grid ON records (kind, grid_id, seq)"))
 
 
+def _migration_6(conn: Connection) -> None:
+    """Households: when the centre first knew them (quota due dates on devices)."""
+    present = {c["name"] for c in inspect(conn).get_columns("households")}
+    if "registered_at" not in present:  # databases made before migration 6
+        kind = households.c.registered_at.type.compile(dialect=conn.dialect)
+        conn.execute(text(f"ALTER TABLE households ADD COLUMN registered_at {kind}"))
+
+
 MIGRATIONS: list[tuple[int, Callable[[Connection], None]]] = [
     (1, _migration_1),
     (2, _migration_2),
     (3, _migration_3),
     (4, _migration_4),
     (5, _migration_5),
+    (6, _migration_6),
 ]
 LATEST_VERSION = MIGRATIONS[-1][0]
 

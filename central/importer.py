@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import csv
 import io
+import time
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
@@ -208,13 +209,14 @@ def import_households(engine: Engine, data: bytes, grid_id: int) -> ImportResult
             first = last - len(parsed) + 1
             hh_rows: list[dict[str, Any]] = []
             member_rows: list[dict[str, Any]] = []
+            registered_at = time.time()
             for i, p in enumerate(parsed):
                 hid = str(uuid.uuid4())
                 hh_rows.append({
                     "id": hid, "grid_id": grid_id, "head_name": p["head_name"],
                     "address": p["address"], "category": p["category"], "phone": p["phone"],
                     "id_number": p["id_number"], "tags": p["tags"], "version": 1,
-                    "updated_seq": first + i,
+                    "updated_seq": first + i, "registered_at": registered_at,
                 })
                 family = [{"name": p["head_name"], "relation": "户主", "id_number": p["id_number"],
                            "phone": p["phone"], "residence": "registered"}, *p["members"]]

@@ -10,9 +10,12 @@ The same seed on a fresh database gives the same output, ids included.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import random
+import time
 import uuid
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, Engine, insert, select
@@ -102,12 +105,22 @@ def _person(conn: Connection, name: str, role: str, phone: str) -> int:
     return int(pk[0])
 
 
-def seed_demo(engine: Engine, grids: int, households_per_grid: int, seed: int) -> dict[str, Any]:
+def seed_demo(
+    engine: Engine, grids: int, households_per_grid: int, seed: int, visit_months: int = 0,
+    now: float | None = None,
+) -> dict[str, Any]:
+    """``visit_months``: also a history of visits by the grid's workers over that many
+    months before ``now`` (as if pushed by their devices), so a demo device's Today page
+    and household histories look like a grid in use."""
     if grids < 1 or grids > 5000:
         raise ValueError("--grids must be between 1 and 5000")
     if households_per_grid < 0 or households_per_grid > 100_000:
         raise ValueError("--households-per-grid must be between 0 and 100000")
+    if visit_months < 0 or visit_months > 36:
+        raise ValueError("--visit-months must be between 0 and 36")
     rng = random.Random(seed)
+    visit_rng = random.Random(seed + 1)  # its own stream: households stay the same
+    moment = time.time() if now is None else now
     names = _Names(rng)
     n_villages = min(len(VILLAGES), max(1, -(-grids // 4)))
     out: dict[str, Any] = {"seed": seed, "villages": [], "grids": [], "people": []}
@@ -203,6 +216,10 @@ def seed_demo(engine: Engine, grids: int, households_per_grid: int, seed: int) -
                 conn.execute(insert(db.households), hh_rows)
                 conn.execute(insert(db.members), member_rows)
             total_households += len(hh_rows)
+            if visit_months and hh_rows:
+                out.setdefault("visits", 0)
+                out["visits"] += _seed_visits(conn, visit_rng, hh_rows, gid, workers,
+                                              visit_months, moment)
             event_ids = _seed_events(conn, rng, town, seed, g, gid, workers)
             out["grids"].append({
                 "id": gid, "name": grid_name, "village": village, "village_id": village_ids[v],
@@ -228,6 +245,55 @@ def seed_demo(engine: Engine, grids: int, households_per_grid: int, seed: int) -
         out["it_admin"] = it_admin
         out["households"] = total_households
     return out
+
+
+VISIT_SITUATIONS = (
+    "家中情况稳定，身体尚可。", "老人独居，子女每周探望。", "反映村道路灯不亮。",
+    "家庭收入较低，已告知救助政策。", "租户已登记，人员无变化。", "邻里关系和睦，无矛盾纠纷。",
+)
+
+
+def _seed_visits(
+    conn: Connection, rng: random.Random, households: list[dict[str, Any]], grid_id: int,
+    workers: list[int], months: int, now: float,
+) -> int:
+    """Visits as the workers' devices would have pushed them: hardship and key households
+    about monthly, ordinary ones about twice a year, a few missed."""
+    rows: list[dict[str, Any]] = []
+    start = now - months * 30.5 * 86400
+    for hh in households:
+        every = 30.5 if hh["category"] != "ordinary" else 182.0
+        t = start + rng.random() * every * 86400
+        while t < now - 3600:
+            if rng.random() < 0.85:
+                visit_id = str(uuid.uuid5(NAMESPACE, f"visit/{hh['id']}/{int(t)}"))
+                worker = rng.choice(workers)
+                payload = {
+                    "id": visit_id, "household_id": hh["id"], "grid_id": str(grid_id),
+                    "visit_type": rng.choice(("home", "home", "home", "phone", "revisit")),
+                    "visited_at": round(t, 3), "tz_offset_minutes": 480,
+                    "people_met": hh["head_name"], "situation": rng.choice(VISIT_SITUATIONS),
+                    "needs": "", "follow_up": "", "follow_up_due": None, "photos": "[]",
+                    "lat": None, "lon": None, "accuracy_m": None, "corrects": None,
+                    "worker": None, "device_id": "demo-history", "training": 0,
+                }
+                digest = hashlib.sha256(json.dumps(
+                    payload, ensure_ascii=False, sort_keys=True, separators=(",", ":")
+                ).encode("utf-8")).hexdigest()
+                rows.append({
+                    "kind": "visit.create", "id": visit_id, "grid_id": grid_id,
+                    "device_id": "demo-history", "person_id": worker, "content_hash": digest,
+                    "payload": payload, "seq": 0, "received_at": db.iso(
+                        datetime.fromtimestamp(t, UTC)),
+                })
+            t += every * 86400 * (0.8 + rng.random() * 0.4)
+    if rows:
+        rows.sort(key=lambda r: r["payload"]["visited_at"])
+        last = db.next_seq(conn, len(rows))
+        for i, row in enumerate(rows):
+            row["seq"] = last - len(rows) + 1 + i
+        conn.execute(insert(db.records), rows)
+    return len(rows)
 
 
 def _seed_events(

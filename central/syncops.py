@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import math
+import time
 import uuid
 from typing import Any
 
@@ -190,6 +191,7 @@ def _apply_immutable(
                 address=payload["address"], category=payload.get("category") or "ordinary",
                 phone=payload.get("phone"), id_number=payload.get("id_number"),
                 tags=list(payload.get("tags") or []), version=1, updated_seq=seq,
+                registered_at=time.time(),
             )
         )
     elif kind == "event.report":

@@ -274,6 +274,16 @@ class SyncSchedule:
         return 0.0
 
 
+def _registered_at(data: dict[str, Any]) -> float:
+    """A pulled household's ``created_at`` here: when the centre first knew it (quota
+    due dates count from it), 0 when the centre does not know (on the roster since
+    before it kept that: due and overdue like any household)."""
+    value = data.get("registered_at")
+    if isinstance(value, int | float) and not isinstance(value, bool) and value > 0:
+        return float(value)
+    return 0.0
+
+
 class _FreshHouseholds:
     """Pulled households new on this device while none of its household or member ops
     is pending: the rows :meth:`SyncEngine._save_household` would write, gathered for
@@ -294,7 +304,7 @@ class _FreshHouseholds:
             (household_id, synced["grid_id"], data["head_name"], data["address"],
              data["category"], data.get("phone"), data.get("id_number"),
              json.dumps(data.get("tags") or [], ensure_ascii=False), synced["version"],
-             now, now, json.dumps(synced, ensure_ascii=False)))
+             _registered_at(data), now, json.dumps(synced, ensure_ascii=False)))
         members = synced.get("members")
         if isinstance(members, list):
             # no DELETE of old members first: the household is new here and
@@ -899,7 +909,7 @@ class SyncEngine:
                 (data["id"], synced["grid_id"], data["head_name"], data["address"],
                  data["category"], data.get("phone"), data.get("id_number"),
                  json.dumps(data.get("tags") or [], ensure_ascii=False), synced["version"],
-                 now, now, json.dumps(synced, ensure_ascii=False)),
+                 _registered_at(data), now, json.dumps(synced, ensure_ascii=False)),
             )
         else:
             db.execute(

@@ -279,7 +279,9 @@ answers :class:`PullResponse`: the changes with server sequence > ``after`` in
 the device's grids, oldest first, at most ``limit``; ``next_after`` is the
 cursor to store (with the rows, in one transaction) and ``has_more`` says
 whether to ask again. Each :class:`Change` is the full current state of one
-record (``kind`` ``household`` with version and its members, each with its own
+record (``kind`` ``household`` with version, ``registered_at`` (Unix time the
+centre first knew it, or null: on the roster from before; devices count visit
+quotas from it) and its members, each with its own
 ``version``; a removed member is absent from the list; ``conflict``, with
 ``member_id`` when it is about a member,
 ``event`` with ``data = {"id", "grid_id", "category", "description",
