@@ -39,7 +39,9 @@ REQUESTS = 10
 OPS_PER_REQUEST = 50
 
 
-def visit_ops(rng: random.Random, grid: int, n: int) -> list[dict[str, Any]]:
+def visit_ops(rng: random.Random, grid: int, n: int, households: list[str]
+              ) -> list[dict[str, Any]]:
+    """New visits to real households of the grid (the server refuses unknown ones)."""
     ops = []
     for _ in range(n):
         visit_id = new_id()
@@ -47,7 +49,7 @@ def visit_ops(rng: random.Random, grid: int, n: int) -> list[dict[str, Any]]:
             "op_id": new_id(), "kind": "visit.create", "record_id": visit_id,
             "base_version": None,
             "payload": {
-                "id": visit_id, "grid_id": grid, "household_id": new_id(),
+                "id": visit_id, "grid_id": grid, "household_id": rng.choice(households),
                 "visited_at": time.time(), "people_met": rng.randint(1, 4),
                 "situation": rng.choice(SITUATIONS), "needs": "", "problems": "",
                 "follow_up": "", "training": True,
@@ -65,6 +67,10 @@ def run_backend(backend: str, db_url: str | None, work: Path) -> dict[str, Any]:
                 session = enrolled_device(server, work / f"dev{len(sessions)}", worker)
                 sessions.append(session)
                 devices.append((transport_for(session), int(g["id"])))
+        with server.engine.connect() as conn:
+            by_grid: dict[int, list[str]] = {}
+            for hid, gid in conn.execute(text("SELECT id, grid_id FROM households")):
+                by_grid.setdefault(int(gid), []).append(str(hid))
         devices = devices[:DEVICES]
         latencies: list[float] = []
         busy = [0]
@@ -76,7 +82,8 @@ def run_backend(backend: str, db_url: str | None, work: Path) -> dict[str, Any]:
         def device(index: int) -> None:
             transport, grid = devices[index]
             rng = random.Random(index)
-            batches = [visit_ops(rng, grid, OPS_PER_REQUEST) for _ in range(REQUESTS)]
+            batches = [visit_ops(rng, grid, OPS_PER_REQUEST, by_grid[grid])
+                       for _ in range(REQUESTS)]
             barrier.wait()
             for ops in batches:
                 while True:

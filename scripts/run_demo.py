@@ -28,12 +28,28 @@ def central(*args: str) -> str:
     return subprocess.run(cmd, cwd=ROOT, check=True, capture_output=True, text=True).stdout
 
 
+def _tomorrow_evening() -> str:
+    """18:00 China Standard Time tomorrow, as the task's due time."""
+    from datetime import datetime, timedelta, timezone
+
+    cst = timezone(timedelta(hours=8))
+    day = datetime.now(cst).date() + timedelta(days=1)
+    return datetime(day.year, day.month, day.day, 18, 0, tzinfo=cst).isoformat()
+
+
 def start_central() -> subprocess.Popen[bytes]:
     CENTRAL_DB.parent.mkdir(parents=True, exist_ok=True)
     central("init")
     if not DEMO_JSON.exists():
-        DEMO_JSON.write_text(central("seed-demo", "--grids", "3", "--households-per-grid",
-                                     "30", "--json"), encoding="utf-8")
+        district = central("seed-demo", "--grids", "3", "--households-per-grid", "30",
+                           "--visit-months", "12", "--json")
+        first_grid = str(json.loads(district)["grids"][0]["id"])
+        central("task", "push", "--grid", first_grid, "--title", "排查秸秆和垃圾焚烧",
+                "--body", "请今天巡查时重点查看田间地头有无焚烧秸秆、垃圾，发现后拍照上报。",
+                "--due", _tomorrow_evening())
+        central("task", "push", "--grid", first_grid, "--title", "冬季用电用火安全提醒",
+                "--body", "入户走访时提醒独居老人注意取暖用电安全。")
+        DEMO_JSON.write_text(district, encoding="utf-8")
     log = open(CENTRAL_DB.with_suffix(".log"), "ab")
     proc = subprocess.Popen(
         [sys.executable, "-m", "central.cli", "--db", f"sqlite:///{CENTRAL_DB}", "serve",

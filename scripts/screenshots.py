@@ -105,6 +105,7 @@ def render(app: QApplication, out: Path, language: str, scale: float, tmp: Path)
     dialog.reject()
     patrol_screens(app, out, tag, controller, tmp)
     sync_screens(app, out, tag, controller, tmp)
+    field_screens(app, out, tag, controller, tmp)
     controller.lock("manual")
     controller.window.close()
 
@@ -186,8 +187,10 @@ class _Central:
         self.db = f"sqlite:///{workdir / 'central.db'}"
         self.renders = 0
         self._cli("init")
-        self.demo = json.loads(self._cli("seed-demo", "--grids", "4", "--households-per-grid",
-                                         "2", "--seed", "5", "--json"))
+        # grids 0-3: the Sync page shots (one per render); 4-7: the field work shots
+        self.demo = json.loads(self._cli("seed-demo", "--grids", "8", "--households-per-grid",
+                                         "24", "--seed", "5", "--visit-months", "12",
+                                         "--json"))
         with socket.socket() as sock:
             sock.bind(("127.0.0.1", 0))
             port = sock.getsockname()[1]
@@ -299,6 +302,71 @@ def sync_screens(
             settle(app)
             page.scroll.ensureWidgetVisible(cards[-1], 0, 0)  # type: ignore[attr-defined]
             save(controller.window, out, f"{tag}_25_sync_{name}_conflict", app)
+
+
+def field_screens(
+    app: QApplication, out: Path, tag: str, controller: AppController, tmp: Path
+) -> None:
+    """A grid leader's synced device in a grid with a year of visits: Today, the
+    household list, a search, a household's detail, My events with the centre's
+    answer, and the task inbox."""
+    from fieldclient.events import report_event
+    from sync.engine import SyncEngine, enroll_device
+
+    central = _CENTRAL
+    assert central is not None
+    zh = tag.startswith("zh")
+    grid = central.demo["grids"][4 + central.renders - 1]
+    central._cli("task", "push", "--grid", str(grid["id"]), "--title",
+                 "排查秸秆和垃圾焚烧" if zh else "Check for straw and garbage burning",
+                 "--body", "请今天巡查时重点查看田间地头，发现焚烧拍照上报。" if zh else
+                 "Look at the fields on today's patrol; photograph and report any burning.",
+                 "--due", "2030-01-01T18:00:00+08:00")
+    central._cli("task", "push", "--grid", str(grid["id"]), "--title",
+                 "冬季用电安全提醒" if zh else "Winter electrical safety",
+                 "--body", "入户时提醒独居老人注意取暖用电安全。" if zh else
+                 "Remind elderly people living alone about heater safety.")
+    data_dir = tmp / f"{tag}-field"
+    session = setup_device(data_dir, PIN, store=FileSecretStore(data_dir))
+    enroll_device(session, central.base, central.code(int(grid["leader"])), "平板")
+    SyncEngine(session).run_once()
+    hid = str(session.db.execute("SELECT id FROM households ORDER BY head_name LIMIT 1")
+              .fetchone()[0])
+    event_id = report_event(
+        session, category="公共设施",
+        description="村口路灯损坏，夜间通行不便。" if zh else "The street lamp is broken.",
+        urgency="urgent", household_id=hid)
+    SyncEngine(session).run_once()
+    central._cli("event", "advance", event_id, "--to", "accepted", "--note",
+                 "已受理，转交电力所" if zh else "Accepted, passed to the power office")
+    central._cli("event", "advance", event_id, "--to", "dispatched")
+    SyncEngine(session).run_once()
+    session.close()
+
+    controller.lock("manual")
+    controller.data_dir = data_dir
+    controller.on_session(unlock_device(data_dir, PIN))
+    sync = controller.sync
+    assert sync is not None
+    sync.timer.stop()
+    view = controller.window.screen_widget()
+    assert isinstance(view, MainView)
+    for key, name in (("today", "30_today"), ("households", "31_households")):
+        view.show_page(key)
+        save(controller.window, out, f"{tag}_{name}", app)
+    households = view.pages["households"]
+    households.search.setText("w" if not zh else "王")  # type: ignore[attr-defined]
+    for _ in range(20):
+        settle(app)
+    save(controller.window, out, f"{tag}_32_households_search", app)
+    households.show_household(hid)  # type: ignore[attr-defined]
+    save(controller.window, out, f"{tag}_33_household_detail", app)
+    view.show_page("events")
+    save(controller.window, out, f"{tag}_34_events", app)
+    view.pages["events"].open_event(event_id)  # type: ignore[attr-defined]
+    save(controller.window, out, f"{tag}_35_event_timeline", app)
+    view.show_page("tasks")
+    save(controller.window, out, f"{tag}_36_tasks", app)
 
 
 def main(argv: list[str]) -> int:
