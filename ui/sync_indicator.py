@@ -45,22 +45,23 @@ class SyncIndicator(Retranslatable, QPushButton):
         else:
             pending = sync.pending_total()
             last = sync.last_success()
+            # Two short lines (state, then count or time): the header must fit
+            # 1280 px at the largest text size in English too.
+            detail = self.tr("{n}条待上传").format(n=pending) if pending else ""
             if sync.running:
-                state, text = "busy", self.tr("正在同步…")
+                state, text, detail = "busy", self.tr("正在同步…"), ""
             elif sync.online is False:
-                state = "offline"
-                text = (self.tr("无网络 · {n}条待上传").format(n=pending) if pending
-                        else self.tr("无网络"))
+                state, text = "offline", self.tr("无网络")
             elif sync.last_error is not None:
-                state = "error"
-                text = (self.tr("同步失败 · {n}条待上传").format(n=pending) if pending
-                        else self.tr("同步失败"))
+                state, text = "error", self.tr("同步失败")
             elif pending:
-                state, text = "pending", self.tr("{n}条待上传").format(n=pending)
+                state, text, detail = "pending", detail, ""
             elif last is not None:
-                state, text = "ok", self.tr("已同步 {time}").format(time=when_text(last))
+                state, text, detail = "ok", self.tr("已同步"), when_text(last)
             else:
                 state, text = "pending", self.tr("还没有同步过")
+            if detail:
+                text += "\n" + detail
             tip = self.tr("点这里查看同步情况")
         self.state = state
         self.setText(text)

@@ -144,7 +144,7 @@ def test_enroll_in_the_gui_then_sync_now(
     assert report.args[0].ok
     assert page.pending_list.text() == "没有等待上传的记录。"
     assert page.last_sync.text().startswith("上次成功同步：今天 ")
-    assert view.sync_status.text().startswith("已同步 今天 ")
+    assert view.sync_status.text().startswith("已同步\n今天 ")
     assert view.sync_status.state == "ok"
     assert server_household(live, hid) is not None  # the server has it
     stats = json.loads(central_cli(live, "stats", "--json").stdout)
@@ -277,7 +277,7 @@ def test_unreachable_server_keeps_pending_and_retries_by_itself(
         assert page.error.isVisible() and "无法连接服务器" in page.error.text()
         assert "新增住户：1" in page.pending_list.text()
         assert view.sync_status.state == "error"
-        assert view.sync_status.text() == "同步失败 · 1条待上传"
+        assert view.sync_status.text() == "同步失败\n1条待上传"
         # the timer will try again, without anyone tapping
         assert sync.timer.isActive() and sync.next_run_ms is not None
         assert 0 < sync.next_run_ms <= 60_000
@@ -434,6 +434,19 @@ def test_enrolled_sync_page_fits_at_175_percent(
     has_cjk = any("\u4e00" <= ch <= "\u9fff" for ch in page.pending_heading.text()
                   + view.sync_status.text() + page.sync_button.text())
     assert has_cjk == (language == "zh_CN")
+    # synced, nothing pending: the longest everyday header ("Synced" + time), every page
+    sync = sync_of(controller)
+    with qtbot.waitSignal(sync.finished, timeout=15_000):
+        sync.sync_now()
+    view.sync_status.update_state()
+    assert view.sync_status.state == "ok", view.sync_status.text()
+    for key in view.pages:
+        view.show_page(key)
+        qtbot.wait(10)
+        hint = view.minimumSizeHint()
+        assert hint.width() <= 1280 and hint.height() <= 800, (key, hint)
+        for btn in view.nav_buttons.values():
+            assert btn.width() >= btn.sizeHint().width() * 0.98, (key, btn.text())
 
 
 def test_enrollment_is_offered_right_after_first_run_setup(
