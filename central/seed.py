@@ -258,14 +258,14 @@ def _seed_visits(
     workers: list[int], months: int, now: float,
 ) -> int:
     """Visits as the workers' devices would have pushed them: hardship and key households
-    about monthly, ordinary ones about twice a year, a few missed."""
+    about monthly, ordinary ones about twice a year, one in four missed."""
     rows: list[dict[str, Any]] = []
     start = now - months * 30.5 * 86400
     for hh in households:
         every = 30.5 if hh["category"] != "ordinary" else 182.0
         t = start + rng.random() * every * 86400
         while t < now - 3600:
-            if rng.random() < 0.85:
+            if rng.random() < 0.75:
                 visit_id = str(uuid.uuid5(NAMESPACE, f"visit/{hh['id']}/{int(t)}"))
                 worker = rng.choice(workers)
                 payload = {
