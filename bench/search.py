@@ -3,10 +3,11 @@
 The households are written the way a first pull writes them (the sync engine's bulk
 INSERTs, seed-demo's names, addresses, phones and ID numbers), then the search index
 is built once (``refresh_index``, timed: the Households page does it off the UI
-thread after a first pull). Then queries of 1 to 4 characters, Chinese and pinyin
-initials (and full pinyin, number tails, a filter), each ROUNDS times through
-``search_households`` as the page calls it (first page: PAGE rows), index freshness
-check included. Target: p95 <= 50 ms. Prints one JSON object.
+thread after a first pull) and the first search run (the page cache loaded): together
+the first build a grid worker waits for, target <= 5 s. Then queries of 1 to 4
+characters, Chinese and pinyin initials (and full pinyin, number tails, a filter),
+each ROUNDS times through ``search_households`` as the page calls it (first page:
+PAGE rows), index freshness check included. Target: p95 <= 50 ms. Prints one JSON object.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from fieldclient.session import Session, setup_device
 HOUSEHOLDS = 100_000
 ROUNDS = 7
 TARGET_P95_MS = 50.0
+TARGET_FIRST_BUILD_S = 5.0
 QUERIES = (
     # Chinese, 1-4 characters: surname, given name, whole name, address part
     "王", "燕", "张伟", "海燕", "李秀英", "国平", "勤勇村", "庄市花园", "应建华",
@@ -107,7 +109,10 @@ def main() -> None:
         start = time.perf_counter()
         indexed = refresh_index(session)
         index_s = time.perf_counter() - start
-        log(f"index of {indexed} households built in {index_s:.1f} s")
+        search_households(session, "王", limit=PAGE)
+        first_build_s = time.perf_counter() - start
+        log(f"index of {indexed} households built in {index_s:.1f} s, first search"
+            f" answered after {first_build_s:.1f} s")
         for query in QUERIES:  # warm-up: the page cache as after a first search
             search_households(session, query, limit=PAGE)
         times: dict[str, list[float]] = {q: [] for q in QUERIES}
@@ -130,6 +135,8 @@ def main() -> None:
         "benchmark": "search",
         "households": HOUSEHOLDS, "members": members, "rounds": ROUNDS, "page": PAGE,
         "index_build_s": round(index_s, 2),
+        "first_build_s": round(first_build_s, 2),
+        "target_first_build_s": TARGET_FIRST_BUILD_S,
         "per_query_median_ms": {q: round(statistics.median(v), 1) for q, v in times.items()},
         "hits_on_first_page": hits,
         "filtered_median_ms": round(statistics.median(filtered), 1),
@@ -137,7 +144,7 @@ def main() -> None:
         "p95_ms": round(p95, 1),
         "max_ms": round(max(every), 1),
         "target_p95_ms": TARGET_P95_MS,
-        "ok": p95 <= TARGET_P95_MS,
+        "ok": p95 <= TARGET_P95_MS and first_build_s <= TARGET_FIRST_BUILD_S,
         "cpu_count": os.cpu_count(),
     }, ensure_ascii=False))
 

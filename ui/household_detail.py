@@ -58,6 +58,20 @@ def _plain(role: str = "fact") -> QLabel:
     return lab
 
 
+def _members_masked(session: Session, household_id: str) -> list[dict[str, Any]]:
+    """The household's members, ID numbers and phones masked as the household's own
+    (3302**********1234, 138****5678) rather than list_members' last four only:
+    masked here from the stored values, which are not kept."""
+    members = households.list_members(session, household_id)
+    stored = {member_id: (id_number, phone) for member_id, id_number, phone in session.db.execute(
+        "SELECT id, id_number, phone FROM members WHERE household_id = ?", (household_id,))}
+    for member in members:
+        id_number, phone = stored.get(member["id"], (None, None))
+        member["id_number"] = households.mask_id_number(id_number)
+        member["phone"] = households.mask_phone(phone)
+    return members
+
+
 class HouseholdDetail(Retranslatable, QWidget):
     """The detail view of the Households page; ``back`` returns to the list,
     ``changed`` tells the list a household was edited."""
@@ -187,7 +201,7 @@ class HouseholdDetail(Retranslatable, QWidget):
         # masked here, from the stored values: 138****5678, 3302**********1234
         self.masked = {"phone": households.mask_phone(phone),
                        "id_number": households.mask_id_number(id_number)}
-        self.members = households.list_members(session, self.household_id)
+        self.members = _members_masked(session, self.household_id)
         self.visits = visits.visits_for_household(session, self.household_id)
         self.events = events.events_for_household(session, self.household_id)
         self._show()
@@ -243,25 +257,32 @@ class HouseholdDetail(Retranslatable, QWidget):
             who = _plain("itemName")
             who.setText(f"{member['name']}  ·  {member['relation'] or ''}")
             facts = [residence.get(member["residence"] or "", "")]
-            key = f"{member['id']}:id_number"
-            id_number = self.revealed.get(key, member["id_number"])
+            member_id = member["id"]
+            id_number = self.revealed.get(f"{member_id}:id_number", member["id_number"])
             if id_number:
                 facts.append(self.tr("身份证 {value}").format(value=id_number))
-            if member["phone"]:
-                facts.append(self.tr("电话 {value}").format(value=member["phone"]))
+            phone = self.revealed.get(f"{member_id}:phone", member["phone"])
+            if phone:
+                facts.append(self.tr("电话 {value}").format(value=phone))
             info = _plain("muted")
+            info.setWordWrap(True)
             info.setText("  ·  ".join(f for f in facts if f))
-            text = QVBoxLayout()
-            text.setSpacing(2)
-            text.addWidget(who)
-            text.addWidget(info)
-            row = QHBoxLayout(card)
-            row.setContentsMargins(16, 8, 16, 8)
+            # name and buttons on top, the facts below across the whole card: side by
+            # side they did not fit 1280 px at 175 % text in English
+            card_layout = QVBoxLayout(card)
+            card_layout.setContentsMargins(16, 8, 16, 8)
+            card_layout.setSpacing(2)
+            row = QHBoxLayout()
             row.setSpacing(12)
-            row.addLayout(text, 1)
-            if self.may_reveal and member["id_number"]:
+            who.setWordWrap(True)
+            row.addWidget(who, 1)
+            card_layout.addLayout(row)
+            card_layout.addWidget(info)
+            if self.may_reveal and (member["id_number"] or member["phone"]):
                 reveal = button("", "revealMemberButton")
-                reveal.setText(self.tr("隐藏") if key in self.revealed else self.tr("显示"))
+                shown = any(f"{member_id}:{field}" in self.revealed
+                            for field in households.SENSITIVE_FIELDS)
+                reveal.setText(self.tr("隐藏") if shown else self.tr("显示"))
                 reveal.clicked.connect(lambda _=False, m=member: self.toggle_member(m))
                 row.addWidget(reveal)
             edit = button("", "editMemberButton")
@@ -347,16 +368,21 @@ class HouseholdDetail(Retranslatable, QWidget):
         self._show()
 
     def toggle_member(self, member: dict[str, Any]) -> None:
+        """Show a member's ID number and phone in clear (each reveal audited, as the
+        household's own fields), or mask them again."""
         session = self.session
-        key = f"{member['id']}:id_number"
         if session is None:
             return
-        if key in self.revealed:
-            del self.revealed[key]
+        keys = {field: f"{member['id']}:{field}" for field in households.SENSITIVE_FIELDS
+                if member[field]}
+        if any(key in self.revealed for key in keys.values()):
+            for key in keys.values():
+                self.revealed.pop(key, None)
         else:
             try:
-                self.revealed[key] = households.reveal_member_field(
-                    session, member["id"], "id_number")
+                for field, key in keys.items():
+                    self.revealed[key] = households.reveal_member_field(
+                        session, member["id"], field)
             except households.RevealNotAllowed as exc:
                 show_error(exc)
                 return

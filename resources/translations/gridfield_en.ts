@@ -647,6 +647,10 @@ When you find a problem on a patrol or a visit, tap "Report event" at the top ri
       <translation>Searching…</translation>
     </message>
     <message>
+      <source>找到{n}户以上</source>
+      <translation>Over {n} households found</translation>
+    </message>
+    <message>
       <source>找到{n}户</source>
       <translation>{n} households found</translation>
     </message>
@@ -2047,6 +2051,10 @@ Tasks and notices from the command centre appear here after a sync.</translation
       <translation>{n}</translation>
     </message>
     <message>
+      <source>{name}：{value}</source>
+      <translation>{name}: {value}</translation>
+    </message>
+    <message>
       <source>更正</source>
       <translation>Correct</translation>
     </message>
@@ -3239,11 +3247,11 @@ Tasks and notices from the command centre appear here after a sync.</translation
     <name>todayPage</name>
     <message>
       <source>巡查网格（{period}至少{times}次）</source>
-      <translation>Patrol the grids (at least {times} times {period})</translation>
+      <translation>Patrol the grids (at least {times}× {period})</translation>
     </message>
     <message>
       <source>走访{category}（{period}至少{times}次）</source>
-      <translation>Visit {category} (at least {times} times {period})</translation>
+      <translation>Visit {category} (at least {times}× {period})</translation>
     </message>
   </context>
   <context>

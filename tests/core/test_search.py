@@ -5,10 +5,11 @@ edits, member changes and deletes; masking and the audit of reveals."""
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
-from fieldclient import audit, households
+from fieldclient import audit, households, search, search_keys
 from fieldclient.households import (
     HIDDEN_TAG,
     add_member,
@@ -18,7 +19,7 @@ from fieldclient.households import (
     update_member,
 )
 from fieldclient.search import refresh_index, search_households
-from fieldclient.search_keys import name_keys, normalize, sort_key
+from fieldclient.search_keys import build_name_keys, name_keys, normalize, sort_key
 from fieldclient.session import Session
 
 ID_NUMBER = "33020519800101123X"
@@ -180,6 +181,95 @@ def test_a_second_connection_sees_changes(session: Session, village: dict[str, s
         assert names(other, "zsf") == []
     finally:
         other.close()
+
+
+def _bulk_pull(session: Session, count: int) -> list[str]:
+    """``count`` households with members written as a first pull writes them (no
+    Python runs per row): heteronyms, punctuation, Latin names, odd numbers, tags."""
+    heads = ["曾乐乐", "单长重", "买买提·艾力", "Tom Lee", "张三丰", "朴正", "解重华", "王"]
+    households_rows, members_rows = [], []
+    for i in range(count):
+        hid = f"h{i:05d}"
+        head = heads[i % len(heads)] + ("" if i % 3 else "一二三四五六七八九十"[i % 10])
+        phone = None if i % 5 == 0 else f"138-0000-{i:04d}" if i % 7 == 0 else f"139{i:08d}"
+        id_number = f"33020519800101{i % 1000:03d}X" if i % 2 else None
+        tags = json.dumps(["低保户", "吸毒人员"][: i % 3], ensure_ascii=False)
+        households_rows.append((hid, "1", head, f"庄市街道{i}号 A座", "ordinary", phone,
+                                id_number, tags, 1, 0.0, 0.0, "{}"))
+        members_rows.append((f"m{i}a", hid, head, "户主", id_number, phone))
+        if i % 2:
+            members_rows.append((f"m{i}b", hid, f"曾{'国乐单'[i % 3]}", "子女",
+                                 f"3302052000{i:08d}", None))
+    with session.db.conn:
+        session.db.conn.executemany(
+            "INSERT INTO households (id, grid_id, head_name, address, category, phone,"
+            " id_number, tags, version, created_at, updated_at, synced)"
+            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", households_rows)
+        session.db.conn.executemany(
+            "INSERT INTO members (id, household_id, name, relation, id_number, phone,"
+            " created_at) VALUES (?,?,?,?,?,?,0)", members_rows)
+    return [row[0] for row in households_rows]
+
+
+def _index(session: Session) -> list[tuple[str, ...]]:
+    return [tuple(r) for r in session.db.execute(
+        "SELECT household_id, category, tags, sort_key, names, place, digits"
+        " FROM household_search ORDER BY household_id")]
+
+
+QUERIES = ("zll", "zengle", "cengle", "shan", "dcz", "mmt", "艾力", "tomlee", "zsf", "乐乐",
+           "0001", "001x", "a座", "w", "", "12号")
+
+
+def test_first_build_by_scans_matches_lookups(session: Session) -> None:
+    """A first pull is indexed by two scans (search.py), not look-ups per household:
+    the same rows, and this connection's cache (handed the rows) answers as a fresh
+    connection (reading them back) does."""
+    ids = _bulk_pull(session, search._CHUNK + 150)
+    assert refresh_index(session) == len(ids)
+    by_scans = _index(session)
+    assert by_scans == sorted(search._rows_for(session, ids))
+    other = session.fork()
+    try:
+        for query in QUERIES:
+            assert (names(session, query, limit=1000)
+                    == names(other, query, limit=1000)), query
+        assert names(session, "zll", limit=1000)  # the rows are really there
+    finally:
+        other.close()
+
+
+def test_many_changes_rescanned_and_removed(
+        session: Session, monkeypatch: pytest.MonkeyPatch) -> None:
+    ids = _bulk_pull(session, search._CHUNK + 150)
+    other = session.fork()
+    assert names(other, "qdd") == []  # its cache is loaded before the big change
+    with session.db.conn:  # a big update, as a pull of many changes writes it
+        session.db.execute("UPDATE households SET head_name = '钱多多' WHERE rowid % 5 != 0")
+        session.db.execute("DELETE FROM members WHERE household_id = ?", (ids[4],))
+        session.db.execute("DELETE FROM households WHERE id = ?", (ids[4],))
+    look_up = search._rows_for
+    with monkeypatch.context() as patch:  # rescanned, not looked up one by one
+        patch.setattr(search, "_rows_for", lambda *_: pytest.fail("looked up"))
+        assert refresh_index(session) == len(ids) * 4 // 5 + 1  # + the one removed
+    assert _index(session) == sorted(look_up(session, ids))
+    assert ids[4] not in {row[0] for row in _index(session)}
+    assert len(names(session, "qdd", limit=1000)) == len(ids) * 4 // 5
+    try:  # the other connection's cache reads the rows again
+        assert names(other, "qdd", limit=1000) == names(session, "qdd", limit=1000)
+        assert names(other, "zll", limit=1000) == names(session, "zll", limit=1000)
+    finally:
+        other.close()
+
+
+def test_chinese_names_fast_path_matches_general(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Names of Chinese characters only take a short cut through their given names'
+    keys; the tokens and their order are those of the general way."""
+    people = ["曾乐乐", "单长重", "解重华", "乐乐", "张三丰", "朴正", "翟种长", "曾单解仇区",
+              "王", "王五", "欧阳长乐", "曾行乐", "查重", "万俟长重乐"]
+    fast = [build_name_keys(p) for p in people]
+    monkeypatch.setattr(search_keys, "_HAN_NAME", re.compile("(?!)"))  # matches nothing
+    assert [build_name_keys(p) for p in people] == fast
 
 
 def test_keys() -> None:

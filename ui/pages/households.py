@@ -320,9 +320,10 @@ class HouseholdsPage(Page):
             self.status.setText(self.tr("正在整理住户信息，同步了很多住户后第一次查找要等一会儿……"))
         elif self.busy > 0:
             self.status.setText(self.tr("正在查找……"))
-        elif self.model.rowCount():
-            more = "+" if self.model.has_more else ""
-            self.status.setText(self.tr("找到{n}户").format(n=f"{self.model.rowCount()}{more}"))
+        elif self.model.rowCount():  # exact once every page is in; counting all costs
+            count = self.model.rowCount()
+            self.status.setText((self.tr("找到{n}户以上") if self.model.has_more
+                                 else self.tr("找到{n}户")).format(n=count))
         else:
             self.status.setText("")
 
