@@ -1,11 +1,23 @@
 """The Today page with 100,000 households and a year of visits.
 
 The data set is written straight into a real encrypted device in SQL (households,
-then about 400,000 visits: hardship and key households monthly, ordinary ones twice
-a year, some missed; the trigger keeps ``visit_summary``). Then the real main view
-is built offscreen and the Today page timed from "asked to refresh" to "its figures
-and the due list shown" (the quota computation runs on the thread pool).
-Target: median <= 300 ms. Prints one JSON object.
+then about 220,000 visits: hardship and key households monthly, ordinary ones twice
+a year, some missed; the triggers keep ``visit_summary`` and ``quota_households``).
+The device's clock stands at 28 December 2026, 10:00 in China: the month and the
+half-year end within the week, so thousands of households are due this week (the
+heaviest day of the year for the page).
+
+The Today page is timed from "asked to refresh" to "its figures and the due list
+shown" (the quota computation runs on the thread pool; the events that follow,
+layout and paint included, are processed before the clock stops), three ways:
+
+- ``first_ms``: the first refresh after an unlock (lock, unlock, the main view is
+  built and shows Today): a new connection with a cold page cache, no earlier figures;
+- ``changed_ms``: a refresh after a visit was recorded (the figures are computed again);
+- ``unchanged_ms``: a refresh with nothing changed (the last figures are reused).
+
+Also times ``due_households`` without a limit (the Households page's "visit due"
+filter). Target: each median <= 300 ms. Prints one JSON object.
 """
 
 from __future__ import annotations
@@ -17,7 +29,9 @@ import statistics
 import sys
 import tempfile
 import time
+from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("GRIDFIELD_SECRET_STORE", "file")
@@ -29,10 +43,11 @@ from fieldclient.keystore import FileSecretStore
 from fieldclient.session import Session, setup_device
 
 HOUSEHOLDS = 100_000
-ROUNDS = 9
+ROUNDS = 7
 TARGET_MS = 300.0
 DAY = 86400.0
 PIN = "246810"
+NOW = datetime(2026, 12, 28, 10, tzinfo=ZoneInfo("Asia/Shanghai")).timestamp()
 
 
 def cheap_kdf() -> None:
@@ -70,63 +85,104 @@ def build(session: Session, now: float, rng: random.Random) -> int:
     return len(visits)
 
 
+def median_ms(times: list[float]) -> float:
+    return round(statistics.median(times) * 1000, 1)
+
+
 def main() -> None:
     cheap_kdf()
     from PySide6.QtCore import QEventLoop, QThreadPool
     from PySide6.QtWidgets import QApplication
 
+    from fieldclient import quotas
+    from fieldclient.session import unlock_device
+    from fieldclient.visits import record_visit
     from ui import style
     from ui.controller import AppController
     from ui.pages.today import TodayPage
 
+    asked: list[float] = []  # when a Today page was last asked to refresh
+    refresh = TodayPage.refresh
+
+    def timed_refresh(self: TodayPage) -> None:
+        asked.append(time.perf_counter())
+        refresh(self)
+
+    TodayPage.refresh = timed_refresh  # type: ignore[method-assign]
     app = QApplication(sys.argv)
     style.apply_style(app, 1.0)
+
+    def clock() -> float:
+        return NOW
+
+    def shown(page: TodayPage) -> float:
+        """Seconds from the first refresh asked since ``asked`` was cleared to the
+        figures on screen (the result delivered, then pending layout and paint)."""
+        while page.status is None or page.loading:
+            app.processEvents(QEventLoop.ProcessEventsFlag.WaitForMoreEvents)
+        app.processEvents()
+        return time.perf_counter() - asked[0]
+
     with tempfile.TemporaryDirectory(prefix="bench-today-") as tmp:
         data_dir = Path(tmp) / "device"
-        session = setup_device(data_dir, PIN, store=FileSecretStore(data_dir))
+        session = setup_device(data_dir, PIN, store=FileSecretStore(data_dir), clock=clock)
         rng = random.Random(11)
         began = time.perf_counter()
-        visits = build(session, session.clock(), rng)
+        visits = build(session, NOW, rng)
         build_s = time.perf_counter() - began
+        some_households = [hid for (hid,) in session.db.execute(
+            "SELECT id FROM households ORDER BY random() LIMIT ?", (ROUNDS,))]
+        session.close()
         controller = AppController(data_dir)
         controller.window.resize(1280, 800)
-        controller.on_session(session)
         controller.window.show()
-        view = controller.main_view
-        assert view is not None
-        page = view.pages["today"]
-        assert isinstance(page, TodayPage)
-        view.show_page("today")
-        times = []
-        for _ in range(ROUNDS + 1):
-            while page.loading:  # an earlier refresh still running
-                app.processEvents(QEventLoop.ProcessEventsFlag.WaitForMoreEvents)
-            page.status = None
-            t0 = time.perf_counter()
+        first, changed, unchanged = [], [], []
+        page: TodayPage | None = None
+        for household_id in some_households:
+            controller.close_session()
+            session = unlock_device(data_dir, PIN, clock=clock)
+            asked.clear()
+            controller.on_session(session)  # builds the main view, which shows Today
+            view = controller.main_view
+            assert view is not None
+            shown_page = view.pages["today"]
+            assert isinstance(shown_page, TodayPage) and asked, "Today shown at unlock"
+            page = shown_page
+            first.append(shown(page))
+            record_visit(session, household_id, visit_type="home", situation="都好")
+            asked.clear()
             page.refresh()
-            while page.status is None:  # the event loop, idle until the result arrives
-                app.processEvents(QEventLoop.ProcessEventsFlag.WaitForMoreEvents)
-            times.append((time.perf_counter() - t0) * 1000)
+            changed.append(shown(page))
+            asked.clear()
+            page.refresh()
+            unchanged.append(shown(page))
+        assert page is not None and page.status is not None
+        status, rows_shown = page.status, len(page.due_rows)
+        assert controller.session is not None
+        due_all = []
+        for _ in range(3):
+            began = time.perf_counter()
+            due_count = len(quotas.due_households(controller.session))
+            due_all.append(time.perf_counter() - began)
         QThreadPool.globalInstance().waitForDone(10_000)
-        status = page.status
-        shown_rows = len(page.due_rows)
         controller.close_session()
-    measured = times[1:]  # the first run warms caches (like the page shown at unlock)
-    median = statistics.median(measured)
+    medians = {"first_ms": median_ms(first), "changed_ms": median_ms(changed),
+               "unchanged_ms": median_ms(unchanged)}
     print(json.dumps({
         "benchmark": "today_page",
         "households": HOUSEHOLDS,
         "visits": visits,
         "build_s": round(build_s, 1),
         "rounds": ROUNDS,
-        "first_ms": round(times[0], 1),
-        "median_ms": round(median, 1),
-        "max_ms": round(max(measured), 1),
+        **medians,
+        "first_max_ms": round(max(first) * 1000, 1),
         "overdue": status.overdue,
         "due_soon": status.due_soon,
-        "rows_shown": shown_rows,
+        "rows_shown": rows_shown,
+        "due_households_all_ms": median_ms(due_all),
+        "due_households_all": due_count,
         "target_ms": TARGET_MS,
-        "ok": median <= TARGET_MS,
+        "ok": max(medians.values()) <= TARGET_MS,
     }, ensure_ascii=False))
 
 

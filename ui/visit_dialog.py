@@ -545,7 +545,7 @@ class VisitHistoryDialog(Retranslatable, QDialog):
             if value:
                 text = label("")
                 text.setTextFormat(Qt.TextFormat.PlainText)
-                text.setText(f"{name}：{value}")
+                text.setText(self.tr("{name}：{value}").format(name=name, value=value))
                 box.addWidget(text)
         if not visit.superseded and visit.origin == "local":
             correct = button("", f"correct_{visit.id}")
