@@ -144,7 +144,8 @@ def main() -> None:
         "p95_ms": round(p95, 1),
         "max_ms": round(max(every), 1),
         "target_p95_ms": TARGET_P95_MS,
-        "ok": p95 <= TARGET_P95_MS and first_build_s <= TARGET_FIRST_BUILD_S,
+        "ok_first_build": first_build_s <= TARGET_FIRST_BUILD_S,  # our own aim
+        "ok": p95 <= TARGET_P95_MS,  # the target
         "cpu_count": os.cpu_count(),
     }, ensure_ascii=False))
 

@@ -8,13 +8,12 @@ tablet's screen.
 from __future__ import annotations
 
 import argparse
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from types import ModuleType
 from typing import Any
 
+from fieldclient.devicetime import CST
 from fieldclient.i18n import QT_TRANSLATE_NOOP, translate
-
-CST = timezone(timedelta(hours=8), "CST")  # times are shown as the worker's clock shows them
 
 
 def te(text: str, **params: Any) -> str:

@@ -27,6 +27,7 @@ from fieldclient.checklist import (
     checklist_version,
     ensure_stored,
 )
+from fieldclient.devicetime import CST as CHINA_TZ
 from fieldclient.errors import BlobMissing, FieldClientError
 from fieldclient.geo import Fix, FixFilter, path_length_m, simplify
 from fieldclient.i18n import QT_TRANSLATE_NOOP, translate
@@ -36,7 +37,6 @@ from fieldclient.tracks import DEFAULT_TOLERANCE_M, ProcessedTrack, store_track
 if TYPE_CHECKING:
     from fieldclient.session import Session
 
-CHINA_TZ = timezone(timedelta(hours=8), "CST")  # China Standard Time: no DST, a fixed offset
 MAX_NOTE = 2000
 MAX_PHOTOS = 9
 

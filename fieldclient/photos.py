@@ -40,6 +40,7 @@ from typing import Any
 from PIL import Image, ImageDraw, ImageFont, JpegImagePlugin, MpoImagePlugin, PngImagePlugin
 
 from fieldclient import __version__, audit
+from fieldclient.devicetime import CST
 from fieldclient.errors import FieldClientError
 from fieldclient.fsutil import atomic_write
 from fieldclient.i18n import QT_TRANSLATE_NOOP, translate
@@ -48,7 +49,6 @@ from fieldclient.session import Session
 
 CTX = "photos"
 
-CST = timezone(timedelta(hours=8), "CST")  # China Standard Time, UTC+8, no DST
 MAX_EDGE = 1600  # px, long edge of the final photo
 THUMB_EDGE = 320  # px, long edge of the list thumbnail
 JPEG_QUALITY = 80

@@ -34,11 +34,12 @@ import json
 import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone, tzinfo
+from datetime import date, datetime, timedelta, tzinfo
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from fieldclient import serverconfig
+from fieldclient.devicetime import device_zone
 
 if TYPE_CHECKING:
     import sqlite_utils
@@ -50,8 +51,6 @@ log = logging.getLogger("gridfield.quotas")
 DEFAULT_RULES_FILE = (
     Path(__file__).resolve().parent.parent / "resources" / "quotas" / "default.json"
 )
-DEFAULT_ZONE = "Asia/Shanghai"
-CHINA_FIXED = timezone(timedelta(hours=8), "CST")
 KINDS = ("visit", "patrol")
 PERIODS = ("day", "week", "month", "quarter", "year")
 CATEGORIES = ("ordinary", "hardship", "key")
@@ -162,19 +161,6 @@ class QuotaStatus:
 
 
 # -- the zone ------------------------------------------------------------------
-@functools.lru_cache(maxsize=4)
-def device_zone(name: str = DEFAULT_ZONE) -> tzinfo:
-    """The calendar's zone; the fixed UTC+8 when the system has no zone database
-    (Windows without the tzdata package): China has no daylight saving time."""
-    try:
-        from zoneinfo import ZoneInfo
-
-        return ZoneInfo(name)
-    except Exception:  # ZoneInfoNotFoundError, or no zoneinfo data at all
-        log.warning("time zone %s not found; using UTC+8", name)
-        return CHINA_FIXED
-
-
 def local_time(ts: float, zone: tzinfo) -> datetime:
     """Unix time as naive wall-clock time in ``zone``."""
     return datetime.fromtimestamp(ts, zone).replace(tzinfo=None)

@@ -15,10 +15,11 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time
 from typing import TYPE_CHECKING, Any
 
 from fieldclient import audit
+from fieldclient.devicetime import CST
 from fieldclient.errors import FieldClientError
 from fieldclient.i18n import QT_TRANSLATE_NOOP
 from fieldclient.ids import new_id
@@ -26,7 +27,6 @@ from fieldclient.ids import new_id
 if TYPE_CHECKING:
     from fieldclient.session import Session
 
-CST = timezone(timedelta(hours=8), "CST")
 MAX_ANSWER_TEXT = 5000
 MAX_ANSWER_PHOTOS = 20
 

@@ -20,10 +20,10 @@ from datetime import date, datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
 from fieldclient import audit
+from fieldclient.devicetime import device_zone
 from fieldclient.errors import FieldClientError
 from fieldclient.i18n import QT_TRANSLATE_NOOP
 from fieldclient.ids import new_id
-from fieldclient.quotas import device_zone
 
 if TYPE_CHECKING:
     from fieldclient.session import Session

@@ -13,7 +13,7 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QCoreApplication, QObject, QSize, Qt, Signal
@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
 )
 
 from fieldclient import events
+from fieldclient.devicetime import CST
 from fieldclient.errors import FieldClientError
 from fieldclient.geo import Fix
 from ui.errors import error_text
@@ -45,7 +46,6 @@ if TYPE_CHECKING:
     from ui.positioning import PositionFeed
 
 log = logging.getLogger("gridfield.ui")
-CST = timezone(timedelta(hours=8), "CST")
 THUMB_PX = 96
 FIX_MAX_AGE_S = 300.0  # an older fix does not say where the worker is now
 

@@ -7,7 +7,6 @@ A household is a few rows: read on the UI thread's session when shown."""
 from __future__ import annotations
 
 import logging
-from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QCoreApplication, Qt, Signal
@@ -22,7 +21,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from fieldclient import events, households, visits
+from fieldclient import devicetime, events, households, visits
 from ui.household_dialogs import HouseholdDialog, MemberDialog
 from ui.household_list import category_text, tag_text
 from ui.patrol_common import worker_grids
@@ -304,7 +303,7 @@ class HouseholdDetail(Retranslatable, QWidget):
             self.visits_box.addWidget(empty)
         for visit in shown:
             line = _plain("")
-            when = datetime.fromtimestamp(visit.visited_at).strftime("%Y-%m-%d %H:%M")
+            when = devicetime.minute_text(visit.visited_at)
             situation = visit.situation if len(visit.situation) <= 60 else (
                 visit.situation[:60] + "…")
             line.setText(f"{when}  {visit_type_text(visit.visit_type)}  {situation}")
@@ -319,7 +318,7 @@ class HouseholdDetail(Retranslatable, QWidget):
             self.events_box.addWidget(empty)
         for event in shown:
             line = _plain("")
-            when = datetime.fromtimestamp(event.reported_at).strftime("%Y-%m-%d")
+            when = devicetime.day_text(event.reported_at)
             status = QCoreApplication.translate(
                 "events", events.STATUS_TEXT.get(event.status, event.status))
             category = QCoreApplication.translate("eventCategory", event.category)

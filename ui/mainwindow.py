@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
@@ -26,12 +27,58 @@ if TYPE_CHECKING:
     from ui.controller import AppController
 
 
+class _Pages(dict[str, Page]):
+    """The main view's pages, each built the first time it is wanted: unlocking
+    builds only the first page shown. Looking one up builds it; going over all of
+    them (``items()``, ``for key in``) builds them all."""
+
+    def __init__(self, build: Callable[[str], Page]) -> None:
+        super().__init__()
+        self._build = build
+
+    def __missing__(self, key: str) -> Page:
+        if key not in PAGE_KEYS:
+            raise KeyError(key)
+        page = self._build(key)
+        self[key] = page
+        return page
+
+    def built(self) -> list[Page]:
+        return list(super().values())
+
+    def _all(self) -> None:
+        for key in PAGE_KEYS:
+            self[key]  # builds it
+
+    def __iter__(self) -> Iterator[str]:
+        self._all()
+        return iter(PAGE_KEYS)
+
+    def __len__(self) -> int:
+        return len(PAGE_KEYS)
+
+    def keys(self) -> Any:
+        self._all()
+        return super().keys()
+
+    def values(self) -> Any:
+        self._all()
+        return super().values()
+
+    def items(self) -> Any:
+        self._all()
+        return super().items()
+
+
+PAGE_KEYS = tuple(cls.key for cls in PAGE_CLASSES)
+
+
 class MainView(Retranslatable, QWidget):
     def __init__(self, controller: AppController, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("mainView")
         self.controller = controller
-        self.pages: dict[str, Page] = {}
+        self.pages = _Pages(self._build_page)
         self.nav_buttons: dict[str, QPushButton] = {}
 
         self.nav = QFrame()
@@ -42,9 +89,6 @@ class MainView(Retranslatable, QWidget):
         self.nav_group = QButtonGroup(self)
         self.stack = QStackedWidget()
         for cls in PAGE_CLASSES:
-            page = cls(controller)
-            self.pages[cls.key] = page
-            self.stack.addWidget(page)
             btn = button("nav", f"nav_{cls.key}")
             btn.setCheckable(True)
             btn.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
@@ -54,10 +98,10 @@ class MainView(Retranslatable, QWidget):
             nav_layout.addWidget(btn)
         nav_layout.addStretch(1)
         self.task_badge = self._nav_badge(self.nav_buttons["tasks"])
-        tasks_page = self.pages["tasks"]
-        if isinstance(tasks_page, TasksPage):  # unread count: after syncs and reads
-            tasks_page.unread_changed.connect(self.set_task_badge)
-            tasks_page.announce_unread()  # one COUNT: cheap enough for unlock
+        if controller.sync is not None:  # unread tasks: after syncs (and on reading one)
+            controller.sync.finished.connect(lambda _report: self.count_unread_tasks())
+        self.count_unread_tasks()  # one COUNT: cheap enough for unlock
+        self.resume_patrol()
 
         self.header = QFrame()
         self.header.setObjectName("header")
@@ -93,6 +137,34 @@ class MainView(Retranslatable, QWidget):
         layout.addLayout(right, 1)
         self.retranslate()
         self.show_page("today")
+
+    def _build_page(self, key: str) -> Page:
+        cls = PAGE_CLASSES[PAGE_KEYS.index(key)]
+        page = cls(self.controller)
+        self.stack.addWidget(page)
+        if isinstance(page, TasksPage):
+            page.unread_changed.connect(self.set_task_badge)
+        return page
+
+    def resume_patrol(self) -> None:
+        """A patrol under way goes on recording after unlocking or a restart, whichever
+        page is shown (fixes that came while locked are saved now)."""
+        from fieldclient.patrols import active_patrol
+        from ui.patrol_tracker import PatrolTracker
+
+        session = self.controller.session
+        if session is None or not session.is_open:
+            return
+        patrol = active_patrol(session)
+        if patrol is not None:
+            PatrolTracker.of(self.controller).attach(session, patrol.id)
+
+    def count_unread_tasks(self) -> None:
+        from fieldclient.tasks import unread_count
+
+        session = self.controller.session
+        if session is not None and session.is_open:
+            self.set_task_badge(unread_count(session))
 
     @staticmethod
     def _nav_badge(nav_button: QPushButton) -> QLabel:
@@ -130,8 +202,8 @@ class MainView(Retranslatable, QWidget):
             page.show_household(household_id)
 
     def retranslate(self) -> None:
-        for key, page in self.pages.items():
-            self.nav_buttons[key].setText(page.title())
+        for cls in PAGE_CLASSES:
+            self.nav_buttons[cls.key].setText(cls.nav_title())
         self.title.setText(self.current_page().title() if self.stack.count() else "")
         self.lock_button.setText(self.tr("锁定"))
         self.report_button.setText(self.tr("上报事件"))

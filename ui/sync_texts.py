@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from PySide6.QtCore import QCoreApplication, QDateTime
+from PySide6.QtCore import QCoreApplication
 
 T = QCoreApplication
 
@@ -99,15 +99,16 @@ def value_text(field: str, value: Any, reveal: bool = False) -> str:
 
 
 def when_text(unix: float, now: float | None = None) -> str:
-    """"14:32" today, "3月5日 14:32" on another day."""
-    moment = QDateTime.fromSecsSinceEpoch(int(unix))
-    clock = moment.toString("HH:mm")
-    today = QDateTime.fromSecsSinceEpoch(int(now if now is not None else time.time())).date()
+    """"14:32" today, "3月5日 14:32" on another day (the device's calendar)."""
+    from fieldclient import devicetime
+
+    moment = devicetime.local(unix)
+    clock = moment.strftime("%H:%M")
+    today = devicetime.local(now if now is not None else time.time()).date()
     if moment.date() == today:
         return T.translate("SyncTexts", "今天 {time}").format(time=clock)
-    day = moment.date()
     return T.translate("SyncTexts", "{month}月{day}日 {time}").format(
-        month=day.month(), day=day.day(), time=clock)
+        month=moment.month, day=moment.day, time=clock)
 
 
 def size_text(num: int) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QCoreApplication, Qt
 from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
@@ -16,14 +16,21 @@ if TYPE_CHECKING:
 
 class Page(Retranslatable, QWidget):
     key = ""
+    # QT_TRANSLATE_NOOP("<class name>", "…"): the navigation needs every title before
+    # the page is built (pages are built on first visit, unlock stays fast).
+    title_source = ""
 
     def __init__(self, controller: AppController, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("page")
         self.controller = controller
 
+    @classmethod
+    def nav_title(cls) -> str:
+        return QCoreApplication.translate(cls.__name__, cls.title_source)
+
     def title(self) -> str:
-        raise NotImplementedError
+        return self.nav_title()
 
     def refresh(self) -> None:
         """Re-read what the page shows (called each time it is shown)."""

@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
 
 from fieldclient import events
 from fieldclient.errors import FieldClientError
+from fieldclient.i18n import QT_TRANSLATE_NOOP
 from ui.errors import error_text
 from ui.event_widgets import (
     HistoryList,
@@ -108,6 +109,7 @@ class EventCard(QFrame):
 
 class EventsPage(Page):
     key = "events"
+    title_source = QT_TRANSLATE_NOOP("EventsPage", "事件")
 
     def __init__(self, controller: AppController, parent: QWidget | None = None) -> None:
         super().__init__(controller, parent)
@@ -224,8 +226,6 @@ class EventsPage(Page):
         return _scroll(body)
 
     # -- texts --------------------------------------------------------------------------
-    def title(self) -> str:
-        return self.tr("事件")
 
     def hint_text(self, s: events.EventSummary) -> str:
         if s.action == events.SUPPLEMENT:

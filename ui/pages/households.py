@@ -34,6 +34,7 @@ from PySide6.QtWidgets import (
 )
 
 from fieldclient import quotas
+from fieldclient.i18n import QT_TRANSLATE_NOOP
 from fieldclient.search import PAGE, forget, search_households
 from ui.household_detail import HouseholdDetail
 from ui.household_dialogs import HouseholdDialog
@@ -127,6 +128,7 @@ class _Reader:
 
 class HouseholdsPage(Page):
     key = "households"
+    title_source = QT_TRANSLATE_NOOP("HouseholdsPage", "住户")
 
     def __init__(self, controller: AppController, parent: QWidget | None = None) -> None:
         super().__init__(controller, parent)
@@ -221,8 +223,6 @@ class HouseholdsPage(Page):
         self.retranslate_texts()
 
     # -- page ---------------------------------------------------------------------------
-    def title(self) -> str:
-        return self.tr("住户")
 
     @property
     def session(self) -> Session | None:

@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
 from fieldclient import patrols
 from fieldclient.errors import FieldClientError
 from fieldclient.geo import Fix
+from fieldclient.i18n import QT_TRANSLATE_NOOP
 from fieldclient.patrols import ItemResult, Patrol, PatrolSummary
 from ui import i18n
 from ui.dialogs import show_message
@@ -68,6 +69,7 @@ def _scroll(body: QWidget) -> QScrollArea:
 
 class PatrolPage(Page):
     key = "patrol"
+    title_source = QT_TRANSLATE_NOOP("PatrolPage", "巡查")
 
     def __init__(self, controller: AppController, parent: QWidget | None = None) -> None:
         super().__init__(controller, parent)
@@ -111,8 +113,6 @@ class PatrolPage(Page):
         layout.addWidget(self.views)
         self.refresh()
 
-    def title(self) -> str:
-        return self.tr("巡查")
 
     # -- building --------------------------------------------------------------
     def _build_start_view(self) -> QWidget:
@@ -388,11 +388,11 @@ class PatrolPage(Page):
             return self.tracker.source_spec()
 
     def _recent_line(self, summary: PatrolSummary) -> str:
-        from PySide6.QtCore import QDateTime, QLocale
+        from fieldclient import devicetime
 
-        when = QDateTime.fromSecsSinceEpoch(int(summary.finished_at or summary.started_at))
+        when = devicetime.minute_text(summary.finished_at or summary.started_at)
         return self.tr("{when}  {grid}：检查{done}项，发现问题{problems}项，{distance}").format(
-            when=QLocale().toString(when, QLocale.FormatType.ShortFormat),
+            when=when,
             grid=grid_label(summary.grid_id), done=summary.items_done,
             problems=summary.problems, distance=format_distance(summary.distance_m))
 

@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from fieldclient.i18n import QT_TRANSLATE_NOOP
 from fieldclient.settings import AUTOLOCK_MINUTES, TEXT_SCALES
 from ui.pages.base import Page
 from ui.widgets import breakable, button, label
@@ -28,6 +29,7 @@ if TYPE_CHECKING:
 
 class SettingsPage(Page):
     key = "settings"
+    title_source = QT_TRANSLATE_NOOP("SettingsPage", "设置")
 
     def __init__(self, controller: AppController, parent: QWidget | None = None) -> None:
         super().__init__(controller, parent)
@@ -144,8 +146,6 @@ class SettingsPage(Page):
         group.addButton(btn)
         return btn
 
-    def title(self) -> str:
-        return self.tr("设置")
 
     # -- contents --------------------------------------------------------------
     def _device_info(self) -> dict[str, Any]:

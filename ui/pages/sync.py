@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from fieldclient.i18n import QT_TRANSLATE_NOOP
 from ui import sync_texts
 from ui.pages.base import Page
 from ui.tasks import run_task
@@ -133,6 +134,7 @@ def _short(text: str, limit: int = 14) -> str:
 
 class SyncPage(Page):
     key = "sync"
+    title_source = QT_TRANSLATE_NOOP("SyncPage", "同步")
 
     def __init__(self, controller: AppController, parent: QWidget | None = None) -> None:
         super().__init__(controller, parent)
@@ -255,8 +257,6 @@ class SyncPage(Page):
         layout.addWidget(self.scroll)
         self.refresh()
 
-    def title(self) -> str:
-        return self.tr("同步")
 
     # -- the controller --------------------------------------------------------------
     def sync(self) -> SyncController | None:

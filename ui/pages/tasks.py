@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
 
 from fieldclient import tasks
 from fieldclient.errors import FieldClientError
+from fieldclient.i18n import QT_TRANSLATE_NOOP
 from ui.errors import error_text
 from ui.pages.base import Page
 from ui.task_widgets import TaskCard, due_text, local_time, state_text
@@ -44,6 +45,7 @@ def _scroll(body: QWidget) -> QScrollArea:
 
 class TasksPage(Page):
     key = "tasks"
+    title_source = QT_TRANSLATE_NOOP("TasksPage", "任务")
     unread_changed = Signal(int)
 
     def __init__(self, controller: AppController, parent: QWidget | None = None) -> None:
@@ -141,8 +143,6 @@ class TasksPage(Page):
         if controller.sync is not None:
             controller.sync.finished.connect(self._synced)
 
-    def title(self) -> str:
-        return self.tr("任务")
 
     def _session(self) -> Session | None:
         session = self.controller.session

@@ -27,8 +27,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from fieldclient import patrols, quotas
+from fieldclient import devicetime, patrols, quotas
 from fieldclient.cli_quota import CATEGORY_NAMES, PERIOD_NAMES
+from fieldclient.i18n import QT_TRANSLATE_NOOP
 from ui.pages.base import Page
 from ui.patrol_common import grid_label, worker_grids
 from ui.tasks import run_task
@@ -111,6 +112,7 @@ class DueRow(QFrame):
 
 class TodayPage(Page):
     key = "today"
+    title_source = QT_TRANSLATE_NOOP("TodayPage", "今天")
 
     def __init__(self, controller: AppController, parent: QWidget | None = None) -> None:
         super().__init__(controller, parent)
@@ -193,8 +195,6 @@ class TodayPage(Page):
         outer.setContentsMargins(0, 0, 0, 0)
         outer.addWidget(scroll)
 
-    def title(self) -> str:
-        return self.tr("今天")
 
     # -- refresh -----------------------------------------------------------------
     def refresh(self) -> None:
@@ -211,7 +211,7 @@ class TodayPage(Page):
             self.grid_facts.setVisible(False)
             self.start_any.setVisible(False)
             return
-        today = quotas.local_time(session.clock(), quotas.device_zone()).date()
+        today = quotas.local_time(session.clock(), devicetime.device_zone()).date()
         self.date.setText(QLocale().toString(QDate(today.year, today.month, today.day),
                                              QLocale.FormatType.LongFormat))
         grids = worker_grids(session)
@@ -254,7 +254,7 @@ class TodayPage(Page):
         reader = self.reader
         version = reader.db.execute("PRAGMA data_version").fetchone()[0]
         rules = quotas.rules_in_force(reader.db)
-        today = quotas.local_time(reader.clock(), quotas.device_zone())
+        today = quotas.local_time(reader.clock(), devicetime.device_zone())
         key = (version, today.date(), tuple(grids),
                tuple((r, quotas.span_at(r, today).start) for r in rules))
         if self.cached is not None and self.cached[0] == key:
