@@ -43,10 +43,21 @@ def test_overdue_first_and_progress(unlocked: AppController, qtbot: QtBot) -> No
     assert page.progress_numbers["visit_hardship"].text() == "1 / 2"
     assert page.progress_bars["visit_hardship"].value() == 1
     assert page.progress_numbers["visit_ordinary"].text() == "0 / 1"
-    opened: list[str] = []
-    view.open_household = opened.append  # type: ignore[attr-defined]
+    # the real way into the household, then "查看全部": the due list on the Households page
     click(qtbot, first)
-    assert opened == [late]
+    households = view.pages["households"]
+    assert view.current_page() is households
+    assert households.detail.household_id == late  # type: ignore[attr-defined]
+    view.show_page("today")
+    households.search.setText("张")  # type: ignore[attr-defined]
+    click(qtbot, page.show_all)
+    assert view.current_page() is households
+    assert households.due_button.isChecked()  # type: ignore[attr-defined]
+    assert households.search.text() == ""  # type: ignore[attr-defined]
+    qtbot.waitUntil(lambda: households.model.rowCount() >= 1, timeout=10_000)  # type: ignore[attr-defined]
+    listed = {households.model.household_id(r)  # type: ignore[attr-defined]
+              for r in range(households.model.rowCount())}  # type: ignore[attr-defined]
+    assert late in listed and visited not in listed
 
 
 def test_refresh_reuses_rows_and_updates_them(unlocked: AppController, qtbot: QtBot) -> None:

@@ -378,6 +378,19 @@ class HouseholdsPage(Page):
         self.stack.setCurrentWidget(self.list_page)
         self.run_search()
 
+    def show_due(self) -> None:
+        """The list of households due or overdue for a visit (Today's "查看全部"): any
+        search text and category cleared, so none of them is hidden."""
+        self.search.clear()
+        self.tag = None
+        self.filter_buttons["all"].setChecked(True)
+        self.due_button.setChecked(True)
+        self.retranslate_texts()
+        if self.stack.currentWidget() is not self.list_page:
+            self.detail.hide_revealed()
+            self.stack.setCurrentWidget(self.list_page)
+        self.run_search()
+
     def add_household(self) -> None:
         session = self.session
         if session is None:
