@@ -271,7 +271,10 @@ def household_due_date(
     """(due date, overdue) of one household under ``rule`` (see the module docstring)."""
     if last_visit_at is not None and last_visit_at >= current.start_ts(zone):
         return next_span(rule, current).last_day, False
-    first_missed = span_at(rule, local_time(created_at, zone))
+    # created_at 0: on the centre's roster since before it kept registration times;
+    # overdue since the last sub-period, not since 1970.
+    first_missed = (span_at(rule, local_time(created_at, zone)) if created_at > 0
+                    else previous_span(rule, current))
     if last_visit_at is not None:
         after_visit = next_span(rule, span_at(rule, local_time(last_visit_at, zone)))
         if after_visit.start > first_missed.start:

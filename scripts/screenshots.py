@@ -356,7 +356,10 @@ def field_screens(
         save(controller.window, out, f"{tag}_{name}", app)
     households = view.pages["households"]
     households.search.setText("w" if not zh else "王")  # type: ignore[attr-defined]
-    for _ in range(20):
+    import time
+
+    for _ in range(20):  # the search waits for typing to pause (a timer), then runs
+        time.sleep(0.05)
         settle(app)
     save(controller.window, out, f"{tag}_32_households_search", app)
     households.show_household(hid)  # type: ignore[attr-defined]

@@ -314,3 +314,22 @@ def test_figures_read_the_index_not_the_registry(session: Session, clock: FakeCl
         assert "SCAN" not in plan, (sql, plan)
         if "households h" in sql:
             assert "SEARCH h USING INTEGER PRIMARY KEY (rowid=?)" in plan, (sql, plan)
+
+
+def test_roster_households_of_unknown_registration_are_overdue_since_last_period(
+    session: Session, clock: FakeClock
+) -> None:
+    """A household pulled from the centre's old roster has created_at 0 (registration
+    time unknown): never visited, it is overdue since the last sub-period ended, not
+    since 1970; one visited last month is not overdue."""
+    never = household(session, clock, ts(2026, 11, 1), "hardship", "老户未访")
+    visited = household(session, clock, ts(2026, 11, 1), "hardship", "老户已访")
+    with session.db.conn:
+        session.db.execute("UPDATE households SET created_at = 0")
+    visit(session, clock, visited, ts(2026, 10, 12))
+    now = ts(2026, 11, 10, 9)
+    due = quotas.due_households(session, now)
+    assert [d.household_id for d in due] == [never]
+    assert due[0].overdue and due[0].due_date == date(2026, 10, 31)
+    assert due[0].days_overdue(date(2026, 11, 10)) == 10
+    assert quotas.household_due(session, visited, now).overdue is False  # type: ignore[union-attr]
