@@ -1650,7 +1650,7 @@ Finish the patrol now?</translation>
     </message>
     <message>
       <source>未读{unread}条，待回复的任务{open}条</source>
-      <translation>{unread} unread, {open} tasks to answer</translation>
+      <translation>Unread: {unread} · to answer: {open}</translation>
     </message>
     <message>
       <source>尚未与指挥中心连接。
