@@ -18,7 +18,6 @@ from central import db, ops
 from central import settings as central_settings
 from sync import protocol
 
-VISIT_TYPES = ("home", "phone", "revisit", "other")
 VISIT_TEXT_FIELDS = ("situation", "needs", "follow_up", "worker")
 MAX_VISIT_TEXT = 5000
 MAX_ANSWER_TEXT = 5000
@@ -224,7 +223,6 @@ def _apply_immutable(
 
 # -- events: report details and follow-ups (migration 4) ---------------------------------
 
-EVENT_URGENCIES = ("normal", "urgent", "emergency")
 FOLLOWUP_KINDS = ("supplement", "verify")
 FOLLOWUP_OUTCOMES = ("passed", "failed")
 MAX_EVENT_PHOTOS = 20
@@ -259,8 +257,8 @@ def _check_location(payload: dict[str, Any]) -> None:
 def _check_event_report(payload: dict[str, Any]) -> None:
     """The optional details of ``event.report`` (older devices send none of them)."""
     urgency = payload.get("urgency")
-    if urgency is not None and urgency not in EVENT_URGENCIES:
-        raise Rejected("invalid", f"urgency must be one of {', '.join(EVENT_URGENCIES)}")
+    if urgency is not None and urgency not in protocol.EVENT_URGENCIES:
+        raise Rejected("invalid", f"urgency must be one of {', '.join(protocol.EVENT_URGENCIES)}")
     _check_str(payload, "household_id", 36, False)
     _check_str(payload, "address", 200, False)
     _check_location(payload)
@@ -388,8 +386,8 @@ def _check_visit(conn: Connection, device: Any, payload: dict[str, Any]) -> None
     older clients may not) and has sane fields. Older payloads (``people_met`` a
     number, an extra ``problems``) are accepted as they are: records are immutable."""
     visit_type = payload.get("visit_type")
-    if visit_type is not None and visit_type not in VISIT_TYPES:
-        raise Rejected("invalid", f"visit_type must be one of {', '.join(VISIT_TYPES)}")
+    if visit_type is not None and visit_type not in protocol.VISIT_TYPES:
+        raise Rejected("invalid", f"visit_type must be one of {', '.join(protocol.VISIT_TYPES)}")
     for name in VISIT_TEXT_FIELDS:
         _check_str(payload, name, MAX_VISIT_TEXT, False)
     people = payload.get("people_met")

@@ -340,6 +340,8 @@ IMMUTABLE_KINDS = (
 )
 MEMBER_FIELDS = ("name", "relation", "id_number", "phone", "residence")
 MEMBER_RESIDENCES = ("registered", "floating", "tenant")
+VISIT_TYPES = ("home", "phone", "revisit", "other")  # visit.create visit_type
+EVENT_URGENCIES = ("normal", "urgent", "emergency")  # event.report urgency
 REMOVED_FIELD = "removed"  # the pseudo-field of a member removal conflict
 OP_KINDS = (
     *IMMUTABLE_KINDS,

@@ -18,9 +18,10 @@ from typing import Any
 import sqlcipher3.dbapi2 as cipher_dbapi
 import sqlite_utils
 
+from sync import protocol
+
 log = logging.getLogger("gridfield.sync")
 
-VISIT_TYPES = ("home", "phone", "revisit", "other")
 MAX_TEXT = 5000
 
 
@@ -59,7 +60,7 @@ def visit_row(data: dict[str, Any], now: float) -> dict[str, Any] | None:
         "id": visit_id,
         "household_id": household_id,
         "grid_id": None if data.get("grid_id") is None else str(data["grid_id"]),
-        "visit_type": visit_type if visit_type in VISIT_TYPES else "other",
+        "visit_type": visit_type if visit_type in protocol.VISIT_TYPES else "other",
         "visited_at": visited_at,
         "tz_offset_minutes": tz if isinstance(tz, int) and not isinstance(tz, bool)
         and -840 <= tz <= 840 else 480,

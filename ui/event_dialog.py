@@ -15,11 +15,9 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QDialog,
-    QFrame,
     QHBoxLayout,
     QLineEdit,
     QPlainTextEdit,
-    QScrollArea,
     QVBoxLayout,
     QWidget,
 )
@@ -34,7 +32,7 @@ from ui.event_widgets import (
     category_text,
     urgency_text,
 )
-from ui.widgets import Retranslatable, button, label
+from ui.widgets import Retranslatable, button, label, scroll_area
 
 if TYPE_CHECKING:
     from fieldclient.session import Session
@@ -56,11 +54,7 @@ class _EventDialog(Retranslatable, QDialog):
         self.form = QVBoxLayout(self.body)
         self.form.setContentsMargins(24, 16, 24, 16)
         self.form.setSpacing(12)
-        scroll = QScrollArea()
-        scroll.setWidgetResizable(True)
-        scroll.setFrameShape(QFrame.Shape.NoFrame)
-        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        scroll.setWidget(self.body)
+        scroll = scroll_area(self.body)
         self.scroll = scroll
         self.error = label("error")
         self.error.setObjectName("eventError")

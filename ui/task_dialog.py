@@ -12,10 +12,8 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QDialog,
-    QFrame,
     QHBoxLayout,
     QPlainTextEdit,
-    QScrollArea,
     QVBoxLayout,
     QWidget,
 )
@@ -24,7 +22,7 @@ from fieldclient import tasks
 from fieldclient.errors import FieldClientError
 from ui.errors import error_text
 from ui.event_widgets import PhotoPicker
-from ui.widgets import Retranslatable, button, label
+from ui.widgets import Retranslatable, button, label, scroll_area
 
 if TYPE_CHECKING:
     from ui.controller import AppController
@@ -81,11 +79,7 @@ class AnswerDialog(Retranslatable, QDialog):
             form.addWidget(widget)
         form.addLayout(event_row)
         form.addStretch(1)
-        scroll = QScrollArea()
-        scroll.setWidgetResizable(True)
-        scroll.setFrameShape(QFrame.Shape.NoFrame)
-        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        scroll.setWidget(body)
+        scroll = scroll_area(body)
 
         self.error = label("error")
         self.error.setObjectName("answerError")

@@ -29,7 +29,6 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QPushButton,
-    QScrollArea,
     QTextEdit,
     QVBoxLayout,
     QWidget,
@@ -43,7 +42,7 @@ from ui.patrol_dialogs import ConfirmDialog
 from ui.patrol_widgets import THUMB_HEIGHT, ButtonGrid
 from ui.photo_capture import ImagePicker, camera_available, pick_image_file
 from ui.tasks import run_task
-from ui.widgets import Retranslatable, button, label
+from ui.widgets import Retranslatable, button, label, photo_thumbnail, scroll_area
 
 if TYPE_CHECKING:
     from fieldclient.photos import Prepared
@@ -73,16 +72,6 @@ def _text_box(name: str) -> QTextEdit:
     box.setMinimumHeight(96)
     box.setMaximumHeight(150)
     return box
-
-
-def _scroll(body: QWidget) -> QScrollArea:
-    body.setObjectName("scrollBody")
-    scroll = QScrollArea()
-    scroll.setWidget(body)
-    scroll.setWidgetResizable(True)
-    scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-    scroll.setFrameShape(QScrollArea.Shape.NoFrame)
-    return scroll
 
 
 def _fit(dialog: QDialog) -> None:
@@ -204,7 +193,7 @@ class VisitDialog(Retranslatable, QDialog):
         layout.setContentsMargins(24, 16, 24, 16)
         layout.setSpacing(10)
         layout.addWidget(self.heading)
-        layout.addWidget(_scroll(body), 1)
+        layout.addWidget(scroll_area(body), 1)
         layout.addWidget(self.error)
         layout.addLayout(buttons)
         self.household = self._household()
@@ -384,14 +373,7 @@ class VisitDialog(Retranslatable, QDialog):
         for photo_id in self.photo_ids:
             pixmap = self.pixmaps.get(photo_id)
             if pixmap is None and session is not None:
-                from fieldclient.photos import decode_for_display
-
-                pixmap = QPixmap()
-                try:
-                    pixmap.loadFromData(decode_for_display(session, photo_id, thumbnail=True))
-                except FieldClientError:
-                    log.warning("thumbnail of a visit photo could not be read")
-                self.pixmaps[photo_id] = pixmap
+                pixmap = self.pixmaps[photo_id] = photo_thumbnail(session, photo_id)
             thumb = QLabel()
             thumb.setObjectName("thumbnail")
             if pixmap is not None and not pixmap.isNull():
@@ -484,7 +466,7 @@ class VisitHistoryDialog(Retranslatable, QDialog):
         layout.setContentsMargins(24, 16, 24, 16)
         layout.addLayout(top)
         layout.addWidget(self.empty)
-        layout.addWidget(_scroll(self.list_body), 1)
+        layout.addWidget(scroll_area(self.list_body), 1)
         layout.addWidget(self.close_button, 0, Qt.AlignmentFlag.AlignRight)
         self.retranslate()
         _fit(self)

@@ -8,8 +8,16 @@ stylesheet with ``qproperty-...`` instead; later screens use ``Qt`` freely.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from PySide6.QtCore import QEvent
 from PySide6.QtWidgets import QLabel, QPushButton, QSizePolicy, QWidget
+
+if TYPE_CHECKING:
+    from PySide6.QtGui import QPixmap
+    from PySide6.QtWidgets import QScrollArea
+
+    from fieldclient.session import Session
 
 
 class Retranslatable:
@@ -58,3 +66,37 @@ def breakable(text: str) -> str:
     for sep in ("/", "\\", ".", "-", "_", ":"):
         text = text.replace(sep, sep + "\u200b")
     return text
+
+
+def scroll_area(body: QWidget) -> QScrollArea:
+    """``body`` scrolling up and down only, without a frame (pages and dialogs whose
+    content may be taller than the screen at large text sizes)."""
+    from PySide6.QtCore import Qt
+    from PySide6.QtWidgets import QFrame, QScrollArea
+
+    body.setObjectName("scrollBody")
+    area = QScrollArea()
+    area.setWidgetResizable(True)
+    area.setFrameShape(QFrame.Shape.NoFrame)
+    area.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+    area.setWidget(body)
+    return area
+
+
+def photo_thumbnail(session: Session, photo_id: str) -> QPixmap:
+    """A stored photo's encrypted thumbnail as a pixmap; a null pixmap (and a log line)
+    when it cannot be read, so one damaged photo never breaks a screen."""
+    import logging
+
+    from PySide6.QtGui import QPixmap
+
+    from fieldclient.errors import FieldClientError
+    from fieldclient.photos import decode_for_display
+
+    pixmap = QPixmap()
+    try:
+        pixmap.loadFromData(decode_for_display(session, photo_id, thumbnail=True))
+    except FieldClientError:
+        logging.getLogger("gridfield.ui").warning("thumbnail of photo %s could not be read",
+                                                  photo_id)
+    return pixmap

@@ -118,3 +118,12 @@ def test_simulated_visits_are_training_rows(session: Session) -> None:
         "SELECT payload FROM outbox WHERE kind = 'visit.create'")]
     assert len(payloads) == 6 and all(p["training"] == 1 for p in payloads)
     assert session.db.execute("SELECT count(*) FROM visit_summary").fetchone()[0] == 0
+
+
+def test_device_vocabulary_matches_the_wire() -> None:
+    """The visit types and urgencies the device offers are the ones the server accepts."""
+    from fieldclient import events, visits
+    from sync import protocol
+
+    assert visits.VISIT_TYPES == protocol.VISIT_TYPES
+    assert events.URGENCIES == protocol.EVENT_URGENCIES

@@ -16,7 +16,6 @@ from PySide6.QtGui import QMouseEvent
 from PySide6.QtWidgets import (
     QFrame,
     QHBoxLayout,
-    QScrollArea,
     QStackedWidget,
     QVBoxLayout,
     QWidget,
@@ -35,22 +34,12 @@ from ui.event_widgets import (
     urgency_text,
 )
 from ui.pages.base import Page
-from ui.widgets import button, label, set_role
+from ui.widgets import button, label, scroll_area, set_role
 
 if TYPE_CHECKING:
     from ui.controller import AppController
 
 PAGE_SIZE = 50
-
-
-def _scroll(body: QWidget) -> QScrollArea:
-    body.setObjectName("scrollBody")
-    area = QScrollArea()
-    area.setWidgetResizable(True)
-    area.setFrameShape(QFrame.Shape.NoFrame)
-    area.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-    area.setWidget(body)
-    return area
 
 
 class EventCard(QFrame):
@@ -150,7 +139,7 @@ class EventsPage(Page):
         column.addLayout(self.card_column)
         column.addWidget(self.more_button)
         column.addStretch(1)
-        return _scroll(body)
+        return scroll_area(body)
 
     def _build_detail(self) -> QWidget:
         body = QWidget()
@@ -223,7 +212,7 @@ class EventsPage(Page):
         column.addLayout(actions)
         column.addLayout(columns)
         column.addStretch(1)
-        return _scroll(body)
+        return scroll_area(body)
 
     # -- texts --------------------------------------------------------------------------
 

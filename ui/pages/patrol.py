@@ -44,7 +44,7 @@ from ui.photo_capture import ImagePicker, camera_available, pick_image_file
 from ui.positioning import status_short, status_text
 from ui.tasks import run_task
 from ui.track_view import TrackView
-from ui.widgets import button, label, set_role
+from ui.widgets import button, label, photo_thumbnail, scroll_area, set_role
 
 if TYPE_CHECKING:
     from fieldclient.photos import Prepared
@@ -55,16 +55,6 @@ log = logging.getLogger("gridfield.ui")
 NOTE_DELAY_MS = 500
 STATUS_EVERY_MS = 3000
 RECENT_PATROLS = 5
-
-
-def _scroll(body: QWidget) -> QScrollArea:
-    body.setObjectName("scrollBody")
-    scroll = QScrollArea()
-    scroll.setWidget(body)
-    scroll.setWidgetResizable(True)
-    scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-    scroll.setFrameShape(QScrollArea.Shape.NoFrame)
-    return scroll
 
 
 class PatrolPage(Page):
@@ -151,7 +141,7 @@ class PatrolPage(Page):
         column.addWidget(self.recent_heading)
         column.addWidget(self.recent_list)
         column.addStretch(1)
-        return _scroll(body)
+        return scroll_area(body)
 
     def _build_run_view(self) -> QWidget:
         view = QWidget()
@@ -227,7 +217,7 @@ class PatrolPage(Page):
         column.addWidget(self.summary_track, 1)
         column.addWidget(self.summary_note)
         column.addLayout(row)
-        return _scroll(body)
+        return scroll_area(body)
 
     def _build_cards(self, patrol: Patrol) -> None:
         while self.group_stack.count():
@@ -257,7 +247,7 @@ class PatrolPage(Page):
                 self.cards[code] = card
                 column.addWidget(card)
             column.addStretch(1)
-            scroll = _scroll(body)
+            scroll = scroll_area(body)
             self.group_pages.append(scroll)
             self.group_codes.append([item.code for item in items])
             self.group_stack.addWidget(scroll)
@@ -329,14 +319,7 @@ class PatrolPage(Page):
         for photo_id in photo_ids:
             pixmap = self.thumb_cache.get(photo_id)
             if pixmap is None and session is not None:
-                from fieldclient.photos import decode_for_display
-
-                pixmap = QPixmap()
-                try:
-                    pixmap.loadFromData(decode_for_display(session, photo_id, thumbnail=True))
-                except FieldClientError:
-                    log.warning("thumbnail of a patrol photo could not be read")
-                self.thumb_cache[photo_id] = pixmap
+                pixmap = self.thumb_cache[photo_id] = photo_thumbnail(session, photo_id)
             if pixmap is not None and not pixmap.isNull():
                 found.append(pixmap)
         return found

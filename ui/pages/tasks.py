@@ -13,9 +13,7 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QDialog,
-    QFrame,
     QHBoxLayout,
-    QScrollArea,
     QStackedWidget,
     QVBoxLayout,
     QWidget,
@@ -27,20 +25,11 @@ from fieldclient.i18n import QT_TRANSLATE_NOOP
 from ui.errors import error_text
 from ui.pages.base import Page
 from ui.task_widgets import TaskCard, due_text, local_time, state_text
-from ui.widgets import button, label, set_role
+from ui.widgets import button, label, scroll_area, set_role
 
 if TYPE_CHECKING:
     from fieldclient.session import Session
     from ui.controller import AppController
-
-
-def _scroll(body: QWidget) -> QScrollArea:
-    scroll = QScrollArea()
-    scroll.setWidgetResizable(True)
-    scroll.setFrameShape(QFrame.Shape.NoFrame)
-    scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-    scroll.setWidget(body)
-    return scroll
 
 
 class TasksPage(Page):
@@ -73,7 +62,7 @@ class TasksPage(Page):
         list_layout.setSpacing(16)
         list_layout.addWidget(self.summary)
         list_layout.addWidget(self.empty)
-        list_layout.addWidget(_scroll(self.cards_body), 1)
+        list_layout.addWidget(scroll_area(self.cards_body), 1)
 
         # one task
         self.detail_view = QWidget()
@@ -130,7 +119,7 @@ class TasksPage(Page):
         detail_layout.setContentsMargins(32, 16, 32, 16)
         detail_layout.setSpacing(12)
         detail_layout.addLayout(back_row)
-        detail_layout.addWidget(_scroll(detail_body), 1)
+        detail_layout.addWidget(scroll_area(detail_body), 1)
         detail_layout.addWidget(self.error)
         detail_layout.addLayout(actions)
 
