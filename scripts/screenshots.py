@@ -304,6 +304,15 @@ def sync_screens(
             save(controller.window, out, f"{tag}_25_sync_{name}_conflict", app)
 
 
+def _tomorrow_evening() -> str:
+    from datetime import datetime, timedelta
+
+    from fieldclient.devicetime import CST
+
+    day = datetime.now(CST).date() + timedelta(days=1)
+    return datetime(day.year, day.month, day.day, 18, 0, tzinfo=CST).isoformat()
+
+
 def field_screens(
     app: QApplication, out: Path, tag: str, controller: AppController, tmp: Path
 ) -> None:
@@ -321,7 +330,7 @@ def field_screens(
                  "排查秸秆和垃圾焚烧" if zh else "Check for straw and garbage burning",
                  "--body", "请今天巡查时重点查看田间地头，发现焚烧拍照上报。" if zh else
                  "Look at the fields on today's patrol; photograph and report any burning.",
-                 "--due", "2030-01-01T18:00:00+08:00")
+                 "--due", _tomorrow_evening())
     central._cli("task", "push", "--grid", str(grid["id"]), "--title",
                  "冬季用电安全提醒" if zh else "Winter electrical safety",
                  "--body", "入户时提醒独居老人注意取暖用电安全。" if zh else

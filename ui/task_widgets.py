@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import time
-
 from PySide6.QtCore import QCoreApplication, Qt, Signal
 from PySide6.QtGui import QMouseEvent
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
+from fieldclient import devicetime
 from fieldclient.tasks import InboxTask
 from ui.widgets import label, set_role
 
@@ -35,9 +34,9 @@ def state_text(task: InboxTask) -> str:
 
 def local_time(timestamp: float) -> str:
     """A device time as "11月23日 18:00" (China Standard Time, as the due times)."""
-    moment = time.gmtime(timestamp + 8 * 3600)
+    moment = devicetime.local(timestamp)
     return QCoreApplication.translate("taskWidgets", "{month}月{day}日 {time}").format(
-        month=moment.tm_mon, day=moment.tm_mday, time=time.strftime("%H:%M", moment))
+        month=moment.month, day=moment.day, time=moment.strftime("%H:%M"))
 
 
 class TaskCard(QFrame):
