@@ -28,9 +28,9 @@ from central_helpers import CENTRAL, throwaway_postgres  # noqa: E402
 from sync_helpers import PIN, LiveServer, _start_with, central, new_grid  # noqa: E402
 
 from central import db, ops  # noqa: E402
-from fieldclient import crypto  # noqa: E402
-from fieldclient.keystore import FileSecretStore  # noqa: E402
-from fieldclient.session import Session, setup_device  # noqa: E402
+from fieldclient.security import crypto  # noqa: E402
+from fieldclient.security.keystore import FileSecretStore  # noqa: E402
+from fieldclient.storage.session import Session, setup_device  # noqa: E402
 from sync.engine import enroll_device  # noqa: E402
 
 __all__ = ["PIN", "LiveServer", "cheap_kdf", "enrolled_device", "new_grid", "pg_server",

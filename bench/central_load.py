@@ -29,8 +29,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _support import cheap_kdf, enrolled_device, log, pg_server, serve, workdir
 from sqlalchemy import text
 
+from fieldclient.fieldwork.simulate import SITUATIONS
 from fieldclient.ids import new_id
-from fieldclient.simulate import SITUATIONS
 from sync.engine import transport_for
 from sync.errors import ServerBusy
 

@@ -1,6 +1,6 @@
 """Saving a finished patrol: 28 results, 5 photos' metadata, 2,000 track points.
 
-Times ``fieldclient.patrols.finish_patrol`` alone (simplifying the track, the
+Times ``fieldclient.fieldwork.patrols.finish_patrol`` alone (simplifying the track, the
 immutable records, the outbox entries, the audit entry, one SQLCipher
 transaction) on a real encrypted device. The drafts, photos (through the real
 pipeline) and live fixes are made beforehand. Target: median <= 100 ms.
@@ -23,10 +23,11 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("GRIDFIELD_SECRET_STORE", "file")
 
-from fieldclient import patrols, photos
-from fieldclient.geo import Fix
-from fieldclient.keystore import FileSecretStore
-from fieldclient.session import setup_device
+from fieldclient.fieldwork import patrols
+from fieldclient.geo.geometry import Fix
+from fieldclient.photos import pipeline as photos
+from fieldclient.security.keystore import FileSecretStore
+from fieldclient.storage.session import setup_device
 
 ROUNDS = 9
 POINTS = 2_000

@@ -90,8 +90,8 @@ def child(data_dir: Path, source: Path) -> None:
     """One run: unlock, then time the first (cold) and second (warm) photo."""
     import tracemalloc
 
-    from fieldclient import photos
-    from fieldclient.session import unlock_device
+    from fieldclient.photos import pipeline as photos
+    from fieldclient.storage.session import unlock_device
 
     with unlock_device(data_dir, PIN) as session:
         options = {"lat": 29.95312, "lon": 121.64875, "worker": "王小红",
@@ -128,9 +128,9 @@ def run_child(*args: str) -> tuple[str, float]:
 
 
 def main() -> None:
-    from fieldclient import crypto
-    from fieldclient.keystore import FileSecretStore
-    from fieldclient.session import setup_device
+    from fieldclient.security import crypto
+    from fieldclient.security.keystore import FileSecretStore
+    from fieldclient.storage.session import setup_device
 
     with tempfile.TemporaryDirectory() as tmp:
         data_dir = Path(tmp) / "device"

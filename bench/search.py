@@ -26,9 +26,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _support import PIN, cheap_kdf, log, workdir
 
 from central.seed import GIVEN, RELATIONS, SURNAMES, VILLAGES
-from fieldclient.keystore import FileSecretStore
-from fieldclient.search import PAGE, refresh_index, search_households
-from fieldclient.session import Session, setup_device
+from fieldclient.fieldwork.search import PAGE, refresh_index, search_households
+from fieldclient.security.keystore import FileSecretStore
+from fieldclient.storage.session import Session, setup_device
 
 HOUSEHOLDS = 100_000
 ROUNDS = 7

@@ -22,10 +22,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import sqlite_utils
 
-from fieldclient import crypto
 from fieldclient.ids import new_id
-from fieldclient.migrations import MIGRATIONS
-from fieldclient.store import connect, database_key, migrate
+from fieldclient.security import crypto
+from fieldclient.storage.migrations import MIGRATIONS
+from fieldclient.storage.store import connect, database_key, migrate
 
 ROWS = 10_000
 BATCH = 500

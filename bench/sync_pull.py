@@ -40,8 +40,8 @@ def child(base: str, code: str, data_dir: str) -> None:
     """The pulling device (own process, so its peak memory is its own)."""
     from _support import PIN
 
-    from fieldclient.keystore import FileSecretStore
-    from fieldclient.session import setup_device
+    from fieldclient.security.keystore import FileSecretStore
+    from fieldclient.storage.session import setup_device
     from sync.engine import SyncEngine, enroll_device, transport_for
 
     cheap_kdf()

@@ -1,4 +1,4 @@
-"""Push throughput: 10,000 queued visits (``fieldclient.simulate``) pushed end to end
+"""Push throughput: 10,000 queued visits (``fieldclient.fieldwork.simulate``) pushed end to end
 by the real sync engine to a real ``central serve`` (SQLite) on loopback.
 
 Timed: ``SyncEngine.run_once()`` from a full outbox to an empty one (push batches,
@@ -20,7 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _support import cheap_kdf, enrolled_device, log, serve, workdir
 
-from fieldclient.simulate import simulate
+from fieldclient.fieldwork.simulate import simulate
 from sync.engine import SyncEngine, transport_for
 
 VISITS = 10_000

@@ -37,10 +37,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("GRIDFIELD_SECRET_STORE", "file")
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-from fieldclient import crypto
 from fieldclient.ids import new_id
-from fieldclient.keystore import FileSecretStore
-from fieldclient.session import Session, setup_device
+from fieldclient.security import crypto
+from fieldclient.security.keystore import FileSecretStore
+from fieldclient.storage.session import Session, setup_device
 
 HOUSEHOLDS = 100_000
 ROUNDS = 7
@@ -94,9 +94,9 @@ def main() -> None:
     from PySide6.QtCore import QEventLoop, QThreadPool
     from PySide6.QtWidgets import QApplication
 
-    from fieldclient import quotas
-    from fieldclient.session import unlock_device
-    from fieldclient.visits import record_visit
+    from fieldclient.fieldwork import quotas
+    from fieldclient.fieldwork.visits import record_visit
+    from fieldclient.storage.session import unlock_device
     from ui import style
     from ui.controller import AppController
     from ui.pages.today import TodayPage

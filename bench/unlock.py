@@ -47,7 +47,7 @@ def wait_for(app: QApplication, condition: object, timeout: float = 30.0) -> Non
 
 
 def main() -> None:
-    from fieldclient.session import setup_device
+    from fieldclient.storage.session import setup_device
     from ui import i18n, style
     from ui.app import create_app
     from ui.controller import AppController

@@ -68,7 +68,7 @@ def start_central() -> subprocess.Popen[bytes]:
 
 
 def enroll_and_sync() -> None:
-    from fieldclient.session import unlock_device
+    from fieldclient.storage.session import unlock_device
     from sync.engine import SyncEngine, enroll_device
 
     district = json.loads(DEMO_JSON.read_text(encoding="utf-8"))
@@ -85,10 +85,10 @@ def enroll_and_sync() -> None:
 
 def main() -> int:
     sys.path.insert(0, str(ROOT))
-    from fieldclient.vault import Vault
+    from fieldclient.security.vault import Vault
 
     if Vault(DEMO_DIR).status() != "active":
-        from fieldclient.session import setup_device
+        from fieldclient.storage.session import setup_device
 
         setup_device(DEMO_DIR, DEMO_PIN).close()
     server = start_central()

@@ -22,13 +22,13 @@ sys.path.insert(0, str(ROOT))
 from PySide6.QtCore import QThreadPool  # noqa: E402
 from PySide6.QtWidgets import QApplication, QWidget  # noqa: E402
 
-from fieldclient.keystore import FileSecretStore  # noqa: E402
-from fieldclient.session import setup_device, unlock_device  # noqa: E402
-from fieldclient.vault import Vault  # noqa: E402
+from fieldclient.security.keystore import FileSecretStore  # noqa: E402
+from fieldclient.security.vault import Vault  # noqa: E402
+from fieldclient.storage.session import setup_device, unlock_device  # noqa: E402
 from ui import i18n, style  # noqa: E402
 from ui.controller import AppController  # noqa: E402
 from ui.mainwindow import MainView  # noqa: E402
-from ui.unlock_screen import UnlockScreen  # noqa: E402
+from ui.screens.unlock import UnlockScreen  # noqa: E402
 
 PIN = "258036"
 
@@ -117,7 +117,7 @@ def patrol_screens(
     track, the summary, and Today with the grid patrolled."""
     from PIL import Image
 
-    from fieldclient.patrols import ItemResult
+    from fieldclient.fieldwork.patrols import ItemResult
     from ui.pages.patrol import PatrolPage
     from ui.patrol_tracker import PatrolTracker
 
@@ -233,7 +233,7 @@ def sync_screens(
     """The Sync page: not enrolled (with a wrong code), then a worker's and the grid
     leader's devices with pending records and a conflict."""
     global _CENTRAL
-    from fieldclient.households import create_household, update_household
+    from fieldclient.fieldwork.households import create_household, update_household
     from sync.engine import SyncEngine, enroll_device
 
     if _CENTRAL is None:
@@ -319,7 +319,7 @@ def field_screens(
     """A grid leader's synced device in a grid with a year of visits: Today, the
     household list, a search, a household's detail, My events with the centre's
     answer, and the task inbox."""
-    from fieldclient.events import report_event
+    from fieldclient.fieldwork.events import report_event
     from sync.engine import SyncEngine, enroll_device
 
     central = _CENTRAL

@@ -10,7 +10,7 @@
       Verify against the pinned keys (or the one given).
 
 The signature covers a context label and the file's exact bytes
-(fieldclient.checklist.signed_message), so do not re-save the file after signing.
+(fieldclient.fieldwork.checklist.signed_message), so do not re-save the file after signing.
 Raise "version" for every new checklist: devices refuse a version not newer than
 the one they have.
 """
@@ -30,8 +30,8 @@ sys.path.insert(0, str(ROOT))
 from cryptography.hazmat.primitives import serialization  # noqa: E402
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey  # noqa: E402
 
-from fieldclient import checklist  # noqa: E402
 from fieldclient.errors import FieldClientError  # noqa: E402
+from fieldclient.fieldwork import checklist  # noqa: E402
 
 
 def public_key_b64(key: Ed25519PrivateKey) -> str:

@@ -38,10 +38,11 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
 
-from fieldclient import audit, serverconfig
 from fieldclient.errors import FieldClientError
-from fieldclient.session import Session
-from fieldclient.vault import Vault
+from fieldclient.fieldwork import serverconfig
+from fieldclient.security import audit
+from fieldclient.security.vault import Vault
+from fieldclient.storage.session import Session
 from sync import protocol
 from sync.errors import (
     AlreadyEnrolled,

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from fieldclient import crypto
-from fieldclient.keystore import FileSecretStore
-from fieldclient.session import Session, setup_device
+from fieldclient.security import crypto
+from fieldclient.security.keystore import FileSecretStore
+from fieldclient.storage.session import Session, setup_device
 
 PIN = "246810"
 

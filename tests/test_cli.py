@@ -70,7 +70,7 @@ def test_wrong_pin_exits_3_with_attempts_left_and_is_counted(device: Path) -> No
 
 
 def test_erased_device_exits_4(device: Path) -> None:
-    from fieldclient.vault import Vault
+    from fieldclient.security.vault import Vault
 
     Vault(device).erase("remote_wipe")
     result = run(device, "status", "--pin-stdin", stdin=PIN + "\n")
@@ -107,7 +107,7 @@ def test_audit_verify_and_tamper_detection(device: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["ok"] is True
 
-    from fieldclient.session import unlock_device
+    from fieldclient.storage.session import unlock_device
 
     with unlock_device(device, PIN) as session:
         session.db.execute("DROP TRIGGER audit_log_no_update")
@@ -127,7 +127,7 @@ def test_audit_export_writes_file_and_is_audited(device: Path, tmp_path: Path) -
     assert result.returncode == 0, result.stderr
     lines = [json.loads(line) for line in out.read_text("utf-8").splitlines()]
     assert [e["action"] for e in lines][:2] == ["device_set_up", "unlock"]
-    from fieldclient.session import unlock_device
+    from fieldclient.storage.session import unlock_device
 
     with unlock_device(device, PIN) as session:
         actions = [e["action"] for e in session.audit.entries()]

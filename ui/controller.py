@@ -11,15 +11,15 @@ from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import QApplication, QMainWindow, QStackedWidget, QWidget
 
 from fieldclient.paths import DataPaths
-from fieldclient.vaultstate import vault_status
+from fieldclient.security.vaultstate import vault_status
 from ui import i18n, style
-from ui.widgets import Retranslatable
+from ui.widgets.basic import Retranslatable
 
 if TYPE_CHECKING:
-    from fieldclient.session import Session
     from fieldclient.settings import Settings
-    from ui.change_pin import ChangePinDialog
+    from fieldclient.storage.session import Session
     from ui.mainwindow import MainView
+    from ui.screens.change_pin import ChangePinDialog
     from ui.sync_controller import SyncController
 
 log = logging.getLogger("gridfield.ui")
@@ -123,7 +123,7 @@ class AppController(QObject):
             self.show_setup(erased=status == "erased")
 
     def show_setup(self, erased: bool = False) -> None:
-        from ui.setup_screen import SetupScreen
+        from ui.screens.setup import SetupScreen
 
         screen = SetupScreen(self.data_dir, erased=erased)
         screen.finished.connect(lambda session: self.on_session(session, first_run=True))
@@ -131,7 +131,7 @@ class AppController(QObject):
         screen.pad.setFocus()
 
     def show_unlock(self) -> None:
-        from ui.unlock_screen import UnlockScreen
+        from ui.screens.unlock import UnlockScreen
 
         screen = UnlockScreen(self.data_dir)
         screen.unlocked.connect(self.on_session)
@@ -186,7 +186,7 @@ class AppController(QObject):
             return
         if session.is_open:
             try:
-                from fieldclient import audit
+                from fieldclient.security import audit
 
                 with session.db.conn:
                     session.audit.append(audit.LOCK, {"reason": reason})
@@ -259,8 +259,8 @@ class AppController(QObject):
         self._save()
 
     def open_change_pin(self) -> None:
-        from ui.change_pin import ChangePinDialog
-        from ui.dialogs import show_message
+        from ui.dialogs.message import show_message
+        from ui.screens.change_pin import ChangePinDialog
 
         if self.session is None:
             return

@@ -32,7 +32,7 @@ class _Bridge(QObject):
 
     @Slot(str)
     def _show(self, details: str) -> None:
-        from ui.dialogs import show_message
+        from ui.dialogs.message import show_message
 
         message = QCoreApplication.translate(
             "excepthook", "程序出现了问题，已记录。您的数据没有丢失。"

@@ -2,7 +2,7 @@
 
 Switching is live: the old translators are removed and the new ones installed,
 which makes Qt send ``QEvent.LanguageChange`` to every widget; widgets answer by
-calling their ``retranslate()`` method (see :class:`ui.widgets.Retranslatable`).
+calling their ``retranslate()`` method (see :class:`ui.widgets.basic.Retranslatable`).
 """
 
 from __future__ import annotations

@@ -20,8 +20,8 @@ from PySide6.QtWidgets import (
 
 from ui.pages import PAGE_CLASSES, Page
 from ui.pages.tasks import TasksPage
-from ui.sync_indicator import SyncIndicator
-from ui.widgets import Retranslatable, button, label
+from ui.widgets.basic import Retranslatable, button, label
+from ui.widgets.sync_indicator import SyncIndicator
 
 if TYPE_CHECKING:
     from ui.controller import AppController
@@ -149,7 +149,7 @@ class MainView(Retranslatable, QWidget):
     def resume_patrol(self) -> None:
         """A patrol under way goes on recording after unlocking or a restart, whichever
         page is shown (fixes that came while locked are saved now)."""
-        from fieldclient.patrols import active_patrol
+        from fieldclient.fieldwork.patrols import active_patrol
         from ui.patrol_tracker import PatrolTracker
 
         session = self.controller.session
@@ -160,7 +160,7 @@ class MainView(Retranslatable, QWidget):
             PatrolTracker.of(self.controller).attach(session, patrol.id)
 
     def count_unread_tasks(self) -> None:
-        from fieldclient.tasks import unread_count
+        from fieldclient.fieldwork.tasks import unread_count
 
         session = self.controller.session
         if session is not None and session.is_open:
@@ -210,7 +210,7 @@ class MainView(Retranslatable, QWidget):
 
     def report_event(self) -> None:
         """The header's 上报事件: report from any page; afterwards My events shows it."""
-        from ui.event_dialog import ReportEventDialog
+        from ui.dialogs.event import ReportEventDialog
 
         dialog = ReportEventDialog(self.controller, self, on_reported=self._event_reported)
         self.event_dialog = dialog

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import QCoreApplication
 
 if TYPE_CHECKING:
-    from fieldclient.session import Session
+    from fieldclient.storage.session import Session
 
 log = logging.getLogger("gridfield.ui")
 MAX_LOCAL_GRIDS = 12

@@ -15,12 +15,12 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, Signal
 
-from fieldclient.geo import Fix
-from ui.positioning import PositionFeed, make_feed
+from fieldclient.geo.geometry import Fix
+from ui.platform.positioning import PositionFeed, make_feed
 
 if TYPE_CHECKING:
-    from fieldclient.patrols import TrackRecorder
-    from fieldclient.session import Session
+    from fieldclient.fieldwork.patrols import TrackRecorder
+    from fieldclient.storage.session import Session
     from ui.controller import AppController
 
 log = logging.getLogger("gridfield.ui")
@@ -55,7 +55,7 @@ class PatrolTracker(QObject):
     # -- the patrol ---------------------------------------------------------------
     def attach(self, session: Session, patrol_id: str) -> None:
         """Record into ``patrol_id`` (after start or unlock); saves what waited in memory."""
-        from fieldclient.patrols import TrackRecorder
+        from fieldclient.fieldwork.patrols import TrackRecorder
 
         if self.patrol_id != patrol_id:
             self.buffer.clear()

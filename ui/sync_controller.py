@@ -31,7 +31,7 @@ from PySide6.QtCore import QObject, QTimer, Signal, Slot
 from ui.tasks import run_task
 
 if TYPE_CHECKING:
-    from fieldclient.session import Session
+    from fieldclient.storage.session import Session
     from sync.engine import Enrollment, SyncEngine, SyncProgress, SyncReport, SyncSchedule
 
 log = logging.getLogger("gridfield.ui.sync")

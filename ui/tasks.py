@@ -70,7 +70,7 @@ def show_error(exc: BaseException) -> None:
     from fieldclient.errors import FieldClientError
 
     if isinstance(exc, FieldClientError):
-        from ui.dialogs import show_message
+        from ui.dialogs.message import show_message
         from ui.errors import error_text
 
         show_message(error_text(exc), role="error")

@@ -14,11 +14,13 @@ import sqlite_utils
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from fieldclient import audit, crypto, households, store
-from fieldclient.audit import GENESIS, AuditLog, entry_hash
 from fieldclient.errors import WrongPin
-from fieldclient.migrations import LATEST_VERSION
-from fieldclient.session import Session, unlock_device
+from fieldclient.fieldwork import households
+from fieldclient.security import audit, crypto
+from fieldclient.security.audit import GENESIS, AuditLog, entry_hash
+from fieldclient.storage import store
+from fieldclient.storage.migrations import LATEST_VERSION
+from fieldclient.storage.session import Session, unlock_device
 
 if TYPE_CHECKING:
     from device_fixtures import FakeClock

@@ -11,9 +11,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from fieldclient import crypto
-from fieldclient.blobs import MAGIC, BlobStore
 from fieldclient.errors import BlobCorrupted, BlobMissing
+from fieldclient.security import crypto
+from fieldclient.security.blobs import MAGIC, BlobStore
 
 HEADER = len(MAGIC)
 NONCE = crypto.NONCE_BYTES

@@ -20,11 +20,11 @@ import pytest
 from device_fixtures import PIN, FakeClock
 from PIL import Image
 
-from fieldclient import events, serverconfig
-from fieldclient.geo import Fix
-from fieldclient.households import create_household
-from fieldclient.photos import add_photo
-from fieldclient.session import Session
+from fieldclient.fieldwork import events, serverconfig
+from fieldclient.fieldwork.households import create_household
+from fieldclient.geo.geometry import Fix
+from fieldclient.photos.pipeline import add_photo
+from fieldclient.storage.session import Session
 
 
 def _photo(session: Session, shade: int = 90) -> str:
@@ -204,8 +204,8 @@ def test_verify_needs_resolved_photo_and_reason(session: Session) -> None:
 
 
 def test_patrol_finding_gets_a_local_event(session: Session) -> None:
-    from fieldclient.patrol_events import report_event, reported_items
-    from fieldclient.patrols import EventDraft
+    from fieldclient.fieldwork.patrol_events import report_event, reported_items
+    from fieldclient.fieldwork.patrols import EventDraft
 
     draft = EventDraft(grid_id="7", category="消防安全", description="通道堵塞", photos=(),
                        lat=29.9, lon=121.5, accuracy_m=5.0, located_at=1_700_000_000.0,

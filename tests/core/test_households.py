@@ -6,9 +6,10 @@ import json
 
 import pytest
 
-from fieldclient import audit, households
-from fieldclient.households import create_household, get_household, mask, reveal_field
-from fieldclient.session import Session
+from fieldclient.fieldwork import households
+from fieldclient.fieldwork.households import create_household, get_household, mask, reveal_field
+from fieldclient.security import audit
+from fieldclient.storage.session import Session
 
 ID_NUMBER = "11010519491231002X"
 PHONE = "13800138000"

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from fieldclient import keystore
 from fieldclient.errors import DeviceErased, KeystoreError
-from fieldclient.keystore import (
+from fieldclient.security import keystore
+from fieldclient.security.keystore import (
     SERVICE,
     FileSecretStore,
     KeyringSecretStore,
@@ -19,8 +19,8 @@ from fieldclient.keystore import (
     store_for,
     system_keyring,
 )
-from fieldclient.session import setup_device, unlock_device
-from fieldclient.vault import Vault
+from fieldclient.security.vault import Vault
+from fieldclient.storage.session import setup_device, unlock_device
 
 PIN = "246810"
 WRONG_PIN = "000000"

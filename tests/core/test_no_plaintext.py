@@ -15,11 +15,13 @@ from pathlib import Path
 
 import pytest
 
-from fieldclient import crypto, households, store
-from fieldclient.blobs import BlobStore
+from fieldclient.fieldwork import households
 from fieldclient.paths import DataPaths
-from fieldclient.session import Session, unlock_device
+from fieldclient.security import crypto
+from fieldclient.security.blobs import BlobStore
 from fieldclient.settings import Settings, load_settings, save_settings
+from fieldclient.storage import store
+from fieldclient.storage.session import Session, unlock_device
 
 PIN = "246810"  # as in conftest.py
 MARKER = "独一无二标记ZXQ-7734"

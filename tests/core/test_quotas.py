@@ -11,11 +11,11 @@ from zoneinfo import ZoneInfo
 import pytest
 from device_fixtures import FakeClock
 
-from fieldclient import quotas, serverconfig
-from fieldclient.households import create_household, update_household
-from fieldclient.quotas import Rule, span_at
-from fieldclient.session import Session
-from fieldclient.visits import record_visit
+from fieldclient.fieldwork import quotas, serverconfig
+from fieldclient.fieldwork.households import create_household, update_household
+from fieldclient.fieldwork.quotas import Rule, span_at
+from fieldclient.fieldwork.visits import record_visit
+from fieldclient.storage.session import Session
 
 CST = ZoneInfo("Asia/Shanghai")
 HARDSHIP = Rule("h", "visit", "month", 1, "hardship")
@@ -216,7 +216,7 @@ def test_counts_agree_with_each_household(session: Session, clock: FakeClock) ->
 
 
 def test_patrol_rule_progress(session: Session, clock: FakeClock) -> None:
-    from fieldclient import patrols
+    from fieldclient.fieldwork import patrols
 
     def patrol(grid: str, at: float) -> None:
         clock.now = at
@@ -248,7 +248,7 @@ def registry_rows(session: Session) -> list[tuple[object, ...]]:
 def test_quota_table_follows_the_registry(session: Session, clock: FakeClock) -> None:
     """Migration 9's triggers: new, changed and removed households, counted visits,
     a visit pulled before its household, a migration over existing data."""
-    from fieldclient.migrations import MIGRATIONS
+    from fieldclient.storage.migrations import MIGRATIONS
 
     first = household(session, clock, ts(2026, 9, 1), "hardship", "甲")
     second = household(session, clock, ts(2026, 9, 2), "ordinary", "乙")

@@ -9,8 +9,8 @@ import re
 
 import pytest
 
-from fieldclient import audit, households, search, search_keys
-from fieldclient.households import (
+from fieldclient.fieldwork import households, search, search_keys
+from fieldclient.fieldwork.households import (
     HIDDEN_TAG,
     add_member,
     create_household,
@@ -18,9 +18,10 @@ from fieldclient.households import (
     update_household,
     update_member,
 )
-from fieldclient.search import refresh_index, search_households
-from fieldclient.search_keys import build_name_keys, name_keys, normalize, sort_key
-from fieldclient.session import Session
+from fieldclient.fieldwork.search import refresh_index, search_households
+from fieldclient.fieldwork.search_keys import build_name_keys, name_keys, normalize, sort_key
+from fieldclient.security import audit
+from fieldclient.storage.session import Session
 
 ID_NUMBER = "33020519800101123X"
 PHONE = "13812345678"

@@ -10,8 +10,8 @@ from pathlib import Path
 
 from device_fixtures import PIN
 
-from fieldclient import households
-from fieldclient.session import Session
+from fieldclient.fieldwork import households
+from fieldclient.storage.session import Session
 
 
 def run(data_dir: Path, *args: str, stdin: str = PIN + "\n", lang: str = "zh_CN"

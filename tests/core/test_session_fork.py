@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from fieldclient.errors import SessionLocked
-from fieldclient.households import create_household
-from fieldclient.session import Session
+from fieldclient.fieldwork.households import create_household
+from fieldclient.storage.session import Session
 
 
 def test_fork_sees_the_same_data_and_closes_independently(session: Session) -> None:

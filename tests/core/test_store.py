@@ -13,10 +13,11 @@ import pytest
 import sqlcipher3
 import sqlite_utils
 
-from fieldclient import crypto, store
 from fieldclient.errors import DatabaseLocked, MigrationFailed, SchemaTooNew
-from fieldclient.migrations import LATEST_VERSION, MIGRATIONS, Migration
-from fieldclient.sqlscript import run_script, split_script
+from fieldclient.security import crypto
+from fieldclient.storage import store
+from fieldclient.storage.migrations import LATEST_VERSION, MIGRATIONS, Migration
+from fieldclient.storage.sqlscript import run_script, split_script
 
 
 @pytest.fixture()
@@ -299,7 +300,7 @@ def test_without_the_bridge_sqlite_utils_breaks(tmp_path: Path) -> None:
         f"""
         import sys
         import sqlcipher3, sqlite_utils
-        assert "fieldclient.dbbridge" not in sys.modules
+        assert "fieldclient.storage.dbbridge" not in sys.modules
         conn = sqlcipher3.connect({str(tmp_path / "raw.db")!r})
         conn.execute("PRAGMA key = \\"x'{"11" * 32}'\\"")
         db = sqlite_utils.Database(conn)

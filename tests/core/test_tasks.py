@@ -1,4 +1,5 @@
-"""Task inbox state on the device: reading, acknowledging, answering (fieldclient.tasks)."""
+"""Task inbox state on the device: reading, acknowledging, answering
+(fieldclient.fieldwork.tasks)."""
 
 from __future__ import annotations
 
@@ -12,9 +13,9 @@ from typing import Any
 import pytest
 from device_fixtures import PIN, FakeClock
 
-from fieldclient import tasks
-from fieldclient.photos import add_photo
-from fieldclient.session import Session
+from fieldclient.fieldwork import tasks
+from fieldclient.photos.pipeline import add_photo
+from fieldclient.storage.session import Session
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from fieldclient import households, keystore, store
 from fieldclient.errors import (
     AlreadySetUp,
     DeviceErased,
@@ -26,17 +25,20 @@ from fieldclient.errors import (
     VaultCorrupted,
     WrongPin,
 )
-from fieldclient.keystore import FileSecretStore, KeyringSecretStore
+from fieldclient.fieldwork import households
 from fieldclient.paths import DataPaths
-from fieldclient.session import setup_device, unlock_device
-from fieldclient.vault import Vault
-from fieldclient.vaultstate import (
+from fieldclient.security import keystore
+from fieldclient.security.keystore import FileSecretStore, KeyringSecretStore
+from fieldclient.security.vault import Vault
+from fieldclient.security.vaultstate import (
     BASE_DELAY_SECONDS,
     FREE_ATTEMPTS,
     MAX_ATTEMPTS,
     MAX_DELAY_SECONDS,
     delay_after,
 )
+from fieldclient.storage import store
+from fieldclient.storage.session import setup_device, unlock_device
 
 if TYPE_CHECKING:
     from device_fixtures import FakeClock

@@ -11,12 +11,12 @@ import pytest
 from device_fixtures import FakeClock
 from PIL import Image
 
-from fieldclient import visits
-from fieldclient.geo import Fix
-from fieldclient.households import create_household
-from fieldclient.photos import add_photo
-from fieldclient.session import Session
-from fieldclient.simulate import simulate
+from fieldclient.fieldwork import visits
+from fieldclient.fieldwork.households import create_household
+from fieldclient.fieldwork.simulate import simulate
+from fieldclient.geo.geometry import Fix
+from fieldclient.photos.pipeline import add_photo
+from fieldclient.storage.session import Session
 
 
 def jpeg() -> bytes:
@@ -122,7 +122,7 @@ def test_simulated_visits_are_training_rows(session: Session) -> None:
 
 def test_device_vocabulary_matches_the_wire() -> None:
     """The visit types and urgencies the device offers are the ones the server accepts."""
-    from fieldclient import events, visits
+    from fieldclient.fieldwork import events, visits
     from sync import protocol
 
     assert visits.VISIT_TYPES == protocol.VISIT_TYPES

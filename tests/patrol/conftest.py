@@ -18,8 +18,8 @@ from device_fixtures import (  # noqa: F401 - fixtures registered for this folde
 )
 from patrol_helpers import SigningKey, jpeg_bytes
 
-from fieldclient import checklist
-from fieldclient.session import Session
+from fieldclient.fieldwork import checklist
+from fieldclient.storage.session import Session
 
 
 @pytest.fixture()
@@ -35,7 +35,7 @@ def it_key(monkeypatch: pytest.MonkeyPatch) -> SigningKey:
 @pytest.fixture()
 def take_photo(session: Session) -> Callable[..., str]:  # noqa: F811 - the fixture
     """Run a generated picture through the real photo pipeline; returns the photo id."""
-    from fieldclient import photos
+    from fieldclient.photos import pipeline as photos
 
     counter = iter(range(1, 10_000))
 

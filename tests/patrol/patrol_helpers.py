@@ -11,7 +11,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from device_fixtures import PIN, FakeClock  # noqa: F401 - re-exported for the tests
 
-from fieldclient import checklist
+from fieldclient.fieldwork import checklist
 
 ROOT = Path(__file__).resolve().parents[2]
 NMEA_DIR = ROOT.parent / "shared" / "fixtures" / "nmea"

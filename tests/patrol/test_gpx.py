@@ -7,12 +7,12 @@ from pathlib import Path
 import pytest
 from patrol_helpers import nmea_log
 
-from fieldclient import tracks
-from fieldclient.geo import Fix
-from fieldclient.gpx import GpxInvalid, GpxUnsafe, parse_gpx
-from fieldclient.nmea import read_fixes
-from fieldclient.session import Session
-from fieldclient.tracks import iso_utc
+from fieldclient.fieldwork import tracks
+from fieldclient.fieldwork.tracks import iso_utc
+from fieldclient.geo.geometry import Fix
+from fieldclient.geo.gpx import GpxInvalid, GpxUnsafe, parse_gpx
+from fieldclient.geo.nmea import read_fixes
+from fieldclient.storage.session import Session
 
 
 def gpx_document(segments: list[list[Fix]], ns: str = "http://www.topografix.com/GPX/1/1") -> bytes:

@@ -12,8 +12,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from patrol_helpers import nmea_log
 
-from fieldclient import nmea
-from fieldclient.nmea import FixAssembler, NmeaParser, NmeaReplayer, read_fixes
+from fieldclient.geo import nmea
+from fieldclient.geo.nmea import FixAssembler, NmeaParser, NmeaReplayer, read_fixes
 
 
 def with_checksum(body: str) -> str:

@@ -9,15 +9,15 @@ from pathlib import Path
 import pytest
 from patrol_helpers import SigningKey
 
-from fieldclient import checklist
-from fieldclient.checklist import (
+from fieldclient.fieldwork import checklist
+from fieldclient.fieldwork.checklist import (
     ChecklistBadSignature,
     ChecklistInvalid,
     ChecklistNotNewer,
     ChecklistUnsigned,
     ChecklistVersionConflict,
 )
-from fieldclient.session import Session
+from fieldclient.storage.session import Session
 
 DOMAIN = Path(__file__).resolve().parents[3] / "shared" / "domain.md"
 GROUPS = {"综治工作", "市场监管", "综合执法", "便民服务"}
@@ -194,7 +194,7 @@ def test_sign_checklist_script_round_trip(tmp_path: Path) -> None:
     import subprocess
     import sys
 
-    script = Path(checklist.__file__).resolve().parents[1] / "scripts" / "sign_checklist.py"
+    script = Path(checklist.__file__).resolve().parents[2] / "scripts" / "sign_checklist.py"
     key = tmp_path / "it.pem"
     out = subprocess.run([sys.executable, str(script), "keygen", "--out", str(key)],
                          capture_output=True, text=True, check=True)

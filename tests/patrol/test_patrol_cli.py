@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from patrol_helpers import PIN, SigningKey, nmea_log
 
-from fieldclient import checklist
+from fieldclient.fieldwork import checklist
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -12,12 +12,12 @@ import pytest
 import sqlcipher3
 from patrol_helpers import PIN, FakeClock, SigningKey, nmea_log
 
-from fieldclient import checklist, patrols
 from fieldclient.errors import BlobMissing
-from fieldclient.geo import Fix
-from fieldclient.nmea import NmeaReplayer
-from fieldclient.patrols import ItemResult
-from fieldclient.session import Session, unlock_device
+from fieldclient.fieldwork import checklist, patrols
+from fieldclient.fieldwork.patrols import ItemResult
+from fieldclient.geo.geometry import Fix
+from fieldclient.geo.nmea import NmeaReplayer
+from fieldclient.storage.session import Session, unlock_device
 
 
 def outbox_kinds(session: Session) -> Counter[str]:

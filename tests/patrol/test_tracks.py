@@ -12,9 +12,17 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from patrol_helpers import nmea_log
 
-from fieldclient import geo, tracks
-from fieldclient.geo import Fix, FixFilter, LocalProjection, haversine_m, path_length_m, simplify
-from fieldclient.session import Session
+from fieldclient.fieldwork import tracks
+from fieldclient.geo import geometry as geo
+from fieldclient.geo.geometry import (
+    Fix,
+    FixFilter,
+    LocalProjection,
+    haversine_m,
+    path_length_m,
+    simplify,
+)
+from fieldclient.storage.session import Session
 
 LAT0, LON0 = 31.2479, 121.5874  # Shanghai, where the BeiDou logs were recorded
 

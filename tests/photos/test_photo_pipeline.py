@@ -14,8 +14,9 @@ import pytest
 from photo_helpers import jpeg_bytes, scene
 from PIL import Image, ImageChops, ImageStat
 
-from fieldclient import audit, photos
-from fieldclient.session import Session
+from fieldclient.photos import pipeline as photos
+from fieldclient.security import audit
+from fieldclient.storage.session import Session
 
 LAT, LON = 29.95312, 121.64875  # Zhuangshi, Ningbo
 CAPTURED = datetime(2024, 5, 6, 14, 30, 15, tzinfo=photos.CST).timestamp()

@@ -13,9 +13,9 @@ import pytest
 from sync_helpers import PIN, Dev, DropProxy, LiveServer, launch
 
 from central import ops
-from fieldclient import crypto
-from fieldclient.keystore import FileSecretStore
-from fieldclient.session import setup_device
+from fieldclient.security import crypto
+from fieldclient.security.keystore import FileSecretStore
+from fieldclient.storage.session import setup_device
 from sync.engine import enroll_device
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from fieldclient.session import unlock_device
+from fieldclient.storage.session import unlock_device
 from sync.engine import RetryPolicy, SyncEngine
 
 

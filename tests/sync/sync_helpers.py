@@ -17,7 +17,7 @@ from central_helpers import central
 from sqlalchemy import Engine, insert
 
 from central import db
-from fieldclient.session import Session
+from fieldclient.storage.session import Session
 from sync.engine import RetryPolicy, SyncEngine, transport_for
 
 PIN = "246810"

@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 from sync_helpers import LiveServer, new_grid
 
-from fieldclient import households
-from fieldclient.households import add_member, create_household, update_household
-from fieldclient.search import search_households
+from fieldclient.fieldwork import households
+from fieldclient.fieldwork.households import add_member, create_household, update_household
+from fieldclient.fieldwork.search import search_households
 
 MakeDevice = Callable[..., Any]
 

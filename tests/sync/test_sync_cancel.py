@@ -8,7 +8,7 @@ from typing import Any
 
 from sync_helpers import FAST_RETRY, LiveServer, new_grid
 
-from fieldclient.households import create_household
+from fieldclient.fieldwork.households import create_household
 from sync.engine import SyncEngine, SyncProgress
 
 MakeDevice = Callable[..., Any]

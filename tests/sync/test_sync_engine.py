@@ -12,10 +12,10 @@ from sqlalchemy import func, select
 from sync_helpers import DropProxy, LiveServer, new_grid
 
 from central import db, ops
-from fieldclient.households import create_household, update_household
-from fieldclient.keystore import FileSecretStore
-from fieldclient.session import setup_device
-from fieldclient.vault import Vault
+from fieldclient.fieldwork.households import create_household, update_household
+from fieldclient.security.keystore import FileSecretStore
+from fieldclient.security.vault import Vault
+from fieldclient.storage.session import setup_device
 from sync import protocol
 from sync.engine import SyncEngine, enroll_device
 from sync.errors import (
@@ -396,7 +396,7 @@ def test_bad_sync_input_is_4xx(live: LiveServer, make_device: MakeDevice) -> Non
 
 
 def test_simulated_training_work_syncs(live: LiveServer, make_device: MakeDevice) -> None:
-    from fieldclient.simulate import simulate
+    from fieldclient.fieldwork.simulate import simulate
 
     grid = new_grid(live.engine)
     dev = make_device(live, grid["workers"][0])

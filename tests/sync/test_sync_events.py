@@ -19,8 +19,8 @@ from sqlalchemy import inspect, select, text
 from sync_helpers import LiveServer, new_grid
 
 from central import db, ops
-from fieldclient import events
-from fieldclient.photos import add_photo
+from fieldclient.fieldwork import events
+from fieldclient.photos.pipeline import add_photo
 
 MakeDevice = Callable[..., Any]
 

@@ -15,9 +15,9 @@ from sqlalchemy import insert, select
 from sync_helpers import LiveServer, launch, new_grid
 
 from central import db
-from fieldclient import serverconfig
-from fieldclient.households import create_household
-from fieldclient.visits import record_visit, visits_for_household
+from fieldclient.fieldwork import serverconfig
+from fieldclient.fieldwork.households import create_household
+from fieldclient.fieldwork.visits import record_visit, visits_for_household
 
 MakeDevice = Callable[..., Any]
 

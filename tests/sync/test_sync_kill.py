@@ -17,8 +17,8 @@ from sqlalchemy import func, select
 from sync_helpers import LiveServer, new_grid
 
 from central import db
-from fieldclient.households import create_household, update_household
-from fieldclient.session import unlock_device
+from fieldclient.fieldwork.households import create_household, update_household
+from fieldclient.storage.session import unlock_device
 from sync.engine import SyncEngine
 
 CHILD = Path(__file__).with_name("sync_child.py")

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sync_helpers import LiveServer, new_grid
 
 from central import db
-from fieldclient.households import (
+from fieldclient.fieldwork.households import (
     add_member,
     change_tags,
     create_household,

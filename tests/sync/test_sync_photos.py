@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from sync_helpers import PIN, DropProxy, LiveServer, new_grid
 
 from central import db
-from fieldclient.session import Session, unlock_device
+from fieldclient.storage.session import Session, unlock_device
 from sync import protocol
 from sync.engine import RetryPolicy, SyncEngine, transport_for
 

@@ -14,7 +14,7 @@ import pytest
 from sync_helpers import LiveServer, launch, new_grid
 
 from central import ops
-from fieldclient.households import create_household
+from fieldclient.fieldwork.households import create_household
 from sync.engine import RetryPolicy, SyncEngine
 from sync.errors import ServerBusy
 

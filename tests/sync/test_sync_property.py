@@ -16,15 +16,15 @@ from sqlalchemy import select
 from sync_helpers import FAST_RETRY, PIN, DropProxy, LiveServer, new_grid
 
 from central import db, ops
-from fieldclient.households import (
+from fieldclient.fieldwork.households import (
     add_member,
     change_tags,
     create_household,
     update_household,
     update_member,
 )
-from fieldclient.keystore import FileSecretStore
-from fieldclient.session import Session, setup_device
+from fieldclient.security.keystore import FileSecretStore
+from fieldclient.storage.session import Session, setup_device
 from sync.engine import SyncEngine, enroll_device, transport_for
 
 DEVICES = 3

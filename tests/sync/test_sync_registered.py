@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sync_helpers import LiveServer, new_grid
 
 from central import db
-from fieldclient.households import create_household
+from fieldclient.fieldwork.households import create_household
 
 MakeDevice = Callable[..., Any]
 

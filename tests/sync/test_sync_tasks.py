@@ -10,8 +10,8 @@ from typing import Any
 from central_helpers import central
 from sync_helpers import LiveServer, new_grid
 
-from fieldclient import tasks
-from fieldclient.photos import add_photo
+from fieldclient.fieldwork import tasks
+from fieldclient.photos.pipeline import add_photo
 
 MakeDevice = Callable[..., Any]
 

@@ -16,8 +16,8 @@ from PySide6.QtWidgets import QApplication  # noqa: E402
 from pytestqt.qtbot import QtBot  # noqa: E402
 from uihelpers import PIN  # noqa: E402
 
-from fieldclient.keystore import FileSecretStore  # noqa: E402
-from fieldclient.session import Session, setup_device  # noqa: E402
+from fieldclient.security.keystore import FileSecretStore  # noqa: E402
+from fieldclient.storage.session import Session, setup_device  # noqa: E402
 from ui.controller import AppController  # noqa: E402
 
 
@@ -87,7 +87,7 @@ def device(data_dir: Path) -> Path:
 @pytest.fixture
 def unlocked(make_controller: Callable[..., AppController], device: Path) -> AppController:
     """A controller showing the main view with an open session."""
-    from fieldclient.session import unlock_device
+    from fieldclient.storage.session import unlock_device
 
     controller = make_controller()
     session: Session = unlock_device(device, PIN)
@@ -117,7 +117,7 @@ def cheap_device_keys(monkeypatch: pytest.MonkeyPatch) -> None:
     """Argon2id with tiny parameters: devices are set up in milliseconds."""
     import os as _os
 
-    from fieldclient import crypto
+    from fieldclient.security import crypto
 
     monkeypatch.setattr(
         crypto.KdfParams, "fresh",

@@ -17,11 +17,11 @@ from pytestqt.qtbot import QtBot
 from uihelpers import PIN, click
 
 from central import ops
-from fieldclient import events
-from fieldclient.keystore import FileSecretStore
-from fieldclient.session import Session, setup_device, unlock_device
+from fieldclient.fieldwork import events
+from fieldclient.security.keystore import FileSecretStore
+from fieldclient.storage.session import Session, setup_device, unlock_device
 from ui.controller import AppController
-from ui.event_dialog import ReportEventDialog, SupplementDialog, VerifyDialog
+from ui.dialogs.event import ReportEventDialog, SupplementDialog, VerifyDialog
 from ui.mainwindow import MainView
 from ui.pages.events import EventsPage
 

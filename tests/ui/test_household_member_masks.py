@@ -8,8 +8,9 @@ from PySide6.QtWidgets import QLabel, QPushButton, QWidget
 from pytestqt.qtbot import QtBot
 from uihelpers import click
 
-from fieldclient import audit, households
-from fieldclient.session import Session
+from fieldclient.fieldwork import households
+from fieldclient.security import audit
+from fieldclient.storage.session import Session
 from ui.controller import AppController
 from ui.mainwindow import MainView
 from ui.pages.households import HouseholdsPage

@@ -14,13 +14,14 @@ from PySide6.QtWidgets import QApplication, QPushButton, QWidget
 from pytestqt.qtbot import QtBot
 from uihelpers import PIN, click, settle
 
-from fieldclient import audit, households
-from fieldclient.session import Session
+from fieldclient.fieldwork import households
+from fieldclient.security import audit
+from fieldclient.storage.session import Session
 from ui.controller import AppController
-from ui.household_dialogs import HouseholdDialog, MemberDialog
+from ui.dialogs.household import HouseholdDialog, MemberDialog
+from ui.dialogs.patrol import ConfirmDialog
 from ui.mainwindow import MainView
 from ui.pages.households import HouseholdsPage
-from ui.patrol_dialogs import ConfirmDialog
 
 ID_NUMBER = "33020519800101123X"
 
@@ -208,8 +209,8 @@ def test_supervisor_sees_no_reveal_buttons(
         cheap_device_keys: None, qtbot: QtBot) -> None:
     """A supervisor's device (enrolled with a live ``central serve``): masked, no 显示."""
     from central import ops
-    from fieldclient.keystore import FileSecretStore
-    from fieldclient.session import setup_device, unlock_device
+    from fieldclient.security.keystore import FileSecretStore
+    from fieldclient.storage.session import setup_device, unlock_device
     from sync.engine import SyncEngine, enroll_device, transport_for
 
     session = setup_device(data_dir, PIN, store=FileSecretStore(data_dir))

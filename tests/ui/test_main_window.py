@@ -13,7 +13,7 @@ from uihelpers import click
 from ui.controller import AppController
 from ui.mainwindow import MainView
 from ui.pages import PAGE_CLASSES
-from ui.unlock_screen import UnlockScreen
+from ui.screens.unlock import UnlockScreen
 
 SCREEN_W, SCREEN_H = 1280, 800
 
@@ -89,7 +89,7 @@ def test_everything_fits_1280x800_at_175_percent(
 ) -> None:
     from uihelpers import PIN
 
-    from fieldclient.session import unlock_device
+    from fieldclient.storage.session import unlock_device
 
     controller = make_controller(language=language, scale=1.75)
     unlock = controller.window.screen_widget()
@@ -119,7 +119,7 @@ def test_page_titles_are_translated(
 ) -> None:
     from uihelpers import PIN
 
-    from fieldclient.session import unlock_device
+    from fieldclient.storage.session import unlock_device
 
     controller = make_controller(language=language)
     controller.on_session(unlock_device(controller.data_dir, PIN))

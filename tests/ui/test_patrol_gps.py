@@ -12,16 +12,16 @@ from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 from uihelpers import PIN, click, settle, type_pin
 
-from fieldclient import patrols
-from fieldclient.geo import Fix, FixFilter
-from fieldclient.nmea import read_fixes
+from fieldclient.fieldwork import patrols
+from fieldclient.geo.geometry import Fix, FixFilter
+from fieldclient.geo.nmea import read_fixes
 from fieldclient.settings import load_settings, parse_gps_source
 from ui.controller import AppController
+from ui.dialogs.patrol import TrackDialog
 from ui.mainwindow import MainView
 from ui.pages.patrol import PatrolPage
-from ui.patrol_dialogs import TrackDialog
 from ui.patrol_tracker import PatrolTracker
-from ui.positioning import (
+from ui.platform.positioning import (
     ENDED,
     FAILED,
     UNAVAILABLE,
@@ -30,7 +30,7 @@ from ui.positioning import (
     SystemFeed,
     status_text,
 )
-from ui.track_view import scale_bar_metres
+from ui.widgets.track_view import scale_bar_metres
 
 FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "nmea"
 LOGS = ["beidou-bd.log", "beidou-gb.log"]

@@ -14,15 +14,15 @@ from PySide6.QtWidgets import QApplication, QWidget
 from pytestqt.qtbot import QtBot
 from uihelpers import PIN, click, settle, type_pin
 
-from fieldclient import patrols
-from fieldclient.patrols import ItemResult
-from fieldclient.session import unlock_device
+from fieldclient.fieldwork import patrols
+from fieldclient.fieldwork.patrols import ItemResult
+from fieldclient.storage.session import unlock_device
 from ui.controller import AppController
+from ui.dialogs.patrol import ConfirmDialog, EventDialog
 from ui.mainwindow import MainView
 from ui.pages.patrol import PatrolPage
 from ui.pages.today import TodayPage
-from ui.patrol_dialogs import ConfirmDialog, EventDialog
-from ui.unlock_screen import UnlockScreen
+from ui.screens.unlock import UnlockScreen
 
 GRID = "3301"
 

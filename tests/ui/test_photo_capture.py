@@ -6,7 +6,7 @@ from __future__ import annotations
 from PySide6.QtGui import QColor, QImage
 from pytestqt.qtbot import QtBot
 
-from ui.photo_capture import CameraDialog, camera_available, encode_jpeg
+from ui.platform.camera import CameraDialog, camera_available, encode_jpeg
 
 
 def _frame() -> QImage:

@@ -9,11 +9,11 @@ from PySide6.QtCore import Qt
 from pytestqt.qtbot import QtBot
 from uihelpers import OTHER_PIN, PIN, click, settle, type_pin
 
-from fieldclient.vault import Vault
+from fieldclient.security.vault import Vault
 from ui.controller import AppController
 from ui.mainwindow import MainView
-from ui.setup_screen import SetupScreen, is_weak_pin
-from ui.unlock_screen import UnlockScreen
+from ui.screens.setup import SetupScreen, is_weak_pin
+from ui.screens.unlock import UnlockScreen
 
 
 def test_first_run_setup_through_the_pad(

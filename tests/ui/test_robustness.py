@@ -14,10 +14,11 @@ from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
-from fieldclient import errors, vault
+from fieldclient import errors
 from fieldclient.errors import WrongPin
+from fieldclient.security import vault
 from ui import excepthook, i18n
-from ui.dialogs import MessageDialog
+from ui.dialogs.message import MessageDialog
 from ui.errors import error_text
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -91,8 +92,8 @@ def test_english_translation_is_complete(tmp_path: Path) -> None:
 
 def test_light_vault_reader_agrees_with_the_vault(tmp_path: Path) -> None:
     """The first screen reads vault.json without crypto; it must say what the vault says."""
-    from fieldclient.keystore import FileSecretStore
-    from fieldclient.vaultstate import lockout_seconds, vault_status
+    from fieldclient.security.keystore import FileSecretStore
+    from fieldclient.security.vaultstate import lockout_seconds, vault_status
 
     clock = [1_000_000.0]
     the_vault = vault.Vault(tmp_path, clock=lambda: clock[0])
@@ -124,8 +125,8 @@ def _run_main(data_dir: Path, *extra: str) -> subprocess.CompletedProcess[str]:
 @pytest.mark.parametrize("state", ["new", "active"])
 def test_main_exit_after_startup(data_dir: Path, state: str) -> None:
     if state == "active":
-        from fieldclient.keystore import FileSecretStore
-        from fieldclient.session import setup_device
+        from fieldclient.security.keystore import FileSecretStore
+        from fieldclient.storage.session import setup_device
 
         setup_device(data_dir, "258036", store=FileSecretStore(data_dir)).close()
     result = _run_main(data_dir, "--lang", "en")
@@ -146,7 +147,8 @@ seen = {{}}
 orig = app._FirstPaint._report
 def report(self):
     seen["modules"] = sorted(m for m in ("cryptography", "sqlcipher3", "sqlite_utils",
-        "fieldclient.vault", "fieldclient.session", "logging.handlers", "platformdirs")
+        "fieldclient.security.vault", "fieldclient.storage.session", "logging.handlers",
+        "platformdirs")
         if m in sys.modules)
     seen["Qt"] = "Qt" in vars(QtCore)
     orig(self)

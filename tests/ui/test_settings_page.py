@@ -5,8 +5,8 @@ from __future__ import annotations
 from pytestqt.qtbot import QtBot
 from uihelpers import OTHER_PIN, PIN, click, settle, type_pin
 
+from fieldclient.security.vault import Vault
 from fieldclient.settings import load_settings
-from fieldclient.vault import Vault
 from ui import i18n, style
 from ui.controller import AppController
 from ui.mainwindow import MainView
@@ -100,7 +100,7 @@ def test_change_pin_via_dialog(unlocked: AppController, qtbot: QtBot) -> None:
     actions = [entry["action"] for entry in session.audit.entries()]
     assert actions[-2:] == ["pin_failed", "pin_changed"]  # recorded now, not at next unlock
     session.close()
-    from fieldclient.session import unlock_device
+    from fieldclient.storage.session import unlock_device
 
     unlock_device(unlocked.data_dir, "369147").close()
     assert Vault(unlocked.data_dir).info()["failed_attempts"] == 0

@@ -19,14 +19,14 @@ from sqlalchemy import select
 from uihelpers import PIN, click
 
 from central import db, ops
-from fieldclient.households import create_household, update_household
-from fieldclient.keystore import FileSecretStore
-from fieldclient.session import Session, setup_device, unlock_device
+from fieldclient.fieldwork.households import create_household, update_household
+from fieldclient.security.keystore import FileSecretStore
+from fieldclient.storage.session import Session, setup_device, unlock_device
 from sync.engine import SyncEngine, enroll_device
 from ui.controller import AppController
 from ui.mainwindow import MainView
 from ui.pages.sync import ConflictCard, SyncPage
-from ui.setup_screen import SetupScreen
+from ui.screens.setup import SetupScreen
 from ui.sync_controller import SyncController
 
 pytestmark = pytest.mark.usefixtures("cheap_device_keys")

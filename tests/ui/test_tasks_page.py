@@ -11,12 +11,12 @@ from PySide6.QtWidgets import QWidget
 from pytestqt.qtbot import QtBot
 from uihelpers import click, settle
 
-from fieldclient import tasks
-from fieldclient.session import Session
+from fieldclient.fieldwork import tasks
+from fieldclient.storage.session import Session
 from ui.controller import AppController
+from ui.dialogs.task import AnswerDialog
 from ui.mainwindow import MainView
 from ui.pages.tasks import TasksPage
-from ui.task_dialog import AnswerDialog
 
 
 def pulled(session: Session, task_id: str, title: str, due: str | None, seq: int) -> None:
@@ -134,7 +134,7 @@ def test_english_and_empty_state(make_controller: Callable[..., AppController],
                                  device: Path, qtbot: QtBot) -> None:
     from uihelpers import PIN
 
-    from fieldclient.session import unlock_device
+    from fieldclient.storage.session import unlock_device
 
     controller = make_controller(language="en", scale=1.75)
     controller.on_session(unlock_device(device, PIN))

@@ -6,8 +6,8 @@ from __future__ import annotations
 from pytestqt.qtbot import QtBot
 from uihelpers import click
 
-from fieldclient.households import create_household
-from fieldclient.visits import record_visit
+from fieldclient.fieldwork.households import create_household
+from fieldclient.fieldwork.visits import record_visit
 from ui.controller import AppController
 from ui.mainwindow import MainView
 from ui.pages.today import TodayPage

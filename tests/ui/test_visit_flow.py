@@ -11,11 +11,11 @@ from PySide6.QtWidgets import QWidget
 from pytestqt.qtbot import QtBot
 from uihelpers import click, settle
 
-from fieldclient import visits
-from fieldclient.households import create_household
+from fieldclient.fieldwork import visits
+from fieldclient.fieldwork.households import create_household
 from ui.controller import AppController
-from ui.patrol_dialogs import ConfirmDialog
-from ui.visit_dialog import VisitDialog, VisitHistoryDialog
+from ui.dialogs.patrol import ConfirmDialog
+from ui.dialogs.visit import VisitDialog, VisitHistoryDialog
 
 
 def photo_file(tmp_path: Path) -> Path:

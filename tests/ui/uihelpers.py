@@ -6,7 +6,7 @@ from PySide6.QtCore import QThreadPool
 from PySide6.QtWidgets import QWidget
 from pytestqt.qtbot import QtBot
 
-from ui.pinpad import PinPad
+from ui.widgets.pinpad import PinPad
 
 PIN = "258036"
 OTHER_PIN = "147029"

@@ -8,7 +8,7 @@ from PySide6.QtCore import QCoreApplication, Qt
 from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
-from ui.widgets import Retranslatable, label
+from ui.widgets.basic import Retranslatable, label
 
 if TYPE_CHECKING:
     from ui.controller import AppController

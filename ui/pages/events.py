@@ -21,11 +21,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from fieldclient import events
 from fieldclient.errors import FieldClientError
+from fieldclient.fieldwork import events
 from fieldclient.i18n import QT_TRANSLATE_NOOP
 from ui.errors import error_text
-from ui.event_widgets import (
+from ui.pages.base import Page
+from ui.widgets.basic import button, label, scroll_area, set_role
+from ui.widgets.event import (
     HistoryList,
     LoopSteps,
     StatusChip,
@@ -33,8 +35,6 @@ from ui.event_widgets import (
     local_time,
     urgency_text,
 )
-from ui.pages.base import Page
-from ui.widgets import button, label, scroll_area, set_role
 
 if TYPE_CHECKING:
     from ui.controller import AppController
@@ -347,7 +347,7 @@ class EventsPage(Page):
 
     # -- actions --------------------------------------------------------------------------
     def open_supplement(self) -> None:
-        from ui.event_dialog import SupplementDialog
+        from ui.dialogs.event import SupplementDialog
 
         if self.current_id is None:
             return
@@ -357,7 +357,7 @@ class EventsPage(Page):
         dialog.open()
 
     def open_verify(self) -> None:
-        from ui.event_dialog import VerifyDialog
+        from ui.dialogs.event import VerifyDialog
 
         if self.current_id is None:
             return

@@ -33,19 +33,19 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from fieldclient import quotas
+from fieldclient.fieldwork import quotas
+from fieldclient.fieldwork.search import PAGE, forget, search_households
 from fieldclient.i18n import QT_TRANSLATE_NOOP
-from fieldclient.search import PAGE, forget, search_households
-from ui.household_detail import HouseholdDetail
-from ui.household_dialogs import HouseholdDialog
-from ui.household_list import HouseholdDelegate, HouseholdListModel, Row
+from ui.dialogs.household import HouseholdDialog
 from ui.pages.base import Page
+from ui.pages.household_detail import HouseholdDetail
 from ui.patrol_common import worker_grids
 from ui.tasks import run_task
-from ui.widgets import button, label
+from ui.widgets.basic import button, label
+from ui.widgets.household_list import HouseholdDelegate, HouseholdListModel, Row
 
 if TYPE_CHECKING:
-    from fieldclient.session import Session
+    from fieldclient.storage.session import Session
     from ui.controller import AppController
 
 log = logging.getLogger("gridfield.ui")
@@ -346,7 +346,7 @@ class HouseholdsPage(Page):
         session = self.session
         if session is None:
             return
-        from fieldclient.search import all_tags
+        from fieldclient.fieldwork.search import all_tags
 
         menu = QMenu(self)
         menu.setObjectName("tagMenu")

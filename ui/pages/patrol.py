@@ -27,28 +27,28 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from fieldclient import patrols
 from fieldclient.errors import FieldClientError
-from fieldclient.geo import Fix
+from fieldclient.fieldwork import patrols
+from fieldclient.fieldwork.patrols import ItemResult, Patrol, PatrolSummary
+from fieldclient.geo.geometry import Fix
 from fieldclient.i18n import QT_TRANSLATE_NOOP
-from fieldclient.patrols import ItemResult, Patrol, PatrolSummary
 from ui import i18n
-from ui.dialogs import show_message
+from ui.dialogs.message import show_message
+from ui.dialogs.patrol import ConfirmDialog, EventDialog, TrackDialog
 from ui.errors import error_text
 from ui.pages.base import Page
 from ui.patrol_common import format_distance, format_duration, grid_label, worker_grids
-from ui.patrol_dialogs import ConfirmDialog, EventDialog, TrackDialog
 from ui.patrol_tracker import PatrolTracker
-from ui.patrol_widgets import GroupTabs, ItemCard
-from ui.photo_capture import ImagePicker, camera_available, pick_image_file
-from ui.positioning import status_short, status_text
+from ui.platform.camera import ImagePicker, camera_available, pick_image_file
+from ui.platform.positioning import status_short, status_text
 from ui.tasks import run_task
-from ui.track_view import TrackView
-from ui.widgets import button, label, photo_thumbnail, scroll_area, set_role
+from ui.widgets.basic import button, label, photo_thumbnail, scroll_area, set_role
+from ui.widgets.patrol import GroupTabs, ItemCard
+from ui.widgets.track_view import TrackView
 
 if TYPE_CHECKING:
-    from fieldclient.photos import Prepared
-    from fieldclient.session import Session
+    from fieldclient.photos.pipeline import Prepared
+    from fieldclient.storage.session import Session
     from ui.controller import AppController
 
 log = logging.getLogger("gridfield.ui")
@@ -292,7 +292,7 @@ class PatrolPage(Page):
 
     @staticmethod
     def _reported(session: Session, patrol_id: str) -> dict[str, str]:
-        from fieldclient.patrol_events import reported_items
+        from fieldclient.fieldwork.patrol_events import reported_items
 
         return reported_items(session, patrol_id)
 
@@ -363,7 +363,7 @@ class PatrolPage(Page):
         self.recent_list.setText("\n".join(self._recent_line(s) for s in recent))
 
     def _source_name(self) -> str:
-        from ui.positioning import make_feed
+        from ui.platform.positioning import make_feed
 
         try:
             return make_feed(self.tracker.source_spec(), None).name()
@@ -451,7 +451,7 @@ class PatrolPage(Page):
                 "本设备没有可用的摄像头。请点“选择图片”，从相册或存储卡里选一张照片。"),
                 parent=self.window())
             return
-        from ui.photo_capture import CameraDialog
+        from ui.platform.camera import CameraDialog
 
         dialog = CameraDialog(self.window())
         dialog.captured.connect(lambda data, c=code: self._process_photo(c, lambda: (data, "")))
@@ -460,7 +460,7 @@ class PatrolPage(Page):
 
     def pick_photo(self, code: str) -> None:
         def picked(path: Path) -> None:
-            from fieldclient.photos import read_source
+            from fieldclient.photos.pipeline import read_source
 
             self._process_photo(code, lambda: (read_source(path), path.name))
 
@@ -470,7 +470,7 @@ class PatrolPage(Page):
         session = self._session()
         if session is None or self.patrol is None:
             return
-        from fieldclient.photos import prepare_photo
+        from fieldclient.photos.pipeline import prepare_photo
 
         patrol_id, grid_id = self.patrol.id, self.patrol.grid_id
         device_id, now = session.device_id, session.clock()
@@ -503,7 +503,7 @@ class PatrolPage(Page):
         run_task(work, done, failed)
 
     def _photo_ready(self, code: str, patrol_id: str, prepared: Prepared) -> None:
-        from fieldclient.photos import save_prepared
+        from fieldclient.photos.pipeline import save_prepared
 
         session = self._session()
         card = self.cards.get(code)
@@ -538,7 +538,7 @@ class PatrolPage(Page):
         dialog.open()
 
     def _send_event(self, code: str, draft: patrols.EventDraft, description: str) -> None:
-        from fieldclient.patrol_events import report_event
+        from fieldclient.fieldwork.patrol_events import report_event
 
         session = self._session()
         if session is None:
@@ -624,7 +624,7 @@ class PatrolPage(Page):
         dialog.open()
 
     def _finish(self, allow_incomplete: bool) -> None:
-        from fieldclient.tracks import load_track_points, patrol_tracks
+        from fieldclient.fieldwork.tracks import load_track_points, patrol_tracks
 
         session = self._session()
         if session is None or self.patrol is None:

@@ -20,7 +20,7 @@ from PySide6.QtWidgets import (
 from fieldclient.i18n import QT_TRANSLATE_NOOP
 from fieldclient.settings import AUTOLOCK_MINUTES, TEXT_SCALES
 from ui.pages.base import Page
-from ui.widgets import breakable, button, label
+from ui.widgets.basic import breakable, button, label
 
 if TYPE_CHECKING:
     from ui.controller import AppController
@@ -86,7 +86,7 @@ class SettingsPage(Page):
         column.addLayout(grid)
 
         # positioning for patrol tracks (ui/gps_settings.py)
-        from ui.gps_settings import GpsSettings
+        from ui.pages.gps_settings import GpsSettings
 
         self.gps = GpsSettings(controller)
         column.addWidget(self.gps)
@@ -149,7 +149,7 @@ class SettingsPage(Page):
 
     # -- contents --------------------------------------------------------------
     def _device_info(self) -> dict[str, Any]:
-        from fieldclient.vault import Vault
+        from fieldclient.security.vault import Vault
 
         try:
             return Vault(self.controller.data_dir).info()

@@ -24,11 +24,11 @@ from fieldclient.i18n import QT_TRANSLATE_NOOP
 from ui import sync_texts
 from ui.pages.base import Page
 from ui.tasks import run_task
-from ui.widgets import breakable, button, label, set_role
+from ui.widgets.basic import breakable, button, label, set_role
 
 if TYPE_CHECKING:
     from ui.controller import AppController
-    from ui.enroll_qr import EnrollLink
+    from ui.platform.enroll_qr import EnrollLink
     from ui.sync_controller import SyncController
 
 ImagePicker = Callable[[QWidget, Callable[[Path], None]], None]
@@ -276,7 +276,7 @@ class SyncPage(Page):
             sync.sync_now()
 
     def enroll(self) -> None:
-        from ui.enroll_qr import looks_like_code, normalize_code
+        from ui.platform.enroll_qr import looks_like_code, normalize_code
 
         sync = self.sync()
         if sync is None or sync.busy():
@@ -301,7 +301,7 @@ class SyncPage(Page):
         self.image_picker(self.window(), self.read_qr)
 
     def read_qr(self, path: Path) -> None:
-        from ui.enroll_qr import read_enroll_qr
+        from ui.platform.enroll_qr import read_enroll_qr
 
         self._enroll_note(lambda: self.tr("正在读取二维码……"), role="info")
         run_task(lambda: read_enroll_qr(path), self._qr_read, self._qr_failed)
@@ -318,7 +318,7 @@ class SyncPage(Page):
         self.enroll()
 
     def _qr_failed(self, exc: BaseException) -> None:
-        from ui.enroll_qr import QrError
+        from ui.platform.enroll_qr import QrError
 
         reason = exc.reason if isinstance(exc, QrError) else "unreadable"
         if reason == "no_code":
@@ -361,7 +361,7 @@ class SyncPage(Page):
 
             if not isinstance(exc, FieldClientError):
                 raise
-            from ui.dialogs import show_message
+            from ui.dialogs.message import show_message
 
             show_message(sync_texts.error_text(exc), parent=self.window(), role="error")
         self.refresh()

@@ -19,16 +19,16 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from fieldclient import tasks
 from fieldclient.errors import FieldClientError
+from fieldclient.fieldwork import tasks
 from fieldclient.i18n import QT_TRANSLATE_NOOP
 from ui.errors import error_text
 from ui.pages.base import Page
-from ui.task_widgets import TaskCard, due_text, local_time, state_text
-from ui.widgets import button, label, scroll_area, set_role
+from ui.widgets.basic import button, label, scroll_area, set_role
+from ui.widgets.task import TaskCard, due_text, local_time, state_text
 
 if TYPE_CHECKING:
-    from fieldclient.session import Session
+    from fieldclient.storage.session import Session
     from ui.controller import AppController
 
 
@@ -259,7 +259,7 @@ class TasksPage(Page):
     def open_answer(self) -> None:
         if self.current is None or self._session() is None:
             return
-        from ui.task_dialog import AnswerDialog
+        from ui.dialogs.task import AnswerDialog
 
         dialog = AnswerDialog(self.controller, self.current.id, self.window())
         dialog.accepted.connect(self._answered)

@@ -27,16 +27,17 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from fieldclient import devicetime, patrols, quotas
-from fieldclient.cli_quota import CATEGORY_NAMES, PERIOD_NAMES
+from fieldclient import devicetime
+from fieldclient.cli.quota import CATEGORY_NAMES, PERIOD_NAMES
+from fieldclient.fieldwork import patrols, quotas
 from fieldclient.i18n import QT_TRANSLATE_NOOP
 from ui.pages.base import Page
 from ui.patrol_common import grid_label, worker_grids
 from ui.tasks import run_task
-from ui.widgets import button, label, set_role
+from ui.widgets.basic import button, label, set_role
 
 if TYPE_CHECKING:
-    from fieldclient.session import Session
+    from fieldclient.storage.session import Session
     from ui.controller import AppController
     from ui.pages.patrol import PatrolPage
 

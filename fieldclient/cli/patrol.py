@@ -1,0 +1,160 @@
+"""``fieldclient checklist ...`` and ``fieldclient track ...``: patrol data from the command line.
+
+Registered by :func:`register` from ``fieldclient.cli.build_parser``.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from fieldclient.i18n import QT_TRANSLATE_NOOP, translate
+
+
+def tp(text: str, **params: Any) -> str:
+    return translate("patrol", text).format(**params)
+
+
+def _cli() -> ModuleType:
+    """``fieldclient.cli``, imported late: it imports this module to register it.
+    (``python -m fieldclient.cli`` runs this imported module's main(), so its
+    UsageError is the one caught.)"""
+    import fieldclient.cli
+
+    return fieldclient.cli
+
+
+def _pin(args: argparse.Namespace) -> str:
+    return str(_cli().require_pin_stdin(args))
+
+
+def _emit(args: argparse.Namespace, data: Any, lines: list[str]) -> None:
+    _cli().emit(args, data, lines)
+
+
+def _language() -> str:
+    from fieldclient.i18n import cli_language
+
+    return cli_language()
+
+
+# -- checklist ----------------------------------------------------------------
+def cmd_checklist_show(args: argparse.Namespace) -> int:
+    from fieldclient.fieldwork import checklist
+
+    if args.pin_stdin:
+        from fieldclient.storage.session import unlock_device
+
+        with unlock_device(args.data_dir, _pin(args)) as session:
+            current = checklist.checklist_in_force(session)
+    else:
+        if not checklist.bundled_is_in_force(args.data_dir):
+            raise _cli().UsageError(
+                tp(
+                    QT_TRANSLATE_NOOP(
+                        "patrol",
+                        "本机已安装第{version}版巡查清单，查看它需要PIN码：请加上 --pin-stdin。",
+                    ),
+                    version=checklist.marker_version(args.data_dir),
+                )
+            )
+        current = checklist.bundled_checklist()
+    language = _language()
+    lines = [
+        tp(
+            QT_TRANSLATE_NOOP("patrol", "{title}（第{version}版，共{count}项）"),
+            title=current.title(language),
+            version=current.version,
+            count=len(current),
+        )
+    ]
+    for group, items in current.groups():
+        lines.append("")
+        lines.append(group.name(language))
+        for item in items:
+            mark = tp(QT_TRANSLATE_NOOP("patrol", "（发现问题须拍照）")) if (
+                item.photo_required_on_problem
+            ) else ""
+            lines.append(f"  {item.code}  {item.name(language)}{mark}")
+    _emit(args, [item.as_json() for item in current.items], lines)
+    return 0
+
+
+def cmd_checklist_install(args: argparse.Namespace) -> int:
+    from fieldclient.fieldwork import checklist
+    from fieldclient.storage.session import unlock_device
+
+    pin = _pin(args)
+    path = Path(args.file)
+    definition = path.read_bytes()
+    sig_path = Path(args.sig) if args.sig else checklist.signature_path(path)
+    signature = sig_path.read_bytes() if sig_path.exists() else None
+    with unlock_device(args.data_dir, pin) as session:
+        installed = checklist.install_checklist(session, definition, signature, source="file")
+    _emit(
+        args,
+        {"version": installed.version, "items": len(installed)},
+        [tp(QT_TRANSLATE_NOOP("patrol", "已安装巡查清单第{version}版（{count}项）。"),
+            version=installed.version, count=len(installed))],
+    )
+    return 0
+
+
+# -- tracks -------------------------------------------------------------------
+def cmd_track_import(args: argparse.Namespace) -> int:
+    from fieldclient.fieldwork.tracks import import_track
+    from fieldclient.storage.session import unlock_device
+
+    pin = _pin(args)
+    with unlock_device(args.data_dir, pin) as session:
+        result = import_track(
+            session,
+            Path(args.file),
+            patrol_id=args.patrol,
+            grid_id=args.grid,
+            fmt=args.format,
+            tolerance_m=args.tolerance,
+        )
+    data = result.as_json()
+    lines = [
+        tp(QT_TRANSLATE_NOOP("patrol", "已导入轨迹：{track_id}"), track_id=data["track_id"]),
+        tp(QT_TRANSLATE_NOOP("patrol", "保留定位点：{kept}（共读到{read}个）"),
+           kept=data["points_kept"], read=data["points_read"]),
+        tp(QT_TRANSLATE_NOOP("patrol", "距离：{m}米"), m=data["distance_m"]),
+        tp(QT_TRANSLATE_NOOP("patrol", "开始时间：{t}"), t=data["started_at"]),
+        tp(QT_TRANSLATE_NOOP("patrol", "结束时间：{t}"), t=data["ended_at"]),
+    ]
+    if result.lines_skipped:
+        lines.append(tp(QT_TRANSLATE_NOOP("patrol", "跳过损坏的行：{n}"), n=result.lines_skipped))
+    _emit(args, data, lines)
+    return 0
+
+
+def register(commands: Any, command: Any) -> None:
+    """Add the subcommands; ``command`` is build_parser's helper (adds --pin-stdin, --json)."""
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--data-dir", type=Path, default=argparse.SUPPRESS,
+                        help="device data directory")
+    checklist = commands.add_parser("checklist", parents=[common], help="the patrol checklist")
+    checklist_commands = checklist.add_subparsers(dest="checklist_command", required=True)
+    command("show", cmd_checklist_show,
+            "print the checklist in force (installed versions need --pin-stdin)",
+            into=checklist_commands)
+    install = command("install", cmd_checklist_install,
+                      "install a signed checklist file (FILE and FILE.sig)",
+                      into=checklist_commands)
+    install.add_argument("file", help="checklist definition (JSON)")
+    install.add_argument("--sig", help="detached signature (default: FILE.sig)")
+    track = commands.add_parser("track", parents=[common], help="GPS tracks")
+    track_commands = track.add_subparsers(dest="track_command", required=True)
+    imp = command("import", cmd_track_import,
+                  "import an NMEA or GPX log from a GPS logger as a track",
+                  into=track_commands)
+    imp.add_argument("file", help="NMEA log or GPX file")
+    imp.add_argument("--patrol", help="attach the track to this patrol")
+    imp.add_argument("--grid", help="grid id of the track (default: the patrol's)")
+    imp.add_argument("--format", choices=("nmea", "gpx"), help="default: detected")
+    imp.add_argument("--tolerance", type=float, default=3.0,
+                     help="simplification tolerance in metres (default 3)")

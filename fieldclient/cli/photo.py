@@ -1,0 +1,142 @@
+"""``fieldclient photo add`` and ``fieldclient photo export``.
+
+``add`` runs the same in-memory pipeline as the camera (:mod:`fieldclient.photos.pipeline`)
+on image files, e.g. a camera card's folder: each file is resized, watermarked,
+hashed and stored encrypted. A bad file is reported and skipped, the rest go on;
+the exit code is then 1. ``export`` writes one photo's final JPEG decrypted
+(0600, atomic) and records the export in the audit log.
+
+Registered by :func:`fieldclient.cli.build_parser`; messages are Chinese source
+text (context ``photos``) translated like the rest of the CLI.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+from pathlib import Path
+from typing import Any
+
+from fieldclient.i18n import QT_TRANSLATE_NOOP, translate
+
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".heic", ".heif")
+
+
+def t(text: str, **params: Any) -> str:
+    return translate("photos", text).format(**params)
+
+
+def _coordinate(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(text)
+    return value
+
+
+def register(commands: Any, common: argparse.ArgumentParser) -> None:
+    """Add ``photo add`` and ``photo export`` to the CLI's sub-commands."""
+    photo = commands.add_parser("photo", parents=[common], help="evidence photos")
+    sub = photo.add_subparsers(dest="photo_command", required=True)
+
+    add = sub.add_parser("add", parents=[common], help="import image files through the pipeline")
+    add.add_argument("paths", nargs="+", type=Path, metavar="PATH",
+                     help="image files (JPEG, PNG, HEIF) or folders of them")
+    add.add_argument("--lat", type=_coordinate, help="latitude, WGS-84 degrees")
+    add.add_argument("--lon", type=_coordinate, help="longitude, WGS-84 degrees")
+    add.add_argument("--grid", help="grid name shown in the watermark")
+    add.add_argument("--grid-id", help="grid id the photo belongs to (for sync)")
+    add.add_argument("--worker", help="worker name shown in the watermark")
+    add.add_argument("--place", help="place name shown in the watermark")
+    add.add_argument("--allow-duplicate", action="store_true",
+                     help="import a file again even if it was imported before")
+    add.add_argument("--pin-stdin", action="store_true", help="read the PIN from stdin")
+    add.add_argument("--json", action="store_true", help="machine-readable output")
+    add.set_defaults(func=cmd_photo_add)
+
+    export = sub.add_parser("export", parents=[common], help="write a photo's JPEG decrypted")
+    export.add_argument("photo_id", metavar="ID")
+    export.add_argument("out", type=Path, metavar="OUT", help="file (or folder) to write")
+    export.add_argument("--pin-stdin", action="store_true", help="read the PIN from stdin")
+    export.add_argument("--json", action="store_true", help="machine-readable output")
+    export.set_defaults(func=cmd_photo_export)
+
+
+def expand_paths(paths: list[Path]) -> list[Path]:
+    """Files as given; folders replaced by the image files inside them (sorted)."""
+    files: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            files.extend(
+                sorted(p for p in path.rglob("*")
+                       if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES
+                       and not p.name.startswith("."))
+            )
+        else:
+            files.append(path)
+    return files
+
+
+def cmd_photo_add(args: argparse.Namespace) -> int:
+    from fieldclient import cli
+    from fieldclient.errors import FieldClientError
+    from fieldclient.photos import pipeline as photos
+    from fieldclient.storage.session import unlock_device
+
+    if (args.lat is None) != (args.lon is None):
+        raise photos.InvalidPosition()
+    if args.lat is not None and not (-90 <= args.lat <= 90 and -180 <= args.lon <= 180):
+        raise photos.InvalidPosition()
+    files = expand_paths(args.paths)
+    if not files:
+        raise cli.UsageError(t(QT_TRANSLATE_NOOP("photos", "没有找到可导入的照片文件。")))
+    photos.find_cjk_font()  # no font: one clear error before asking for the PIN
+    pin = cli.require_pin_stdin(args)
+    added: list[dict[str, Any]] = []
+    failed: list[dict[str, str]] = []
+    lines: list[str] = []
+    with unlock_device(args.data_dir, pin) as session:
+        for path in files:
+            try:
+                photo = photos.add_photo_file(
+                    session, path, lat=args.lat, lon=args.lon, grid_id=args.grid_id,
+                    grid_name=args.grid, worker=args.worker, place=args.place,
+                    allow_duplicate=args.allow_duplicate,
+                )
+            except photos.CjkFontMissing:
+                raise
+            except FieldClientError as exc:
+                failed.append({"path": str(path), "error": exc.message()})
+                print(exc.message(), file=sys.stderr)
+                continue
+            added.append({"path": str(path), **photo.to_json()})
+            template = (
+                QT_TRANSLATE_NOOP("photos", "已导入过，未重复保存：{path} → {id}  SHA-256 {sha}")
+                if photo.duplicate
+                else QT_TRANSLATE_NOOP("photos", "已保存：{path} → {id}  SHA-256 {sha}")
+            )
+            lines.append(t(template, path=path, id=photo.id, sha=photo.sha256))
+    lines.append(
+        t(QT_TRANSLATE_NOOP("photos", "共导入{n}张照片，失败{failed}张。"),
+          n=sum(1 for p in added if not p["duplicate"]), failed=len(failed))
+    )
+    cli.emit(args, {"photos": added, "failed": failed}, lines)
+    return cli.EXIT_ERROR if failed else cli.EXIT_OK
+
+
+def cmd_photo_export(args: argparse.Namespace) -> int:
+    from fieldclient import cli
+    from fieldclient.photos import pipeline as photos
+    from fieldclient.storage.session import unlock_device
+
+    pin = cli.require_pin_stdin(args)
+    with unlock_device(args.data_dir, pin) as session:
+        target = photos.export_photo(session, args.photo_id, args.out)
+        photo = photos.get_photo(session, args.photo_id)
+    cli.emit(
+        args,
+        {"id": photo.id, "sha256": photo.sha256, "bytes": photo.bytes, "file": str(target)},
+        [t(QT_TRANSLATE_NOOP("photos", "已导出照片 {id} 到 {file}（SHA-256 {sha}）"),
+           id=photo.id, file=target, sha=photo.sha256)],
+    )
+    return cli.EXIT_OK

@@ -1,0 +1,99 @@
+"""``fieldclient tasks``: the task inbox from the command line; ``tasks ack ID`` and
+``tasks answer ID --text T`` act on one task (sent to the centre on the next sync).
+
+Registered by :func:`register` from ``fieldclient.cli.build_parser``.
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from fieldclient.i18n import QT_TRANSLATE_NOOP, translate
+
+
+def tt(text: str, **params: Any) -> str:
+    return translate("tasks", text).format(**params)
+
+
+def _task_json(task: Any) -> dict[str, Any]:
+    return {
+        "id": task.id, "grid_id": task.grid_id, "title": task.title, "body": task.body,
+        "due": task.due.isoformat() if task.due else None,
+        "notice": task.is_notice, "unread": task.unread, "acknowledged": task.acknowledged,
+        "overdue": task.overdue,
+        "answers": [{"id": a.id, "text": a.text, "photos": list(a.photos),
+                     "event_id": a.event_id, "created_at": a.created_at} for a in task.answers],
+    }
+
+
+def _task_line(task: Any) -> str:
+    state = (tt(QT_TRANSLATE_NOOP("tasks", "已回复")) if task.answered
+             else tt(QT_TRANSLATE_NOOP("tasks", "已确认")) if task.acknowledged
+             else tt(QT_TRANSLATE_NOOP("tasks", "未读")) if task.unread
+             else tt(QT_TRANSLATE_NOOP("tasks", "已读")))
+    due = ""
+    if task.due is not None:
+        when = task.due.strftime("%Y-%m-%d %H:%M")
+        due = tt(QT_TRANSLATE_NOOP("tasks", "截止 {when}"), when=when)
+        if task.overdue:
+            due += tt(QT_TRANSLATE_NOOP("tasks", "（已过期）"))
+    else:
+        due = tt(QT_TRANSLATE_NOOP("tasks", "通知"))
+    return f"{task.id}  [{state}]  {task.title}  {due}"
+
+
+def cmd_tasks(args: argparse.Namespace) -> int:
+    import fieldclient.cli as cli
+    from fieldclient.fieldwork import tasks
+    from fieldclient.storage.session import unlock_device
+
+    pin = cli.require_pin_stdin(args)
+    with unlock_device(args.data_dir, pin) as session:
+        items = tasks.inbox(session)
+    lines = [_task_line(t) for t in items] or [tt(QT_TRANSLATE_NOOP("tasks", "没有任务。"))]
+    cli.emit(args, {"tasks": [_task_json(t) for t in items]}, lines)
+    return 0
+
+
+def cmd_ack(args: argparse.Namespace) -> int:
+    import fieldclient.cli as cli
+    from fieldclient.fieldwork import tasks
+    from fieldclient.storage.session import unlock_device
+
+    pin = cli.require_pin_stdin(args)
+    with unlock_device(args.data_dir, pin) as session:
+        record = tasks.acknowledge(session, args.id)
+    line = (tt(QT_TRANSLATE_NOOP("tasks", "已确认收到，下次同步时发送给指挥中心。"))
+            if record else tt(QT_TRANSLATE_NOOP("tasks", "这条任务之前已经确认过了。")))
+    cli.emit(args, {"task_id": args.id, "acknowledged": True, "record_id": record}, [line])
+    return 0
+
+
+def cmd_answer(args: argparse.Namespace) -> int:
+    import fieldclient.cli as cli
+    from fieldclient.fieldwork import tasks
+    from fieldclient.storage.session import unlock_device
+
+    pin = cli.require_pin_stdin(args)
+    with unlock_device(args.data_dir, pin) as session:
+        answer_id = tasks.answer(session, args.id, args.text, photos=args.photo or (),
+                                 event_id=args.event)
+    cli.emit(args, {"task_id": args.id, "answer_id": answer_id},
+             [tt(QT_TRANSLATE_NOOP("tasks", "回复已保存，下次同步时发送给指挥中心。"))])
+    return 0
+
+
+def register(commands: Any, command: Any) -> None:
+    """Add ``tasks`` (list) with ``ack`` and ``answer``; ``command`` is build_parser's
+    helper (adds --pin-stdin, --json)."""
+    inbox = command("tasks", cmd_tasks, "the task inbox (unread first)")
+    sub = inbox.add_subparsers(dest="tasks_command", required=False)
+    ack = command("ack", cmd_ack, "acknowledge a task (确认收到)", into=sub)
+    ack.add_argument("id", help="task id")
+    ans = command("answer", cmd_answer, "answer a task with text (and photos, an event)",
+                  into=sub)
+    ans.add_argument("id", help="task id")
+    ans.add_argument("--text", default="", help="the answer")
+    ans.add_argument("--photo", action="append", help="id of a stored photo (repeatable)")
+    ans.add_argument("--event", help="id of an event reported for this task")

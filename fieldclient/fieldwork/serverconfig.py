@@ -1,0 +1,39 @@
+"""Per-district settings the centre sends down the pull feed (change kind ``config``).
+
+Known keys: ``quota_rules`` (see :mod:`fieldclient.fieldwork.quotas`) and
+``event_categories`` (see :mod:`fieldclient.fieldwork.events`). A key the centre never set
+falls back to the product default shipped in ``resources/``; a value that does
+not parse is ignored the same way, so a bad setting never stops field work.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import sqlite_utils
+
+QUOTA_RULES = "quota_rules"
+EVENT_CATEGORIES = "event_categories"
+
+
+def get(db: sqlite_utils.Database, key: str) -> Any | None:
+    """The centre's value for ``key`` (parsed JSON), or None when unset or unreadable."""
+    row = db.execute("SELECT value FROM server_config WHERE key = ?", (key,)).fetchone()
+    if row is None:
+        return None
+    try:
+        return json.loads(row[0])
+    except (TypeError, ValueError):
+        return None
+
+
+def put(db: sqlite_utils.Database, key: str, value: Any, server_seq: int) -> None:
+    """Store the centre's value (the sync engine calls this inside a pull page's
+    transaction)."""
+    db.execute(
+        "INSERT INTO server_config (key, value, server_seq) VALUES (?, ?, ?)"
+        " ON CONFLICT(key) DO UPDATE SET value = excluded.value,"
+        " server_seq = excluded.server_seq",
+        (key, json.dumps(value, ensure_ascii=False), server_seq),
+    )

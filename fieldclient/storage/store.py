@@ -1,0 +1,129 @@
+"""The encrypted database: SQLCipher 4 through sqlcipher3, used via sqlite-utils.
+
+Keyed with a raw 256-bit key derived from the DEK (no per-open passphrase KDF:
+the PIN's Argon2id already paid for that), WAL journal, temp data in memory.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from pathlib import Path
+
+import sqlcipher3
+import sqlite_utils
+
+from fieldclient.errors import DatabaseLocked, MigrationFailed, SchemaTooNew
+from fieldclient.fsutil import fsync_dir
+from fieldclient.security import crypto
+from fieldclient.storage import dbbridge
+from fieldclient.storage.migrations import MIGRATIONS, Migration
+
+KEEP_BACKUPS = 3
+
+
+def database_key(dek: bytes | bytearray) -> bytes:
+    return crypto.subkey(dek, b"gridfield sqlcipher v1")
+
+
+def connect(path: Path, key: bytes) -> sqlcipher3.Connection:
+    """Open (or create) an encrypted database; a wrong key is a clear error."""
+    dbbridge.install()
+    conn = sqlcipher3.connect(str(path), check_same_thread=False)
+    conn.execute(f"PRAGMA key = \"x'{key.hex()}'\"")
+    # SHA-256 page HMACs: CPUs with SHA extensions (tablets included) do them far
+    # faster than SHA-512, and 256-bit integrity is ample. Part of the file format.
+    conn.execute("PRAGMA cipher_hmac_algorithm = HMAC_SHA256")
+    try:
+        conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+    except sqlcipher3.DatabaseError as exc:
+        conn.close()
+        raise DatabaseLocked() from exc
+    conn.execute("PRAGMA temp_store = MEMORY")
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute("PRAGMA synchronous = NORMAL")
+    conn.execute("PRAGMA foreign_keys = ON")
+    return conn
+
+
+def schema_version(db: sqlite_utils.Database) -> int:
+    return int(db.execute("PRAGMA user_version").fetchone()[0])
+
+
+def backup(db: sqlite_utils.Database, path: Path, backups_dir: Path, label: str) -> Path:
+    """Copy the (already encrypted) database file after folding in the WAL."""
+    db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    backups_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    target = backups_dir / f"{path.stem}-{label}-{time.strftime('%Y%m%dT%H%M%S')}.db"
+    shutil.copyfile(path, target)
+    with open(target, "rb") as fh:
+        os.fsync(fh.fileno())
+    fsync_dir(backups_dir)
+    old = sorted(backups_dir.glob(f"{path.stem}-*.db"), key=lambda p: p.stat().st_mtime)
+    for stale in old[:-KEEP_BACKUPS]:
+        stale.unlink(missing_ok=True)
+    return target
+
+
+def migrate(
+    db: sqlite_utils.Database,
+    path: Path,
+    backups_dir: Path,
+    migrations: tuple[Migration, ...] = MIGRATIONS,
+    target: int | None = None,
+) -> list[int]:
+    """Bring the schema to ``target`` (default: latest); returns versions applied."""
+    latest = migrations[-1].version
+    target = latest if target is None else target
+    current = schema_version(db)
+    if current > latest:
+        raise SchemaTooNew(found=current, supported=latest)
+    pending = [m for m in migrations if current < m.version <= target]
+    if not pending:
+        return []
+    backup_path = backup(db, path, backups_dir, f"v{current}") if current > 0 else None
+    conn = db.conn
+    previous_isolation = conn.isolation_level
+    conn.isolation_level = None  # we issue BEGIN/COMMIT ourselves
+    applied: list[int] = []
+    try:
+        for migration in pending:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                migration.apply(db)
+                if not conn.in_transaction:
+                    # sqlite-utils' table methods (create, insert...) run inside
+                    # ``with conn:``, which COMMITs: the migration is no longer atomic.
+                    raise RuntimeError(
+                        "migration ended its own transaction; use run_script/db.execute"
+                    )
+                conn.execute(f"PRAGMA user_version = {int(migration.version)}")
+                conn.execute("COMMIT")
+            except Exception as exc:
+                if conn.in_transaction:  # else ROLLBACK itself fails and hides the cause
+                    conn.execute("ROLLBACK")
+                raise MigrationFailed(
+                    version=migration.version, backup=str(backup_path or "-")
+                ) from exc
+            applied.append(migration.version)
+    finally:
+        conn.isolation_level = previous_isolation
+    return applied
+
+
+def open_database(
+    path: Path,
+    dek: bytes | bytearray,
+    backups_dir: Path,
+    migrations: tuple[Migration, ...] = MIGRATIONS,
+    target: int | None = None,
+) -> sqlite_utils.Database:
+    conn = connect(path, database_key(dek))
+    db = sqlite_utils.Database(conn)
+    try:
+        migrate(db, path, backups_dir, migrations, target)
+    except BaseException:
+        conn.close()
+        raise
+    return db

@@ -1,0 +1,195 @@
+"""``fieldclient`` sync commands: ``init --server --enroll-code``, ``enroll``, ``sync``.
+
+Registered by :func:`fieldclient.cli.build_parser`; messages are Chinese source text
+(context ``sync``) translated like the rest of the CLI.
+"""
+
+from __future__ import annotations
+
+import argparse
+import socket
+from typing import Any
+
+from fieldclient.i18n import QT_TRANSLATE_NOOP, translate
+
+
+def t(text: str, **params: Any) -> str:
+    return translate("sync", text).format(**params)
+
+
+def add_enroll_arguments(parser: argparse.ArgumentParser, required: bool) -> None:
+    parser.add_argument("--server", required=required, help="central server URL")
+    parser.add_argument("--enroll-code", required=required, help="one-time enrollment code")
+    parser.add_argument("--device-name", default=None, help="name shown to the administrator")
+
+
+def _enroll_lines(info: Any) -> list[str]:
+    return [
+        t(QT_TRANSLATE_NOOP("sync", "已注册到服务器 {server}，设备编号 {device}"),
+          server=info.server_url, device=info.device_id),
+        t(QT_TRANSLATE_NOOP("sync", "使用人：{name}，网格：{grids}"),
+          name=info.person_name, grids=", ".join(str(g) for g in info.grids)),
+    ]
+
+
+def _enroll_data(info: Any) -> dict[str, Any]:
+    return {
+        "server": info.server_url,
+        "server_device_id": info.device_id,
+        "person": {"id": info.person_id, "name": info.person_name, "role": info.role},
+        "grids": info.grids,
+    }
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    """``fieldclient init``: set the device up; with ``--server`` also enroll it."""
+    from fieldclient import cli
+
+    if not getattr(args, "server", None):
+        return cli.cmd_init(args)
+    if not args.enroll_code:
+        raise cli.UsageError(
+            t(QT_TRANSLATE_NOOP("sync", "注册需要同时给出 --server 和 --enroll-code。"))
+        )
+    from fieldclient.security.vault import Vault
+    from fieldclient.storage.session import setup_device
+    from sync.engine import enroll_device
+    from sync.transport import normalize_server_url
+
+    normalize_server_url(args.server)  # refuse a bad URL before setting anything up
+    pin = cli.require_pin_stdin(args)
+    with setup_device(args.data_dir, pin) as session:
+        vault_info = Vault(args.data_dir).info()
+        data: dict[str, Any] = {
+            "device_id": session.device_id,
+            "data_dir": str(args.data_dir),
+            "keyring_backend": vault_info["secret_store_name"],
+            "keyring_is_fallback": vault_info["secret_store_is_fallback"],
+        }
+        lines = [cli.t(QT_TRANSLATE_NOOP("cli", "设备已设置：{device_id}"),
+                       device_id=session.device_id)]
+        if data["keyring_is_fallback"]:
+            lines.append(cli.fallback_warning())
+        info = enroll_device(session, args.server, args.enroll_code,
+                             args.device_name or socket.gethostname()[:100] or "gridfield")
+    data.update(_enroll_data(info))
+    cli.emit(args, data, lines + _enroll_lines(info))
+    return cli.EXIT_OK
+
+
+def cmd_enroll(args: argparse.Namespace) -> int:
+    """``fieldclient enroll``: enroll an already set-up device."""
+    from fieldclient import cli
+    from fieldclient.storage.session import unlock_device
+    from sync.engine import enroll_device
+    from sync.transport import normalize_server_url
+
+    normalize_server_url(args.server)
+    pin = cli.require_pin_stdin(args)
+    with unlock_device(args.data_dir, pin) as session:
+        info = enroll_device(session, args.server, args.enroll_code,
+                             args.device_name or socket.gethostname()[:100] or "gridfield")
+    cli.emit(args, _enroll_data(info), _enroll_lines(info))
+    return cli.EXIT_OK
+
+
+def report_lines(data: dict[str, Any]) -> list[str]:
+    lines: list[str] = []
+    if data["ok"]:
+        lines.append(t(QT_TRANSLATE_NOOP("sync", "同步完成。")))
+    pushed = data["pushed"]
+    if pushed:
+        lines.append(t(
+            QT_TRANSLATE_NOOP(
+                "sync", "上传：成功{applied}，重复{duplicate}，冲突{conflict}，被拒绝{rejected}"
+            ),
+            applied=pushed.get("applied", 0), duplicate=pushed.get("duplicate", 0),
+            conflict=pushed.get("conflict", 0), rejected=pushed.get("rejected", 0),
+        ))
+    pulled = data["pulled"]
+    if pulled:
+        lines.append(t(
+            QT_TRANSLATE_NOOP(
+                "sync", "下载：住户{household}，冲突{conflict}，事件{event}，任务{task}"
+            ),
+            household=pulled.get("household", 0), conflict=pulled.get("conflict", 0),
+            event=pulled.get("event", 0), task=pulled.get("task", 0),
+        ))
+    if not pushed and not pulled and data["ok"]:
+        lines.append(t(QT_TRANSLATE_NOOP("sync", "没有需要同步的内容。")))
+    if data["pending"]:
+        lines.append(t(QT_TRANSLATE_NOOP("sync", "仍待上传：{n}条"), n=data["pending"]))
+    if data["open_conflicts"]:
+        lines.append(t(QT_TRANSLATE_NOOP("sync", "待网格长处理的冲突：{n}条"),
+                       n=data["open_conflicts"]))
+    for item in data["newly_set_aside"]:
+        lines.append(t(
+            QT_TRANSLATE_NOOP("sync", "已搁置（服务器拒绝）：{kind} {record}，原因：{reason}"),
+            kind=item["kind"], record=item["record_id"], reason=item["reason"],
+        ))
+    if data["set_aside_total"]:
+        lines.append(t(QT_TRANSLATE_NOOP("sync", "已搁置的记录共{n}条"), n=data["set_aside_total"]))
+    if data["clock_warning"]:
+        lines.append(t(
+            QT_TRANSLATE_NOOP("sync", "注意：本机时间与服务器相差{seconds}秒，请校准本机时间。"),
+            seconds=round(data["clock_skew_seconds"] or 0),
+        ))
+    if data["error_message"]:
+        lines.append(data["error_message"])
+    return lines
+
+
+def cmd_sync(args: argparse.Namespace) -> int:
+    """``fieldclient sync``: one full sync, report what moved."""
+    from fieldclient import cli
+    from fieldclient.storage.session import unlock_device
+    from sync.engine import SyncEngine
+    from sync.errors import NotEnrolled
+
+    pin = cli.require_pin_stdin(args)
+    session = unlock_device(args.data_dir, pin)
+    try:
+        engine = SyncEngine(session)
+        if engine.enrollment() is None:
+            raise NotEnrolled()
+        report = engine.run_once()
+        data = report.as_dict()
+    finally:
+        session.close()
+    cli.emit(args, data, report_lines(data))
+    if report.wiped:
+        return cli.EXIT_ERASED
+    return cli.EXIT_OK if report.ok else cli.EXIT_ERROR
+
+
+def add_simulate_arguments(parser: argparse.ArgumentParser) -> None:
+    for name in ("visits", "patrols", "photos", "events"):
+        parser.add_argument(f"--{name}", type=int, default=0, metavar="N")
+    parser.add_argument("--seed", type=int, default=None, help="repeatable output")
+
+
+def cmd_simulate(args: argparse.Namespace) -> int:
+    """``fieldclient simulate``: synthetic field work, marked as training data."""
+    from fieldclient import cli
+    from fieldclient.fieldwork.simulate import simulate
+    from fieldclient.storage.session import unlock_device
+
+    counts = [args.visits, args.patrols, args.photos, args.events]
+    if min(counts) < 0 or max(counts) > 1_000_000:
+        raise cli.UsageError(t(QT_TRANSLATE_NOOP("sync", "数量必须在0到1000000之间。")))
+    pin = cli.require_pin_stdin(args)
+    with unlock_device(args.data_dir, pin) as session:
+        result = simulate(session, visits=args.visits, patrols=args.patrols,
+                          photos=args.photos, events=args.events, seed=args.seed)
+        pending = session.pending_uploads()
+    data = {**result.as_dict(), "pending_uploads": pending, "training": True}
+    cli.emit(args, data, [t(
+        QT_TRANSLATE_NOOP(
+            "sync",
+            "已生成培训数据：走访{visits}条，巡查{patrols}次，照片{photos}张，事件{events}件"
+            "（待上传{pending}条）",
+        ),
+        visits=result.visits, patrols=result.patrols, photos=result.photos,
+        events=result.events, pending=pending,
+    )])
+    return cli.EXIT_OK

@@ -1,0 +1,177 @@
+"""Dialogs of the patrol flow: confirm, report as event, track. Opened with ``open()``."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from PySide6.QtCore import QCoreApplication, Qt
+from PySide6.QtWidgets import (
+    QApplication,
+    QDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QVBoxLayout,
+    QWidget,
+)
+
+from fieldclient.fieldwork.patrols import EventDraft
+from fieldclient.geo.geometry import Fix
+from fieldclient.i18n import QT_TRANSLATE_NOOP
+from ui.widgets.basic import Retranslatable, button, label
+from ui.widgets.track_view import TrackView
+
+# The default event classes of domain.md, for showing them in English too.
+EVENT_CATEGORIES = (
+    QT_TRANSLATE_NOOP("eventCategory", "矛盾纠纷"),
+    QT_TRANSLATE_NOOP("eventCategory", "治安隐患"),
+    QT_TRANSLATE_NOOP("eventCategory", "安全生产"),
+    QT_TRANSLATE_NOOP("eventCategory", "消防安全"),
+    QT_TRANSLATE_NOOP("eventCategory", "食品药品"),
+    QT_TRANSLATE_NOOP("eventCategory", "市场监管"),
+    QT_TRANSLATE_NOOP("eventCategory", "违法建设"),
+    QT_TRANSLATE_NOOP("eventCategory", "市容环卫"),
+    QT_TRANSLATE_NOOP("eventCategory", "环境保护"),
+    QT_TRANSLATE_NOOP("eventCategory", "道路交通"),
+    QT_TRANSLATE_NOOP("eventCategory", "公共设施"),
+    QT_TRANSLATE_NOOP("eventCategory", "民政救助"),
+    QT_TRANSLATE_NOOP("eventCategory", "特殊人群"),
+    QT_TRANSLATE_NOOP("eventCategory", "流动人口"),
+    QT_TRANSLATE_NOOP("eventCategory", "信访维稳"),
+    QT_TRANSLATE_NOOP("eventCategory", "自然灾害"),
+    QT_TRANSLATE_NOOP("eventCategory", "卫生防疫"),
+    QT_TRANSLATE_NOOP("eventCategory", "教育与未成年人"),
+    QT_TRANSLATE_NOOP("eventCategory", "劳动保障"),
+    QT_TRANSLATE_NOOP("eventCategory", "住房与物业"),
+    QT_TRANSLATE_NOOP("eventCategory", "政策咨询"),
+    QT_TRANSLATE_NOOP("eventCategory", "其他"),
+)
+
+
+def category_text(category: str) -> str:
+    return QCoreApplication.translate("eventCategory", category)
+
+
+class _Dialog(Retranslatable, QDialog):
+    def __init__(self, parent: QWidget | None, name: str) -> None:
+        super().__init__(parent or QApplication.activeWindow())
+        self.setObjectName(name)
+        self.setWindowModality(Qt.WindowModality.WindowModal)
+        self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        self.layout_ = QVBoxLayout(self)
+        self.layout_.setContentsMargins(24, 24, 24, 24)
+        self.layout_.setSpacing(16)
+        self.cancel_button = button("", "cancelButton")
+        self.cancel_button.clicked.connect(self.reject)
+        self.ok_button = button("primary", "okButton")
+        self.ok_button.clicked.connect(self.accept)
+        self.buttons = QHBoxLayout()
+        self.buttons.addWidget(self.cancel_button)
+        self.buttons.addStretch(1)
+        self.buttons.addWidget(self.ok_button)
+
+
+class ConfirmDialog(_Dialog):
+    """A question with two big answers; ``accepted`` means the second (blue) one."""
+
+    def __init__(self, message: str, ok_text: str, cancel_text: str,
+                 parent: QWidget | None = None) -> None:
+        super().__init__(parent, "confirmDialog")
+        self.message = label("prompt")
+        self.message.setText(message)
+        self.message.setMinimumWidth(560)
+        self.ok_button.setText(ok_text)
+        self.cancel_button.setText(cancel_text)
+        self.layout_.addWidget(self.message)
+        self.layout_.addLayout(self.buttons)
+        self.retranslate()
+
+    def retranslate(self) -> None:
+        self.setWindowTitle(self.tr("请确认"))
+
+
+def position_text(lat: float | None, lon: float | None) -> str:
+    if lat is None or lon is None:
+        return QCoreApplication.translate("patrolDialogs", "没有定位（上报时不带位置）")
+    return QCoreApplication.translate("patrolDialogs", "北纬{lat}°，东经{lon}°").format(
+        lat=f"{lat:.5f}", lon=f"{lon:.5f}")
+
+
+class EventDialog(_Dialog):
+    """The event filled from a checklist item, for the worker to check and send."""
+
+    def __init__(self, draft: EventDraft, item_name: str, parent: QWidget | None = None) -> None:
+        super().__init__(parent, "eventDialog")
+        self.draft = draft
+        self.heading = label("prompt")
+        self.form = QFormLayout()  # names left of the values: the dialog must fit 800 px
+        self.form.setHorizontalSpacing(24)
+        self.form.setVerticalSpacing(10)
+        self.form.setLabelAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
+        self.names: dict[str, QLabel] = {}
+        self.values: dict[str, QLabel] = {}
+        for key in ("item", "category", "grid", "photos", "place"):
+            name, value = label("muted", wrap=False), label("fact")
+            value.setTextFormat(Qt.TextFormat.PlainText)
+            value.setObjectName(f"event_{key}")
+            self.names[key], self.values[key] = name, value
+            self.form.addRow(name, value)
+        self.description_name = label("muted", wrap=False)
+        self.description = QLineEdit(draft.description)
+        self.description.setObjectName("eventDescription")
+        self.description.setMaxLength(5000)
+        self.form.addRow(self.description_name, self.description)
+        self.values["item"].setText(item_name)
+        self.values["category"].setText(category_text(draft.category))
+        self.values["grid"].setText(draft.grid_id)
+        self.values["place"].setText(position_text(draft.lat, draft.lon))
+        self.layout_.addWidget(self.heading)
+        self.layout_.addLayout(self.form)
+        self.layout_.addLayout(self.buttons)
+        self.retranslate()
+        self._fit()
+
+    def _fit(self) -> None:
+        """As wide as the window allows (long English names at large text)."""
+        owner = self.parentWidget()
+        width = owner.window().width() - 80 if owner is not None else 1100
+        self.resize(max(760, min(width, 1200)), self.sizeHint().height())
+
+    def description_text(self) -> str:
+        return self.description.text()
+
+    def retranslate(self) -> None:
+        self.setWindowTitle(self.tr("上报事件"))
+        self.heading.setText(self.tr("请核对后上报。有网络时会自动发送到指挥中心。"))
+        self.names["item"].setText(self.tr("巡查事项"))
+        self.names["category"].setText(self.tr("事件类别"))
+        self.names["grid"].setText(self.tr("网格"))
+        self.names["photos"].setText(self.tr("照片"))
+        self.names["place"].setText(self.tr("位置"))
+        self.description_name.setText(self.tr("问题说明"))
+        self.values["photos"].setText(self.tr("{n}张").format(n=len(self.draft.photos)))
+        self.ok_button.setText(self.tr("确认上报"))
+        self.cancel_button.setText(self.tr("取消"))
+
+
+class TrackDialog(_Dialog):
+    """The track so far, drawn big."""
+
+    def __init__(self, fixes: Sequence[Fix], facts: str, parent: QWidget | None = None) -> None:
+        super().__init__(parent, "trackDialog")
+        self.view = TrackView()
+        self.view.setMinimumSize(640, 400)
+        self.view.set_track(fixes)
+        self.facts = label("prompt")
+        self.facts.setText(facts)
+        self.cancel_button.setVisible(False)
+        self.layout_.addWidget(self.facts)
+        self.layout_.addWidget(self.view, 1)
+        self.layout_.addLayout(self.buttons)
+        self.retranslate()
+
+    def retranslate(self) -> None:
+        self.setWindowTitle(self.tr("巡查轨迹"))
+        self.ok_button.setText(self.tr("关闭"))
+        self.view.empty_text = self.tr("还没有记录到定位点。")

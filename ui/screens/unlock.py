@@ -1,0 +1,129 @@
+"""Unlock with the PIN. Wrong PINs show the attempts left; a lock-out counts down live."""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from PySide6.QtCore import QTimer, Signal
+from PySide6.QtWidgets import QVBoxLayout, QWidget
+
+from fieldclient.security.vaultstate import lockout_seconds
+from ui.errors import error_text
+from ui.tasks import run_task
+from ui.widgets.basic import Retranslatable
+from ui.widgets.pinpanel import PinPanel
+
+if TYPE_CHECKING:
+    from fieldclient.storage.session import Session
+
+
+def _unlock(data_dir: Path, pin: str) -> Session:
+    from fieldclient.storage.session import unlock_device
+
+    return unlock_device(data_dir, pin)
+
+
+class UnlockScreen(Retranslatable, QWidget):
+    """Emits ``unlocked(session)``, or ``erased()`` when the device turns out to be erased."""
+
+    unlocked = Signal(object)
+    erased = Signal()
+
+    def __init__(self, data_dir: Path, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("screen")
+        self.data_dir = data_dir
+        self.busy = False
+        self._deadline = 0.0
+        self._wrong_message: Callable[[], str] | None = None
+        self.panel = PinPanel(self)
+        self.pad = self.panel.pad
+        self.pad.submitted.connect(self._on_pin)
+        self.countdown = QTimer(self)
+        self.countdown.setInterval(1000)
+        self.countdown.timeout.connect(self._tick)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.panel)
+        self.panel.set_texts(
+            title=lambda: self.tr("请输入PIN码解锁"),
+            prompt=lambda: self.tr("数据已加密保存。输入您的PIN码后按“确定”。"),
+        )
+        self.panel.set_busy(False)
+        self.check_lockout()
+
+    def check_lockout(self) -> None:
+        """Resume a lock-out that began before a restart (or in another process)."""
+        wait = lockout_seconds(self.data_dir)
+        if wait > 0 and self.remaining() == 0:
+            self.start_countdown(wait)
+
+    # -- unlocking -----------------------------------------------------------
+    def _on_pin(self, pin: str) -> None:
+        if self.busy or self.remaining() > 0:
+            return
+        self.busy = True
+        self.panel.set_busy(True)
+        self.panel.set_texts(prompt=lambda: self.tr("正在解锁，请稍候……"))
+        self.panel.show_message(None)
+        run_task(lambda: _unlock(self.data_dir, pin), self._done, self._failed)
+
+    def _restore_prompt(self) -> None:
+        self.busy = False
+        self.panel.set_busy(False)
+        self.panel.set_texts(prompt=lambda: self.tr("数据已加密保存。输入您的PIN码后按“确定”。"))
+
+    def _done(self, session: Any) -> None:
+        self._restore_prompt()
+        self.unlocked.emit(session)
+
+    def _failed(self, exc: BaseException) -> None:
+        from fieldclient.errors import DeviceErased, FieldClientError, PinLockedOut, WrongPin
+
+        self._restore_prompt()
+        if isinstance(exc, DeviceErased):
+            self.erased.emit()
+            return
+        if isinstance(exc, FieldClientError):
+            self.panel.show_message(lambda: error_text(exc))
+            if isinstance(exc, WrongPin | PinLockedOut) and exc.wait_seconds > 0:
+                self.start_countdown(exc.wait_seconds, keep_message=isinstance(exc, WrongPin))
+            return
+        self.panel.show_message(lambda: self.tr("解锁没有成功，请再试一次。"))
+        sys.excepthook(type(exc), exc, exc.__traceback__)
+
+    # -- lock-out countdown --------------------------------------------------
+    def remaining(self) -> int:
+        return max(0, int(self._deadline - time.monotonic() + 0.999))
+
+    def start_countdown(self, seconds: int, keep_message: bool = False) -> None:
+        self._deadline = time.monotonic() + seconds
+        self._wrong_message = self.panel.message_fn if keep_message else None
+        self.pad.setEnabled(False)
+        self.countdown.start()
+        self._tick()
+
+    def _tick(self) -> None:
+        left = self.remaining()
+        if left <= 0:
+            self.countdown.stop()
+            self.pad.setEnabled(True)
+            self.pad.setFocus()
+            self.panel.show_message(
+                lambda: self.tr("现在可以再次输入PIN码。"), role="info"
+            )
+            return
+        wrong = self._wrong_message
+
+        def text() -> str:
+            wait = self.tr("为保护数据，请等待{seconds}秒后再输入。").format(seconds=left)
+            return f"{wrong()}\n{wait}" if wrong is not None else wait
+
+        self.panel.show_message(text)
+
+    def retranslate(self) -> None:
+        self.panel.refresh_texts()

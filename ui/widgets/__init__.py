@@ -1,0 +1,6 @@
+"""Reusable controls: labels and buttons with roles, the PIN pad and panel, the sync
+indicator, the track view, the household list model, and the pieces of the event,
+patrol and task screens (status chips, photo pickers, checklist item cards).
+
+May import ``ui.platform`` and the core; never pages or dialogs.
+"""

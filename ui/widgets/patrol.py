@@ -1,0 +1,262 @@
+"""Pieces of the Patrol page: the platform group tabs and one checklist item's card."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from PySide6.QtCore import QSize, Qt
+from PySide6.QtGui import QPixmap, QResizeEvent
+from PySide6.QtWidgets import (
+    QButtonGroup,
+    QFrame,
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QSizePolicy,
+    QVBoxLayout,
+    QWidget,
+)
+
+from fieldclient.fieldwork.checklist import ChecklistItem
+from fieldclient.fieldwork.patrols import MAX_NOTE, MAX_PHOTOS, ItemResult, ItemState
+from ui import style
+from ui.widgets.basic import button, label, set_role
+
+THUMB_HEIGHT = 88
+
+
+def wrap_words(text: str, width: int, measure: Callable[[str], int]) -> str:
+    """Greedy word wrap with newlines (for push buttons, which cannot wrap)."""
+    lines: list[str] = []
+    current = ""
+    for word in text.split(" "):
+        candidate = f"{current} {word}" if current else word
+        if current and measure(candidate) > width:
+            lines.append(current)
+            current = word
+        else:
+            current = candidate
+    if current:
+        lines.append(current)
+    return "\n".join(lines)
+
+
+class ButtonGrid(QWidget):
+    """A row of big buttons that stays inside its width: with too little room it
+    uses fewer columns (``columns`` lists the choices, widest first) and breaks
+    long texts onto more lines, since push buttons cannot wrap by themselves."""
+
+    def __init__(self, columns: tuple[int, ...] = (4, 2), parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.column_choices = columns
+        self.buttons: list[QPushButton] = []
+        self.texts: list[str] = []
+        self.grid = QGridLayout(self)
+        self.grid.setContentsMargins(0, 0, 0, 0)
+        self.grid.setSpacing(8)
+        self.columns = 0
+        self.hidden: set[QPushButton] = set()
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Maximum)
+
+    def set_shown(self, btn: QPushButton, shown: bool) -> None:
+        if (btn not in self.hidden) == shown:
+            return
+        if shown:
+            self.hidden.discard(btn)
+        else:
+            self.hidden.add(btn)
+        btn.setVisible(shown)
+        self.arrange(force=True)
+
+    def add_button(self, btn: QPushButton) -> None:
+        btn.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+        self.buttons.append(btn)
+        self.texts.append(btn.text())
+        self.columns = 0
+        self.arrange()
+
+    def clear(self) -> None:
+        for btn in self.buttons:
+            self.grid.removeWidget(btn)
+            btn.deleteLater()
+        self.buttons, self.texts = [], []
+        self.hidden.clear()
+
+    def set_text(self, index: int, text: str) -> None:
+        self.texts[index] = text
+        self.arrange(force=True)
+
+    def minimumSizeHint(self) -> QSize:
+        # Small on purpose: the real arrangement depends on the width, known only
+        # once laid out; a tall or wide hint computed too early would stretch the window.
+        height = self.buttons[0].minimumSizeHint().height() if self.buttons else 0
+        return QSize(120, height)
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        self.arrange()
+
+    def arrange(self, force: bool = False) -> None:
+        shown = [(b, t) for b, t in zip(self.buttons, self.texts, strict=True)
+                 if b not in self.hidden]
+        if not shown:
+            return
+        width = max(self.width(), 120)
+        pad = 2 * style.metrics(style.current_scale())["gap"] + 12
+        metrics = shown[0][0].fontMetrics()
+
+        def room(columns: int) -> int:
+            return int((width - self.grid.spacing() * (columns - 1)) / columns - pad)
+
+        def fits(columns: int) -> bool:
+            words = [w for _, t in shown for w in t.split(" ")]
+            return all(metrics.horizontalAdvance(w) <= room(columns) for w in words)
+
+        choices = [min(c, len(shown)) for c in self.column_choices]
+        columns = choices[-1]
+        if self.isVisible():
+            columns = next((c for c in choices if fits(c)), choices[-1])
+        for btn, text in shown:
+            wrapped = wrap_words(text, room(columns), metrics.horizontalAdvance)
+            if btn.text() != wrapped:
+                btn.setText(wrapped)
+        if columns != self.columns or force:
+            self.columns = columns
+            for btn in self.buttons:
+                self.grid.removeWidget(btn)
+            for index, (btn, _text) in enumerate(shown):
+                self.grid.addWidget(btn, index // columns, index % columns)
+
+
+class GroupTabs(ButtonGrid):
+    """Big checkable buttons, one per platform: 4 in a row, or 2×2 when the text is
+    too wide (English at large text); long names wrap onto a second line."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__((4, 2), parent)
+        self.setObjectName("groupTabs")
+        self.group = QButtonGroup(self)
+
+    def set_groups(self, count: int) -> None:
+        for btn in self.buttons:
+            self.group.removeButton(btn)
+        self.clear()
+        for index in range(count):
+            btn = button("groupTab", f"groupTab_{index}")
+            btn.setCheckable(True)
+            self.group.addButton(btn, index)
+            self.add_button(btn)
+
+
+class ItemCard(QFrame):
+    """One checklist item: name, hint, three result buttons, note, photos, report."""
+
+    def __init__(self, item: ChecklistItem, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("itemCard")
+        self.item = item
+        self.code = item.code
+        self.name = label("itemName")
+        self.name.setObjectName(f"itemName_{item.code}")
+        self.hint = label("muted")
+        self.result_group = QButtonGroup(self)
+        self.result_group.setExclusive(False)  # the saved state decides what is checked
+        self.result_buttons: dict[ItemResult, QPushButton] = {}
+        self.results = ButtonGrid((3,))
+        self.results.grid.setSpacing(12)
+        for result in ItemResult:
+            btn = button("result", f"result_{item.code}_{result.value}")
+            btn.setProperty("result", result.value)
+            btn.setCheckable(True)
+            self.result_group.addButton(btn)
+            self.result_buttons[result] = btn
+            self.results.add_button(btn)
+        self.note = QLineEdit()
+        self.note.setObjectName(f"note_{item.code}")
+        self.note.setMaxLength(MAX_NOTE)
+        self.note.setClearButtonEnabled(True)
+        self.thumb_row = QHBoxLayout()
+        self.thumb_row.setSpacing(8)
+        self.thumbs: list[QLabel] = []
+        self.camera_button = button("", f"camera_{item.code}")
+        self.pick_button = button("", f"pick_{item.code}")
+        self.event_button = button("primary", f"report_{item.code}")
+        self.busy = label("muted", wrap=False)
+        self.busy.setVisible(False)
+        self.reported = label("info")
+        self.reported.setVisible(False)
+        self.error = label("error")
+        self.error.setObjectName(f"error_{item.code}")
+        self.error.setVisible(False)
+        photo_row = QHBoxLayout()
+        photo_row.setSpacing(12)
+        photo_row.addLayout(self.thumb_row)
+        photo_row.addWidget(self.busy)
+        photo_row.addStretch(1)
+        self.actions = ButtonGrid((3, 2))
+        self.actions.grid.setSpacing(12)
+        for btn in (self.camera_button, self.pick_button, self.event_button):
+            self.actions.add_button(btn)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(16, 12, 16, 16)
+        layout.setSpacing(10)
+        layout.addWidget(self.name)
+        layout.addWidget(self.hint)
+        layout.addWidget(self.results)
+        layout.addWidget(self.error)
+        layout.addWidget(self.note)
+        layout.addLayout(photo_row)
+        layout.addWidget(self.actions)
+        layout.addWidget(self.reported)
+        self.state = ItemState(item.code)
+
+    def retranslate(self, language: str, labels: dict[str, str]) -> None:
+        required = labels["required"] if self.item.photo_required_on_problem else ""
+        self.name.setText(f"{self.item.code}  {self.item.name(language)}")
+        hint = self.item.hint(language)
+        self.hint.setText(f"{hint}\n{required}" if required else hint)
+        for index, result in enumerate(self.result_buttons):
+            self.results.set_text(index, labels[result.value])
+        self.note.setPlaceholderText(labels["note"])
+        for index, key in enumerate(("camera", "pick", "report")):
+            self.actions.set_text(index, labels[key])
+        self.busy.setText(labels["busy"])
+        self.reported.setText(labels["reported"])
+
+    def apply(self, state: ItemState, reported: bool, pixmaps: Sequence[QPixmap],
+              typing: bool) -> None:
+        """Show the saved state; ``typing``: leave the note alone (unsaved keystrokes)."""
+        self.state = state
+        for result, btn in self.result_buttons.items():
+            btn.setChecked(state.result is result)
+        if not typing and self.note.text() != state.note:
+            self.note.setText(state.note)
+        set_role(self, state.result.value if state.result else "open")
+        problem = state.result is ItemResult.PROBLEM
+        self.actions.set_shown(self.event_button, problem and not reported)
+        self.reported.setVisible(reported)
+        full = len(state.photos) >= MAX_PHOTOS
+        self.camera_button.setEnabled(not full)
+        self.pick_button.setEnabled(not full)
+        while self.thumbs:
+            thumb = self.thumbs.pop()
+            self.thumb_row.removeWidget(thumb)
+            thumb.deleteLater()
+        for pixmap in pixmaps:
+            thumb = QLabel()
+            thumb.setObjectName("thumbnail")
+            thumb.setPixmap(pixmap.scaledToHeight(THUMB_HEIGHT,
+                                                  Qt.TransformationMode.SmoothTransformation))
+            self.thumb_row.addWidget(thumb)
+            self.thumbs.append(thumb)
+
+    def show_error(self, text: str) -> None:
+        self.error.setText(text)
+        self.error.setVisible(bool(text))
+
+    def set_busy(self, busy: bool) -> None:
+        self.busy.setVisible(busy)
+        self.camera_button.setEnabled(not busy)
+        self.pick_button.setEnabled(not busy)
