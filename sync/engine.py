@@ -40,6 +40,9 @@ from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption,
 
 from fieldclient.errors import FieldClientError
 from fieldclient.fieldwork import serverconfig
+from fieldclient.fieldwork.enrollment import Enrollment, enrollment
+from fieldclient.fieldwork.enrollment import meta_get as _meta_get
+from fieldclient.fieldwork.enrollment import meta_set as _meta_set
 from fieldclient.security import audit
 from fieldclient.security.vault import Vault
 from fieldclient.storage.session import Session
@@ -58,7 +61,6 @@ from sync.errors import (
 from sync.pulled_visits import save_pulled_visit
 from sync.transport import HttpTransport, Transport, enroll, normalize_server_url
 
-META_PREFIX = "sync."
 HOUSEHOLD_COLUMNS = ("head_name", "address", "category", "phone", "id_number", "tags")
 CLOCK_WARN_SECONDS = protocol.MAX_CLOCK_SKEW
 PULL_CACHE_KIB = 64 * 1024  # SQLCipher page cache while pulling (default: 2 MiB)
@@ -70,51 +72,7 @@ PULL_PAGES_PER_COMMIT = 10
 PULL_SECONDS_PER_COMMIT = 1.0
 
 
-# -- small persistence helpers -----------------------------------------------------------
-
-def _meta_get(session: Session, key: str) -> str | None:
-    row = session.db.execute("SELECT value FROM meta WHERE key = ?", (META_PREFIX + key,))
-    found = row.fetchone()
-    return None if found is None else str(found[0])
-
-
-def _meta_set(session: Session, key: str, value: str) -> None:
-    """Call inside the caller's transaction."""
-    session.db.execute(
-        "INSERT INTO meta (key, value) VALUES (?, ?) "
-        "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-        (META_PREFIX + key, value),
-    )
-
-
 # -- enrollment ----------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class Enrollment:
-    server_url: str
-    device_id: str
-    person_id: int
-    person_name: str
-    role: str
-    grids: list[int]
-
-
-def enrollment(session: Session) -> Enrollment | None:
-    """The device's enrollment, or None before it has enrolled."""
-    device_id = _meta_get(session, "device_id")
-    if device_id is None:
-        return None
-    person = json.loads(_meta_get(session, "person") or "{}")
-    return Enrollment(
-        server_url=_meta_get(session, "server_url") or "",
-        device_id=device_id,
-        person_id=int(person.get("id", 0)),
-        person_name=str(person.get("name", "")),
-        role=str(person.get("role", "")),
-        grids=[int(g) for g in json.loads(_meta_get(session, "grids") or "[]")],
-    )
-
-
 def enroll_device(
     session: Session,
     server_url: str,

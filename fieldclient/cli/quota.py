@@ -9,20 +9,8 @@ import argparse
 from types import ModuleType
 from typing import Any
 
+from fieldclient.fieldwork.quotas import CATEGORY_NAMES, PERIOD_NAMES
 from fieldclient.i18n import QT_TRANSLATE_NOOP, translate
-
-CATEGORY_NAMES = {
-    "ordinary": QT_TRANSLATE_NOOP("quota", "一般家庭"),
-    "hardship": QT_TRANSLATE_NOOP("quota", "困难家庭"),
-    "key": QT_TRANSLATE_NOOP("quota", "重点人员"),
-}
-PERIOD_NAMES = {
-    "day": QT_TRANSLATE_NOOP("quota", "每天"),
-    "week": QT_TRANSLATE_NOOP("quota", "每周"),
-    "month": QT_TRANSLATE_NOOP("quota", "每月"),
-    "quarter": QT_TRANSLATE_NOOP("quota", "每季度"),
-    "year": QT_TRANSLATE_NOOP("quota", "每年"),
-}
 
 
 def tq(text: str, **params: Any) -> str:

@@ -8,6 +8,7 @@ from typing import Any
 from sqlite_utils.db import Table
 
 from fieldclient.errors import FieldClientError
+from fieldclient.fieldwork.enrollment import enrollment
 from fieldclient.i18n import QT_TRANSLATE_NOOP
 from fieldclient.ids import new_id
 from fieldclient.security import audit
@@ -35,8 +36,6 @@ class RevealNotAllowed(FieldClientError):
 
 def device_role(session: Session) -> str | None:
     """The enrolled person's role, or None on a device not enrolled yet."""
-    from sync.engine import enrollment  # sync builds on fieldclient, not the reverse
-
     found = enrollment(session)
     return None if found is None else found.role
 

@@ -40,6 +40,7 @@ from typing import TYPE_CHECKING, Any
 
 from fieldclient.devicetime import device_zone
 from fieldclient.fieldwork import serverconfig
+from fieldclient.i18n import QT_TRANSLATE_NOOP
 
 if TYPE_CHECKING:
     import sqlite_utils
@@ -54,6 +55,19 @@ DEFAULT_RULES_FILE = (
 KINDS = ("visit", "patrol")
 PERIODS = ("day", "week", "month", "quarter", "year")
 CATEGORIES = ("ordinary", "hardship", "key")
+# Their names for people (context "quota"): the CLI and the UI both show these.
+CATEGORY_NAMES = {
+    "ordinary": QT_TRANSLATE_NOOP("quota", "一般家庭"),
+    "hardship": QT_TRANSLATE_NOOP("quota", "困难家庭"),
+    "key": QT_TRANSLATE_NOOP("quota", "重点人员"),
+}
+PERIOD_NAMES = {
+    "day": QT_TRANSLATE_NOOP("quota", "每天"),
+    "week": QT_TRANSLATE_NOOP("quota", "每周"),
+    "month": QT_TRANSLATE_NOOP("quota", "每月"),
+    "quarter": QT_TRANSLATE_NOOP("quota", "每季度"),
+    "year": QT_TRANSLATE_NOOP("quota", "每年"),
+}
 PERIOD_MONTHS = {"month": 1, "quarter": 3, "year": 12}
 MAX_TIMES = 1000
 MAX_RULES = 100

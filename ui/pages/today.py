@@ -28,8 +28,8 @@ from PySide6.QtWidgets import (
 )
 
 from fieldclient import devicetime
-from fieldclient.cli.quota import CATEGORY_NAMES, PERIOD_NAMES
 from fieldclient.fieldwork import patrols, quotas
+from fieldclient.fieldwork.quotas import CATEGORY_NAMES, PERIOD_NAMES
 from fieldclient.i18n import QT_TRANSLATE_NOOP
 from ui.pages.base import Page
 from ui.patrol_common import grid_label, worker_grids

@@ -20,9 +20,8 @@ from PySide6.QtCore import (
 from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter, QPen
 from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem, QWidget
 
-from fieldclient.cli.quota import CATEGORY_NAMES
 from fieldclient.fieldwork.households import HIDDEN_TAG
-from fieldclient.fieldwork.quotas import DueHousehold
+from fieldclient.fieldwork.quotas import CATEGORY_NAMES, DueHousehold
 from fieldclient.fieldwork.search import HouseholdHit
 from fieldclient.i18n import QT_TRANSLATE_NOOP
 

@@ -1,0 +1,58 @@
+"""Who this device works for: the enrollment record the sync engine writes when the
+centre accepts the device (server, device id, person, role, grids).
+
+It lives in the encrypted ``meta`` table under ``sync.*`` keys. The domain reads it (a
+role decides what may be revealed, the grids what is shown); only :mod:`sync` writes it,
+which is why the key names and the accessors are here, below ``sync``.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from fieldclient.storage.session import Session
+
+META_PREFIX = "sync."
+
+
+def meta_get(session: Session, key: str) -> str | None:
+    """The value of ``sync.<key>`` in ``meta``, or None."""
+    row = session.db.execute("SELECT value FROM meta WHERE key = ?", (META_PREFIX + key,))
+    found = row.fetchone()
+    return None if found is None else str(found[0])
+
+
+def meta_set(session: Session, key: str, value: str) -> None:
+    """Set ``sync.<key>``. Call inside the caller's transaction."""
+    session.db.execute(
+        "INSERT INTO meta (key, value) VALUES (?, ?) "
+        "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+        (META_PREFIX + key, value),
+    )
+
+
+@dataclass(frozen=True)
+class Enrollment:
+    server_url: str
+    device_id: str
+    person_id: int
+    person_name: str
+    role: str
+    grids: list[int]
+
+
+def enrollment(session: Session) -> Enrollment | None:
+    """The device's enrollment, or None before it has enrolled."""
+    device_id = meta_get(session, "device_id")
+    if device_id is None:
+        return None
+    person = json.loads(meta_get(session, "person") or "{}")
+    return Enrollment(
+        server_url=meta_get(session, "server_url") or "",
+        device_id=device_id,
+        person_id=int(person.get("id", 0)),
+        person_name=str(person.get("name", "")),
+        role=str(person.get("role", "")),
+        grids=[int(g) for g in json.loads(meta_get(session, "grids") or "[]")],
+    )
