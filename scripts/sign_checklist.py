@@ -2,7 +2,7 @@
 
   python scripts/sign_checklist.py keygen --out it-checklist-key.pem
       Make an Ed25519 key pair. Prints the public key to pin in
-      fieldclient/checklist.py (PINNED_PUBLIC_KEYS). Keep the .pem offline; with
+      fieldclient/fieldwork/checklist.py (PINNED_PUBLIC_KEYS). Keep the .pem offline; with
       --encrypt the file is protected by a passphrase asked for at the terminal.
   python scripts/sign_checklist.py sign CHECKLIST.json --key it-checklist-key.pem
       Check the definition's structure, then write CHECKLIST.json.sig (base64).
@@ -84,7 +84,7 @@ def sign(definition_path: Path, key_path: Path, out: Path | None) -> Path:
     print(f"signed version {parsed.version} ({len(parsed.items)} items) -> {target}")
     print(f"public key: {public_key_b64(key)}")
     if public_key_b64(key) not in checklist.PINNED_PUBLIC_KEYS:
-        print("warning: this key is not pinned in fieldclient/checklist.py", file=sys.stderr)
+        print("warning: this key is not pinned in fieldclient/fieldwork/checklist.py", file=sys.stderr)
     return target
 
 

@@ -1,1 +1,6 @@
-"""Sync engine (client side) and the wire protocol shared with central/."""
+"""The device's side of synchronisation (engine, transport, the ``fieldclient`` sync
+commands) and the wire protocol shared with ``central``.
+
+May import every layer of ``fieldclient``; ``fieldclient`` never imports ``sync``.
+:mod:`sync.protocol` imports nothing of ours, so ``central`` can share it alone.
+"""

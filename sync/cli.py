@@ -1,7 +1,10 @@
-"""``fieldclient`` sync commands: ``init --server --enroll-code``, ``enroll``, ``sync``.
+"""``fieldclient`` sync commands: ``init --server --enroll-code``, ``enroll``, ``sync``,
+``simulate``.
 
-Registered by :func:`fieldclient.cli.build_parser`; messages are Chinese source text
-(context ``sync``) translated like the rest of the CLI.
+``sync`` builds on ``fieldclient``, so ``fieldclient.cli`` cannot import this module: it
+finds :func:`register` through the entry point ``gridfield.cli: sync`` in
+``pyproject.toml``. Messages are Chinese source text (context ``sync``) translated like the
+rest of the CLI.
 """
 
 from __future__ import annotations
@@ -10,6 +13,8 @@ import argparse
 import socket
 from typing import Any
 
+from fieldclient.cli import common as cli
+from fieldclient.cli import device
 from fieldclient.i18n import QT_TRANSLATE_NOOP, translate
 
 
@@ -43,10 +48,9 @@ def _enroll_data(info: Any) -> dict[str, Any]:
 
 def cmd_init(args: argparse.Namespace) -> int:
     """``fieldclient init``: set the device up; with ``--server`` also enroll it."""
-    from fieldclient import cli
 
     if not getattr(args, "server", None):
-        return cli.cmd_init(args)
+        return device.cmd_init(args)
     if not args.enroll_code:
         raise cli.UsageError(
             t(QT_TRANSLATE_NOOP("sync", "注册需要同时给出 --server 和 --enroll-code。"))
@@ -79,7 +83,6 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 def cmd_enroll(args: argparse.Namespace) -> int:
     """``fieldclient enroll``: enroll an already set-up device."""
-    from fieldclient import cli
     from fieldclient.storage.session import unlock_device
     from sync.engine import enroll_device
     from sync.transport import normalize_server_url
@@ -141,7 +144,6 @@ def report_lines(data: dict[str, Any]) -> list[str]:
 
 def cmd_sync(args: argparse.Namespace) -> int:
     """``fieldclient sync``: one full sync, report what moved."""
-    from fieldclient import cli
     from fieldclient.storage.session import unlock_device
     from sync.engine import SyncEngine
     from sync.errors import NotEnrolled
@@ -170,7 +172,6 @@ def add_simulate_arguments(parser: argparse.ArgumentParser) -> None:
 
 def cmd_simulate(args: argparse.Namespace) -> int:
     """``fieldclient simulate``: synthetic field work, marked as training data."""
-    from fieldclient import cli
     from fieldclient.fieldwork.simulate import simulate
     from fieldclient.storage.session import unlock_device
 
@@ -193,3 +194,16 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         events=result.events, pending=pending,
     )])
     return cli.EXIT_OK
+
+
+def register(parser: cli.CommandParser) -> None:
+    """Add ``enroll``, ``sync`` and ``simulate``, and ``--server``/``--enroll-code`` to
+    the core's ``init``."""
+    init = parser.existing("init")
+    add_enroll_arguments(init, required=False)
+    init.set_defaults(func=cmd_init)
+    enroll = parser.command("enroll", cmd_enroll, "enroll this device with a central server")
+    add_enroll_arguments(enroll, required=True)
+    parser.command("sync", cmd_sync, "one full sync with the central server")
+    simulate = parser.command("simulate", cmd_simulate, "synthetic field work (training data)")
+    add_simulate_arguments(simulate)

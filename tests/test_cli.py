@@ -133,3 +133,16 @@ def test_audit_export_writes_file_and_is_audited(device: Path, tmp_path: Path) -
         actions = [e["action"] for e in session.audit.entries()]
     assert "export" in actions
     out.unlink()
+
+
+def test_sync_commands_come_from_the_sync_package() -> None:
+    """``sync`` sits above ``fieldclient``: its commands join through the entry point
+    ``gridfield.cli``, and ``init`` gains the enrollment options."""
+    from fieldclient import cli
+
+    parser = cli.build_parser()
+    commands = next(a for a in parser._actions if a.dest == "command")
+    assert {"enroll", "sync", "simulate", "init", "status", "search"} <= set(commands.choices)
+    init = commands.choices["init"].parse_args(["--server", "http://x", "--enroll-code", "C"])
+    assert init.func.__module__ == "sync.cli"
+    assert cli.build_parser().parse_args(["sync"]).func.__module__ == "sync.cli"

@@ -1,6 +1,6 @@
 """``fieldclient events``: this device's events with their current closed-loop status.
 
-Registered by :func:`register` from ``fieldclient.cli.build_parser``. Support
+Registered by :func:`register` (see :mod:`fieldclient.cli`). Support
 staff use it to answer "did my report arrive, and where is it now?" without the
 tablet's screen.
 """
@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import argparse
 from datetime import datetime
-from types import ModuleType
 from typing import Any
 
+from fieldclient.cli import common as cli
 from fieldclient.devicetime import CST
 from fieldclient.i18n import QT_TRANSLATE_NOOP, translate
 
@@ -20,16 +20,11 @@ def te(text: str, **params: Any) -> str:
     return translate("events", text).format(**params)
 
 
-def _cli() -> ModuleType:
-    """``fieldclient.cli``, imported late: it imports this module to register it."""
-    import fieldclient.cli
-
-    return fieldclient.cli
 
 
-def register(command: Any) -> None:
+def register(parser: cli.CommandParser) -> None:
     """Add ``events`` with the CLI's own ``command`` helper (``--pin-stdin``, ``--json``)."""
-    command("events", cmd_events, "this device's events and their current status")
+    parser.command("events", cmd_events, "this device's events and their current status")
 
 
 def _local_time(moment: float) -> str:
@@ -40,7 +35,7 @@ def cmd_events(args: argparse.Namespace) -> int:
     from fieldclient.fieldwork import events
     from fieldclient.storage.session import unlock_device
 
-    pin = str(_cli().require_pin_stdin(args))
+    pin = str(cli.require_pin_stdin(args))
     with unlock_device(args.data_dir, pin) as session:
         found = events.my_events(session)
     data = [
@@ -63,5 +58,5 @@ def cmd_events(args: argparse.Namespace) -> int:
         mark = te(QT_TRANSLATE_NOOP("events", "（待上传）")) if e.pending_upload else ""
         lines.append(f"{_local_time(e.reported_at)}  {row['status_text']}{mark}  "
                      f"{e.category}  {e.description[:40]}  {e.id}")
-    _cli().emit(args, data, lines)
+    cli.emit(args, data, lines)
     return 0

@@ -1,15 +1,15 @@
 """``fieldclient checklist ...`` and ``fieldclient track ...``: patrol data from the command line.
 
-Registered by :func:`register` from ``fieldclient.cli.build_parser``.
+Registered by :func:`register` (see :mod:`fieldclient.cli`).
 """
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
+from fieldclient.cli import common as cli
 from fieldclient.i18n import QT_TRANSLATE_NOOP, translate
 
 
@@ -17,21 +17,14 @@ def tp(text: str, **params: Any) -> str:
     return translate("patrol", text).format(**params)
 
 
-def _cli() -> ModuleType:
-    """``fieldclient.cli``, imported late: it imports this module to register it.
-    (``python -m fieldclient.cli`` runs this imported module's main(), so its
-    UsageError is the one caught.)"""
-    import fieldclient.cli
-
-    return fieldclient.cli
 
 
 def _pin(args: argparse.Namespace) -> str:
-    return str(_cli().require_pin_stdin(args))
+    return str(cli.require_pin_stdin(args))
 
 
 def _emit(args: argparse.Namespace, data: Any, lines: list[str]) -> None:
-    _cli().emit(args, data, lines)
+    cli.emit(args, data, lines)
 
 
 def _language() -> str:
@@ -51,7 +44,7 @@ def cmd_checklist_show(args: argparse.Namespace) -> int:
             current = checklist.checklist_in_force(session)
     else:
         if not checklist.bundled_is_in_force(args.data_dir):
-            raise _cli().UsageError(
+            raise cli.UsageError(
                 tp(
                     QT_TRANSLATE_NOOP(
                         "patrol",
@@ -132,11 +125,9 @@ def cmd_track_import(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(commands: Any, command: Any) -> None:
-    """Add the subcommands; ``command`` is build_parser's helper (adds --pin-stdin, --json)."""
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--data-dir", type=Path, default=argparse.SUPPRESS,
-                        help="device data directory")
+def register(parser: cli.CommandParser) -> None:
+    """Add ``checklist show|install`` and ``track import``."""
+    commands, common, command = parser.commands, parser.common, parser.command
     checklist = commands.add_parser("checklist", parents=[common], help="the patrol checklist")
     checklist_commands = checklist.add_subparsers(dest="checklist_command", required=True)
     command("show", cmd_checklist_show,

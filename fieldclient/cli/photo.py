@@ -6,7 +6,7 @@ hashed and stored encrypted. A bad file is reported and skipped, the rest go on;
 the exit code is then 1. ``export`` writes one photo's final JPEG decrypted
 (0600, atomic) and records the export in the audit log.
 
-Registered by :func:`fieldclient.cli.build_parser`; messages are Chinese source
+Registered by :func:`register` (see :mod:`fieldclient.cli`); messages are Chinese source
 text (context ``photos``) translated like the rest of the CLI.
 """
 
@@ -18,6 +18,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from fieldclient.cli import common as cli
 from fieldclient.i18n import QT_TRANSLATE_NOOP, translate
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".heic", ".heif")
@@ -34,8 +35,9 @@ def _coordinate(text: str) -> float:
     return value
 
 
-def register(commands: Any, common: argparse.ArgumentParser) -> None:
+def register(parser: cli.CommandParser) -> None:
     """Add ``photo add`` and ``photo export`` to the CLI's sub-commands."""
+    commands, common = parser.commands, parser.common
     photo = commands.add_parser("photo", parents=[common], help="evidence photos")
     sub = photo.add_subparsers(dest="photo_command", required=True)
 
@@ -78,7 +80,6 @@ def expand_paths(paths: list[Path]) -> list[Path]:
 
 
 def cmd_photo_add(args: argparse.Namespace) -> int:
-    from fieldclient import cli
     from fieldclient.errors import FieldClientError
     from fieldclient.photos import pipeline as photos
     from fieldclient.storage.session import unlock_device
@@ -125,7 +126,6 @@ def cmd_photo_add(args: argparse.Namespace) -> int:
 
 
 def cmd_photo_export(args: argparse.Namespace) -> int:
-    from fieldclient import cli
     from fieldclient.photos import pipeline as photos
     from fieldclient.storage.session import unlock_device
 

@@ -1,28 +1,20 @@
 """``fieldclient quota``: the worker's quota status (progress per rule, who is due).
 
-Registered by :func:`register` from ``fieldclient.cli.build_parser``.
+Registered by :func:`register` (see :mod:`fieldclient.cli`).
 """
 
 from __future__ import annotations
 
 import argparse
-from types import ModuleType
 from typing import Any
 
+from fieldclient.cli import common as cli
 from fieldclient.fieldwork.quotas import CATEGORY_NAMES, PERIOD_NAMES
 from fieldclient.i18n import QT_TRANSLATE_NOOP, translate
 
 
 def tq(text: str, **params: Any) -> str:
     return translate("quota", text).format(**params)
-
-
-def _cli() -> ModuleType:
-    """``fieldclient.cli``, imported late: it imports this module to register it."""
-    import fieldclient.cli
-
-    return fieldclient.cli
-
 
 def rule_line(progress: Any) -> str:
     """One rule and its progress, in plain words."""
@@ -49,7 +41,7 @@ def cmd_quota(args: argparse.Namespace) -> int:
     from fieldclient.fieldwork import quotas
     from fieldclient.storage.session import unlock_device
 
-    pin = str(_cli().require_pin_stdin(args))
+    pin = str(cli.require_pin_stdin(args))
     with unlock_device(args.data_dir, pin) as session:
         status = quotas.quota_status(session, sample=args.first)
     lines = [tq(QT_TRANSLATE_NOOP("quota", "今天：{today}"), today=status.today.isoformat())]
@@ -63,13 +55,12 @@ def cmd_quota(args: argparse.Namespace) -> int:
         else:
             when = tq(QT_TRANSLATE_NOOP("quota", "{date}到期"), date=item.due_date.isoformat())
         lines.append(f"  {item.head_name}  {item.address}  {when}")
-    _cli().emit(args, status.as_json(), lines)
+    cli.emit(args, status.as_json(), lines)
     return 0
 
 
-def register(commands: Any, command: Any) -> None:
-    """Add ``quota``; ``command`` is build_parser's helper (adds --pin-stdin, --json)."""
-    quota = command("quota", cmd_quota, "the worker's quota status (PIN on stdin)",
-                    into=commands)
+def register(parser: cli.CommandParser) -> None:
+    """Add ``quota``."""
+    quota = parser.command("quota", cmd_quota, "the worker's quota status (PIN on stdin)")
     quota.add_argument("--first", type=int, default=20,
                        help="how many overdue or due households to list (default 20)")

@@ -1,16 +1,16 @@
 """``fieldclient search QUERY [--json] [--category C] [--tag T] [--due] --pin-stdin``:
 the Households page's search from the command line (the same function, the same
-ranking; sensitive fields masked). Registered by :func:`register` from
-``fieldclient.cli.build_parser``.
+ranking; sensitive fields masked). Registered by :func:`register` (see
+:mod:`fieldclient.cli`).
 """
 
 from __future__ import annotations
 
 import argparse
 import unicodedata
-from types import ModuleType
 from typing import Any
 
+from fieldclient.cli import common as cli
 from fieldclient.i18n import QT_TRANSLATE_NOOP, translate
 
 CATEGORY_TEXT = {
@@ -24,11 +24,6 @@ def ts(text: str, **params: Any) -> str:
     return translate("search", text).format(**params)
 
 
-def _cli() -> ModuleType:
-    """``fieldclient.cli``, imported late: it imports this module to register it."""
-    import fieldclient.cli
-
-    return fieldclient.cli
 
 
 def _width(text: str) -> int:
@@ -54,7 +49,6 @@ def cmd_search(args: argparse.Namespace) -> int:
     from fieldclient.fieldwork.search import search_households
     from fieldclient.storage.session import unlock_device
 
-    cli = _cli()
     if args.limit < 1:
         raise cli.UsageError(ts(QT_TRANSLATE_NOOP("search", "--limit 至少为1。")))
     pin = cli.require_pin_stdin(args)
@@ -77,10 +71,10 @@ def cmd_search(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(command: Any) -> None:
-    """Add ``search``; ``command`` is build_parser's helper (adds --pin-stdin, --json)."""
-    sub = command("search", cmd_search,
-                  "find households by name, pinyin, initials, address or number tail")
+def register(parser: cli.CommandParser) -> None:
+    """Add ``search``."""
+    sub = parser.command("search", cmd_search,
+                         "find households by name, pinyin, initials, address or number tail")
     sub.add_argument("query", help="what to look for (empty: all households)")
     sub.add_argument("--category", choices=("ordinary", "hardship", "key"))
     sub.add_argument("--tag", help="only households with this tag")

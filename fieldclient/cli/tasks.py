@@ -1,7 +1,7 @@
 """``fieldclient tasks``: the task inbox from the command line; ``tasks ack ID`` and
 ``tasks answer ID --text T`` act on one task (sent to the centre on the next sync).
 
-Registered by :func:`register` from ``fieldclient.cli.build_parser``.
+Registered by :func:`register` (see :mod:`fieldclient.cli`).
 """
 
 from __future__ import annotations
@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from fieldclient.cli import common as cli
 from fieldclient.i18n import QT_TRANSLATE_NOOP, translate
 
 
@@ -44,7 +45,6 @@ def _task_line(task: Any) -> str:
 
 
 def cmd_tasks(args: argparse.Namespace) -> int:
-    import fieldclient.cli as cli
     from fieldclient.fieldwork import tasks
     from fieldclient.storage.session import unlock_device
 
@@ -57,7 +57,6 @@ def cmd_tasks(args: argparse.Namespace) -> int:
 
 
 def cmd_ack(args: argparse.Namespace) -> int:
-    import fieldclient.cli as cli
     from fieldclient.fieldwork import tasks
     from fieldclient.storage.session import unlock_device
 
@@ -71,7 +70,6 @@ def cmd_ack(args: argparse.Namespace) -> int:
 
 
 def cmd_answer(args: argparse.Namespace) -> int:
-    import fieldclient.cli as cli
     from fieldclient.fieldwork import tasks
     from fieldclient.storage.session import unlock_device
 
@@ -84,15 +82,14 @@ def cmd_answer(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(commands: Any, command: Any) -> None:
-    """Add ``tasks`` (list) with ``ack`` and ``answer``; ``command`` is build_parser's
-    helper (adds --pin-stdin, --json)."""
-    inbox = command("tasks", cmd_tasks, "the task inbox (unread first)")
+def register(parser: cli.CommandParser) -> None:
+    """Add ``tasks`` (list) with ``ack`` and ``answer``."""
+    inbox = parser.command("tasks", cmd_tasks, "the task inbox (unread first)")
     sub = inbox.add_subparsers(dest="tasks_command", required=False)
-    ack = command("ack", cmd_ack, "acknowledge a task (确认收到)", into=sub)
+    ack = parser.command("ack", cmd_ack, "acknowledge a task (确认收到)", into=sub)
     ack.add_argument("id", help="task id")
-    ans = command("answer", cmd_answer, "answer a task with text (and photos, an event)",
-                  into=sub)
+    ans = parser.command("answer", cmd_answer,
+                         "answer a task with text (and photos, an event)", into=sub)
     ans.add_argument("id", help="task id")
     ans.add_argument("--text", default="", help="the answer")
     ans.add_argument("--photo", action="append", help="id of a stored photo (repeatable)")

@@ -1,4 +1,9 @@
-"""The main window's pages, one module each. ``PAGE_CLASSES`` is the navigation order."""
+"""The main window's pages, one module each, and the views they push (household detail)
+or hold (GPS settings). ``PAGE_CLASSES`` is the navigation order.
+
+Pages may import dialogs, widgets, platform adapters and the core; nothing below imports
+a page.
+"""
 
 from __future__ import annotations
 

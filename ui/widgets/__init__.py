@@ -2,5 +2,6 @@
 indicator, the track view, the household list model, and the pieces of the event,
 patrol and task screens (status chips, photo pickers, checklist item cards).
 
-May import ``ui.platform`` and the core; never pages or dialogs.
+May import ``ui.platform``, plain messages (``ui.dialogs.message``), the shell modules at
+the ``ui`` root and the core; never pages or screens.
 """

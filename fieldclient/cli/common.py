@@ -1,0 +1,106 @@
+"""What every command group of ``fieldclient`` shares: exit codes, the usage error,
+reading PINs from standard input, printing text or JSON, and :class:`CommandParser`,
+through which a group adds its commands.
+
+Command modules import this, never ``fieldclient.cli`` itself: the entry point imports
+them, so nothing imports in a circle.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from fieldclient.i18n import QT_TRANSLATE_NOOP, translate
+
+EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_WRONG_PIN, EXIT_ERASED, EXIT_NOT_SET_UP = 0, 1, 2, 3, 4, 5
+
+Command = Callable[[argparse.Namespace], int]
+
+
+class UsageError(Exception):
+    pass
+
+
+def t(text: str, **params: Any) -> str:
+    return translate("cli", text).format(**params)
+
+
+def read_pins(count: int) -> list[str]:
+    """``count`` PINs, one per line of standard input."""
+    pins = []
+    for _ in range(count):
+        line = sys.stdin.readline()
+        if not line:
+            raise UsageError(t(QT_TRANSLATE_NOOP("cli", "标准输入中缺少PIN码（每行一个）。")))
+        pins.append(line.strip())
+    return pins
+
+
+def require_pin_stdin(args: argparse.Namespace) -> str:
+    if not args.pin_stdin:
+        raise UsageError(
+            t(QT_TRANSLATE_NOOP("cli", "PIN码只能从标准输入读取：请加上 --pin-stdin。"))
+        )
+    return read_pins(1)[0]
+
+
+def emit(args: argparse.Namespace, data: dict[str, Any] | list[Any], lines: list[str]) -> None:
+    if getattr(args, "json", False):
+        print(json.dumps(data, ensure_ascii=False, indent=1, sort_keys=True))
+    else:
+        print("\n".join(lines))
+
+
+def fallback_warning() -> str:
+    return t(
+        QT_TRANSLATE_NOOP(
+            "cli",
+            "注意：本机没有可用的系统密钥库，设备密钥保存在数据目录的文件中，防护较弱。",
+        )
+    )
+
+
+def data_dir_parent() -> argparse.ArgumentParser:
+    """The options every command takes (``--data-dir``), as an argparse parent."""
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--data-dir",
+        type=Path,
+        default=argparse.SUPPRESS,
+        help="device data directory (default: the platform's user data directory)",
+    )
+    return common
+
+
+@dataclass
+class CommandParser:
+    """The ``fieldclient`` parser as a command group sees it: the sub-command list
+    (``commands``), the shared options (``common``) and :meth:`command`."""
+
+    commands: Any  # argparse's sub-parsers action (a private class)
+    common: argparse.ArgumentParser
+
+    def command(self, name: str, func: Command, help_text: str, pin: bool = True,
+                as_json: bool = True, into: Any = None) -> argparse.ArgumentParser:
+        """Add command ``name`` (under ``into``, default the top level) running ``func``,
+        with ``--pin-stdin`` and ``--json`` unless told otherwise."""
+        target = self.commands if into is None else into
+        sub: argparse.ArgumentParser = target.add_parser(name, parents=[self.common],
+                                                         help=help_text)
+        if pin:
+            sub.add_argument("--pin-stdin", action="store_true", help="read the PIN from stdin")
+        if as_json:
+            sub.add_argument("--json", action="store_true", help="machine-readable output")
+        sub.set_defaults(func=func)
+        return sub
+
+    def existing(self, name: str) -> argparse.ArgumentParser:
+        """A top-level command another group added (to extend it)."""
+        parser: argparse.ArgumentParser = self.commands.choices[name]
+        return parser

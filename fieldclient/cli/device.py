@@ -1,0 +1,107 @@
+"""``fieldclient init``, ``status`` and ``change-pin``: setting the device up, its state,
+the PIN (IT provisioning and support)."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from fieldclient import __version__
+from fieldclient.cli.common import (
+    EXIT_OK,
+    CommandParser,
+    emit,
+    fallback_warning,
+    read_pins,
+    require_pin_stdin,
+    t,
+)
+from fieldclient.errors import DeviceErased, NotSetUp
+from fieldclient.i18n import QT_TRANSLATE_NOOP
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    from fieldclient.storage.session import setup_device
+
+    pin = require_pin_stdin(args)
+    with setup_device(args.data_dir, pin) as session:
+        from fieldclient.security.vault import Vault
+
+        info = Vault(args.data_dir).info()
+        data = {
+            "device_id": session.device_id,
+            "data_dir": str(args.data_dir),
+            "keyring_backend": info["secret_store_name"],
+            "keyring_is_fallback": info["secret_store_is_fallback"],
+        }
+    lines = [t(QT_TRANSLATE_NOOP("cli", "设备已设置：{device_id}"), device_id=data["device_id"])]
+    if data["keyring_is_fallback"]:
+        lines.append(fallback_warning())
+    emit(args, data, lines)
+    return EXIT_OK
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from fieldclient.security.vault import Vault
+
+    vault = Vault(args.data_dir)
+    info = vault.info()
+    data: dict[str, Any] = {
+        "app_version": __version__,
+        "data_dir": str(args.data_dir),
+        "state": info["state"],
+        "device_id": info["device_id"],
+        "keyring_backend": info["secret_store_name"],
+        "keyring_is_fallback": info["secret_store_is_fallback"],
+        "failed_attempts": info["failed_attempts"],
+        "attempts_left": info["attempts_left"],
+    }
+    if info["state"] == "erased":
+        raise DeviceErased()
+    if info["state"] == "new":
+        raise NotSetUp()
+    if args.pin_stdin:
+        from fieldclient.storage.session import unlock_device
+
+        with unlock_device(args.data_dir, read_pins(1)[0]) as session:
+            data.update(
+                schema_version=session.schema_version(),
+                records=session.records_by_kind(),
+                pending_uploads=session.pending_uploads(),
+                audit_entries=session.audit.verify().entries,
+                unlocked=True,
+            )
+    else:
+        data["unlocked"] = False
+    lines = [
+        t(QT_TRANSLATE_NOOP("cli", "程序版本：{v}"), v=__version__),
+        t(QT_TRANSLATE_NOOP("cli", "数据目录：{d}"), d=data["data_dir"]),
+        t(QT_TRANSLATE_NOOP("cli", "设备编号：{d}"), d=data["device_id"]),
+        t(QT_TRANSLATE_NOOP("cli", "密钥库：{k}"), k=data["keyring_backend"]),
+        t(QT_TRANSLATE_NOOP("cli", "解锁前连续输错PIN码次数：{n}"), n=data["failed_attempts"]),
+    ]
+    if data["keyring_is_fallback"]:
+        lines.append(fallback_warning())
+    if data["unlocked"]:
+        lines.append(t(QT_TRANSLATE_NOOP("cli", "数据库版本：{v}"), v=data["schema_version"]))
+        for kind, count in data["records"].items():
+            lines.append(t(QT_TRANSLATE_NOOP("cli", "记录 {kind}：{n}"), kind=kind, n=count))
+        lines.append(t(QT_TRANSLATE_NOOP("cli", "待上传：{n}"), n=data["pending_uploads"]))
+    emit(args, data, lines)
+    return EXIT_OK
+
+
+def cmd_change_pin(args: argparse.Namespace) -> int:
+    from fieldclient.security.vault import Vault
+
+    old_pin, new_pin = read_pins(2)
+    Vault(args.data_dir).change_pin(old_pin, new_pin)
+    emit(args, {"changed": True}, [t(QT_TRANSLATE_NOOP("cli", "PIN码已更改。"))])
+    return EXIT_OK
+
+
+def register(parser: CommandParser) -> None:
+    parser.command("init", cmd_init, "set up this device (PIN on stdin)")
+    parser.command("status", cmd_status, "show the device state (unlocks with --pin-stdin)")
+    parser.command("change-pin", cmd_change_pin, "old and new PIN as two lines on stdin",
+                   pin=False)
