@@ -5,18 +5,23 @@ The wire format and the conflict rule are defined in ``sync/protocol.py``.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
 import math
 import time
 import uuid
+from collections.abc import Iterator
 from typing import Any
 
 from sqlalchemy import Connection, Engine, bindparam, insert, select, update
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, StatementError
 
 from central import db, ops
 from central import settings as central_settings
 from sync import protocol
+
+log = logging.getLogger("central.sync")
 
 VISIT_TEXT_FIELDS = ("situation", "needs", "follow_up", "worker")
 MAX_VISIT_TEXT = 5000
@@ -65,14 +70,66 @@ def _check_field(name: str, value: Any) -> None:
             raise Rejected("invalid", "tags must be a list of short texts")
 
 
+MAX_PAYLOAD_DEPTH = 8  # a visit's extras nest two or three levels; 8 leaves room
+MAX_ID = 2**53  # ids and numbers every JSON reader and both databases hold exactly
+
+
+def strict_id(value: Any) -> int | None:
+    """``value`` as a positive whole-number id (an int, or a short string of digits), or
+    None: never a float (``1e400``), a bool or anything else."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value if 0 < value < MAX_ID else None
+    if isinstance(value, str) and 0 < len(value) <= 15 and value.isascii() and value.isdigit():
+        return int(value)
+    return None
+
+
+def check_json_bounds(value: Any, where: str = "payload") -> None:
+    """Refuse what would break a database or a reader later: nesting deeper than
+    MAX_PAYLOAD_DEPTH, text with NUL or lone surrogates, numbers that are not finite or
+    too large, keys that are not text. Raises :class:`Rejected` (``invalid``)."""
+    stack: list[tuple[Any, int]] = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict | list):
+            if depth >= MAX_PAYLOAD_DEPTH:
+                raise Rejected("invalid", f"{where} nests deeper than {MAX_PAYLOAD_DEPTH} levels")
+            if isinstance(item, dict):
+                for key, inner in item.items():
+                    if not isinstance(key, str):
+                        raise Rejected("invalid", f"{where} has a key that is not text")
+                    stack.append((key, depth + 1))
+                    stack.append((inner, depth + 1))
+            else:
+                stack.extend((inner, depth + 1) for inner in item)
+        elif isinstance(item, str):
+            if "\x00" in item:
+                raise Rejected("invalid", f"{where} has a NUL character in a text")
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError:
+                raise Rejected("invalid", f"{where} has text that is not valid Unicode") from None
+        elif isinstance(item, bool) or item is None:
+            continue
+        elif isinstance(item, int):
+            if abs(item) >= 2**63:
+                raise Rejected("invalid", f"{where} has a number out of range")
+        elif isinstance(item, float):
+            if not math.isfinite(item) or abs(item) >= 1e300:
+                raise Rejected("invalid", f"{where} has a number that is not finite")
+        else:
+            raise Rejected("invalid", f"{where} has a value of an unknown type")
+
+
 def _grid_of(payload: dict[str, Any], device: Any) -> int:
     grid = payload.get("grid_id")
     if grid is None and len(device.grids) == 1:
         return int(device.grids[0])
-    try:
-        grid_id = int(grid)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        raise Rejected("invalid", "grid_id is required") from None
+    grid_id = strict_id(grid)
+    if grid_id is None:
+        raise Rejected("invalid", "grid_id must be a whole number")
     if grid_id not in device.grids:
         raise Rejected("forbidden_grid", f"grid {grid_id} is not assigned to this worker")
     return grid_id
@@ -585,6 +642,11 @@ def _apply_resolve(conn: Connection, device: Any, op: dict[str, Any], now: str) 
     hh = _household(conn, c["household_id"])
     assert hh is not None
     version = int(hh["version"])
+    if choice == "other" and hh[c["field"]] != c["kept_value"]:
+        # The field moved on since the conflict arose: the other value would overwrite a
+        # newer one that nobody has seen in this conflict. The leader sees the current value.
+        raise Rejected("stale", json.dumps({"field": c["field"], "current": hh[c["field"]]},
+                                           ensure_ascii=False))
     if choice == "other" and hh[c["field"]] != c["other_value"]:
         version += 1
         hf = db.household_fields
@@ -872,6 +934,11 @@ def _resolve_member(
     live = _member(conn, member_id)
     state = _member_state(conn, member_id)
     version = int(state["version"]) if state is not None else 1
+    if (choice == "other" and c["field"] != protocol.REMOVED_FIELD and live is not None
+            and live[c["field"]] != c["kept_value"]):
+        # the member's field moved on since the conflict arose (see _apply_resolve)
+        raise Rejected("stale", json.dumps({"field": c["field"], "current": live[c["field"]]},
+                                           ensure_ascii=False))
     if choice == "other":
         last = _member_fields(conn, member_id)
         base_values = (
@@ -959,6 +1026,49 @@ def push(engine: Engine, device: Any, op_list: list[dict[str, Any]]) -> list[dic
     return results
 
 
+def _is_contention(exc: OperationalError) -> bool:
+    """A lock or serialisation failure that a retry can get past (503), as opposed to an
+    error that this op's content causes every time (its own ``rejected`` answer)."""
+    sqlstate = getattr(exc.orig, "sqlstate", None)
+    if sqlstate is not None:
+        return str(sqlstate) in ("40001", "40P01", "55P03", "57014")
+    text = str(exc.orig).lower()
+    return "locked" in text or "busy" in text
+
+
+def _apply_isolated(
+    conn: Connection, device: Any, op: dict[str, Any], now: str
+) -> dict[str, Any]:
+    """Apply one op in its own savepoint: whatever it raises is this op's answer
+    (``rejected`` with a reason), never the batch's. Only contention is the batch's (503).
+    """
+    try:
+        check_json_bounds(op.get("payload"))
+        with conn.begin_nested():
+            return _apply_one(conn, device, op, now)
+    except Rejected as rej:
+        return {"status": "rejected", "reason": rej.reason, "detail": rej.detail}
+    except OperationalError as exc:
+        if _is_contention(exc):
+            raise
+        log.warning("op %s (%s) failed in the database", op.get("op_id"), op.get("kind"),
+                    exc_info=True)
+        return {"status": "rejected", "reason": "invalid",
+                "detail": f"the database refused this op ({type(exc.orig).__name__})"}
+    except (IntegrityError, DBAPIError, StatementError) as exc:
+        log.warning("op %s (%s) failed in the database", op.get("op_id"), op.get("kind"),
+                    exc_info=True)
+        kind = type(getattr(exc, "orig", None) or exc).__name__
+        return {"status": "rejected", "reason": "invalid",
+                "detail": f"the database refused this op ({kind})"}
+    except (ValueError, TypeError, KeyError, AttributeError, OverflowError,
+            RecursionError) as exc:
+        log.warning("op %s (%s) could not be applied", op.get("op_id"), op.get("kind"),
+                    exc_info=True)
+        return {"status": "rejected", "reason": "invalid",
+                "detail": f"this op could not be applied ({type(exc).__name__})"}
+
+
 def _push_ops(
     conn: Connection, device: Any, op_list: list[dict[str, Any]], now: str
 ) -> list[dict[str, Any]]:
@@ -990,11 +1100,7 @@ def _push_ops(
             })
             continue
         seen.add(op_id)
-        try:
-            # every Rejected is raised before the op writes anything
-            result = _apply_one(conn, device, op, now)
-        except Rejected as rej:
-            result = {"status": "rejected", "reason": rej.reason, "detail": rej.detail}
+        result = _apply_isolated(conn, device, op, now)
         result["op_id"] = op_id
         if result["status"] == "duplicate":  # an immutable record seen before
             result["original"] = None
@@ -1115,11 +1221,35 @@ def _conflicts_page(
     return page
 
 
+@contextlib.contextmanager
+def _snapshot(engine: Engine) -> Iterator[Connection]:
+    """One read transaction for every statement of a pull page, so the page is one
+    consistent snapshot.
+
+    Why that is enough: every writer takes the change counter first (``db.next_seq``; the
+    counter row lock on PostgreSQL, the database write lock on SQLite) and holds it until
+    it commits, so writers commit in sequence order and any snapshot holds every number
+    up to its highest one (gaps are only numbers of rolled-back transactions, which never
+    appear). Read statement by statement instead (each its own snapshot under READ
+    COMMITTED, or SQLite without BEGIN), a push committing between two statements showed
+    the puller a higher number while a lower one of another kind was still unread, and
+    the cursor passed it for good."""
+    with engine.connect() as conn:
+        if engine.dialect.name == "sqlite":
+            conn.exec_driver_sql("BEGIN")  # pysqlite opens none for reads on its own
+        else:  # before the first statement, which begins the transaction
+            conn = conn.execution_options(isolation_level="REPEATABLE READ")
+        try:
+            yield conn
+        finally:
+            conn.rollback()
+
+
 def pull(engine: Engine, device: Any, after: int, limit: int) -> dict[str, Any]:
     grids = tuple(device.grids)
     if not grids:
         return {"changes": [], "next_after": after, "has_more": False}
-    with engine.connect() as conn:
+    with _snapshot(engine) as conn:
         candidates = _households_page(conn, grids, after, limit + 1)
         candidates += _conflicts_page(conn, grids, after, limit + 1)
         candidates += _events_page(conn, grids, after, limit + 1)

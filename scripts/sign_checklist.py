@@ -84,7 +84,8 @@ def sign(definition_path: Path, key_path: Path, out: Path | None) -> Path:
     print(f"signed version {parsed.version} ({len(parsed.items)} items) -> {target}")
     print(f"public key: {public_key_b64(key)}")
     if public_key_b64(key) not in checklist.PINNED_PUBLIC_KEYS:
-        print("warning: this key is not pinned in fieldclient/fieldwork/checklist.py", file=sys.stderr)
+        print("warning: this key is not pinned in fieldclient/fieldwork/checklist.py",
+              file=sys.stderr)
     return target
 
 

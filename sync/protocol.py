@@ -245,6 +245,16 @@ Kinds (:data:`OP_KINDS`):
 * ``conflict.resolve``: ``record_id`` = conflict id, ``payload = {"choice":
   "kept" | "other"}``; only a grid leader (role ``leader``) of the household's
   grid may resolve; a conflict is resolved once (later ones: ``already_resolved``).
+  Choosing ``other`` applies only while the field still holds the value it had when
+  the conflict arose; when it has changed since, the decision is refused as
+  ``stale`` (the conflict stays open, the device shows the household's current value)
+  so a decision made on old facts never overwrites a newer value.
+
+Per-op isolation: each op is applied in its own savepoint, and whatever it raises is
+that op's answer (``rejected``, reason ``invalid``), never the batch's; only lock
+contention answers the whole request 503. Every payload is checked first: nesting at
+most 8 levels, text valid Unicode without NUL, numbers finite, grid ids whole
+numbers (an int or a string of digits), so nothing stored can break a reader later.
 
 Conflict rule (deterministic, no value ever lost). The server keeps, for every
 household field, the server sequence number, the version and the device of its
@@ -278,7 +288,11 @@ Pull: ``GET /api/v1/sync/pull?after=SEQ&limit=N`` (signed; ``limit`` 1..1000)
 answers :class:`PullResponse`: the changes with server sequence > ``after`` in
 the device's grids, oldest first, at most ``limit``; ``next_after`` is the
 cursor to store (with the rows, in one transaction) and ``has_more`` says
-whether to ask again. Each :class:`Change` is the full current state of one
+whether to ask again. A page is read in one transaction (one snapshot:
+REPEATABLE READ on PostgreSQL, a read transaction on SQLite). Every writer takes the
+change counter first and holds it until it commits, so commits happen in sequence
+order and a snapshot always holds every number up to its highest: the cursor never
+passes a number that can still commit. Each :class:`Change` is the full current state of one
 record (``kind`` ``household`` with version, ``registered_at`` (Unix time the
 centre first knew it, or null: on the roster from before; devices count visit
 quotas from it) and its members, each with its own

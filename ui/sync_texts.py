@@ -39,6 +39,8 @@ def reason_text(reason: str | None) -> str:
         "content_differs": T.translate("SyncTexts", "中心已有同一编号但内容不同的记录"),
         "not_leader": T.translate("SyncTexts", "只有网格长可以处理冲突"),
         "already_resolved": T.translate("SyncTexts", "这条冲突已经有人处理过了"),
+        "stale": T.translate(
+            "SyncTexts", "冲突发生后这一项又被改过，您的选择没有生效；请查看住户现在的信息"),
         "read_only": T.translate("SyncTexts", "本设备只能查看，不能上传"),
         "unknown_kind": T.translate("SyncTexts", "中心不认识这种记录，请更新软件"),
         "op_id_in_use": T.translate("SyncTexts", "记录编号已被别的设备使用"),

@@ -1514,6 +1514,10 @@ Finish the patrol now?</translation>
       <translation>this conflict was already settled</translation>
     </message>
     <message>
+      <source>冲突发生后这一项又被改过，您的选择没有生效；请查看住户现在的信息</source>
+      <translation>This item was changed again after the conflict arose, so your choice was not applied; check the household's current details</translation>
+    </message>
+    <message>
       <source>本设备只能查看，不能上传</source>
       <translation>this device may only read, not send</translation>
     </message>

@@ -102,6 +102,20 @@ def new_grid(engine: Engine, workers: int = 2) -> dict[str, Any]:
     return {"id": int(gid), "leader": int(leader), "workers": [int(p) for p in people]}
 
 
+def two_devices(live: LiveServer, make_device: Any) -> tuple[Any, Any, Any, str, dict[str, Any]]:
+    """Two workers' devices and the leader's in a fresh grid, with one household that
+    both workers have pulled: the set-up of every conflict test."""
+    from fieldclient.fieldwork.households import create_household
+
+    grid = new_grid(live.engine)
+    a = make_device(live, grid["workers"][0], "a")
+    b = make_device(live, grid["workers"][1], "b")
+    hid = create_household(a.session, "钱七", "解放路7号", phone="13800000001")
+    assert a.engine.run_once().ok and b.engine.run_once().ok
+    leader = make_device(live, grid["leader"], "leader")
+    return a, b, leader, hid, grid
+
+
 FAST_RETRY = RetryPolicy(attempts=6, base_delay=0.01, max_delay=0.05)
 
 

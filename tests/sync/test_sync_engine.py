@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import requests
 from sqlalchemy import func, select
-from sync_helpers import DropProxy, LiveServer, new_grid
+from sync_helpers import DropProxy, LiveServer, new_grid, two_devices
 
 from central import db, ops
 from fieldclient.fieldwork.households import create_household, update_household
@@ -214,18 +214,8 @@ def test_immutable_same_id_different_content_is_rejected(
 
 # -- merge and conflicts -----------------------------------------------------------------
 
-def _two_devices(live: LiveServer, make_device: MakeDevice) -> tuple[Any, Any, Any, str, dict]:
-    grid = new_grid(live.engine)
-    a = make_device(live, grid["workers"][0], "a")
-    b = make_device(live, grid["workers"][1], "b")
-    hid = create_household(a.session, "钱七", "解放路7号", phone="13800000001")
-    assert a.engine.run_once().ok and b.engine.run_once().ok
-    leader = make_device(live, grid["leader"], "leader")
-    return a, b, leader, hid, grid
-
-
 def test_different_fields_merge(live: LiveServer, make_device: MakeDevice) -> None:
-    a, b, _leader, hid, _grid = _two_devices(live, make_device)
+    a, b, _leader, hid, _grid = two_devices(live, make_device)
     update_household(a.session, hid, {"address": "解放路9号"})
     update_household(b.session, hid, {"phone": "13900000002", "tags": ["低保"]})
     assert a.engine.run_once().pushed == {"applied": 1}
@@ -241,7 +231,7 @@ def test_different_fields_merge(live: LiveServer, make_device: MakeDevice) -> No
 def test_same_field_conflict_kept_shown_and_resolved_by_leader(
     live: LiveServer, make_device: MakeDevice
 ) -> None:
-    a, b, leader, hid, _grid = _two_devices(live, make_device)
+    a, b, leader, hid, _grid = two_devices(live, make_device)
     update_household(a.session, hid, {"head_name": "钱七甲", "address": "解放路8号"})
     update_household(b.session, hid, {"head_name": "钱七乙"})
     assert a.engine.run_once().pushed == {"applied": 1}  # first to arrive: stays
@@ -279,7 +269,7 @@ def test_same_field_conflict_kept_shown_and_resolved_by_leader(
 def test_worker_resolution_op_is_rejected_by_server(
     live: LiveServer, make_device: MakeDevice
 ) -> None:
-    a, b, _leader, hid, _grid = _two_devices(live, make_device)
+    a, b, _leader, hid, _grid = two_devices(live, make_device)
     update_household(a.session, hid, {"address": "甲"})
     update_household(b.session, hid, {"address": "乙"})
     a.engine.run_once()
