@@ -173,7 +173,23 @@ The answer, :class:`PushResponse`, has one :class:`OpResult` per op, same order:
   ``duplicate`` with the same original result. A rejected op never blocks the
   others: the device sets it aside (outbox state ``rejected``) and goes on.
 
+* ``retry_later`` the server cannot apply this op *yet* (``reason``
+  ``unsupported_kind``: a kind newer than the server). Nothing is recorded: the
+  device keeps the op pending, goes on with the rest and offers it again at a later
+  sync (after the server's upgrade it is applied like any other).
+
 Every op is applied at most once: the server keeps each op id with its result.
+
+Version skew: every request carries :data:`HEADER_PROTOCOL` (the device's
+:data:`PROTOCOL_LEVEL`; absent = 1) and :data:`HEADER_APP_VERSION`; every answer
+carries the server's level in :data:`HEADER_PROTOCOL` and the oldest it serves in
+:data:`HEADER_MIN_PROTOCOL` (an older device gets ``426 upgrade_required``).
+``GET /api/v1/health`` also lists the op and pull kinds the server knows. Fields a
+receiver does not know are kept, not fatal: the server stores and forwards unknown
+optional payload fields (bounded like every payload); the device keeps a pulled row
+whose ``kind`` it does not know (raw, in its encrypted database) and applies it after
+its own upgrade, and a row that fails locally is set aside (quarantined, shown on the
+Sync page) while the rest of the page goes on.
 
 Kinds (:data:`OP_KINDS`):
 
@@ -365,10 +381,22 @@ OP_KINDS = (
     "member.remove",
     "conflict.resolve",
 )
-OP_STATUSES = ("applied", "duplicate", "conflict", "rejected")
+OP_STATUSES = ("applied", "duplicate", "conflict", "rejected", "retry_later")
 CONFLICT_CHOICES = ("kept", "other")
+PULL_KINDS = ("household", "conflict", "event", "task", "visit", "config")
 
-OpStatus = Literal["applied", "duplicate", "conflict", "rejected"]
+OpStatus = Literal["applied", "duplicate", "conflict", "rejected", "retry_later"]
+
+# -- version skew -----------------------------------------------------------------------
+# Tablets update days apart, so a device and the server may speak different levels.
+# Every request carries the device's level and app version; every answer carries the
+# server's level and the oldest level it still serves.
+PROTOCOL_LEVEL = 2  # 1: devices from before these headers (treated as level 1)
+MIN_PROTOCOL_LEVEL = 1
+HEADER_PROTOCOL = "X-Gridfield-Protocol"  # request: the device's level; answer: the server's
+HEADER_APP_VERSION = "X-Gridfield-App"  # request: the app version (the centre's fleet view)
+HEADER_MIN_PROTOCOL = "X-Gridfield-Min-Protocol"  # answer: the oldest level served
+RETRY_LATER = "retry_later"  # op status: not applied, not recorded; keep it pending
 
 
 class Op(TypedDict):
