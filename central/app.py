@@ -16,8 +16,8 @@ from fastapi import Depends, FastAPI, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
-from sqlalchemy import Engine, delete, insert, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Connection, Engine, delete, insert, select, update
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -369,32 +369,35 @@ def _authenticate(
         raise ApiError(401, "bad_timestamp", "timestamp must be whole Unix seconds") from None
     if not protocol.NONCE_RE.match(nonce):
         raise ApiError(401, "bad_nonce", "nonce must be 16-64 characters of A-Z a-z 0-9 _ -")
-    with engine.connect() as conn:
-        device = (
-            conn.execute(select(db.devices).where(db.devices.c.id == device_id[:64]))
-            .mappings()
-            .first()
-        )
-    if device is None:
-        raise ApiError(401, "unknown_device", "device is not enrolled")
-    public_key = protocol.decode_public_key(str(device["public_key"]))
-    signature = headers[protocol.HEADER_SIGNATURE.lower()]
-    if not protocol.verify_signature(public_key, signature, method, path, timestamp, nonce, body):
-        raise ApiError(401, "bad_signature", "request signature does not verify")
-    now = db.now_utc()
-    server_unix = now.timestamp()
-    if abs(server_unix - timestamp) > protocol.MAX_CLOCK_SKEW:
-        raise ApiError(
-            401, "clock_skew",
-            f"device clock is more than {protocol.MAX_CLOCK_SKEW} s away from the server's",
-            server_time=db.iso(now), unix_time=server_unix,
-        )
-    # One transaction for the nonce, the revocation check's write and the last contact
+    # One transaction for the whole check (each round trip counts on PostgreSQL): the
+    # device's key, then the nonce, the revocation check's write and the last contact
     # (a replayed nonce fails the insert and rolls all of it back).
     wipe = False
+    role, grids = "", []
     try:
         with engine.begin() as conn:
-            conn.execute(insert(db.nonces).values(device_id=device_id, nonce=nonce, ts=timestamp))
+            device = (
+                conn.execute(select(db.devices).where(db.devices.c.id == device_id[:64]))
+                .mappings()
+                .first()
+            )
+            if device is None:
+                raise ApiError(401, "unknown_device", "device is not enrolled")
+            public_key = protocol.decode_public_key(str(device["public_key"]))
+            signature = headers[protocol.HEADER_SIGNATURE.lower()]
+            if not protocol.verify_signature(public_key, signature, method, path, timestamp,
+                                             nonce, body):
+                raise ApiError(401, "bad_signature", "request signature does not verify")
+            now = db.now_utc()
+            server_unix = now.timestamp()
+            if abs(server_unix - timestamp) > protocol.MAX_CLOCK_SKEW:
+                raise ApiError(
+                    401, "clock_skew",
+                    f"device clock is more than {protocol.MAX_CLOCK_SKEW} s away from the "
+                    "server's", server_time=db.iso(now), unix_time=server_unix,
+                )
+            conn.execute(insert(db.nonces).values(device_id=device_id, nonce=nonce,
+                                                  ts=timestamp))
             if device["status"] == "revoked":
                 wipe = conn.execute(
                     update(db.devices)
@@ -408,11 +411,9 @@ def _authenticate(
                 )
                 if server_unix - _last_prune[0] > 60:  # replays this old fail the skew test
                     _last_prune[0] = server_unix
-                    conn.execute(
-                        delete(db.nonces).where(db.nonces.c.ts < server_unix - NONCE_KEEP_SECONDS)
-                    )
-                person = ops.get_person(conn, int(device["person_id"]))
-                grids = ops.person_grids(conn, int(device["person_id"]))
+                    conn.execute(delete(db.nonces).where(
+                        db.nonces.c.ts < server_unix - NONCE_KEEP_SECONDS))
+                role, grids = _role_and_grids(conn, int(device["person_id"]))
     except IntegrityError:
         raise ApiError(401, "replayed", "nonce already used (replayed request)") from None
     if device["status"] == "revoked":
@@ -421,7 +422,19 @@ def _authenticate(
                 410, "revoked", "this device has been revoked: erase all local data", wipe=True
             )
         raise ApiError(401, "revoked", "this device has been revoked")
-    return AuthDevice(device_id, int(person["id"]), str(person["role"]), tuple(grids))
+    return AuthDevice(device_id, int(device["person_id"]), role, tuple(grids))
+
+
+def _role_and_grids(conn: Connection, person_id: int) -> tuple[str, list[int]]:
+    """The person's role and grids in one query (every signed request asks)."""
+    p, g = db.people, db.grid_assignments
+    rows = conn.execute(
+        select(p.c.role, g.c.grid_id).select_from(p.outerjoin(g, g.c.person_id == p.c.id))
+        .where(p.c.id == person_id).order_by(g.c.grid_id)
+    ).all()
+    if not rows:
+        raise ApiError(401, "unknown_device", "the device's person no longer exists")
+    return str(rows[0][0]), [int(r[1]) for r in rows if r[1] is not None]
 
 
 async def authenticated(request: Request) -> AuthDevice:
@@ -515,6 +528,15 @@ def create_app(
     async def _http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
         return error_response(exc.status_code, code, str(exc.detail))
+
+    @app.exception_handler(DBAPIError)
+    async def _database_error(_request: Request, exc: DBAPIError) -> JSONResponse:
+        if exc.connection_invalidated:  # the database restarted: the pool reconnects
+            log.warning("database connection lost; answering 503: %s", exc.orig)
+            return error_response(503, "busy", "the database is reconnecting; retry",
+                                  retry_after=1)
+        log.exception("unexpected database error", exc_info=exc)
+        return error_response(500, "internal", "internal server error")
 
     @app.exception_handler(Exception)
     async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:

@@ -460,7 +460,12 @@ def make_engine(url: str) -> Engine:
             cur.close()
 
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    # As many pooled connections as the server's worker threads (40), so a request never
+    # waits for one; no ping per checkout (a round trip each, twice per request): a
+    # connection the database dropped fails once, the pool is invalidated and refilled,
+    # and the request is answered 503 "retry" (central.app).
+    return create_engine(url, pool_pre_ping=False, pool_size=40, max_overflow=10,
+                         pool_recycle=3600)
 
 
 # -- migrations ------------------------------------------------------------------------
@@ -633,6 +638,21 @@ def _pg_next_seq(conn: Connection, count: int) -> int:
     if state[2] >= 1 << SEQ_SHIFT:
         raise RuntimeError(f"more than {1 << SEQ_SHIFT} changes in one transaction")
     return int(state[1] + state[2])
+
+
+def lock_writer(conn: Connection, key: str) -> None:
+    """PostgreSQL: take the transaction-scoped advisory lock ``key`` and this
+    transaction's sequence base in one round trip (the push path's first statement).
+    SQLite: take the change counter (the database write lock). Inside a transaction."""
+    if conn.dialect.name != "postgresql":
+        next_seq(conn)
+        return
+    xid = int(conn.execute(_LOCK_AND_XID, {"key": key}).scalar() or 0)
+    conn.info[_PG_SEQ] = [conn.get_transaction(), (xid + _txid_offset(conn)) << SEQ_SHIFT, 0]
+
+
+_LOCK_AND_XID = text("SELECT pg_current_xact_id()::text::bigint"
+                     " FROM pg_advisory_xact_lock(hashtextextended(:key, 0))")
 
 
 def feed_watermark(conn: Connection) -> int | None:

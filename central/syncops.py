@@ -13,7 +13,7 @@ import uuid
 from collections.abc import Iterator
 from typing import Any
 
-from sqlalchemy import Connection, Engine, bindparam, insert, select, text, update
+from sqlalchemy import Connection, Engine, bindparam, insert, select, update
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, StatementError
 
 from central import db, ops
@@ -895,10 +895,7 @@ def _push_in_transaction(
     now = db.now_iso()
     try:
         with engine.begin() as conn, db.local_seq(conn):
-            if conn.dialect.name == "postgresql":
-                conn.execute(_DEVICE_LOCK, {"key": f"push:{device.device_id}"})
-            else:
-                db.next_seq(conn)  # the writer lock (see push)
+            db.lock_writer(conn, f"push:{device.device_id}")  # see push
             conn.info[_KNOWN_HASHES] = _record_hashes(conn, op_list)
             conn.info[_BATCH_GRIDS], conn.info[_BATCH_PHOTOS] = _batch_refs(conn, op_list)
             try:
@@ -912,7 +909,6 @@ def _push_in_transaction(
         raise PushBusy() from exc
 
 
-_DEVICE_LOCK = text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))")
 _BATCH_GRIDS = "gridfield.push_household_grids"
 _BATCH_PHOTOS = "gridfield.push_photo_grids"
 
