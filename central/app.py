@@ -23,7 +23,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from central import db, ops, syncops
 from central.photos import PhotoError, PhotoStore, default_blob_dir, put_chunk
-from sync import protocol, schemas
+from sync import protocol
+from sync.protocol import schemas
 
 log = logging.getLogger("central")
 
@@ -273,7 +274,7 @@ class ErrorOut(BaseModel):
 
 class OpIn(BaseModel):
     """One op; its ``payload`` is checked against the kind's schema (``Op_<kind>`` in
-    this document, :mod:`sync.schemas`) op by op, so one bad op is that op's answer.
+    this document, :mod:`sync.protocol.schemas`) op by op, so one bad op is that op's answer.
     Envelope fields a newer device adds are ignored, not fatal."""
 
     model_config = ConfigDict(extra="ignore")

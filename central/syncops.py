@@ -18,7 +18,8 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, Stateme
 
 from central import db, ops
 from central import settings as central_settings
-from sync import protocol, schemas
+from sync import protocol
+from sync.protocol import schemas
 
 log = logging.getLogger("central.sync")
 

@@ -66,8 +66,8 @@ def layer_of(module: str) -> str:
         sub = ROOT / "fieldclient" / module.split(".")[1]
         if sub.is_dir():  # a subpackage that is not a layer above: unknown, say so
             return "fieldclient.?" + module
-    if best == "sync" and module == "sync.protocol":
-        return "sync.protocol"
+    if best == "sync" and (module == "sync.protocol" or module.startswith("sync.protocol.")):
+        return "sync.protocol"  # the wire format and its schemas (sync/protocol/)
     return best
 
 
@@ -178,6 +178,7 @@ def test_no_folder_outgrows_its_subpackages() -> None:
     ("sync.engine", "fieldclient.storage.session", True),
     ("sync.protocol", "fieldclient.errors", False),
     ("central.app", "sync.protocol", True),
+    ("central.app", "sync.protocol.schemas", True),
     ("central.app", "sync.engine", False),
     ("central.app", "ui.app", False),
     ("central.app", "fieldclient.errors", False),

@@ -1,5 +1,5 @@
 """The protocol as data and version skew, over a real ``central serve`` (SQLite and
-PostgreSQL): one schema per op and pull kind (``sync.schemas``) checked op by op and
+PostgreSQL): one schema per op and pull kind (``sync.protocol.schemas``) checked op by op and
 published in ``/openapi.json``; a newer device's kinds and fields wait (``retry_later``)
 instead of being refused for good; cross-grid references are refused; a pull page is
 bounded in bytes."""
@@ -16,7 +16,8 @@ from sync_helpers import LiveServer, new_grid
 
 from central import db
 from fieldclient.fieldwork.households import create_household
-from sync import protocol, schemas
+from sync import protocol
+from sync.protocol import schemas
 
 MakeDevice = Callable[..., Any]
 

@@ -266,7 +266,7 @@ Kinds (:data:`OP_KINDS`):
   ``stale`` (the conflict stays open, the device shows the household's current value)
   so a decision made on old facts never overwrites a newer value.
 
-Schemas: every kind's payload has one schema in :mod:`sync.schemas` (published in
+Schemas: every kind's payload has one schema in :mod:`sync.protocol.schemas` (published in
 ``/openapi.json`` as ``Op_<kind>``, pulled rows as ``Pull_<kind>``); a payload that
 does not fit is ``rejected`` (``invalid``, ``detail`` names the field). References
 must stay inside the device's grids (``forbidden_grid`` otherwise): an event's or a
@@ -311,8 +311,8 @@ Pull: ``GET /api/v1/sync/pull?after=SEQ&limit=N`` (signed; ``limit`` 1..1000)
 answers :class:`PullResponse`: the changes with server sequence > ``after`` in
 the device's grids, oldest first, at most ``limit`` and about
 :data:`MAX_PULL_BYTES` of JSON (at least one row; rows of one sequence number are
-never split); every row fits its kind's schema in :mod:`sync.schemas`; ``next_after`` is the
-cursor to store (with the rows, in one transaction) and ``has_more`` says
+never split); every row fits its kind's schema in :mod:`sync.protocol.schemas`;
+``next_after`` is the cursor to store (with the rows, in one transaction) and ``has_more`` says
 whether to ask again. A page is read in one transaction (one snapshot:
 REPEATABLE READ on PostgreSQL, a read transaction on SQLite). Every writer takes the
 change counter first and holds it until it commits, so commits happen in sequence
