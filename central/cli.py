@@ -19,6 +19,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from central import db, ops
+from central.limits import DEFAULT_READ_TIMEOUT
 
 
 def _print_json(value: Any) -> None:
@@ -56,14 +57,14 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    import uvicorn
-
     from central.app import create_app
+    from central.server import serve
 
     engine = _engine(args)
     app = create_app(engine, max_body=args.max_body, rate_limit=args.rate_limit,
                      photo_dir=args.photo_dir)
-    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level)
+    serve(app, args.host, args.port, log_level=args.log_level,
+          read_timeout=args.read_timeout)
     return 0
 
 
@@ -345,6 +346,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--rate-limit", type=float, default=None, metavar="PER_SECOND",
                    help="per-device request rate limit; over it the answer is 429 "
                    "with Retry-After (default: none)")
+    p.add_argument("--read-timeout", type=float, default=DEFAULT_READ_TIMEOUT, metavar="SECONDS",
+                   help="a request's headers must arrive within this many seconds of its "
+                   "first byte, its body within as many more plus 1 s per 8 KiB received; else "
+                   "408 and the connection is closed "
+                   f"(default {DEFAULT_READ_TIMEOUT:g}; 0: off)")
     p.add_argument("--log-level", default="warning",
                    choices=("critical", "error", "warning", "info", "debug"))
 
