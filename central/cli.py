@@ -19,7 +19,8 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from central import db, ops
-from central.limits import DEFAULT_READ_TIMEOUT
+from central import limits as defaults
+from central.limits import DEFAULT_READ_TIMEOUT, Limits
 
 
 def _print_json(value: Any) -> None:
@@ -61,8 +62,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from central.server import serve
 
     engine = _engine(args)
-    app = create_app(engine, max_body=args.max_body, rate_limit=args.rate_limit,
-                     photo_dir=args.photo_dir)
+    limits = Limits(
+        rate=args.rate_limit, burst=args.rate_burst, enroll_per_minute=args.enroll_limit,
+        enroll_burst=args.enroll_burst,
+    )
+    app = create_app(engine, max_body=args.max_body, photo_dir=args.photo_dir, limits=limits)
     serve(app, args.host, args.port, log_level=args.log_level,
           read_timeout=args.read_timeout)
     return 0
@@ -343,9 +347,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--photo-dir", default=None,
                    help="where photos are kept by SHA-256 (default: next to a SQLite "
                    "database file, else ./central-photos)")
-    p.add_argument("--rate-limit", type=float, default=None, metavar="PER_SECOND",
-                   help="per-device request rate limit; over it the answer is 429 "
-                   "with Retry-After (default: none)")
+    p.add_argument("--rate-limit", type=float, default=defaults.DEFAULT_RATE,
+                   metavar="PER_SECOND",
+                   help="signed requests per second per device, sustained; over it the answer "
+                   "is 429 with Retry-After; requests failing authentication are limited per "
+                   f"address at ten times this (default {defaults.DEFAULT_RATE:g}; 0: off)")
+    p.add_argument("--rate-burst", type=float, default=defaults.DEFAULT_BURST, metavar="N",
+                   help="requests a device may make at once before the rate applies "
+                   f"(default {defaults.DEFAULT_BURST:g})")
+    p.add_argument("--enroll-limit", type=float, default=defaults.DEFAULT_ENROLL_PER_MINUTE,
+                   metavar="PER_MINUTE",
+                   help="enrollment attempts per minute per client address; a successful "
+                   f"one does not count (default {defaults.DEFAULT_ENROLL_PER_MINUTE:g}; "
+                   "0: off)")
+    p.add_argument("--enroll-burst", type=float, default=defaults.DEFAULT_ENROLL_BURST,
+                   metavar="N", help="enrollment attempts at once per address "
+                   f"(default {defaults.DEFAULT_ENROLL_BURST:g})")
     p.add_argument("--read-timeout", type=float, default=DEFAULT_READ_TIMEOUT, metavar="SECONDS",
                    help="a request's headers must arrive within this many seconds of its "
                    "first byte, its body within as many more plus 1 s per 8 KiB received; else "

@@ -15,9 +15,10 @@ DEFAULT_READ_TIMEOUT = 20.0
 MIN_BODY_RATE = 8 * 1024  # bytes/s: a weak mobile link still sends a 256 KiB chunk in 32 s
 
 # Signed requests per device: a sync run is dozens of requests (push batches, photo
-# chunks, pull pages) every few minutes; a first pull of a big grid ~100 pages.
-DEFAULT_RATE = 5.0  # per second, sustained
-DEFAULT_BURST = 100.0
+# chunks, pull pages) every few minutes; the first pull of 100,000 households is about
+# 200 pages of 512 KiB, and must not be slowed.
+DEFAULT_RATE = 10.0  # per second, sustained
+DEFAULT_BURST = 200.0
 # Enrollment attempts per client address: a mistyped code now and then, never a search.
 DEFAULT_ENROLL_PER_MINUTE = 5.0
 DEFAULT_ENROLL_BURST = 5.0

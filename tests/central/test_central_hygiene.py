@@ -4,39 +4,55 @@ expiry of abandoned uploads, a full disk."""
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import selectors
 import socket
 import subprocess
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
-from central_helpers import SEED_ARGS, central, start_server
+from central_helpers import SEED_ARGS, Device, central, start_server
+from sqlalchemy import Engine
 
-from central import db
+from central import db, ops
+from sync import protocol
 
 READ_TIMEOUT = 1.0
 
 
 @dataclass
 class Tight:
-    """A server started with short timeouts and small limits."""
+    """A server started with short timeouts and small limits (defaults otherwise: the
+    rate limits are those of a real deployment)."""
 
     proc: subprocess.Popen[bytes]
     base: str
     db_url: str
-    demo: dict
-    engine: object
+    demo: dict[str, Any]
+    engine: Engine
     photo_dir: Path
 
     @property
     def port(self) -> int:
         return int(self.base.rsplit(":", 1)[1])
+
+    def grid(self, i: int) -> dict[str, Any]:
+        return dict(self.demo["grids"][i])
+
+    def device(self, person_id: int) -> Device:
+        code = ops.create_enrollment_code(self.engine, person_id)["code"]
+        dev = Device(self.base)
+        resp = dev.enroll(code)
+        assert resp.status_code == 200, resp.text
+        return dev
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
@@ -155,3 +171,83 @@ def test_a_slow_but_steady_body_is_not_cut(tight: Tight) -> None:
             s.sendall(body[i:i + 2400])
         answer = s.recv(65536)
     assert answer.startswith(b"HTTP/1.1 422 "), answer[:80]  # the code is too long: validated
+
+
+# -- 2. rate limits on by default, enrollment included ---------------------------------
+
+def enroll_from(tight: Tight, source: str, code: str, key: str | None = None
+                ) -> tuple[int, dict[str, str], dict[str, Any]]:
+    """POST /enroll from the loopback address ``source`` (127.0.0.x): another client."""
+    body = {"code": code, "public_key": key or protocol.public_key_b64(Device("").key),
+            "device_name": "平板"}
+    conn = http.client.HTTPConnection("127.0.0.1", tight.port, timeout=10,
+                                      source_address=(source, 0))
+    try:
+        conn.request("POST", "/api/v1/enroll", body=json.dumps(body),
+                     headers={"Content-Type": "application/json"})
+        resp = conn.getresponse()
+        data = json.loads(resp.read())
+        return resp.status, {k.lower(): v for k, v in resp.getheaders()}, data
+    finally:
+        conn.close()
+
+
+def test_device_rate_limit_is_on_by_default(tight: Tight) -> None:
+    """Without any flag a device may burst 200 signed requests, then about 10 a second:
+    past that 429 with Retry-After."""
+    grid = tight.grid(0)
+    dev = tight.device(grid["workers"][0])
+    answers = []
+    for _ in range(1000):
+        resp = dev.get("/api/v1/households", params={"grid": grid["id"]})
+        answers.append(resp.status_code)
+        if resp.status_code == 429:
+            break
+    assert answers[-1] == 429, "never rate limited"
+    assert answers.count(200) >= 200
+    assert int(resp.headers["Retry-After"]) >= 1 and resp.json()["error"] == "rate_limited"
+
+
+def test_enrollment_attempts_are_limited_per_address(tight: Tight) -> None:
+    """Five wrong codes from one address, then 429 (even for a right code) for about a
+    minute's share; another address is not affected."""
+    answers = [enroll_from(tight, "127.0.0.2", f"ABCD-EFGH-{i:04d}")[0] for i in range(5)]
+    assert answers == [401] * 5
+    status, headers, body = enroll_from(tight, "127.0.0.2", "ABCD-EFGH-9999")
+    assert status == 429 and body["error"] == "rate_limited" and body["message"]
+    assert 1 <= int(headers["retry-after"]) <= 12
+    code = ops.create_enrollment_code(tight.engine, tight.grid(0)["workers"][1])["code"]
+    assert enroll_from(tight, "127.0.0.2", code)[0] == 429
+    assert enroll_from(tight, "127.0.0.5", code)[0] == 200
+
+
+def test_parallel_guesses_do_not_slip_through(tight: Tight) -> None:
+    """20 guesses at once from one address: the attempt is counted before the code is
+    looked at, so exactly the burst (5) is tried and the rest refused."""
+    results: list[int] = []
+    lock = threading.Lock()
+    barrier = threading.Barrier(20)
+
+    def guess(i: int) -> None:
+        barrier.wait()
+        status = enroll_from(tight, "127.0.0.3", f"WXYZ-WXYZ-{i:04d}")[0]
+        with lock:
+            results.append(status)
+
+    threads = [threading.Thread(target=guess, args=(i,)) for i in range(20)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(results) == [401] * 5 + [429] * 15
+
+
+def test_successful_enrollments_do_not_count(tight: Tight) -> None:
+    """A box of tablets enrolled from one office address is not slowed down."""
+    for i in range(8):
+        person = tight.grid(i % 3)["workers"][i % 2]
+        code = ops.create_enrollment_code(tight.engine, person)["code"]
+        status, _headers, body = enroll_from(tight, "127.0.0.4", code)
+        assert status == 200, body
+    assert [enroll_from(tight, "127.0.0.4", "QQQQ-QQQQ-QQQQ")[0] for _ in range(6)] == \
+        [401] * 5 + [429]
