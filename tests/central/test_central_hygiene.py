@@ -14,13 +14,14 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
 from central_helpers import SEED_ARGS, Device, central, start_server
-from sqlalchemy import Engine
+from sqlalchemy import Engine, func, select, update
 
 from central import db, ops
 from sync import protocol
@@ -251,3 +252,40 @@ def test_successful_enrollments_do_not_count(tight: Tight) -> None:
         assert status == 200, body
     assert [enroll_from(tight, "127.0.0.4", "QQQQ-QQQQ-QQQQ")[0] for _ in range(6)] == \
         [401] * 5 + [429]
+
+
+# -- 7. a lost enrollment answer can be retried ----------------------------------------
+
+def test_lost_enrollment_answer_can_be_retried(tight: Tight) -> None:
+    """The same code with the same key again answers the same device and person (the
+    first answer was lost); another key, a revoked device or an expired code do not."""
+    worker = tight.grid(1)["workers"][0]
+    code = ops.create_enrollment_code(tight.engine, worker)["code"]
+    dev = Device(tight.base)
+    first = dev.enroll(code)
+    assert first.status_code == 200, first.text
+    again = dev.enroll(code.lower().replace("-", ""))  # as the device might retype it
+    assert again.status_code == 200, again.text
+    assert again.json()["device_id"] == first.json()["device_id"]
+    assert again.json()["person"] == first.json()["person"] and again.json()["grids"] == [
+        tight.grid(1)["id"]]
+    assert dev.get("/api/v1/households", params={"grid": tight.grid(1)["id"]}).ok
+    with tight.engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(db.devices).where(
+            db.devices.c.person_id == worker, db.devices.c.public_key ==
+            protocol.public_key_b64(dev.key))).scalar() == 1
+    other = Device(tight.base).enroll(code)
+    assert other.status_code == 401 and other.json()["error"] == "enroll_code_used"
+    ops.revoke_device(tight.engine, dev.device_id)
+    revoked = dev.enroll(code)
+    assert revoked.status_code == 401 and revoked.json()["error"] == "enroll_code_used"
+
+    code2 = ops.create_enrollment_code(tight.engine, worker)["code"]
+    dev2 = Device(tight.base)
+    assert dev2.enroll(code2).status_code == 200
+    with tight.engine.begin() as conn:  # as if 24 hours had passed
+        conn.execute(update(db.enrollment_codes)
+                     .where(db.enrollment_codes.c.code_hash == ops.hash_code(code2))
+                     .values(expires_at=db.iso(db.now_utc() - timedelta(seconds=1))))
+    late = dev2.enroll(code2)
+    assert late.status_code == 401 and late.json()["error"] == "enroll_code_expired"
