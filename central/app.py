@@ -17,7 +17,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
 from sqlalchemy import Engine, delete, insert, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -548,6 +548,15 @@ def create_app(
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
         return error_response(exc.status_code, code, str(exc.detail))
 
+    @app.exception_handler(DBAPIError)
+    async def _database_error(_request: Request, exc: DBAPIError) -> JSONResponse:
+        if db.is_storage_full(exc):
+            log.error("database write failed, disk full: %s", exc.orig)
+            return error_response(507, "insufficient_storage", "the server's disk is full; "
+                                  "nothing was stored from this request, send it again later")
+        log.exception("unexpected database error", exc_info=exc)
+        return error_response(500, "internal", "internal server error")
+
     @app.exception_handler(Exception)
     async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:
         log.exception("unexpected error", exc_info=exc)
@@ -640,6 +649,8 @@ def create_app(
         **auth_errors,
         429: {"model": ErrorOut, "description": "rate limited: retry after Retry-After seconds"},
         503: {"model": ErrorOut, "description": "busy: retry after Retry-After seconds"},
+        507: {"model": ErrorOut, "description": "insufficient_storage: the server's disk is "
+              "full; nothing was stored, send it again later"},
     }
 
     @app.post(protocol.SYNC_PUSH_PATH, response_model=PushOut, responses=sync_errors)

@@ -9,6 +9,7 @@ pending ones and is idempotent.
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
@@ -595,6 +596,34 @@ _NEXT_SEQ = (
     .values(value=counters.c.value + bindparam("count", type_=Integer))
     .returning(counters.c.value)
 )
+
+
+_FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT})
+_SQLITE_FULL = 13  # SQLITE_FULL: "database or disk is full" (also on ENOSPC)
+_PG_DISK_FULL = "53100"  # disk_full (also ENOSPC while extending a file)
+
+
+def is_storage_full(exc: BaseException) -> bool:
+    """Whether ``exc`` says the disk (or the user's disk quota) is full: an OSError
+    ENOSPC/EDQUOT, SQLite's SQLITE_FULL or PostgreSQL's disk_full, possibly wrapped by
+    SQLAlchemy or behind an error it caused. Such a failure is the server's, never the
+    request's."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, OSError) and current.errno in _FULL_ERRNOS:
+            return True
+        if getattr(current, "sqlite_errorcode", None) == _SQLITE_FULL:
+            return True
+        if getattr(current, "sqlstate", None) == _PG_DISK_FULL:
+            return True
+        if "database or disk is full" in str(current):
+            return True
+        # the cause, or the error this one was raised while handling (e.g. SQLite's
+        # "no such savepoint" after it rolled a transaction back for a full disk)
+        current = getattr(current, "orig", None) or current.__cause__ or current.__context__
+    return False
 
 
 def dumps(value: Any) -> str:

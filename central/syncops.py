@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import sqlite3
 import time
 import uuid
 from collections.abc import Iterator
@@ -850,6 +851,8 @@ def push(engine: Engine, device: Any, op_list: list[dict[str, Any]]) -> list[dic
             finally:
                 conn.info.pop(_KNOWN_HASHES, None)
     except (IntegrityError, OperationalError) as exc:
+        if db.is_storage_full(exc):
+            raise  # 507: the server's failure, the batch is retried later as it is
         raise PushBusy() from exc
     return results
 
@@ -862,6 +865,14 @@ def _is_contention(exc: OperationalError) -> bool:
         return str(sqlstate) in ("40001", "40P01", "55P03", "57014")
     text = str(exc.orig).lower()
     return "locked" in text or "busy" in text
+
+
+def _transaction_lost(conn: Connection) -> bool:
+    """SQLite rolls the whole transaction back by itself after some errors (a full disk,
+    an I/O error); the ops after it would then each commit on their own, so the batch
+    must stop there (rolled back, answered 503/507, sent again as it is)."""
+    dbapi = getattr(conn.connection, "dbapi_connection", None)
+    return isinstance(dbapi, sqlite3.Connection) and not dbapi.in_transaction
 
 
 def _apply_isolated(
@@ -889,13 +900,15 @@ def _apply_isolated(
     except Rejected as rej:
         return {"status": "rejected", "reason": rej.reason, "detail": rej.detail}
     except OperationalError as exc:
-        if _is_contention(exc):
-            raise
+        if _is_contention(exc) or db.is_storage_full(exc) or _transaction_lost(conn):
+            raise  # the batch's (503, 507): never this op's answer, stored for good
         log.warning("op %s (%s) failed in the database", op.get("op_id"), op.get("kind"),
                     exc_info=True)
         return {"status": "rejected", "reason": "invalid",
                 "detail": f"the database refused this op ({type(exc.orig).__name__})"}
     except (IntegrityError, DBAPIError, StatementError) as exc:
+        if db.is_storage_full(exc) or _transaction_lost(conn):
+            raise
         log.warning("op %s (%s) failed in the database", op.get("op_id"), op.get("kind"),
                     exc_info=True)
         kind = type(getattr(exc, "orig", None) or exc).__name__

@@ -4,14 +4,20 @@ expiry of abandoned uploads, a full disk."""
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import http.client
 import json
 import os
 import selectors
+import shutil
 import socket
+import sqlite3
 import subprocess
+import tempfile
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
@@ -56,6 +62,37 @@ class Tight:
         return dev
 
 
+@contextlib.contextmanager
+def small_disk(path: Path, megabytes: int, owner: int | None = None) -> Iterator[Path | None]:
+    """A tmpfs of ``megabytes`` mounted on ``path`` (a real filesystem that fills up);
+    None where mounting is not allowed (not root)."""
+    path.mkdir(parents=True, exist_ok=True)
+    options = f"size={megabytes}m" + (f",uid={owner},mode=0700" if owner is not None else "")
+    if os.geteuid() != 0 or subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(path)],
+            capture_output=True).returncode != 0:
+        yield None
+        return
+    try:
+        yield path
+    finally:
+        subprocess.run(["umount", "-l", str(path)], capture_output=True)
+
+
+def fill(disk: Path) -> Path:
+    """Fill ``disk`` to the last byte with one file; delete it to free the space."""
+    filler = disk / "filler"
+    with open(filler, "wb", buffering=0) as fh:
+        size = 1 << 20
+        while size:
+            try:
+                fh.write(b"\0" * size)
+            except OSError as exc:
+                assert exc.errno == errno.ENOSPC, exc
+                size //= 2
+    return filler
+
+
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
 def tight(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
           ) -> Iterator[Tight]:
@@ -80,6 +117,12 @@ def tight(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+def push(dev: Device, ops_: list[dict[str, Any]]) -> requests.Response:
+    body = json.dumps({"ops": ops_}, ensure_ascii=False).encode()
+    return dev.request("POST", protocol.SYNC_PUSH_PATH, body=body,
+                       extra_headers={"Content-Type": "application/json"})
 
 
 def open_fds(pid: int) -> int:
@@ -289,3 +332,121 @@ def test_lost_enrollment_answer_can_be_retried(tight: Tight) -> None:
                      .values(expires_at=db.iso(db.now_utc() - timedelta(seconds=1))))
     late = dev2.enroll(code2)
     assert late.status_code == 401 and late.json()["error"] == "enroll_code_expired"
+
+
+# -- 5. a full disk --------------------------------------------------------------------
+
+def test_storage_full_errors_are_recognised() -> None:
+    assert db.is_storage_full(OSError(errno.ENOSPC, "No space left on device"))
+    assert db.is_storage_full(OSError(errno.EDQUOT, "Disk quota exceeded"))
+    assert not db.is_storage_full(OSError(errno.EACCES, "Permission denied"))
+    conn = sqlite3.connect(":memory:")
+    conn.execute("CREATE TABLE t (x BLOB)")
+    conn.execute("PRAGMA max_page_count = 2")  # a database that cannot grow: SQLITE_FULL
+    with pytest.raises(sqlite3.OperationalError) as info:
+        conn.execute("INSERT INTO t VALUES (zeroblob(100000))")
+    assert db.is_storage_full(info.value)
+    conn.close()
+
+
+@contextlib.contextmanager
+def database_on_small_disk(backend: str, request: pytest.FixtureRequest, workdir: Path
+                           ) -> Iterator[str]:
+    """An initialised, seeded database whose files live on a 48 MiB tmpfs: SQLite's
+    file, or a PostgreSQL database in a tablespace there. Skips where mounting is not
+    allowed."""
+    import pwd
+
+    if backend == "sqlite":
+        with small_disk(workdir / "disk", 48) as disk:
+            if disk is None:
+                pytest.skip("mounting a small filesystem needs root")
+            url = f"sqlite:///{disk / 'central.db'}"
+            central(url, "init")
+            central(url, *SEED_ARGS)
+            yield url
+        return
+    import psycopg
+
+    pg = request.getfixturevalue("pg_server")
+    owner = pwd.getpwnam("postgres").pw_uid if os.geteuid() == 0 else None
+    mount_point = Path(tempfile.mkdtemp(prefix="gridfield-ts-"))  # the server's user reaches
+    mount_point.chmod(0o755)
+    (workdir / "disk").symlink_to(mount_point)
+    with small_disk(mount_point, 48, owner=owner) as disk:
+        if disk is None:
+            pytest.skip("mounting a small filesystem needs root")
+        name = "t_" + uuid.uuid4().hex[:12]
+        with psycopg.connect(pg.admin_url, autocommit=True) as conn:
+            conn.execute(f"CREATE TABLESPACE {name} LOCATION '{disk}'")
+            conn.execute(f'CREATE DATABASE "{name}" TABLESPACE {name}')
+        url = f"postgresql://postgres@127.0.0.1:{pg.port}/{name}"
+        try:
+            central(url, "init")
+            central(url, *SEED_ARGS)
+            yield url
+        finally:
+            with psycopg.connect(pg.admin_url, autocommit=True) as conn:
+                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+                conn.execute(f"DROP TABLESPACE IF EXISTS {name}")
+    shutil.rmtree(mount_point, ignore_errors=True)
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_full_disk_under_the_database_is_507_and_nothing_is_lost(
+    backend: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    """The database's disk fills up: a push is answered 507 insufficient_storage as a
+    whole (no op stored, none rejected for good); once space is free the same batch is
+    applied."""
+    import random
+
+    rng = random.Random(5)
+    with database_on_small_disk(backend, request, tmp_path) as url:
+        engine = db.make_engine(url)
+        proc, base = start_server(url, tmp_path, "--max-body", "4000000",
+                                  "--photo-dir", str(tmp_path / "photos"))
+        try:
+            with engine.connect() as conn:
+                grid = conn.execute(select(db.households.c.grid_id)).first()[0]
+                person = conn.execute(select(db.grid_assignments.c.person_id).join(
+                    db.people, db.people.c.id == db.grid_assignments.c.person_id).where(
+                    db.grid_assignments.c.grid_id == grid, db.people.c.role == "worker")
+                ).first()[0]
+                households = [r[0] for r in conn.execute(select(db.households.c.id).where(
+                    db.households.c.grid_id == grid))]
+            code = ops.create_enrollment_code(engine, person)["code"]
+            dev = Device(base)
+            assert dev.enroll(code).status_code == 200
+            batch = []
+            for _ in range(150):  # ~1.8 MB of text that does not compress
+                rid = uuid.uuid4().hex
+                text = "".join(chr(rng.randrange(0x4E00, 0x9FA5)) for _ in range(4000))
+                batch.append({"op_id": uuid.uuid4().hex, "kind": "visit.create",
+                              "record_id": rid, "base_version": None,
+                              "payload": {"grid_id": grid, "household_id": rng.choice(households),
+                                          "visited_at": 1.7e9, "situation": text}})
+            disk = tmp_path / "disk"
+            filler = fill(disk)
+            os.truncate(filler, filler.stat().st_size - 256 * 1024)  # room for small writes
+            try:
+                resp = push(dev, batch)
+                assert resp.status_code == 507, resp.text[:300]
+                body = resp.json()
+                assert body["error"] == "insufficient_storage" and body["message"]
+            finally:
+                filler.unlink()
+            with engine.connect() as conn:
+                kept = conn.execute(select(func.count()).select_from(db.sync_ops).where(
+                    db.sync_ops.c.op_id.in_([o["op_id"] for o in batch]))).scalar()
+            with engine.connect() as conn:
+                recs = conn.execute(select(func.count()).select_from(db.records).where(
+                    db.records.c.id.in_([o["record_id"] for o in batch]))).scalar()
+            assert kept == 0 and recs == 0
+            resp = push(dev, batch)
+            assert resp.status_code == 200, resp.text[:300]
+            assert {r["status"] for r in resp.json()["results"]} == {"applied"}
+        finally:
+            proc.terminate()
+            proc.wait(timeout=10)
+            engine.dispose()
