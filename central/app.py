@@ -23,7 +23,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from central import db, ops, syncops
 from central.limits import Limits
-from central.photos import PhotoError, PhotoStore, default_blob_dir, put_chunk
+from central.photos import PhotoError, PhotoStore, default_blob_dir
 from sync import protocol, schemas
 
 log = logging.getLogger("central")
@@ -515,7 +515,12 @@ def create_app(
         if limits.enroll_per_minute > 0 else None
     )
     app.state.enroll_limiter = enroll_limiter
-    photo_store = PhotoStore(photo_dir or default_blob_dir(str(engine.url)))
+    photo_store = PhotoStore(
+        photo_dir or default_blob_dir(str(engine.url)), quota_bytes=limits.photo_quota_bytes,
+        quota_count=limits.photo_quota_count, partial_max_age=limits.partial_max_age,
+    )
+    photo_store.expire_partials(engine)  # at start; then now and then on access
+    app.state.photo_store = photo_store
 
     @app.exception_handler(ApiError)
     async def _api_error(_request: Request, exc: ApiError) -> JSONResponse:
@@ -679,14 +684,19 @@ def create_app(
 
     @app.post(protocol.PHOTOS_MISSING_PATH, response_model=MissingOut, responses=sync_errors)
     def photos_missing(device: Device, req: MissingIn) -> dict[str, Any]:
-        """Which of these photo hashes the server lacks, with resumable offsets."""
-        return {"missing": photo_store.missing(engine, req.hashes)}
+        """Which of these photo hashes the device should send, with resumable offsets
+        (only photos it sent or its grids' records name count as here)."""
+        return {"missing": photo_store.missing(engine, device.device_id, device.grids,
+                                               req.hashes)}
 
     @app.put(
         protocol.PHOTO_CHUNK_PATH,
         response_model=ChunkOut,
         responses={**sync_errors, 400: {"model": ErrorOut}, 409: {"model": ErrorOut},
-                   422: {"model": ErrorOut}},
+                   413: {"model": ErrorOut, "description": "photo_quota: the device's daily "
+                         "photo quota is used up (or body_too_large)"},
+                   422: {"model": ErrorOut},
+                   507: {"model": ErrorOut, "description": "insufficient_storage: disk full"}},
     )
     async def photo_chunk(
         request: Request,
@@ -702,8 +712,8 @@ def create_app(
                            f"header {protocol.HEADER_CHUNK_SHA256} (hex SHA-256) is required")
         body = await request.body()
         result: dict[str, Any] = await run_in_threadpool(
-            put_chunk, photo_store, engine, device.device_id, sha256, offset, total, body,
-            chunk_sha,
+            photo_store.put_chunk, engine, device.device_id, device.grids, sha256, offset,
+            total, body, chunk_sha,
         )
         return result
 

@@ -65,6 +65,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     limits = Limits(
         rate=args.rate_limit, burst=args.rate_burst, enroll_per_minute=args.enroll_limit,
         enroll_burst=args.enroll_burst,
+        photo_quota_bytes=int(args.photo_quota_mb * 1024 * 1024),
+        photo_quota_count=args.photo_quota_count,
+        partial_max_age=args.partial_max_age_hours * 3600.0,
     )
     app = create_app(engine, max_body=args.max_body, photo_dir=args.photo_dir, limits=limits)
     serve(app, args.host, args.port, log_level=args.log_level,
@@ -363,6 +366,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--enroll-burst", type=float, default=defaults.DEFAULT_ENROLL_BURST,
                    metavar="N", help="enrollment attempts at once per address "
                    f"(default {defaults.DEFAULT_ENROLL_BURST:g})")
+    p.add_argument("--photo-quota-mb", type=float,
+                   default=defaults.DEFAULT_PHOTO_QUOTA_BYTES / (1024 * 1024), metavar="MIB",
+                   help="photo bytes one device may store per 24 hours, uploads in progress "
+                   "included; over it 413 photo_quota (default "
+                   f"{defaults.DEFAULT_PHOTO_QUOTA_BYTES // (1024 * 1024)}; 0: no limit)")
+    p.add_argument("--photo-quota-count", type=int, default=defaults.DEFAULT_PHOTO_QUOTA_COUNT,
+                   metavar="N", help="photos one device may store per 24 hours (default "
+                   f"{defaults.DEFAULT_PHOTO_QUOTA_COUNT}; 0: no limit)")
+    p.add_argument("--partial-max-age-hours", type=float,
+                   default=defaults.DEFAULT_PARTIAL_MAX_AGE / 3600, metavar="HOURS",
+                   help="an upload not continued for this long is deleted; the device starts "
+                   f"it again (default {defaults.DEFAULT_PARTIAL_MAX_AGE / 3600:g})")
     p.add_argument("--read-timeout", type=float, default=DEFAULT_READ_TIMEOUT, metavar="SECONDS",
                    help="a request's headers must arrive within this many seconds of its "
                    "first byte, its body within as many more plus 1 s per 8 KiB received; else "

@@ -314,12 +314,16 @@ photos = Table(
 photo_uploads = Table(
     "photo_uploads",
     metadata,
-    Column("sha256", String(64), primary_key=True),
+    # One partial upload per photo and device (migration 7; before, one per photo, so
+    # one device announcing a wrong size blocked everyone else's upload of that photo).
+    Column("sha256", String(64), nullable=False),
+    Column("device_id", String(36), nullable=False),
     Column("size", BigInteger, nullable=False),
     Column("offset", BigInteger, nullable=False),
-    Column("device_id", String(36), nullable=False),
     Column("updated_at", String(32), nullable=False),
+    PrimaryKeyConstraint("sha256", "device_id"),
 )
+Index("ix_photo_uploads_device", photo_uploads.c.device_id)
 
 V2_TABLES = ("sync_ops", "records", "household_fields", "conflicts", "photos", "photo_uploads")
 
@@ -421,6 +425,23 @@ Index("ix_settings_key", settings.c.key, settings.c.org_unit_id)
 V5_TABLES = ("task_responses", "settings")
 
 
+# -- photo holders (migration 7) ---------------------------------------------------------
+
+photo_holders = Table(
+    "photo_holders",
+    metadata,
+    # Each device that sent a photo's whole bytes (the first one or a later one with the
+    # same bytes): /photos/missing tells a device only about photos it holds or that a
+    # record of its grids names, never whether another grid's photo exists.
+    Column("sha256", String(64), nullable=False),
+    Column("device_id", String(36), nullable=False),
+    Column("received_at", String(32), nullable=False),
+    PrimaryKeyConstraint("sha256", "device_id"),
+)
+
+V7_TABLES = ("photo_holders",)
+
+
 # -- time ------------------------------------------------------------------------------
 
 def now_utc() -> datetime:
@@ -469,7 +490,8 @@ def _migration_1(conn: Connection) -> None:
     """The first schema: org tree, people, devices, enrollment, households, events, tasks."""
     v1 = [
         t for name, t in metadata.tables.items()
-        if name != "schema_version" and name not in V2_TABLES + V3_TABLES + V4_TABLES + V5_TABLES
+        if name != "schema_version"
+        and name not in V2_TABLES + V3_TABLES + V4_TABLES + V5_TABLES + V7_TABLES
     ]
     metadata.create_all(conn, tables=v1)
     conn.execute(counters.insert().values(name="change_seq", value=0))
@@ -519,6 +541,17 @@ def _migration_6(conn: Connection) -> None:
         conn.execute(text(f"ALTER TABLE households ADD COLUMN registered_at {kind}"))
 
 
+def _migration_7(conn: Connection) -> None:
+    """Photo uploads per (photo, device), so no device can block another's upload of a
+    photo; which devices hold each photo; the index the per-device photo quota reads.
+    Uploads in progress start again at byte 0 (their partial files expire)."""
+    conn.execute(text("DROP TABLE IF EXISTS photo_uploads"))
+    metadata.create_all(conn, tables=[photo_uploads, photo_holders])
+    conn.execute(text("INSERT INTO photo_holders (sha256, device_id, received_at)"
+                      " SELECT sha256, device_id, received_at FROM photos"))
+    conn.execute(text("CREATE INDEX ix_photos_device ON photos (device_id, received_at)"))
+
+
 MIGRATIONS: list[tuple[int, Callable[[Connection], None]]] = [
     (1, _migration_1),
     (2, _migration_2),
@@ -526,6 +559,7 @@ MIGRATIONS: list[tuple[int, Callable[[Connection], None]]] = [
     (4, _migration_4),
     (5, _migration_5),
     (6, _migration_6),
+    (7, _migration_7),
 ]
 LATEST_VERSION = MIGRATIONS[-1][0]
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import hashlib
 import http.client
 import json
 import os
@@ -27,12 +28,17 @@ from typing import Any
 import pytest
 import requests
 from central_helpers import SEED_ARGS, Device, central, start_server
-from sqlalchemy import Engine, func, select, update
+from sqlalchemy import Engine, func, insert, select, update
 
 from central import db, ops
+from central.photos import PhotoStore
 from sync import protocol
 
 READ_TIMEOUT = 1.0
+CHUNK = 16 * 1024  # the test servers take bodies up to 64 KiB
+QUOTA_BYTES = 256 * 1024
+QUOTA_COUNT = 4
+PARTIAL_MAX_AGE = 3.6  # seconds (--partial-max-age-hours 0.001)
 
 
 @dataclass
@@ -46,6 +52,7 @@ class Tight:
     demo: dict[str, Any]
     engine: Engine
     photo_dir: Path
+    photo_disk: Path | None  # a small filesystem of its own under photo_dir, if root
 
     @property
     def port(self) -> int:
@@ -104,25 +111,78 @@ def tight(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
     central(db_url, "init")
     demo = json.loads(central(db_url, *SEED_ARGS).stdout)
     photo_dir = workdir / "photos"
-    proc, base = start_server(db_url, workdir, "--read-timeout", str(READ_TIMEOUT),
-                              "--photo-dir", str(photo_dir))
-    engine = db.make_engine(db_url)
-    try:
-        yield Tight(proc, base, db_url, demo, engine, photo_dir)
-    finally:
-        engine.dispose()
-        proc.terminate()
+    with small_disk(photo_dir, 4) as disk:
+        proc, base = start_server(
+            db_url, workdir, "--read-timeout", str(READ_TIMEOUT), "--photo-dir", str(photo_dir),
+            "--photo-quota-mb", str(QUOTA_BYTES / (1024 * 1024)),
+            "--photo-quota-count", str(QUOTA_COUNT),
+            "--partial-max-age-hours", str(PARTIAL_MAX_AGE / 3600))
+        engine = db.make_engine(db_url)
         try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+            yield Tight(proc, base, db_url, demo, engine, photo_dir, disk)
+        finally:
+            engine.dispose()
+            proc.terminate()
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+def put_chunk(dev: Device, sha: str, offset: int, total: int, chunk: bytes
+              ) -> requests.Response:
+    return dev.request("PUT", protocol.PHOTO_CHUNK_PATH.format(sha256=sha),
+                       params={"offset": offset, "total": total}, body=chunk,
+                       extra_headers={protocol.HEADER_CHUNK_SHA256:
+                                      hashlib.sha256(chunk).hexdigest()})
+
+
+def upload(dev: Device, data: bytes, total: int | None = None, start: int = 0,
+           stop: int | None = None) -> requests.Response:
+    """Send ``data[start:stop]`` chunk by chunk; the last answer (or the first error)."""
+    sha = hashlib.sha256(data).hexdigest()
+    end = len(data) if stop is None else stop
+    resp = None
+    for offset in range(start, end, CHUNK):
+        piece = data[offset:min(end, offset + CHUNK)]
+        resp = put_chunk(dev, sha, offset, total or len(data), piece)
+        if resp.status_code != 200:
+            return resp
+    assert resp is not None
+    return resp
+
+
+def missing(dev: Device, hashes: list[str]) -> list[dict[str, Any]]:
+    body = json.dumps({"hashes": hashes}).encode()
+    resp = dev.request("POST", protocol.PHOTOS_MISSING_PATH, body=body,
+                       extra_headers={"Content-Type": "application/json"})
+    assert resp.status_code == 200, resp.text
+    return list(resp.json()["missing"])
 
 
 def push(dev: Device, ops_: list[dict[str, Any]]) -> requests.Response:
     body = json.dumps({"ops": ops_}, ensure_ascii=False).encode()
     return dev.request("POST", protocol.SYNC_PUSH_PATH, body=body,
                        extra_headers={"Content-Type": "application/json"})
+
+
+def photo_meta(grid_id: int, sha: str) -> dict[str, Any]:
+    photo_id = str(uuid.uuid4())
+    return {"op_id": uuid.uuid4().hex, "kind": "photo.meta", "record_id": photo_id,
+            "base_version": None, "payload": {"id": photo_id, "grid_id": grid_id,
+                                              "sha256": sha}}
+
+
+def photo_count(engine: Engine, sha: str) -> int:
+    with engine.connect() as conn:
+        return int(conn.execute(select(func.count()).select_from(db.photos)
+                                .where(db.photos.c.sha256 == sha)).scalar() or 0)
+
+
+def stored(tight: Tight, sha: str) -> bytes | None:
+    path = tight.photo_dir / sha[:2] / sha
+    return path.read_bytes() if path.exists() else None
 
 
 def open_fds(pid: int) -> int:
@@ -334,6 +394,153 @@ def test_lost_enrollment_answer_can_be_retried(tight: Tight) -> None:
     assert late.status_code == 401 and late.json()["error"] == "enroll_code_expired"
 
 
+# -- 6. a wrong size from one device does not lock out another -------------------------
+
+def test_wrong_total_from_one_device_does_not_block_another(tight: Tight) -> None:
+    grid = tight.grid(0)
+    a, b = tight.device(grid["workers"][0]), tight.device(grid["workers"][1])
+    data = os.urandom(2 * CHUNK + 5)
+    sha = hashlib.sha256(data).hexdigest()
+    resp = put_chunk(a, sha, 0, len(data) + 1000, data[:CHUNK])  # A announces a wrong size
+    assert resp.status_code == 200 and resp.json()["offset"] == CHUNK
+    assert missing(b, [sha]) == [{"sha256": sha, "offset": 0}]  # B's own upload, not A's
+    resp = upload(b, data)
+    assert resp.status_code == 200 and resp.json()["complete"] is True, resp.text
+    assert stored(tight, sha) == data and photo_count(tight.engine, sha) == 1
+    # A's own upload goes on by itself: the right size restarts it (and only it)
+    resp = put_chunk(a, sha, CHUNK, len(data), data[CHUNK:2 * CHUNK])
+    assert resp.status_code == 409 and resp.json() == {
+        "error": "offset_mismatch", "message": "upload continues at byte 0", "offset": 0}
+    resp = upload(a, data)
+    assert resp.status_code == 200 and resp.json()["complete"] is True, resp.text
+    assert stored(tight, sha) == data and photo_count(tight.engine, sha) == 1
+    assert missing(a, [sha]) == [] and missing(b, [sha]) == []
+
+
+# -- 8. /photos/missing answers only for the device's grids ----------------------------
+
+def test_photos_missing_tells_nothing_about_other_grids(tight: Tight) -> None:
+    mine, theirs = tight.grid(0), tight.grid(1)
+    a = tight.device(mine["workers"][0])      # took the photos
+    b = tight.device(mine["workers"][1])      # a colleague in the same grid
+    c = tight.device(theirs["workers"][0])    # another grid
+    photo, other = os.urandom(CHUNK + 7), os.urandom(100)
+    sha, sha2 = hashlib.sha256(photo).hexdigest(), hashlib.sha256(other).hexdigest()
+    assert upload(a, photo).json()["complete"] and upload(a, other).json()["complete"]
+    results = push(a, [photo_meta(mine["id"], sha), photo_meta(mine["id"], sha2)])
+    assert [r["status"] for r in results.json()["results"]] == ["applied", "applied"]
+
+    assert missing(a, [sha, sha2]) == []  # it sent them
+    assert missing(b, [sha, sha2]) == []  # records of its grid name them
+    # the other grid's device learns nothing: both are "missing", from byte 0 ...
+    assert missing(c, [sha, sha2]) == [{"sha256": sha, "offset": 0},
+                                       {"sha256": sha2, "offset": 0}]
+    # ... naming a hash in a record of its own grid does not help ...
+    results = push(c, [photo_meta(theirs["id"], sha2)])
+    assert results.json()["results"][0]["status"] == "applied"
+    assert missing(c, [sha2]) == [{"sha256": sha2, "offset": 0}]
+    # ... nor does a first chunk: the upload goes on as for a new photo
+    resp = put_chunk(c, sha, 0, len(photo), photo[:CHUNK])
+    assert resp.status_code == 200 and resp.json() == {
+        "sha256": sha, "offset": CHUNK, "complete": False}
+    # sending the same bytes is harmless: kept once, unchanged, and now c holds it
+    assert upload(c, photo, start=CHUNK).json()["complete"] is True
+    assert missing(c, [sha]) == []
+    assert photo_count(tight.engine, sha) == 1 and stored(tight, sha) == photo
+    # wrong bytes for a stored hash are refused as for any upload
+    wrong = os.urandom(100)
+    resp = put_chunk(c, sha2, 0, 100, wrong)
+    assert resp.status_code == 422 and resp.json()["error"] == "hash_mismatch"
+    assert stored(tight, sha2) == other
+
+
+# -- 3. per-device photo quota ---------------------------------------------------------
+
+def test_photo_quota_per_device(tight: Tight) -> None:
+    """At most 4 photos and 256 KiB per device per 24 hours in this server, uploads in
+    progress included; 413 photo_quota past it; other devices are not affected, and an
+    upload already begun may finish."""
+    grid = tight.grid(2)
+    d = tight.device(grid["workers"][0])
+    photos = [os.urandom(1000 + i) for i in range(QUOTA_COUNT + 1)]
+    for data in photos[:QUOTA_COUNT]:
+        assert upload(d, data).json()["complete"] is True
+    resp = upload(d, photos[-1])
+    assert resp.status_code == 413, resp.text
+    body = resp.json()
+    assert body["error"] == "photo_quota" and "24 hours" in body["message"]
+    assert body["used_count"] == QUOTA_COUNT and body["quota_count"] == QUOTA_COUNT
+
+    e = tight.device(grid["workers"][1])
+    big, more = os.urandom(200_000), os.urandom(70_000)
+    assert upload(e, big, stop=CHUNK).json()["offset"] == CHUNK  # 200,000 bytes reserved
+    resp = upload(e, more)  # 270,000 > 256 KiB although nothing is stored yet
+    assert resp.status_code == 413 and resp.json()["error"] == "photo_quota"
+    assert resp.json()["used_bytes"] == 200_000
+    resp = upload(e, big, start=CHUNK)  # the upload begun goes on
+    assert resp.status_code == 200 and resp.json()["complete"] is True
+    assert stored(tight, hashlib.sha256(big).hexdigest()) == big
+    f = tight.device(tight.grid(2)["leader"])
+    assert upload(f, more).json()["complete"] is True  # another device: its own quota
+    assert stored(tight, hashlib.sha256(photos[-1]).hexdigest()) is None
+
+
+# -- 4. abandoned partial uploads expire -----------------------------------------------
+
+def partial_files(tight: Tight, sha: str) -> list[Path]:
+    return sorted((tight.photo_dir / "partial").glob(f"{sha}-*.part"))
+
+
+def test_abandoned_partial_upload_expires(tight: Tight) -> None:
+    grid = tight.grid(1)
+    dev = tight.device(grid["workers"][1])
+    data = os.urandom(2 * CHUNK)
+    sha = hashlib.sha256(data).hexdigest()
+    assert upload(dev, data, stop=CHUNK).json()["offset"] == CHUNK
+    assert len(partial_files(tight, sha)) == 1
+    assert missing(dev, [sha]) == [{"sha256": sha, "offset": CHUNK}]
+    time.sleep(PARTIAL_MAX_AGE + 1.5)  # older than the age limit, past the sweep interval
+    assert missing(dev, [sha]) == [{"sha256": sha, "offset": 0}]  # the access swept it
+    assert partial_files(tight, sha) == []
+    with tight.engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(db.photo_uploads).where(
+            db.photo_uploads.c.sha256 == sha)).scalar() == 0
+    resp = put_chunk(dev, sha, CHUNK, len(data), data[CHUNK:])
+    assert resp.status_code == 409 and resp.json()["offset"] == 0
+    assert upload(dev, data).json()["complete"] is True and stored(tight, sha) == data
+
+
+def test_stale_partials_are_removed_at_start(fresh_db: str, tmp_path: Path) -> None:
+    """Before serving, uploads untouched for longer than the age limit (48 hours by
+    default) are deleted with their files, and so are old files no upload owns."""
+    photo_dir = tmp_path / "photos"
+    store = PhotoStore(photo_dir)
+    engine = db.make_engine(fresh_db)
+    old, fresh, orphan = "a" * 64, "b" * 64, "c" * 64
+    (photo_dir / "partial").mkdir(parents=True)
+    long_ago = db.now_utc() - timedelta(hours=49)
+    with engine.begin() as conn:
+        for sha, when in ((old, long_ago), (fresh, db.now_utc())):
+            conn.execute(insert(db.photo_uploads).values(
+                sha256=sha, device_id="dev-1", size=10, offset=5, updated_at=db.iso(when)))
+            store.partial_path(sha, "dev-1").write_bytes(b"12345")
+    os.utime(store.partial_path(old, "dev-1"), (long_ago.timestamp(),) * 2)
+    stray = photo_dir / "partial" / f"{orphan}.part"  # e.g. left by an older version
+    stray.write_bytes(b"x")
+    os.utime(stray, (long_ago.timestamp(),) * 2)
+    proc, _base = start_server(fresh_db, tmp_path, "--photo-dir", str(photo_dir))
+    try:
+        assert not store.partial_path(old, "dev-1").exists() and not stray.exists()
+        assert store.partial_path(fresh, "dev-1").read_bytes() == b"12345"
+        with engine.connect() as conn:
+            left = {r[0] for r in conn.execute(select(db.photo_uploads.c.sha256))}
+        assert left == {fresh}
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+        engine.dispose()
+
+
 # -- 5. a full disk --------------------------------------------------------------------
 
 def test_storage_full_errors_are_recognised() -> None:
@@ -347,6 +554,32 @@ def test_storage_full_errors_are_recognised() -> None:
         conn.execute("INSERT INTO t VALUES (zeroblob(100000))")
     assert db.is_storage_full(info.value)
     conn.close()
+
+
+def test_full_disk_on_a_chunk_is_507_and_the_upload_resumes(tight: Tight) -> None:
+    """The photo directory on its own small filesystem, filled to the last byte: the
+    chunk is refused with 507, nothing half-written is kept, and once space is free the
+    upload goes on from where it was."""
+    if tight.photo_disk is None:
+        pytest.skip("mounting a small filesystem needs root")
+    dev = tight.device(tight.grid(2)["leader"])
+    data = os.urandom(3 * CHUNK)
+    sha = hashlib.sha256(data).hexdigest()
+    assert upload(dev, data, stop=CHUNK).json()["offset"] == CHUNK
+    filler = fill(tight.photo_disk)
+    try:
+        resp = put_chunk(dev, sha, CHUNK, len(data), data[CHUNK:2 * CHUNK])
+        assert resp.status_code == 507, resp.text
+        body = resp.json()
+        assert body["error"] == "insufficient_storage" and "disk is full" in body["message"]
+        [part] = partial_files(tight, sha)
+        assert part.stat().st_size == CHUNK
+        assert missing(dev, [sha]) == [{"sha256": sha, "offset": CHUNK}]
+    finally:
+        filler.unlink()
+    resp = upload(dev, data, start=CHUNK)
+    assert resp.status_code == 200 and resp.json()["complete"] is True, resp.text
+    assert stored(tight, sha) == data
 
 
 @contextlib.contextmanager
