@@ -22,7 +22,8 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from central import db, ops, syncops
-from central.photos import PhotoError, PhotoStore, default_blob_dir, put_chunk
+from central.limits import Limits
+from central.photos import PhotoError, PhotoStore, default_blob_dir
 from sync import protocol
 from sync.protocol import schemas
 
@@ -58,12 +59,16 @@ def error_response(status: int, code: str, message: str, **extra: Any) -> JSONRe
 
 
 class RateLimiter:
-    """Per-device token bucket: ``rate`` requests per second, bursts of ``burst``."""
+    """Token bucket per key (a device id, a client address): ``rate`` requests per
+    second, bursts of ``burst``."""
+
+    PRUNE_EVERY = 10_000  # keys; buckets that have filled up again are then forgotten
 
     def __init__(self, rate: float, burst: float | None = None) -> None:
         self.rate = rate
         self.burst = burst if burst is not None else max(1.0, rate)
         self._buckets: dict[str, tuple[float, float]] = {}
+        self._prune_at = self.PRUNE_EVERY
         self._lock = threading.Lock()
 
     def wait_needed(self, key: str, take: bool = True) -> float:
@@ -71,6 +76,8 @@ class RateLimiter:
         else seconds to wait."""
         now = time.monotonic()
         with self._lock:
+            if len(self._buckets) >= self._prune_at:
+                self._prune(now)
             tokens, last = self._buckets.get(key, (self.burst, now))
             tokens = min(self.burst, tokens + (now - last) * self.rate)
             if tokens >= 1.0:
@@ -78,6 +85,20 @@ class RateLimiter:
                 return 0.0
             self._buckets[key] = (tokens, now)
             return (1.0 - tokens) / self.rate
+
+    def refund(self, key: str) -> None:
+        """Give back the token a request took (it turned out not to count)."""
+        with self._lock:
+            tokens, last = self._buckets.get(key, (self.burst, time.monotonic()))
+            self._buckets[key] = (min(self.burst, tokens + 1.0), last)
+
+    def _prune(self, now: float) -> None:
+        """Forget full buckets, so a flood from many addresses cannot grow memory."""
+        self._buckets = {
+            k: (tokens, last) for k, (tokens, last) in self._buckets.items()
+            if tokens + (now - last) * self.rate < self.burst
+        }
+        self._prune_at = max(self.PRUNE_EVERY, 2 * len(self._buckets))
 
 
 class BodyLimit:
@@ -481,9 +502,11 @@ Device = Annotated[AuthDevice, Depends(authenticated)]
 def create_app(
     engine: Engine,
     max_body: int = DEFAULT_MAX_BODY,
-    rate_limit: float | None = None,
     photo_dir: Any = None,
+    limits: Limits | None = None,
 ) -> FastAPI:
+    """The API on ``engine``; ``limits`` default to those for a real deployment."""
+    limits = limits or Limits()
     app = FastAPI(
         title="gridfield central server",
         version="1",
@@ -492,12 +515,26 @@ def create_app(
     )
 
     app.state.engine = engine
-    app.state.rate_limiter = RateLimiter(rate_limit) if rate_limit else None
+    rate = limits.rate
+    app.state.rate_limiter = RateLimiter(rate, burst=limits.burst) if rate > 0 else None
     # Forged or stale requests by address: lenient (a whole village may share one NAT).
     app.state.auth_failure_limiter = (
-        RateLimiter(rate_limit * 10, burst=max(20.0, rate_limit * 10)) if rate_limit else None
+        RateLimiter(rate * 10, burst=max(20.0, rate * 10)) if rate > 0 else None
     )
-    photo_store = PhotoStore(photo_dir or default_blob_dir(str(engine.url)))
+    # Enrollment attempts by address, counted before the code is looked at (so parallel
+    # guesses cannot slip through) and given back when the attempt succeeds: guessing
+    # codes is hopeless, while enrolling a box of tablets in one office is not slowed.
+    enroll_limiter = (
+        RateLimiter(limits.enroll_per_minute / 60.0, burst=max(1.0, limits.enroll_burst))
+        if limits.enroll_per_minute > 0 else None
+    )
+    app.state.enroll_limiter = enroll_limiter
+    photo_store = PhotoStore(
+        photo_dir or default_blob_dir(str(engine.url)), quota_bytes=limits.photo_quota_bytes,
+        quota_count=limits.photo_quota_count, partial_max_age=limits.partial_max_age,
+    )
+    photo_store.expire_partials(engine)  # at start; then now and then on access
+    app.state.photo_store = photo_store
 
     @app.exception_handler(ApiError)
     async def _api_error(_request: Request, exc: ApiError) -> JSONResponse:
@@ -536,6 +573,10 @@ def create_app(
             log.warning("database connection lost; answering 503: %s", exc.orig)
             return error_response(503, "busy", "the database is reconnecting; retry",
                                   retry_after=1)
+        if db.is_storage_full(exc):
+            log.error("database write failed, disk full: %s", exc.orig)
+            return error_response(507, "insufficient_storage", "the server's disk is full; "
+                                  "nothing was stored from this request, send it again later")
         log.exception("unexpected database error", exc_info=exc)
         return error_response(500, "internal", "internal server error")
 
@@ -572,14 +613,22 @@ def create_app(
     @app.post(
         "/api/v1/enroll",
         response_model=EnrollResponse,
-        responses={401: {"model": ErrorOut}, 409: {"model": ErrorOut}},
+        responses={401: {"model": ErrorOut}, 409: {"model": ErrorOut},
+                   429: {"model": ErrorOut, "description": "too many attempts from this address"}},
     )
-    def enroll(req: EnrollRequest) -> dict[str, Any]:
+    def enroll(req: EnrollRequest, request: Request) -> dict[str, Any]:
         try:
             protocol.decode_public_key(req.public_key)
         except ValueError as exc:
             raise ApiError(422, "invalid_input", f"public_key: {exc}") from None
-        return ops.redeem_enrollment_code(engine, req.code, req.public_key, req.device_name)
+        client = request.client.host if request.client is not None else "?"
+        if enroll_limiter is not None:
+            _refuse_if_waiting(enroll_limiter.wait_needed(client),
+                               "too many enrollment attempts from this address; retry later")
+        result = ops.redeem_enrollment_code(engine, req.code, req.public_key, req.device_name)
+        if enroll_limiter is not None:
+            enroll_limiter.refund(client)
+        return result
 
     @app.get("/api/v1/households", response_model=HouseholdsResponse, responses=auth_errors)
     def list_households(
@@ -623,6 +672,8 @@ def create_app(
         **auth_errors,
         429: {"model": ErrorOut, "description": "rate limited: retry after Retry-After seconds"},
         503: {"model": ErrorOut, "description": "busy: retry after Retry-After seconds"},
+        507: {"model": ErrorOut, "description": "insufficient_storage: the server's disk is "
+              "full; nothing was stored, send it again later"},
     }
 
     @app.post(protocol.SYNC_PUSH_PATH, response_model=PushOut, responses=sync_errors)
@@ -651,14 +702,19 @@ def create_app(
 
     @app.post(protocol.PHOTOS_MISSING_PATH, response_model=MissingOut, responses=sync_errors)
     def photos_missing(device: Device, req: MissingIn) -> dict[str, Any]:
-        """Which of these photo hashes the server lacks, with resumable offsets."""
-        return {"missing": photo_store.missing(engine, req.hashes)}
+        """Which of these photo hashes the device should send, with resumable offsets
+        (only photos it sent or its grids' records name count as here)."""
+        return {"missing": photo_store.missing(engine, device.device_id, device.grids,
+                                               req.hashes)}
 
     @app.put(
         protocol.PHOTO_CHUNK_PATH,
         response_model=ChunkOut,
         responses={**sync_errors, 400: {"model": ErrorOut}, 409: {"model": ErrorOut},
-                   422: {"model": ErrorOut}},
+                   413: {"model": ErrorOut, "description": "photo_quota: the device's daily "
+                         "photo quota is used up (or body_too_large)"},
+                   422: {"model": ErrorOut},
+                   507: {"model": ErrorOut, "description": "insufficient_storage: disk full"}},
     )
     async def photo_chunk(
         request: Request,
@@ -674,8 +730,8 @@ def create_app(
                            f"header {protocol.HEADER_CHUNK_SHA256} (hex SHA-256) is required")
         body = await request.body()
         result: dict[str, Any] = await run_in_threadpool(
-            put_chunk, photo_store, engine, device.device_id, sha256, offset, total, body,
-            chunk_sha,
+            photo_store.put_chunk, engine, device.device_id, device.grids, sha256, offset,
+            total, body, chunk_sha,
         )
         return result
 

@@ -19,6 +19,8 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from central import db, ops
+from central import limits as defaults
+from central.limits import DEFAULT_READ_TIMEOUT, Limits
 
 
 def _print_json(value: Any) -> None:
@@ -56,14 +58,20 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    import uvicorn
-
     from central.app import create_app
+    from central.server import serve
 
     engine = _engine(args)
-    app = create_app(engine, max_body=args.max_body, rate_limit=args.rate_limit,
-                     photo_dir=args.photo_dir)
-    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level)
+    limits = Limits(
+        rate=args.rate_limit, burst=args.rate_burst, enroll_per_minute=args.enroll_limit,
+        enroll_burst=args.enroll_burst,
+        photo_quota_bytes=int(args.photo_quota_mb * 1024 * 1024),
+        photo_quota_count=args.photo_quota_count,
+        partial_max_age=args.partial_max_age_hours * 3600.0,
+    )
+    app = create_app(engine, max_body=args.max_body, photo_dir=args.photo_dir, limits=limits)
+    serve(app, args.host, args.port, log_level=args.log_level,
+          read_timeout=args.read_timeout)
     return 0
 
 
@@ -342,9 +350,39 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--photo-dir", default=None,
                    help="where photos are kept by SHA-256 (default: next to a SQLite "
                    "database file, else ./central-photos)")
-    p.add_argument("--rate-limit", type=float, default=None, metavar="PER_SECOND",
-                   help="per-device request rate limit; over it the answer is 429 "
-                   "with Retry-After (default: none)")
+    p.add_argument("--rate-limit", type=float, default=defaults.DEFAULT_RATE,
+                   metavar="PER_SECOND",
+                   help="signed requests per second per device, sustained; over it the answer "
+                   "is 429 with Retry-After; requests failing authentication are limited per "
+                   f"address at ten times this (default {defaults.DEFAULT_RATE:g}; 0: off)")
+    p.add_argument("--rate-burst", type=float, default=defaults.DEFAULT_BURST, metavar="N",
+                   help="requests a device may make at once before the rate applies "
+                   f"(default {defaults.DEFAULT_BURST:g})")
+    p.add_argument("--enroll-limit", type=float, default=defaults.DEFAULT_ENROLL_PER_MINUTE,
+                   metavar="PER_MINUTE",
+                   help="enrollment attempts per minute per client address; a successful "
+                   f"one does not count (default {defaults.DEFAULT_ENROLL_PER_MINUTE:g}; "
+                   "0: off)")
+    p.add_argument("--enroll-burst", type=float, default=defaults.DEFAULT_ENROLL_BURST,
+                   metavar="N", help="enrollment attempts at once per address "
+                   f"(default {defaults.DEFAULT_ENROLL_BURST:g})")
+    p.add_argument("--photo-quota-mb", type=float,
+                   default=defaults.DEFAULT_PHOTO_QUOTA_BYTES / (1024 * 1024), metavar="MIB",
+                   help="photo bytes one device may store per 24 hours, uploads in progress "
+                   "included; over it 413 photo_quota (default "
+                   f"{defaults.DEFAULT_PHOTO_QUOTA_BYTES // (1024 * 1024)}; 0: no limit)")
+    p.add_argument("--photo-quota-count", type=int, default=defaults.DEFAULT_PHOTO_QUOTA_COUNT,
+                   metavar="N", help="photos one device may store per 24 hours (default "
+                   f"{defaults.DEFAULT_PHOTO_QUOTA_COUNT}; 0: no limit)")
+    p.add_argument("--partial-max-age-hours", type=float,
+                   default=defaults.DEFAULT_PARTIAL_MAX_AGE / 3600, metavar="HOURS",
+                   help="an upload not continued for this long is deleted; the device starts "
+                   f"it again (default {defaults.DEFAULT_PARTIAL_MAX_AGE / 3600:g})")
+    p.add_argument("--read-timeout", type=float, default=DEFAULT_READ_TIMEOUT, metavar="SECONDS",
+                   help="a request's headers must arrive within this many seconds of its "
+                   "first byte, its body within as many more plus 1 s per 8 KiB received; else "
+                   "408 and the connection is closed "
+                   f"(default {DEFAULT_READ_TIMEOUT:g}; 0: off)")
     p.add_argument("--log-level", default="warning",
                    choices=("critical", "error", "warning", "info", "debug"))
 

@@ -9,6 +9,7 @@ pending ones and is idempotent.
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
@@ -314,12 +315,16 @@ photos = Table(
 photo_uploads = Table(
     "photo_uploads",
     metadata,
-    Column("sha256", String(64), primary_key=True),
+    # One partial upload per photo and device (migration 8; before, one per photo, so
+    # one device announcing a wrong size blocked everyone else's upload of that photo).
+    Column("sha256", String(64), nullable=False),
+    Column("device_id", String(36), nullable=False),
     Column("size", BigInteger, nullable=False),
     Column("offset", BigInteger, nullable=False),
-    Column("device_id", String(36), nullable=False),
     Column("updated_at", String(32), nullable=False),
+    PrimaryKeyConstraint("sha256", "device_id"),
 )
+Index("ix_photo_uploads_device", photo_uploads.c.device_id)
 
 V2_TABLES = ("sync_ops", "records", "household_fields", "conflicts", "photos", "photo_uploads")
 
@@ -421,6 +426,23 @@ Index("ix_settings_key", settings.c.key, settings.c.org_unit_id)
 V5_TABLES = ("task_responses", "settings")
 
 
+# -- photo holders (migration 8) ---------------------------------------------------------
+
+photo_holders = Table(
+    "photo_holders",
+    metadata,
+    # Each device that sent a photo's whole bytes (the first one or a later one with the
+    # same bytes): /photos/missing tells a device only about photos it holds or that a
+    # record of its grids names, never whether another grid's photo exists.
+    Column("sha256", String(64), nullable=False),
+    Column("device_id", String(36), nullable=False),
+    Column("received_at", String(32), nullable=False),
+    PrimaryKeyConstraint("sha256", "device_id"),
+)
+
+V8_TABLES = ("photo_holders",)
+
+
 # -- time ------------------------------------------------------------------------------
 
 def now_utc() -> datetime:
@@ -474,7 +496,8 @@ def _migration_1(conn: Connection) -> None:
     """The first schema: org tree, people, devices, enrollment, households, events, tasks."""
     v1 = [
         t for name, t in metadata.tables.items()
-        if name != "schema_version" and name not in V2_TABLES + V3_TABLES + V4_TABLES + V5_TABLES
+        if name != "schema_version"
+        and name not in V2_TABLES + V3_TABLES + V4_TABLES + V5_TABLES + V8_TABLES
     ]
     metadata.create_all(conn, tables=v1)
     conn.execute(counters.insert().values(name="change_seq", value=0))
@@ -553,6 +576,17 @@ def _migration_7(conn: Connection) -> None:
     conn.execute(counters.insert().values(name=TXID_OFFSET, value=offset))
 
 
+def _migration_8(conn: Connection) -> None:
+    """Photo uploads per (photo, device), so no device can block another's upload of a
+    photo; which devices hold each photo; the index the per-device photo quota reads.
+    Uploads in progress start again at byte 0 (their partial files expire)."""
+    conn.execute(text("DROP TABLE IF EXISTS photo_uploads"))
+    metadata.create_all(conn, tables=[photo_uploads, photo_holders])
+    conn.execute(text("INSERT INTO photo_holders (sha256, device_id, received_at)"
+                      " SELECT sha256, device_id, received_at FROM photos"))
+    conn.execute(text("CREATE INDEX ix_photos_device ON photos (device_id, received_at)"))
+
+
 MIGRATIONS: list[tuple[int, Callable[[Connection], None]]] = [
     (1, _migration_1),
     (2, _migration_2),
@@ -561,6 +595,7 @@ MIGRATIONS: list[tuple[int, Callable[[Connection], None]]] = [
     (5, _migration_5),
     (6, _migration_6),
     (7, _migration_7),
+    (8, _migration_8),
 ]
 LATEST_VERSION = MIGRATIONS[-1][0]
 
@@ -698,6 +733,34 @@ _NEXT_SEQ = (
     .values(value=counters.c.value + bindparam("count", type_=Integer))
     .returning(counters.c.value)
 )
+
+
+_FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT})
+_SQLITE_FULL = 13  # SQLITE_FULL: "database or disk is full" (also on ENOSPC)
+_PG_DISK_FULL = "53100"  # disk_full (also ENOSPC while extending a file)
+
+
+def is_storage_full(exc: BaseException) -> bool:
+    """Whether ``exc`` says the disk (or the user's disk quota) is full: an OSError
+    ENOSPC/EDQUOT, SQLite's SQLITE_FULL or PostgreSQL's disk_full, possibly wrapped by
+    SQLAlchemy or behind an error it caused. Such a failure is the server's, never the
+    request's."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, OSError) and current.errno in _FULL_ERRNOS:
+            return True
+        if getattr(current, "sqlite_errorcode", None) == _SQLITE_FULL:
+            return True
+        if getattr(current, "sqlstate", None) == _PG_DISK_FULL:
+            return True
+        if "database or disk is full" in str(current):
+            return True
+        # the cause, or the error this one was raised while handling (e.g. SQLite's
+        # "no such savepoint" after it rolled a transaction back for a full disk)
+        current = getattr(current, "orig", None) or current.__cause__ or current.__context__
+    return False
 
 
 def dumps(value: Any) -> str:

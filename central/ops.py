@@ -111,7 +111,12 @@ def create_enrollment_code(engine: Engine, person_id: int) -> dict[str, Any]:
 def redeem_enrollment_code(
     engine: Engine, code: str, public_key_b64: str, device_name: str
 ) -> dict[str, Any]:
-    """Trade a code for a device id bound to the device's public key; single use."""
+    """Trade a code for a device id bound to the device's public key; single use.
+
+    The same code with the same key again, while the code is valid and the device not
+    revoked, answers the same device id and person: the device may have lost the first
+    answer (connection cut after the commit), and without it it could never enroll.
+    """
     code_hash = hash_code(code)
     now = db.now_iso()
     device_id = str(uuid.uuid4())
@@ -121,33 +126,37 @@ def redeem_enrollment_code(
             row = conn.execute(select(ec).where(ec.c.code_hash == code_hash)).mappings().first()
             if row is None:
                 raise OpError("enrollment code not recognised", 401, "enroll_code_invalid")
-            if row["used_at"] is not None:
-                raise OpError("enrollment code already used", 401, "enroll_code_used")
             if row["expires_at"] <= now:
                 raise OpError("enrollment code expired", 401, "enroll_code_expired")
-            claimed = conn.execute(
-                update(ec)
-                .where(ec.c.code_hash == code_hash, ec.c.used_at.is_(None))
-                .values(used_at=now, device_id=device_id)
-            ).rowcount
-            if claimed != 1:  # a concurrent request won the race
-                raise OpError("enrollment code already used", 401, "enroll_code_used")
-            dup = conn.execute(
-                select(db.devices.c.id).where(db.devices.c.public_key == public_key_b64)
-            ).first()
-            if dup is not None:
-                raise OpError("this public key is already enrolled", 409, "key_in_use")
-            conn.execute(
-                insert(db.devices).values(
-                    id=device_id,
-                    person_id=row["person_id"],
-                    name=device_name,
-                    public_key=public_key_b64,
-                    status="active",
-                    enrolled_at=now,
-                    last_contact=now,
+            if row["used_at"] is not None:
+                again = _same_enrollment(conn, row, public_key_b64)
+                if again is None:
+                    raise OpError("enrollment code already used", 401, "enroll_code_used")
+                device_id = again
+            else:
+                claimed = conn.execute(
+                    update(ec)
+                    .where(ec.c.code_hash == code_hash, ec.c.used_at.is_(None))
+                    .values(used_at=now, device_id=device_id)
+                ).rowcount
+                if claimed != 1:  # a concurrent request won the race
+                    raise OpError("enrollment code already used; retry", 409, "conflict")
+                dup = conn.execute(
+                    select(db.devices.c.id).where(db.devices.c.public_key == public_key_b64)
+                ).first()
+                if dup is not None:
+                    raise OpError("this public key is already enrolled", 409, "key_in_use")
+                conn.execute(
+                    insert(db.devices).values(
+                        id=device_id,
+                        person_id=row["person_id"],
+                        name=device_name,
+                        public_key=public_key_b64,
+                        status="active",
+                        enrolled_at=now,
+                        last_contact=now,
+                    )
                 )
-            )
             person = get_person(conn, int(row["person_id"]))
             grids = person_grids(conn, int(row["person_id"]))
     except IntegrityError as exc:
@@ -158,6 +167,22 @@ def redeem_enrollment_code(
         "grids": grids,
         "server_time": now,
     }
+
+
+def _same_enrollment(conn: Connection, code_row: Any, public_key_b64: str) -> str | None:
+    """The device id a used code was redeemed for, if it was for this very key (and
+    that device still stands); None otherwise."""
+    if code_row["device_id"] is None:
+        return None
+    device = conn.execute(
+        select(db.devices.c.id, db.devices.c.public_key, db.devices.c.status,
+               db.devices.c.person_id)
+        .where(db.devices.c.id == code_row["device_id"])
+    ).mappings().first()
+    if (device is None or device["public_key"] != public_key_b64
+            or device["status"] != "active" or device["person_id"] != code_row["person_id"]):
+        return None
+    return str(device["id"])
 
 
 def revoke_device(engine: Engine, device_id: str) -> dict[str, Any]:

@@ -1,26 +1,54 @@
 """Photos on the central server: content-addressed (SHA-256) files on disk, uploaded
-resumably in checksummed chunks. See ``sync/protocol.py`` for the wire format."""
+resumably in checksummed chunks. See ``sync/protocol.py`` for the wire format.
+
+Each device's upload of a photo is its own (a ``photo_uploads`` row and a partial file
+per photo and device), so no device can block or disturb another's upload of the same
+photo. A device is told a photo is already here only when it holds it (it sent the
+whole bytes once) or a record of its grids from another device names it: it cannot
+probe whether another grid's photo exists, and sending the same bytes again is
+harmless (content-addressed, stored once). Uploads in progress count against the
+device's daily quota; abandoned ones expire. A full disk is a ``507`` that leaves
+nothing half-recorded: the upload resumes where it was.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import os
 import threading
+import time
+from collections.abc import Iterable
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, insert, select, update
+from sqlalchemy import Connection, Engine, delete, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
 
 from central import db
+from central.limits import DEFAULT_PARTIAL_MAX_AGE
 
 MAX_PHOTO_BYTES = 50 * 1024 * 1024
-_lock = threading.Lock()  # one writer per partial file in this process
+QUOTA_WINDOW = timedelta(hours=24)
+# One writer per device at a time in this process (a device uploads one chunk after
+# another; this also keeps its quota check exact).
+_LOCKS = [threading.Lock() for _ in range(64)]
+
+
+def _lock_for(device_id: str) -> threading.Lock:
+    return _LOCKS[int(hashlib.sha256(device_id.encode()).hexdigest()[:8], 16) % len(_LOCKS)]
 
 
 class PhotoError(Exception):
     def __init__(self, status: int, code: str, message: str, **extra: Any) -> None:
         super().__init__(message)
         self.status, self.code, self.message, self.extra = status, code, message, extra
+
+
+def storage_full() -> PhotoError:
+    return PhotoError(507, "insufficient_storage",
+                      "the server's disk is full; nothing was stored from this request, "
+                      "send it again later")
 
 
 def default_blob_dir(db_url: str) -> Path:
@@ -31,97 +59,266 @@ def default_blob_dir(db_url: str) -> Path:
 
 
 class PhotoStore:
-    def __init__(self, root: Path) -> None:
+    """Photos under ``root``; ``quota_bytes``/``quota_count`` per device per 24 hours
+    (0: none); partial uploads untouched for ``partial_max_age`` seconds expire."""
+
+    def __init__(self, root: Path, quota_bytes: int = 0, quota_count: int = 0,
+                 partial_max_age: float = DEFAULT_PARTIAL_MAX_AGE) -> None:
         self.root = Path(root)  # created on the first upload
+        self.quota_bytes = quota_bytes
+        self.quota_count = quota_count
+        self.partial_max_age = partial_max_age
+        # looked at on access at most this often (and at start, by create_app)
+        self.sweep_every = max(1.0, min(600.0, partial_max_age / 4))
+        self._last_sweep = time.monotonic()
+        self._sweep_lock = threading.Lock()
 
     def final_path(self, sha: str) -> Path:
         return self.root / sha[:2] / sha
 
-    def partial_path(self, sha: str) -> Path:
-        return self.root / "partial" / f"{sha}.part"
+    def partial_path(self, sha: str, device_id: str) -> Path:
+        device_key = hashlib.sha256(device_id.encode()).hexdigest()[:32]
+        return self.root / "partial" / f"{sha}-{device_key}.part"
 
-    def missing(self, engine: Engine, hashes: list[str]) -> list[dict[str, Any]]:
-        """Hashes the server lacks, each with the offset it can resume from."""
+    # -- which photos a device still has to send ---------------------------------------
+
+    def missing(self, engine: Engine, device_id: str, grids: Iterable[int],
+                hashes: list[str]) -> list[dict[str, Any]]:
+        """The hashes this device should send, each with the offset its own upload
+        may resume from (module docstring: what counts as already here)."""
+        self.maybe_expire(engine)
         wanted = list(dict.fromkeys(h.lower() for h in hashes))
+        up = db.photo_uploads
         with engine.connect() as conn:
-            have = {r[0] for r in conn.execute(
+            stored = {r[0] for r in conn.execute(
                 select(db.photos.c.sha256).where(db.photos.c.sha256.in_(wanted)))}
+            known = _known(conn, device_id, tuple(grids), stored)
             partial = {r[0]: int(r[1]) for r in conn.execute(
-                select(db.photo_uploads.c.sha256, db.photo_uploads.c.offset)
-                .where(db.photo_uploads.c.sha256.in_(wanted)))}
-        return [{"sha256": h, "offset": partial.get(h, 0)} for h in wanted if h not in have]
+                select(up.c.sha256, up.c.offset)
+                .where(up.c.device_id == device_id, up.c.sha256.in_(wanted)))}
+        return [{"sha256": h, "offset": partial.get(h, 0)} for h in wanted if h not in known]
+
+    # -- one chunk ---------------------------------------------------------------------
 
     def put_chunk(
-        self, engine: Engine, device_id: str, sha: str, offset: int, total: int,
-        chunk: bytes, chunk_sha: str,
+        self, engine: Engine, device_id: str, grids: Iterable[int], sha: str, offset: int,
+        total: int, chunk: bytes, chunk_sha: str,
     ) -> dict[str, Any]:
+        """Store one chunk of this device's upload of ``sha``; raises PhotoError."""
         if hashlib.sha256(chunk).hexdigest() != chunk_sha.lower():
             raise PhotoError(400, "chunk_corrupt", "chunk checksum does not match its data")
         if total < 1 or total > MAX_PHOTO_BYTES:
             raise PhotoError(422, "invalid_input", f"total must be 1..{MAX_PHOTO_BYTES} bytes")
         if not chunk or offset + len(chunk) > total:
             raise PhotoError(422, "invalid_input", "chunk is empty or runs past the total size")
-        with _lock, engine.begin() as conn:
-            if conn.execute(select(db.photos.c.sha256).where(db.photos.c.sha256 == sha)).first():
-                return {"sha256": sha, "offset": total, "complete": True}
-            row = conn.execute(
-                select(db.photo_uploads).where(db.photo_uploads.c.sha256 == sha)
-            ).mappings().first()
+        self.maybe_expire(engine)
+        with _lock_for(device_id):
+            outcome = self._put_locked(engine, device_id, tuple(grids), sha, offset, total, chunk)
+        if isinstance(outcome, PhotoError):
+            raise outcome
+        return outcome
+
+    def _put_locked(
+        self, engine: Engine, device_id: str, grids: tuple[int, ...], sha: str, offset: int,
+        total: int, chunk: bytes,
+    ) -> dict[str, Any] | PhotoError:
+        """The chunk under the device's lock, in one transaction. An error to answer is
+        returned, not raised, so what the transaction did so far (an upload restarted
+        or discarded) is committed; a database failure raises and rolls it all back."""
+        up = db.photo_uploads
+        mine = (up.c.sha256 == sha) & (up.c.device_id == device_id)
+        part = self.partial_path(sha, device_id)
+        done = {"sha256": sha, "offset": total, "complete": True}
+        with engine.begin() as conn:
+            stored = conn.execute(
+                select(db.photos.c.sha256).where(db.photos.c.sha256 == sha)).first() is not None
+            if stored and _known(conn, device_id, grids, {sha}):
+                if conn.execute(delete(up).where(mine)).rowcount:
+                    part.unlink(missing_ok=True)
+                return done
+            row = conn.execute(select(up).where(mine)).mappings().first()
+            if row is not None and (int(row["size"]) != total
+                                    or (int(row["offset"]) > 0 and not part.exists())):
+                # Another size than this device announced before, or its partial file is
+                # gone (expired, lost): this device's upload, and only it, starts over.
+                conn.execute(delete(up).where(mine))
+                row = None
             current = int(row["offset"]) if row is not None else 0
-            if row is not None and int(row["size"]) != total:
-                raise PhotoError(409, "size_mismatch", "total differs from the upload in progress",
-                                 offset=current)
             if offset != current:
-                raise PhotoError(409, "offset_mismatch", f"upload continues at byte {current}",
-                                 offset=current)
-            part = self.partial_path(sha)
+                return PhotoError(409, "offset_mismatch", f"upload continues at byte {current}",
+                                  offset=current)
+            if row is None:
+                over = self._over_quota(conn, device_id, total)
+                if over is not None:
+                    return over
+            if not self._write(part, offset, chunk):
+                return storage_full()
+            new_offset = offset + len(chunk)
+            now = db.now_iso()
+            if row is None:
+                conn.execute(insert(up).values(sha256=sha, device_id=device_id, size=total,
+                                               offset=new_offset, updated_at=now))
+            else:
+                conn.execute(update(up).where(mine).values(offset=new_offset, updated_at=now))
+            if new_offset < total:
+                return {"sha256": sha, "offset": new_offset, "complete": False}
+            conn.execute(delete(up).where(mine))
+            if _file_sha256(part) != sha:
+                part.unlink(missing_ok=True)
+                return PhotoError(422, "hash_mismatch", "the uploaded bytes do not have the "
+                                  "announced SHA-256; start again", offset=0)
+            if stored:  # the same bytes as a photo kept already: nothing more to keep
+                part.unlink(missing_ok=True)
+            else:
+                final = self.final_path(sha)
+                try:
+                    final.parent.mkdir(parents=True, exist_ok=True)
+                except OSError as exc:
+                    if db.is_storage_full(exc):
+                        return storage_full()  # the partial file stays: resume at the end
+                    raise
+                os.replace(part, final)
+                _insert_once(conn, insert(db.photos).values(
+                    sha256=sha, size=total, device_id=device_id, received_at=now))
+            _insert_once(conn, insert(db.photo_holders).values(
+                sha256=sha, device_id=device_id, received_at=now))
+        return done
+
+    def _write(self, part: Path, offset: int, chunk: bytes) -> bool:
+        """Write ``chunk`` at ``offset`` of the partial file, durably. False when the
+        disk is full: the file is cut back to ``offset`` (the space is given back; the
+        upload resumes there)."""
+        try:
             part.parent.mkdir(parents=True, exist_ok=True)
-            mode = "r+b" if part.exists() and offset > 0 else "wb"
-            with open(part, mode) as fh:
+            with open(part, "r+b" if offset > 0 else "wb") as fh:
                 fh.seek(offset)
                 fh.write(chunk)
                 fh.truncate()
                 fh.flush()
                 os.fsync(fh.fileno())
-            new_offset = offset + len(chunk)
-            now = db.now_iso()
-            if row is None:
-                conn.execute(insert(db.photo_uploads).values(
-                    sha256=sha, size=total, offset=new_offset, device_id=device_id,
-                    updated_at=now))
-            else:
-                conn.execute(update(db.photo_uploads).where(db.photo_uploads.c.sha256 == sha)
-                             .values(offset=new_offset, device_id=device_id, updated_at=now))
-            if new_offset < total:
-                return {"sha256": sha, "offset": new_offset, "complete": False}
-            digest = hashlib.sha256()
-            with open(part, "rb") as fh:
-                for block in iter(lambda: fh.read(1 << 20), b""):
-                    digest.update(block)
-            conn.execute(db.photo_uploads.delete().where(db.photo_uploads.c.sha256 == sha))
-            if digest.hexdigest() != sha:
-                part.unlink(missing_ok=True)
-                # committed below: the bad upload is forgotten, a new one starts at 0
-                raise _Restart()
-            final = self.final_path(sha)
-            final.parent.mkdir(parents=True, exist_ok=True)
-            os.replace(part, final)
-            conn.execute(insert(db.photos).values(
-                sha256=sha, size=total, device_id=device_id, received_at=now))
-        return {"sha256": sha, "offset": total, "complete": True}
+        except OSError as exc:
+            if not db.is_storage_full(exc):
+                raise
+            try:
+                if offset > 0:
+                    os.truncate(part, offset)
+                else:
+                    part.unlink(missing_ok=True)
+            except OSError:
+                pass  # the next write at this offset truncates it anyway
+            return False
+        return True
+
+    def _over_quota(self, conn: Connection, device_id: str, total: int) -> PhotoError | None:
+        """A new upload of ``total`` bytes would take this device past its quota: the
+        photos it stored in the last 24 hours plus its uploads in progress."""
+        if not self.quota_bytes and not self.quota_count:
+            return None
+        since = db.iso(db.now_utc() - QUOTA_WINDOW)
+        p, up = db.photos, db.photo_uploads
+        stored_bytes, stored_count = conn.execute(
+            select(func.coalesce(func.sum(p.c.size), 0), func.count())
+            .where(p.c.device_id == device_id, p.c.received_at >= since)).one()
+        pending_bytes, pending_count = conn.execute(
+            select(func.coalesce(func.sum(up.c.size), 0), func.count())
+            .where(up.c.device_id == device_id)).one()
+        used_bytes = int(stored_bytes) + int(pending_bytes)
+        used_count = int(stored_count) + int(pending_count)
+        if (self.quota_bytes and used_bytes + total > self.quota_bytes) or (
+                self.quota_count and used_count + 1 > self.quota_count):
+            limit = " and ".join(part for part in (
+                f"{self.quota_count} photos" if self.quota_count else "",
+                f"{self.quota_bytes} bytes" if self.quota_bytes else "") if part)
+            return PhotoError(
+                413, "photo_quota",
+                f"this device has sent {used_count} photos ({used_bytes} bytes) in the last "
+                f"24 hours, uploads in progress included, and may send at most {limit} a "
+                "day; send the rest later",
+                quota_bytes=self.quota_bytes, quota_count=self.quota_count,
+                used_bytes=used_bytes, used_count=used_count,
+            )
+        return None
+
+    # -- abandoned uploads -------------------------------------------------------------
+
+    def maybe_expire(self, engine: Engine) -> None:
+        """:meth:`expire_partials`, at most once per ``sweep_every`` seconds."""
+        now = time.monotonic()
+        with self._sweep_lock:
+            if now - self._last_sweep < self.sweep_every:
+                return
+            self._last_sweep = now
+        self.expire_partials(engine)
+
+    def expire_partials(self, engine: Engine) -> int:
+        """Delete uploads not continued for ``partial_max_age`` seconds (row and file),
+        and partial files as old that no upload owns; returns how many were deleted."""
+        up = db.photo_uploads
+        cutoff = db.iso(db.now_utc() - timedelta(seconds=self.partial_max_age))
+        with engine.connect() as conn:
+            old = conn.execute(
+                select(up.c.sha256, up.c.device_id).where(up.c.updated_at < cutoff)).all()
+        removed = 0
+        for sha, device_id in old:
+            with _lock_for(device_id), engine.begin() as conn:
+                gone = conn.execute(delete(up).where(
+                    up.c.sha256 == sha, up.c.device_id == device_id,
+                    up.c.updated_at < cutoff)).rowcount
+                if gone:
+                    self.partial_path(sha, device_id).unlink(missing_ok=True)
+                    removed += 1
+        partial_dir = self.root / "partial"
+        if not partial_dir.is_dir():
+            return removed
+        with engine.connect() as conn:
+            owned = {self.partial_path(sha, dev).name
+                     for sha, dev in conn.execute(select(up.c.sha256, up.c.device_id))}
+        oldest = time.time() - self.partial_max_age
+        for path in partial_dir.iterdir():
+            try:
+                if path.name not in owned and path.stat().st_mtime < oldest:
+                    path.unlink()
+                    removed += 1
+            except OSError:
+                pass  # gone meanwhile
+        return removed
 
 
-class _Restart(Exception):
-    pass
+def _known(conn: Connection, device_id: str, grids: tuple[int, ...],
+           hashes: set[str]) -> set[str]:
+    """Which of these stored photos the device may be told are here: those it sent
+    itself, and those a record of its grids names (a ``photo.meta`` from another device:
+    its own records do not count, or it could name any hash and probe)."""
+    if not hashes:
+        return set()
+    ph = db.photo_holders
+    held = {r[0] for r in conn.execute(
+        select(ph.c.sha256).where(ph.c.device_id == device_id, ph.c.sha256.in_(hashes)))}
+    rest = hashes - held
+    if not rest or not grids:
+        return held
+    rec = db.records
+    named = rec.c.payload["sha256"].as_string()
+    referenced = {r[0] for r in conn.execute(
+        select(named).distinct().where(
+            rec.c.kind == "photo.meta", rec.c.grid_id.in_(grids),
+            rec.c.device_id != device_id, named.in_(rest)))}
+    return held | referenced
 
 
-def put_chunk(store: PhotoStore, engine: Engine, device_id: str, sha: str, offset: int,
-              total: int, chunk: bytes, chunk_sha: str) -> dict[str, Any]:
+def _insert_once(conn: Connection, statement: Any) -> None:
+    """Insert a row unless a concurrent request inserted it first (in a savepoint, so
+    the transaction goes on)."""
     try:
-        return store.put_chunk(engine, device_id, sha, offset, total, chunk, chunk_sha)
-    except _Restart:
-        with engine.begin() as conn:
-            conn.execute(db.photo_uploads.delete().where(db.photo_uploads.c.sha256 == sha))
-        raise PhotoError(422, "hash_mismatch",
-                         "the uploaded bytes do not have the announced SHA-256; start again",
-                         offset=0) from None
+        with conn.begin_nested():
+            conn.execute(statement)
+    except IntegrityError:
+        pass
+
+
+def _file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

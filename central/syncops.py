@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import sqlite3
 import time
 import uuid
 from collections.abc import Iterator
@@ -907,6 +908,8 @@ def _push_in_transaction(
     except _FastPathRefused:
         raise
     except (IntegrityError, OperationalError) as exc:
+        if db.is_storage_full(exc):
+            raise  # 507: the server's failure, the batch is retried later as it is
         raise PushBusy() from exc
 
 
@@ -981,14 +984,12 @@ def _flush(conn: Connection, pending: list[dict[str, Any]]) -> None:
         return
     try:
         conn.execute(insert(db.records), pending)
-    except IntegrityError as exc:  # e.g. another device stored the same record meanwhile
-        raise _FastPathRefused() from exc
-    except OperationalError as exc:
-        if _is_contention(exc):
-            raise
-        raise _FastPathRefused() from exc
-    except (DBAPIError, StatementError) as exc:
-        raise _FastPathRefused() from exc
+    except (IntegrityError, OperationalError, DBAPIError, StatementError) as exc:
+        if isinstance(exc, OperationalError) and _is_contention(exc):
+            raise  # 503
+        if isinstance(exc, DBAPIError) and db.is_storage_full(exc):
+            raise  # 507
+        raise _FastPathRefused() from exc  # e.g. another device stored the same record
     pending.clear()
 
 
@@ -1000,6 +1001,14 @@ def _is_contention(exc: OperationalError) -> bool:
         return str(sqlstate) in ("40001", "40P01", "55P03", "57014")
     text = str(exc.orig).lower()
     return "locked" in text or "busy" in text
+
+
+def _transaction_lost(conn: Connection) -> bool:
+    """SQLite rolls the whole transaction back by itself after some errors (a full disk,
+    an I/O error); the ops after it would then each commit on their own, so the batch
+    must stop there (rolled back, answered 503/507, sent again as it is)."""
+    dbapi = getattr(conn.connection, "dbapi_connection", None)
+    return isinstance(dbapi, sqlite3.Connection) and not dbapi.in_transaction
 
 
 def _apply_isolated(
@@ -1027,13 +1036,15 @@ def _apply_isolated(
     except Rejected as rej:
         return {"status": "rejected", "reason": rej.reason, "detail": rej.detail}
     except OperationalError as exc:
-        if _is_contention(exc):
-            raise
+        if _is_contention(exc) or db.is_storage_full(exc) or _transaction_lost(conn):
+            raise  # the batch's (503, 507): never this op's answer, stored for good
         log.warning("op %s (%s) failed in the database", op.get("op_id"), op.get("kind"),
                     exc_info=True)
         return {"status": "rejected", "reason": "invalid",
                 "detail": f"the database refused this op ({type(exc.orig).__name__})"}
     except (IntegrityError, DBAPIError, StatementError) as exc:
+        if db.is_storage_full(exc) or _transaction_lost(conn):
+            raise
         if isinstance(exc, IntegrityError) and kind in protocol.IMMUTABLE_KINDS:
             # PostgreSQL: another device's push stored this record meanwhile (same id)
             stored = conn.execute(_RECORD_HASH, {"kind": kind,

@@ -4,7 +4,11 @@ Request authentication (version 1)
 ----------------------------------
 A device enrolls once: it makes an Ed25519 key pair, keeps the private key in its
 vault and sends the raw 32-byte public key (base64) with a one-time enrollment code
-to ``POST /api/v1/enroll``; the answer carries its device id. From then on every
+to ``POST /api/v1/enroll``; the answer carries its device id. If that answer is
+lost, the same code with the same key again (while the code is valid and the device
+not revoked) answers the same device id and person; with any other key a used code is
+refused (``401 enroll_code_used``). Attempts are limited per client address (``429``
+with ``Retry-After``; a successful attempt does not count). From then on every
 request carries four headers:
 
 =============================  ==============================================
@@ -346,10 +350,25 @@ sends the raw bytes of one chunk (default :data:`DEFAULT_CHUNK_SIZE`) with heade
 ``422 hash_mismatch`` when the whole file does not hash to ``<sha256>`` (the
 upload is discarded; start again at 0). The server keeps each photo once, on disk
 by hash, however many devices send it.
+Each device's upload is its own: offsets are per device, and a device announcing
+another ``total`` restarts only its own upload. ``missing`` leaves a hash out only
+when this device sent those bytes before or a record of its grids from another
+device (``photo.meta``) names it; any other hash is missing from offset 0, even one
+another grid's device sent, so a device learns nothing about other grids (sending
+the same bytes again is harmless: kept once). ``413 photo_quota {"quota_bytes",
+"quota_count", "used_bytes", "used_count"}``: a new upload would take the device past
+the photos it may send in 24 hours (uploads in progress count); the device keeps the
+photo for a later sync. An upload not continued within the server's age limit (48 h
+by default) is discarded: its next chunk gets ``409 offset_mismatch`` with offset 0.
 
 Errors: JSON ``{"error", "message"}``; ``429`` with ``Retry-After`` (seconds)
 when the server or the device's rate limit is exceeded; ``410 {"wipe": true}``
 when the device was revoked (erase everything).
+``507 insufficient_storage``: the server's disk is full; nothing of the request was
+kept (a push is applied later as a whole, an upload resumes at the server's offset):
+send it again later. ``408 request_timeout`` and a closed connection: the request's
+headers did not arrive within the server's read timeout (20 s by default) of its
+first byte, or its body came slower than about 8 KiB/s after that.
 """
 
 from typing import Any, Literal, TypedDict  # noqa: E402

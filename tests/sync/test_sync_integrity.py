@@ -15,17 +15,34 @@ import json
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
+import pytest
 from central_helpers import central
-from sync_helpers import LiveServer, new_grid, two_devices
+from sync_helpers import LiveServer, launch, new_grid, two_devices
 
 from central import ops
 from fieldclient.fieldwork.households import create_household, update_household
 from sync import protocol
 
 MakeDevice = Callable[..., Any]
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def unthrottled(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+                ) -> Iterator[LiveServer]:
+    """A server whose per-device rate limit is far above the default: the race test
+    below pushes and pulls as fast as the server answers, on purpose."""
+    workdir = tmp_path_factory.mktemp(f"central-unthrottled-{request.param}")
+    db_url = None
+    if request.param == "postgresql":
+        db_url = request.getfixturevalue("pg_server").new_database()
+    server = launch(workdir, "--rate-limit", "10000", "--rate-burst", "10000", db_url=db_url)
+    try:
+        yield server
+    finally:
+        server.stop()
 
 
 def _visit_op(grid_id: int, household_id: str, **extra: Any) -> dict[str, Any]:
@@ -125,15 +142,15 @@ def test_a_stale_conflict_decision_does_not_overwrite_a_newer_value(
 
 
 def test_the_feed_skips_nothing_while_devices_push(
-    live: LiveServer, make_device: MakeDevice
+    unthrottled: LiveServer, make_device: MakeDevice
 ) -> None:
     """Several devices push events, household edits and visits while a leader pulls in a
     loop; at the end the leader has exactly what a fresh pull from 0 gives."""
-    grid = new_grid(live.engine, workers=4)
-    leader = make_device(live, grid["leader"], "leader")
+    grid = new_grid(unthrottled.engine, workers=4)
+    leader = make_device(unthrottled, grid["leader"], "leader")
     pushers = []
     for i, person in enumerate(grid["workers"]):
-        dev = make_device(live, person, f"w{i}")
+        dev = make_device(unthrottled, person, f"w{i}")
         hid = create_household(dev.session, f"户主{i}", f"测试路{i}号")
         assert dev.engine.run_once().ok
         pushers.append((dev, hid))
@@ -190,7 +207,7 @@ def test_the_feed_skips_nothing_while_devices_push(
     events = sum(1 for kind, _ in fresh if kind == "event")
     assert events > 20, "the pushers hardly pushed: the race was not exercised"
     assert not missing, f"{len(missing)} of {len(fresh)} changes never reached the puller"
-    ops.stats(live.engine)  # the server still answers its own queries
+    ops.stats(unthrottled.engine)  # the server still answers its own queries
 
 
 def test_a_slow_writer_neither_blocks_pushes_nor_loses_its_row(

@@ -123,17 +123,49 @@ def test_corrupted_chunk_and_wrong_whole_hash_are_refused(
     assert dev.transport.photos_missing([sha]) == [{"sha256": sha, "offset": 0}]
 
 
+def add_photo(session: Session, data: bytes, grid_id: int) -> str:
+    """A photo's bytes and its ``photo.meta`` record in the outbox, as the pipeline makes."""
+    from fieldclient.ids import new_id
+
+    sha = add_blob(session, data)
+    photo_id = new_id()
+    with session.db.conn:
+        session.enqueue("photo.meta", photo_id, {"id": photo_id, "grid_id": grid_id,
+                                                 "sha256": sha, "bytes": len(data)})
+    return sha
+
+
 def test_same_photo_from_two_devices_is_stored_once(live: LiveServer, make_device: Any) -> None:
     grid = new_grid(live.engine)
     a = make_device(live, grid["workers"][0], "a")
     b = make_device(live, grid["workers"][1], "b")
     data = os.urandom(CHUNK + 5)
-    sha = add_blob(a.session, data)
-    add_blob(b.session, data)
+    sha = add_photo(a.session, data, grid["id"])
+    add_photo(b.session, data, grid["id"])
     ra = SyncEngine(a.session, a.transport, chunk_size=CHUNK).run_once()
     rb = SyncEngine(b.session, b.transport, chunk_size=CHUNK).run_once()
+    assert ra.ok and rb.ok, (ra.error, rb.error)
     assert ra.photos_uploaded == 1 and rb.photos_uploaded == 0
     assert rb.photos_already_on_server == 1 and rb.photo_bytes_sent == 0
+    with live.engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(db.photos).where(
+            db.photos.c.sha256 == sha)).scalar() == 1
+    assert stored(live, sha) == data
+
+
+def test_another_grids_device_sends_the_bytes_again(live: LiveServer, make_device: Any) -> None:
+    """The server does not tell a device of another grid that a photo exists: it sends
+    the bytes (harmless: the photo is still kept once), and then holds it."""
+    a_grid, c_grid = new_grid(live.engine), new_grid(live.engine)
+    a = make_device(live, a_grid["workers"][0], "a")
+    c = make_device(live, c_grid["workers"][0], "c")
+    data = os.urandom(2 * CHUNK + 5)
+    sha = add_photo(a.session, data, a_grid["id"])
+    assert SyncEngine(a.session, a.transport, chunk_size=CHUNK).run_once().photos_uploaded == 1
+    add_photo(c.session, data, c_grid["id"])
+    rc = SyncEngine(c.session, c.transport, chunk_size=CHUNK).run_once()
+    assert rc.ok and rc.photos_uploaded == 1 and rc.photo_bytes_sent == len(data)
+    assert c.transport.photos_missing([sha]) == []
     with live.engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(db.photos).where(
             db.photos.c.sha256 == sha)).scalar() == 1

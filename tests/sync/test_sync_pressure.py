@@ -23,7 +23,8 @@ REPO = Path(__file__).resolve().parents[2]
 
 @pytest.fixture(scope="module")
 def limited(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    server = launch(tmp_path_factory.mktemp("central-limited"), "--rate-limit", "2")
+    server = launch(tmp_path_factory.mktemp("central-limited"), "--rate-limit", "2",
+                    "--rate-burst", "2")
     try:
         yield server
     finally:

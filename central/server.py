@@ -1,0 +1,120 @@
+"""Running the API under uvicorn with request read timeouts.
+
+uvicorn closes idle keep-alive connections, but it waits for ever for a request whose
+headers or body never finish (and for a new connection that never sends a byte), so
+a few hundred half-sent requests hold that many sockets open. The protocol class here
+gives every request a deadline from its first byte (or from the connection being
+opened): the headers within ``read_timeout`` seconds, the body within ``read_timeout``
+more plus the time what it has sent so far takes at :data:`MIN_BODY_RATE`. Past it the
+server answers ``408`` (JSON, as every error) and closes the connection. Until its
+body is complete a request only waits on the event loop (bodies are read before any
+endpoint runs), so it never held a worker thread or a database connection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+import h11
+import uvicorn
+from uvicorn.protocols.http.h11_impl import H11Protocol
+
+from central.limits import DEFAULT_READ_TIMEOUT, MIN_BODY_RATE
+
+_TIMEOUT_BODY = json.dumps({
+    "error": "request_timeout",
+    "message": "the request was not received in time; the connection is closed",
+}).encode()
+_TIMEOUT_RESPONSE = (
+    b"HTTP/1.1 408 Request Timeout\r\ncontent-type: application/json\r\n"
+    b"connection: close\r\ncontent-length: " + str(len(_TIMEOUT_BODY)).encode()
+    + b"\r\n\r\n" + _TIMEOUT_BODY
+)
+
+
+class ReadTimeoutProtocol(H11Protocol):
+    """uvicorn's h11 protocol with a deadline on reading each request (module docstring).
+
+    Configure a subclass with :func:`protocol_class`; ``read_timeout`` 0 turns it off.
+    """
+
+    read_timeout: float = DEFAULT_READ_TIMEOUT
+
+    _read_timer: asyncio.TimerHandle | None = None
+    _phase: Any = None  # h11.IDLE (headers) or h11.SEND_BODY while a deadline runs
+    _phase_start = 0.0
+    _body_bytes = 0
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._arm(h11.IDLE)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._disarm()
+        super().connection_lost(exc)
+
+    def data_received(self, data: bytes) -> None:
+        in_body = self._phase is h11.SEND_BODY
+        super().data_received(data)
+        if self.transport.is_closing():
+            self._disarm()
+            return
+        state = self.conn.their_state
+        if state is h11.IDLE and self.conn.our_state is h11.IDLE:
+            self._arm(h11.IDLE)  # part of the headers so far
+        elif state is h11.SEND_BODY:
+            if in_body:
+                self._body_bytes += len(data)
+            self._arm(h11.SEND_BODY)
+        else:  # the whole request is in: the application's time is not limited here
+            self._disarm()
+
+    def _arm(self, phase: Any) -> None:
+        """(Re)schedule the deadline: the headers get ``read_timeout`` from the first
+        byte, never more (dripping a byte now and then buys nothing); the body as much
+        from the headers' end plus 1 s per :data:`MIN_BODY_RATE` bytes received, so a
+        body announced large but sent slowly is cut as early as one never sent."""
+        if self.read_timeout <= 0:
+            return
+        now = self.loop.time()
+        if self._phase is not phase:
+            self._disarm()
+            self._phase, self._phase_start, self._body_bytes = phase, now, 0
+        elif phase is h11.IDLE:
+            return
+        if self._read_timer is not None:
+            self._read_timer.cancel()
+        deadline = self._phase_start + self.read_timeout
+        if phase is h11.SEND_BODY:
+            deadline += self._body_bytes / MIN_BODY_RATE
+        self._read_timer = self.loop.call_at(deadline, self._timed_out)
+
+    def _disarm(self) -> None:
+        if self._read_timer is not None:
+            self._read_timer.cancel()
+        self._read_timer = None
+        self._phase = None
+
+    def _timed_out(self) -> None:
+        self._read_timer = None
+        self._phase = None
+        if self.transport.is_closing():
+            return
+        if self.cycle is None or not self.cycle.response_started:
+            self.transport.write(_TIMEOUT_RESPONSE)
+        self.transport.close()  # connection_lost tells a waiting receive() "disconnect"
+
+
+def protocol_class(read_timeout: float) -> type[ReadTimeoutProtocol]:
+    """A :class:`ReadTimeoutProtocol` with this timeout, for ``uvicorn.Config(http=...)``."""
+    return type("ConfiguredReadTimeoutProtocol", (ReadTimeoutProtocol,),
+                {"read_timeout": float(read_timeout)})
+
+
+def serve(app: Any, host: str, port: int, *, log_level: str = "warning",
+          read_timeout: float = DEFAULT_READ_TIMEOUT) -> None:
+    """Run ``app`` until interrupted, with the read deadlines above."""
+    uvicorn.run(app, host=host, port=port, log_level=log_level,
+                http=protocol_class(read_timeout))
