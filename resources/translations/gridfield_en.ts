@@ -2308,6 +2308,10 @@ Tasks and notices from the command centre appear here after a sync.</translation
       <translation>Server error ({status}): {detail}</translation>
     </message>
     <message>
+      <source>本软件版本太旧，指挥中心已不再接收。请更新本软件。数据已保存在本机，不会丢失，更新后会自动上传。</source>
+      <translation>This app is too old for the command centre. Please update the app. Your records are kept on this device and nothing is lost; they go up after the update.</translation>
+    </message>
+    <message>
       <source>服务器拒绝了本设备的身份验证（{reason}），请联系信息管理员。</source>
       <translation>The server refused this device's credentials ({reason}). Contact your IT administrator.</translation>
     </message>
@@ -3139,6 +3143,26 @@ Tasks and notices from the command centre appear here after a sync.</translation
     <message>
       <source>仍待上传：{n}条</source>
       <translation>Still waiting to upload: {n}</translation>
+    </message>
+    <message>
+      <source>其中等指挥中心升级后才能接收：{n}条（已保存在本机）</source>
+      <translation>Of these, waiting for the command centre's upgrade: {n} (kept on this device)</translation>
+    </message>
+    <message>
+      <source>来自指挥中心的{n}条数据暂时无法处理，已保存在本机，软件更新后会再试</source>
+      <translation>{n} record(s) from the command centre cannot be handled yet; they are kept on this device and tried again after the app is updated</translation>
+    </message>
+    <message>
+      <source>  {kind} {record}：{why}</source>
+      <translation>  {kind} {record}: {why}</translation>
+    </message>
+    <message>
+      <source>本软件还不认识这种数据</source>
+      <translation>this app does not know this kind of record yet</translation>
+    </message>
+    <message>
+      <source>指挥中心的版本比本软件新（协议{server}，本软件{device}）</source>
+      <translation>The command centre runs a newer version than this app (protocol {server}, this app {device})</translation>
     </message>
     <message>
       <source>待网格长处理的冲突：{n}条</source>
