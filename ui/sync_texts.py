@@ -43,14 +43,14 @@ def pull_kind_text(kind: str) -> str:
     }
     if kind in names:
         return names[kind]
-    return T.translate("SyncTexts", "新类型的数据（{kind}）").format(kind=kind)
+    return T.translate("SyncTexts", "新类型的数据")
 
 
 def held_reason_text(reason: str) -> str:
     """Why a row from the centre is held on this device, in plain words."""
     if reason == "unknown_kind":
         return T.translate("SyncTexts", "本软件版本较旧，还不认识这种数据")
-    return T.translate("SyncTexts", "本机保存时出了错")
+    return T.translate("SyncTexts", "本软件暂时无法保存这条数据")
 
 
 def reason_text(reason: str | None) -> str:

@@ -1348,7 +1348,7 @@ Finish the patrol now?</translation>
     </message>
     <message>
       <source>{kind}：{n}（其中{m}条要等指挥中心升级）</source>
-      <translation>{kind}: {n} ({m} of them wait for the command centre's upgrade)</translation>
+      <translation>{kind}: {n} (waiting for the command centre's upgrade: {m})</translation>
     </message>
     <message>
       <source>{kind}：{n}</source>
@@ -1383,8 +1383,8 @@ Finish the patrol now?</translation>
       <translation>They are kept on this device, nothing is lost, and everything else still works. After this app is updated they are tried again by themselves. If this does not go away, tell your IT administrator.</translation>
     </message>
     <message>
-      <source>{kind}（{when}收到）：{why}</source>
-      <translation>{kind} (received {when}): {why}</translation>
+      <source>{kind}，{when}收到：{why}。</source>
+      <translation>{kind}, received {when}: {why}.</translation>
     </message>
     <message>
       <source>（只列出最近{n}条）</source>
@@ -1538,16 +1538,16 @@ Finish the patrol now?</translation>
       <translation>Centre setting</translation>
     </message>
     <message>
-      <source>新类型的数据（{kind}）</source>
-      <translation>A new kind of item ({kind})</translation>
-    </message>
-    <message>
       <source>本软件版本较旧，还不认识这种数据</source>
       <translation>this version of the app does not know this kind yet</translation>
     </message>
     <message>
-      <source>本机保存时出了错</source>
-      <translation>it could not be saved on this device</translation>
+      <source>新类型的数据</source>
+      <translation>A new kind of item</translation>
+    </message>
+    <message>
+      <source>本软件暂时无法保存这条数据</source>
+      <translation>this app cannot save it yet</translation>
     </message>
     <message>
       <source>内容不完整或格式不对</source>

@@ -511,16 +511,21 @@ def test_sync_page_shows_ops_waiting_for_the_centre_and_rows_held_here(
         assert "收不了其中1条记录" in waiting and "不会丢失" in waiting
         assert heading == "来自指挥中心的2条数据暂时无法处理"
         lines = held.split("\n")
-        assert lines[0].startswith("住户信息（今天 ") and lines[0].endswith("：本机保存时出了错")
-        assert lines[1].startswith("新类型的数据（notice）（今天 ")
-        assert lines[1].endswith("：本软件版本较旧，还不认识这种数据")
+        assert lines[0].startswith("• 住户信息，今天 ")
+        assert lines[0].endswith("收到：本软件暂时无法保存这条数据。")
+        assert lines[1].startswith("• 新类型的数据，今天 ")
+        assert lines[1].endswith("收到：本软件版本较旧，还不认识这种数据。")
+        # what went in: the household create, not the tags change sent later; the two
+        # held rows are not counted as received
+        assert page.result.text() == "刚才的同步：上传1条，下载0条，照片0张。"
     else:
         for text in (pending, waiting, heading, held, page.held_hint.text()):
             assert not any("\u4e00" <= ch <= "\u9fff" for ch in text), text
         assert pending == \
-            "Household tag changes: 1 (1 of them wait for the command centre's upgrade)"
+            "Household tag changes: 1 (waiting for the command centre's upgrade: 1)"
         assert heading == "2 item(s) from the command centre cannot be used yet"
-        assert "received today" in held and "new kind of item (notice)" in held
+        assert "• A new kind of item, received today " in held
+        assert "• Household details, received today " in held
     # big text still fits across: nothing to scroll sideways
     body = page.scroll.widget()
     assert body.minimumSizeHint().width() <= page.scroll.viewport().width()
@@ -547,5 +552,6 @@ def test_an_app_too_old_for_the_centre_says_so_and_keeps_everything(
     assert page.error.isVisible()
     assert page.error.text().startswith("本软件版本太旧，指挥中心已不再接收。请更新本软件。")
     assert "不会丢失" in page.error.text()
+    assert "自动再试" not in page.last_sync.text()  # an update helps, waiting does not
     assert "住户标签修改：1" in page.pending_list.text()
     assert "新增住户：1" in page.pending_list.text()

@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
 )
 
 from fieldclient.i18n import QT_TRANSLATE_NOOP
+from sync.errors import UpgradeRequired
 from ui import sync_texts
 from ui.pages.base import Page
 from ui.tasks import run_task
@@ -408,7 +409,9 @@ class SyncPage(Page):
             text = self.tr("还没有成功同步过。")
         else:
             text = self.tr("上次成功同步：{when}").format(when=sync_texts.when_text(last))
-        if not sync.running and sync.next_run_ms is not None and sync.last_error is not None:
+        # an app too old for the centre needs an update, not a later try: say only that
+        if not sync.running and sync.next_run_ms is not None and sync.last_error is not None \
+                and not isinstance(sync.last_error, UpgradeRequired):
             minutes = max(1, round(sync.next_run_ms / 60_000))
             text += "\n" + self.tr("约{n}分钟后自动再试。").format(n=minutes)
         self.last_sync.setText(text)
@@ -434,8 +437,10 @@ class SyncPage(Page):
         self.result.setVisible(False)
         report = sync.last_report
         if report is not None and report.ok and not sync.running:
-            sent = sum(report.pushed.values())
-            got = sum(report.pulled.values())
+            # what actually went in: not the records the centre said to send later,
+            # nor the rows kept aside here (both are shown below)
+            sent = sum(n for status, n in report.pushed.items() if status != "retry_later")
+            got = max(0, sum(report.pulled.values()) - report.held_new)
             self.result.setText(self.tr("刚才的同步：上传{sent}条，下载{got}条，照片{photos}张。").format(
                 sent=sent, got=got, photos=report.photos_uploaded))
             self.result.setVisible(True)
@@ -490,7 +495,7 @@ class SyncPage(Page):
             "这些数据保存在本机，不会丢失，也不影响其他数据。更新本软件以后会自动再处理；"
             "如果一直这样，请告诉信息管理员。"))
         shown = 10
-        lines = [self.tr("{kind}（{when}收到）：{why}").format(
+        lines = ["• " + self.tr("{kind}，{when}收到：{why}。").format(
             kind=sync_texts.pull_kind_text(str(row["kind"])),
             when=sync_texts.when_text(float(row["held_at"])),
             why=sync_texts.held_reason_text(str(row["reason"])))
