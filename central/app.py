@@ -23,7 +23,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from central import db, ops, syncops
 from central.photos import PhotoError, PhotoStore, default_blob_dir, put_chunk
-from sync import protocol
+from sync import protocol, schemas
 
 log = logging.getLogger("central")
 
@@ -143,6 +143,49 @@ async def _no_receive() -> Message:
     return {"type": "http.disconnect"}
 
 
+class ProtocolLevel:
+    """Pure ASGI middleware for version skew: every answer names the server's protocol
+    level and the oldest it serves; a device older than that gets ``426
+    upgrade_required`` (its data stays on it until it updates). No header = level 1."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self.extra = [
+            (protocol.HEADER_PROTOCOL.lower().encode(), str(protocol.PROTOCOL_LEVEL).encode()),
+            (protocol.HEADER_MIN_PROTOCOL.lower().encode(),
+             str(protocol.MIN_PROTOCOL_LEVEL).encode()),
+        ]
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        extra = self.extra
+
+        async def send_with_level(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message = {**message, "headers": [*message.get("headers", []), *extra]}
+            await send(message)
+
+        level = 1
+        wanted = protocol.HEADER_PROTOCOL.lower().encode()
+        for name, value in scope.get("headers") or []:
+            if name == wanted:
+                try:
+                    level = int(value)
+                except ValueError:
+                    level = 0
+        if level < protocol.MIN_PROTOCOL_LEVEL:
+            response = error_response(
+                426, "upgrade_required",
+                f"protocol level {level} is no longer served (oldest: "
+                f"{protocol.MIN_PROTOCOL_LEVEL}); update the app",
+            )
+            await response(scope, _no_receive, send_with_level)
+            return
+        await self.app(scope, receive, send_with_level)
+
+
 # -- request models --------------------------------------------------------------------
 
 class EnrollRequest(BaseModel):
@@ -174,6 +217,10 @@ class HealthResponse(BaseModel):
     unix_time: float
     protocol: str
     max_clock_skew: int
+    protocol_level: int
+    min_protocol_level: int
+    op_kinds: list[str]
+    pull_kinds: list[str]
 
 
 class MemberOut(BaseModel):
@@ -225,7 +272,11 @@ class ErrorOut(BaseModel):
 
 
 class OpIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    """One op; its ``payload`` is checked against the kind's schema (``Op_<kind>`` in
+    this document, :mod:`sync.schemas`) op by op, so one bad op is that op's answer.
+    Envelope fields a newer device adds are ignored, not fatal."""
+
+    model_config = ConfigDict(extra="ignore")
 
     op_id: StrictStr = Field(min_length=8, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
     kind: StrictStr = Field(min_length=1, max_length=32)
@@ -242,7 +293,7 @@ class PushIn(BaseModel):
 
 class OpResultOut(BaseModel):
     op_id: str
-    status: str = Field(description="applied, duplicate, conflict or rejected")
+    status: str = Field(description="applied, duplicate, conflict, rejected or retry_later")
     reason: str | None = None
     detail: str | None = None
     version: int | None = None
@@ -489,6 +540,10 @@ def create_app(
             "unix_time": now.timestamp(),
             "protocol": protocol.PROTOCOL_VERSION,
             "max_clock_skew": protocol.MAX_CLOCK_SKEW,
+            "protocol_level": protocol.PROTOCOL_LEVEL,
+            "min_protocol_level": protocol.MIN_PROTOCOL_LEVEL,
+            "op_kinds": sorted(schemas.OP_PAYLOADS),
+            "pull_kinds": sorted(schemas.PULL_DATA),
         }
 
     @app.post(
@@ -602,4 +657,34 @@ def create_app(
         return result
 
     app.add_middleware(BodyLimit, limit=max_body)
+    app.add_middleware(ProtocolLevel)
+    _publish_schemas(app)
     return app
+
+
+def _publish_schemas(app: FastAPI) -> None:
+    """Put every op kind's payload schema and every pull kind's data schema in
+    ``/openapi.json`` (components ``Op_<kind>``, ``Pull_<kind>``), and describe an op's
+    payload and a change's data as one of them."""
+    base_openapi = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        doc = base_openapi()
+        components = doc.setdefault("components", {}).setdefault("schemas", {})
+        components.update(schemas.openapi_components())
+        ops = [{"$ref": f"#/components/schemas/Op_{k.replace('.', '_')}"}
+               for k in schemas.OP_PAYLOADS]
+        pulls = [{"$ref": f"#/components/schemas/Pull_{k}"} for k in schemas.PULL_DATA]
+        if "OpIn" in components:
+            components["OpIn"]["properties"]["payload"] = {
+                "anyOf": ops, "description": "the schema of the op's kind"}
+            components["OpIn"]["properties"]["kind"]["enum"] = list(schemas.OP_PAYLOADS)
+        if "ChangeOut" in components:
+            components["ChangeOut"]["properties"]["data"] = {
+                "anyOf": pulls, "description": "the schema of the change's kind"}
+        app.openapi_schema = doc
+        return doc
+
+    app.openapi = openapi  # type: ignore[method-assign]

@@ -8,7 +8,6 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import math
 import time
 import uuid
 from collections.abc import Iterator
@@ -19,14 +18,10 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, Stateme
 
 from central import db, ops
 from central import settings as central_settings
-from sync import protocol
+from sync import protocol, schemas
 
 log = logging.getLogger("central.sync")
 
-VISIT_TEXT_FIELDS = ("situation", "needs", "follow_up", "worker")
-MAX_VISIT_TEXT = 5000
-MAX_ANSWER_TEXT = 5000
-MAX_PHOTOS = 20
 TASK_KINDS = ("task.ack", "task.answer")
 
 
@@ -41,37 +36,7 @@ class PushBusy(Exception):
     """Another request is applying the same op right now: retry shortly."""
 
 
-def _check_str(payload: dict[str, Any], name: str, max_len: int, required: bool) -> None:
-    value = payload.get(name)
-    if value is None:
-        if required:
-            raise Rejected("invalid", f"{name} is required")
-        return
-    if not isinstance(value, str) or (required and not value.strip()) or len(value) > max_len:
-        raise Rejected("invalid", f"{name} must be text of at most {max_len} characters")
-
-
-def _check_field(name: str, value: Any) -> None:
-    if name not in protocol.HOUSEHOLD_FIELDS:
-        raise Rejected("invalid", f"unknown household field {name!r}")
-    if name == "head_name":
-        _check_str({name: value}, name, 50, True)
-    elif name == "address":
-        _check_str({name: value}, name, 200, True)
-    elif name == "category":
-        if value not in db.CATEGORIES:
-            raise Rejected("invalid", "category must be ordinary, hardship or key")
-    elif name in ("phone", "id_number"):
-        _check_str({name: value}, name, 20 if name == "phone" else 18, False)
-    elif name == "tags":
-        if not isinstance(value, list) or not all(
-            isinstance(t, str) and len(t) <= 50 for t in value
-        ) or len(value) > 50:
-            raise Rejected("invalid", "tags must be a list of short texts")
-
-
-MAX_PAYLOAD_DEPTH = 8  # a visit's extras nest two or three levels; 8 leaves room
-MAX_ID = 2**53  # ids and numbers every JSON reader and both databases hold exactly
+MAX_ID = schemas.MAX_ID
 
 
 def strict_id(value: Any) -> int | None:
@@ -84,43 +49,6 @@ def strict_id(value: Any) -> int | None:
     if isinstance(value, str) and 0 < len(value) <= 15 and value.isascii() and value.isdigit():
         return int(value)
     return None
-
-
-def check_json_bounds(value: Any, where: str = "payload") -> None:
-    """Refuse what would break a database or a reader later: nesting deeper than
-    MAX_PAYLOAD_DEPTH, text with NUL or lone surrogates, numbers that are not finite or
-    too large, keys that are not text. Raises :class:`Rejected` (``invalid``)."""
-    stack: list[tuple[Any, int]] = [(value, 0)]
-    while stack:
-        item, depth = stack.pop()
-        if isinstance(item, dict | list):
-            if depth >= MAX_PAYLOAD_DEPTH:
-                raise Rejected("invalid", f"{where} nests deeper than {MAX_PAYLOAD_DEPTH} levels")
-            if isinstance(item, dict):
-                for key, inner in item.items():
-                    if not isinstance(key, str):
-                        raise Rejected("invalid", f"{where} has a key that is not text")
-                    stack.append((key, depth + 1))
-                    stack.append((inner, depth + 1))
-            else:
-                stack.extend((inner, depth + 1) for inner in item)
-        elif isinstance(item, str):
-            if "\x00" in item:
-                raise Rejected("invalid", f"{where} has a NUL character in a text")
-            try:
-                item.encode("utf-8")
-            except UnicodeEncodeError:
-                raise Rejected("invalid", f"{where} has text that is not valid Unicode") from None
-        elif isinstance(item, bool) or item is None:
-            continue
-        elif isinstance(item, int):
-            if abs(item) >= 2**63:
-                raise Rejected("invalid", f"{where} has a number out of range")
-        elif isinstance(item, float):
-            if not math.isfinite(item) or abs(item) >= 1e300:
-                raise Rejected("invalid", f"{where} has a number that is not finite")
-        else:
-            raise Rejected("invalid", f"{where} has a value of an unknown type")
 
 
 def _grid_of(payload: dict[str, Any], device: Any) -> int:
@@ -198,9 +126,6 @@ def _apply_immutable(
             return {"status": "duplicate", "reason": None}
         raise Rejected("content_differs", f"{kind} {record_id} exists with different content")
     if kind == "household.create":
-        for name in protocol.HOUSEHOLD_FIELDS:
-            if name in ("head_name", "address") or payload.get(name) is not None:
-                _check_field(name, payload.get(name))
         if len(record_id) > 36:
             raise Rejected("invalid", "household id is longer than 36 characters")
         if _household(conn, record_id) is not None:
@@ -210,19 +135,23 @@ def _apply_immutable(
         if known is not None or _member_state(conn, record_id) is not None:
             raise Rejected("content_differs", f"member {record_id} already exists")
     elif kind == "event.report":
-        _check_str(payload, "category", 20, True)
-        _check_str(payload, "description", 5000, True)
-        _check_event_report(payload)
+        household_id = payload.get("household_id")
+        if household_id is not None:
+            _household_in_grids(conn, device, household_id)
         if len(record_id) > 36:
             raise Rejected("invalid", "event id is longer than 36 characters")
         if conn.execute(select(db.events.c.id).where(db.events.c.id == record_id)).first():
             raise Rejected("content_differs", f"event {record_id} already exists")
     elif kind == "event.followup":
-        _check_followup(record_id, payload)
+        if len(record_id) > 36:
+            raise Rejected("invalid", "follow-up id is longer than 36 characters")
     elif kind == "visit.create":
-        _check_visit(conn, device, payload)
+        household_id = payload.get("household_id")
+        if household_id is not None:  # records of older clients may not name one
+            _household_in_grids(conn, device, household_id)
     elif kind in TASK_KINDS:
-        _check_task_response(kind, record_id, payload)
+        _check_task_response(conn, device, kind, record_id, payload)
+    _check_photo_refs(conn, device, payload)
     seq = db.next_seq(conn)
     conn.execute(insert(db.records), {  # constant statement: cheap to compile (hot path)
         "kind": kind, "id": record_id, "grid_id": grid_id, "device_id": device.device_id,
@@ -280,46 +209,7 @@ def _apply_immutable(
 
 # -- events: report details and follow-ups (migration 4) ---------------------------------
 
-FOLLOWUP_KINDS = ("supplement", "verify")
 FOLLOWUP_OUTCOMES = ("passed", "failed")
-MAX_EVENT_PHOTOS = 20
-
-
-def _check_photo_ids(payload: dict[str, Any]) -> None:
-    photos = payload.get("photos")
-    if photos is not None and not (
-        isinstance(photos, list) and len(photos) <= MAX_EVENT_PHOTOS
-        and all(isinstance(p, str) and 0 < len(p) <= 64 for p in photos)
-    ):
-        raise Rejected("invalid", f"photos must be a list of at most {MAX_EVENT_PHOTOS} photo ids")
-
-
-def _number(value: Any, low: float, high: float) -> bool:
-    return (isinstance(value, int | float) and not isinstance(value, bool)
-            and math.isfinite(value) and low <= value <= high)
-
-
-def _check_location(payload: dict[str, Any]) -> None:
-    location = payload.get("location")
-    if location is None:
-        return
-    if not isinstance(location, dict) or not _number(location.get("lat"), -90, 90) \
-            or not _number(location.get("lon"), -180, 180):
-        raise Rejected("invalid", "location must be {lat, lon} in WGS-84 degrees")
-    for name in ("accuracy_m", "at"):
-        if location.get(name) is not None and not _number(location.get(name), 0, 1e12):
-            raise Rejected("invalid", f"location.{name} must be a number")
-
-
-def _check_event_report(payload: dict[str, Any]) -> None:
-    """The optional details of ``event.report`` (older devices send none of them)."""
-    urgency = payload.get("urgency")
-    if urgency is not None and urgency not in protocol.EVENT_URGENCIES:
-        raise Rejected("invalid", f"urgency must be one of {', '.join(protocol.EVENT_URGENCIES)}")
-    _check_str(payload, "household_id", 36, False)
-    _check_str(payload, "address", 200, False)
-    _check_location(payload)
-    _check_photo_ids(payload)
 
 
 def _event_extras(payload: dict[str, Any]) -> dict[str, Any]:
@@ -348,30 +238,6 @@ def _followup_grid(conn: Connection, device: Any, payload: dict[str, Any]) -> in
     return int(row[0])
 
 
-def _check_followup(record_id: str, payload: dict[str, Any]) -> None:
-    if len(record_id) > 36:
-        raise Rejected("invalid", "follow-up id is longer than 36 characters")
-    kind, outcome = payload.get("kind"), payload.get("outcome")
-    if kind not in FOLLOWUP_KINDS:
-        raise Rejected("invalid", "kind must be supplement or verify")
-    if kind == "verify" and outcome not in FOLLOWUP_OUTCOMES:
-        raise Rejected("invalid", "a verify needs outcome passed or failed")
-    if kind == "supplement" and outcome is not None:
-        raise Rejected("invalid", "a supplement has no outcome")
-    _check_str(payload, "text", 5000, False)
-    _check_location(payload)
-    _check_photo_ids(payload)
-    if kind == "verify" and not payload.get("photos"):
-        raise Rejected("invalid", "an on-the-spot check needs at least one photo")
-    if kind == "supplement" and not (payload.get("text") or "").strip() \
-            and not payload.get("photos"):
-        raise Rejected("invalid", "a supplement needs text or a photo")
-    created = payload.get("created_at")
-    if created is not None and not _number(created, 0, 1e12):
-        raise Rejected("invalid", "created_at must be a Unix time")
-
-
-# What a follow-up does when the event is in the state it expects.
 _FOLLOWUP_MOVES = {
     ("supplement", None, "returned"): "reported",
     ("verify", "passed", "resolved"): "verified",
@@ -438,42 +304,6 @@ def _events_page(
 
 # -- visits and task responses (migration 5) ----------------------------------------------
 
-def _check_visit(conn: Connection, device: Any, payload: dict[str, Any]) -> None:
-    """A visit names a household of the device's grids (when it names one: records of
-    older clients may not) and has sane fields. Older payloads (``people_met`` a
-    number, an extra ``problems``) are accepted as they are: records are immutable."""
-    visit_type = payload.get("visit_type")
-    if visit_type is not None and visit_type not in protocol.VISIT_TYPES:
-        raise Rejected("invalid", f"visit_type must be one of {', '.join(protocol.VISIT_TYPES)}")
-    for name in VISIT_TEXT_FIELDS:
-        _check_str(payload, name, MAX_VISIT_TEXT, False)
-    people = payload.get("people_met")
-    if people is not None and not (
-        (isinstance(people, str) and len(people) <= MAX_VISIT_TEXT)
-        or (isinstance(people, int) and not isinstance(people, bool) and 0 <= people < 1000)
-    ):
-        raise Rejected("invalid", "people_met must be text or a small number")
-    visited = payload.get("visited_at")
-    if visited is not None and (not isinstance(visited, int | float) or isinstance(visited, bool)):
-        raise Rejected("invalid", "visited_at must be a Unix time")
-    photos = payload.get("photos")
-    if isinstance(photos, str):  # the device's row value: a JSON list in text
-        try:
-            photos = json.loads(photos)
-        except ValueError:
-            raise Rejected("invalid", "photos must be a list of photo ids") from None
-    if photos is not None and not (
-        isinstance(photos, list) and len(photos) <= MAX_PHOTOS
-        and all(isinstance(p, str) and 0 < len(p) <= 64 for p in photos)
-    ):
-        raise Rejected("invalid", f"photos must be a list of at most {MAX_PHOTOS} photo ids")
-    household_id = payload.get("household_id")
-    if household_id is not None:
-        if not isinstance(household_id, str):
-            raise Rejected("invalid", "household_id must be text")
-        _household_in_grids(conn, device, household_id)
-
-
 def _task_grid(conn: Connection, device: Any, payload: dict[str, Any]) -> int:
     task_id = payload.get("task_id")
     if not isinstance(task_id, str) or not task_id:
@@ -486,24 +316,55 @@ def _task_grid(conn: Connection, device: Any, payload: dict[str, Any]) -> int:
     return int(row[0])
 
 
-def _check_task_response(kind: str, record_id: str, payload: dict[str, Any]) -> None:
+def _check_task_response(
+    conn: Connection, device: Any, kind: str, record_id: str, payload: dict[str, Any]
+) -> None:
+    """The schema checked the fields; an answer's event must be one of the device's
+    grids (the answer travels to the centre with it)."""
     if len(record_id) > 64:
         raise Rejected("invalid", "record id is longer than 64 characters")
-    when = "answered_at" if kind == "task.answer" else "acknowledged_at"
-    value = payload.get(when)
-    if value is not None and (not isinstance(value, int | float) or isinstance(value, bool)):
-        raise Rejected("invalid", f"{when} must be a Unix time")
-    if kind == "task.ack":
+    event_id = payload.get("event_id") if kind == "task.answer" else None
+    if event_id:
+        row = conn.execute(select(db.events.c.grid_id).where(db.events.c.id == event_id)).first()
+        if row is None:
+            raise Rejected("unknown_record", f"no event {event_id}")
+        if int(row[0]) not in device.grids:
+            raise Rejected("forbidden_grid", "event is in a grid not assigned to this worker")
+
+
+def _photo_ids(payload: dict[str, Any]) -> list[str]:
+    """The photo ids a record names (``photos``: ids, ``{"id", "sha256"}`` items, or an
+    older device's JSON text of a list)."""
+    photos = payload.get("photos")
+    if isinstance(photos, str):
+        try:
+            photos = json.loads(photos)
+        except ValueError:
+            raise Rejected("invalid", "photos must be a list of photo ids") from None
+    if not isinstance(photos, list):
+        return []
+    out = []
+    for item in photos:
+        value = item.get("id") if isinstance(item, dict) else item
+        if not isinstance(value, str):
+            raise Rejected("invalid", "photos must be a list of photo ids")
+        out.append(value)
+    return out
+
+
+def _check_photo_refs(conn: Connection, device: Any, payload: dict[str, Any]) -> None:
+    """A record may name only photos of the device's grids: a photo another grid's
+    device described (``photo.meta``) is refused (``forbidden_grid``). A photo id the
+    centre has no description of yet is accepted: the description may still come."""
+    ids = _photo_ids(payload)
+    if not ids:
         return
-    _check_str(payload, "text", MAX_ANSWER_TEXT, False)
-    _check_str(payload, "event_id", 36, False)
-    photos = payload.get("photos") or []
-    if not isinstance(photos, list) or len(photos) > MAX_PHOTOS or not all(
-        isinstance(p, str) and 0 < len(p) <= 64 for p in photos
+    r = db.records
+    for (grid_id,) in conn.execute(
+        select(r.c.grid_id).where(r.c.kind == "photo.meta", r.c.id.in_(sorted(set(ids))))
     ):
-        raise Rejected("invalid", f"photos must be a list of at most {MAX_PHOTOS} photo ids")
-    if not (payload.get("text") or "").strip() and not photos and not payload.get("event_id"):
-        raise Rejected("invalid", "an answer needs text, a photo or an event")
+        if int(grid_id) not in device.grids:
+            raise Rejected("forbidden_grid", "a photo of a grid not assigned to this worker")
 
 
 def _when(value: Any) -> str | None:
@@ -519,14 +380,8 @@ def _when(value: Any) -> str | None:
 
 
 def _apply_update(conn: Connection, device: Any, op: dict[str, Any], now: str) -> dict[str, Any]:
-    fields = op["payload"].get("fields")
-    if not isinstance(fields, dict) or not fields:
-        raise Rejected("invalid", "payload.fields must be a non-empty object")
-    for name, value in fields.items():
-        _check_field(name, value)
-    base = op.get("base_version")
-    if not isinstance(base, int) or isinstance(base, bool) or base < 0:
-        raise Rejected("invalid", "base_version must be a whole number")
+    fields = op["payload"]["fields"]  # names and values checked by the schema
+    base = _check_base(op)
     hh = _household(conn, op["record_id"])
     if hh is None:
         raise Rejected("unknown_record", f"no household {op['record_id']}")
@@ -620,9 +475,7 @@ def _write_fields(
 
 
 def _apply_resolve(conn: Connection, device: Any, op: dict[str, Any], now: str) -> dict[str, Any]:
-    choice = op["payload"].get("choice")
-    if choice not in protocol.CONFLICT_CHOICES:
-        raise Rejected("invalid", "choice must be 'kept' or 'other'")
+    choice = op["payload"]["choice"]  # kept or other: checked by the schema
     c = (
         conn.execute(select(db.conflicts).where(db.conflicts.c.id == op["record_id"]))
         .mappings()
@@ -668,8 +521,6 @@ def _apply_resolve(conn: Connection, device: Any, op: dict[str, Any], now: str) 
 
 def _apply_one(conn: Connection, device: Any, op: dict[str, Any], now: str) -> dict[str, Any]:
     kind = op["kind"]
-    if not isinstance(op.get("payload"), dict):
-        raise Rejected("invalid", "payload must be an object")
     if device.role not in ("worker", "leader"):
         raise Rejected("read_only", f"a {device.role}'s device reads its grids but does not write")
     if kind in protocol.IMMUTABLE_KINDS:
@@ -688,20 +539,6 @@ def _apply_one(conn: Connection, device: Any, op: dict[str, Any], now: str) -> d
 
 
 # -- members and tags (migration 3) --------------------------------------------------------
-
-def _check_member_field(name: str, value: Any) -> None:
-    if name not in protocol.MEMBER_FIELDS:
-        raise Rejected("invalid", f"unknown member field {name!r}")
-    if name == "name":
-        _check_str({name: value}, name, 50, True)
-    elif name == "relation":
-        _check_str({name: value}, name, 20, True)
-    elif name == "residence":
-        if value not in protocol.MEMBER_RESIDENCES:
-            raise Rejected("invalid", "residence must be registered, floating or tenant")
-    else:
-        _check_str({name: value}, name, 20 if name == "phone" else 18, False)
-
 
 def _check_base(op: dict[str, Any]) -> int:
     base = op.get("base_version")
@@ -724,11 +561,6 @@ def _member_create_grid(
 ) -> int:
     """Checks of a ``member.create``; the grid is the household's."""
     hh = _household_in_grids(conn, device, payload.get("household_id"))
-    extra = set(payload) - {"household_id", *protocol.MEMBER_FIELDS}
-    if extra:
-        raise Rejected("invalid", f"unknown member fields {sorted(extra)}")
-    for name in protocol.MEMBER_FIELDS:
-        _check_member_field(name, payload.get(name))
     if len(record_id) > 36:
         raise Rejected("invalid", "member id is longer than 36 characters")
     return int(hh["grid_id"])
@@ -840,11 +672,7 @@ def _member_target(
 def _apply_member_update(
     conn: Connection, device: Any, op: dict[str, Any], now: str
 ) -> dict[str, Any]:
-    fields = op["payload"].get("fields")
-    if not isinstance(fields, dict) or not fields:
-        raise Rejected("invalid", "payload.fields must be a non-empty object")
-    for name, value in fields.items():
-        _check_member_field(name, value)
+    fields = op["payload"]["fields"]  # names and values checked by the schema
     base = _check_base(op)
     member_id = op["record_id"]
     live, state, hh = _member_target(conn, device, member_id)
@@ -1041,11 +869,23 @@ def _apply_isolated(
 ) -> dict[str, Any]:
     """Apply one op in its own savepoint: whatever it raises is this op's answer
     (``rejected`` with a reason), never the batch's. Only contention is the batch's (503).
+    A kind or a field this server does not know yet is ``retry_later``: a newer device's
+    op waits on the device for the server's upgrade instead of being refused for good.
     """
+    kind = op["kind"]
+    if kind not in schemas.OP_PAYLOADS:
+        return {"status": protocol.RETRY_LATER, "reason": "unsupported_kind",
+                "detail": f"this server does not know op kind {kind!r} yet"}
     try:
-        check_json_bounds(op.get("payload"))
+        schemas.check_op_payload(kind, op.get("payload"))
+        newer = schemas.unknown_fields(kind, op["payload"])
+        if newer:
+            return {"status": protocol.RETRY_LATER, "reason": "unsupported_field",
+                    "detail": f"this server does not know field(s) {', '.join(newer)} yet"}
         with conn.begin_nested():
             return _apply_one(conn, device, op, now)
+    except schemas.SchemaError as exc:
+        return {"status": "rejected", "reason": "invalid", "detail": exc.detail}
     except Rejected as rej:
         return {"status": "rejected", "reason": rej.reason, "detail": rej.detail}
     except OperationalError as exc:
@@ -1099,9 +939,12 @@ def _push_ops(
                     "conflicts", []), "original": original,
             })
             continue
-        seen.add(op_id)
         result = _apply_isolated(conn, device, op, now)
         result["op_id"] = op_id
+        if result["status"] == protocol.RETRY_LATER:  # not recorded: offered again later
+            results.append(result)
+            continue
+        seen.add(op_id)
         if result["status"] == "duplicate":  # an immutable record seen before
             result["original"] = None
         applied_ops.append({
@@ -1189,7 +1032,8 @@ def _visits_page(
     conn: Connection, grids: tuple[int, ...], after: int, limit: int, device_id: str = ""
 ) -> list[dict[str, Any]]:
     """Visits recorded in the device's grids by other devices (the device has its own;
-    index ix_records_kind_grid)."""
+    index ix_records_kind_grid). A row stored before payloads were validated that does
+    not fit the schema now is left out (logged), so it cannot break its grid's feed."""
     out = []
     for r in conn.execute(_VISITS, {"grids": list(grids), "after": after, "limit": limit,
                                     "device": device_id}):
@@ -1197,7 +1041,13 @@ def _visits_page(
         data = dict(payload) if isinstance(payload, dict) else {}
         data.update(id=r.id, grid_id=str(r.grid_id), person_id=r.person_id)
         data.setdefault("device_id", r.device_id)
-        out.append({"seq": int(r.seq), "kind": "visit", "id": r.id, "data": data})
+        change = {"seq": int(r.seq), "kind": "visit", "id": r.id, "data": data}
+        try:
+            schemas.check_change(change)
+        except schemas.SchemaError as exc:
+            log.warning("visit %s left out of the feed: %s", r.id, exc.detail)
+            continue
+        out.append(change)
     return out
 
 
@@ -1257,9 +1107,23 @@ def pull(engine: Engine, device: Any, after: int, limit: int) -> dict[str, Any]:
         candidates += _visits_page(conn, grids, after, limit + 1, device.device_id)
         candidates += central_settings.config_page(conn, grids, after)
     candidates.sort(key=lambda c: int(c["seq"]))
-    page = candidates[:limit]
-    while len(page) < len(candidates) and candidates[len(page)]["seq"] == page[-1]["seq"]:
-        page.append(candidates[len(page)])  # never cut between rows of one sequence number
-    has_more = len(candidates) > limit
+    page = _bounded(candidates, limit)
+    has_more = len(candidates) > len(page)
     next_after = int(page[-1]["seq"]) if page else after
     return {"changes": page, "next_after": next_after, "has_more": has_more}
+
+
+def _bounded(candidates: list[dict[str, Any]], limit: int) -> list[dict[str, Any]]:
+    """The first rows up to ``limit`` rows and about :data:`protocol.MAX_PULL_BYTES` of
+    JSON (at least one row), never cut between rows of one sequence number (the
+    cursor is a sequence number)."""
+    page: list[dict[str, Any]] = []
+    size = 0
+    for change in candidates:
+        seq = change["seq"]
+        if page and seq != page[-1]["seq"] and (
+                len(page) >= limit or size >= protocol.MAX_PULL_BYTES):
+            break
+        size += len(json.dumps(change["data"], ensure_ascii=False, default=str).encode()) + 64
+        page.append(change)
+    return page

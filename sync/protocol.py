@@ -266,6 +266,13 @@ Kinds (:data:`OP_KINDS`):
   ``stale`` (the conflict stays open, the device shows the household's current value)
   so a decision made on old facts never overwrites a newer value.
 
+Schemas: every kind's payload has one schema in :mod:`sync.schemas` (published in
+``/openapi.json`` as ``Op_<kind>``, pulled rows as ``Pull_<kind>``); a payload that
+does not fit is ``rejected`` (``invalid``, ``detail`` names the field). References
+must stay inside the device's grids (``forbidden_grid`` otherwise): an event's or a
+visit's ``household_id``, a follow-up's event, a task answer's ``event_id``, and every
+photo id a record names (a photo another grid's device described with ``photo.meta``).
+
 Per-op isolation: each op is applied in its own savepoint, and whatever it raises is
 that op's answer (``rejected``, reason ``invalid``), never the batch's; only lock
 contention answers the whole request 503. Every payload is checked first: nesting at
@@ -302,7 +309,9 @@ devices pull the new member list.
 
 Pull: ``GET /api/v1/sync/pull?after=SEQ&limit=N`` (signed; ``limit`` 1..1000)
 answers :class:`PullResponse`: the changes with server sequence > ``after`` in
-the device's grids, oldest first, at most ``limit``; ``next_after`` is the
+the device's grids, oldest first, at most ``limit`` and about
+:data:`MAX_PULL_BYTES` of JSON (at least one row; rows of one sequence number are
+never split); every row fits its kind's schema in :mod:`sync.schemas`; ``next_after`` is the
 cursor to store (with the rows, in one transaction) and ``has_more`` says
 whether to ask again. A page is read in one transaction (one snapshot:
 REPEATABLE READ on PostgreSQL, a read transaction on SQLite). Every writer takes the
@@ -353,6 +362,7 @@ SYNC_PUSH_PATH = API_PREFIX + "/sync/push"
 SYNC_PULL_PATH = API_PREFIX + "/sync/pull"
 MAX_PUSH_OPS = 500
 MAX_PULL_LIMIT = 1000
+MAX_PULL_BYTES = 512 * 1024  # a pull page stops after about this much JSON (>= 1 row)
 
 HOUSEHOLD_FIELDS = ("head_name", "address", "category", "phone", "id_number", "tags")
 IMMUTABLE_KINDS = (

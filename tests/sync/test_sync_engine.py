@@ -184,13 +184,13 @@ def test_rejected_op_is_set_aside_and_the_rest_goes_on(
     dev = make_device(live, grid["workers"][0])
     hid = create_household(dev.session, "赵六", "建设路6号")
     enqueue(dev.session, "visit.create", "bad-visit", {"grid_id": other["id"], "note": "越权"})
-    enqueue(dev.session, "nonsense.kind", "x", {})
+    enqueue(dev.session, "visit.create", "bad-visit2", {"grid_id": grid["id"], "visited_at": "x"})
     update_household(dev.session, hid, {"category": "hardship"})
     report = dev.engine.run_once()
     assert report.ok
     assert report.pushed == {"applied": 2, "rejected": 2}
-    reasons = {a["kind"]: a["reason"] for a in dev.engine.set_aside()}
-    assert reasons == {"visit.create": "forbidden_grid", "nonsense.kind": "unknown_kind"}
+    reasons = {a["record_id"]: a["reason"] for a in dev.engine.set_aside()}
+    assert reasons == {"bad-visit": "forbidden_grid", "bad-visit2": "invalid"}
     assert server_household(live, hid)["category"] == "hardship"
     assert dev.engine.pending_counts() == {}
     # set aside for good: the next run sends nothing
