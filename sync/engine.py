@@ -1027,20 +1027,29 @@ class SyncEngine:
 
     def _write_fresh(self, state: _PageState, report: SyncReport) -> None:
         """Write the batched new households (one executemany per table); when the batch
-        fails, write them one by one so only the failing ones are held."""
+        fails, undo it and write them one by one so only the failing ones are held.
+
+        No savepoint around the batch: with one open, SQLite copies every page the
+        batch touches to a statement journal (measured: a first pull ~30 % slower).
+        The undo needs none: every household of the batch is new here and nothing of
+        this device is pending, so whatever of the batch went in (executemany stops at
+        the failing row, which itself is rolled back) is exactly its ids' rows."""
         fresh = state.fresh
         if fresh is None or not fresh.rows:
             return
         db = self.session.db
         rows = list(fresh.rows)
-        db.execute("SAVEPOINT pulled_fresh")
         try:
             fresh.write(db.conn)
         except _ENVIRONMENT_ERRORS:
             raise
         except Exception:
-            db.execute("ROLLBACK TO pulled_fresh")
-            db.execute("RELEASE pulled_fresh")
+            ids = [data["id"] for _seq, _record_id, data in rows]
+            for start in range(0, len(ids), 500):
+                chunk = ids[start:start + 500]
+                marks = ",".join("?" * len(chunk))
+                db.execute(f"DELETE FROM members WHERE household_id IN ({marks})", chunk)
+                db.execute(f"DELETE FROM households WHERE id IN ({marks})", chunk)
             fresh.clear()
             for _seq, _record_id, data in rows:
                 state.known.discard(data["id"])
@@ -1053,7 +1062,6 @@ class SyncEngine:
                                state=state)
                     report.held_new += 1
             return
-        db.execute("RELEASE pulled_fresh")
         for seq, record_id, _data in rows:
             self._superseded("household", record_id, seq, state)
 

@@ -168,6 +168,59 @@ def test_retry_later_op_stays_pending_goes_once_per_run_and_holds_nothing_back(
     assert engine.waiting_for_server() == {} and engine.pending_counts() == {}
 
 
+def _enqueue(dev: Dev, kind: str, record_id: str, payload: dict[str, Any]) -> str:
+    with dev.session.db.conn:  # Session.enqueue joins the caller's transaction
+        return str(dev.session.enqueue(kind, record_id, payload))
+
+
+def test_central_defers_what_it_does_not_know_yet_and_the_device_keeps_it_pending(
+    live: LiveServer, make_device: MakeDevice
+) -> None:
+    """Against the real centre: an op of a kind newer than the centre, and an update
+    naming a field newer than the centre, are answered retry_later; they stay pending
+    and the op after them goes in."""
+    grid = new_grid(live.engine)
+    dev = make_device(live, grid["workers"][0])
+    hid = create_household(dev.session, "己", "七路7号")
+    assert dev.engine.run_once().ok
+    newer_kind = _enqueue(dev, "household.photo", hid, {"photo_id": "p1"})
+    newer_field = _enqueue(dev, "household.update", hid,
+                           {"base_version": 1, "fields": {"floor": "3"}})
+    update_household(dev.session, hid, {"phone": "13800000007"})
+    report = dev.engine.run_once()
+    assert report.ok, report.error
+    assert report.pushed == {"applied": 1, "retry_later": 2}
+    assert report.server_protocol == protocol.PROTOCOL_LEVEL  # the centre's, declared
+    assert _outbox(dev, newer_kind) == ("pending", "unsupported_kind", 1)
+    assert _outbox(dev, newer_field) == ("pending", "unsupported_field", 1)
+    assert dev.engine.waiting_for_server() == {"household.photo": 1, "household.update": 1}
+    assert dev.engine.set_aside() == []
+    with live.engine.connect() as conn:
+        phone = conn.execute(db.households.select().where(db.households.c.id == hid)).first()
+    assert phone is not None and phone.phone == "13800000007"
+    report = dev.engine.run_once()  # offered again, once, still waiting: nothing lost
+    assert report.ok and report.pushed == {"retry_later": 2} and report.pending == 2
+
+
+def test_central_refuses_an_app_below_its_oldest_level_and_nothing_is_lost(
+    live: LiveServer, make_device: MakeDevice, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    grid = new_grid(live.engine)
+    dev = make_device(live, grid["workers"][0])
+    hid = create_household(dev.session, "庚", "八路8号")
+    centre_level = protocol.PROTOCOL_LEVEL
+    monkeypatch.setattr(protocol, "PROTOCOL_LEVEL", protocol.MIN_PROTOCOL_LEVEL - 1)
+    report = dev.engine.run_once()
+    assert isinstance(report.error, UpgradeRequired) and not report.ok
+    assert (report.error.server_level, report.error.min_level) == (
+        centre_level, protocol.MIN_PROTOCOL_LEVEL)
+    assert dev.engine.pending_counts() == {"household.create": 1}
+    monkeypatch.undo()  # the app is updated
+    assert dev.engine.run_once().ok and dev.engine.pending_counts() == {}
+    with live.engine.connect() as conn:
+        assert conn.execute(db.households.select().where(db.households.c.id == hid)).first()
+
+
 # -- pulled rows of kinds the app does not know ----------------------------------------------
 
 def test_rows_of_unknown_kinds_are_kept_and_applied_after_the_upgrade_in_order(
@@ -294,6 +347,8 @@ def test_a_row_that_fails_here_is_held_and_the_rest_of_the_page_goes_on(
     assert "IntegrityError" in error and "CHECK" in error
     assert {r[0] for r in b.session.db.execute("SELECT id FROM households")} == {
         ids[0], ids[2]}
+    # the batch that failed was undone cleanly before its rows went in one by one
+    assert b.session.db.execute("SELECT count(*) FROM quota_households").fetchone() == (2,)
     assert b.session.db.execute("SELECT count(*) FROM sync_tasks").fetchone() == (1,)
 
     # a device that has the household: the update fails here, its old copy stays
