@@ -34,6 +34,7 @@ from sqlalchemy import (
     create_engine,
     event,
     inspect,
+    select,
     text,
     update,
 )
@@ -75,7 +76,7 @@ counters = Table(
     "counters",
     metadata,
     Column("name", String(32), primary_key=True),
-    Column("value", Integer, nullable=False),
+    Column("value", BigInteger, nullable=False),
 )
 
 org_units = Table(
@@ -156,7 +157,7 @@ households = Table(
     Column("id_number", String(18), nullable=True),
     Column("tags", JSON, nullable=False),
     Column("version", Integer, nullable=False),
-    Column("updated_seq", Integer, nullable=False),
+    Column("updated_seq", BigInteger, nullable=False),
     # Unix time the centre first knew the household (migration 6); NULL: on the roster
     # before that was recorded. Devices count visit quotas from it.
     Column("registered_at", Float, nullable=True),
@@ -189,7 +190,7 @@ events = Table(
     Column("status", String(16), nullable=False),
     Column("created_at", String(32), nullable=False),
     Column("updated_at", String(32), nullable=False),
-    Column("updated_seq", Integer, nullable=False),
+    Column("updated_seq", BigInteger, nullable=False),
     # migration 4: what the worker reported beyond class and text
     Column("urgency", String(16), nullable=True),
     Column("household_id", String(36), nullable=True),
@@ -224,7 +225,7 @@ tasks = Table(
     Column("body", Text, nullable=False),
     Column("due", String(32), nullable=True),
     Column("created_at", String(32), nullable=False),
-    Column("updated_seq", Integer, nullable=False),
+    Column("updated_seq", BigInteger, nullable=False),
 )
 Index("ix_tasks_grid", tasks.c.grid_id)
 
@@ -240,7 +241,7 @@ sync_ops = Table(
     Column("record_id", String(64), nullable=False),
     Column("status", String(16), nullable=False),
     Column("result", JSON, nullable=False),
-    Column("seq", Integer, nullable=False),
+    Column("seq", BigInteger, nullable=False),
     Column("received_at", String(32), nullable=False),
 )
 Index("ix_sync_ops_device", sync_ops.c.device_id)
@@ -255,7 +256,7 @@ records = Table(
     Column("person_id", Integer, nullable=False),
     Column("content_hash", String(64), nullable=False),
     Column("payload", JSON, nullable=False),
-    Column("seq", Integer, nullable=False),
+    Column("seq", BigInteger, nullable=False),
     Column("received_at", String(32), nullable=False),
     PrimaryKeyConstraint("kind", "id"),
 )
@@ -267,7 +268,7 @@ household_fields = Table(
     Column("household_id", String(36), ForeignKey("households.id"), nullable=False),
     Column("field", String(32), nullable=False),
     Column("version", Integer, nullable=False),
-    Column("seq", Integer, nullable=False),
+    Column("seq", BigInteger, nullable=False),
     Column("device_id", String(36), nullable=True),
     PrimaryKeyConstraint("household_id", "field"),
 )
@@ -287,13 +288,13 @@ conflicts = Table(
     Column("other_person", Integer, nullable=False),
     Column("other_op_id", String(64), nullable=False),
     Column("base_version", Integer, nullable=True),
-    Column("created_seq", Integer, nullable=False),
+    Column("created_seq", BigInteger, nullable=False),
     Column("created_at", String(32), nullable=False),
     Column("status", String(16), nullable=False),
     Column("choice", String(8), nullable=True),
     Column("resolved_by", Integer, nullable=True),
     Column("resolved_at", String(32), nullable=True),
-    Column("updated_seq", Integer, nullable=False),
+    Column("updated_seq", BigInteger, nullable=False),
     # migration 3: set when the conflict is about a member (``field`` is then a member
     # field or ``removed``); NULL for household fields
     Column("member_id", String(36), nullable=True),
@@ -336,7 +337,7 @@ member_state = Table(
     Column("version", Integer, nullable=False),
     Column("removed", Integer, nullable=False),
     Column("snapshot", JSON, nullable=True),
-    Column("updated_seq", Integer, nullable=False),
+    Column("updated_seq", BigInteger, nullable=False),
 )
 
 member_fields = Table(
@@ -345,7 +346,7 @@ member_fields = Table(
     Column("member_id", String(36), nullable=False),
     Column("field", String(32), nullable=False),
     Column("version", Integer, nullable=False),
-    Column("seq", Integer, nullable=False),
+    Column("seq", BigInteger, nullable=False),
     Column("device_id", String(36), nullable=True),
     PrimaryKeyConstraint("member_id", "field"),
 )
@@ -398,7 +399,7 @@ task_responses = Table(
     Column("event_id", String(36), nullable=True),
     Column("at", String(32), nullable=True),  # when the device says it happened
     Column("received_at", String(32), nullable=False),
-    Column("seq", Integer, nullable=False),
+    Column("seq", BigInteger, nullable=False),
     CheckConstraint("kind IN ('ack', 'answer')", name="ck_task_responses_kind"),
 )
 Index("ix_task_responses_task", task_responses.c.task_id, task_responses.c.seq)
@@ -413,7 +414,7 @@ settings = Table(
     Column("key", String(64), nullable=False),
     Column("value", JSON, nullable=False),
     Column("updated_at", String(32), nullable=False),
-    Column("updated_seq", Integer, nullable=False),
+    Column("updated_seq", BigInteger, nullable=False),
 )
 Index("ix_settings_key", settings.c.key, settings.c.org_unit_id)
 
@@ -518,6 +519,35 @@ def _migration_6(conn: Connection) -> None:
         conn.execute(text(f"ALTER TABLE households ADD COLUMN registered_at {kind}"))
 
 
+SEQ_COLUMNS = (
+    ("households", "updated_seq"), ("tasks", "updated_seq"),
+    ("sync_ops", "seq"), ("records", "seq"), ("household_fields", "seq"),
+    ("conflicts", "created_seq"), ("conflicts", "updated_seq"),
+    ("member_state", "updated_seq"), ("member_fields", "seq"), ("task_responses", "seq"),
+    ("settings", "updated_seq"), ("counters", "value"), ("events", "updated_seq"),
+)
+
+
+def _migration_7(conn: Connection) -> None:
+    """The change feed without a single counter row on PostgreSQL (see
+    :func:`next_seq`): 64-bit sequence numbers, and the offset that puts every new
+    number above every number handed out by the counter before."""
+    if conn.dialect.name != "postgresql":
+        return  # SQLite: INTEGER is 64-bit already, and the counter stays
+    for table_name, column in SEQ_COLUMNS:
+        kind = conn.execute(text(
+            "SELECT data_type FROM information_schema.columns"
+            " WHERE table_name = :t AND column_name = :c"), {"t": table_name, "c": column}
+        ).scalar()
+        if kind is not None and kind != "bigint":
+            conn.execute(text(f"ALTER TABLE {table_name} ALTER COLUMN {column} TYPE BIGINT"))
+    last = int(conn.execute(select(counters.c.value).where(
+        counters.c.name == "change_seq")).scalar() or 0)
+    xid = int(conn.execute(text("SELECT pg_current_xact_id()::text::bigint")).scalar() or 0)
+    offset = max(0, (last >> SEQ_SHIFT) + 1 - xid)
+    conn.execute(counters.insert().values(name=TXID_OFFSET, value=offset))
+
+
 MIGRATIONS: list[tuple[int, Callable[[Connection], None]]] = [
     (1, _migration_1),
     (2, _migration_2),
@@ -525,6 +555,7 @@ MIGRATIONS: list[tuple[int, Callable[[Connection], None]]] = [
     (4, _migration_4),
     (5, _migration_5),
     (6, _migration_6),
+    (7, _migration_7),
 ]
 LATEST_VERSION = MIGRATIONS[-1][0]
 
@@ -552,30 +583,82 @@ def migrate(engine: Engine) -> tuple[int, int]:
     return before, version
 
 
+SEQ_SHIFT = 20  # PostgreSQL: low bits of a sequence number count within a transaction
+TXID_OFFSET = "txid_offset"
+
+
 def next_seq(conn: Connection, count: int = 1) -> int:
     """Reserve ``count`` change-feed sequence numbers; returns the last one.
 
-    The row lock taken by the UPDATE serializes writers on PostgreSQL; SQLite
-    serializes writers anyway.
+    SQLite: one counter row (SQLite serialises writers anyway). PostgreSQL: no shared
+    row at all, so writers never wait for each other: a number is the writing
+    transaction's id (``pg_current_xact_id()``, plus a fixed offset) shifted left by
+    :data:`SEQ_SHIFT` bits, plus a count within the transaction. Numbers of one
+    transaction are consecutive; numbers of different transactions follow their ids,
+    *not* their commit order: :func:`feed_watermark` is what keeps a reader from
+    passing a number that can still commit.
     """
     local = conn.info.get(_LOCAL_SEQ)
     if local is not None:  # inside local_seq(): numbers handed out under the held lock
         local[0] += count
         return int(local[0])
+    if conn.dialect.name == "postgresql":
+        return _pg_next_seq(conn, count)
     value = conn.execute(_NEXT_SEQ, {"count": count}).scalar()
     return int(value or 0)
 
 
 _LOCAL_SEQ = "gridfield.local_seq"
+_PG_SEQ = "gridfield.pg_seq"
+_PG_OFFSET = "gridfield.pg_txid_offset"
+
+
+def _txid_offset(conn: Connection) -> int:
+    offset = conn.info.get(_PG_OFFSET)
+    if offset is None:  # fixed since migration 7: read once per connection
+        offset = int(conn.execute(select(counters.c.value).where(
+            counters.c.name == TXID_OFFSET)).scalar() or 0)
+        conn.info[_PG_OFFSET] = offset
+    return int(offset)
+
+
+def _pg_next_seq(conn: Connection, count: int) -> int:
+    transaction = conn.get_transaction()
+    state = conn.info.get(_PG_SEQ)
+    if state is None or state[0] is not transaction:
+        xid = int(conn.execute(text("SELECT pg_current_xact_id()::text::bigint")).scalar() or 0)
+        state = [transaction, (xid + _txid_offset(conn)) << SEQ_SHIFT, 0]
+        conn.info[_PG_SEQ] = state
+    state[2] += count
+    if state[2] >= 1 << SEQ_SHIFT:
+        raise RuntimeError(f"more than {1 << SEQ_SHIFT} changes in one transaction")
+    return int(state[1] + state[2])
+
+
+def feed_watermark(conn: Connection) -> int | None:
+    """The lowest sequence number a transaction that has not finished may still commit
+    (PostgreSQL), read in the reader's snapshot: every number below it belongs to a
+    transaction that has committed (and is in the snapshot) or rolled back. A pull
+    hands out only numbers below it, so its cursor never passes a number that can still
+    appear. Call it as the first statement of a REPEATABLE READ transaction (the
+    snapshot is the transaction's). SQLite: None (writers commit in number order)."""
+    if conn.dialect.name != "postgresql":
+        return None
+    xmin = int(conn.execute(text(
+        "SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint")).scalar() or 0)
+    return (xmin + _txid_offset(conn)) << SEQ_SHIFT
 
 
 @contextlib.contextmanager
 def local_seq(conn: Connection) -> Iterator[None]:
-    """Hand out sequence numbers in this process for the block: one counter UPDATE
-    first (it takes the writer lock: SQLite's database lock, PostgreSQL's counter row
-    lock, held until the transaction ends), then plain increments, then one UPDATE
-    writing the last number back. The numbers are exactly those per-call
-    :func:`next_seq` would give. Use inside a transaction only."""
+    """SQLite: hand out sequence numbers in this process for the block: one counter
+    UPDATE first (it takes SQLite's database write lock, held until the transaction
+    ends), then plain increments, then one UPDATE writing the last number back: the
+    numbers per-call :func:`next_seq` would give. PostgreSQL: nothing to do (numbers
+    come from the transaction id, no lock). Use inside a transaction only."""
+    if conn.dialect.name == "postgresql":
+        yield
+        return
     start = next_seq(conn, 0)
     local = [start]
     conn.info[_LOCAL_SEQ] = local

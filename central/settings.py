@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from sqlalchemy import Connection, Engine, insert, select, update
+from sqlalchemy import Connection, Engine, insert, select, text, update
 
 from central import db
 
@@ -135,7 +135,10 @@ def set_setting(
     s = db.settings
     now = db.now_iso()
     with engine.begin() as conn:
-        seq = db.next_seq(conn)  # first: takes the writer lock before the look-up below
+        seq = db.next_seq(conn)  # SQLite: first, it takes the writer lock
+        if conn.dialect.name == "postgresql":  # no shared counter row there: lock the key
+            conn.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:k, 0))"),
+                         {"k": f"setting:{key}"})
         if org_unit_id is not None:
             unit = conn.execute(
                 select(db.org_units.c.id).where(db.org_units.c.id == org_unit_id)).first()
@@ -197,9 +200,12 @@ def effective(conn: Connection, grids: Iterable[int]) -> dict[str, dict[str, Any
     return best
 
 
-def config_page(conn: Connection, grids: tuple[int, ...], after: int) -> list[dict[str, Any]]:
+def config_page(
+    conn: Connection, grids: tuple[int, ...], after: int, before: int = 2**63 - 1
+) -> list[dict[str, Any]]:
     """The ``config`` changes for a device: each key whose value for its grids was set
-    after ``after`` (a few rows at most: no ``limit`` needed)."""
+    after ``after`` and below the feed's watermark ``before`` (a few rows at most: no
+    ``limit`` needed)."""
     s = db.settings
     newer = conn.execute(select(s.c.id).where(s.c.updated_seq > after).limit(1)).first()
     if newer is None:  # the usual case: one indexed-size look-up and nothing else
@@ -209,5 +215,5 @@ def config_page(conn: Connection, grids: tuple[int, ...], after: int) -> list[di
          "data": {"key": key, "value": r["value"], "org_unit_id": r["org_unit_id"],
                   "updated_at": r["updated_at"]}}
         for key, r in sorted(effective(conn, grids).items())
-        if int(r["updated_seq"]) > after
+        if after < int(r["updated_seq"]) < before
     ]

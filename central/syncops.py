@@ -13,7 +13,7 @@ import uuid
 from collections.abc import Iterator
 from typing import Any
 
-from sqlalchemy import Connection, Engine, bindparam, insert, select, update
+from sqlalchemy import Connection, Engine, bindparam, insert, select, text, update
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, StatementError
 
 from central import db, ops
@@ -63,12 +63,15 @@ def _grid_of(payload: dict[str, Any], device: Any) -> int:
     return grid_id
 
 
-def _household(conn: Connection, household_id: str) -> dict[str, Any] | None:
-    row = (
-        conn.execute(select(db.households).where(db.households.c.id == household_id))
-        .mappings()
-        .first()
-    )
+def _household(
+    conn: Connection, household_id: str, lock: bool = False
+) -> dict[str, Any] | None:
+    """The household row; with ``lock`` held until the transaction ends (PostgreSQL
+    ``FOR UPDATE``: pushes run side by side there, and an op that reads a household's
+    fields and then writes them must not interleave with another; SQLite serialises
+    writers anyway)."""
+    query = select(db.households).where(db.households.c.id == household_id)
+    row = conn.execute(query.with_for_update() if lock else query).mappings().first()
     return dict(row) if row is not None else None
 
 
@@ -102,8 +105,12 @@ def _record_hashes(
 
 
 def _apply_immutable(
-    conn: Connection, device: Any, op: dict[str, Any], now: str
+    conn: Connection, device: Any, op: dict[str, Any], now: str,
+    pending: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
+    """Store an immutable record (once: the same content again is a duplicate). With
+    ``pending`` (a :data:`FAST_KINDS` op, see :func:`_push_ops`) the record row is added
+    to it instead of being inserted now: nothing else is written for those kinds."""
     kind, record_id, payload = op["kind"], op["record_id"], op["payload"]
     if kind == "member.create":
         grid_id = _member_create_grid(conn, device, record_id, payload)
@@ -153,13 +160,17 @@ def _apply_immutable(
         _check_task_response(conn, device, kind, record_id, payload)
     _check_photo_refs(conn, device, payload)
     seq = db.next_seq(conn)
-    conn.execute(insert(db.records), {  # constant statement: cheap to compile (hot path)
+    row = {
         "kind": kind, "id": record_id, "grid_id": grid_id, "device_id": device.device_id,
         "person_id": device.person_id, "content_hash": digest, "payload": payload, "seq": seq,
         "received_at": now,
-    })
+    }
     if known_hashes is not None:
         known_hashes[(kind, record_id)] = digest
+    if pending is not None:
+        pending.append(row)
+        return {"status": "applied", "reason": None, "version": None}
+    conn.execute(insert(db.records), row)  # constant statement: cheap to compile (hot path)
     version = None
     if kind == "member.create":
         version = 1
@@ -230,7 +241,8 @@ def _followup_grid(conn: Connection, device: Any, payload: dict[str, Any]) -> in
     event_id = payload.get("event_id")
     if not isinstance(event_id, str) or not event_id or len(event_id) > 36:
         raise Rejected("invalid", "event_id is required")
-    row = conn.execute(select(db.events.c.grid_id).where(db.events.c.id == event_id)).first()
+    row = conn.execute(select(db.events.c.grid_id).where(db.events.c.id == event_id)
+                       .with_for_update()).first()  # its status moves below
     if row is None:
         raise Rejected("unknown_record", f"no event {event_id}")
     if int(row[0]) not in device.grids:
@@ -280,10 +292,11 @@ EVENT_FEED_COLUMNS = (
 
 
 def _events_page(
-    conn: Connection, grids: tuple[int, ...], after: int, limit: int
+    conn: Connection, grids: tuple[int, ...], after: int, limit: int, before: int
 ) -> list[dict[str, Any]]:
     """Events with their whole history (oldest first), one history query per page."""
-    page = _simple_page(conn, db.events, "event", grids, after, limit, EVENT_FEED_COLUMNS)
+    page = _simple_page(conn, db.events, "event", grids, after, limit, before,
+                        EVENT_FEED_COLUMNS)
     if page:
         h = db.event_history
         by_id: dict[str, list[dict[str, Any]]] = {c["id"]: [] for c in page}
@@ -359,12 +372,15 @@ def _check_photo_refs(conn: Connection, device: Any, payload: dict[str, Any]) ->
     ids = _photo_ids(payload)
     if not ids:
         return
-    r = db.records
-    for (grid_id,) in conn.execute(
-        select(r.c.grid_id).where(r.c.kind == "photo.meta", r.c.id.in_(sorted(set(ids))))
-    ):
-        if int(grid_id) not in device.grids:
-            raise Rejected("forbidden_grid", "a photo of a grid not assigned to this worker")
+    known: dict[str, int] | None = conn.info.get(_BATCH_PHOTOS)
+    if known is not None and all(i in known for i in ids):
+        grids = [known[i] for i in ids]
+    else:
+        r = db.records
+        grids = [int(g) for (g,) in conn.execute(select(r.c.grid_id).where(
+            r.c.kind == "photo.meta", r.c.id.in_(sorted(set(ids)))))]
+    if any(g not in device.grids for g in grids if g is not None):
+        raise Rejected("forbidden_grid", "a photo of a grid not assigned to this worker")
 
 
 def _when(value: Any) -> str | None:
@@ -382,7 +398,7 @@ def _when(value: Any) -> str | None:
 def _apply_update(conn: Connection, device: Any, op: dict[str, Any], now: str) -> dict[str, Any]:
     fields = op["payload"]["fields"]  # names and values checked by the schema
     base = _check_base(op)
-    hh = _household(conn, op["record_id"])
+    hh = _household(conn, op["record_id"], lock=True)
     if hh is None:
         raise Rejected("unknown_record", f"no household {op['record_id']}")
     if hh["grid_id"] not in device.grids:
@@ -477,7 +493,8 @@ def _write_fields(
 def _apply_resolve(conn: Connection, device: Any, op: dict[str, Any], now: str) -> dict[str, Any]:
     choice = op["payload"]["choice"]  # kept or other: checked by the schema
     c = (
-        conn.execute(select(db.conflicts).where(db.conflicts.c.id == op["record_id"]))
+        conn.execute(select(db.conflicts).where(db.conflicts.c.id == op["record_id"])
+                     .with_for_update())
         .mappings()
         .first()
     )
@@ -492,7 +509,7 @@ def _apply_resolve(conn: Connection, device: Any, op: dict[str, Any], now: str) 
     seq = db.next_seq(conn)
     if c.get("member_id") is not None:
         return _resolve_member(conn, device, dict(c), choice, seq, now)
-    hh = _household(conn, c["household_id"])
+    hh = _household(conn, c["household_id"], lock=True)
     assert hh is not None
     version = int(hh["version"])
     if choice == "other" and hh[c["field"]] != c["kept_value"]:
@@ -547,8 +564,17 @@ def _check_base(op: dict[str, Any]) -> int:
     return base
 
 
-def _household_in_grids(conn: Connection, device: Any, household_id: Any) -> dict[str, Any]:
-    hh = _household(conn, household_id) if isinstance(household_id, str) else None
+def _household_in_grids(
+    conn: Connection, device: Any, household_id: Any, lock: bool = False
+) -> dict[str, Any]:
+    if not lock:  # only the grid is needed: the batch's look-up may know it already
+        grid = conn.info.get(_BATCH_GRIDS, {}).get(household_id)
+        if grid is not None:
+            if grid not in device.grids:
+                raise Rejected("forbidden_grid",
+                               "household is in a grid not assigned to this worker")
+            return {"id": household_id, "grid_id": grid}
+    hh = _household(conn, household_id, lock) if isinstance(household_id, str) else None
     if hh is None:
         raise Rejected("unknown_record", f"no household {household_id}")
     if hh["grid_id"] not in device.grids:
@@ -560,7 +586,7 @@ def _member_create_grid(
     conn: Connection, device: Any, record_id: str, payload: dict[str, Any]
 ) -> int:
     """Checks of a ``member.create``; the grid is the household's."""
-    hh = _household_in_grids(conn, device, payload.get("household_id"))
+    hh = _household_in_grids(conn, device, payload.get("household_id"), lock=True)
     if len(record_id) > 36:
         raise Rejected("invalid", "member id is longer than 36 characters")
     return int(hh["grid_id"])
@@ -666,7 +692,10 @@ def _member_target(
     if live is None and (state is None or not state["removed"]):
         raise Rejected("unknown_record", f"no member {member_id}")
     household_id = live["household_id"] if live is not None else state["household_id"]  # type: ignore[index]
-    return live, state, _household_in_grids(conn, device, household_id)
+    hh = _household_in_grids(conn, device, household_id, lock=True)
+    # read again under the household's lock (PostgreSQL: another push may have just
+    # changed the member; READ COMMITTED shows it to statements after the lock)
+    return _member(conn, member_id), _member_state(conn, member_id), hh
 
 
 def _apply_member_update(
@@ -759,6 +788,7 @@ def _resolve_member(
     conn: Connection, device: Any, c: dict[str, Any], choice: str, seq: int, now: str
 ) -> dict[str, Any]:
     member_id = str(c["member_id"])
+    _household(conn, c["household_id"], lock=True)  # member ops of the household wait
     live = _member(conn, member_id)
     state = _member_state(conn, member_id)
     version = int(state["version"]) if state is not None else 1
@@ -812,7 +842,7 @@ def _apply_tags(conn: Connection, device: Any, op: dict[str, Any], now: str) -> 
     remove = _tag_list(op["payload"].get("remove"), "remove")
     if not add and not remove:
         raise Rejected("invalid", "add or remove must name a tag")
-    hh = _household_in_grids(conn, device, op["record_id"])
+    hh = _household_in_grids(conn, device, op["record_id"], lock=True)
     current = list(hh["tags"] or [])
     kept = [t for t in current if t not in remove]
     tags = kept + [t for t in add if t not in kept]
@@ -835,23 +865,134 @@ def _apply_tags(conn: Connection, device: Any, op: dict[str, Any], now: str) -> 
 
 
 def push(engine: Engine, device: Any, op_list: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Apply ``op_list`` in order, each at most once, in one transaction."""
+    """Apply ``op_list`` in order, each at most once, in one transaction.
+
+    SQLite: the change counter is taken first (the database write lock: before any
+    read, so nothing read can go stale), and pushes run one at a time. PostgreSQL:
+    pushes of different devices run side by side (no shared counter row: see
+    ``db.next_seq``); one device's requests wait for each other (an advisory lock on the
+    device id, so a retry that overtakes its original sees its ops as duplicates), and
+    an op that reads and then writes a household, member, conflict or event locks that
+    row first.
+
+    The batch is tried on the fast path first (:func:`_push_ops`); when the database
+    refuses its deferred inserts, the whole transaction is rolled back and the batch is
+    applied again op by op, each in its own savepoint, so the refusal is one op's
+    answer."""
+    try:
+        return _push_in_transaction(engine, device, op_list, fast=True)
+    except _FastPathRefused:
+        return _push_in_transaction(engine, device, op_list, fast=False)
+
+
+class _FastPathRefused(Exception):
+    """The deferred inserts of the fast path failed: redo the batch op by op."""
+
+
+def _push_in_transaction(
+    engine: Engine, device: Any, op_list: list[dict[str, Any]], fast: bool
+) -> list[dict[str, Any]]:
     now = db.now_iso()
     try:
         with engine.begin() as conn, db.local_seq(conn):
-            # Take the writer lock first (SQLite: before any read, so the snapshot cannot
-            # go stale; PostgreSQL: the counter row lock serializes pushes, so commit
-            # order is sequence order and the pull cursor never skips a change).
-            # local_seq() takes it; the numbers are then handed out in this process.
-            db.next_seq(conn)
+            if conn.dialect.name == "postgresql":
+                conn.execute(_DEVICE_LOCK, {"key": f"push:{device.device_id}"})
+            else:
+                db.next_seq(conn)  # the writer lock (see push)
             conn.info[_KNOWN_HASHES] = _record_hashes(conn, op_list)
+            conn.info[_BATCH_GRIDS], conn.info[_BATCH_PHOTOS] = _batch_refs(conn, op_list)
             try:
-                results = _push_ops(conn, device, op_list, now)
+                return _push_ops(conn, device, op_list, now, fast)
             finally:
-                conn.info.pop(_KNOWN_HASHES, None)
+                for key in (_KNOWN_HASHES, _BATCH_GRIDS, _BATCH_PHOTOS):
+                    conn.info.pop(key, None)
+    except _FastPathRefused:
+        raise
     except (IntegrityError, OperationalError) as exc:
         raise PushBusy() from exc
-    return results
+
+
+_DEVICE_LOCK = text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))")
+_BATCH_GRIDS = "gridfield.push_household_grids"
+_BATCH_PHOTOS = "gridfield.push_photo_grids"
+
+
+def _batch_refs(
+    conn: Connection, op_list: list[dict[str, Any]]
+) -> tuple[dict[str, int], dict[str, int]]:
+    """The grids of the households and photos the batch's records name, one query each
+    (a visit then costs no look-up of its own). Only what exists now: a household or
+    photo the batch itself creates is looked up when an op needs it."""
+    households: set[str] = set()
+    photos: set[str] = set()
+    for op in op_list:
+        payload = op.get("payload")
+        if op.get("kind") not in protocol.IMMUTABLE_KINDS or not isinstance(payload, dict):
+            continue
+        hid = payload.get("household_id")
+        if isinstance(hid, str) and len(hid) <= 36:
+            households.add(hid)
+        try:
+            photos.update(i for i in _photo_ids(payload) if len(i) <= 64)
+        except Rejected:
+            pass  # the op's own check answers it
+    grids: dict[str, int] = {}
+    photo_grids: dict[str, int] = {}
+    h, r = db.households, db.records
+    wanted = sorted(households)
+    for start in range(0, len(wanted), 500):
+        grids.update((str(i), int(g)) for i, g in conn.execute(
+            select(h.c.id, h.c.grid_id).where(h.c.id.in_(wanted[start:start + 500]))))
+    wanted = sorted(photos)
+    for start in range(0, len(wanted), 500):
+        photo_grids.update((str(i), int(g)) for i, g in conn.execute(
+            select(r.c.id, r.c.grid_id).where(r.c.kind == "photo.meta",
+                                              r.c.id.in_(wanted[start:start + 500]))))
+    return grids, photo_grids
+
+
+# Kinds whose only write is their record row: on the fast path they are checked in
+# Python and their rows inserted together (no savepoint, no statement of their own).
+FAST_KINDS = frozenset(
+    {"visit.create", "photo.meta", "track.segment", "checklist.result", "patrol.report"})
+
+
+def _apply_fast(
+    conn: Connection, device: Any, op: dict[str, Any], now: str,
+    pending: list[dict[str, Any]],
+) -> dict[str, Any]:
+    """A :data:`FAST_KINDS` op: every check, and its record row added to ``pending``.
+    It writes nothing itself, so a refusal needs no savepoint to undo."""
+    try:
+        schemas.check_op_payload(op["kind"], op.get("payload"))
+        if device.role not in ("worker", "leader"):
+            raise Rejected("read_only",
+                           f"a {device.role}'s device reads its grids but does not write")
+        return _apply_immutable(conn, device, op, now, pending)
+    except schemas.SchemaError as exc:
+        return {"status": "rejected", "reason": "invalid", "detail": exc.detail}
+    except Rejected as rej:
+        return {"status": "rejected", "reason": rej.reason, "detail": rej.detail}
+    except (ValueError, TypeError, KeyError, AttributeError, OverflowError) as exc:
+        return {"status": "rejected", "reason": "invalid",
+                "detail": f"this op could not be applied ({type(exc).__name__})"}
+
+
+def _flush(conn: Connection, pending: list[dict[str, Any]]) -> None:
+    """Insert the fast path's record rows (one statement); a refusal redoes the batch."""
+    if not pending:
+        return
+    try:
+        conn.execute(insert(db.records), pending)
+    except IntegrityError as exc:  # e.g. another device stored the same record meanwhile
+        raise _FastPathRefused() from exc
+    except OperationalError as exc:
+        if _is_contention(exc):
+            raise
+        raise _FastPathRefused() from exc
+    except (DBAPIError, StatementError) as exc:
+        raise _FastPathRefused() from exc
+    pending.clear()
 
 
 def _is_contention(exc: OperationalError) -> bool:
@@ -896,6 +1037,15 @@ def _apply_isolated(
         return {"status": "rejected", "reason": "invalid",
                 "detail": f"the database refused this op ({type(exc.orig).__name__})"}
     except (IntegrityError, DBAPIError, StatementError) as exc:
+        if isinstance(exc, IntegrityError) and kind in protocol.IMMUTABLE_KINDS:
+            # PostgreSQL: another device's push stored this record meanwhile (same id)
+            stored = conn.execute(_RECORD_HASH, {"kind": kind,
+                                                 "record_id": op["record_id"]}).first()
+            if stored is not None:
+                if stored[0] == protocol.content_hash(op["payload"]):
+                    return {"status": "duplicate", "reason": None}
+                return {"status": "rejected", "reason": "content_differs",
+                        "detail": f"{kind} {op['record_id']} exists with different content"}
         log.warning("op %s (%s) failed in the database", op.get("op_id"), op.get("kind"),
                     exc_info=True)
         kind = type(getattr(exc, "orig", None) or exc).__name__
@@ -910,8 +1060,11 @@ def _apply_isolated(
 
 
 def _push_ops(
-    conn: Connection, device: Any, op_list: list[dict[str, Any]], now: str
+    conn: Connection, device: Any, op_list: list[dict[str, Any]], now: str, fast: bool = True
 ) -> list[dict[str, Any]]:
+    """Each op once, in order. ``fast``: :data:`FAST_KINDS` ops are checked in Python and
+    their rows inserted together just before the next other op (which may read them)
+    and at the end; every other op runs in its own savepoint (:func:`_apply_isolated`)."""
     results: list[dict[str, Any]] = []
     ids = [o["op_id"] for o in op_list]
     stored = {
@@ -922,6 +1075,7 @@ def _push_ops(
     } if ids else {}
     seen: set[str] = set()
     applied_ops: list[dict[str, Any]] = []
+    pending: list[dict[str, Any]] = []
     for op in op_list:
         op_id = op["op_id"]
         prior = stored.get(op_id)
@@ -939,7 +1093,11 @@ def _push_ops(
                     "conflicts", []), "original": original,
             })
             continue
-        result = _apply_isolated(conn, device, op, now)
+        if fast and op["kind"] in FAST_KINDS:
+            result = _apply_fast(conn, device, op, now, pending)
+        else:
+            _flush(conn, pending)
+            result = _apply_isolated(conn, device, op, now)
         result["op_id"] = op_id
         if result["status"] == protocol.RETRY_LATER:  # not recorded: offered again later
             results.append(result)
@@ -953,6 +1111,7 @@ def _push_ops(
             "result": result, "seq": db.next_seq(conn), "received_at": now,
         })
         results.append(result)
+    _flush(conn, pending)
     if applied_ops:  # nothing in the batch reads sync_ops: one executemany
         conn.execute(insert(db.sync_ops), applied_ops)
     return results
@@ -968,12 +1127,12 @@ def _dicts(result: Any) -> list[dict[str, Any]]:
 
 
 def _households_page(
-    conn: Connection, grids: tuple[int, ...], after: int, limit: int
+    conn: Connection, grids: tuple[int, ...], after: int, limit: int, before: int
 ) -> list[dict[str, Any]]:
     h = db.households
     rows = _dicts(conn.execute(
         select(h)
-        .where(h.c.grid_id.in_(grids), h.c.updated_seq > after)
+        .where(h.c.grid_id.in_(grids), h.c.updated_seq > after, h.c.updated_seq < before)
         .order_by(h.c.updated_seq)
         .limit(limit)
     ))
@@ -1001,11 +1160,12 @@ def _households_page(
 
 def _simple_page(
     conn: Connection, table: Any, kind: str, grids: tuple[int, ...], after: int, limit: int,
-    columns: tuple[str, ...] | None = None,
+    before: int, columns: tuple[str, ...] | None = None,
 ) -> list[dict[str, Any]]:
     rows = _dicts(conn.execute(
         select(table)
-        .where(table.c.grid_id.in_(grids), table.c.updated_seq > after)
+        .where(table.c.grid_id.in_(grids), table.c.updated_seq > after,
+               table.c.updated_seq < before)
         .order_by(table.c.updated_seq)
         .limit(limit)
     ))
@@ -1022,6 +1182,7 @@ _VISITS = (
     .where(db.records.c.kind == "visit.create",
            db.records.c.grid_id.in_(bindparam("grids", expanding=True)),
            db.records.c.seq > bindparam("after"),
+           db.records.c.seq < bindparam("before"),
            db.records.c.device_id != bindparam("device"))
     .order_by(db.records.c.seq)
     .limit(bindparam("limit"))
@@ -1029,14 +1190,15 @@ _VISITS = (
 
 
 def _visits_page(
-    conn: Connection, grids: tuple[int, ...], after: int, limit: int, device_id: str = ""
+    conn: Connection, grids: tuple[int, ...], after: int, limit: int, before: int,
+    device_id: str = "",
 ) -> list[dict[str, Any]]:
     """Visits recorded in the device's grids by other devices (the device has its own;
     index ix_records_kind_grid). A row stored before payloads were validated that does
     not fit the schema now is left out (logged), so it cannot break its grid's feed."""
     out = []
     for r in conn.execute(_VISITS, {"grids": list(grids), "after": after, "limit": limit,
-                                    "device": device_id}):
+                                    "before": before, "device": device_id}):
         payload = r.payload
         data = dict(payload) if isinstance(payload, dict) else {}
         data.update(id=r.id, grid_id=str(r.grid_id), person_id=r.person_id)
@@ -1052,11 +1214,11 @@ def _visits_page(
 
 
 def _conflicts_page(
-    conn: Connection, grids: tuple[int, ...], after: int, limit: int
+    conn: Connection, grids: tuple[int, ...], after: int, limit: int, before: int
 ) -> list[dict[str, Any]]:
     """Conflicts with the names of both people: the leader decides between colleagues,
     not between person numbers."""
-    page = _simple_page(conn, db.conflicts, "conflict", grids, after, limit)
+    page = _simple_page(conn, db.conflicts, "conflict", grids, after, limit, before)
     wanted = {c["data"][k] for c in page for k in ("kept_person", "other_person")
               if c["data"].get(k) is not None}
     names: dict[int, str] = {}
@@ -1072,40 +1234,54 @@ def _conflicts_page(
 
 
 @contextlib.contextmanager
-def _snapshot(engine: Engine) -> Iterator[Connection]:
+def _snapshot(engine: Engine) -> Iterator[tuple[Connection, int]]:
     """One read transaction for every statement of a pull page, so the page is one
-    consistent snapshot.
+    consistent snapshot, and the watermark below which every number in it is final.
 
-    Why that is enough: every writer takes the change counter first (``db.next_seq``; the
-    counter row lock on PostgreSQL, the database write lock on SQLite) and holds it until
-    it commits, so writers commit in sequence order and any snapshot holds every number
-    up to its highest one (gaps are only numbers of rolled-back transactions, which never
-    appear). Read statement by statement instead (each its own snapshot under READ
-    COMMITTED, or SQLite without BEGIN), a push committing between two statements showed
-    the puller a higher number while a lower one of another kind was still unread, and
-    the cursor passed it for good."""
+    Why no number is ever skipped (the cursor is the last number handed out):
+
+    * SQLite: every writer takes the change counter first (``db.next_seq``, under the
+      database write lock) and holds it until it commits, so writers commit in number
+      order and a snapshot holds every number up to its highest one (gaps are numbers
+      of rolled-back transactions, which never appear).
+    * PostgreSQL: writers share no row (a number is its transaction id, shifted, plus a
+      count: ``db.next_seq``), so they commit in any order. The snapshot's ``xmin`` is
+      the oldest transaction still running; every transaction with a lower id has
+      finished, and any transaction that commits later has an id at or above it. The
+      page hands out only numbers below that watermark (``db.feed_watermark``), so a
+      number at or below the cursor can never appear later. Rows above it wait for the
+      next pull (a transaction left open for long holds the feed back, never loses it).
+
+    Read statement by statement instead (each its own snapshot under READ COMMITTED,
+    or SQLite without BEGIN), a push committing between two statements showed the
+    puller a higher number while a lower one of another kind was still unread, and the
+    cursor passed it for good."""
     with engine.connect() as conn:
         if engine.dialect.name == "sqlite":
             conn.exec_driver_sql("BEGIN")  # pysqlite opens none for reads on its own
         else:  # before the first statement, which begins the transaction
             conn = conn.execution_options(isolation_level="REPEATABLE READ")
         try:
-            yield conn
+            watermark = db.feed_watermark(conn)  # first: in the transaction's snapshot
+            yield conn, NO_WATERMARK if watermark is None else watermark
         finally:
             conn.rollback()
+
+
+NO_WATERMARK = 2**63 - 1
 
 
 def pull(engine: Engine, device: Any, after: int, limit: int) -> dict[str, Any]:
     grids = tuple(device.grids)
     if not grids:
         return {"changes": [], "next_after": after, "has_more": False}
-    with _snapshot(engine) as conn:
-        candidates = _households_page(conn, grids, after, limit + 1)
-        candidates += _conflicts_page(conn, grids, after, limit + 1)
-        candidates += _events_page(conn, grids, after, limit + 1)
-        candidates += _simple_page(conn, db.tasks, "task", grids, after, limit + 1)
-        candidates += _visits_page(conn, grids, after, limit + 1, device.device_id)
-        candidates += central_settings.config_page(conn, grids, after)
+    with _snapshot(engine) as (conn, before):
+        candidates = _households_page(conn, grids, after, limit + 1, before)
+        candidates += _conflicts_page(conn, grids, after, limit + 1, before)
+        candidates += _events_page(conn, grids, after, limit + 1, before)
+        candidates += _simple_page(conn, db.tasks, "task", grids, after, limit + 1, before)
+        candidates += _visits_page(conn, grids, after, limit + 1, before, device.device_id)
+        candidates += central_settings.config_page(conn, grids, after, before)
     candidates.sort(key=lambda c: int(c["seq"]))
     page = _bounded(candidates, limit)
     has_more = len(candidates) > len(page)

@@ -130,9 +130,9 @@ def test_visit_page_reads_through_the_index(sqlite_db: str) -> None:
                 "EXPLAIN QUERY PLAN SELECT id FROM records WHERE kind = 'visit.create'"
                 " AND grid_id IN (1, 2) AND seq > 5 ORDER BY seq LIMIT 10")))
             assert "ix_records_kind_grid" in plan
-            from central.syncops import _visits_page
+            from central.syncops import NO_WATERMARK, _visits_page
 
-            page = _visits_page(conn, (int(unit),), 10, 5)
+            page = _visits_page(conn, (int(unit),), 10, 5, NO_WATERMARK)
             assert [c["id"] for c in page] == ["r12", "r14", "r16", "r18", "r20"]
             assert all(c["kind"] == "visit" and c["data"]["grid_id"] == str(unit)
                        for c in page)

@@ -191,3 +191,39 @@ def test_the_feed_skips_nothing_while_devices_push(
     assert events > 20, "the pushers hardly pushed: the race was not exercised"
     assert not missing, f"{len(missing)} of {len(fresh)} changes never reached the puller"
     ops.stats(live.engine)  # the server still answers its own queries
+
+
+def test_a_slow_writer_neither_blocks_pushes_nor_loses_its_row(
+    live: LiveServer, make_device: MakeDevice
+) -> None:
+    """PostgreSQL: writers share no counter row, so a transaction left open does not
+    hold other devices' pushes; and the feed's watermark keeps the puller from passing
+    the open transaction's number: its row arrives once it commits, none skipped."""
+    import pytest
+    from sqlalchemy import insert
+
+    from central import db
+
+    if not live.db_url.startswith("postgres"):
+        pytest.skip("SQLite serialises writers by design")
+    grid = new_grid(live.engine)
+    worker = make_device(live, grid["workers"][0], "w")
+    leader = make_device(live, grid["leader"], "leader")
+    with live.engine.connect() as slow:
+        transaction = slow.begin()
+        slow.execute(insert(db.tasks).values(
+            id="slow-task", grid_id=grid["id"], title="慢任务", body="晚提交",
+            due=None, created_at=db.now_iso(), updated_seq=db.next_seq(slow)))
+        start = time.monotonic()
+        event = {"op_id": uuid.uuid4().hex, "kind": "event.report",
+                 "record_id": uuid.uuid4().hex, "base_version": None,
+                 "payload": {"grid_id": grid["id"], "category": "其他", "description": "快"}}
+        (result,) = worker.transport.push([event])["results"]
+        assert result["status"] == "applied"
+        assert time.monotonic() - start < 5, "a push waited for another transaction"
+        held = leader.transport.pull(0, 1000)
+        assert {c["id"] for c in held["changes"]} & {"slow-task", event["record_id"]} == set()
+        after = int(held["next_after"])
+        transaction.commit()
+    page = leader.transport.pull(after, 1000)
+    assert {c["id"] for c in page["changes"]} >= {"slow-task", event["record_id"]}
