@@ -1,8 +1,9 @@
 """The import layers of DEVELOPERS.md, checked over the source's syntax trees.
 
 Imports only go down: ``ui`` → the field-work domain → ``storage``/``security``; ``sync``
-builds on ``fieldclient`` and never the reverse; ``central`` shares only
-``sync.protocol``; nothing outside ``ui`` imports Qt. Every import counts, the ones inside
+builds on ``fieldclient`` and never the reverse; ``central`` shares only the wire
+format (``sync.protocol`` and its schemas, ``sync.schemas``); nothing outside ``ui``
+imports Qt. Every import counts, the ones inside
 functions and under ``TYPE_CHECKING`` too: a late import is still a dependency.
 """
 
@@ -43,6 +44,8 @@ MAY_IMPORT: dict[str, set[str]] = {
     },
 }
 PACKAGES = ("fieldclient", "sync", "central", "ui")
+# The wire format shared by the device and central: it builds on nothing else of ours.
+WIRE = ("sync.protocol", "sync.schemas")
 MAX_MODULES = 20  # a folder past this gets subpackages (DEVELOPERS.md)
 
 
@@ -66,8 +69,8 @@ def layer_of(module: str) -> str:
         sub = ROOT / "fieldclient" / module.split(".")[1]
         if sub.is_dir():  # a subpackage that is not a layer above: unknown, say so
             return "fieldclient.?" + module
-    if best == "sync" and module == "sync.protocol":
-        return "sync.protocol"
+    if best == "sync" and module in WIRE:
+        return "sync.protocol"  # one layer: the wire format
     return best
 
 
@@ -178,6 +181,10 @@ def test_no_folder_outgrows_its_subpackages() -> None:
     ("sync.engine", "fieldclient.storage.session", True),
     ("sync.protocol", "fieldclient.errors", False),
     ("central.app", "sync.protocol", True),
+    ("central.app", "sync.schemas", True),
+    ("sync.schemas", "sync.protocol", True),
+    ("sync.schemas", "sync.engine", False),
+    ("sync.schemas", "fieldclient.errors", False),
     ("central.app", "sync.engine", False),
     ("central.app", "ui.app", False),
     ("central.app", "fieldclient.errors", False),
