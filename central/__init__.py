@@ -2,6 +2,6 @@
 the sync API, enrollment, the closed loop of events, tasks, settings and the operators'
 command line.
 
-It shares only the wire format (:mod:`sync.protocol`) with the device: it never imports
-``fieldclient``, the rest of ``sync``, ``ui`` or Qt.
+It shares only the wire format (:mod:`sync.protocol` and its schemas) with the
+device: it never imports ``fieldclient``, the rest of ``sync``, ``ui`` or Qt.
 """

@@ -302,6 +302,63 @@ def sync_screens(
             settle(app)
             page.scroll.ensureWidgetVisible(cards[-1], 0, 0)  # type: ignore[attr-defined]
             save(controller.window, out, f"{tag}_25_sync_{name}_conflict", app)
+    skew_screens(app, out, tag, controller, tmp)
+
+
+def skew_screens(
+    app: QApplication, out: Path, tag: str, controller: AppController, tmp: Path
+) -> None:
+    """The Sync page with version skew: a record the centre cannot take yet (answered
+    ``retry_later``) and rows from the centre this app cannot use (a kind it does not
+    know, a household it cannot store). The centre is the tests' small loopback server
+    that speaks the documented protocol (``tests/sync/sync_helpers.SkewServer``): today's
+    ``central`` does not produce these answers."""
+    sys.path.insert(0, str(ROOT / "tests" / "sync"))
+    from sync_helpers import SkewServer
+
+    from fieldclient.fieldwork.households import create_household, update_household
+    from sync.engine import enroll_device
+
+    zh = tag.startswith("zh")
+    server = SkewServer(level=3, unsupported=("household.tags",))
+    try:
+        data_dir = tmp / f"{tag}-sync-skew"
+        session = setup_device(data_dir, PIN, store=FileSecretStore(data_dir))
+        enroll_device(session, server.base, "ABCD-EFGH-JKMN", "平板-skew")
+        hid = create_household(session, "钱秀兰" if zh else "Qian Xiulan", "解放路7号" if zh
+                               else "7 Liberation Road", grid_id="1")
+        update_household(session, hid, {"tags": ["独居老人" if zh else "lives alone"]})
+        session.close()
+        server.add_row("notice", "n1", {"id": "n1", "grid_id": 1, "text": "停水通知"})
+        server.add_row("household", "h-new", {
+            "id": "h-new", "grid_id": 1, "head_name": "孙八", "address": "东街8号",
+            "category": "elderly", "version": 1, "tags": [], "members": []})
+        controller.lock("manual")
+        controller.data_dir = data_dir
+        controller.on_session(unlock_device(data_dir, PIN))
+        sync = controller.sync
+        assert sync is not None
+        sync.timer.stop()
+        sync.sync_now()
+        while sync.busy():
+            settle(app)
+        view = controller.window.screen_widget()
+        assert isinstance(view, MainView)
+        view.show_page("sync")
+        view.sync_status.update_state()
+        save(controller.window, out, f"{tag}_26_sync_waiting_held", app)
+        page = view.pages["sync"]
+        page.scroll.ensureWidgetVisible(page.held_list, 0, 0)  # type: ignore[attr-defined]
+        save(controller.window, out, f"{tag}_26b_sync_held", app)
+        server.min_level = 9  # the centre no longer serves this app
+        sync.sync_now()
+        while sync.busy():
+            settle(app)
+        sync.timer.stop()
+        page.scroll.verticalScrollBar().setValue(0)  # type: ignore[attr-defined]
+        save(controller.window, out, f"{tag}_27_sync_upgrade_required", app)
+    finally:
+        server.close()
 
 
 def _tomorrow_evening() -> str:

@@ -2,5 +2,6 @@
 commands) and the wire protocol shared with ``central``.
 
 May import every layer of ``fieldclient``; ``fieldclient`` never imports ``sync``.
-:mod:`sync.protocol` imports nothing of ours, so ``central`` can share it alone.
+:mod:`sync.protocol` (the wire format and its schemas) imports nothing else of ours,
+so ``central`` can share it alone.
 """

@@ -122,6 +122,31 @@ def report_lines(data: dict[str, Any]) -> list[str]:
         lines.append(t(QT_TRANSLATE_NOOP("sync", "没有需要同步的内容。")))
     if data["pending"]:
         lines.append(t(QT_TRANSLATE_NOOP("sync", "仍待上传：{n}条"), n=data["pending"]))
+    if data.get("waiting_for_server"):
+        lines.append(t(
+            QT_TRANSLATE_NOOP("sync", "其中等指挥中心升级后才能接收：{n}条（已保存在本机）"),
+            n=data["waiting_for_server"],
+        ))
+    held = data.get("held") or {}
+    if held.get("total"):
+        lines.append(t(
+            QT_TRANSLATE_NOOP(
+                "sync", "来自指挥中心的{n}条数据暂时无法处理，已保存在本机，软件更新后会再试"
+            ),
+            n=held["total"],
+        ))
+        for row in held.get("rows", [])[:20]:
+            lines.append(t(
+                QT_TRANSLATE_NOOP("sync", "  {kind} {record}：{why}"),
+                kind=row["kind"], record=row["record_id"],
+                why=t(QT_TRANSLATE_NOOP("sync", "本软件还不认识这种数据"))
+                if row["reason"] == "unknown_kind" else row.get("error") or "",
+            ))
+    if data.get("server_protocol") is not None and data["server_protocol"] > data["protocol"]:
+        lines.append(t(
+            QT_TRANSLATE_NOOP("sync", "指挥中心的版本比本软件新（协议{server}，本软件{device}）"),
+            server=data["server_protocol"], device=data["protocol"],
+        ))
     if data["open_conflicts"]:
         lines.append(t(QT_TRANSLATE_NOOP("sync", "待网格长处理的冲突：{n}条"),
                        n=data["open_conflicts"]))

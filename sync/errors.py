@@ -65,6 +65,23 @@ class ServerFailed(SyncError):
         self.extra = extra
 
 
+class UpgradeRequired(SyncError):
+    """The server no longer serves this app's protocol level (``426``). Nothing is
+    sent or changed: the outbox waits until the app is updated."""
+
+    text = QT_TRANSLATE_NOOP(
+        "errors",
+        "本软件版本太旧，指挥中心已不再接收。请更新本软件。"
+        "数据已保存在本机，不会丢失，更新后会自动上传。",
+    )
+    code = "upgrade_required"
+
+    def __init__(self, server_level: int | None = None, min_level: int | None = None) -> None:
+        super().__init__()
+        self.server_level = server_level
+        self.min_level = min_level
+
+
 class AuthRefused(SyncError):
     text = QT_TRANSLATE_NOOP(
         "errors", "服务器拒绝了本设备的身份验证（{reason}），请联系信息管理员。"

@@ -4,23 +4,19 @@ Colleagues' visits count for the household's history and its quota due dates, so
 they are stored like the device's own, with ``origin = 'server'``. A visit already
 here (the device's own, or pulled before) is left alone: visits are immutable.
 Records of older clients (``people_met`` a number, no ``visit_type``) are coerced;
-a record too broken to show (no household, no time) is skipped rather than failing
-the whole page, which would stop the device from ever getting past it.
+a record too broken to store (no household, no time, a correction of a visit this
+device does not have) raises, and the sync engine holds it aside (``sync_held``) while
+the rest of the page goes on: it is neither lost nor able to stop the feed.
 """
 
 from __future__ import annotations
 
 import json
-import logging
-import sqlite3
 from typing import Any
 
-import sqlcipher3.dbapi2 as cipher_dbapi
 import sqlite_utils
 
 from sync import protocol
-
-log = logging.getLogger("gridfield.sync")
 
 MAX_TEXT = 5000
 
@@ -83,23 +79,13 @@ def visit_row(data: dict[str, Any], now: float) -> dict[str, Any] | None:
     }
 
 
-def save_pulled_visit(db: sqlite_utils.Database, data: dict[str, Any], now: float) -> bool:
-    """Insert the visit unless it is here already; False when it was skipped as broken.
-    Call inside the pull page's transaction."""
+def save_pulled_visit(db: sqlite_utils.Database, data: dict[str, Any], now: float) -> None:
+    """Insert the visit unless it is here already. Call inside the pull page's
+    transaction, in the row's own savepoint: a visit that cannot be stored raises
+    (ValueError, or the database's IntegrityError) and the engine holds it aside."""
     row = visit_row(data, now)
     if row is None:
-        log.warning("pulled visit without id, household or time skipped")
-        return False
+        raise ValueError("pulled visit without id, household or time")
     columns = ", ".join(row)
     marks = ", ".join("?" for _ in row)
-    db.execute("SAVEPOINT pulled_visit")
-    try:
-        db.execute(f"INSERT OR IGNORE INTO visits ({columns}) VALUES ({marks})", list(row.values()))
-    except (sqlite3.IntegrityError, cipher_dbapi.IntegrityError):
-        # e.g. it corrects a visit this device never got: keep the page going
-        db.execute("ROLLBACK TO pulled_visit")
-        db.execute("RELEASE pulled_visit")
-        log.warning("pulled visit %s could not be stored", row["id"])
-        return False
-    db.execute("RELEASE pulled_visit")
-    return True
+    db.execute(f"INSERT OR IGNORE INTO visits ({columns}) VALUES ({marks})", list(row.values()))

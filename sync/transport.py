@@ -3,6 +3,11 @@
 The :class:`Transport` protocol is what :class:`sync.engine.SyncEngine` needs; the
 tests and the GUI use :class:`HttpTransport` against a real ``central serve``.
 Each failure is mapped to a :mod:`sync.errors` error (retryable or not).
+
+Version skew: every request, enrollment included, carries the device's protocol level
+and app version (:func:`skew_headers`); every answer's level headers are kept
+(:attr:`HttpTransport.server_protocol`), and ``426 upgrade_required`` becomes
+:class:`sync.errors.UpgradeRequired`.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from urllib.parse import urlsplit
 import requests
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+import fieldclient
 from sync import protocol
 from sync.errors import (
     AuthRefused,
@@ -28,10 +34,32 @@ from sync.errors import (
     ServerFailed,
     ServerTimeout,
     ServerUnreachable,
+    UpgradeRequired,
 )
 
 DEFAULT_TIMEOUT = (10.0, 60.0)  # connect, read (seconds): slow rural links
 MAX_RETRY_AFTER = 300
+
+
+def app_version() -> str:
+    """The running app's version (read at call time: an upgrade test may change it)."""
+    return str(fieldclient.__version__)
+
+
+def skew_headers() -> dict[str, str]:
+    """The device's protocol level and app version, sent with every request."""
+    return {
+        protocol.HEADER_PROTOCOL: str(protocol.PROTOCOL_LEVEL),
+        protocol.HEADER_APP_VERSION: app_version(),
+    }
+
+
+def _level(resp: requests.Response, header: str) -> int | None:
+    """A level header of an answer as a whole number; None when absent or garbled."""
+    value = resp.headers.get(header, "").strip()
+    if not value.isdigit() or len(value) > 6:
+        return None
+    return int(value)
 
 
 def normalize_server_url(url: str) -> str:
@@ -85,6 +113,9 @@ def _raise_for(resp: requests.Response) -> None:
         body = {}
     code = str(body.get("error", ""))
     message = str(body.get("message", resp.reason or ""))
+    if status == 426:  # this app's protocol level is older than the server serves
+        raise UpgradeRequired(_level(resp, protocol.HEADER_PROTOCOL),
+                              _level(resp, protocol.HEADER_MIN_PROTOCOL))
     # 410 carries the wipe instruction once; a device that missed carrying it out (crash,
     # power loss) still learns from the signed-request 401 "revoked" that follows.
     if (status == 410 and body.get("wipe") is True) or (status == 401 and code == "revoked"):
@@ -118,7 +149,7 @@ def enroll(
     base = normalize_server_url(server_url)
     body = {"code": code, "public_key": public_key_b64, "device_name": device_name}
     resp = _send(lambda: requests.post(base + protocol.API_PREFIX + "/enroll", json=body,
-                                       timeout=timeout))
+                                       headers=skew_headers(), timeout=timeout))
     if resp.status_code == 401:
         raise EnrollCodeRefused()
     if resp.status_code != 200:
@@ -132,6 +163,9 @@ class HttpTransport:
     ``clock_offset`` (server time minus device time, seconds) corrects the signed
     timestamp so a device with a wrong clock can still talk to the server; the
     transport updates it from every answer (``last_server_unix``).
+
+    ``server_protocol`` / ``server_min_protocol``: the levels the server's last answer
+    declared (None: it declares none, i.e. a server from before level 2).
     """
 
     def __init__(
@@ -154,6 +188,8 @@ class HttpTransport:
         self.bytes_sent = 0
         self.last_server_unix: float | None = None
         self.last_local_unix: float | None = None
+        self.server_protocol: int | None = None
+        self.server_min_protocol: int | None = None
         self.http = requests.Session()
 
     def close(self) -> None:
@@ -174,12 +210,14 @@ class HttpTransport:
             )
             if body:
                 headers["Content-Type"] = "application/json"
+            headers.update(skew_headers())
             headers.update(extra_headers or {})
             self.requests_made += 1
             self.bytes_sent += len(body)
             resp = _send(lambda h=headers: self.http.request(  # type: ignore[misc]
                 method, self.base + path, data=body or None, headers=h, timeout=self.timeout
             ))
+            self._note_levels(resp)
             try:
                 if resp.status_code not in accept:
                     _raise_for(resp)
@@ -196,6 +234,13 @@ class HttpTransport:
                 self.last_server_unix, self.last_local_unix = float(unix), self.clock()
             return data
         raise AssertionError("unreachable")
+
+    def _note_levels(self, resp: requests.Response) -> None:
+        """Keep the server's declared levels (an error answer declares them too)."""
+        level = _level(resp, protocol.HEADER_PROTOCOL)
+        if level is not None:
+            self.server_protocol = level
+            self.server_min_protocol = _level(resp, protocol.HEADER_MIN_PROTOCOL)
 
     def push(self, ops: list[protocol.Op]) -> protocol.PushResponse:
         body = json.dumps({"ops": ops}, ensure_ascii=False, separators=(",", ":")).encode()

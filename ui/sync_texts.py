@@ -31,6 +31,28 @@ def kind_text(kind: str) -> str:
     return names.get(kind, kind)
 
 
+def pull_kind_text(kind: str) -> str:
+    """What a row of the centre's feed is about, for the held rows on the Sync page."""
+    names = {
+        "household": T.translate("SyncTexts", "住户信息"),
+        "conflict": T.translate("SyncTexts", "修改冲突"),
+        "event": T.translate("SyncTexts", "事件"),
+        "task": T.translate("SyncTexts", "任务"),
+        "visit": T.translate("SyncTexts", "同事的走访记录"),
+        "config": T.translate("SyncTexts", "中心的设置"),
+    }
+    if kind in names:
+        return names[kind]
+    return T.translate("SyncTexts", "新类型的数据")
+
+
+def held_reason_text(reason: str) -> str:
+    """Why a row from the centre is held on this device, in plain words."""
+    if reason == "unknown_kind":
+        return T.translate("SyncTexts", "本软件版本较旧，还不认识这种数据")
+    return T.translate("SyncTexts", "本软件暂时无法保存这条数据")
+
+
 def reason_text(reason: str | None) -> str:
     reasons = {
         "invalid": T.translate("SyncTexts", "内容不完整或格式不对"),

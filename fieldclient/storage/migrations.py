@@ -588,6 +588,43 @@ def _quota_households(db: sqlite_utils.Database) -> None:
         """
     )
 
+
+def _version_skew(db: sqlite_utils.Database) -> None:
+    """Version skew (issue 10): nothing from the centre or for it is lost when the
+    device and the server run different versions.
+
+    ``sync_held`` keeps pulled rows this device could not apply, raw, in this
+    encrypted database: ``reason`` ``unknown_kind`` (a kind newer than the app: applied
+    after the app's upgrade) or ``failed`` (applying it raised, e.g. a CHECK
+    constraint: retried once per app version, ``tried_version``). The cursor moves on
+    past them, so one such row never stops the rest of the feed. Several rows of one
+    record may be held; they are applied oldest first, and a newer row of the record
+    that was applied supersedes the older held ones.
+
+    ``outbox.retry_later_at``: when the server last answered an op ``retry_later``
+    (it cannot handle that kind yet); the op stays ``pending`` and goes again at a
+    later sync.
+    """
+    run_script(db,
+        """
+        CREATE TABLE sync_held (
+            seq INTEGER NOT NULL,
+            kind TEXT NOT NULL,
+            record_id TEXT NOT NULL,
+            data TEXT NOT NULL,
+            reason TEXT NOT NULL CHECK (reason IN ('unknown_kind', 'failed')),
+            error TEXT,
+            held_at REAL NOT NULL,
+            tried_version TEXT NOT NULL,
+            tries INTEGER NOT NULL DEFAULT 1,
+            PRIMARY KEY (seq, kind, record_id)
+        );
+        CREATE INDEX sync_held_record ON sync_held(kind, record_id);
+        ALTER TABLE outbox ADD COLUMN retry_later_at REAL;
+        """
+    )
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "core: meta, append-only audit log, outbox, blob index", _core_tables),
     Migration(2, "household registry and members", _households),
@@ -599,6 +636,8 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(8, "household search: names, pinyin, address, number tails", _household_search),
     Migration(9, "quota figures: category, registration and last visit per household",
               _quota_households),
+    Migration(10, "version skew: pulled rows held for later, ops the server defers",
+              _version_skew),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version

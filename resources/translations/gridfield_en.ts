@@ -1347,12 +1347,20 @@ Finish the patrol now?</translation>
       <translation>Waiting to be sent</translation>
     </message>
     <message>
+      <source>{kind}：{n}（其中{m}条要等指挥中心升级）</source>
+      <translation>{kind}: {n} (waiting for the command centre's upgrade: {m})</translation>
+    </message>
+    <message>
       <source>{kind}：{n}</source>
       <translation>{kind}: {n}</translation>
     </message>
     <message>
       <source>没有等待上传的记录。</source>
       <translation>Nothing is waiting to be sent.</translation>
+    </message>
+    <message>
+      <source>指挥中心的软件暂时还收不了其中{n}条记录。记录保存在本机，不会丢失，中心升级以后会自动上传，不用重新填写。</source>
+      <translation>The command centre's software cannot take {n} of these records yet. They are kept on this device and nothing is lost; they are sent by themselves once the centre is upgraded. You do not need to enter them again.</translation>
     </message>
     <message>
       <source>被中心拒收的记录（{n}条，已放在一边，不影响其他记录）</source>
@@ -1365,6 +1373,22 @@ Finish the patrol now?</translation>
     <message>
       <source>（只列出最近20条）</source>
       <translation>(only the latest 20 are listed)</translation>
+    </message>
+    <message>
+      <source>来自指挥中心的{n}条数据暂时无法处理</source>
+      <translation>{n} item(s) from the command centre cannot be used yet</translation>
+    </message>
+    <message>
+      <source>这些数据保存在本机，不会丢失，也不影响其他数据。更新本软件以后会自动再处理；如果一直这样，请告诉信息管理员。</source>
+      <translation>They are kept on this device, nothing is lost, and everything else still works. After this app is updated they are tried again by themselves. If this does not go away, tell your IT administrator.</translation>
+    </message>
+    <message>
+      <source>{kind}，{when}收到：{why}。</source>
+      <translation>{kind}, received {when}: {why}.</translation>
+    </message>
+    <message>
+      <source>（只列出最近{n}条）</source>
+      <translation>(only the latest {n} are listed)</translation>
     </message>
     <message>
       <source>同一项被两人改成了不同的值（{n}处）</source>
@@ -1488,6 +1512,42 @@ Finish the patrol now?</translation>
     <message>
       <source>照片</source>
       <translation>Photos</translation>
+    </message>
+    <message>
+      <source>住户信息</source>
+      <translation>Household details</translation>
+    </message>
+    <message>
+      <source>修改冲突</source>
+      <translation>Edit conflict</translation>
+    </message>
+    <message>
+      <source>事件</source>
+      <translation>Event</translation>
+    </message>
+    <message>
+      <source>任务</source>
+      <translation>Task</translation>
+    </message>
+    <message>
+      <source>同事的走访记录</source>
+      <translation>A colleague's visit</translation>
+    </message>
+    <message>
+      <source>中心的设置</source>
+      <translation>Centre setting</translation>
+    </message>
+    <message>
+      <source>本软件版本较旧，还不认识这种数据</source>
+      <translation>this version of the app does not know this kind yet</translation>
+    </message>
+    <message>
+      <source>新类型的数据</source>
+      <translation>A new kind of item</translation>
+    </message>
+    <message>
+      <source>本软件暂时无法保存这条数据</source>
+      <translation>this app cannot save it yet</translation>
     </message>
     <message>
       <source>内容不完整或格式不对</source>
@@ -2306,6 +2366,10 @@ Tasks and notices from the command centre appear here after a sync.</translation
     <message>
       <source>服务器出错（{status}）：{detail}</source>
       <translation>Server error ({status}): {detail}</translation>
+    </message>
+    <message>
+      <source>本软件版本太旧，指挥中心已不再接收。请更新本软件。数据已保存在本机，不会丢失，更新后会自动上传。</source>
+      <translation>This app is too old for the command centre. Please update the app. Your records are kept on this device and nothing is lost; they go up after the update.</translation>
     </message>
     <message>
       <source>服务器拒绝了本设备的身份验证（{reason}），请联系信息管理员。</source>
@@ -3139,6 +3203,26 @@ Tasks and notices from the command centre appear here after a sync.</translation
     <message>
       <source>仍待上传：{n}条</source>
       <translation>Still waiting to upload: {n}</translation>
+    </message>
+    <message>
+      <source>其中等指挥中心升级后才能接收：{n}条（已保存在本机）</source>
+      <translation>Of these, waiting for the command centre's upgrade: {n} (kept on this device)</translation>
+    </message>
+    <message>
+      <source>来自指挥中心的{n}条数据暂时无法处理，已保存在本机，软件更新后会再试</source>
+      <translation>{n} record(s) from the command centre cannot be handled yet; they are kept on this device and tried again after the app is updated</translation>
+    </message>
+    <message>
+      <source>  {kind} {record}：{why}</source>
+      <translation>  {kind} {record}: {why}</translation>
+    </message>
+    <message>
+      <source>本软件还不认识这种数据</source>
+      <translation>this app does not know this kind of record yet</translation>
+    </message>
+    <message>
+      <source>指挥中心的版本比本软件新（协议{server}，本软件{device}）</source>
+      <translation>The command centre runs a newer version than this app (protocol {server}, this app {device})</translation>
     </message>
     <message>
       <source>待网格长处理的冲突：{n}条</source>

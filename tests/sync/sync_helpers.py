@@ -217,3 +217,136 @@ class DropProxy:
     def close(self) -> None:
         self.closed = True
         self.sock.close()
+
+
+class SkewServer:
+    """A small real HTTP server on loopback that speaks the documented protocol
+    (``sync/protocol.py``) for the version-skew cases today's ``central`` does not
+    produce: its own protocol level headers, ``426 upgrade_required`` to a device
+    below ``min_level``, ``retry_later`` (``unsupported_kind``) for the op kinds in
+    ``unsupported`` (nothing recorded, as documented), and a pull feed of whatever
+    rows a test puts in ``feed`` (kinds from a newer server included).
+
+    Enrollment takes any code; every later request must carry a valid signature of the
+    enrolled key (401 otherwise). ``requests`` logs each request (method, path,
+    headers); ``offered`` counts how often each op id was pushed; ``recorded`` holds
+    the result kept for each op id (so a retry is a ``duplicate``)."""
+
+    def __init__(self, *, level: int = 2, min_level: int = 1,
+                 unsupported: tuple[str, ...] = (), grids: tuple[int, ...] = (1,)) -> None:
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        self.level, self.min_level = level, min_level
+        self.unsupported = set(unsupported)
+        self.grids = list(grids)
+        self.feed: list[dict[str, Any]] = []
+        self.requests: list[dict[str, Any]] = []
+        self.offered: dict[str, int] = {}
+        self.recorded: dict[str, dict[str, Any]] = {}
+        self.public_key: bytes | None = None
+        self.lock = threading.Lock()
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: object) -> None:
+                pass
+
+            def do_GET(self) -> None:
+                server._handle(self, "GET")
+
+            def do_POST(self) -> None:
+                server._handle(self, "POST")
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.base = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+    def add_row(self, kind: str, record_id: str, data: dict[str, Any]) -> int:
+        """Append a row to the feed with the next sequence number; returns it."""
+        with self.lock:
+            seq = (self.feed[-1]["seq"] if self.feed else 0) + 1
+            self.feed.append({"seq": seq, "kind": kind, "id": record_id, "data": data})
+            return int(seq)
+
+    # -- the protocol -------------------------------------------------------------------
+    def _handle(self, req: Any, method: str) -> None:
+        import time
+        from urllib.parse import parse_qs, urlsplit
+
+        from sync import protocol
+
+        length = int(req.headers.get("Content-Length") or 0)
+        body = req.rfile.read(length) if length else b""
+        headers = {k: v for k, v in req.headers.items()}
+        with self.lock:
+            self.requests.append({"method": method, "path": req.path, "headers": headers})
+        url = urlsplit(req.path)
+        try:
+            device_level = int(req.headers.get(protocol.HEADER_PROTOCOL) or 1)
+        except ValueError:
+            device_level = 1
+        if device_level < self.min_level:
+            return self._answer(req, 426, {"error": "upgrade_required",
+                                           "message": "update the app"})
+        if url.path == protocol.API_PREFIX + "/enroll":
+            request = json.loads(body)
+            self.public_key = protocol.decode_public_key(request["public_key"])
+            return self._answer(req, 200, {
+                "device_id": "skew-device", "grids": self.grids,
+                "person": {"id": 7, "name": "网格员甲", "role": "worker"}})
+        signed = self.public_key is not None and protocol.verify_signature(
+            self.public_key, req.headers.get(protocol.HEADER_SIGNATURE, ""), method,
+            req.path, int(req.headers.get(protocol.HEADER_TIMESTAMP) or 0),
+            req.headers.get(protocol.HEADER_NONCE, ""), body)
+        if not signed:
+            return self._answer(req, 401, {"error": "bad_signature", "message": "no"})
+        now = {"server_time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+               "unix_time": time.time()}
+        if url.path == protocol.SYNC_PUSH_PATH:
+            results = [self._push_one(op) for op in json.loads(body)["ops"]]
+            return self._answer(req, 200, {"results": results, **now})
+        if url.path == protocol.SYNC_PULL_PATH:
+            query = parse_qs(url.query)
+            after, limit = int(query["after"][0]), int(query["limit"][0])
+            with self.lock:
+                rows = [r for r in self.feed if r["seq"] > after]
+            page = rows[:limit]
+            return self._answer(req, 200, {
+                "changes": page, "next_after": page[-1]["seq"] if page else after,
+                "has_more": len(rows) > limit, **now})
+        if url.path == protocol.PHOTOS_MISSING_PATH:
+            return self._answer(req, 200, {"missing": []})
+        return self._answer(req, 404, {"error": "not_found", "message": url.path})
+
+    def _push_one(self, op: dict[str, Any]) -> dict[str, Any]:
+        from sync import protocol
+
+        op_id = str(op["op_id"])
+        with self.lock:
+            self.offered[op_id] = self.offered.get(op_id, 0) + 1
+            if op_id in self.recorded:
+                return {"op_id": op_id, "status": "duplicate",
+                        "original": self.recorded[op_id]}
+            if op["kind"] in self.unsupported:  # nothing recorded: offered again later
+                return {"op_id": op_id, "status": protocol.RETRY_LATER,
+                        "reason": "unsupported_kind"}
+            result = {"op_id": op_id, "status": "applied", "reason": None, "version": 1}
+            self.recorded[op_id] = result
+            return result
+
+    def _answer(self, req: Any, status: int, body: dict[str, Any]) -> None:
+        from sync import protocol
+
+        data = json.dumps(body, ensure_ascii=False).encode()
+        req.send_response(status)
+        req.send_header("Content-Type", "application/json")
+        req.send_header("Content-Length", str(len(data)))
+        req.send_header(protocol.HEADER_PROTOCOL, str(self.level))
+        req.send_header(protocol.HEADER_MIN_PROTOCOL, str(self.min_level))
+        req.end_headers()
+        req.wfile.write(data)

@@ -106,7 +106,8 @@ def test_server_checks_visits(live: LiveServer, make_device: MakeDevice) -> None
 
 
 def _bad_feed_rows_are_skipped(dev: Any) -> None:
-    """Rows too broken to show are skipped; the page (and its cursor) still goes in."""
+    """Rows too broken to store are held aside (``sync_held``, with the error), not
+    lost; the page (and its cursor) still goes in."""
     page: Any = {"changes": [
         {"seq": 10**9, "kind": "visit", "id": "x1", "data": {"id": "x1"}},
         {"seq": 10**9, "kind": "visit", "id": "x2",
@@ -121,6 +122,11 @@ def _bad_feed_rows_are_skipped(dev: Any) -> None:
     dev.engine._apply_page(page, SyncReport())
     assert dev.engine.cursor() == 10**9 and before != 10**9
     assert local_visits(dev) == {}
+    held = {(r["kind"], r["record_id"], r["reason"]) for r in dev.engine.held_rows()}
+    assert held == {("visit", "x1", "failed"), ("visit", "x2", "failed"),
+                    ("visit", "x3", "failed"), ("config", "k", "failed")}
+    errors = {r["record_id"]: r["error"] for r in dev.engine.held_rows()}
+    assert "FOREIGN KEY" in errors["x3"] and "key" in errors["k"]
 
 
 def test_broken_feed_rows_do_not_stop_the_page(live: LiveServer,

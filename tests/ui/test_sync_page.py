@@ -460,3 +460,98 @@ def test_enrollment_is_offered_right_after_first_run_setup(
     assert view.current_page().key == "sync"
     page = view.pages["sync"]
     assert isinstance(page, SyncPage) and page.enroll_box.isVisibleTo(page)
+
+
+# -- version skew -----------------------------------------------------------------------------
+
+@pytest.fixture
+def skew_server() -> Iterator[Any]:
+    """A small real loopback server speaking the documented protocol for the version-skew
+    cases today's ``central`` does not produce (``tests/sync/sync_helpers.SkewServer``)."""
+    sys.path.insert(0, str(ROOT / "tests" / "sync"))
+    from sync_helpers import SkewServer
+
+    server = SkewServer(level=3, unsupported=("household.tags",))
+    yield server
+    server.close()
+
+
+def _skewed_device(server: Any, data_dir: Path) -> str:
+    """A device whose tags edit waits for the centre's upgrade, and a feed with a row
+    of a kind this app does not know and a household this app cannot store."""
+    session = setup_device(data_dir, PIN, store=FileSecretStore(data_dir))
+    enroll_device(session, server.base, "ABCD-EFGH-JKMN", "测试平板")
+    hid = create_household(session, "钱七", "解放路7号", grid_id="1")
+    update_household(session, hid, {"tags": ["独居老人"]})
+    session.close()
+    server.add_row("notice", "n1", {"id": "n1", "grid_id": 1, "text": "停水通知"})
+    server.add_row("household", "h-new", {
+        "id": "h-new", "grid_id": 1, "head_name": "孙八", "address": "东街8号",
+        "category": "elderly", "version": 1, "tags": [], "members": []})
+    return hid
+
+
+@pytest.mark.parametrize("language", ["zh_CN", "en"])
+def test_sync_page_shows_ops_waiting_for_the_centre_and_rows_held_here(
+    skew_server: Any, make_controller: Callable[..., AppController], data_dir: Path,
+    qtbot: QtBot, language: str,
+) -> None:
+    _skewed_device(skew_server, data_dir)
+    controller = open_in_ui(make_controller, data_dir, language=language, scale=1.75)
+    wait_sync(qtbot, controller)
+    sync = sync_of(controller)
+    assert sync.last_report is not None and sync.last_report.ok, sync.last_report.error
+    page = sync_page(controller)
+    page.refresh()
+    assert page.waiting_hint.isVisible() and page.held_list.isVisible()
+    pending, waiting = page.pending_list.text(), page.waiting_hint.text()
+    heading, held = page.held_heading.text(), page.held_list.text()
+    if language == "zh_CN":
+        assert pending == "住户标签修改：1（其中1条要等指挥中心升级）"
+        assert "收不了其中1条记录" in waiting and "不会丢失" in waiting
+        assert heading == "来自指挥中心的2条数据暂时无法处理"
+        lines = held.split("\n")
+        assert lines[0].startswith("• 住户信息，今天 ")
+        assert lines[0].endswith("收到：本软件暂时无法保存这条数据。")
+        assert lines[1].startswith("• 新类型的数据，今天 ")
+        assert lines[1].endswith("收到：本软件版本较旧，还不认识这种数据。")
+        # what went in: the household create, not the tags change sent later; the two
+        # held rows are not counted as received
+        assert page.result.text() == "刚才的同步：上传1条，下载0条，照片0张。"
+    else:
+        for text in (pending, waiting, heading, held, page.held_hint.text()):
+            assert not any("\u4e00" <= ch <= "\u9fff" for ch in text), text
+        assert pending == \
+            "Household tag changes: 1 (waiting for the command centre's upgrade: 1)"
+        assert heading == "2 item(s) from the command centre cannot be used yet"
+        assert "• A new kind of item, received today " in held
+        assert "• Household details, received today " in held
+    # big text still fits across: nothing to scroll sideways
+    body = page.scroll.widget()
+    assert body.minimumSizeHint().width() <= page.scroll.viewport().width()
+    # the centre is upgraded: the waiting record goes, the page says so
+    skew_server.unsupported = set()
+    with qtbot.waitSignal(sync.finished, timeout=15_000) as report:
+        sync.sync_now()
+    assert report.args[0].ok and report.args[0].pushed == {"applied": 1}
+    page.refresh()
+    assert not page.waiting_hint.isVisible()
+    assert page.held_list.isVisible()  # still kept: this app version cannot use them
+
+
+def test_an_app_too_old_for_the_centre_says_so_and_keeps_everything(
+    skew_server: Any, make_controller: Callable[..., AppController], data_dir: Path,
+    qtbot: QtBot,
+) -> None:
+    _skewed_device(skew_server, data_dir)
+    skew_server.min_level = 9
+    controller = open_in_ui(make_controller, data_dir)
+    wait_sync(qtbot, controller)
+    page = sync_page(controller)
+    page.refresh()
+    assert page.error.isVisible()
+    assert page.error.text().startswith("本软件版本太旧，指挥中心已不再接收。请更新本软件。")
+    assert "不会丢失" in page.error.text()
+    assert "自动再试" not in page.last_sync.text()  # an update helps, waiting does not
+    assert "住户标签修改：1" in page.pending_list.text()
+    assert "新增住户：1" in page.pending_list.text()

@@ -1,5 +1,6 @@
-"""Sync: enrollment (address and code, or a QR image), sync now, progress, what waits,
-errors in plain words, set-aside records, and conflicts the grid leader settles."""
+"""Sync: enrollment (address and code, or a QR image), sync now, progress, what waits
+(and what waits for the centre's upgrade), errors in plain words, set-aside records,
+rows from the centre this app cannot handle yet, and conflicts the grid leader settles."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from PySide6.QtWidgets import (
 )
 
 from fieldclient.i18n import QT_TRANSLATE_NOOP
+from sync.errors import UpgradeRequired
 from ui import sync_texts
 from ui.pages.base import Page
 from ui.tasks import run_task
@@ -228,9 +230,17 @@ class SyncPage(Page):
         self.pending_heading = label("heading")
         self.pending_list = label()
         self.pending_list.setObjectName("pendingList")
+        self.waiting_hint = label("info")
+        self.waiting_hint.setObjectName("waitingHint")
         self.aside_heading = label("heading")
         self.aside_list = label()
         self.aside_list.setObjectName("setAsideList")
+        self.held_heading = label("heading")
+        self.held_heading.setObjectName("heldHeading")
+        self.held_hint = label("info")
+        self.held_hint.setObjectName("heldHint")
+        self.held_list = label()
+        self.held_list.setObjectName("heldList")
         self.conflict_heading = label("heading")
         self.conflict_hint = label("muted")
         self.conflict_box = QVBoxLayout()
@@ -240,8 +250,10 @@ class SyncPage(Page):
         status.addWidget(self.server_fact)
         status.addLayout(row)
         for widget in (self.clock_warning, self.error, self.result, self.progress_box,
-                       self.pending_heading, self.pending_list, self.aside_heading,
-                       self.aside_list, self.conflict_heading, self.conflict_hint):
+                       self.pending_heading, self.pending_list, self.waiting_hint,
+                       self.aside_heading, self.aside_list, self.held_heading,
+                       self.held_hint, self.held_list, self.conflict_heading,
+                       self.conflict_hint):
             status.addWidget(widget)
         status.addLayout(self.conflict_box)
         column.addWidget(self.status_box)
@@ -397,7 +409,9 @@ class SyncPage(Page):
             text = self.tr("还没有成功同步过。")
         else:
             text = self.tr("上次成功同步：{when}").format(when=sync_texts.when_text(last))
-        if not sync.running and sync.next_run_ms is not None and sync.last_error is not None:
+        # an app too old for the centre needs an update, not a later try: say only that
+        if not sync.running and sync.next_run_ms is not None and sync.last_error is not None \
+                and not isinstance(sync.last_error, UpgradeRequired):
             minutes = max(1, round(sync.next_run_ms / 60_000))
             text += "\n" + self.tr("约{n}分钟后自动再试。").format(n=minutes)
         self.last_sync.setText(text)
@@ -423,8 +437,10 @@ class SyncPage(Page):
         self.result.setVisible(False)
         report = sync.last_report
         if report is not None and report.ok and not sync.running:
-            sent = sum(report.pushed.values())
-            got = sum(report.pulled.values())
+            # what actually went in: not the records the centre said to send later,
+            # nor the rows kept aside here (both are shown below)
+            sent = sum(n for status, n in report.pushed.items() if status != "retry_later")
+            got = max(0, sum(report.pulled.values()) - report.held_new)
             self.result.setText(self.tr("刚才的同步：上传{sent}条，下载{got}条，照片{photos}张。").format(
                 sent=sent, got=got, photos=report.photos_uploaded))
             self.result.setVisible(True)
@@ -434,13 +450,22 @@ class SyncPage(Page):
             self._show_progress(None)
         # pending
         counts = sync.pending_counts()
+        waiting = sync.facts.waiting_for_server()
         self.pending_heading.setText(self.tr("等待上传"))
         if counts:
-            lines = [self.tr("{kind}：{n}").format(kind=sync_texts.kind_text(k), n=n)
-                     for k, n in counts.items()]
+            lines = [
+                self.tr("{kind}：{n}（其中{m}条要等指挥中心升级）").format(
+                    kind=sync_texts.kind_text(k), n=n, m=waiting[k]) if waiting.get(k)
+                else self.tr("{kind}：{n}").format(kind=sync_texts.kind_text(k), n=n)
+                for k, n in counts.items()]
             self.pending_list.setText("\n".join(lines))
         else:
             self.pending_list.setText(self.tr("没有等待上传的记录。"))
+        self.waiting_hint.setVisible(bool(waiting))
+        if waiting:
+            self.waiting_hint.setText(self.tr(
+                "指挥中心的软件暂时还收不了其中{n}条记录。记录保存在本机，不会丢失，"
+                "中心升级以后会自动上传，不用重新填写。").format(n=sum(waiting.values())))
         # set aside
         aside = sync.facts.set_aside()
         self.aside_heading.setVisible(bool(aside))
@@ -454,8 +479,30 @@ class SyncPage(Page):
             if len(aside) > 20:
                 lines.insert(0, self.tr("（只列出最近20条）"))
             self.aside_list.setText("\n".join(lines))
+        self._show_held(sync)
         # conflicts
         self._show_conflicts(sync, info)
+
+    def _show_held(self, sync: SyncController) -> None:
+        """Rows from the centre this app could not apply: how many, what, when, why."""
+        total = sync.facts.held_count()
+        for widget in (self.held_heading, self.held_hint, self.held_list):
+            widget.setVisible(bool(total))
+        if not total:
+            return
+        self.held_heading.setText(self.tr("来自指挥中心的{n}条数据暂时无法处理").format(n=total))
+        self.held_hint.setText(self.tr(
+            "这些数据保存在本机，不会丢失，也不影响其他数据。更新本软件以后会自动再处理；"
+            "如果一直这样，请告诉信息管理员。"))
+        shown = 10
+        lines = ["• " + self.tr("{kind}，{when}收到：{why}。").format(
+            kind=sync_texts.pull_kind_text(str(row["kind"])),
+            when=sync_texts.when_text(float(row["held_at"])),
+            why=sync_texts.held_reason_text(str(row["reason"])))
+            for row in sync.facts.held_rows(shown)]
+        if total > shown:
+            lines.insert(0, self.tr("（只列出最近{n}条）").format(n=shown))
+        self.held_list.setText("\n".join(lines))
 
     def _show_conflicts(self, sync: SyncController, info: Any) -> None:
         conflicts = sync.facts.conflicts()
