@@ -71,6 +71,7 @@ from sync.errors import (
     SyncError,
     UnknownConflict,
 )
+from sync.protocol import schemas
 from sync.pulled_visits import save_pulled_visit
 from sync.transport import (
     HttpTransport,
@@ -376,14 +377,27 @@ def _row_key(change: Any, fallback_seq: int) -> tuple[int, str, str]:
         "" if record_id is None else record_id, 200)
 
 
+def _schema_problem(op: protocol.Op) -> str | None:
+    """Why the protocol's schema refuses an op this device is about to send (so it is
+    set aside at once, as the server would), or None. A kind this build has no schema
+    for goes as it is: the server decides (``retry_later`` when it is newer)."""
+    if op["kind"] not in schemas.OP_PAYLOADS:
+        return None
+    try:
+        schemas.check_op_payload(op["kind"], op["payload"])
+    except schemas.SchemaError as exc:
+        return f"checked on this device: {exc.detail}"
+    return None
+
+
 def validate_pulled_row(change: Any) -> tuple[str, str] | None:
     """Why this device cannot apply a pulled row, as ``(reason, detail)``, or None.
 
     The one gate every pulled row passes before it is applied (held rows too): today
     the kind must be one this app understands (:data:`PULL_APPLIERS`; else
     ``unknown_kind``: kept for after the app's upgrade) and ``data`` must be an object
-    naming its record (else ``failed``). The protocol's schemas (``sync/schemas.py``)
-    plug in here: a row that does not match its kind's schema is held as ``failed``.
+    naming its record (else ``failed``), and it must fit its kind's schema
+    (:mod:`sync.protocol.schemas`; else ``failed``, with the field that does not).
     """
     if not isinstance(change, dict):
         return HELD_FAILED, "row is not an object"
@@ -396,6 +410,11 @@ def validate_pulled_row(change: Any) -> tuple[str, str] | None:
     name = "key" if kind == "config" else "id"
     if not isinstance(data.get(name), str) or not data[name]:
         return HELD_FAILED, f"data.{name} is missing"
+    if kind in schemas.PULL_DATA:
+        try:
+            schemas.check_change(change)
+        except schemas.SchemaError as exc:
+            return HELD_FAILED, _safe_text(exc.detail)
     return None
 
 
@@ -713,14 +732,29 @@ class SyncEngine:
                 return
             self._check_cancel()
             ops: list[protocol.Op] = []
+            refused: list[protocol.Op] = []
+            answers: list[protocol.OpResult] = []
             size = 0
             for rowid, *r in rows:
                 op = self._wire_op(*r)
+                problem = _schema_problem(op)
+                if problem is not None:  # the server would refuse it too: never sent
+                    refused.append(op)
+                    answers.append({"op_id": op["op_id"], "status": "rejected",
+                                    "reason": "invalid", "detail": problem})
+                    after_rowid = int(rowid)
+                    continue
                 size += len(protocol.canonical_json(op).encode("utf-8")) + 1
                 if ops and size > self.batch_bytes:
                     break
                 ops.append(op)
                 after_rowid = int(rowid)
+            if refused:
+                self._record_results(refused, {"results": answers, "server_time": "",
+                                               "unix_time": 0.0}, report)
+                done += len(refused)
+            if not ops:
+                continue
             answer: protocol.PushResponse = self._call(partial(transport.push, ops))
             self._record_results(ops, answer, report)
             done += len(ops)

@@ -444,6 +444,7 @@ class OpResult(TypedDict, total=False):
     op_id: str
     status: OpStatus
     reason: str | None
+    detail: str | None
     version: int | None
     conflicts: list[str]
     applied_fields: list[str]

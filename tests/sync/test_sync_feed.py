@@ -111,9 +111,11 @@ def _bad_feed_rows_are_skipped(dev: Any) -> None:
     page: Any = {"changes": [
         {"seq": 10**9, "kind": "visit", "id": "x1", "data": {"id": "x1"}},
         {"seq": 10**9, "kind": "visit", "id": "x2",
-         "data": {"id": "x2", "household_id": "h", "visited_at": "yesterday"}},
+         "data": {"id": "x2", "grid_id": "1", "household_id": "h",
+                  "visited_at": "yesterday"}},
         {"seq": 10**9, "kind": "visit", "id": "x3",
-         "data": {"id": "x3", "household_id": "h", "visited_at": 1.7e9, "corrects": "zz"}},
+         "data": {"id": "x3", "grid_id": "1", "household_id": "h", "visited_at": 1.7e9,
+                  "corrects": "zz"}},  # fits the schema; fails in the local database
         {"seq": 10**9, "kind": "config", "id": "k", "data": {"value": 1}},
     ], "next_after": 10**9, "has_more": False}
     before = dev.engine.cursor()
@@ -127,6 +129,7 @@ def _bad_feed_rows_are_skipped(dev: Any) -> None:
                     ("visit", "x3", "failed"), ("config", "k", "failed")}
     errors = {r["record_id"]: r["error"] for r in dev.engine.held_rows()}
     assert "FOREIGN KEY" in errors["x3"] and "key" in errors["k"]
+    assert "visited_at" in errors["x2"]  # the schema names the field
 
 
 def test_broken_feed_rows_do_not_stop_the_page(live: LiveServer,

@@ -197,3 +197,21 @@ def test_openapi_publishes_every_op_and_pull_schema(live: LiveServer) -> None:
         assert "Pull_" + kind in components
     visit = components["Op_visit_create"]["properties"]
     assert visit["situation"]["anyOf"][0]["maxLength"] == schemas.MAX_TEXT
+
+
+def test_an_op_the_schema_refuses_is_set_aside_on_the_device_and_never_sent(
+    live: LiveServer, make_device: MakeDevice
+) -> None:
+    grid, dev, hid = _worker(live, make_device)
+    with dev.session.db.conn:
+        bad = dev.session.enqueue("visit.create", "v-bad", {
+            "grid_id": str(grid["id"]), "household_id": hid, "visited_at": "昨天"})
+        good = dev.session.enqueue("visit.create", "v-good", {
+            "grid_id": str(grid["id"]), "household_id": hid, "visited_at": 1.7e9})
+    sent_before = dev.transport.bytes_sent
+    report = dev.engine.run_once()
+    assert report.ok and report.pushed == {"applied": 1, "rejected": 1}
+    (aside,) = dev.engine.set_aside()
+    assert (aside["record_id"], aside["reason"]) == ("v-bad", "invalid")
+    assert _stored_ops(live, bad) == 0 and _stored_ops(live, good) == 1
+    assert dev.transport.bytes_sent > sent_before

@@ -307,7 +307,10 @@ def test_the_device_understands_every_pull_kind_of_its_protocol() -> None:
     assert sync_engine.validate_pulled_row(
         {"seq": 1, "kind": "task", "id": "x", "data": []})[0] == "failed"
     assert sync_engine.validate_pulled_row(
-        {"seq": 1, "kind": "task", "id": "x", "data": {"id": "x"}}) is None
+        {"seq": 1, "kind": "task", "id": "x", "data": {"id": "x"}})[0] == "failed"  # schema
+    assert sync_engine.validate_pulled_row(
+        {"seq": 1, "kind": "task", "id": "x",
+         "data": {"id": "x", "grid_id": 3, "title": "入户走访"}}) is None
 
 
 # -- pulled rows that fail here ------------------------------------------------------------------
@@ -329,6 +332,13 @@ def _newer_category(live: LiveServer, household_id: str, category: str) -> None:
 def test_a_row_that_fails_here_is_held_and_the_rest_of_the_page_goes_on(
     live: LiveServer, make_device: MakeDevice, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    from sync.protocol import schemas
+
+    class LenientHousehold(schemas.PulledHousehold):
+        category: str  # type: ignore[assignment]
+
+    # the row must get past the schema to fail in the local database (CHECK) itself
+    monkeypatch.setitem(schemas.PULL_DATA, "household", LenientHousehold)
     grid = new_grid(live.engine)
     a = make_device(live, grid["workers"][0], "a")
     ids = [create_household(a.session, f"户{i}", f"六路{i}号") for i in range(3)]
