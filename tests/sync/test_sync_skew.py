@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 from sqlalchemy import text, update
 from sync_helpers import PIN, Dev, LiveServer, SkewServer, new_grid
 
@@ -434,3 +435,77 @@ def test_cli_sync_reports_held_rows_waiting_ops_and_the_server_level(
     report = json.loads(out.stdout)
     assert report["error"] == "upgrade_required" and "update" in report["error_message"]
     assert report["pending"] == 1
+
+
+def _serve_as_old_centre(live: LiveServer, port: int, workdir: Path) -> subprocess.Popen[bytes]:
+    """The same database behind a centre that predates ``household.tags`` (the kind is
+    taken out of its schemas before it starts): an older server release."""
+    from central_helpers import REPO
+
+    code = ("import sys; from sync.protocol import schemas; "
+            "del schemas.OP_PAYLOADS['household.tags']; "
+            "from central.cli import main; sys.exit(main(sys.argv[1:]))")
+    with open(workdir / f"old-{port}.log", "wb") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-c", code, "--db", live.db_url, "serve", "--host", "127.0.0.1",
+             "--port", str(port), "--photo-dir", str(live.photo_dir)],
+            cwd=REPO, stdout=log, stderr=subprocess.STDOUT)
+    _wait_up(f"http://127.0.0.1:{port}", proc)
+    return proc
+
+
+def _wait_up(base: str, proc: subprocess.Popen[bytes]) -> None:
+    import time
+
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and proc.poll() is None:
+        try:
+            if requests.get(base + "/api/v1/health", timeout=1).status_code == 200:
+                return
+        except requests.ConnectionError:
+            time.sleep(0.1)
+    raise AssertionError("the old centre did not start")
+
+
+def test_a_new_app_against_an_old_centre_loses_nothing_after_the_centre_upgrades(
+    live: LiveServer, make_device: MakeDevice, tmp_path: Path
+) -> None:
+    """New client, old server: the op the old centre cannot take waits on the device
+    (the rest goes in); once the centre runs the new release on the same database, the
+    next sync applies it. Nothing lost, nothing stuck, nothing refused for good."""
+    from central_helpers import CENTRAL, REPO, free_port
+
+    port = free_port()
+    old = _serve_as_old_centre(live, port, tmp_path)
+    procs = [old]
+    try:
+        grid = new_grid(live.engine)
+        old_live = LiveServer(old, f"http://127.0.0.1:{port}", live.db_url, live.demo,
+                              live.engine, live.photo_dir)
+        dev = make_device(old_live, grid["workers"][0])
+        hid = create_household(dev.session, "辛", "九路9号")
+        assert dev.engine.run_once().ok
+        set_household_tags = _enqueue(dev, "household.tags", hid, {"add": ["独居老人"]})
+        update_household(dev.session, hid, {"phone": "13800000009"})
+        report = dev.engine.run_once()
+        assert report.ok and report.pushed == {"applied": 1, "retry_later": 1}
+        assert _outbox(dev, set_household_tags) == ("pending", "unsupported_kind", 1)
+        old.terminate()
+        old.wait(timeout=10)
+        new = subprocess.Popen(  # the centre's upgrade: same database, same address
+            [*CENTRAL, "--db", live.db_url, "serve", "--host", "127.0.0.1", "--port",
+             str(port), "--photo-dir", str(live.photo_dir)],
+            cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        procs.append(new)
+        _wait_up(f"http://127.0.0.1:{port}", new)
+        report = dev.engine.run_once()
+        assert report.ok and report.pushed == {"applied": 1}
+        assert dev.engine.pending_counts() == {} and dev.engine.set_aside() == []
+        with live.engine.connect() as conn:
+            row = conn.execute(db.households.select().where(db.households.c.id == hid)).first()
+        assert row is not None and row.tags == ["独居老人"] and row.phone == "13800000009"
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                proc.terminate()
+                proc.wait(timeout=10)
