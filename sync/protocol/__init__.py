@@ -318,10 +318,22 @@ the device's grids, oldest first, at most ``limit`` and about
 never split); every row fits its kind's schema in :mod:`sync.protocol.schemas`;
 ``next_after`` is the cursor to store (with the rows, in one transaction) and ``has_more`` says
 whether to ask again. A page is read in one transaction (one snapshot:
-REPEATABLE READ on PostgreSQL, a read transaction on SQLite). Every writer takes the
-change counter first and holds it until it commits, so commits happen in sequence
-order and a snapshot always holds every number up to its highest: the cursor never
-passes a number that can still commit. Each :class:`Change` is the full current state of one
+REPEATABLE READ on PostgreSQL, a read transaction on SQLite), and the cursor never
+passes a number that can still commit. The design, different per database so that
+writers on PostgreSQL never queue behind one row:
+
+* SQLite: one change counter; every writer takes it first and holds it until it
+  commits (SQLite's write lock), so commits happen in number order and a snapshot
+  holds every number up to its highest.
+* PostgreSQL: a number is the writing transaction's id (``pg_current_xact_id()``
+  plus a fixed offset) shifted left 20 bits, plus a count within the transaction; no
+  row is shared. A page hands out only numbers below its watermark, the snapshot's
+  ``xmin`` shifted the same way: every transaction with a lower id has finished (its
+  rows are in the snapshot or never will be), and every transaction still to commit
+  has an id at or above it. Rows above the watermark wait for a later pull. The cursor
+  is still one integer; numbers from before this design (migration 7) all lie below.
+
+Each :class:`Change` is the full current state of one
 record (``kind`` ``household`` with version, ``registered_at`` (Unix time the
 centre first knew it, or null: on the roster from before; devices count visit
 quotas from it) and its members, each with its own
