@@ -16,6 +16,7 @@ once and no request failed. Prints one JSON object.
 from __future__ import annotations
 
 import json
+import os
 import random
 import statistics
 import sys
@@ -35,6 +36,9 @@ from sync.engine import transport_for
 from sync.errors import ServerBusy
 
 DEVICES = 50
+# Each backend as it is deployed: SQLite in one process (it lets one writer in at a
+# time), PostgreSQL with a server process per core (``central serve --workers``).
+WORKERS = max(2, os.cpu_count() or 2)
 REQUESTS = 10
 OPS_PER_REQUEST = 50
 
@@ -58,9 +62,10 @@ def visit_ops(rng: random.Random, grid: int, n: int, households: list[str]
     return ops
 
 
-def run_backend(backend: str, db_url: str | None, work: Path) -> dict[str, Any]:
+def run_backend(backend: str, db_url: str | None, work: Path,
+                extra: tuple[str, ...] = ()) -> dict[str, Any]:
     grids = DEVICES // 2
-    with serve(work, db_url, grids=grids, households_per_grid=5) as server:
+    with serve(work, db_url, grids=grids, households_per_grid=5, extra=extra) as server:
         sessions, devices = [], []
         for g in server.demo["grids"]:
             for worker in g["workers"]:
@@ -147,7 +152,8 @@ def main() -> None:
     with workdir("gridfield-bench-load-sqlite-") as work:
         out["sqlite"] = run_backend("sqlite", None, work)
     with workdir("gridfield-bench-load-pg-") as work, pg_server() as pg:
-        out["postgresql"] = run_backend("postgresql", pg.new_database(), work)
+        out["postgresql"] = run_backend("postgresql", pg.new_database(), work,
+                                        ("--workers", str(WORKERS)))
     out["ok"] = bool(out["sqlite"]["ok"] and out["postgresql"]["ok"])
     print(json.dumps(out, ensure_ascii=False))
 

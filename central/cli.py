@@ -57,11 +57,41 @@ def cmd_init(args: argparse.Namespace) -> int:
     return 0
 
 
+_SERVE_ARGS = "GRIDFIELD_CENTRAL_SERVE_ARGS"  # the serve options, for worker processes
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
-    from central.app import create_app
-    from central.server import serve
+    from central.server import serve, serve_workers
 
     engine = _engine(args)
+    if args.workers > 1:
+        if engine.dialect.name == "sqlite":
+            return _fail("--workers needs PostgreSQL: SQLite lets one process write at a "
+                         "time, so more server processes only queue on its lock")
+        engine.dispose()
+        os.environ[_SERVE_ARGS] = json.dumps(vars(args), default=str)
+        serve_workers("central.cli:app_from_environment", args.host, args.port,
+                      workers=args.workers, log_level=args.log_level,
+                      read_timeout=args.read_timeout)
+        return 0
+    serve(_serve_app(args, engine), args.host, args.port, log_level=args.log_level,
+          read_timeout=args.read_timeout)
+    return 0
+
+
+def app_from_environment() -> Any:
+    """The app of one worker process of ``central serve --workers N`` (uvicorn calls
+    this factory in each process; the options come from the parent's environment)."""
+    from central.server import configure_read_timeout
+
+    configure_read_timeout()
+    args = argparse.Namespace(**json.loads(os.environ[_SERVE_ARGS]))
+    return _serve_app(args, _engine(args))
+
+
+def _serve_app(args: argparse.Namespace, engine: Engine) -> Any:
+    from central.app import create_app
+
     limits = Limits(
         rate=args.rate_limit, burst=args.rate_burst, enroll_per_minute=args.enroll_limit,
         enroll_burst=args.enroll_burst,
@@ -69,10 +99,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         photo_quota_count=args.photo_quota_count,
         partial_max_age=args.partial_max_age_hours * 3600.0,
     )
-    app = create_app(engine, max_body=args.max_body, photo_dir=args.photo_dir, limits=limits)
-    serve(app, args.host, args.port, log_level=args.log_level,
-          read_timeout=args.read_timeout)
-    return 0
+    return create_app(engine, max_body=args.max_body, photo_dir=args.photo_dir, limits=limits)
 
 
 def cmd_seed_demo(args: argparse.Namespace) -> int:
@@ -345,6 +372,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("serve", cmd_serve, "run the HTTP API")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8765)
+    p.add_argument("--workers", type=int, default=1, metavar="N",
+                   help="server processes (PostgreSQL only; e.g. one per CPU core). Rate "
+                   "limits are kept per process, so a device may get up to N times them")
     p.add_argument("--max-body", type=int, default=1024 * 1024,
                    help="largest accepted request body in bytes (default 1 MiB)")
     p.add_argument("--photo-dir", default=None,

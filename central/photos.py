@@ -130,6 +130,7 @@ class PhotoStore:
         part = self.partial_path(sha, device_id)
         done = {"sha256": sha, "offset": total, "complete": True}
         with engine.begin() as conn:
+            db.lock_key(conn, f"photo:{device_id}")  # across server processes too
             stored = conn.execute(
                 select(db.photos.c.sha256).where(db.photos.c.sha256 == sha)).first() is not None
             if stored and _known(conn, device_id, grids, {sha}):
@@ -261,6 +262,7 @@ class PhotoStore:
         removed = 0
         for sha, device_id in old:
             with _lock_for(device_id), engine.begin() as conn:
+                db.lock_key(conn, f"photo:{device_id}")
                 gone = conn.execute(delete(up).where(
                     up.c.sha256 == sha, up.c.device_id == device_id,
                     up.c.updated_at < cutoff)).rowcount

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 from typing import Any
 
 import h11
@@ -118,3 +119,27 @@ def serve(app: Any, host: str, port: int, *, log_level: str = "warning",
     """Run ``app`` until interrupted, with the read deadlines above."""
     uvicorn.run(app, host=host, port=port, log_level=log_level,
                 http=protocol_class(read_timeout))
+
+
+def serve_workers(factory: str, host: str, port: int, *, workers: int,
+                  log_level: str = "warning",
+                  read_timeout: float = DEFAULT_READ_TIMEOUT) -> None:
+    """Run ``workers`` processes, each building its app with the factory named
+    ``"module:function"`` (uvicorn's supervisor restarts a process that dies). Every
+    piece of state two requests share lives in the database, apart from the rate
+    limits, which each process keeps for itself."""
+    # the worker processes are spawned: the protocol goes by name, and each process
+    # sets its timeout (see configure_read_timeout) before its first connection
+    os.environ[_READ_TIMEOUT_ENV] = str(float(read_timeout))
+    uvicorn.run(factory, factory=True, workers=workers, host=host, port=port,
+                log_level=log_level, http="central.server:ReadTimeoutProtocol")
+
+
+_READ_TIMEOUT_ENV = "GRIDFIELD_CENTRAL_READ_TIMEOUT"
+
+
+def configure_read_timeout() -> None:
+    """In a worker process of :func:`serve_workers`: the parent's read timeout."""
+    value = os.environ.get(_READ_TIMEOUT_ENV)
+    if value is not None:
+        ReadTimeoutProtocol.read_timeout = float(value)

@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from sqlalchemy import Connection, Engine, insert, select, text, update
+from sqlalchemy import Connection, Engine, insert, select, update
 
 from central import db
 
@@ -136,9 +136,7 @@ def set_setting(
     now = db.now_iso()
     with engine.begin() as conn:
         seq = db.next_seq(conn)  # SQLite: first, it takes the writer lock
-        if conn.dialect.name == "postgresql":  # no shared counter row there: lock the key
-            conn.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:k, 0))"),
-                         {"k": f"setting:{key}"})
+        db.lock_key(conn, f"setting:{key}")  # PostgreSQL: no shared counter row to lock
         if org_unit_id is not None:
             unit = conn.execute(
                 select(db.org_units.c.id).where(db.org_units.c.id == org_unit_id)).first()
