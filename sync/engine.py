@@ -412,7 +412,9 @@ def validate_pulled_row(change: Any) -> tuple[str, str] | None:
         return HELD_FAILED, f"data.{name} is missing"
     if kind in schemas.PULL_DATA:
         try:
-            schemas.check_change(change)
+            # no bounds walk: a row with a NUL or a lone surrogate fails in its own
+            # savepoint and is held like any row that fails here
+            schemas.check_change(change, bounds=False)
         except schemas.SchemaError as exc:
             return HELD_FAILED, _safe_text(exc.detail)
     return None

@@ -393,7 +393,7 @@ SYNC_PUSH_PATH = API_PREFIX + "/sync/push"
 SYNC_PULL_PATH = API_PREFIX + "/sync/pull"
 MAX_PUSH_OPS = 500
 MAX_PULL_LIMIT = 1000
-MAX_PULL_BYTES = 512 * 1024  # a pull page stops after about this much JSON (>= 1 row)
+MAX_PULL_BYTES = 1024 * 1024  # a pull page stops after about this much JSON (>= 1 row)
 
 HOUSEHOLD_FIELDS = ("head_name", "address", "category", "phone", "id_number", "tags")
 IMMUTABLE_KINDS = (

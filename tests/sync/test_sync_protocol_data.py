@@ -149,7 +149,7 @@ def test_references_to_another_grid_are_refused(
 def test_a_pull_page_is_bounded_in_bytes(live: LiveServer, make_device: MakeDevice) -> None:
     grid, dev, hid = _worker(live, make_device)
     long_text = "入户了解情况，" * 700  # ~4,900 characters, ~14.7 KB of UTF-8
-    for _ in range(20):  # 60 visits, ~880 KB: more than one page's bytes
+    for _ in range(27):  # 81 visits, ~1.2 MB: more than one page's bytes
         batch = [_op("visit.create", {"grid_id": grid["id"], "household_id": hid,
                                       "visited_at": 1.7e9, "situation": long_text})
                  for _ in range(3)]
@@ -160,7 +160,7 @@ def test_a_pull_page_is_bounded_in_bytes(live: LiveServer, make_device: MakeDevi
     assert first["has_more"]
     assert size <= protocol.MAX_PULL_BYTES + 20_000
     visits = [c for c in _pull_all(leader) if c["kind"] == "visit"]
-    assert len(visits) == 60 and len({v["id"] for v in visits}) == 60
+    assert len(visits) == 81 and len({v["id"] for v in visits}) == 81
 
 
 def test_every_pulled_row_fits_its_schema(live: LiveServer, make_device: MakeDevice) -> None:
