@@ -281,20 +281,8 @@ def sync_screens(
         session = devices[name]
         if session.is_open:
             session.close()
-        controller.lock("manual")
-        controller.data_dir = tmp / f"{tag}-sync-{name}"
-        controller.on_session(unlock_device(controller.data_dir, PIN))
-        sync = controller.sync
-        assert sync is not None
-        sync.timer.stop()
-        if name == "leader":
-            sync.sync_now()
-            while sync.busy():
-                settle(app)
-        view = controller.window.screen_widget()
-        assert isinstance(view, MainView)
-        view.show_page("sync")
-        view.sync_status.update_state()
+        view = _open_sync_page(app, controller, tmp / f"{tag}-sync-{name}",
+                               sync_first=name == "leader")
         save(controller.window, out, f"{tag}_24_sync_{name}", app)
         page = view.pages["sync"]
         cards = page.conflict_cards  # type: ignore[attr-defined]
@@ -303,6 +291,26 @@ def sync_screens(
             page.scroll.ensureWidgetVisible(cards[-1], 0, 0)  # type: ignore[attr-defined]
             save(controller.window, out, f"{tag}_25_sync_{name}_conflict", app)
     skew_screens(app, out, tag, controller, tmp)
+
+
+def _open_sync_page(app: QApplication, controller: AppController, data_dir: Path,
+                    sync_first: bool) -> MainView:
+    """Lock, unlock the device in ``data_dir``, sync once if asked, show the Sync page."""
+    controller.lock("manual")
+    controller.data_dir = data_dir
+    controller.on_session(unlock_device(data_dir, PIN))
+    sync = controller.sync
+    assert sync is not None
+    sync.timer.stop()
+    if sync_first:
+        sync.sync_now()
+        while sync.busy():
+            settle(app)
+    view = controller.window.screen_widget()
+    assert isinstance(view, MainView)
+    view.show_page("sync")
+    view.sync_status.update_state()
+    return view
 
 
 def skew_screens(
@@ -333,19 +341,9 @@ def skew_screens(
         server.add_row("household", "h-new", {
             "id": "h-new", "grid_id": 1, "head_name": "孙八", "address": "东街8号",
             "category": "elderly", "version": 1, "tags": [], "members": []})
-        controller.lock("manual")
-        controller.data_dir = data_dir
-        controller.on_session(unlock_device(data_dir, PIN))
+        view = _open_sync_page(app, controller, data_dir, sync_first=True)
         sync = controller.sync
         assert sync is not None
-        sync.timer.stop()
-        sync.sync_now()
-        while sync.busy():
-            settle(app)
-        view = controller.window.screen_widget()
-        assert isinstance(view, MainView)
-        view.show_page("sync")
-        view.sync_status.update_state()
         save(controller.window, out, f"{tag}_26_sync_waiting_held", app)
         page = view.pages["sync"]
         page.scroll.ensureWidgetVisible(page.held_list, 0, 0)  # type: ignore[attr-defined]

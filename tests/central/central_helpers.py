@@ -51,6 +51,18 @@ def central(db_url: str, *args: str, cwd: Path | None = None,
     return result
 
 
+def seeded_database(backend: str, workdir: Path, request: Any) -> tuple[str, dict[str, Any]]:
+    """A database on ``backend`` (``sqlite`` in ``workdir``, or a new one on the test
+    session's PostgreSQL server), after ``central init`` and ``seed-demo``: its URL and
+    the demo district."""
+    if backend == "sqlite":
+        db_url = f"sqlite:///{workdir / 'central.db'}"
+    else:
+        db_url = request.getfixturevalue("pg_server").new_database()
+    central(db_url, "init")
+    return db_url, json.loads(central(db_url, *SEED_ARGS).stdout)
+
+
 def central_json(db_url: str, *args: str) -> Any:
     return json.loads(central(db_url, *args, "--json").stdout)
 

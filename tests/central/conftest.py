@@ -3,7 +3,6 @@ SQLite and PostgreSQL, and a real ``central serve`` subprocess on a loopback por
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 from collections.abc import Callable, Iterator
@@ -11,12 +10,11 @@ from pathlib import Path
 
 import pytest
 from central_helpers import (
-    SEED_ARGS,
     Device,
     PgServer,
     Server,
     _pg_bindir,
-    central,
+    seeded_database,
     start_server,
     throwaway_postgres,
 )
@@ -64,12 +62,7 @@ def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
            ) -> Iterator[Server]:
     """A real ``central serve`` process on a loopback port, after init and seed-demo."""
     workdir = tmp_path_factory.mktemp(f"central-{request.param}")
-    if request.param == "sqlite":
-        db_url = f"sqlite:///{workdir / 'central.db'}"
-    else:
-        db_url = request.getfixturevalue("pg_server").new_database()
-    central(db_url, "init")
-    demo = json.loads(central(db_url, *SEED_ARGS).stdout)
+    db_url, demo = seeded_database(request.param, workdir, request)
     proc, base = start_server(db_url, workdir)
     engine = db.make_engine(db_url)
     try:

@@ -27,7 +27,7 @@ from typing import Any
 
 import pytest
 import requests
-from central_helpers import SEED_ARGS, Device, central, start_server
+from central_helpers import SEED_ARGS, Device, central, seeded_database, start_server
 from sqlalchemy import Engine, func, insert, select, update
 
 from central import db, ops
@@ -104,12 +104,7 @@ def fill(disk: Path) -> Path:
 def tight(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
           ) -> Iterator[Tight]:
     workdir = tmp_path_factory.mktemp(f"central-tight-{request.param}")
-    if request.param == "sqlite":
-        db_url = f"sqlite:///{workdir / 'central.db'}"
-    else:
-        db_url = request.getfixturevalue("pg_server").new_database()
-    central(db_url, "init")
-    demo = json.loads(central(db_url, *SEED_ARGS).stdout)
+    db_url, demo = seeded_database(request.param, workdir, request)
     photo_dir = workdir / "photos"
     with small_disk(photo_dir, 4) as disk:
         proc, base = start_server(
