@@ -37,6 +37,7 @@ from sqlalchemy import (
     text,
     update,
 )
+from sqlalchemy.sql.elements import BindParameter
 
 DEFAULT_DB = "sqlite:///central.db"
 
@@ -564,6 +565,14 @@ def next_seq(conn: Connection, count: int = 1) -> int:
         return int(local[0])
     value = conn.execute(_NEXT_SEQ, {"count": count}).scalar()
     return int(value or 0)
+
+
+def seq_cursor(after: int) -> BindParameter[int]:
+    """A device's feed cursor as a 64-bit bound parameter. The API takes cursors up to
+    2**62 while the sequence columns are INTEGER: bound with the column's type, a larger
+    cursor failed the query on PostgreSQL (int4 out of range) instead of finding
+    nothing."""
+    return bindparam(None, after, type_=BigInteger())
 
 
 _LOCAL_SEQ = "gridfield.local_seq"

@@ -201,7 +201,8 @@ def config_page(conn: Connection, grids: tuple[int, ...], after: int) -> list[di
     """The ``config`` changes for a device: each key whose value for its grids was set
     after ``after`` (a few rows at most: no ``limit`` needed)."""
     s = db.settings
-    newer = conn.execute(select(s.c.id).where(s.c.updated_seq > after).limit(1)).first()
+    newer = conn.execute(
+        select(s.c.id).where(s.c.updated_seq > db.seq_cursor(after)).limit(1)).first()
     if newer is None:  # the usual case: one indexed-size look-up and nothing else
         return []
     return [

@@ -13,7 +13,7 @@ import uuid
 from collections.abc import Iterator
 from typing import Any
 
-from sqlalchemy import Connection, Engine, bindparam, insert, select, update
+from sqlalchemy import BigInteger, Connection, Engine, bindparam, insert, select, update
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, StatementError
 
 from central import db, ops
@@ -973,7 +973,7 @@ def _households_page(
     h = db.households
     rows = _dicts(conn.execute(
         select(h)
-        .where(h.c.grid_id.in_(grids), h.c.updated_seq > after)
+        .where(h.c.grid_id.in_(grids), h.c.updated_seq > db.seq_cursor(after))
         .order_by(h.c.updated_seq)
         .limit(limit)
     ))
@@ -1005,7 +1005,7 @@ def _simple_page(
 ) -> list[dict[str, Any]]:
     rows = _dicts(conn.execute(
         select(table)
-        .where(table.c.grid_id.in_(grids), table.c.updated_seq > after)
+        .where(table.c.grid_id.in_(grids), table.c.updated_seq > db.seq_cursor(after))
         .order_by(table.c.updated_seq)
         .limit(limit)
     ))
@@ -1021,7 +1021,7 @@ _VISITS = (
            db.records.c.person_id, db.records.c.payload, db.records.c.seq)
     .where(db.records.c.kind == "visit.create",
            db.records.c.grid_id.in_(bindparam("grids", expanding=True)),
-           db.records.c.seq > bindparam("after"),
+           db.records.c.seq > bindparam("after", type_=BigInteger()),
            db.records.c.device_id != bindparam("device"))
     .order_by(db.records.c.seq)
     .limit(bindparam("limit"))

@@ -325,3 +325,17 @@ def test_random_bodies_never_cause_a_500(server: Server, new_device: NewDevice) 
     for grid_value in ("", "1e3", "0x10", "１", "' OR 1=1 --", "\x00", "9" * 400):
         resp = dev.get("/api/v1/households", params={"grid": grid_value})
         assert 400 <= resp.status_code < 500, (grid_value, resp.text)
+
+
+# -- found by fuzzing (test_fuzz_api.py) -------------------------------------------------
+
+def test_pull_cursor_beyond_32_bits_is_an_empty_page(server: Server,
+                                                      new_device: NewDevice) -> None:
+    """The API takes cursors up to 2**62 while sequence columns are INTEGER: bound as
+    INTEGER, a larger cursor was a 500 (integer out of range) on PostgreSQL."""
+    dev = new_device(server.grid(0)["workers"][0])
+    for after in (2**31, 365795176081322, 2**62):
+        resp = dev.get(protocol.SYNC_PULL_PATH, params={"after": after, "limit": 8})
+        assert resp.status_code == 200, resp.text
+        body = resp.json()
+        assert body["changes"] == [] and body["next_after"] == after and not body["has_more"]
