@@ -90,12 +90,14 @@ class Server:
         return dict(self.demo["grids"][i])
 
 
-def start_server(db_url: str, workdir: Path) -> tuple[subprocess.Popen[bytes], str]:
+def start_server(db_url: str, workdir: Path, *extra: str
+                 ) -> tuple[subprocess.Popen[bytes], str]:
+    """``central serve`` on a free loopback port (64 KiB body limit), ``extra`` options."""
     port = free_port()
     log = open(workdir / f"serve-{port}.log", "wb")
     proc = subprocess.Popen(
         [*CENTRAL, "--db", db_url, "serve", "--host", "127.0.0.1", "--port", str(port),
-         "--max-body", "65536"],
+         "--max-body", "65536", *extra],
         cwd=REPO, stdout=log, stderr=subprocess.STDOUT,
     )
     base = f"http://127.0.0.1:{port}"

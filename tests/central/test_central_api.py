@@ -46,6 +46,22 @@ def test_openapi_describes_endpoints(server: Server) -> None:
     for path in ("/api/v1/health", "/api/v1/enroll", "/api/v1/households", "/api/v1/tasks"):
         assert path in spec["paths"], path
     assert "post" in spec["paths"]["/api/v1/enroll"]
+    # what is really sent and answered (found by fuzzing from this document)
+    chunk = spec["paths"][protocol.PHOTO_CHUNK_PATH]["put"]
+    assert protocol.HEADER_CHUNK_SHA256 in {p["name"] for p in chunk["parameters"]}
+    assert "application/octet-stream" in chunk["requestBody"]["content"]
+    signed = [{h: [] for h in protocol.AUTH_HEADERS}]
+    for path, item in spec["paths"].items():
+        for operation in item.values():
+            assert {"400", "413", "426"} <= set(operation["responses"]), path
+            invalid = operation["responses"].get("422")
+            if invalid:
+                assert invalid["content"]["application/json"]["schema"]["$ref"].endswith(
+                    "/InvalidOut")
+            if path not in ("/api/v1/health", "/api/v1/enroll"):
+                assert operation["security"] == signed, path
+                assert "429" in operation["responses"], path
+    assert "HTTPValidationError" not in spec["components"]["schemas"]
 
 
 # -- enrollment ------------------------------------------------------------------------
