@@ -286,13 +286,16 @@ class InvalidOut(ErrorOut):
 class OpIn(BaseModel):
     """One op; its ``payload`` is checked against the kind's schema (``Op_<kind>`` in
     this document, :mod:`sync.schemas`) op by op, so one bad op is that op's answer.
-    Envelope fields a newer device adds are ignored, not fatal."""
+    Envelope fields a newer device adds are ignored, not fatal. The envelope itself is
+    the device's own making (ids it generated): one that is not well-formed, e.g. a
+    record id with a NUL or a lone surrogate, which no database column holds, is the
+    batch's 422."""
 
     model_config = ConfigDict(extra="ignore")
 
     op_id: StrictStr = Field(min_length=8, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
     kind: StrictStr = Field(min_length=1, max_length=32)
-    record_id: StrictStr = Field(min_length=1, max_length=64)
+    record_id: schemas.RecordId
     base_version: StrictInt | None = None
     payload: dict[str, Any]
 
