@@ -196,7 +196,8 @@ class EnrollRequest(BaseModel):
     public_key: StrictStr = Field(
         min_length=40, max_length=64, description="raw Ed25519 public key, base64 (32 bytes)"
     )
-    device_name: StrictStr = Field(min_length=1, max_length=100)
+    # stored and shown to the centre: text a database holds, not blank
+    device_name: Annotated[str, schemas.Txt(100, required=True)]
 
 
 class PersonOut(BaseModel):

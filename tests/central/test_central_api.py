@@ -355,3 +355,17 @@ def test_pull_cursor_beyond_32_bits_is_an_empty_page(server: Server,
         assert resp.status_code == 200, resp.text
         body = resp.json()
         assert body["changes"] == [] and body["next_after"] == after and not body["has_more"]
+
+
+def test_enroll_device_name_no_database_can_hold_is_refused(server: Server) -> None:
+    """Found by fuzzing with valid codes: a device name with a NUL was stored on SQLite
+    and a 500 on PostgreSQL. Refused, it does not use up the code."""
+    worker = server.grid(2)["workers"][0]
+    code = ops.create_enrollment_code(server.engine, worker)["code"]
+    key = protocol.public_key_b64(Ed25519PrivateKey.generate())
+    for name in ("平板\x00", "   "):
+        resp = requests.post(server.base + "/api/v1/enroll", timeout=10, json={
+            "code": code, "public_key": key, "device_name": name})
+        assert_json_error(resp, 422, "invalid_input")
+    dev = Device(server.base)
+    assert dev.enroll(code).status_code == 200  # the code is still good
