@@ -83,6 +83,12 @@ def _digits_id(value: int | str) -> int | str:
     return value
 
 
+# Published with every text: no NUL (no database column holds one; lone surrogates,
+# refused as well, cannot be written in a JSON Schema pattern). Documentation only: the
+# check itself is _clean_text, with a plain message.
+NO_NUL: dict[str, Any] = {"pattern": "^[^\\x00]*$"}
+
+
 @dataclass(frozen=True)
 class Txt(GroupedMetadata):
     """Text of at most ``max_length`` characters, valid Unicode without NUL; with
@@ -93,7 +99,8 @@ class Txt(GroupedMetadata):
 
     def __iter__(self) -> Iterator[Any]:
         yield Strict()
-        yield Field(min_length=1 if self.required else 0, max_length=self.max_length)
+        yield Field(min_length=1 if self.required else 0, max_length=self.max_length,
+                    json_schema_extra=NO_NUL)
         yield AfterValidator(_clean_text)
         if self.required:
             yield AfterValidator(_not_blank)
@@ -123,9 +130,9 @@ class Int(GroupedMetadata):
         yield Field(ge=self.low, le=self.high)
 
 
-RecordId = Annotated[str, Strict(), Field(min_length=1, max_length=64),
+RecordId = Annotated[str, Strict(), Field(min_length=1, max_length=64, json_schema_extra=NO_NUL),
                      AfterValidator(_clean_text)]
-ShortId = Annotated[str, Strict(), Field(min_length=1, max_length=36),
+ShortId = Annotated[str, Strict(), Field(min_length=1, max_length=36, json_schema_extra=NO_NUL),
                     AfterValidator(_clean_text)]
 GridId = Annotated[int | str, AfterValidator(_digits_id)]  # strict: the models are
 UnixTime = Annotated[float, Num(0, UNIX_MAX)]
