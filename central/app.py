@@ -615,6 +615,7 @@ def create_app(
                 by_household[m["household_id"]].append(dict(m))
         for r in rows:
             r["members"] = by_household[r["id"]]
+            r["tags"] = r["tags"] or []  # null: stored by an update before null was refused
         return {"grid": grid, "households": rows}
 
     @app.get("/api/v1/tasks", response_model=TasksResponse, responses=auth_errors)

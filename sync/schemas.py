@@ -378,15 +378,26 @@ class TaskAnswer(_Open):
             raise ValueError("an answer needs text, a photo or an event")
 
 
+def _omit_default(schema: dict[str, Any]) -> None:
+    schema.pop("default", None)
+
+
+def _never_null() -> Any:
+    """A field an update may leave out but, when it names it, never sets to null: the
+    record's field is required (or a list) and null would blank it. The schema says so
+    (no ``null``, no ``default``); validation refuses null."""
+    return Field(default=None, json_schema_extra=_omit_default)
+
+
 class HouseholdFields(_Closed):
     """The fields a ``household.update`` may change (:data:`protocol.HOUSEHOLD_FIELDS`)."""
 
-    head_name: Annotated[str, Txt(50, required=True)] | None = None
-    address: Annotated[str, Txt(200, required=True)] | None = None
-    category: Literal["ordinary", "hardship", "key"] | None = None
+    head_name: Annotated[str, Txt(50, required=True)] = _never_null()
+    address: Annotated[str, Txt(200, required=True)] = _never_null()
+    category: Literal["ordinary", "hardship", "key"] = _never_null()
     phone: Annotated[str, Txt(20)] | None = None
     id_number: Annotated[str, Txt(18)] | None = None
-    tags: Tags | None = None
+    tags: Tags = _never_null()
 
 
 class HouseholdUpdate(_Open):
@@ -394,11 +405,11 @@ class HouseholdUpdate(_Open):
 
 
 class MemberFields(_Closed):
-    name: Annotated[str, Txt(50, required=True)] | None = None
-    relation: Annotated[str, Txt(20, required=True)] | None = None
+    name: Annotated[str, Txt(50, required=True)] = _never_null()
+    relation: Annotated[str, Txt(20, required=True)] = _never_null()
     id_number: Annotated[str, Txt(18)] | None = None
     phone: Annotated[str, Txt(20)] | None = None
-    residence: Literal["registered", "floating", "tenant"] | None = None
+    residence: Literal["registered", "floating", "tenant"] = _never_null()
 
 
 class MemberUpdate(_Open):
@@ -601,11 +612,10 @@ def check_op_payload(kind: str, payload: Any) -> None:
         fields_model = _FIELDS_OF.get(kind)
         if fields_model is not None:
             known = {k: v for k, v in payload["fields"].items() if k in fields_model.model_fields}
-            fields_model.model_validate(known)
-            for name in ("head_name", "address", "name", "relation", "residence",
-                         "category"):  # present but null would blank a required field
-                if name in known and known[name] is None:
-                    raise SchemaError(f"fields.{name}: must not be empty")
+            try:
+                fields_model.model_validate(known)  # null only where a field may be empty
+            except ValidationError as exc:
+                raise SchemaError("fields." + _explain(exc)) from None
     except ValidationError as exc:
         raise SchemaError(_explain(exc)) from None
     except ValueError as exc:  # model_post_init's cross-field rules
