@@ -232,31 +232,40 @@ def api(target: FuzzTarget) -> schemathesis.BaseSchema:
 
 
 MATCHED_BATCH = 5
+KIND_PATH = "/fuzz-only/op/{}"  # in the test's own copy of the document; never sent
 
 
-def matched_ops_document(doc: dict[str, Any]) -> dict[str, Any]:
-    """The served document with ``OpIn`` narrowed to one alternative per kind, each
-    with that kind's own payload schema (the document says any payload schema may go
-    with any kind: true, but nearly every such op is refused at validation), in
-    batches of a few ops."""
+def kind_ops_document(doc: dict[str, Any]) -> dict[str, Any]:
+    """The served document plus, for each op kind, an operation whose body is an op of
+    that kind with that kind's own payload schema (``Op_<kind>``): a generator for ops
+    that get past validation to the code that applies them. (The document says any
+    payload schema may go with any kind: true to the wire, but nearly every such op is
+    refused at validation; and one ``anyOf`` over all kinds draws a few of them far
+    more often than the rest.)"""
     doc = copy.deepcopy(doc)
     components = doc["components"]["schemas"]
     op_in = components["OpIn"]
-    variants = []
     for kind in op_in["properties"]["kind"]["enum"]:
+        name = "OpOf_" + kind.replace(".", "_")
         variant = copy.deepcopy(op_in)
         variant["properties"]["kind"] = {"type": "string", "enum": [kind]}
-        variant["properties"]["payload"] = {
-            "$ref": "#/components/schemas/Op_" + kind.replace(".", "_")}
-        variants.append(variant)
-    components["OpIn"] = {"anyOf": variants}
-    components["PushIn"]["properties"]["ops"]["maxItems"] = MATCHED_BATCH  # deep, not wide
+        variant["properties"]["payload"] = {"$ref": f"#/components/schemas/Op_{name[5:]}"}
+        components[name] = variant
+        doc["paths"][KIND_PATH.format(kind)] = {"post": {
+            "requestBody": {"required": True, "content": {"application/json": {
+                "schema": {"$ref": f"#/components/schemas/{name}"}}}},
+            "responses": {"200": {"description": "never sent"}}}}
     return doc
 
 
 @pytest.fixture(scope="module")
-def matched_api(target: FuzzTarget) -> schemathesis.BaseSchema:
-    return schemathesis.openapi.from_dict(matched_ops_document(target.doc))
+def kind_ops(target: FuzzTarget) -> st.SearchStrategy[list[dict[str, Any]]]:
+    """Batches of 1-5 ops, each kind as likely as any other."""
+    api = schemathesis.openapi.from_dict(kind_ops_document(target.doc))
+    kinds = target.doc["components"]["schemas"]["OpIn"]["properties"]["kind"]["enum"]
+    one = st.one_of([api[KIND_PATH.format(k)]["POST"].as_strategy().map(lambda c: c.body)
+                     for k in kinds])
+    return st.lists(one, min_size=1, max_size=MATCHED_BATCH)
 
 
 def fresh_ids(ops: list[dict[str, Any]]) -> None:
@@ -358,22 +367,24 @@ def test_signed(api: schemathesis.BaseSchema, target: FuzzTarget, method: str, p
     run()
 
 
-def test_matched_ops(matched_api: schemathesis.BaseSchema, target: FuzzTarget) -> None:
+def test_matched_ops(api: schemathesis.BaseSchema, kind_ops: st.SearchStrategy[Any],
+                     target: FuzzTarget) -> None:
     """Pushes of ops whose payload fits their own kind's schema, with the worker's own
     grid in place of generated grid ids half of the time, so that ops get past
     validation to the code that applies them."""
-    operation = matched_api[protocol.SYNC_PUSH_PATH]["POST"]
+    operation = api[protocol.SYNC_PUSH_PATH]["POST"]
     http = requests.Session()
     grid = target.grid["id"]
 
     @FUZZ
-    @given(case=operation.as_strategy(), own_grid=st.booleans())
-    def run(case: schemathesis.Case, own_grid: bool) -> None:
-        fresh_ids(case.body["ops"])
+    @given(batch=kind_ops, own_grid=st.booleans())
+    def run(batch: list[dict[str, Any]], own_grid: bool) -> None:
+        fresh_ids(batch)
         if own_grid:
-            for op in case.body["ops"]:
+            for op in batch:
                 if "grid_id" in op["payload"]:
                     op["payload"]["grid_id"] = grid
+        case = operation.Case(body={"ops": batch}, media_type="application/json")
         response = case.call_and_validate(base_url=target.base, session=http,
                                           auth=target.worker, checks=CHECKS)
         assert_sound(response, case)
@@ -405,6 +416,19 @@ def test_unauthenticated(api: schemathesis.BaseSchema, target: FuzzTarget, metho
     run()
 
 
+@FUZZ
+@given(level=st.text(st.characters(min_codepoint=0x20, max_codepoint=0xFF), max_size=30)
+       .filter(lambda v: not v[:1].isspace())  # requests itself refuses to send those
+       | st.integers(-(10**30), 10**30).map(str))
+def test_any_protocol_level_header(target: FuzzTarget, level: str) -> None:
+    """The device's protocol level header, whatever it holds: served, or told to
+    update (426); never a 5xx."""
+    response = requests.get(target.base + "/api/v1/health", timeout=10,
+                            headers={protocol.HEADER_PROTOCOL: level})
+    assert response.status_code in (200, 426), (level, response.text)
+    assert_sound(response)
+
+
 # -- stateful: sequences of sync requests -------------------------------------------------------
 
 @dataclass
@@ -429,7 +453,7 @@ class SyncSequences(RuleBasedStateMachine):
     everything applied, an upload resumes where the server says, nothing 5xx."""
 
     target: FuzzTarget
-    ops_strategy: st.SearchStrategy[schemathesis.Case]
+    ops_strategy: st.SearchStrategy[list[dict[str, Any]]]
 
     photos = Bundle("photos")
 
@@ -542,7 +566,7 @@ class SyncSequences(RuleBasedStateMachine):
                        second: bool) -> None:
         """A batch of generated ops (each of its kind's schema), some aimed at real
         records of the grid."""
-        batch = list(data.draw(self.ops_strategy).body["ops"])
+        batch = data.draw(self.ops_strategy)
         fresh_ids(batch)
         for i, number in aims:
             if i < len(batch):
@@ -571,6 +595,9 @@ class SyncSequences(RuleBasedStateMachine):
             found = self.pick(record_kind, number)
             if found is not None:
                 where[name] = found
+        if kind in ("household.update", "member.update", "member.remove"):
+            known = self.versions.get(op["record_id"], 1)  # the version seen, or one before
+            op["base_version"] = max(0, known - number % 2)
         if "grid_id" in payload or kind in FEED_KIND:
             payload["grid_id"] = self.target.grid["id"]
 
@@ -617,6 +644,18 @@ class SyncSequences(RuleBasedStateMachine):
             "already_resolved", "stale"), result
         if result["status"] == "applied" or result["reason"] == "already_resolved":
             self.conflicts.remove(conflict)
+
+    @rule(number=st.integers(0, 10**6), step=st.integers(0, 3), note=st.none() | TEXT)
+    def centre_moves_event(self, number: int, step: int, note: str | None) -> None:
+        """The command centre moves a reported event along its loop (so that follow-ups
+        meet every status); the workers' feed carries the event with its history."""
+        event = self.pick("event", number)
+        if event is None:
+            return
+        status = ops.show_event(self.target.engine, event)["status"]
+        allowed = ops.TRANSITIONS[status]
+        if allowed:
+            ops.advance_event(self.target.engine, event, allowed[step % len(allowed)], note)
 
     @rule(which=st.integers(0, 1000))
     def repush(self, which: int) -> None:
@@ -688,10 +727,10 @@ class SyncSequences(RuleBasedStateMachine):
 FEED_KIND = {"household.create": "household", "event.report": "event"}
 
 
-def test_sync_sequences(target: FuzzTarget, matched_api: schemathesis.BaseSchema) -> None:
+def test_sync_sequences(target: FuzzTarget, kind_ops: st.SearchStrategy[Any]) -> None:
     machine = type("Sequences", (SyncSequences,), {
         "target": target,
-        "ops_strategy": matched_api[protocol.SYNC_PUSH_PATH]["POST"].as_strategy(),
+        "ops_strategy": kind_ops,
     })
     # no shrinking: the server keeps what each try did, so a replay is not the same try
     run_state_machine_as_test(machine, settings=settings(
