@@ -323,6 +323,11 @@ def _check_task_response(
     grids (the answer travels to the centre with it)."""
     if len(record_id) > 64:
         raise Rejected("invalid", "record id is longer than 64 characters")
+    if conn.execute(select(db.task_responses.c.id)
+                    .where(db.task_responses.c.id == record_id)).first() is not None:
+        # the other kind with the same id (the same kind was a duplicate above): refused
+        # here, not by the table's primary key as a database error
+        raise Rejected("content_differs", f"task response {record_id} already exists")
     event_id = payload.get("event_id") if kind == "task.answer" else None
     if event_id:
         row = conn.execute(select(db.events.c.grid_id).where(db.events.c.id == event_id)).first()

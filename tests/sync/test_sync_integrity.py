@@ -97,6 +97,7 @@ def test_one_op_failing_in_the_database_does_not_hold_back_the_batch(
     results = _raw_push(dev, batch)
     got = [(r["status"], r.get("reason")) for r in results]
     assert got[0] == ("applied", None)
+    assert got[1] == ("rejected", "content_differs")  # checked, not a primary key error
     assert all(status == "rejected" for status, _ in got[1:7]), got
     assert got[7] == ("applied", None)
     # the answers are stored: a retry gets the same, nothing is stuck
