@@ -189,7 +189,7 @@ def _enrolled(base: str, db_url: str, person_id: int) -> Signer:
 def target(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
            ) -> Iterator[FuzzTarget]:
     """A server of its own (fuzzing leaves junk behind), rate limited (so the limiter
-    runs) well above what one test sends, with a worker's and a leader's device."""
+    runs) well above what one test sends, with two workers' devices and their leader's."""
     workdir = tmp_path_factory.mktemp(f"fuzz-{request.param}")
     if request.param == "sqlite":
         db_url = f"sqlite:///{workdir / 'central.db'}"
@@ -231,7 +231,7 @@ def api(target: FuzzTarget) -> schemathesis.BaseSchema:
     return schemathesis.openapi.from_url(target.base + "/openapi.json")
 
 
-MATCHED_BATCH = 5
+OPS_PER_BATCH = 5
 KIND_PATH = "/fuzz-only/op/{}"  # in the test's own copy of the document; never sent
 
 
@@ -265,7 +265,7 @@ def kind_ops(target: FuzzTarget) -> st.SearchStrategy[list[dict[str, Any]]]:
     kinds = target.doc["components"]["schemas"]["OpIn"]["properties"]["kind"]["enum"]
     one = st.one_of([api[KIND_PATH.format(k)]["POST"].as_strategy().map(lambda c: c.body)
                      for k in kinds])
-    return st.lists(one, min_size=1, max_size=MATCHED_BATCH)
+    return st.lists(one, min_size=1, max_size=OPS_PER_BATCH)
 
 
 def fresh_ids(ops: list[dict[str, Any]]) -> None:
@@ -565,9 +565,9 @@ class SyncSequences(RuleBasedStateMachine):
         found = self.known[kind]
         return found[number % len(found)] if found else None
 
-    @rule(data=st.data(), aims=st.lists(st.tuples(st.integers(0, MATCHED_BATCH - 1),
+    @rule(data=st.data(), aims=st.lists(st.tuples(st.integers(0, OPS_PER_BATCH - 1),
                                                   st.integers(0, 10**6)),
-                                        max_size=MATCHED_BATCH),
+                                        max_size=OPS_PER_BATCH),
           second=st.booleans())
     def push_generated(self, data: st.DataObject, aims: list[tuple[int, int]],
                        second: bool) -> None:
