@@ -12,10 +12,11 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, Path, Query, Request
+from fastapi import Depends, FastAPI, Header, Path, Query, Request, Security
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
+from fastapi.security import APIKeyHeader
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, TypeAdapter
 from sqlalchemy import Connection, Engine, delete, insert, select, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from starlette.concurrency import run_in_threadpool
@@ -217,7 +218,8 @@ class EnrollRequest(BaseModel):
     public_key: StrictStr = Field(
         min_length=40, max_length=64, description="raw Ed25519 public key, base64 (32 bytes)"
     )
-    device_name: StrictStr = Field(min_length=1, max_length=100)
+    # stored and shown to the centre: text a database holds, not blank
+    device_name: Annotated[str, schemas.Txt(100, required=True)]
 
 
 class PersonOut(BaseModel):
@@ -293,16 +295,30 @@ class ErrorOut(BaseModel):
     message: str
 
 
+class ProblemOut(BaseModel):
+    field: str
+    problem: str
+
+
+class InvalidOut(ErrorOut):
+    """422: what the request validation found (``problems``, one per field)."""
+
+    problems: list[ProblemOut] = []
+
+
 class OpIn(BaseModel):
     """One op; its ``payload`` is checked against the kind's schema (``Op_<kind>`` in
     this document, :mod:`sync.protocol.schemas`) op by op, so one bad op is that op's answer.
-    Envelope fields a newer device adds are ignored, not fatal."""
+    Envelope fields a newer device adds are ignored, not fatal. The envelope itself is
+    the device's own making (ids it generated): one that is not well-formed, e.g. a
+    record id with a NUL or a lone surrogate, which no database column holds, is the
+    batch's 422."""
 
     model_config = ConfigDict(extra="ignore")
 
     op_id: StrictStr = Field(min_length=8, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
     kind: StrictStr = Field(min_length=1, max_length=32)
-    record_id: StrictStr = Field(min_length=1, max_length=64)
+    record_id: schemas.RecordId
     base_version: StrictInt | None = None
     payload: dict[str, Any]
 
@@ -459,7 +475,22 @@ def _role_and_grids(conn: Connection, person_id: int) -> tuple[str, list[int]]:
     return str(rows[0][0]), [int(r[1]) for r in rows if r[1] is not None]
 
 
-async def authenticated(request: Request) -> AuthDevice:
+# The signature headers as security schemes (all four together), so /openapi.json says
+# which operations need a signed request; authenticated() reads and checks them itself.
+_SIGNED = {
+    name: Security(APIKeyHeader(name=name, scheme_name=name, auto_error=False,
+                                description="see sync/protocol.py: request authentication"))
+    for name in protocol.AUTH_HEADERS
+}
+
+
+async def authenticated(
+    request: Request,
+    _device: Annotated[str | None, _SIGNED[protocol.HEADER_DEVICE]],
+    _timestamp: Annotated[str | None, _SIGNED[protocol.HEADER_TIMESTAMP]],
+    _nonce: Annotated[str | None, _SIGNED[protocol.HEADER_NONCE]],
+    _signature: Annotated[str | None, _SIGNED[protocol.HEADER_SIGNATURE]],
+) -> AuthDevice:
     """FastAPI dependency: the device that signed this request (401/410 otherwise)."""
     body = await request.body()
     raw_path = request.scope.get("raw_path") or request.url.path.encode()
@@ -589,6 +620,7 @@ def create_app(
         401: {"model": ErrorOut, "description": "not authenticated"},
         403: {"model": ErrorOut, "description": "grid not assigned to the device's worker"},
         410: {"model": ErrorOut, "description": "device revoked: {\"wipe\": true}, once"},
+        429: {"model": ErrorOut, "description": "rate limited: retry after Retry-After seconds"},
     }
 
     def require_grid(device: AuthDevice, grid: int) -> None:
@@ -655,6 +687,7 @@ def create_app(
                 by_household[m["household_id"]].append(dict(m))
         for r in rows:
             r["members"] = by_household[r["id"]]
+            r["tags"] = r["tags"] or []  # null: stored by an update before null was refused
         return {"grid": grid, "households": rows}
 
     @app.get("/api/v1/tasks", response_model=TasksResponse, responses=auth_errors)
@@ -670,7 +703,6 @@ def create_app(
 
     sync_errors: dict[int | str, dict[str, Any]] = {
         **auth_errors,
-        429: {"model": ErrorOut, "description": "rate limited: retry after Retry-After seconds"},
         503: {"model": ErrorOut, "description": "busy: retry after Retry-After seconds"},
         507: {"model": ErrorOut, "description": "insufficient_storage: the server's disk is "
               "full; nothing was stored, send it again later"},
@@ -715,6 +747,9 @@ def create_app(
                          "photo quota is used up (or body_too_large)"},
                    422: {"model": ErrorOut},
                    507: {"model": ErrorOut, "description": "insufficient_storage: disk full"}},
+        # the body is raw bytes, read from the request: say so, or no client can tell
+        openapi_extra={"requestBody": {"required": True, "content": {
+            "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}}},
     )
     async def photo_chunk(
         request: Request,
@@ -722,12 +757,11 @@ def create_app(
         sha256: Annotated[str, Path(pattern=r"^[0-9a-f]{64}$")],
         offset: Annotated[int, Query(ge=0, le=2**40)],
         total: Annotated[int, Query(ge=1, le=2**40)],
+        chunk_sha: Annotated[str, Header(
+            alias=protocol.HEADER_CHUNK_SHA256, pattern=r"^[0-9a-fA-F]{64}$",
+            description="hex SHA-256 of this chunk's bytes")],
     ) -> dict[str, Any]:
         """One chunk of a photo (raw bytes; header X-Gridfield-Chunk-SHA256)."""
-        chunk_sha = request.headers.get(protocol.HEADER_CHUNK_SHA256, "")
-        if len(chunk_sha) != 64:
-            raise ApiError(422, "invalid_input",
-                           f"header {protocol.HEADER_CHUNK_SHA256} (hex SHA-256) is required")
         body = await request.body()
         result: dict[str, Any] = await run_in_threadpool(
             photo_store.put_chunk, engine, device.device_id, device.grids, sha256, offset,
@@ -763,7 +797,39 @@ def _publish_schemas(app: FastAPI) -> None:
         if "ChangeOut" in components:
             components["ChangeOut"]["properties"]["data"] = {
                 "anyOf": pulls, "description": "the schema of the change's kind"}
+        _document_common_errors(doc)
         app.openapi_schema = doc
         return doc
 
     app.openapi = openapi  # type: ignore[method-assign]
+
+
+def _json_error(description: str, component: str = "ErrorOut") -> dict[str, Any]:
+    return {"description": description, "content": {
+        "application/json": {"schema": {"$ref": f"#/components/schemas/{component}"}}}}
+
+
+def _document_common_errors(doc: dict[str, Any]) -> None:
+    """The answers every operation can give whatever it is (the middleware's and the
+    validation handler's), in the shape the server really sends: a client reading the
+    document must not meet an undocumented status or FastAPI's ``{"detail"}`` shape.
+    A signed operation needs all four signature headers at once."""
+    components = doc["components"]["schemas"]
+    for model in (ErrorOut, ProblemOut, InvalidOut):
+        schema = TypeAdapter(model).json_schema(ref_template="#/components/schemas/{model}")
+        schema.pop("$defs", None)  # each of them is a component of its own
+        components[model.__name__] = schema
+    for item in doc["paths"].values():
+        for operation in item.values():
+            if operation.get("security"):  # FastAPI lists each header as an alternative
+                operation["security"] = [
+                    {name: [] for requirement in operation["security"] for name in requirement}]
+            responses = operation.setdefault("responses", {})
+            if "422" in responses:  # FastAPI's HTTPValidationError is not what is sent
+                responses["422"] = _json_error("invalid input", "InvalidOut")
+            responses.setdefault("400", _json_error("malformed JSON or Content-Length"))
+            responses.setdefault("413", _json_error("request body too large"))
+            responses.setdefault("426", _json_error(
+                "protocol level no longer served: update the app"))
+    for unused in ("HTTPValidationError", "ValidationError"):
+        components.pop(unused, None)

@@ -39,6 +39,7 @@ from sqlalchemy import (
     text,
     update,
 )
+from sqlalchemy.sql.elements import BindParameter
 
 DEFAULT_DB = "sqlite:///central.db"
 
@@ -654,6 +655,13 @@ def next_seq(conn: Connection, count: int = 1) -> int:
         return _pg_next_seq(conn, count)
     value = conn.execute(_NEXT_SEQ, {"count": count}).scalar()
     return int(value or 0)
+
+
+def seq_cursor(after: int) -> BindParameter[int]:
+    """A device's feed cursor as a 64-bit bound parameter (the API takes cursors up to
+    2**62; bound with an INTEGER column's type, as before migration 7, a larger cursor
+    failed the query on PostgreSQL instead of finding nothing)."""
+    return bindparam(None, after, type_=BigInteger())
 
 
 _LOCAL_SEQ = "gridfield.local_seq"

@@ -205,7 +205,8 @@ def config_page(
     after ``after`` and below the feed's watermark ``before`` (a few rows at most: no
     ``limit`` needed)."""
     s = db.settings
-    newer = conn.execute(select(s.c.id).where(s.c.updated_seq > after).limit(1)).first()
+    newer = conn.execute(
+        select(s.c.id).where(s.c.updated_seq > db.seq_cursor(after)).limit(1)).first()
     if newer is None:  # the usual case: one indexed-size look-up and nothing else
         return []
     return [

@@ -14,7 +14,7 @@ import uuid
 from collections.abc import Iterator
 from typing import Any
 
-from sqlalchemy import Connection, Engine, bindparam, insert, select, update
+from sqlalchemy import BigInteger, Connection, Engine, bindparam, insert, select, update
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, StatementError
 
 from central import db, ops
@@ -338,6 +338,11 @@ def _check_task_response(
     grids (the answer travels to the centre with it)."""
     if len(record_id) > 64:
         raise Rejected("invalid", "record id is longer than 64 characters")
+    if conn.execute(select(db.task_responses.c.id)
+                    .where(db.task_responses.c.id == record_id)).first() is not None:
+        # the other kind with the same id (the same kind was a duplicate above): refused
+        # here, not by the table's primary key as a database error
+        raise Rejected("content_differs", f"task response {record_id} already exists")
     event_id = payload.get("event_id") if kind == "task.answer" else None
     if event_id:
         row = conn.execute(select(db.events.c.grid_id).where(db.events.c.id == event_id)).first()
@@ -1140,7 +1145,8 @@ def _households_page(
     h = db.households
     rows = _dicts(conn.execute(
         select(h)
-        .where(h.c.grid_id.in_(grids), h.c.updated_seq > after, h.c.updated_seq < before)
+        .where(h.c.grid_id.in_(grids), h.c.updated_seq > db.seq_cursor(after),
+               h.c.updated_seq < before)
         .order_by(h.c.updated_seq)
         .limit(limit)
     ))
@@ -1172,7 +1178,7 @@ def _simple_page(
 ) -> list[dict[str, Any]]:
     rows = _dicts(conn.execute(
         select(table)
-        .where(table.c.grid_id.in_(grids), table.c.updated_seq > after,
+        .where(table.c.grid_id.in_(grids), table.c.updated_seq > db.seq_cursor(after),
                table.c.updated_seq < before)
         .order_by(table.c.updated_seq)
         .limit(limit)
@@ -1189,8 +1195,8 @@ _VISITS = (
            db.records.c.person_id, db.records.c.payload, db.records.c.seq)
     .where(db.records.c.kind == "visit.create",
            db.records.c.grid_id.in_(bindparam("grids", expanding=True)),
-           db.records.c.seq > bindparam("after"),
-           db.records.c.seq < bindparam("before"),
+           db.records.c.seq > bindparam("after", type_=BigInteger()),
+           db.records.c.seq < bindparam("before", type_=BigInteger()),
            db.records.c.device_id != bindparam("device"))
     .order_by(db.records.c.seq)
     .limit(bindparam("limit"))

@@ -57,6 +57,19 @@ class SchemaError(ValueError):
 
 # -- building blocks ---------------------------------------------------------------------
 
+def _clean_text(value: str) -> str:
+    """No NUL, no lone surrogate: for ids (an op's envelope is checked with these too);
+    payload texts get the same check from :func:`check_json_bounds`, run first."""
+    if "\x00" in value:
+        raise ValueError("text contains a NUL character")
+    if not value.isascii():
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise ValueError("text is not valid Unicode (lone surrogate)") from None
+    return value
+
+
 def _not_blank(value: str) -> str:
     if not value.strip():
         raise ValueError("must not be empty")
@@ -74,6 +87,12 @@ def _digits_id(value: int | str) -> int | str:
     return value
 
 
+# Published with every text: no NUL (no database column holds one; lone surrogates,
+# refused as well, cannot be written in a JSON Schema pattern). Documentation only: the
+# checks are check_json_bounds (payloads) and _clean_text (ids), with plain messages.
+NO_NUL: dict[str, Any] = {"pattern": "^[^\\x00]*$"}
+
+
 @dataclass(frozen=True)
 class Txt(GroupedMetadata):
     """Text of at most ``max_length`` characters, valid Unicode without NUL; with
@@ -85,7 +104,8 @@ class Txt(GroupedMetadata):
     def __iter__(self) -> Iterator[Any]:
         # NUL and lone surrogates: check_json_bounds, run first over the whole payload
         yield Strict()
-        yield Field(min_length=1 if self.required else 0, max_length=self.max_length)
+        yield Field(min_length=1 if self.required else 0, max_length=self.max_length,
+                    json_schema_extra=NO_NUL)
         if self.required:
             yield AfterValidator(_not_blank)
 
@@ -114,8 +134,10 @@ class Int(GroupedMetadata):
         yield Field(ge=self.low, le=self.high)
 
 
-RecordId = Annotated[str, Strict(), Field(min_length=1, max_length=64)]
-ShortId = Annotated[str, Strict(), Field(min_length=1, max_length=36)]
+RecordId = Annotated[str, Strict(), Field(min_length=1, max_length=64, json_schema_extra=NO_NUL),
+                     AfterValidator(_clean_text)]
+ShortId = Annotated[str, Strict(), Field(min_length=1, max_length=36, json_schema_extra=NO_NUL),
+                    AfterValidator(_clean_text)]
 GridId = Annotated[int | str, AfterValidator(_digits_id)]  # strict: the models are
 UnixTime = Annotated[float, Num(0, UNIX_MAX)]
 PhotoIds = Annotated[list[RecordId], Field(max_length=MAX_PHOTOS)]
@@ -360,15 +382,26 @@ class TaskAnswer(_Open):
             raise ValueError("an answer needs text, a photo or an event")
 
 
+def _omit_default(schema: dict[str, Any]) -> None:
+    schema.pop("default", None)
+
+
+def _never_null() -> Any:
+    """A field an update may leave out but, when it names it, never sets to null: the
+    record's field is required (or a list) and null would blank it. The schema says so
+    (no ``null``, no ``default``); validation refuses null."""
+    return Field(default=None, json_schema_extra=_omit_default)
+
+
 class HouseholdFields(_Closed):
     """The fields a ``household.update`` may change (:data:`protocol.HOUSEHOLD_FIELDS`)."""
 
-    head_name: Annotated[str, Txt(50, required=True)] | None = None
-    address: Annotated[str, Txt(200, required=True)] | None = None
-    category: Literal["ordinary", "hardship", "key"] | None = None
+    head_name: Annotated[str, Txt(50, required=True)] = _never_null()
+    address: Annotated[str, Txt(200, required=True)] = _never_null()
+    category: Literal["ordinary", "hardship", "key"] = _never_null()
     phone: Annotated[str, Txt(20)] | None = None
     id_number: Annotated[str, Txt(18)] | None = None
-    tags: Tags | None = None
+    tags: Tags = _never_null()
 
 
 class HouseholdUpdate(_Open):
@@ -376,11 +409,11 @@ class HouseholdUpdate(_Open):
 
 
 class MemberFields(_Closed):
-    name: Annotated[str, Txt(50, required=True)] | None = None
-    relation: Annotated[str, Txt(20, required=True)] | None = None
+    name: Annotated[str, Txt(50, required=True)] = _never_null()
+    relation: Annotated[str, Txt(20, required=True)] = _never_null()
     id_number: Annotated[str, Txt(18)] | None = None
     phone: Annotated[str, Txt(20)] | None = None
-    residence: Literal["registered", "floating", "tenant"] | None = None
+    residence: Literal["registered", "floating", "tenant"] = _never_null()
 
 
 class MemberUpdate(_Open):
@@ -585,11 +618,10 @@ def check_op_payload(kind: str, payload: Any) -> None:
         fields_model = _FIELDS_OF.get(kind)
         if fields_model is not None:
             known = {k: v for k, v in payload["fields"].items() if k in fields_model.model_fields}
-            fields_model.model_validate(known)
-            for name in ("head_name", "address", "name", "relation", "residence",
-                         "category"):  # present but null would blank a required field
-                if name in known and known[name] is None:
-                    raise SchemaError(f"fields.{name}: must not be empty")
+            try:
+                fields_model.model_validate(known)  # null only where a field may be empty
+            except ValidationError as exc:
+                raise SchemaError("fields." + _explain(exc)) from None
     except ValidationError as exc:
         raise SchemaError(_explain(exc)) from None
     except ValueError as exc:  # model_post_init's cross-field rules

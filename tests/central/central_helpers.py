@@ -102,8 +102,9 @@ class Server:
         return dict(self.demo["grids"][i])
 
 
-def start_server(db_url: str, workdir: Path, *extra: str) -> tuple[subprocess.Popen[bytes], str]:
-    """``central serve`` (64 KiB body limit, ``extra`` options) once /health answers."""
+def start_server(db_url: str, workdir: Path, *extra: str
+                 ) -> tuple[subprocess.Popen[bytes], str]:
+    """``central serve`` on a free loopback port (64 KiB body limit), ``extra`` options."""
     port = free_port()
     log = open(workdir / f"serve-{port}.log", "wb")
     proc = subprocess.Popen(

@@ -46,6 +46,22 @@ def test_openapi_describes_endpoints(server: Server) -> None:
     for path in ("/api/v1/health", "/api/v1/enroll", "/api/v1/households", "/api/v1/tasks"):
         assert path in spec["paths"], path
     assert "post" in spec["paths"]["/api/v1/enroll"]
+    # what is really sent and answered (found by fuzzing from this document)
+    chunk = spec["paths"][protocol.PHOTO_CHUNK_PATH]["put"]
+    assert protocol.HEADER_CHUNK_SHA256 in {p["name"] for p in chunk["parameters"]}
+    assert "application/octet-stream" in chunk["requestBody"]["content"]
+    signed = [{h: [] for h in protocol.AUTH_HEADERS}]
+    for path, item in spec["paths"].items():
+        for operation in item.values():
+            assert {"400", "413", "426"} <= set(operation["responses"]), path
+            invalid = operation["responses"].get("422")
+            if invalid:
+                assert invalid["content"]["application/json"]["schema"]["$ref"].endswith(
+                    "/InvalidOut")
+            if path not in ("/api/v1/health", "/api/v1/enroll"):
+                assert operation["security"] == signed, path
+                assert "429" in operation["responses"], path
+    assert "HTTPValidationError" not in spec["components"]["schemas"]
 
 
 # -- enrollment ------------------------------------------------------------------------
@@ -325,3 +341,31 @@ def test_random_bodies_never_cause_a_500(server: Server, new_device: NewDevice) 
     for grid_value in ("", "1e3", "0x10", "１", "' OR 1=1 --", "\x00", "9" * 400):
         resp = dev.get("/api/v1/households", params={"grid": grid_value})
         assert 400 <= resp.status_code < 500, (grid_value, resp.text)
+
+
+# -- found by fuzzing (test_fuzz_api.py) -------------------------------------------------
+
+def test_pull_cursor_beyond_32_bits_is_an_empty_page(server: Server,
+                                                      new_device: NewDevice) -> None:
+    """The API takes cursors up to 2**62 while sequence columns are INTEGER: bound as
+    INTEGER, a larger cursor was a 500 (integer out of range) on PostgreSQL."""
+    dev = new_device(server.grid(0)["workers"][0])
+    for after in (2**31, 365795176081322, 2**62):
+        resp = dev.get(protocol.SYNC_PULL_PATH, params={"after": after, "limit": 8})
+        assert resp.status_code == 200, resp.text
+        body = resp.json()
+        assert body["changes"] == [] and body["next_after"] == after and not body["has_more"]
+
+
+def test_enroll_device_name_no_database_can_hold_is_refused(server: Server) -> None:
+    """Found by fuzzing with valid codes: a device name with a NUL was stored on SQLite
+    and a 500 on PostgreSQL. Refused, it does not use up the code."""
+    worker = server.grid(2)["workers"][0]
+    code = ops.create_enrollment_code(server.engine, worker)["code"]
+    key = protocol.public_key_b64(Ed25519PrivateKey.generate())
+    for name in ("平板\x00", "   "):
+        resp = requests.post(server.base + "/api/v1/enroll", timeout=10, json={
+            "code": code, "public_key": key, "device_name": name})
+        assert_json_error(resp, 422, "invalid_input")
+    dev = Device(server.base)
+    assert dev.enroll(code).status_code == 200  # the code is still good

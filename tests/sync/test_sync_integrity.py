@@ -24,7 +24,8 @@ from sync_helpers import LiveServer, launch, new_grid, two_devices
 
 from central import ops
 from fieldclient.fieldwork.households import create_household, update_household
-from sync import protocol
+from sync import protocol, schemas
+from sync.errors import ServerFailed
 
 MakeDevice = Callable[..., Any]
 
@@ -112,10 +113,34 @@ def test_one_op_failing_in_the_database_does_not_hold_back_the_batch(
     results = _raw_push(dev, batch)
     got = [(r["status"], r.get("reason")) for r in results]
     assert got[0] == ("applied", None)
+    assert got[1] == ("rejected", "content_differs")  # checked, not a primary key error
     assert all(status == "rejected" for status, _ in got[1:7]), got
     assert got[7] == ("applied", None)
     # the answers are stored: a retry gets the same, nothing is stuck
     assert [r["status"] for r in _raw_push(dev, batch)] == ["duplicate"] * len(batch)
+
+
+def test_a_record_id_no_database_can_hold_is_refused_and_never_served(
+    live: LiveServer, make_device: MakeDevice
+) -> None:
+    """Found by fuzzing: a record id with a NUL was stored on SQLite and served to the
+    whole grid (whose devices could only quarantine it); on PostgreSQL it failed the
+    batch's bookkeeping with a 500. The envelope is the device's own making: like a
+    lone surrogate (refused so already), a NUL there is the batch's 422."""
+    grid, dev, hid = _worker_with_household(live, make_device)
+    event = {"grid_id": grid["id"], "category": "其他", "description": "正常"}
+    bad_ids = ("ev\x00nul", "孤立\ud800代理")
+    for rid in bad_ids:
+        batch = [{"op_id": uuid.uuid4().hex, "kind": "event.report", "record_id": rid,
+                  "base_version": None, "payload": event}, _visit_op(grid["id"], hid)]
+        with pytest.raises(ServerFailed) as failed:
+            _raw_push(dev, batch)
+        assert failed.value.status == 422 and "record_id" in str(failed.value)
+    leader = make_device(live, grid["leader"], "leader")
+    page = leader.transport.pull(0, protocol.MAX_PULL_LIMIT)
+    assert not {c["id"] for c in page["changes"]} & set(bad_ids)
+    for change in page["changes"]:
+        schemas.check_change(dict(change))
 
 
 def test_a_stale_conflict_decision_does_not_overwrite_a_newer_value(

@@ -117,6 +117,29 @@ def test_payloads_are_checked_against_their_kind_schema(
     assert all(r["detail"] for r in results)
 
 
+def test_a_field_that_cannot_be_null_is_refused_as_null(
+    live: LiveServer, make_device: MakeDevice
+) -> None:
+    """Found by fuzzing: ``household.update {"tags": null}`` was applied, and from then
+    on the grid's household list (``GET /api/v1/households``) was a 500 for every
+    device. The schema now says (and checks) that these fields are never null."""
+    grid, dev, hid = _worker(live, make_device)
+    names = ("tags", "head_name", "address", "category")
+    results = _push(dev, [_op("household.update", {"fields": {name: None}}, hid, 1)
+                          for name in names])
+    assert [(r["status"], r["reason"]) for r in results] == [("rejected", "invalid")] * 4
+    fields = live_schema(live)["Op_household_update"]["properties"]["fields"]["properties"]
+    for name in names:
+        assert "null" not in json.dumps(fields[name]), fields[name]
+    resp = dev.transport._request("GET", f"/api/v1/households?grid={grid['id']}")
+    assert [h["tags"] for h in resp["households"]] == [[]]
+
+
+def live_schema(live: LiveServer) -> dict[str, Any]:
+    return dict(requests.get(live.base + "/openapi.json", timeout=10).json()[
+        "components"]["schemas"])
+
+
 def test_references_to_another_grid_are_refused(
     live: LiveServer, make_device: MakeDevice
 ) -> None:
