@@ -63,7 +63,8 @@ from schemathesis.specs.openapi import checks as oa_checks
 from sqlalchemy import Engine
 
 from central import db, ops
-from sync import protocol, schemas
+from sync import protocol
+from sync.protocol import schemas
 
 EXAMPLES = int(os.environ.get("GRIDFIELD_FUZZ_EXAMPLES", "100"))
 FRESH = os.environ.get("GRIDFIELD_FUZZ_RANDOM") == "1"  # new inputs each run, not CI's

@@ -24,8 +24,9 @@ from sync_helpers import LiveServer, launch, new_grid, two_devices
 
 from central import ops
 from fieldclient.fieldwork.households import create_household, update_household
-from sync import protocol, schemas
+from sync import protocol
 from sync.errors import ServerFailed
+from sync.protocol import schemas
 
 MakeDevice = Callable[..., Any]
 
