@@ -35,6 +35,7 @@ import hashlib
 import json
 import os
 import subprocess
+import tempfile
 import time
 import uuid
 from collections.abc import Iterator
@@ -284,11 +285,13 @@ def _operations() -> list[tuple[str, str]]:
     served document must have exactly these: a new endpoint is fuzzed, or this fails)."""
     from central.app import create_app
 
-    engine = db.make_engine("sqlite://")
-    try:
-        doc = create_app(engine, photo_dir=Path("/nonexistent")).openapi()
-    finally:
-        engine.dispose()
+    with tempfile.TemporaryDirectory(prefix="gridfield-openapi-") as tmp:
+        engine = db.make_engine(f"sqlite:///{Path(tmp) / 'central.db'}")
+        try:
+            db.migrate(engine)  # the app looks at its tables when it starts
+            doc = create_app(engine, photo_dir=Path(tmp) / "photos").openapi()
+        finally:
+            engine.dispose()
     return [(m.upper(), p) for p, item in doc["paths"].items() for m in item]
 
 
