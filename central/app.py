@@ -219,7 +219,7 @@ class EnrollRequest(BaseModel):
         min_length=40, max_length=64, description="raw Ed25519 public key, base64 (32 bytes)"
     )
     # stored and shown to the centre: text a database holds, not blank
-    device_name: Annotated[str, schemas.Txt(100, required=True)]
+    device_name: Annotated[str, schemas.Txt(100, required=True), schemas.CleanText]
 
 
 class PersonOut(BaseModel):

@@ -70,6 +70,11 @@ def _clean_text(value: str) -> str:
     return value
 
 
+# For text checked on its own, outside a payload that check_json_bounds walks first
+# (an enrolling device's name, an op's ids): no NUL, no lone surrogate.
+CleanText = AfterValidator(_clean_text)
+
+
 def _not_blank(value: str) -> str:
     if not value.strip():
         raise ValueError("must not be empty")
