@@ -51,6 +51,16 @@ def central(db_url: str, *args: str, cwd: Path | None = None,
     return result
 
 
+def stop_process(proc: subprocess.Popen[bytes]) -> None:
+    """Stop a server process: politely, then for good after 10 s."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
 def seeded_database(backend: str, workdir: Path, request: Any) -> tuple[str, dict[str, Any]]:
     """A database on ``backend`` (``sqlite`` in ``workdir``, or a new one on the test
     session's PostgreSQL server), after ``central init`` and ``seed-demo``: its URL and

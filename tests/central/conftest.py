@@ -4,7 +4,6 @@ SQLite and PostgreSQL, and a real ``central serve`` subprocess on a loopback por
 from __future__ import annotations
 
 import os
-import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -16,6 +15,7 @@ from central_helpers import (
     _pg_bindir,
     seeded_database,
     start_server,
+    stop_process,
     throwaway_postgres,
 )
 
@@ -69,12 +69,7 @@ def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
         yield Server(request.param, base, db_url, demo, engine)
     finally:
         engine.dispose()
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc)
 
 
 @pytest.fixture()

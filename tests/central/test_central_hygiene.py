@@ -27,7 +27,7 @@ from typing import Any
 
 import pytest
 import requests
-from central_helpers import SEED_ARGS, Device, central, seeded_database, start_server
+from central_helpers import SEED_ARGS, Device, central, seeded_database, start_server, stop_process
 from sqlalchemy import Engine, func, insert, select, update
 
 from central import db, ops
@@ -117,12 +117,7 @@ def tight(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
             yield Tight(proc, base, db_url, demo, engine, photo_dir, disk)
         finally:
             engine.dispose()
-            proc.terminate()
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+            stop_process(proc)
 
 
 def put_chunk(dev: Device, sha: str, offset: int, total: int, chunk: bytes

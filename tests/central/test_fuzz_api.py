@@ -34,7 +34,6 @@ import copy
 import hashlib
 import json
 import os
-import subprocess
 import tempfile
 import time
 import uuid
@@ -47,7 +46,7 @@ import jsonschema_rs
 import pytest
 import requests
 import schemathesis
-from central_helpers import SEED_ARGS, central, central_json, start_server
+from central_helpers import SEED_ARGS, central, central_json, start_server, stop_process
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
@@ -219,12 +218,7 @@ def target(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
                          engine, doc)
         engine.dispose()
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc)
 
 
 @pytest.fixture(scope="module")
