@@ -347,10 +347,12 @@ def test_random_bodies_never_cause_a_500(server: Server, new_device: NewDevice) 
 
 def test_pull_cursor_beyond_32_bits_is_an_empty_page(server: Server,
                                                       new_device: NewDevice) -> None:
-    """The API takes cursors up to 2**62 while sequence columns are INTEGER: bound as
-    INTEGER, a larger cursor was a 500 (integer out of range) on PostgreSQL."""
+    """The API takes cursors up to 2**62: bound as INTEGER (the columns' type before
+    migration 7), a cursor past 2**31 was a 500 (integer out of range) on PostgreSQL.
+    (PostgreSQL's own numbers are transaction ids shifted 20 bits, ~10**9-10**10 here:
+    the cursors below lie past every number this test server hands out.)"""
     dev = new_device(server.grid(0)["workers"][0])
-    for after in (2**31, 365795176081322, 2**62):
+    for after in (2**48, 365795176081322, 2**62):
         resp = dev.get(protocol.SYNC_PULL_PATH, params={"after": after, "limit": 8})
         assert resp.status_code == 200, resp.text
         body = resp.json()
