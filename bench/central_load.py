@@ -8,7 +8,11 @@ device thread pushes REQUESTS batches of OPS_PER_REQUEST new visits (the payload
 ``fieldclient simulate`` makes) as fast as the server answers; a 429/503 is honoured
 by waiting its Retry-After, as the sync engine does, and counted.
 
-Figures per backend: ops/s (all ops applied / wall time), request latency p50/p95/max.
+Figures per backend: ops/s (all ops applied / wall time), request latency p50/p95/max,
+and the server's CPU time per op (its processes and, on PostgreSQL, the database's;
+Linux ``/proc``): on this 2-core machine the benchmark's own devices, the server and
+PostgreSQL share two cores, so PostgreSQL's throughput here is what its CPU per op
+allows, while SQLite's is what its one writer at a time allows.
 No fixed target in the issue; reported as measured. ``ok``: every op applied exactly
 once and no request failed. Prints one JSON object.
 """
@@ -115,10 +119,13 @@ def run_backend(backend: str, db_url: str | None, work: Path,
         for t in threads:
             t.start()
         barrier.wait()
+        cpu_before = server_cpu_seconds(server.proc.pid)
         start = time.perf_counter()
         for t in threads:
             t.join()
         wall = time.perf_counter() - start
+        cpu = {k: v - cpu_before.get(k, 0.0)
+               for k, v in server_cpu_seconds(server.proc.pid).items()}
         with server.engine.connect() as conn:
             stored = conn.execute(
                 text("SELECT count(*) FROM records WHERE kind = 'visit.create'")).scalar()
@@ -136,11 +143,50 @@ def run_backend(backend: str, db_url: str | None, work: Path,
         "latency_ms_p95": round(lat_ms[int(0.95 * (len(lat_ms) - 1))], 1) if lat_ms else None,
         "latency_ms_max": round(lat_ms[-1], 1) if lat_ms else None,
         "busy_retries": busy[0],
+        "server_cpu_ms_per_op": {k: round(1000 * v / max(1, applied[0]), 3)
+                                 for k, v in cpu.items()},
         "failures": failures[:5],
         "ok": not failures and applied[0] == expected and stored == expected,
     }
     log(f"{backend}: {json.dumps(result, ensure_ascii=False)}")
     return result
+
+
+def server_cpu_seconds(server_pid: int) -> dict[str, float]:
+    """CPU seconds (user + system) so far of the server's process tree and of every
+    ``postgres`` process on the machine (the throw-away server's); empty without /proc."""
+    proc = Path("/proc")
+    if not proc.is_dir():
+        return {}
+    tick = os.sysconf("SC_CLK_TCK")
+    parents: dict[int, int] = {}
+    totals: dict[int, tuple[str, float]] = {}
+    for entry in proc.iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        name, rest = stat[stat.index("(") + 1:stat.rindex(")")], stat[stat.rindex(")") + 2:]
+        fields = rest.split()
+        parents[int(entry.name)] = int(fields[1])
+        totals[int(entry.name)] = (name, (int(fields[11]) + int(fields[12])) / tick)
+
+    def in_server(pid: int) -> bool:
+        while pid > 1:
+            if pid == server_pid:
+                return True
+            pid = parents.get(pid, 1)
+        return False
+
+    out = {"server": 0.0, "postgresql": 0.0}
+    for pid, (name, seconds) in totals.items():
+        if in_server(pid):
+            out["server"] += seconds
+        elif name == "postgres":
+            out["postgresql"] += seconds
+    return out
 
 
 def main() -> None:
@@ -151,7 +197,7 @@ def main() -> None:
     }
     with workdir("gridfield-bench-load-sqlite-") as work:
         out["sqlite"] = run_backend("sqlite", None, work)
-    with workdir("gridfield-bench-load-pg-") as work, pg_server() as pg:
+    with workdir("gridfield-bench-load-pg-") as work, pg_server(durable=True) as pg:
         out["postgresql"] = run_backend("postgresql", pg.new_database(), work,
                                         ("--workers", str(WORKERS)))
     out["ok"] = bool(out["sqlite"]["ok"] and out["postgresql"]["ok"])

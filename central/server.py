@@ -16,11 +16,13 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import socket
 from typing import Any
 
 import h11
 import uvicorn
 from uvicorn.protocols.http.h11_impl import H11Protocol
+from uvicorn.supervisors import multiprocess
 
 from central.limits import DEFAULT_READ_TIMEOUT, MIN_BODY_RATE
 
@@ -127,12 +129,55 @@ def serve_workers(factory: str, host: str, port: int, *, workers: int,
     """Run ``workers`` processes, each building its app with the factory named
     ``"module:function"`` (uvicorn's supervisor restarts a process that dies). Every
     piece of state two requests share lives in the database, apart from the rate
-    limits, which each process keeps for itself."""
+    limits, which each process keeps for itself.
+
+    Where the system has ``SO_REUSEPORT`` (Linux, the BSDs) every process listens on a
+    socket of its own and the kernel spreads new connections evenly over them. With one
+    shared socket the process whose event loop wakes first takes each connection, and
+    devices keep their connections alive: measured with 50 devices, one of two
+    processes served 85 % of the requests while the other idled.
+    """
     # the worker processes are spawned: the protocol goes by name, and each process
     # sets its timeout (see configure_read_timeout) before its first connection
     os.environ[_READ_TIMEOUT_ENV] = str(float(read_timeout))
-    uvicorn.run(factory, factory=True, workers=workers, host=host, port=port,
-                log_level=log_level, http="central.server:ReadTimeoutProtocol")
+    options: dict[str, Any] = dict(factory=True, workers=workers, host=host, port=port,
+                                   log_level=log_level,
+                                   http="central.server:ReadTimeoutProtocol")
+    if not hasattr(socket, "SO_REUSEPORT"):
+        uvicorn.run(factory, **options)
+        return
+    config = uvicorn.Config(factory, **options)
+    # Hold the port (resolving port 0) with a bound socket that never listens: it takes
+    # no connections, and keeps the port ours while processes come and go.
+    holder = _reuse_port_socket(host, port)
+    config.port = holder.getsockname()[1]
+    multiprocess.Process = _OwnSocketProcess  # type: ignore[misc] # the supervisor builds its workers by this name
+    try:
+        multiprocess.Multiprocess(config, sockets=[]).run()
+    finally:
+        multiprocess.Process = _UvicornProcess  # type: ignore[misc]
+        holder.close()
+
+
+_UvicornProcess = multiprocess.Process
+
+
+class _OwnSocketProcess(multiprocess.Process):
+    """A worker process that listens on its own ``SO_REUSEPORT`` socket."""
+
+    def target(self, sockets: list[socket.socket] | None = None) -> None:  # pragma: no cover
+        sock = _reuse_port_socket(self.config.host, self.config.port)
+        sock.listen(self.config.backlog)
+        super().target([sock])
+
+
+def _reuse_port_socket(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    sock.bind((host, port))
+    return sock
 
 
 _READ_TIMEOUT_ENV = "GRIDFIELD_CENTRAL_READ_TIMEOUT"

@@ -42,7 +42,9 @@ def connect(path: Path, key: bytes) -> sqlcipher3.Connection:
         raise DatabaseLocked() from exc
     conn.execute("PRAGMA temp_store = MEMORY")
     conn.execute("PRAGMA journal_mode = WAL")
-    conn.execute("PRAGMA synchronous = NORMAL")
+    # FULL: what the worker saw saved survives the battery dying a moment later (with
+    # NORMAL the last WAL commits can roll back on power loss).
+    conn.execute("PRAGMA synchronous = FULL")
     conn.execute("PRAGMA foreign_keys = ON")
     return conn
 

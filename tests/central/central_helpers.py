@@ -176,8 +176,11 @@ class Device:
 
 
 @contextlib.contextmanager
-def throwaway_postgres() -> Iterator[PgServer]:
-    """A throw-away PostgreSQL server in a temp dir (tests' ``pg_server``, benchmarks)."""
+def throwaway_postgres(*, durable: bool = False) -> Iterator[PgServer]:
+    """A throw-away PostgreSQL server in a temp dir (tests' ``pg_server``, benchmarks).
+
+    Tests run it without flushing to disk; ``durable`` keeps PostgreSQL's defaults (a
+    commit is on disk before it is answered), as benchmarks measure a real deployment."""
     bindir = _pg_bindir()
     if bindir is None:
         raise RuntimeError("PostgreSQL binaries not found (run scripts/install-sysdeps.sh)")
@@ -193,8 +196,9 @@ def throwaway_postgres() -> Iterator[PgServer]:
          "--no-sync", "-E", "UTF8", "--locale", "C"],
         check=True, capture_output=True, timeout=120,
     )
-    opts = (f"-p {port} -k {base} -c listen_addresses=127.0.0.1 -c fsync=off "
-            "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200")
+    opts = f"-p {port} -k {base} -c listen_addresses=127.0.0.1 -c max_connections=200"
+    if not durable:
+        opts += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
     subprocess.run(
         [*prefix, f"{bindir}/pg_ctl", "-D", data, "-o", opts, "-l",
          os.path.join(base, "log"), "-w", "-t", "60", "start"],
