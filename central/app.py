@@ -4,10 +4,12 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import math
 import threading
 import time
+import zlib
 from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass
 from typing import Annotated, Any
@@ -21,15 +23,17 @@ from sqlalchemy import Connection, Engine, delete, insert, select, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.middleware.gzip import GZipMiddleware
 
 from central import db, ops, syncops
 from central.limits import Limits
-from central.photos import PhotoError, PhotoStore, default_blob_dir
+from central.photos import MAX_PHOTO_BYTES, PhotoError, PhotoStore, default_blob_dir
 from sync import protocol
-from sync.protocol import schemas
+from sync.protocol import bundle, schemas
 
 log = logging.getLogger("central")
 
+COMPRESS_MIN_BYTES = 512  # answers smaller than this go as they are
 DEFAULT_MAX_BODY = 1024 * 1024  # bytes; photo chunks (256 KiB by default) fit easily
 NONCE_KEEP_SECONDS = 2 * protocol.MAX_CLOCK_SKEW
 _last_prune = [0.0]  # when this process last deleted expired nonces
@@ -107,6 +111,11 @@ class BodyLimit:
 
     The declared Content-Length is checked first; chunked bodies are read up to the
     limit before the application sees them, so an endpoint never gets a partial body.
+
+    A body sent with ``Content-Encoding: gzip`` (protocol level 3, see
+    :mod:`sync.protocol`) is inflated here, to at most ``limit`` bytes as well (a small
+    body that inflates to gigabytes is refused after ``limit``), and the application
+    sees the plain body: the signature covers that.
     """
 
     def __init__(self, app: ASGIApp, limit: int) -> None:
@@ -150,6 +159,25 @@ class BodyLimit:
             if not message.get("more_body", False):
                 break
         body = b"".join(chunks)
+        encoding = headers.get(b"content-encoding", b"identity").strip().lower()
+        if encoding not in (b"", b"identity"):
+            if encoding != b"gzip":
+                await error_response(415, "unsupported_encoding",
+                                     "request bodies may be gzip-encoded, nothing else")(
+                    scope, receive, send)
+                return
+            try:
+                body = _inflate(body, self.limit)
+            except _TooLarge:
+                await self._too_large(send)
+                return
+            except (zlib.error, EOFError):
+                await error_response(400, "bad_encoding",
+                                     "the gzip body does not inflate")(scope, receive, send)
+                return
+            scope = {**scope, "headers": [
+                (k, str(len(body)).encode() if k == b"content-length" else v)
+                for k, v in scope.get("headers") or [] if k != b"content-encoding"]}
         delivered = False
 
         async def replay() -> Message:
@@ -162,6 +190,45 @@ class BodyLimit:
         await self.app(scope, replay, send)
 
 
+class _TooLarge(Exception):
+    pass
+
+
+def _inflate(body: bytes, limit: int) -> bytes:
+    """A gzip body inflated, never to more than ``limit`` bytes (then _TooLarge)."""
+    inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)  # gzip header and trailer
+    out = inflater.decompress(body, limit + 1)
+    if len(out) > limit:
+        raise _TooLarge()
+    if not inflater.eof or inflater.unused_data:
+        raise EOFError("truncated or trailing data")
+    return out
+
+
+def _store_bundle(photo_store: PhotoStore, engine: Engine, device: AuthDevice,
+                  parts: list[bundle.Part]) -> list[dict[str, Any]]:
+    """Each part as its own chunk, in order. A part's error is its answer; the quota and
+    a full disk stop the parts after it (they would fail the same way)."""
+    answers: list[dict[str, Any]] = []
+    stopped: dict[str, Any] | None = None
+    for part in parts:
+        if stopped is not None:
+            answers.append({"sha256": part.sha256, **stopped})
+            continue
+        try:
+            answers.append(photo_store.put_chunk(
+                engine, device.device_id, device.grids, part.sha256, part.offset, part.total,
+                part.data, hashlib.sha256(part.data).hexdigest()))
+        except PhotoError as exc:
+            answer = {"error": exc.code, "message": exc.message}
+            if isinstance(exc.extra.get("offset"), int):
+                answer["offset"] = exc.extra["offset"]
+            answers.append({"sha256": part.sha256, **answer})
+            if exc.status in (413, 507):
+                stopped = {"error": exc.code, "message": exc.message}
+    return answers
+
+
 async def _no_receive() -> Message:
     return {"type": "http.disconnect"}
 
@@ -171,12 +238,13 @@ class ProtocolLevel:
     level and the oldest it serves; a device older than that gets ``426
     upgrade_required`` (its data stays on it until it updates). No header = level 1."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, max_body: int = DEFAULT_MAX_BODY) -> None:
         self.app = app
         self.extra = [
             (protocol.HEADER_PROTOCOL.lower().encode(), str(protocol.PROTOCOL_LEVEL).encode()),
             (protocol.HEADER_MIN_PROTOCOL.lower().encode(),
              str(protocol.MIN_PROTOCOL_LEVEL).encode()),
+            (protocol.HEADER_MAX_BODY.lower().encode(), str(max_body).encode()),
         ]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -373,6 +441,33 @@ class ChunkOut(BaseModel):
     sha256: str
     offset: int
     complete: bool
+
+
+class AnswersIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    op_ids: list[Annotated[str, Field(min_length=1, max_length=64)]] = Field(
+        max_length=protocol.MAX_ANSWER_IDS)
+
+
+class AnswersOut(BaseModel):
+    results: list[OpResultOut]
+    server_time: str
+    unix_time: float
+
+
+class BundlePartOut(BaseModel):
+    sha256: str
+    offset: int | None = None
+    complete: bool | None = None
+    error: str | None = None
+    message: str | None = None
+
+
+class BundleOut(BaseModel):
+    parts: list[BundlePartOut]
+    server_time: str
+    unix_time: float
 
 
 class PullOut(BaseModel):
@@ -708,7 +803,8 @@ def create_app(
               "full; nothing was stored, send it again later"},
     }
 
-    @app.post(protocol.SYNC_PUSH_PATH, response_model=PushOut, responses=sync_errors)
+    @app.post(protocol.SYNC_PUSH_PATH, response_model=PushOut, responses=sync_errors,
+              response_model_exclude_defaults=True)
     def sync_push(device: Device, req: PushIn) -> dict[str, Any]:
         """Apply ops at most once each; one result per op (see sync/protocol.py)."""
         try:
@@ -718,6 +814,16 @@ def create_app(
                 503, "busy", "the same ops are being applied by another request; retry",
                 retry_after=1,
             ) from None
+        now = db.now_utc()
+        return {"results": results, "server_time": db.iso(now), "unix_time": now.timestamp()}
+
+    @app.post(protocol.SYNC_ANSWERS_PATH, response_model=AnswersOut, responses=sync_errors,
+              response_model_exclude_defaults=True)
+    def sync_answers(device: Device, req: AnswersIn) -> dict[str, Any]:
+        """The answers kept for those of these ops the device pushed before, compact as
+        to a retry; ops never applied are left out (a device whose push lost its answer
+        asks this, then sends only the rest)."""
+        results = syncops.stored_answers(engine, device.device_id, req.op_ids)
         now = db.now_utc()
         return {"results": results, "server_time": db.iso(now), "unix_time": now.timestamp()}
 
@@ -769,8 +875,29 @@ def create_app(
         )
         return result
 
+    @app.post(
+        protocol.PHOTO_BUNDLE_PATH, response_model=BundleOut, response_model_exclude_none=True,
+        responses={**sync_errors, 422: {"model": ErrorOut}},
+        openapi_extra={"requestBody": {"required": True, "content": {
+            bundle.CONTENT_TYPE: {"schema": {"type": "string", "format": "binary"}}}}},
+    )
+    async def photo_bundle(request: Request, device: Device) -> dict[str, Any]:
+        """Pieces of several photos in one request (sync/protocol/bundle.py); one answer
+        per piece, each as its chunk alone would have had."""
+        body = await request.body()
+        try:
+            parts = bundle.decode(body, MAX_PHOTO_BYTES)
+        except bundle.BundleError as exc:
+            raise ApiError(422, "invalid_input", str(exc)) from None
+        answers = await run_in_threadpool(_store_bundle, photo_store, engine, device, parts)
+        now = db.now_utc()
+        return {"parts": answers, "server_time": db.iso(now), "unix_time": now.timestamp()}
+
     app.add_middleware(BodyLimit, limit=max_body)
-    app.add_middleware(ProtocolLevel)
+    # answers compressed for a device that asks (HTTP's Accept-Encoding); small ones are
+    # not worth it
+    app.add_middleware(GZipMiddleware, minimum_size=COMPRESS_MIN_BYTES, compresslevel=6)
+    app.add_middleware(ProtocolLevel, max_body=max_body)
     _publish_schemas(app)
     return app
 

@@ -1100,11 +1100,7 @@ def _push_ops(
             original = prior["result"] if prior is not None else None
             if original is None:  # the same op twice in one batch
                 original = next(r for r in results if r["op_id"] == op_id)
-            results.append({
-                "op_id": op_id, "status": "duplicate", "reason": None,
-                "version": original.get("version"), "conflicts": original.get(
-                    "conflicts", []), "original": original,
-            })
+            results.append(duplicate_answer(op_id, original))
             continue
         if fast and op["kind"] in FAST_KINDS:
             result = _apply_fast(conn, device, op, now, pending)
@@ -1128,6 +1124,35 @@ def _push_ops(
     if applied_ops:  # nothing in the batch reads sync_ops: one executemany
         conn.execute(insert(db.sync_ops), applied_ops)
     return results
+
+
+def duplicate_answer(op_id: str, original: dict[str, Any]) -> dict[str, Any]:
+    """The answer to an op applied before: compact (a retry on a 2G link should cost
+    less than the first try), with what the device needs of the first answer only when
+    that was not ``applied``: its status and reason, and a conflict's fields."""
+    answer: dict[str, Any] = {"op_id": op_id, "status": "duplicate"}
+    if original.get("version") is not None:
+        answer["version"] = original["version"]
+    status = original.get("status")
+    if status not in ("applied", None):
+        answer["original"] = {"status": status, "reason": original.get("reason")}
+        if original.get("conflicts"):
+            answer["conflicts"] = list(original["conflicts"])
+    return answer
+
+
+def stored_answers(engine: Engine, device_id: str, op_ids: list[str]) -> list[dict[str, Any]]:
+    """The answers kept for those of ``op_ids`` this device pushed before (compact, as
+    to a retry); ops never applied are left out, so the device sends just those."""
+    wanted = list(dict.fromkeys(op_ids))
+    if not wanted:
+        return []
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(db.sync_ops.c.op_id, db.sync_ops.c.result)
+            .where(db.sync_ops.c.op_id.in_(wanted), db.sync_ops.c.device_id == device_id)
+        ).all()
+    return [duplicate_answer(str(op_id), dict(result)) for op_id, result in rows]
 
 
 # -- pull ------------------------------------------------------------------------------

@@ -120,8 +120,25 @@ def report_lines(data: dict[str, Any]) -> list[str]:
         ))
     if not pushed and not pulled and data["ok"]:
         lines.append(t(QT_TRANSLATE_NOOP("sync", "没有需要同步的内容。")))
+    steps = data.get("steps") or {}
+    if not data["ok"] and any(v == "ok" for v in steps.values()):
+        names = {"push": t(QT_TRANSLATE_NOOP("sync", "上传记录")),
+                 "pull": t(QT_TRANSLATE_NOOP("sync", "接收任务和事件")),
+                 "photos": t(QT_TRANSLATE_NOOP("sync", "上传照片"))}
+        lines.append(t(
+            QT_TRANSLATE_NOOP("sync", "已完成：{done}；未完成：{undone}（下次同步接着做）"),
+            done="、".join(names.get(k, k) for k, v in steps.items() if v == "ok"),
+            undone="、".join(names.get(k, k) for k, v in steps.items() if v != "ok"),
+        ))
     if data["pending"]:
         lines.append(t(QT_TRANSLATE_NOOP("sync", "仍待上传：{n}条"), n=data["pending"]))
+    left = data.get("left") or {}
+    if left.get("photo_bytes"):
+        lines.append(t(QT_TRANSLATE_NOOP("sync", "仍待上传的照片：{n}张，{kb}KB"),
+                       n=left.get("photos", 0), kb=max(1, round(left["photo_bytes"] / 1024))))
+    if (left.get("records") or left.get("photo_bytes")) and left.get("estimate_seconds"):
+        lines.append(t(QT_TRANSLATE_NOOP("sync", "按目前网速约需{minutes}分钟"),
+                       minutes=max(1, round(left["estimate_seconds"] / 60))))
     if data.get("waiting_for_server"):
         lines.append(t(
             QT_TRANSLATE_NOOP("sync", "其中等指挥中心升级后才能接收：{n}条（已保存在本机）"),

@@ -62,16 +62,22 @@ from fieldclient.storage.session import Session
 from sync import protocol
 from sync.errors import (
     AlreadyEnrolled,
+    AuthRefused,
+    ConnectionDropped,
     DeviceRevoked,
     NotEnrolled,
     NotLeader,
     ServerBusy,
     ServerFailed,
+    ServerTimeout,
+    ServerUnreachable,
     SyncCancelled,
     SyncError,
     UnknownConflict,
+    UpgradeRequired,
 )
-from sync.protocol import schemas
+from sync.link import LinkState
+from sync.protocol import bundle, schemas
 from sync.pulled_visits import save_pulled_visit
 from sync.transport import (
     HttpTransport,
@@ -141,6 +147,8 @@ def transport_for(session: Session, **kwargs: Any) -> HttpTransport:
         raise NotEnrolled()
     key = Ed25519PrivateKey.from_private_bytes(bytes.fromhex(key_hex))
     offset = float(_meta_get(session, "clock_offset") or 0.0)
+    level = _meta_get(session, "server_protocol")
+    kwargs.setdefault("server_protocol", int(level) if level and level.isdigit() else None)
     return HttpTransport(info.server_url, info.device_id, key, clock_offset=offset, **kwargs)
 
 
@@ -181,6 +189,10 @@ class SyncReport:
     held_applied: int = 0  # rows set aside earlier and applied in this run
     held_total: int = 0
     held: list[dict[str, Any]] = field(default_factory=list)  # newest, at most 100
+    steps: dict[str, str] = field(default_factory=dict)  # push/pull/photos: ok or error code
+    left: dict[str, Any] = field(default_factory=dict)  # what is still to send (backlog())
+    bytes_sent: int = 0  # request bodies on the wire (compressed where they were)
+    bytes_received: int = 0
     error: FieldClientError | None = None
     wiped: bool = False
     cancelled: bool = False  # stopped on request (lock, quit): nothing lost, not an error
@@ -213,6 +225,10 @@ class SyncReport:
             "waiting_for_server": self.waiting_for_server,
             "held": {"new": self.held_new, "applied": self.held_applied,
                      "total": self.held_total, "rows": list(self.held)},
+            "steps": dict(self.steps),
+            "left": dict(self.left),
+            "bytes_sent": self.bytes_sent,
+            "bytes_received": self.bytes_received,
             "error": None if self.error is None else getattr(self.error, "code", "error"),
             "error_message": self.error_message(language),
             "wiped": self.wiped,
@@ -442,6 +458,48 @@ def _uncommitted(conn: Any) -> Iterator[None]:
 
 # -- the engine ------------------------------------------------------------------------
 
+@dataclass
+class _Upload:
+    """One photo on its way: where the server has it up to."""
+
+    sha: str
+    blob_id: str
+    size: int
+    offset: int
+    data: bytes = b""
+    complete: bool = False
+    restarted: bool = False  # started over once after the server found it damaged
+
+
+@dataclass
+class _PhotoProgress:
+    total: int
+    sent: int
+    callback: ProgressCallback | None
+
+    def add(self, n: int) -> None:
+        self.sent = min(self.total, self.sent + n)
+        if self.callback:
+            self.callback(SyncProgress("photos", self.sent, self.total))
+
+
+def _body_room(transport: Transport, overhead: int) -> int:
+    """The largest request body worth building for this server (its declared limit
+    less ``overhead`` for what wraps the data); unbounded when it declares none."""
+    limit = getattr(transport, "server_max_body", None)
+    return max(1024, int(limit) - overhead) if isinstance(limit, int) else 2**31
+
+
+def _too_large(exc: SyncError) -> bool:
+    """The server's body limit refused the request: a smaller one goes through."""
+    return getattr(exc, "status", None) == 413 and getattr(exc, "extra", {}).get(
+        "error") == "body_too_large"
+
+
+# Errors that no other step of the same run could get past.
+_FATAL = (DeviceRevoked, SyncCancelled, AuthRefused, UpgradeRequired)
+
+
 class SyncEngine:
     def __init__(
         self,
@@ -606,21 +664,41 @@ class SyncEngine:
             raise SyncCancelled()
 
     def run_once(self, progress: ProgressCallback | None = None) -> SyncReport:
-        """Push pending ops, then pull the change feed. Network and server trouble is
-        reported in ``report.error`` (translated message), never raised; a revoked
+        """One sync in three steps, in the order a worker needs them: the records
+        (small), then the pull (tasks, event status, colleagues' work), then the photos
+        (large). A step that fails does not stop the ones after it: its error is in
+        ``report.steps`` and the first one in ``report.error`` (translated message),
+        never raised. Nothing a step finished is lost when a later one fails, and what a
+        step sent before a drop counts (the next run goes on from there). A revoked
         device is crypto-erased here (``report.wiped``) and the session closed."""
         report = SyncReport()
         transport = self._transport
+        self.link = LinkState.load(self.session)
+        counted = (0, 0)
         try:
             if transport is None:
                 transport = transport_for(self.session)
                 self._transport = transport
+            counted = (getattr(transport, "bytes_sent", 0), getattr(transport, "bytes_received", 0))
+            steps: list[tuple[str, Callable[..., None]]] = []
             if self.session.pending_uploads():
-                self._push_all(transport, report, progress)
+                steps.append(("push", self._push_all))
+            steps.append(("pull", self._pull_all))
             if self._photos_waiting():
-                self._upload_photos(transport, report, progress)
-            self._pull_all(transport, report, progress)
-            report.ok = True
+                steps.append(("photos", self._upload_photos))
+            for name, step in steps:
+                try:
+                    step(transport, report, progress)
+                    report.steps[name] = "ok"
+                except _FATAL:
+                    raise
+                except SyncError as exc:
+                    report.steps[name] = str(getattr(exc, "code", "error"))
+                    if report.error is None:
+                        report.error = exc
+                    if type(exc) is ServerUnreachable:  # nothing answers at all: stop
+                        break
+            report.ok = report.error is None
         except SyncCancelled:
             report.cancelled = True
         except DeviceRevoked as exc:
@@ -635,7 +713,11 @@ class SyncEngine:
         finally:
             if isinstance(transport, HttpTransport):
                 report.requests = transport.requests_made
+                report.bytes_sent = transport.bytes_sent - counted[0]
+                report.bytes_received = transport.bytes_received - counted[1]
                 transport.requests_made = 0
+            if self.session.is_open:
+                self.link.save(self.session)
         if transport is not None:
             self._record_clock(transport, report)
             self._record_levels(transport, report)
@@ -646,7 +728,28 @@ class SyncEngine:
         report.waiting_for_server = sum(self.waiting_for_server().values())
         report.held_total = self.held_count()
         report.held = self.held_rows(HELD_REPORT_LIMIT)
+        report.left = self.backlog()
         return report
+
+    def backlog(self) -> dict[str, Any]:
+        """What is still to send and how long the link needs for it at its measured rate
+        (``estimate_seconds`` None until a sync has measured it): for the Sync page and
+        ``fieldclient sync --json``."""
+        db = self.session.db
+        records, record_bytes = db.execute(
+            "SELECT count(*), coalesce(sum(length(CAST(payload AS BLOB))), 0) FROM outbox"
+            " WHERE state = 'pending'").fetchone()
+        photos, photo_bytes = db.execute(
+            "SELECT count(*), coalesce(sum(left_bytes), 0) FROM (SELECT b.sha256,"
+            " max(b.size) - coalesce(max(u.offset), 0) AS left_bytes FROM blobs b"
+            " LEFT JOIN photo_uploads u ON u.sha256 = b.sha256"
+            " WHERE u.state IS NULL OR u.state = 'pending' GROUP BY b.sha256)").fetchone()
+        link = getattr(self, "link", None) or LinkState.load(self.session)
+        estimate = link.estimate(int(record_bytes) + 120 * int(records), int(photo_bytes))
+        return {"records": int(records), "record_bytes": int(record_bytes),
+                "photos": int(photos), "photo_bytes": int(photo_bytes),
+                "estimate_seconds": None if estimate is None else round(estimate, 1),
+                "link": link.as_dict()}
 
     def _record_levels(self, transport: Transport, report: SyncReport) -> None:
         """Keep the server's declared protocol levels (for the report and the CLI)."""
@@ -716,6 +819,10 @@ class SyncEngine:
     def _push_all(
         self, transport: Transport, report: SyncReport, progress: ProgressCallback | None
     ) -> None:
+        """The outbox in batches sized by the link (:mod:`sync.link`): a batch that does
+        not get through is cut in half, one that does lets the next one double. When a
+        batch's answer is lost the server may have applied it: the device asks for the
+        answers it keeps (level 3) and sends again only the ops without one."""
         total = self.session.pending_uploads()
         done = 0
         if progress:
@@ -724,7 +831,10 @@ class SyncEngine:
         # pending (answered retry_later, or not answered) waits for the next run
         # instead of being sent again and again, and never holds back those after it.
         after_rowid = 0
+        failures = 0
         while True:
+            budget = min(self.batch_bytes, self.link.push_bytes,
+                         _body_room(transport, 2048))
             rows = self.session.db.execute(
                 "SELECT rowid, op_id, kind, record_id, payload FROM outbox"
                 " WHERE state = 'pending' AND rowid > ? ORDER BY rowid LIMIT ?",
@@ -737,6 +847,7 @@ class SyncEngine:
             refused: list[protocol.Op] = []
             answers: list[protocol.OpResult] = []
             size = 0
+            last_rowid = after_rowid
             for rowid, *r in rows:
                 op = self._wire_op(*r)
                 problem = _schema_problem(op)
@@ -744,24 +855,76 @@ class SyncEngine:
                     refused.append(op)
                     answers.append({"op_id": op["op_id"], "status": "rejected",
                                     "reason": "invalid", "detail": problem})
-                    after_rowid = int(rowid)
+                    last_rowid = int(rowid)
                     continue
-                size += len(protocol.canonical_json(op).encode("utf-8")) + 1
-                if ops and size > self.batch_bytes:
+                op_size = len(protocol.canonical_json(op).encode("utf-8")) + 1
+                if ops and size + op_size > budget:
                     break
+                size += op_size
                 ops.append(op)
-                after_rowid = int(rowid)
+                last_rowid = int(rowid)
             if refused:
                 self._record_results(refused, {"results": answers, "server_time": "",
                                                "unix_time": 0.0}, report)
                 done += len(refused)
             if not ops:
+                after_rowid = last_rowid
                 continue
-            answer: protocol.PushResponse = self._call(partial(transport.push, ops))
+            try:
+                answer: protocol.PushResponse = transport.push(ops)
+            except SyncError as exc:
+                if not exc.retryable and not (_too_large(exc) and len(ops) > 1):
+                    raise
+                failures += 1
+                self._after_failure("push", size, exc, failures)
+                self._recover_answers(transport, ops, report)
+                continue  # the same place again: ops answered meanwhile are not pending
+            failures = 0
+            self._measure(transport, "push", size)
             self._record_results(ops, answer, report)
+            after_rowid = last_rowid
             done += len(ops)
             if progress:
                 progress(SyncProgress("push", done, max(total, done)))
+
+    def _after_failure(self, kind: str, size: int, exc: SyncError, failures: int) -> None:
+        """A request of ``size`` bytes failed retryably: a drop or a timeout shrinks the
+        next one; past the retry policy's attempts in a row the step gives up (its
+        error goes in the report; what got through stays)."""
+        if isinstance(exc, ConnectionDropped | ServerTimeout) or _too_large(exc):
+            self.link.cut(kind, size)
+        if failures >= self.retry.attempts:
+            raise exc
+        self._check_cancel()
+        self.retry.sleep(self.retry.delay(failures, exc))
+        self._check_cancel()
+
+    def _measure(self, transport: Transport, kind: str, size: int) -> None:
+        exchange = getattr(transport, "last_exchange", None)
+        if isinstance(exchange, tuple) and len(exchange) == 3:
+            sent, received, seconds = exchange
+            self.link.observe(int(sent) + int(received) + 600, float(seconds))
+            if kind == "push":
+                self.link.observe_compression(size, int(sent))
+        self.link.carried(kind, size)
+
+    def _recover_answers(self, transport: Transport, ops: list[protocol.Op],
+                         report: SyncReport) -> None:
+        """After a push without an answer: the answers the server kept for those ops
+        (it may have applied them before the connection dropped), recorded as if the
+        push had answered; best effort (a failure here only means resending)."""
+        answers_of = getattr(transport, "answers", None)
+        if answers_of is None or not getattr(transport, "low_bandwidth", False):
+            return
+        try:
+            results = answers_of([op["op_id"] for op in ops])
+        except SyncError as exc:
+            if not exc.retryable:
+                raise
+            return
+        if results:
+            self._record_results(ops, {"results": results, "server_time": "",
+                                       "unix_time": 0.0}, report)
 
     def _record_results(
         self, ops: list[protocol.Op], answer: protocol.PushResponse, report: SyncReport
@@ -829,91 +992,185 @@ class SyncEngine:
     def _upload_photos(
         self, transport: Transport, report: SyncReport, progress: ProgressCallback | None
     ) -> None:
-        """Ask which photo hashes the server lacks; send those in checksummed chunks,
-        resuming where the server stopped (its offset is kept on both sides)."""
+        """Send the photos the server lacks (one look-up for up to 500: a photo another
+        device sent already is not sent again), each from the last byte the server
+        acknowledged. A level-3 server takes pieces of several photos per request
+        (:mod:`sync.protocol.bundle`); an older one a chunk each."""
         db = self.session.db
         rows = db.execute(
-            "SELECT b.sha256, min(b.blob_id), max(b.size) FROM blobs b LEFT JOIN photo_uploads u"
-            " ON u.sha256 = b.sha256 WHERE u.state IS NULL OR u.state = 'pending'"
+            "SELECT b.sha256, min(b.blob_id), max(b.size) FROM blobs b"
+            " LEFT JOIN photo_uploads u ON u.sha256 = b.sha256"
+            " WHERE u.state IS NULL OR u.state = 'pending'"
             " GROUP BY b.sha256 ORDER BY min(b.rowid)"
         ).fetchall()
-        total_bytes = sum(int(r[2]) for r in rows)
-        sent = 0
-        for start in range(0, len(rows), 500):
-            batch = rows[start:start + 500]
-            missing = {
+        bundles = bool(getattr(transport, "low_bandwidth", False)) and hasattr(
+            transport, "put_bundle")
+        offered = [r[0] for r in rows]
+        missing: dict[str, int] = {}
+        for start in range(0, len(offered), 500):
+            batch = offered[start:start + 500]
+            missing.update({
                 m["sha256"]: int(m.get("offset", 0))
-                for m in self._call(partial(transport.photos_missing, [r[0] for r in batch]))
-            }
-            now = self.session.clock()
-            with db.conn:
-                for sha, blob_id, size in batch:
-                    state = "pending" if sha in missing else "done"
-                    db.execute(
-                        "INSERT INTO photo_uploads (sha256, blob_id, size, offset, state,"
-                        " updated_at) VALUES (?,?,?,?,?,?) ON CONFLICT(sha256) DO UPDATE SET"
-                        " state = excluded.state, offset = excluded.offset,"
-                        " updated_at = excluded.updated_at",
-                        (sha, blob_id, size, missing.get(sha, size), state, now),
-                    )
-                    if state == "done":
-                        report.photos_already_on_server += 1
-                        sent += int(size)
-            for sha, blob_id, _size in batch:
-                if sha not in missing:
-                    continue
-                sent = self._upload_one(transport, sha, blob_id, missing[sha], report, progress,
-                                        sent, total_bytes)
+                for m in self._call(partial(transport.photos_missing, batch))
+            })
+        now = self.session.clock()
+        todo: list[_Upload] = []
+        with db.conn:
+            for sha, blob_id, size in rows:
+                upload_state = "pending" if sha in missing else "done"
+                offset = missing.get(sha, int(size))
+                db.execute(
+                    "INSERT INTO photo_uploads (sha256, blob_id, size, offset, state,"
+                    " updated_at) VALUES (?,?,?,?,?,?) ON CONFLICT(sha256) DO UPDATE SET"
+                    " state = excluded.state, offset = excluded.offset,"
+                    " updated_at = excluded.updated_at",
+                    (sha, blob_id, size, offset, upload_state, now),
+                )
+                if upload_state == "done":
+                    report.photos_already_on_server += 1
+                else:
+                    todo.append(_Upload(sha, blob_id, int(size), offset))
+        progress_state = _PhotoProgress(
+            total=sum(r[2] for r in rows), sent=sum(r[2] for r in rows) - sum(
+                u.size - u.offset for u in todo), callback=progress)
+        if bundles:
+            self._send_bundles(transport, todo, report, progress_state)
+        else:
+            for upload in todo:
+                if self._readable(upload):
+                    self._send_chunks(transport, upload, report, progress_state)
+                upload.data = b""
 
-    def _upload_one(
-        self, transport: Transport, sha: str, blob_id: str, offset: int, report: SyncReport,
-        progress: ProgressCallback | None, sent: int, total_bytes: int,
-    ) -> int:
+    def _readable(self, upload: _Upload) -> bool:
+        """Load the photo's bytes; one damaged on this device is never sent."""
         import hashlib
 
-        data = self.session.blobs.get(blob_id)
-        if hashlib.sha256(data).hexdigest() != sha:
-            with self.session.db.conn:  # damaged on this device: never send it
+        data = self.session.blobs.get(upload.blob_id)
+        if hashlib.sha256(data).hexdigest() != upload.sha:
+            with self.session.db.conn:
                 self.session.db.execute(
-                    "UPDATE photo_uploads SET state = 'corrupt' WHERE sha256 = ?", (sha,))
-            return sent
-        restarted = False
-        budget = 3 * (len(data) // self.chunk_size + 1) + 10  # never loop forever
-        while True:
+                    "UPDATE photo_uploads SET state = 'corrupt' WHERE sha256 = ?",
+                    (upload.sha,))
+            return False
+        upload.data = data
+        if upload.offset >= len(data):
+            upload.offset = 0
+        return True
+
+    def _send_bundles(self, transport: Transport, todo: list[_Upload], report: SyncReport,
+                      progress: _PhotoProgress) -> None:
+        """Pieces of as many photos as the link's photo size allows per request."""
+        failures = 0
+        budget_runs = 0
+        while todo:
+            budget_runs += 1
+            if budget_runs > 20 * len(todo) + 50:  # never loop forever on a bad server
+                raise ServerFailed(409, "photo upload does not progress")
+            self._check_cancel()
+            budget = max(1024, min(self.chunk_size, self.link.photo_bytes,
+                                   _body_room(transport, 16384)))
+            parts: list[bundle.Part] = []
+            room = budget
+            for upload in todo:
+                if room <= 0 or len(parts) >= bundle.MAX_PARTS:
+                    break
+                if not upload.data and not self._readable(upload):
+                    upload.complete = True  # damaged here: marked, never sent
+                    continue
+                piece = upload.data[upload.offset:upload.offset + room]
+                parts.append(bundle.Part(upload.sha, upload.offset, upload.size, piece))
+                room -= len(piece)
+            if not parts:
+                continue
+            size = sum(len(p.data) for p in parts)
+            try:
+                answers = transport.put_bundle(parts)  # type: ignore[attr-defined]
+            except SyncError as exc:
+                if not exc.retryable and not (_too_large(exc) and size > 1024):
+                    raise
+                failures += 1
+                self._after_failure("photo", size, exc, failures)
+                continue
+            failures = 0
+            self._measure(transport, "photo", size)
+            by_sha = {u.sha: u for u in todo}
+            stop: SyncError | None = None
+            for part, answer in zip(parts, answers, strict=True):
+                upload = by_sha[part.sha256]
+                error = answer.get("error")
+                if error is None:
+                    report.photo_bytes_sent += len(part.data)
+                    progress.add(len(part.data))
+                    self._acknowledge(upload, int(answer.get("offset", 0)),
+                                      bool(answer.get("complete")), report)
+                elif error == "offset_mismatch" and isinstance(answer.get("offset"), int):
+                    upload.offset = int(answer["offset"])  # go on where the server is
+                elif error == "hash_mismatch" and not upload.restarted:
+                    upload.restarted, upload.offset = True, 0
+                elif stop is None:
+                    status = 507 if error == "insufficient_storage" else (
+                        413 if error == "photo_quota" else 409)
+                    stop = ServerFailed(status, str(answer.get("message") or error),
+                                        retryable=status == 507, error=str(error))
+            for upload in todo:
+                if upload.complete:
+                    upload.data = b""  # only the photos in flight are held in memory
+            todo = [u for u in todo if not u.complete]
+            if stop is not None:
+                raise stop
+
+    def _send_chunks(self, transport: Transport, upload: _Upload, report: SyncReport,
+                     progress: _PhotoProgress) -> None:
+        """One photo, a chunk per request (a server below level 3)."""
+        failures = 0
+        budget = 3 * (upload.size // 1024 + 1) + 10  # never loop forever
+        while not upload.complete:
             budget -= 1
             self._check_cancel()
             if budget < 0:
                 raise ServerFailed(409, "photo upload does not progress")
-            if offset >= len(data):
-                offset = 0
-            chunk = data[offset:offset + self.chunk_size]
+            if upload.offset >= upload.size:
+                upload.offset = 0
+            size = max(1024, min(self.chunk_size, self.link.photo_bytes,
+                                 _body_room(transport, 0)))
+            chunk = upload.data[upload.offset:upload.offset + size]
             try:
-                answer = self._call(partial(transport.put_chunk, sha, offset, len(data), chunk))
+                answer = transport.put_chunk(upload.sha, upload.offset, upload.size, chunk)
             except SyncError as exc:
-                if getattr(exc, "extra", {}).get("error") == "hash_mismatch" and not restarted:
-                    restarted, offset = True, 0
+                if getattr(exc, "extra", {}).get("error") == "hash_mismatch" \
+                        and not upload.restarted:
+                    upload.restarted, upload.offset = True, 0
                     continue
-                raise
+                if not exc.retryable and not (_too_large(exc) and len(chunk) > 1024):
+                    raise
+                failures += 1
+                self._after_failure("photo", len(chunk), exc, failures)
+                continue
+            failures = 0
             if answer.get("error") == "size_mismatch":
                 raise ServerFailed(409, str(answer.get("message", "size_mismatch")))
             if answer.get("_status") == 409 or answer.get("error"):
-                offset = int(answer.get("offset", 0))  # continue where the server is
-            else:
-                report.photo_bytes_sent += len(chunk)
-                sent += len(chunk)
-                offset = int(answer["offset"])
-            done = bool(answer.get("complete"))
-            with self.session.db.conn:
-                self.session.db.execute(
-                    "UPDATE photo_uploads SET offset = ?, state = ?, updated_at = ?"
-                    " WHERE sha256 = ?",
-                    (offset, "done" if done else "pending", self.session.clock(), sha),
-                )
-            if progress:
-                progress(SyncProgress("photos", min(sent, total_bytes), total_bytes))
-            if done:
-                report.photos_uploaded += 1
-                return sent
+                upload.offset = int(answer.get("offset", 0))  # continue where the server is
+                continue
+            self._measure(transport, "photo", len(chunk))
+            report.photo_bytes_sent += len(chunk)
+            progress.add(len(chunk))
+            self._acknowledge(upload, int(answer["offset"]), bool(answer.get("complete")),
+                              report)
+
+    def _acknowledge(self, upload: _Upload, offset: int, complete: bool,
+                     report: SyncReport) -> None:
+        """The server holds the photo up to ``offset``: kept, so a later run resumes
+        there."""
+        upload.offset, upload.complete = offset, complete
+        with self.session.db.conn:
+            self.session.db.execute(
+                "UPDATE photo_uploads SET offset = ?, state = ?, updated_at = ?"
+                " WHERE sha256 = ?",
+                (offset, "done" if complete else "pending", self.session.clock(), upload.sha),
+            )
+        if complete:
+            report.photos_uploaded += 1
 
     # -- pull ----------------------------------------------------------------------
     def _pull_all(

@@ -36,6 +36,16 @@ class ServerUnreachable(SyncError):
     code = "unreachable"
 
 
+class ConnectionDropped(ServerUnreachable):
+    """The connection was made and then dropped mid-transfer (a 2G link): the next,
+    smaller request may well get through."""
+
+    text = QT_TRANSLATE_NOOP(
+        "errors", "网络中途断开。已传完的部分已保存，下次同步从断点继续。"
+    )
+    code = "dropped"
+
+
 class ServerTimeout(SyncError):
     text = QT_TRANSLATE_NOOP(
         "errors", "服务器响应超时，网络可能太慢。数据已保存在本机，下次同步会继续。"

@@ -12,6 +12,7 @@ and app version (:func:`skew_headers`); every answer's level headers are kept
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import json
 import time
@@ -28,6 +29,7 @@ from sync.errors import (
     AuthRefused,
     BadServerUrl,
     ClockRejected,
+    ConnectionDropped,
     DeviceRevoked,
     EnrollCodeRefused,
     ServerBusy,
@@ -36,6 +38,7 @@ from sync.errors import (
     ServerUnreachable,
     UpgradeRequired,
 )
+from sync.protocol import bundle
 
 DEFAULT_TIMEOUT = (10.0, 60.0)  # connect, read (seconds): slow rural links
 MAX_RETRY_AFTER = 300
@@ -132,10 +135,37 @@ def _raise_for(resp: requests.Response) -> None:
 def _send(call: Callable[[], requests.Response]) -> requests.Response:
     try:
         return call()
+    except requests.ConnectTimeout as exc:
+        raise ServerUnreachable() from exc
     except requests.Timeout as exc:
         raise ServerTimeout() from exc
-    except requests.RequestException as exc:  # refused, reset, dropped mid-response
-        raise ServerUnreachable() from exc
+    except requests.ConnectionError as exc:
+        if _never_connected(exc):  # refused, no route, no name: nothing answers
+            raise ServerUnreachable() from exc
+        raise ConnectionDropped() from exc  # made, then reset or cut mid-transfer
+    except requests.RequestException as exc:  # a garbled answer, a broken stream
+        raise ConnectionDropped() from exc
+
+
+def _never_connected(exc: BaseException) -> bool:
+    from urllib3.exceptions import NameResolutionError, NewConnectionError
+
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, NewConnectionError | NameResolutionError):
+            return True
+        reason = getattr(current, "reason", None)
+        if isinstance(reason, BaseException) and id(reason) not in seen:
+            current = reason
+            continue
+        current = (current.args[0] if current.args and isinstance(current.args[0],
+                   BaseException) else None) or current.__cause__ or current.__context__
+    return False
+
+
+COMPRESS_FROM = 512  # request bodies at least this large go gzip-compressed (level 3)
 
 
 def enroll(
@@ -177,6 +207,7 @@ class HttpTransport:
         timeout: tuple[float, float] = DEFAULT_TIMEOUT,
         clock_offset: float = 0.0,
         clock: Callable[[], float] = time.time,
+        server_protocol: int | None = None,
     ) -> None:
         self.base = normalize_server_url(server_url)
         self.device_id = device_id
@@ -185,12 +216,26 @@ class HttpTransport:
         self.clock_offset = clock_offset
         self.clock = clock
         self.requests_made = 0
-        self.bytes_sent = 0
+        self.bytes_sent = 0  # request bodies as sent (compressed where they were)
+        self.bytes_received = 0  # answer bodies as received
         self.last_server_unix: float | None = None
         self.last_local_unix: float | None = None
-        self.server_protocol: int | None = None
+        # the level the server declared last (given at start: what it declared before)
+        self.server_protocol: int | None = server_protocol
         self.server_min_protocol: int | None = None
+        self.server_max_body: int | None = None  # the largest body the server takes
+        # the last exchange: (body bytes sent, body bytes received, seconds)
+        self.last_exchange: tuple[int, int, float] = (0, 0, 0.0)
         self.http = requests.Session()
+        # nothing the server does not read: requests' default User-Agent and Accept
+        self.http.headers.pop("User-Agent", None)
+        self.http.headers.pop("Accept", None)
+        self.http.headers["Accept-Encoding"] = "gzip"
+
+    @property
+    def low_bandwidth(self) -> bool:
+        """The server takes compressed bodies, answer look-ups and photo bundles."""
+        return (self.server_protocol or 0) >= protocol.LEVEL_LOW_BANDWIDTH
 
     def close(self) -> None:
         self.http.close()
@@ -202,21 +247,31 @@ class HttpTransport:
         body: bytes = b"",
         extra_headers: dict[str, str] | None = None,
         accept: tuple[int, ...] = (200,),
+        compress: bool = True,
     ) -> dict[str, Any]:
         for attempt in (1, 2):
             timestamp = round(self.clock() + self.clock_offset)
-            headers = protocol.sign_headers(
+            headers = protocol.sign_headers(  # over the body as it is, before compression
                 self.private_key, self.device_id, method, path, body, timestamp=timestamp
             )
             if body:
                 headers["Content-Type"] = "application/json"
             headers.update(skew_headers())
             headers.update(extra_headers or {})
+            wire = body
+            if compress and self.low_bandwidth and len(body) >= COMPRESS_FROM:
+                wire = gzip.compress(body, compresslevel=6, mtime=0)
+                headers["Content-Encoding"] = "gzip"
             self.requests_made += 1
-            self.bytes_sent += len(body)
-            resp = _send(lambda h=headers: self.http.request(  # type: ignore[misc]
-                method, self.base + path, data=body or None, headers=h, timeout=self.timeout
+            self.bytes_sent += len(wire)
+            started = time.monotonic()
+            self.last_exchange = (len(wire), 0, 0.0)
+            resp = _send(lambda h=headers, w=wire: self.http.request(  # type: ignore[misc]
+                method, self.base + path, data=w or None, headers=h, timeout=self.timeout
             ))
+            received = _wire_length(resp)
+            self.bytes_received += received
+            self.last_exchange = (len(wire), received, time.monotonic() - started)
             self._note_levels(resp)
             try:
                 if resp.status_code not in accept:
@@ -235,9 +290,27 @@ class HttpTransport:
             return data
         raise AssertionError("unreachable")
 
+    def answers(self, op_ids: list[str]) -> list[protocol.OpResult]:
+        """The server's kept answers for those of ``op_ids`` it applied (level 3)."""
+        body = json.dumps({"op_ids": op_ids}, separators=(",", ":")).encode()
+        data = self._request("POST", protocol.SYNC_ANSWERS_PATH, body)
+        return cast(list[protocol.OpResult], list(data.get("results", [])))
+
+    def put_bundle(self, parts: list[bundle.Part]) -> list[dict[str, Any]]:
+        """Pieces of several photos in one request (level 3): one answer per piece."""
+        data = self._request("POST", protocol.PHOTO_BUNDLE_PATH, bundle.encode(parts),
+                             {"Content-Type": bundle.CONTENT_TYPE}, compress=False)
+        answers = data.get("parts")
+        if not isinstance(answers, list) or len(answers) != len(parts):
+            raise ServerFailed(200, "bundle answer does not match its parts", retryable=True)
+        return [a if isinstance(a, dict) else {} for a in answers]
+
     def _note_levels(self, resp: requests.Response) -> None:
         """Keep the server's declared levels (an error answer declares them too)."""
         level = _level(resp, protocol.HEADER_PROTOCOL)
+        limit = resp.headers.get(protocol.HEADER_MAX_BODY, "").strip()
+        if limit.isdigit() and 4096 <= int(limit) <= 2**31:
+            self.server_max_body = int(limit)
         if level is not None:
             self.server_protocol = level
             self.server_min_protocol = _level(resp, protocol.HEADER_MIN_PROTOCOL)
@@ -263,4 +336,10 @@ class HttpTransport:
             protocol.HEADER_CHUNK_SHA256: hashlib.sha256(chunk).hexdigest(),
             "Content-Type": "application/octet-stream",
         }
-        return self._request("PUT", path, chunk, headers, accept=(200, 409))
+        return self._request("PUT", path, chunk, headers, accept=(200, 409), compress=False)
+
+
+def _wire_length(resp: requests.Response) -> int:
+    """The answer's body bytes as they came over the wire (compressed where it was)."""
+    declared = resp.headers.get("Content-Length", "")
+    return int(declared) if declared.isdigit() else len(resp.content)

@@ -170,3 +170,41 @@ def error_text(exc: BaseException, enrolling: bool = False) -> str:
     return T.translate(
         "SyncTexts", "同步时发生了意外错误，已记录下来。数据已保存在本机，稍后会自动再试。"
     )
+
+
+def duration_text(seconds: float) -> str:
+    """A rough duration: under a minute in seconds, then minutes, then hours."""
+    if seconds < 60:
+        return T.translate("SyncTexts", "{n}秒").format(n=max(1, round(seconds)))
+    if seconds < 3600:
+        return T.translate("SyncTexts", "{n}分钟").format(n=round(seconds / 60))
+    return T.translate("SyncTexts", "{n}小时").format(n=f"{seconds / 3600:.1f}")
+
+
+def step_text(step: str) -> str:
+    """The three steps of a sync, in the worker's words."""
+    names = {
+        "push": T.translate("SyncTexts", "上传记录"),
+        "pull": T.translate("SyncTexts", "接收任务和事件"),
+        "photos": T.translate("SyncTexts", "上传照片"),
+    }
+    return names.get(step, step)
+
+
+def left_text(left: dict[str, Any]) -> str:
+    """What is still to send and how long it needs at the link's measured speed."""
+    records, photo_bytes = int(left.get("records") or 0), int(left.get("photo_bytes") or 0)
+    if not records and not photo_bytes:
+        return ""
+    if records and photo_bytes:
+        text = T.translate("SyncTexts", "还要上传{n}条记录和{size}照片").format(
+            n=records, size=size_text(photo_bytes))
+    elif records:
+        text = T.translate("SyncTexts", "还要上传{n}条记录").format(n=records)
+    else:
+        text = T.translate("SyncTexts", "还要上传{size}照片").format(size=size_text(photo_bytes))
+    estimate = left.get("estimate_seconds")
+    if isinstance(estimate, int | float) and estimate > 0:
+        text += T.translate("SyncTexts", "，按现在的网速约需{time}").format(
+            time=duration_text(float(estimate)))
+    return text + T.translate("SyncTexts", "。")

@@ -1339,6 +1339,10 @@ Finish the patrol now?</translation>
       <translation>No network now. Everything is kept on this device and sent by itself when the network is back.</translation>
     </message>
     <message>
+      <source>这次已完成：{done}。没完成的（{undone}）下次同步接着做。</source>
+      <translation>Done this time: {done}. Not finished ({undone}): the next sync carries on.</translation>
+    </message>
+    <message>
       <source>刚才的同步：上传{sent}条，下载{got}条，照片{photos}张。</source>
       <translation>Last sync: {sent} sent, {got} received, {photos} photos.</translation>
     </message>
@@ -1704,6 +1708,50 @@ Finish the patrol now?</translation>
     <message>
       <source>同步时发生了意外错误，已记录下来。数据已保存在本机，稍后会自动再试。</source>
       <translation>An unexpected error happened while syncing; it has been logged. Your data is kept on this device; it tries again by itself later.</translation>
+    </message>
+    <message>
+      <source>{n}秒</source>
+      <translation>{n} s</translation>
+    </message>
+    <message>
+      <source>{n}分钟</source>
+      <translation>{n} min</translation>
+    </message>
+    <message>
+      <source>{n}小时</source>
+      <translation>{n} h</translation>
+    </message>
+    <message>
+      <source>上传记录</source>
+      <translation>sending records</translation>
+    </message>
+    <message>
+      <source>接收任务和事件</source>
+      <translation>receiving tasks and events</translation>
+    </message>
+    <message>
+      <source>上传照片</source>
+      <translation>sending photos</translation>
+    </message>
+    <message>
+      <source>还要上传{n}条记录和{size}照片</source>
+      <translation>Still to send: {n} records and {size} of photos</translation>
+    </message>
+    <message>
+      <source>还要上传{n}条记录</source>
+      <translation>Still to send: {n} records</translation>
+    </message>
+    <message>
+      <source>还要上传{size}照片</source>
+      <translation>Still to send: {size} of photos</translation>
+    </message>
+    <message>
+      <source>，按现在的网速约需{time}</source>
+      <translation>, about {time} at the current network speed</translation>
+    </message>
+    <message>
+      <source>。</source>
+      <translation>.</translation>
     </message>
   </context>
   <context>
@@ -2354,6 +2402,10 @@ Tasks and notices from the command centre appear here after a sync.</translation
     <message>
       <source>无法连接服务器，请检查网络后再试。数据已保存在本机，下次同步会继续。</source>
       <translation>Cannot reach the server. Check the network and try again. Your data is safe on this device; the next sync will continue.</translation>
+    </message>
+    <message>
+      <source>网络中途断开。已传完的部分已保存，下次同步从断点继续。</source>
+      <translation>The connection dropped part-way. What got through is kept; the next sync carries on from there.</translation>
     </message>
     <message>
       <source>服务器响应超时，网络可能太慢。数据已保存在本机，下次同步会继续。</source>
@@ -3201,8 +3253,32 @@ Tasks and notices from the command centre appear here after a sync.</translation
       <translation>Nothing to sync.</translation>
     </message>
     <message>
+      <source>上传记录</source>
+      <translation>sending records</translation>
+    </message>
+    <message>
+      <source>接收任务和事件</source>
+      <translation>receiving tasks and events</translation>
+    </message>
+    <message>
+      <source>上传照片</source>
+      <translation>sending photos</translation>
+    </message>
+    <message>
+      <source>已完成：{done}；未完成：{undone}（下次同步接着做）</source>
+      <translation>Done: {done}; not finished: {undone} (the next sync carries on)</translation>
+    </message>
+    <message>
       <source>仍待上传：{n}条</source>
       <translation>Still waiting to upload: {n}</translation>
+    </message>
+    <message>
+      <source>仍待上传的照片：{n}张，{kb}KB</source>
+      <translation>Photos still to send: {n}, {kb} KB</translation>
+    </message>
+    <message>
+      <source>按目前网速约需{minutes}分钟</source>
+      <translation>About {minutes} min at the current network speed</translation>
     </message>
     <message>
       <source>其中等指挥中心升级后才能接收：{n}条（已保存在本机）</source>

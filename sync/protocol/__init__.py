@@ -432,12 +432,38 @@ OpStatus = Literal["applied", "duplicate", "conflict", "rejected", "retry_later"
 # Tablets update days apart, so a device and the server may speak different levels.
 # Every request carries the device's level and app version; every answer carries the
 # server's level and the oldest level it still serves.
-PROTOCOL_LEVEL = 2  # 1: devices from before these headers (treated as level 1)
+PROTOCOL_LEVEL = 3  # 1: devices from before these headers (treated as level 1)
 MIN_PROTOCOL_LEVEL = 1
 HEADER_PROTOCOL = "X-Gridfield-Protocol"  # request: the device's level; answer: the server's
 HEADER_APP_VERSION = "X-Gridfield-App"  # request: the app version (the centre's fleet view)
 HEADER_MIN_PROTOCOL = "X-Gridfield-Min-Protocol"  # answer: the oldest level served
 RETRY_LATER = "retry_later"  # op status: not applied, not recorded; keep it pending
+
+# -- low-bandwidth links (level 3) -------------------------------------------------------
+# A rural 2G link carries 100-400 kbit/s with 300-800 ms round trips and drops
+# connections mid-transfer. What a level-3 server adds for it (a device sends none of it
+# to a server that declared a lower level; it keeps using the level-2 requests):
+#
+# * Compressed request bodies: ``Content-Encoding: gzip`` on a JSON body. The signature
+#   covers the body *before* compression (the server checks it after inflating), and the
+#   inflated body is held to the same size limit as a plain one (``413`` past it,
+#   ``400 bad_encoding`` for a body that does not inflate). Answers are compressed when
+#   the request says ``Accept-Encoding: gzip`` (HTTP's own negotiation).
+# * ``POST /api/v1/sync/answers`` ``{"op_ids": [...]}``: the answers the server keeps for
+#   those ops (ops it never applied are left out). A device whose push lost its answer
+#   (the connection dropped) asks this first and sends again only the ops not answered.
+# * Compact duplicate answers: ``{"op_id", "status": "duplicate"}``, with ``original``
+#   (its status and reason) only when the first answer was not ``applied``.
+# * ``POST /api/v1/photos/bundle``: pieces of several photos in one request (see
+#   :mod:`sync.protocol.bundle`), each stored as ``PUT /photos/{sha256}`` would store it;
+#   one request for many small photos instead of a round trip each.
+# * Every answer names the largest request body the server takes
+#   (``X-Gridfield-Max-Body``, bytes, inflated), so a device sizes its requests below it.
+LEVEL_LOW_BANDWIDTH = 3
+HEADER_MAX_BODY = "X-Gridfield-Max-Body"
+SYNC_ANSWERS_PATH = API_PREFIX + "/sync/answers"
+PHOTO_BUNDLE_PATH = API_PREFIX + "/photos/bundle"
+MAX_ANSWER_IDS = MAX_PUSH_OPS
 
 
 class Op(TypedDict):

@@ -47,7 +47,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 @pytest.fixture()
 def skew() -> Iterator[SkewServer]:
-    server = SkewServer(level=3)
+    server = SkewServer(level=2)  # a centre a release behind: plain level-2 requests
     yield server
     server.close()
 
@@ -92,10 +92,14 @@ def test_every_request_carries_the_level_and_app_version_and_the_servers_is_kept
         headers = {k.lower(): v for k, v in request["headers"].items()}
         assert headers[protocol.HEADER_PROTOCOL.lower()] == str(protocol.PROTOCOL_LEVEL)
         assert headers[protocol.HEADER_APP_VERSION.lower()] == fieldclient.__version__
-    assert (report.server_protocol, report.server_min_protocol) == (3, 1)
-    assert dev.engine.server_protocol() == 3  # kept for the next start
+    assert (report.server_protocol, report.server_min_protocol) == (2, 1)
+    # a level-2 centre gets level-2 requests: no compressed body, no level-3 path
+    assert not any("content-encoding" in {k.lower() for k in r["headers"]}
+                   for r in skew.requests)
+    assert not {protocol.SYNC_ANSWERS_PATH, protocol.PHOTO_BUNDLE_PATH} & set(paths)
+    assert dev.engine.server_protocol() == 2  # kept for the next start
     data = report.as_dict()
-    assert data["server_protocol"] == 3 and data["protocol"] == protocol.PROTOCOL_LEVEL
+    assert data["server_protocol"] == 2 and data["protocol"] == protocol.PROTOCOL_LEVEL
     assert data["app_version"] == fieldclient.__version__
 
 
@@ -112,12 +116,13 @@ def test_upgrade_required_is_a_clear_error_that_loses_nothing(
     assert "更新" in (report.error_message("zh_CN") or "")
     english = report.error_message("en") or ""
     assert "update" in english.lower() and not any("\u4e00" <= c <= "\u9fff" for c in english)
-    assert (report.error.server_level, report.error.min_level) == (4, 3)
+    assert (report.error.server_level, report.error.min_level) == (
+        protocol.PROTOCOL_LEVEL + 2, protocol.PROTOCOL_LEVEL + 1)
     # one request, refused; the outbox is as it was, nothing set aside
     assert len(skew.requests) == 2 and skew.offered == {}
     assert dev.engine.pending_counts() == {"household.create": 1}
     assert dev.engine.set_aside() == [] and report.pending == 1
-    assert dev.engine.server_protocol() == 4 and report.server_protocol == 4
+    assert dev.engine.server_protocol() == report.server_protocol == protocol.PROTOCOL_LEVEL + 2
     # not retried in a loop: it needs a person (an update), like a refused key
     schedule = SyncSchedule()
     assert schedule.next_delay(report) == schedule.max_delay
@@ -420,7 +425,7 @@ def test_cli_sync_reports_held_rows_waiting_ops_and_the_server_level(
     report = json.loads(out.stdout)
     assert report["pushed"] == {"applied": 2, "retry_later": 1}
     assert report["waiting_for_server"] == 1 and report["pending"] == 1
-    assert report["server_protocol"] == 3 and report["protocol"] == protocol.PROTOCOL_LEVEL
+    assert report["server_protocol"] == 2 and report["protocol"] == protocol.PROTOCOL_LEVEL
     assert report["held"]["new"] == 1 and report["held"]["total"] == 1
     (row,) = report["held"]["rows"]
     assert (row["kind"], row["record_id"], row["reason"]) == ("notice", "n1", "unknown_kind")

@@ -230,6 +230,8 @@ class SyncPage(Page):
         self.pending_heading = label("heading")
         self.pending_list = label()
         self.pending_list.setObjectName("pendingList")
+        self.left_fact = label("info")
+        self.left_fact.setObjectName("leftFact")
         self.waiting_hint = label("info")
         self.waiting_hint.setObjectName("waitingHint")
         self.aside_heading = label("heading")
@@ -250,7 +252,8 @@ class SyncPage(Page):
         status.addWidget(self.server_fact)
         status.addLayout(row)
         for widget in (self.clock_warning, self.error, self.result, self.progress_box,
-                       self.pending_heading, self.pending_list, self.waiting_hint,
+                       self.pending_heading, self.pending_list, self.left_fact,
+                       self.waiting_hint,
                        self.aside_heading, self.aside_list, self.held_heading,
                        self.held_hint, self.held_list, self.conflict_heading,
                        self.conflict_hint):
@@ -436,6 +439,15 @@ class SyncPage(Page):
         self.error.setVisible(bool(error_text))
         self.result.setVisible(False)
         report = sync.last_report
+        if report is not None and not report.ok and not sync.running and any(
+                v == "ok" for v in report.steps.values()):
+            # a step failed, others went through: say what did (nothing is lost)
+            done = [sync_texts.step_text(k) for k, v in report.steps.items() if v == "ok"]
+            undone = [sync_texts.step_text(k) for k, v in report.steps.items() if v != "ok"]
+            self.result.setText(self.tr("这次已完成：{done}。没完成的（{undone}）下次同步接着做。")
+                                .format(done=self.tr("、").join(done),
+                                        undone=self.tr("、").join(undone)))
+            self.result.setVisible(True)
         if report is not None and report.ok and not sync.running:
             # what actually went in: not the records the centre said to send later,
             # nor the rows kept aside here (both are shown below)
@@ -461,6 +473,10 @@ class SyncPage(Page):
             self.pending_list.setText("\n".join(lines))
         else:
             self.pending_list.setText(self.tr("没有等待上传的记录。"))
+        left = sync.facts.backlog() if counts else {}
+        left_text = sync_texts.left_text(left)
+        self.left_fact.setText(left_text)
+        self.left_fact.setVisible(bool(left_text))
         self.waiting_hint.setVisible(bool(waiting))
         if waiting:
             self.waiting_hint.setText(self.tr(
