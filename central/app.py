@@ -407,6 +407,8 @@ class OpResultOut(BaseModel):
     applied_fields: list[str] = []
     unchanged_fields: list[str] = []
     original: dict[str, Any] | None = None
+    photo_stored: bool | None = Field(default=None, description=(
+        "photo.meta taken: whether the centre holds the photo's bytes already"))
 
 
 class PushOut(BaseModel):
@@ -807,13 +809,15 @@ def create_app(
               response_model_exclude_defaults=True)
     def sync_push(device: Device, req: PushIn) -> dict[str, Any]:
         """Apply ops at most once each; one result per op (see sync/protocol.py)."""
+        op_list = [o.model_dump() for o in req.ops]
         try:
-            results = syncops.push(engine, device, [o.model_dump() for o in req.ops])
+            results = syncops.push(engine, device, op_list)
         except syncops.PushBusy:
             raise ApiError(
                 503, "busy", "the same ops are being applied by another request; retry",
                 retry_after=1,
             ) from None
+        syncops.note_photos_stored(engine, device, op_list, results)
         now = db.now_utc()
         return {"results": results, "server_time": db.iso(now), "unix_time": now.timestamp()}
 

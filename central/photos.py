@@ -92,7 +92,7 @@ class PhotoStore:
         with engine.connect() as conn:
             stored = {r[0] for r in conn.execute(
                 select(db.photos.c.sha256).where(db.photos.c.sha256.in_(wanted)))}
-            known = _known(conn, device_id, tuple(grids), stored)
+            known = known_photos(conn, device_id, tuple(grids), stored)
             partial = {r[0]: int(r[1]) for r in conn.execute(
                 select(up.c.sha256, up.c.offset)
                 .where(up.c.device_id == device_id, up.c.sha256.in_(wanted)))}
@@ -133,7 +133,7 @@ class PhotoStore:
             db.lock_key(conn, f"photo:{device_id}")  # across server processes too
             stored = conn.execute(
                 select(db.photos.c.sha256).where(db.photos.c.sha256 == sha)).first() is not None
-            if stored and _known(conn, device_id, grids, {sha}):
+            if stored and known_photos(conn, device_id, grids, {sha}):
                 if conn.execute(delete(up).where(mine)).rowcount:
                     part.unlink(missing_ok=True)
                 return done
@@ -286,7 +286,7 @@ class PhotoStore:
         return removed
 
 
-def _known(conn: Connection, device_id: str, grids: tuple[int, ...],
+def known_photos(conn: Connection, device_id: str, grids: tuple[int, ...],
            hashes: set[str]) -> set[str]:
     """Which of these stored photos the device may be told are here: those it sent
     itself, and those a record of its grids names (a ``photo.meta`` from another device:

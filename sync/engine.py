@@ -524,6 +524,8 @@ class SyncEngine:
         self.page_size = max(1, min(page_size, protocol.MAX_PULL_LIMIT))
         # (kind, record id) of the rows in sync_held, loaded once per pull
         self._held_keys: set[tuple[str, str]] | None = None
+        self._photo_stored: dict[str, bool] = {}  # sha256: held by the centre (this run)
+        self.link = LinkState()  # loaded at each run
 
     # -- facts for the UI ------------------------------------------------------------
     def enrollment(self) -> Enrollment | None:
@@ -674,6 +676,7 @@ class SyncEngine:
         report = SyncReport()
         transport = self._transport
         self.link = LinkState.load(self.session)
+        self._photo_stored = {}
         counted = (0, 0)
         try:
             if transport is None:
@@ -967,6 +970,9 @@ class SyncEngine:
                             "UPDATE sync_conflicts SET local_choice = NULL WHERE id = ?",
                             (op["record_id"],),
                         )
+                if op["kind"] == "photo.meta" and isinstance(result.get("photo_stored"), bool):
+                    self._photo_stored[str(op["payload"].get("sha256", ""))] = bool(
+                        result["photo_stored"])
                 updates.append(
                     (state, reason, json.dumps(result, ensure_ascii=False), now, op["op_id"]))
             # nothing above reads the outbox rows being updated: one executemany
@@ -998,15 +1004,19 @@ class SyncEngine:
         (:mod:`sync.protocol.bundle`); an older one a chunk each."""
         db = self.session.db
         rows = db.execute(
-            "SELECT b.sha256, min(b.blob_id), max(b.size) FROM blobs b"
+            "SELECT b.sha256, min(b.blob_id), max(b.size), max(u.state) FROM blobs b"
             " LEFT JOIN photo_uploads u ON u.sha256 = b.sha256"
             " WHERE u.state IS NULL OR u.state = 'pending'"
             " GROUP BY b.sha256 ORDER BY min(b.rowid)"
         ).fetchall()
         bundles = bool(getattr(transport, "low_bandwidth", False)) and hasattr(
             transport, "put_bundle")
-        offered = [r[0] for r in rows]
-        missing: dict[str, int] = {}
+        # What this run's push answered settles a photo never offered before: the
+        # centre holds it (done) or has none of it (from byte 0). The rest are asked.
+        known = {r[0]: self._photo_stored[r[0]] for r in rows
+                 if r[3] is None and r[0] in self._photo_stored}
+        offered = [r[0] for r in rows if r[0] not in known]
+        missing: dict[str, int] = {sha: 0 for sha, stored in known.items() if not stored}
         for start in range(0, len(offered), 500):
             batch = offered[start:start + 500]
             missing.update({
@@ -1016,7 +1026,7 @@ class SyncEngine:
         now = self.session.clock()
         todo: list[_Upload] = []
         with db.conn:
-            for sha, blob_id, size in rows:
+            for sha, blob_id, size, _state in rows:
                 upload_state = "pending" if sha in missing else "done"
                 offset = missing.get(sha, int(size))
                 db.execute(

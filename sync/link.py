@@ -22,7 +22,7 @@ from fieldclient.fieldwork.enrollment import meta_get, meta_set
 from fieldclient.storage.session import Session
 
 PUSH_MIN = 2 * 1024  # bytes of op JSON (before compression) in one push
-PUSH_START = 32 * 1024
+PUSH_START = 64 * 1024  # compressed to about 15-20 KB on the wire
 PUSH_MAX = 384 * 1024  # well under the server's 1 MiB body limit
 PHOTO_MIN = 4 * 1024  # bytes of photo data in one request
 PHOTO_START = 64 * 1024

@@ -266,9 +266,9 @@ class HttpTransport:
             self.bytes_sent += len(wire)
             started = time.monotonic()
             self.last_exchange = (len(wire), 0, 0.0)
-            resp = _send(lambda h=headers, w=wire: self.http.request(  # type: ignore[misc]
-                method, self.base + path, data=w or None, headers=h, timeout=self.timeout
-            ))
+            resp = _send(lambda h=headers, w=wire: _bounded(self.http.request(  # type: ignore[misc]
+                method, self.base + path, data=w or None, headers=h, timeout=self.timeout,
+                stream=True)))
             received = _wire_length(resp)
             self.bytes_received += received
             self.last_exchange = (len(wire), received, time.monotonic() - started)
@@ -337,6 +337,28 @@ class HttpTransport:
             "Content-Type": "application/octet-stream",
         }
         return self._request("PUT", path, chunk, headers, accept=(200, 409), compress=False)
+
+
+MAX_ANSWER_BYTES = 32 * 1024 * 1024  # inflated; a pull page is about 1 MiB of JSON
+
+
+def _bounded(resp: requests.Response) -> requests.Response:
+    """Read the answer, inflated, up to :data:`MAX_ANSWER_BYTES`: a server (or anyone
+    answering at its address) cannot fill the tablet's memory with a small gzip body
+    that inflates to gigabytes."""
+    chunks: list[bytes] = []
+    size = 0
+    try:
+        for chunk in resp.iter_content(64 * 1024):
+            size += len(chunk)
+            if size > MAX_ANSWER_BYTES:
+                raise ServerFailed(resp.status_code, "the answer is too large",
+                                   retryable=True)
+            chunks.append(chunk)
+    finally:
+        resp.close()
+    resp._content = b"".join(chunks)
+    return resp
 
 
 def _wire_length(resp: requests.Response) -> int:

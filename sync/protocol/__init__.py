@@ -454,6 +454,8 @@ RETRY_LATER = "retry_later"  # op status: not applied, not recorded; keep it pen
 #   (the connection dropped) asks this first and sends again only the ops not answered.
 # * Compact duplicate answers: ``{"op_id", "status": "duplicate"}``, with ``original``
 #   (its status and reason) only when the first answer was not ``applied``.
+# * A taken ``photo.meta`` op's answer says ``photo_stored``: whether the centre holds
+#   that photo's bytes; the device sends the ones it lacks without asking first.
 # * ``POST /api/v1/photos/bundle``: pieces of several photos in one request (see
 #   :mod:`sync.protocol.bundle`), each stored as ``PUT /photos/{sha256}`` would store it;
 #   one request for many small photos instead of a round trip each.
@@ -488,6 +490,7 @@ class OpResult(TypedDict, total=False):
     applied_fields: list[str]
     unchanged_fields: list[str]
     original: dict[str, Any] | None
+    photo_stored: bool
 
 
 class PushResponse(TypedDict):

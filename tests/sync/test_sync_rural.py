@@ -122,7 +122,7 @@ def test_requests_shrink_after_cuts_and_grow_back_and_the_sizes_are_kept(
         live: LiveServer, make_device: Any, proxy: DropProxy) -> None:
     dev = _ready(live, make_device)
     dev.via(proxy.base)
-    simulate(dev.session, visits=150, seed=5)
+    simulate(dev.session, visits=300, seed=5)
     assert LinkState.load(dev.session).push_bytes == PUSH_START
     proxy.drop_requests = 1  # a push cut before it reaches the server
     sizes: list[int] = []
@@ -131,7 +131,7 @@ def test_requests_shrink_after_cuts_and_grow_back_and_the_sizes_are_kept(
         if r.request.url.endswith(protocol.SYNC_PUSH_PATH) else None)
     report = dev.engine.run_once()
     assert report.ok, report.error
-    assert report.pushed == {"applied": 160} and _records_at_centre(live, dev) == 160
+    assert report.pushed == {"applied": 310} and _records_at_centre(live, dev) == 310
     link = LinkState.load(dev.session)  # kept in the encrypted database
     assert link.cuts == 1
     # halved after the cut, then doubled after each full batch that got through
@@ -201,8 +201,9 @@ def test_photos_go_several_to_a_request(live: LiveServer, make_device: Any) -> N
     simulate(dev.session, photos=6, seed=9)
     report = dev.engine.run_once()
     assert report.ok and report.photos_uploaded == 6
-    # push, pull, which photos are missing, and the photos (~6 KB each) in one bundle
-    assert report.requests == 4
+    # push (its answer says which photos the centre lacks), pull, and the photos
+    # (~6 KB each) in one bundle
+    assert report.requests == 3
     for (sha,) in dev.session.db.execute("SELECT sha256 FROM blobs"):
         path = live.photo_dir / sha[:2] / sha
         assert hashlib.sha256(path.read_bytes()).hexdigest() == sha
@@ -249,3 +250,100 @@ def test_malformed_bundles_are_refused_and_store_nothing(
         assert resp.json()["error"] == "invalid_input"
     assert not (live.photo_dir / sha[:2] / sha).exists()
     assert dev.transport.photos_missing([sha]) == [{"sha256": sha, "offset": 0}]
+
+
+# -- through a shaped link (tests/shaping_proxy.py) ---------------------------------------
+
+def _bench_network() -> Any:
+    import importlib
+    import sys
+    from pathlib import Path
+
+    bench = str(Path(__file__).resolve().parents[2] / "bench")
+    if bench not in sys.path:
+        sys.path.insert(0, bench)
+    return importlib.import_module("network")
+
+
+def test_a_small_day_through_a_link_cut_before_40_kb_arrives_exactly_once(
+        live: LiveServer, tmp_path: Any) -> None:
+    """The benchmark's worst link with a smaller day (bench/network.py has the full one):
+    150 kbit/s, 500 ms round trip, every connection reset before 40 KB."""
+    network = _bench_network()
+    grid = new_grid(live.engine)
+    result = network.run_link(live, tmp_path / "dev", network.LINKS["cut40k"],
+                              network.QUICK_DAY, person_id=grid["workers"][0],
+                              max_syncs=10, max_seconds=150)
+    assert result["completed"], result
+    assert result["exactly_once"], result
+    assert result["cuts"] > 0  # the link did cut, and the day still went through
+    assert result["syncs"] <= 3
+
+
+def test_the_estimate_of_what_is_left_follows_the_measured_link(
+        live: LiveServer, make_device: Any) -> None:
+    from shaping_proxy import ShapingProxy
+
+    dev = _ready(live, make_device)
+    host, port = live.base.rsplit("//", 1)[1].split(":")
+    with ShapingProxy(host, int(port), bandwidth_bps=400_000, rtt=0.3) as proxy:
+        dev.via(proxy.url)
+        simulate(dev.session, visits=5, photos=4, seed=10)
+        assert dev.engine.run_once().ok  # measures the link
+        simulate(dev.session, visits=10, photos=8, seed=11)
+        left = dev.engine.backlog()
+        assert left["records"] > 0 and left["photos"] == 8 and left["photo_bytes"] > 30_000
+        estimate = left["estimate_seconds"]
+        assert estimate is not None
+        import time
+
+        started = time.monotonic()
+        report = dev.engine.run_once()
+        took = time.monotonic() - started
+    assert report.ok and report.left["estimate_seconds"] == 0
+    assert took / 2.5 <= estimate <= took * 2.5, (estimate, took)
+
+
+def test_an_answer_that_inflates_to_gigabytes_is_refused_without_filling_memory(
+        live: LiveServer, make_device: Any) -> None:
+    """Anyone answering at the server's address may send a small gzip body that
+    inflates far past any real answer: the device stops reading at its bound."""
+    import threading
+    import tracemalloc
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from sync.errors import ServerFailed
+    from sync.transport import MAX_ANSWER_BYTES
+
+    bomb = gzip.compress(b"0" * (MAX_ANSWER_BYTES + 8 * 1024 * 1024), 9)
+
+    class Bomb(BaseHTTPRequestHandler):
+        def log_message(self, *args: object) -> None:
+            pass
+
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Encoding", "gzip")
+            self.send_header("Content-Length", str(len(bomb)))
+            self.end_headers()
+            self.wfile.write(bomb)
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Bomb)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    dev = _ready(live, make_device)
+    dev.via(f"http://127.0.0.1:{httpd.server_address[1]}")
+    try:
+        tracemalloc.start()
+        try:
+            dev.transport.pull(0, 10)
+        except ServerFailed as exc:
+            assert "too large" in exc.message("en")
+        else:
+            raise AssertionError("the inflated answer was accepted")
+        _, peak = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+        assert peak < 2 * MAX_ANSWER_BYTES
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
