@@ -45,7 +45,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Any
+from typing import Any, cast
 
 import sqlcipher3.dbapi2 as cipher_dbapi
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -393,6 +393,65 @@ def _row_key(change: Any, fallback_seq: int) -> tuple[int, str, str]:
         "" if record_id is None else record_id, 200)
 
 
+def _answers_by_op(results: Any) -> dict[str, protocol.OpResult]:
+    """The server's answers to pushed ops by op id, only those of the documented shape
+    (an object with a known ``status``, ``original`` an object or absent): an answer of
+    any other shape (a broken or hostile server) leaves its op pending, never done."""
+    by_id: dict[str, protocol.OpResult] = {}
+    for result in results if isinstance(results, list) else []:
+        if not isinstance(result, dict) or not isinstance(result.get("op_id"), str):
+            continue
+        if result.get("status") not in protocol.OP_STATUSES:
+            continue
+        original = result.get("original")
+        if original is not None and not (isinstance(original, dict) and (
+                original.get("status") is None or original["status"] in protocol.OP_STATUSES)):
+            continue
+        reason = result.get("reason")
+        if reason is not None and not isinstance(reason, str):
+            continue
+        by_id.setdefault(result["op_id"], cast(protocol.OpResult, result))
+    return by_id
+
+
+def _bad_answer(what: str) -> ServerFailed:
+    """An answer that does not fit the request it answers (a broken or hostile server,
+    or something else at its address): the step stops, nothing is marked done."""
+    return ServerFailed(200, f"the server's answer does not fit the request ({what})",
+                        error="bad_answer")
+
+
+def _whole(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _fits(offset: int | None, complete: bool, start: int, length: int, size: int) -> bool:
+    """Whether a stored piece's answer can be right: a photo complete is held whole
+    (``offset`` its size, whatever the piece: the centre may have held it already);
+    else the centre holds it past the piece's start, within the piece, short of whole."""
+    if offset is None:
+        return False
+    if complete:
+        return offset == size
+    return start < offset <= min(start + length, size - 1)
+
+
+def _missing_offsets(entries: Any) -> dict[str, int]:
+    """``/photos/missing``'s answer as {sha256: offset}. An entry of no shape stops the
+    step (ignoring it would count its photo as held by the centre); an offset of no
+    shape is 0 (the server corrects it with ``offset_mismatch``)."""
+    if not isinstance(entries, list):
+        raise _bad_answer("missing is not a list")
+    out: dict[str, int] = {}
+    for entry in entries:
+        sha = entry.get("sha256") if isinstance(entry, dict) else None
+        if not isinstance(sha, str) or len(sha) != 64:
+            raise _bad_answer("a missing photo without its sha256")
+        offset = _whole(entry.get("offset", 0))
+        out[sha] = offset if offset is not None and offset >= 0 else 0
+    return out
+
+
 def _schema_problem(op: protocol.Op) -> str | None:
     """Why the protocol's schema refuses an op this device is about to send (so it is
     set aside at once, as the server would), or None. A kind this build has no schema
@@ -525,6 +584,7 @@ class SyncEngine:
         # (kind, record id) of the rows in sync_held, loaded once per pull
         self._held_keys: set[tuple[str, str]] | None = None
         self._photo_stored: dict[str, bool] = {}  # sha256: held by the centre (this run)
+        self._no_answers = False  # this run: the server has no /sync/answers after all
         self.link = LinkState()  # loaded at each run
 
     # -- facts for the UI ------------------------------------------------------------
@@ -677,6 +737,7 @@ class SyncEngine:
         transport = self._transport
         self.link = LinkState.load(self.session)
         self._photo_stored = {}
+        self._no_answers = False
         counted = (0, 0)
         try:
             if transport is None:
@@ -917,13 +978,19 @@ class SyncEngine:
         (it may have applied them before the connection dropped), recorded as if the
         push had answered; best effort (a failure here only means resending)."""
         answers_of = getattr(transport, "answers", None)
-        if answers_of is None or not getattr(transport, "low_bandwidth", False):
+        if answers_of is None or not getattr(transport, "low_bandwidth", False) \
+                or self._no_answers:
             return
         try:
             results = answers_of([op["op_id"] for op in ops])
+        except _FATAL:
+            raise
         except SyncError as exc:
+            # Resending is always safe (the server keeps op ids): a server that declares
+            # level 3 but has no look-up (404, 405: an older process behind the same
+            # address) or refuses it gets the ops again, as a level-2 server would.
             if not exc.retryable:
-                raise
+                self._no_answers = True
             return
         if results:
             self._record_results(ops, {"results": results, "server_time": "",
@@ -932,7 +999,7 @@ class SyncEngine:
     def _record_results(
         self, ops: list[protocol.Op], answer: protocol.PushResponse, report: SyncReport
     ) -> None:
-        by_id = {r.get("op_id"): r for r in answer.get("results", [])}
+        by_id = _answers_by_op(answer.get("results"))
         now = self.session.clock()
         rebuild: set[str] = set()
         updates: list[tuple[Any, ...]] = []
@@ -941,8 +1008,8 @@ class SyncEngine:
             for op in ops:
                 result = by_id.get(op["op_id"])
                 if result is None:
-                    continue  # not answered: stays pending, sent again next time
-                status = str(result.get("status"))
+                    continue  # not answered (or not readably): stays pending, sent again
+                status = str(result["status"])
                 report.pushed[status] = report.pushed.get(status, 0) + 1
                 state, reason = status, result.get("reason")
                 original = result.get("original") or {}
@@ -955,7 +1022,8 @@ class SyncEngine:
                 if status == "duplicate" and original.get("status") == "rejected":
                     state, reason = "rejected", original.get("reason")
                 if status == "conflict" or original.get("status") == "conflict":
-                    report.new_conflicts += len(result.get("conflicts") or [])
+                    conflicts = result.get("conflicts")
+                    report.new_conflicts += len(conflicts) if isinstance(conflicts, list) else 0
                 if state == "rejected":
                     report.newly_set_aside.append(
                         {"op_id": op["op_id"], "kind": op["kind"], "record_id": op["record_id"],
@@ -1019,16 +1087,17 @@ class SyncEngine:
         missing: dict[str, int] = {sha: 0 for sha, stored in known.items() if not stored}
         for start in range(0, len(offered), 500):
             batch = offered[start:start + 500]
-            missing.update({
-                m["sha256"]: int(m.get("offset", 0))
-                for m in self._call(partial(transport.photos_missing, batch))
-            })
+            missing.update(_missing_offsets(
+                self._call(partial(transport.photos_missing, batch))))
         now = self.session.clock()
         todo: list[_Upload] = []
         with db.conn:
             for sha, blob_id, size, _state in rows:
                 upload_state = "pending" if sha in missing else "done"
                 offset = missing.get(sha, int(size))
+                if upload_state == "pending" and not 0 <= offset < int(size):
+                    offset = 0  # an offset outside the photo: from the start (the
+                    # server answers offset_mismatch with its own if it has more)
                 db.execute(
                     "INSERT INTO photo_uploads (sha256, blob_id, size, offset, state,"
                     " updated_at) VALUES (?,?,?,?,?,?) ON CONFLICT(sha256) DO UPDATE SET"
@@ -1044,12 +1113,19 @@ class SyncEngine:
             total=sum(r[2] for r in rows), sent=sum(r[2] for r in rows) - sum(
                 u.size - u.offset for u in todo), callback=progress)
         if bundles:
-            self._send_bundles(transport, todo, report, progress_state)
-        else:
-            for upload in todo:
-                if self._readable(upload):
-                    self._send_chunks(transport, upload, report, progress_state)
-                upload.data = b""
+            try:
+                self._send_bundles(transport, todo, report, progress_state)
+                return
+            except ServerFailed as exc:
+                # A server that declares level 3 but has no bundles after all (an older
+                # process behind the same address): a chunk at a time, as to level 2.
+                if exc.status not in (404, 405):
+                    raise
+            todo = [u for u in todo if not u.complete]
+        for upload in todo:
+            if (upload.data or self._readable(upload)) and not upload.complete:
+                self._send_chunks(transport, upload, report, progress_state)
+            upload.data = b""
 
     def _readable(self, upload: _Upload) -> bool:
         """Load the photo's bytes; one damaged on this device is never sent."""
@@ -1063,19 +1139,20 @@ class SyncEngine:
                     (upload.sha,))
             return False
         upload.data = data
-        if upload.offset >= len(data):
+        upload.size = len(data)  # what the parts announce as the photo's total
+        if not 0 <= upload.offset < len(data):
             upload.offset = 0
         return True
 
     def _send_bundles(self, transport: Transport, todo: list[_Upload], report: SyncReport,
                       progress: _PhotoProgress) -> None:
-        """Pieces of as many photos as the link's photo size allows per request."""
+        """Pieces of as many photos as the link's photo size allows per request. Each
+        part's answer must fit the part (its photo, an offset past the part's start, or
+        the whole photo when complete): one that does not stops the step, so a photo is
+        never marked done on an answer that cannot be right."""
         failures = 0
-        budget_runs = 0
+        stalled = 0  # answered requests in a row that moved no photo forward
         while todo:
-            budget_runs += 1
-            if budget_runs > 20 * len(todo) + 50:  # never loop forever on a bad server
-                raise ServerFailed(409, "photo upload does not progress")
             self._check_cancel()
             budget = max(1024, min(self.chunk_size, self.link.photo_bytes,
                                    _body_room(transport, 16384)))
@@ -1090,6 +1167,7 @@ class SyncEngine:
                 piece = upload.data[upload.offset:upload.offset + room]
                 parts.append(bundle.Part(upload.sha, upload.offset, upload.size, piece))
                 room -= len(piece)
+            todo = [u for u in todo if not u.complete]
             if not parts:
                 continue
             size = sum(len(p.data) for p in parts)
@@ -1105,16 +1183,27 @@ class SyncEngine:
             self._measure(transport, "photo", size)
             by_sha = {u.sha: u for u in todo}
             stop: SyncError | None = None
+            moved = False
             for part, answer in zip(parts, answers, strict=True):
                 upload = by_sha[part.sha256]
+                if answer.get("sha256", part.sha256) != part.sha256:
+                    stop = _bad_answer("a part answered for another photo")
+                    break
                 error = answer.get("error")
+                offset = _whole(answer.get("offset"))
                 if error is None:
+                    complete = answer.get("complete") is True
+                    if not _fits(offset, complete, part.offset, len(part.data), upload.size):
+                        stop = _bad_answer("a part's offset")
+                        break
+                    assert offset is not None
                     report.photo_bytes_sent += len(part.data)
                     progress.add(len(part.data))
-                    self._acknowledge(upload, int(answer.get("offset", 0)),
-                                      bool(answer.get("complete")), report)
-                elif error == "offset_mismatch" and isinstance(answer.get("offset"), int):
-                    upload.offset = int(answer["offset"])  # go on where the server is
+                    self._acknowledge(upload, offset, complete, report)
+                    moved = True
+                elif error == "offset_mismatch" and offset is not None \
+                        and 0 <= offset < upload.size:
+                    upload.offset = offset  # go on where the server is
                 elif error == "hash_mismatch" and not upload.restarted:
                     upload.restarted, upload.offset = True, 0
                 elif stop is None:
@@ -1128,6 +1217,9 @@ class SyncEngine:
             todo = [u for u in todo if not u.complete]
             if stop is not None:
                 raise stop
+            stalled = 0 if moved else stalled + 1
+            if stalled > 20:  # the server keeps moving the offsets: never loop forever
+                raise ServerFailed(409, "photo upload does not progress")
 
     def _send_chunks(self, transport: Transport, upload: _Upload, report: SyncReport,
                      progress: _PhotoProgress) -> None:
@@ -1159,14 +1251,20 @@ class SyncEngine:
             failures = 0
             if answer.get("error") == "size_mismatch":
                 raise ServerFailed(409, str(answer.get("message", "size_mismatch")))
+            offset = _whole(answer.get("offset"))
             if answer.get("_status") == 409 or answer.get("error"):
-                upload.offset = int(answer.get("offset", 0))  # continue where the server is
+                if offset is None or not 0 <= offset < upload.size:
+                    raise _bad_answer("an offset outside the photo")
+                upload.offset = offset  # continue where the server is
                 continue
+            complete = answer.get("complete") is True
+            if not _fits(offset, complete, upload.offset, len(chunk), upload.size):
+                raise _bad_answer("a chunk's offset")
+            assert offset is not None
             self._measure(transport, "photo", len(chunk))
             report.photo_bytes_sent += len(chunk)
             progress.add(len(chunk))
-            self._acknowledge(upload, int(answer["offset"]), bool(answer.get("complete")),
-                              report)
+            self._acknowledge(upload, offset, complete, report)
 
     def _acknowledge(self, upload: _Upload, offset: int, complete: bool,
                      report: SyncReport) -> None:

@@ -294,7 +294,8 @@ class HttpTransport:
         """The server's kept answers for those of ``op_ids`` it applied (level 3)."""
         body = json.dumps({"op_ids": op_ids}, separators=(",", ":")).encode()
         data = self._request("POST", protocol.SYNC_ANSWERS_PATH, body)
-        return cast(list[protocol.OpResult], list(data.get("results", [])))
+        results = data.get("results")  # each entry is checked by the engine
+        return cast(list[protocol.OpResult], results if isinstance(results, list) else [])
 
     def put_bundle(self, parts: list[bundle.Part]) -> list[dict[str, Any]]:
         """Pieces of several photos in one request (level 3): one answer per piece."""
@@ -326,7 +327,11 @@ class HttpTransport:
     def photos_missing(self, hashes: list[str]) -> list[dict[str, Any]]:
         body = json.dumps({"hashes": hashes}).encode()
         data = self._request("POST", protocol.PHOTOS_MISSING_PATH, body)
-        return list(data.get("missing", []))
+        missing = data.get("missing")
+        if not isinstance(missing, list):  # [] would say the centre holds every photo
+            raise ServerFailed(200, "the photo look-up answer has no list of missing "
+                               "photos", error="bad_answer")
+        return missing
 
     def put_chunk(self, sha256: str, offset: int, total: int, chunk: bytes) -> dict[str, Any]:
         """Send one chunk. Answers ``{"offset", "complete"}``; on an offset the server

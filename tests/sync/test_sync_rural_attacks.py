@@ -1,0 +1,434 @@
+"""Attacks on the rural-link work (issue 11), from both sides:
+
+- a hostile or broken server against the device (:class:`HostileServer`, a small real
+  HTTP server that speaks level 3 as told): bundle answers that do not fit their parts,
+  ``/sync/answers`` answers for ops not asked or of no shape, a level-3 server that
+  then has no ``/sync/answers`` or ``/photos/bundle``: the device fails clearly or falls
+  back, and never loses a record or marks a photo done the centre does not hold;
+- a hostile enrolled device against a real ``central serve``: malformed and odd
+  bundles, ``/sync/answers`` for other devices' ops, odd gzip bodies;
+- a link cut at every byte of a sync (``tests/shaping_proxy.py``): nothing is lost,
+  nothing applied twice, no photo marked done unless the centre holds it;
+- a damaged ``sync.link`` value in the device's database.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import os
+import threading
+import time
+from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+from sync_helpers import PIN, Dev
+
+from fieldclient.fieldwork.simulate import simulate
+from fieldclient.security.keystore import FileSecretStore
+from fieldclient.storage.session import setup_device
+from sync import protocol
+from sync.engine import enroll_device
+from sync.errors import ServerFailed
+from sync.link import LinkState
+from sync.protocol import bundle
+
+Handler = Callable[["HostileServer", dict[str, Any]], Any]
+DROP = object()  # a handler's answer: close the connection without a word
+
+
+class HostileServer:
+    """A level-3 centre that does what a test tells it. Enrollment takes any code; no
+    signature is checked (a hostile server would not bother). Bodies are inflated.
+    Each route's default behaves as ``central`` would; ``routes[path]`` replaces it
+    with ``handler(server, request) -> (status, body) | DROP``."""
+
+    def __init__(self, level: int = protocol.PROTOCOL_LEVEL) -> None:
+        self.level = level
+        self.routes: dict[str, Handler] = {}
+        self.recorded: dict[str, dict[str, Any]] = {}  # op id: first answer
+        self.photos: dict[str, bytearray] = {}  # sha: bytes received so far
+        self.log: list[tuple[str, str]] = []
+        self.lock = threading.Lock()
+        server = self
+
+        class Http(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+            def do_GET(self) -> None:
+                server._handle(self, "GET")
+
+            def do_POST(self) -> None:
+                server._handle(self, "POST")
+
+            def do_PUT(self) -> None:
+                server._handle(self, "PUT")
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Http)
+        self.httpd.daemon_threads = True
+        self.base = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+    def paths(self) -> list[str]:
+        return [p for _m, p in self.log]
+
+    # -- defaults, as central answers ------------------------------------------------
+    def push(self, ops: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        results = []
+        with self.lock:
+            for op in ops:
+                prior = self.recorded.get(op["op_id"])
+                if prior is not None:
+                    results.append({"op_id": op["op_id"], "status": "duplicate"})
+                    continue
+                result: dict[str, Any] = {"op_id": op["op_id"], "status": "applied"}
+                if op["kind"] == "photo.meta":
+                    result["photo_stored"] = False
+                self.recorded[op["op_id"]] = result
+                results.append(result)
+        return results
+
+    def store(self, sha: str, offset: int, total: int, data: bytes) -> dict[str, Any]:
+        with self.lock:
+            have = self.photos.setdefault(sha, bytearray())
+            if offset != len(have):
+                return {"sha256": sha, "error": "offset_mismatch", "message": "no",
+                        "offset": len(have)}
+            have.extend(data)
+            return {"sha256": sha, "offset": len(have), "complete": len(have) == total}
+
+    def complete(self, sha: str) -> bool:
+        data = self.photos.get(sha)
+        return data is not None and hashlib.sha256(bytes(data)).hexdigest() == sha
+
+    def _default(self, req: dict[str, Any]) -> Any:
+        path, body = req["path"], req["body"]
+        now = {"server_time": "2025-01-01T00:00:00Z", "unix_time": time.time()}
+        if path == protocol.API_PREFIX + "/enroll":
+            return 200, {"device_id": "hostile-device", "grids": [1],
+                         "person": {"id": 7, "name": "网格员甲", "role": "worker"}}
+        if path == protocol.SYNC_PUSH_PATH:
+            return 200, {"results": self.push(json.loads(body)["ops"]), **now}
+        if path == protocol.SYNC_ANSWERS_PATH:
+            wanted = json.loads(body)["op_ids"]
+            with self.lock:
+                kept = [{"op_id": i, "status": "duplicate"} for i in wanted
+                        if i in self.recorded]
+            return 200, {"results": kept, **now}
+        if path == protocol.SYNC_PULL_PATH:
+            after = int(req["query"].get("after", "0"))
+            return 200, {"changes": [], "next_after": after, "has_more": False, **now}
+        if path == protocol.PHOTOS_MISSING_PATH:
+            hashes = json.loads(body)["hashes"]
+            return 200, {"missing": [{"sha256": h, "offset": len(self.photos.get(h, b""))}
+                                     for h in hashes if not self.complete(h)]}
+        if path == protocol.PHOTO_BUNDLE_PATH:
+            parts = bundle.decode(body, 50 * 1024 * 1024)
+            return 200, {"parts": [self.store(p.sha256, p.offset, p.total, p.data)
+                                   for p in parts], **now}
+        if path.startswith(protocol.API_PREFIX + "/photos/"):
+            sha = path.rsplit("/", 1)[1]
+            answer = self.store(sha, int(req["query"]["offset"]), int(req["query"]["total"]),
+                                body)
+            if "error" in answer:
+                return 409, answer
+            return 200, answer
+        return 404, {"error": "not_found", "message": path}
+
+    # -- plumbing --------------------------------------------------------------------
+    def _handle(self, http: BaseHTTPRequestHandler, method: str) -> None:
+        length = int(http.headers.get("Content-Length") or 0)
+        body = http.rfile.read(length) if length else b""
+        if http.headers.get("Content-Encoding", "").lower() == "gzip":
+            body = gzip.decompress(body)
+        url = urlsplit(http.path)
+        query = dict(p.split("=", 1) for p in url.query.split("&") if "=" in p)
+        req = {"method": method, "path": url.path, "query": query, "body": body,
+               "headers": dict(http.headers.items())}
+        with self.lock:
+            self.log.append((method, url.path))
+        route = self.routes.get(url.path)
+        if route is None and url.path.startswith(protocol.API_PREFIX + "/photos/") \
+                and method == "PUT":
+            route = self.routes.get("PUT photo")
+        try:
+            answer = route(self, req) if route is not None else self._default(req)
+        except bundle.BundleError as exc:  # as central answers a malformed bundle
+            answer = 422, {"error": "invalid_input", "message": str(exc)}
+        if answer is DROP:
+            http.close_connection = True
+            return
+        status, payload = answer
+        data = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+        http.send_response(status)
+        http.send_header("Content-Type", "application/json")
+        http.send_header("Content-Length", str(len(data)))
+        http.send_header(protocol.HEADER_PROTOCOL, str(self.level))
+        http.send_header(protocol.HEADER_MIN_PROTOCOL, "1")
+        http.end_headers()
+        http.wfile.write(data)
+
+
+@pytest.fixture()
+def hostile() -> Iterator[HostileServer]:
+    server = HostileServer()
+    yield server
+    server.close()
+
+
+@pytest.fixture()
+def victim(hostile: HostileServer, tmp_path: Path) -> Iterator[Dev]:
+    """A device enrolled with the :class:`HostileServer` that has synced once (so it
+    knows the server's level 3)."""
+    data_dir = tmp_path / "victim"
+    session = setup_device(data_dir, PIN, store=FileSecretStore(data_dir))
+    enroll_device(session, hostile.base, "ABCD-EFGH-JKMN", "平板")
+    dev = Dev(data_dir, session)
+    assert dev.engine.run_once().ok
+    assert dev.transport.low_bandwidth
+    yield dev
+    if dev.session.is_open:
+        dev.session.close()
+
+
+def _photo_states(dev: Dev) -> dict[str, tuple[str, int]]:
+    return {sha: (state, int(offset)) for sha, state, offset in dev.session.db.execute(
+        "SELECT sha256, state, offset FROM photo_uploads")}
+
+
+def _blob_shas(dev: Dev) -> list[str]:
+    return [r[0] for r in dev.session.db.execute("SELECT sha256 FROM blobs ORDER BY rowid")]
+
+
+def _outbox_states(dev: Dev) -> dict[str, int]:
+    return {str(s): int(n) for s, n in dev.session.db.execute(
+        "SELECT state, count(*) FROM outbox GROUP BY state")}
+
+
+# == a hostile or broken server against the device =====================================
+
+def _bundle_answering(make: Callable[[bundle.Part, dict[str, Any]], Any]) -> Handler:
+    """A bundle route that stores each part as central would, then answers
+    ``make(part, true_answer)`` for it (the answer list as the test wants it)."""
+
+    def route(server: HostileServer, req: dict[str, Any]) -> Any:
+        parts = bundle.decode(req["body"], 50 * 1024 * 1024)
+        answers = [make(p, server.store(p.sha256, p.offset, p.total, p.data)) for p in parts]
+        return 200, {"parts": answers, "server_time": "", "unix_time": time.time()}
+
+    return route
+
+
+@pytest.mark.parametrize("lie", [
+    "complete_early",  # complete: true while the photo is not whole at the centre
+    "negative_offset", "offset_past_total", "offset_text", "offset_missing",
+    "not_a_dict", "other_sha",
+])
+def test_bundle_answers_that_do_not_fit_their_parts_mark_nothing_done(
+        hostile: HostileServer, victim: Dev, lie: str) -> None:
+    simulate(victim.session, visits=1, photos=2, seed=2)
+
+    def make(part: bundle.Part, true: dict[str, Any]) -> Any:
+        if lie == "complete_early":
+            return {"sha256": part.sha256, "offset": part.offset + 1, "complete": True}
+        if lie == "negative_offset":
+            return {"sha256": part.sha256, "offset": -100, "complete": False}
+        if lie == "offset_past_total":
+            return {"sha256": part.sha256, "offset": part.total + 10**9, "complete": False}
+        if lie == "offset_text":
+            return {"sha256": part.sha256, "offset": "lots", "complete": False}
+        if lie == "offset_missing":
+            return {"sha256": part.sha256, "complete": False}
+        if lie == "not_a_dict":
+            return [part.sha256]
+        return {**true, "sha256": "0" * 64}
+
+    hostile.routes[protocol.PHOTO_BUNDLE_PATH] = _bundle_answering(make)
+    report = victim.engine.run_once()  # never raises: the photo step fails clearly
+    assert report.steps["push"] == "ok" and report.steps["pull"] == "ok"
+    assert report.steps["photos"] != "ok" and isinstance(report.error, ServerFailed)
+    assert report.photos_uploaded == 0
+    states = _photo_states(victim)
+    assert all(state == "pending" for state, _offset in states.values()), states
+    assert all(0 <= offset <= 10**6 for _state, offset in states.values()), states
+    # an honest server afterwards gets every photo, whole
+    hostile.routes.clear()
+    hostile.photos.clear()
+    again = victim.engine.run_once()
+    assert again.ok, again.error
+    assert all(hostile.complete(s) for s in _blob_shas(victim))
+
+
+def test_a_bundle_answer_with_the_wrong_number_of_parts_marks_nothing_done(
+        hostile: HostileServer, victim: Dev) -> None:
+    simulate(victim.session, photos=3, seed=3)
+
+    def short(server: HostileServer, req: dict[str, Any]) -> Any:
+        parts = bundle.decode(req["body"], 50 * 1024 * 1024)
+        return 200, {"parts": [{"sha256": p.sha256, "offset": p.total, "complete": True}
+                               for p in parts][:-1], "server_time": "", "unix_time": 0}
+
+    hostile.routes[protocol.PHOTO_BUNDLE_PATH] = short
+    report = victim.engine.run_once()
+    assert report.steps["photos"] == "server_error" and report.photos_uploaded == 0
+    assert {s for s, _o in _photo_states(victim).values()} == {"pending"}
+
+
+def test_photo_missing_answers_of_no_shape_fail_clearly(
+        hostile: HostileServer, victim: Dev) -> None:
+    simulate(victim.session, photos=2, seed=4)
+    shas = _blob_shas(victim)
+    # the push's answer does not settle them: they are looked up
+    hostile.routes[protocol.SYNC_PUSH_PATH] = lambda server, req: (200, {
+        "results": [{"op_id": o["op_id"], "status": "applied"}
+                    for o in json.loads(req["body"])["ops"]],
+        "server_time": "", "unix_time": time.time()})
+    hostile.routes[protocol.PHOTOS_MISSING_PATH] = lambda server, req: (200, {"missing": [
+        "not an object", {"sha256": shas[0], "offset": "x"},
+        {"sha256": shas[1], "offset": -7}, {"offset": 3}, {"sha256": 5}]})
+    report = victim.engine.run_once()
+    assert report.steps["push"] == "ok" and report.steps["photos"] != "ok"
+    assert report.photos_uploaded == 0
+    assert all(s == "pending" for s, _o in _photo_states(victim).values())
+    hostile.routes.clear()
+    assert victim.engine.run_once().ok
+    assert all(hostile.complete(s) for s in shas)
+
+
+def test_answers_for_ops_not_asked_or_of_no_shape_change_nothing(
+        hostile: HostileServer, victim: Dev) -> None:
+    simulate(victim.session, visits=3, seed=5)
+    pending = victim.session.pending_uploads()
+    dropped = {"n": 0}
+
+    def lose_answer(server: HostileServer, req: dict[str, Any]) -> Any:
+        dropped["n"] += 1
+        if dropped["n"] == 1:
+            return DROP  # applied nothing, answered nothing
+        return server._default(req)
+
+    def garbage(server: HostileServer, req: dict[str, Any]) -> Any:
+        asked = json.loads(req["body"])["op_ids"]
+        return 200, {"results": [
+            "duplicate", None, 7, ["x"],
+            {"op_id": "someone-elses-op", "status": "applied"},
+            {"op_id": asked[0], "status": "bogus"},
+            {"op_id": asked[1]},
+            {"op_id": asked[2], "status": "duplicate", "original": "rejected"},
+        ], "server_time": "", "unix_time": time.time()}
+
+    hostile.routes[protocol.SYNC_PUSH_PATH] = lose_answer
+    hostile.routes[protocol.SYNC_ANSWERS_PATH] = garbage
+    report = victim.engine.run_once()
+    assert report.error is None or isinstance(report.error, ServerFailed), report.error
+    # nothing marked done that the server did not take: the retry pushed everything
+    assert set(_outbox_states(victim)) <= {"applied", "duplicate", "pending"}
+    assert victim.session.db.execute(
+        "SELECT count(*) FROM outbox WHERE state NOT IN ('pending', 'applied',"
+        " 'duplicate', 'rejected', 'conflict')").fetchone() == (0,)
+    hostile.routes.clear()
+    assert victim.engine.run_once().ok
+    assert _outbox_states(victim) == {"applied": pending}
+    assert len(hostile.recorded) == pending
+
+
+def test_push_answers_with_an_unknown_status_leave_the_op_pending(
+        hostile: HostileServer, victim: Dev) -> None:
+    simulate(victim.session, visits=2, seed=6)
+    hostile.routes[protocol.SYNC_PUSH_PATH] = lambda server, req: (200, {
+        "results": [{"op_id": o["op_id"], "status": s} for o, s in zip(
+            json.loads(req["body"])["ops"], ["bogus", None, 5, "Applied"], strict=False)]
+        + ["junk"], "server_time": "", "unix_time": time.time()})
+    report = victim.engine.run_once()
+    assert report.error is None or isinstance(report.error, ServerFailed), report.error
+    assert _outbox_states(victim) == {"pending": 4}
+    hostile.routes.clear()
+    assert victim.engine.run_once().ok and _outbox_states(victim) == {"applied": 4}
+
+
+def test_a_level_3_server_without_answers_look_up_still_gets_every_record_once(
+        hostile: HostileServer, victim: Dev) -> None:
+    """A centre (or one worker process behind the same address) that declares level 3
+    but 404s ``/sync/answers``: the device sends the batch again instead (the server
+    keeps op ids: duplicates), and the push step still completes."""
+    simulate(victim.session, visits=3, seed=7)
+    pending = victim.session.pending_uploads()
+    calls = {"n": 0}
+
+    def apply_then_drop(server: HostileServer, req: dict[str, Any]) -> Any:
+        calls["n"] += 1
+        answer = server._default(req)
+        return DROP if calls["n"] == 1 else answer
+
+    hostile.routes[protocol.SYNC_PUSH_PATH] = apply_then_drop
+    hostile.routes[protocol.SYNC_ANSWERS_PATH] = lambda server, req: (
+        404, {"error": "not_found", "message": "no such path"})
+    report = victim.engine.run_once()
+    assert report.ok, (report.error, report.steps)
+    assert report.pushed == {"duplicate": pending}
+    assert _outbox_states(victim) == {"duplicate": pending}
+
+
+def test_a_level_3_server_without_bundles_gets_the_photos_a_chunk_at_a_time(
+        hostile: HostileServer, victim: Dev) -> None:
+    simulate(victim.session, photos=3, seed=8)
+    hostile.routes[protocol.PHOTO_BUNDLE_PATH] = lambda server, req: (
+        404, {"error": "not_found", "message": "no such path"})
+    report = victim.engine.run_once()
+    assert report.ok, (report.error, report.steps)
+    assert report.photos_uploaded == 3
+    assert all(hostile.complete(s) for s in _blob_shas(victim))
+    assert {s for s, _o in _photo_states(victim).values()} == {"done"}
+
+
+def test_a_photo_damaged_on_the_device_alone_does_not_fail_the_step(
+        hostile: HostileServer, victim: Dev) -> None:
+    simulate(victim.session, photos=1, seed=9)
+    (blob_id,) = victim.session.db.execute("SELECT blob_id FROM blobs").fetchone()
+    real_get = victim.session.blobs.get
+    victim.session.blobs.get = lambda b: (  # type: ignore[method-assign]
+        b"damaged" if b == blob_id else real_get(b))
+    report = victim.engine.run_once()
+    assert report.ok, (report.error, report.steps)
+    assert {s for s, _o in _photo_states(victim).values()} == {"corrupt"}
+    assert hostile.photos == {}
+
+
+def test_a_large_photo_on_a_link_that_cuts_every_other_request_goes_in_one_sync(
+        hostile: HostileServer, victim: Dev) -> None:
+    """The link halves the photo size after each cut and doubles it after each full
+    request: a 300 KB photo takes well over a hundred requests at 4-8 KiB, and all of
+    them move it forward, so the sync must not give up as if it did not progress."""
+    data = os.urandom(300_000)
+    sha = hashlib.sha256(data).hexdigest()
+    blob_id = victim.session.blobs.put(data)
+    with victim.session.db.conn:
+        victim.session.db.execute(
+            "INSERT INTO blobs (blob_id, sha256, size, media_type, created_at)"
+            " VALUES (?, ?, ?, 'image/jpeg', 0)", (blob_id, sha, len(data)))
+    link = LinkState.load(victim.session)
+    link.photo_bytes = 4096
+    link.save(victim.session)
+    calls = {"n": 0}
+
+    def every_other(server: HostileServer, req: dict[str, Any]) -> Any:
+        calls["n"] += 1
+        return DROP if calls["n"] % 2 == 0 else server._default(req)
+
+    hostile.routes[protocol.PHOTO_BUNDLE_PATH] = every_other
+    report = victim.engine.run_once()
+    assert report.ok, (report.error, report.steps)
+    assert calls["n"] > 100 and hostile.complete(sha)
+    assert _photo_states(victim) == {sha: ("done", len(data))}
