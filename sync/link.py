@@ -15,6 +15,7 @@ left will take (:meth:`LinkState.estimate`).
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
@@ -44,20 +45,25 @@ class LinkState:
     # -- persistence -----------------------------------------------------------------
     @classmethod
     def load(cls, session: Session) -> LinkState:
+        """The kept state; a value edited or damaged on disk (not JSON, nested past
+        the parser, a field of no shape, not finite) falls back field by field to the
+        defaults: it never breaks a sync."""
         raw = meta_get(session, _META_KEY)
         try:
             data = json.loads(raw) if raw else {}
-        except ValueError:
+        except (ValueError, RecursionError):
             data = {}
-        known = {f.name for f in fields(cls)}
-        state = cls(**{k: v for k, v in data.items() if k in known}) if isinstance(
-            data, dict) else cls()
+        state = cls()
+        if isinstance(data, dict):
+            for f in fields(cls):
+                if f.name in data:
+                    setattr(state, f.name, data[f.name])
         state._clamp()
         return state
 
     def save(self, session: Session) -> None:
         with session.db.conn:
-            meta_set(session, _META_KEY, json.dumps(asdict(self)))
+            meta_set(session, _META_KEY, json.dumps(asdict(self), allow_nan=False))
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -68,16 +74,12 @@ class LinkState:
         }
 
     def _clamp(self) -> None:
-        try:
-            self.push_bytes = int(min(PUSH_MAX, max(PUSH_MIN, int(self.push_bytes))))
-            self.photo_bytes = int(min(PHOTO_MAX, max(PHOTO_MIN, int(self.photo_bytes))))
-            self.compression = float(min(1.2, max(0.02, float(self.compression))))
-            self.rate = None if self.rate is None or float(self.rate) <= 0 else float(self.rate)
-            self.rtt = None if self.rtt is None or float(self.rtt) <= 0 else float(self.rtt)
-            self.cuts = max(0, int(self.cuts))
-        except (TypeError, ValueError):  # an edited or damaged value: start afresh
-            fresh = LinkState()
-            self.__dict__.update(fresh.__dict__)
+        self.push_bytes = int(_bounded(self.push_bytes, PUSH_MIN, PUSH_MAX, PUSH_START))
+        self.photo_bytes = int(_bounded(self.photo_bytes, PHOTO_MIN, PHOTO_MAX, PHOTO_START))
+        self.compression = float(_bounded(self.compression, 0.02, 1.2, DEFAULT_COMPRESSION))
+        self.cuts = int(_bounded(self.cuts, 0, 2**31, 0))
+        self.rate = _positive(self.rate)
+        self.rtt = _positive(self.rtt)
 
     # -- sizes -----------------------------------------------------------------------
     def cut(self, kind: str, attempted: int) -> None:
@@ -125,6 +127,23 @@ class LinkState:
         wire = record_bytes * self.compression + photo_bytes
         requests = -(-record_bytes // self.push_bytes) + -(-photo_bytes // self.photo_bytes)
         return wire / self.rate + requests * (self.rtt or 0.5)
+
+
+def _bounded(value: Any, low: float, high: float, default: float) -> float:
+    """A kept number within [low, high]; ``default`` for one of no shape (text, a bool,
+    NaN, infinite)."""
+    if isinstance(value, bool) or not isinstance(value, int | float) \
+            or not math.isfinite(value):
+        return default
+    return float(min(high, max(low, value)))
+
+
+def _positive(value: Any) -> float | None:
+    """A measured rate or round trip: a finite positive number, else unknown."""
+    if isinstance(value, bool) or not isinstance(value, int | float) \
+            or not math.isfinite(value) or value <= 0:
+        return None
+    return float(value)
 
 
 def _blend(old: float | None, new: float) -> float:

@@ -432,3 +432,28 @@ def test_a_large_photo_on_a_link_that_cuts_every_other_request_goes_in_one_sync(
     assert report.ok, (report.error, report.steps)
     assert calls["n"] > 100 and hostile.complete(sha)
     assert _photo_states(victim) == {sha: ("done", len(data))}
+
+
+# == a damaged sync.link value ==========================================================
+
+@pytest.mark.parametrize("raw", [
+    "not json", "null", "[1, 2]", '"text"', "{}", "[" * 100_000 + "]" * 100_000,
+    '{"push_bytes": 1e400}', '{"photo_bytes": -1e400}', '{"rate": NaN, "rtt": Infinity}',
+    '{"rate": 1e400, "compression": NaN}', '{"cuts": 1e400}', '{"push_bytes": "12"}',
+    '{"push_bytes": [1], "photo_bytes": {"a": 1}}', '{"rtt": true, "unknown": 5}',
+    '{"compression": -Infinity, "push_bytes": 0}',
+])
+def test_a_damaged_link_value_does_not_break_sync(
+        hostile: HostileServer, victim: Dev, raw: str) -> None:
+    from fieldclient.fieldwork.enrollment import meta_set
+
+    simulate(victim.session, visits=2, photos=1, seed=11)
+    with victim.session.db.conn:
+        meta_set(victim.session, "link", raw)
+    report = victim.engine.run_once()
+    assert report.ok, (report.error, report.steps)
+    json.dumps(report.as_dict(), allow_nan=False)  # sync --json stays JSON
+    link = LinkState.load(victim.session)
+    for value in (link.push_bytes, link.photo_bytes, link.compression, link.rate, link.rtt):
+        assert value is None or (isinstance(value, int | float) and 0 < value < 1e12), link
+    json.dumps(victim.engine.backlog(), allow_nan=False)
