@@ -134,8 +134,10 @@ def test_requests_shrink_after_cuts_and_grow_back_and_the_sizes_are_kept(
     assert report.pushed == {"applied": 310} and _records_at_centre(live, dev) == 310
     link = LinkState.load(dev.session)  # kept in the encrypted database
     assert link.cuts == 1
-    # halved after the cut, then doubled after each full batch that got through
-    assert sizes[0] < sizes[1] < sizes[2], sizes
+    # halved after the cut, then doubled after a full batch that got through, up to the
+    # server's body limit (64 KiB in these tests: the third batch is held at it, so it
+    # is no larger than the second but for how well its ops compress)
+    assert sizes[0] < sizes[1] and sizes[2] > 1.3 * sizes[0], sizes
     assert link.push_bytes > PUSH_START
     # a later sync starts from the kept size, not from the default
     link.push_bytes = 4096
