@@ -57,7 +57,7 @@ def decode(body: bytes, max_total: int) -> list[Part]:
         raise BundleError("the bundle has no manifest line")
     try:
         manifest: Any = json.loads(body[:newline])
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):  # nested past the parser
         raise BundleError("the manifest is not JSON") from None
     entries = manifest.get("parts") if isinstance(manifest, dict) else None
     if not isinstance(entries, list) or not 1 <= len(entries) <= MAX_PARTS:

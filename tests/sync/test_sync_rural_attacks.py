@@ -27,7 +27,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-from sync_helpers import PIN, Dev
+import requests
+from sync_helpers import PIN, Dev, LiveServer, new_grid
 
 from fieldclient.fieldwork.simulate import simulate
 from fieldclient.security.keystore import FileSecretStore
@@ -457,3 +458,194 @@ def test_a_damaged_link_value_does_not_break_sync(
     for value in (link.push_bytes, link.photo_bytes, link.compression, link.rate, link.rtt):
         assert value is None or (isinstance(value, int | float) and 0 < value < 1e12), link
     json.dumps(victim.engine.backlog(), allow_nan=False)
+
+
+# == a hostile enrolled device against a real central serve ============================
+
+def _ready(live: LiveServer, make_device: Any, grid: dict[str, Any] | None = None,
+           worker: int = 0) -> Dev:
+    grid = grid or new_grid(live.engine)
+    dev: Dev = make_device(live, grid["workers"][worker])
+    assert dev.engine.run_once().ok and dev.transport.low_bandwidth
+    dev.grid = grid  # type: ignore[attr-defined]
+    return dev
+
+
+def _post(live: LiveServer, dev: Dev, path: str, body: bytes, *, wire: bytes | None = None,
+          headers: dict[str, str] | None = None) -> requests.Response:
+    signed = protocol.sign_headers(dev.transport.private_key, dev.transport.device_id,
+                                   "POST", path, body)
+    signed[protocol.HEADER_PROTOCOL] = str(protocol.PROTOCOL_LEVEL)
+    signed["Content-Type"] = "application/json"
+    signed.update(headers or {})
+    return requests.post(live.base + path, data=body if wire is None else wire,
+                         headers=signed, timeout=30)
+
+
+def _bundle(live: LiveServer, dev: Dev, body: bytes) -> requests.Response:
+    return _post(live, dev, protocol.PHOTO_BUNDLE_PATH, body,
+                 headers={"Content-Type": bundle.CONTENT_TYPE})
+
+
+def _held_at_centre(live: LiveServer, sha: str) -> bool:
+    path = live.photo_dir / sha[:2] / sha
+    return path.exists() and hashlib.sha256(path.read_bytes()).hexdigest() == sha
+
+
+def test_odd_bundles_store_each_part_as_a_chunk_would(
+        live: LiveServer, make_device: Any) -> None:
+    dev = _ready(live, make_device)
+    a = os.urandom(1000)
+    sa = hashlib.sha256(a).hexdigest()
+    # the same photo twice in one bundle, in order: both stored, the photo whole
+    answers = dev.transport.put_bundle([bundle.Part(sa, 0, 1000, a[:400]),
+                                        bundle.Part(sa, 400, 1000, a[400:])])
+    assert answers == [{"sha256": sa, "offset": 400, "complete": False},
+                       {"sha256": sa, "offset": 1000, "complete": True}]
+    assert _held_at_centre(live, sa)
+    # overlapping parts: the second one is told where the upload is
+    b = os.urandom(1000)
+    sb = hashlib.sha256(b).hexdigest()
+    answers = dev.transport.put_bundle([bundle.Part(sb, 0, 1000, b[:600]),
+                                        bundle.Part(sb, 300, 1000, b[300:])])
+    assert answers[0] == {"sha256": sb, "offset": 600, "complete": False}
+    assert answers[1]["error"] == "offset_mismatch" and answers[1]["offset"] == 600
+    # parts of one photo announcing different totals: the upload starts over, and
+    # nothing of the wrong size is ever kept as the photo
+    answers = dev.transport.put_bundle([bundle.Part(sb, 600, 2000, b[600:]),
+                                        bundle.Part(sb, 0, 1000, b)])
+    assert answers[0]["error"] == "offset_mismatch" and answers[0]["offset"] == 0
+    assert answers[1] == {"sha256": sb, "offset": 1000, "complete": True}
+    assert _held_at_centre(live, sb)
+    # a photo in 200 one-byte-or-so parts (the most a bundle may have)
+    c = os.urandom(400)
+    sc = hashlib.sha256(c).hexdigest()
+    parts = [bundle.Part(sc, i * 2, 400, c[i * 2:i * 2 + 2]) for i in range(200)]
+    answers = dev.transport.put_bundle(parts)
+    assert answers[-1] == {"sha256": sc, "offset": 400, "complete": True}
+    assert _held_at_centre(live, sc)
+    resp = _bundle(live, dev, bundle.encode([*parts, parts[0]]))  # 201
+    assert resp.status_code == 422
+
+
+def test_malformed_manifests_are_refused_never_a_server_error(
+        live: LiveServer, make_device: Any) -> None:
+    dev = _ready(live, make_device)
+    data = os.urandom(100)
+    sha = hashlib.sha256(data).hexdigest()
+    entry = {"sha256": sha, "offset": 0, "total": 100, "length": 100}
+    nested = b"[" * 30_000 + b"]" * 30_000
+    bodies = [
+        nested + b"\n" + data,  # deeper than the JSON parser goes
+        b'{"parts": ' + nested + b"}\n",
+        b'{"parts": [' + b"1" * 5000 + b"]}\n",  # a number of 5,000 digits
+        json.dumps({"parts": [{**entry, "offset": 10**30}]}).encode() + b"\n" + data,
+        json.dumps({"parts": [{**entry, "total": 10**30}]}).encode() + b"\n" + data,
+        json.dumps({"parts": [{**entry, "sha256": sha.upper()}]}).encode() + b"\n" + data,
+        json.dumps({"parts": [{**entry, "offset": 1.0}]}).encode() + b"\n" + data,
+        json.dumps({"parts": [{**entry, "length": True}]}).encode() + b"\n" + data,
+        json.dumps({"parts": [entry], "x": "y" * 70_000}).encode() + b"\n" + data,
+        b"\xff\xfe" + json.dumps({"parts": [entry]}).encode() + b"\n" + data,
+        b"\n" + data,
+        b"",
+    ]
+    for body in bodies:
+        resp = _bundle(live, dev, body)
+        assert resp.status_code in (413, 422), (body[:30], resp.status_code, resp.text)
+    assert not _held_at_centre(live, sha)
+
+
+def test_a_bundle_that_passes_the_photo_quota_halfway_keeps_the_parts_before(
+        tmp_path: Path, make_device: Any) -> None:
+    from sync_helpers import launch
+
+    live = launch(tmp_path, "--photo-quota-count", "2")
+    try:
+        dev = _ready(live, make_device)
+        photos = [os.urandom(500 + i) for i in range(4)]
+        shas = [hashlib.sha256(p).hexdigest() for p in photos]
+        answers = dev.transport.put_bundle(
+            [bundle.Part(s, 0, len(p), p) for s, p in zip(shas, photos, strict=True)])
+        assert [a.get("complete") for a in answers[:2]] == [True, True]
+        assert [a.get("error") for a in answers[2:]] == ["photo_quota", "photo_quota"]
+        assert [_held_at_centre(live, s) for s in shas] == [True, True, False, False]
+    finally:
+        live.stop()
+
+
+def test_answers_reveal_nothing_of_other_devices_and_are_bounded(
+        live: LiveServer, make_device: Any) -> None:
+    grid = new_grid(live.engine)
+    a = _ready(live, make_device, grid, 0)
+    b = _ready(live, make_device, grid, 1)
+    simulate(a.session, visits=2, seed=12)
+    assert a.engine.run_once().ok
+    theirs = [r[0] for r in a.session.db.execute("SELECT op_id FROM outbox")]
+    assert len(theirs) == 4
+    assert b.transport.answers(theirs) == []
+    mine = a.transport.answers([*theirs, *theirs, "never-sent"])
+    assert sorted(r["op_id"] for r in mine) == sorted(theirs)  # once each
+    assert all(r["status"] == "duplicate" and set(r) <= {"op_id", "status", "version"}
+               for r in mine)
+    path = protocol.SYNC_ANSWERS_PATH
+    too_many = json.dumps({"op_ids": [f"op-{i}" for i in range(501)]}).encode()
+    assert _post(live, a, path, too_many).status_code == 422
+    for odd in ([""], ["x" * 65], [5], [None], "text", {"a": 1}):
+        body = json.dumps({"op_ids": odd}).encode()
+        assert _post(live, a, path, body).status_code == 422, odd
+
+
+def test_odd_gzip_bodies(live: LiveServer, make_device: Any) -> None:
+    dev = _ready(live, make_device)
+    path = protocol.SYNC_ANSWERS_PATH
+    body = json.dumps({"op_ids": ["some-op"]}).encode()
+
+    def status(wire: bytes, encoding: str) -> int:
+        return _post(live, dev, path, body, wire=wire,
+                     headers={"Content-Encoding": encoding}).status_code
+
+    packed = gzip.compress(body)
+    assert status(packed, "GZIP") == 200
+    assert status(packed, "gzip\t") == 200  # HTTP strips the spaces around a value
+    assert status(body, "identity ") == 200
+    assert status(body, "") == 200
+    assert status(packed, "gzip, gzip") == 415
+    assert status(packed, "x-gzip") == 415
+    assert status(packed, "deflate") == 415
+    half = len(body) // 2
+    members = gzip.compress(body[:half]) + gzip.compress(body[half:])
+    assert status(members, "gzip") in (200, 400)  # two members: whole, or refused
+    assert status(packed + b"\0" * 10, "gzip") == 400  # trailing bytes
+    assert status(b"", "gzip") == 400
+    assert status(gzip.compress(b""), "gzip") in (400, 401, 422)  # signed over another body
+    bomb_members = gzip.compress(b"{" + b" " * 40_000) * 4
+    resp = _post(live, dev, path, body, wire=bomb_members,
+                 headers={"Content-Encoding": "gzip"})
+    assert resp.status_code in (400, 413)
+
+
+def test_photo_stored_never_tells_of_another_grids_photo(
+        live: LiveServer, make_device: Any) -> None:
+    """A device of another grid uploads a photo; a device of this grid names its hash in
+    a photo.meta of its own: the answer must say the centre lacks it (as
+    /photos/missing does), and its bundle is stored as if the centre never had it."""
+    other = _ready(live, make_device)
+    simulate(other.session, photos=1, seed=13)
+    assert other.engine.run_once().ok
+    (sha, size) = other.session.db.execute("SELECT sha256, size FROM blobs").fetchone()
+    assert _held_at_centre(live, sha)
+    me = _ready(live, make_device)
+    photo_id = "probe-" + sha[:20]
+    with me.session.db.conn:
+        me.session.enqueue("photo.meta", photo_id, {
+            "id": photo_id, "grid_id": me.grid["id"], "sha256": sha,  # type: ignore[attr-defined]
+            "bytes": size, "media_type": "image/jpeg", "taken_at": 0.0, "training": True})
+    ops = [me.engine._wire_op(*r) for r in me.session.db.execute(
+        "SELECT op_id, kind, record_id, payload FROM outbox WHERE state = 'pending'")]
+    answer = me.transport.push(ops)
+    assert [r.get("photo_stored") for r in answer["results"]] == [False]
+    again = me.transport.push(ops)  # a duplicate answers the same
+    assert [r.get("photo_stored") for r in again["results"]] == [False]
+    assert me.transport.photos_missing([sha]) == [{"sha256": sha, "offset": 0}]
+    parts = me.transport.put_bundle([bundle.Part(sha, 0, size, b"\0")])
+    assert parts == [{"sha256": sha, "offset": 1, "complete": False}]
