@@ -448,7 +448,9 @@ class ChunkOut(BaseModel):
 class AnswersIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    op_ids: list[Annotated[str, Field(min_length=1, max_length=64)]] = Field(
+    # the same ids a push takes (OpIn.op_id): anything else was never applied
+    op_ids: list[Annotated[StrictStr, Field(min_length=8, max_length=64,
+                                            pattern=r"^[A-Za-z0-9_-]+$")]] = Field(
         max_length=protocol.MAX_ANSWER_IDS)
 
 

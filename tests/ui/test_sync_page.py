@@ -274,8 +274,10 @@ def test_unreachable_server_keeps_pending_and_retries_by_itself(
         with qtbot.waitSignal(sync.finished, timeout=15_000) as report:
             pass  # the first sync starts by itself after unlocking
         assert not report.args[0].ok
-        assert page.error.isVisible() and "无法连接服务器" in page.error.text()
+        # connected, then cut before anything came back
+        assert page.error.isVisible() and "网络中途断开" in page.error.text()
         assert "新增住户：1" in page.pending_list.text()
+        assert page.left_fact.isVisible() and "还要上传1条记录" in page.left_fact.text()
         assert view.sync_status.state == "error"
         assert view.sync_status.text() == "同步失败\n1条待上传"
         # the timer will try again, without anyone tapping
@@ -290,6 +292,7 @@ def test_unreachable_server_keeps_pending_and_retries_by_itself(
             sync.set_online(True)
         assert report.args[0].ok, report.args[0].error
         assert page.pending_list.text() == "没有等待上传的记录。"
+        assert not page.left_fact.isVisible()
         assert not page.error.isVisible()
         assert view.sync_status.state == "ok"
         assert sync.next_run_ms == int(sync.schedule.interval * 1000)
