@@ -902,7 +902,7 @@ def create_app(
     app.add_middleware(BodyLimit, limit=max_body)
     # answers compressed for a device that asks (HTTP's Accept-Encoding); small ones are
     # not worth it
-    app.add_middleware(GZipMiddleware, minimum_size=COMPRESS_MIN_BYTES, compresslevel=6)
+    app.add_middleware(GZipMiddleware, minimum_size=COMPRESS_MIN_BYTES, compresslevel=3)
     app.add_middleware(ProtocolLevel, max_body=max_body)
     _publish_schemas(app)
     return app
