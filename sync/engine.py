@@ -808,7 +808,8 @@ class SyncEngine:
             " max(b.size) - coalesce(max(u.offset), 0) AS left_bytes FROM blobs b"
             " LEFT JOIN photo_uploads u ON u.sha256 = b.sha256"
             " WHERE u.state IS NULL OR u.state = 'pending' GROUP BY b.sha256)").fetchone()
-        link = getattr(self, "link", None) or LinkState.load(self.session)
+        # as kept (a run saves it before this): the GUI asks an engine that never runs
+        link = LinkState.load(self.session)
         estimate = link.estimate(int(record_bytes) + 120 * int(records), int(photo_bytes))
         return {"records": int(records), "record_bytes": int(record_bytes),
                 "photos": int(photos), "photo_bytes": int(photo_bytes),

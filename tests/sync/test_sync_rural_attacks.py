@@ -742,3 +742,18 @@ def test_a_link_cut_at_any_byte_loses_nothing_and_applies_nothing_twice(
     ).fetchone() == (0,)
     for (sha,) in dev.session.db.execute("SELECT sha256 FROM blobs"):
         assert _held_at_centre(live, sha)
+
+
+def test_the_sync_pages_engine_estimates_from_the_kept_link(
+        hostile: HostileServer, victim: Dev) -> None:
+    """The GUI's Sync page asks an engine that never runs (``SyncController.facts``)
+    what is left: its estimate comes from the link the syncing engine kept."""
+    from sync.engine import SyncEngine
+
+    link = LinkState.load(victim.session)
+    link.rate, link.rtt = 20_000.0, 0.5
+    link.save(victim.session)
+    simulate(victim.session, visits=3, photos=2, seed=14)
+    left = SyncEngine(victim.session).backlog()
+    assert left["estimate_seconds"] is not None and left["estimate_seconds"] > 0
+    assert left["link"]["rate_bytes_per_s"] == 20_000
