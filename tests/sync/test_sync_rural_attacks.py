@@ -757,3 +757,39 @@ def test_the_sync_pages_engine_estimates_from_the_kept_link(
     left = SyncEngine(victim.session).backlog()
     assert left["estimate_seconds"] is not None and left["estimate_seconds"] > 0
     assert left["link"]["rate_bytes_per_s"] == 20_000
+
+
+# == two syncs of one device at once ===================================================
+
+def test_two_syncs_of_one_device_at_once_lose_nothing(
+        live: LiveServer, make_device: Any) -> None:
+    """The app runs one sync at a time, but ``fieldclient sync`` may run beside it:
+    two engines on the same data (two connections), each with its own link state, both
+    pushing the same outbox and uploading the same photos."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from sync_helpers import FAST_RETRY
+
+    from sync.engine import SyncEngine, transport_for
+
+    dev = _ready(live, make_device)
+    other = dev.session.fork()
+    try:
+        simulate(dev.session, visits=40, photos=6, seed=15)
+        engines = [dev.engine, SyncEngine(other, transport_for(other), retry=FAST_RETRY)]
+        with ThreadPoolExecutor(2) as pool:
+            reports = list(pool.map(lambda e: e.run_once(), engines))
+        for report in reports:  # each may meet the other's work, never lose it
+            assert report.error is None or report.error.retryable, report.error
+        _check_centre_holds_what_the_device_thinks(live, dev)
+        final = dev.engine.run_once()
+        assert final.ok and final.pending == 0 and final.photos_waiting == 0
+        _check_centre_holds_what_the_device_thinks(live, dev)
+        assert dev.session.db.execute(
+            "SELECT count(*) FROM outbox WHERE state NOT IN ('applied', 'duplicate')"
+        ).fetchone() == (0,)
+        for (sha,) in dev.session.db.execute("SELECT sha256 FROM blobs"):
+            assert _held_at_centre(live, sha)
+        LinkState.load(dev.session)  # still readable after both saved it
+    finally:
+        other.close()
