@@ -598,7 +598,7 @@ def test_answers_reveal_nothing_of_other_devices_and_are_bounded(
 def test_odd_gzip_bodies(live: LiveServer, make_device: Any) -> None:
     dev = _ready(live, make_device)
     path = protocol.SYNC_ANSWERS_PATH
-    body = json.dumps({"op_ids": ["some-op"]}).encode()
+    body = json.dumps({"op_ids": ["some-op-never-sent"]}).encode()
 
     def status(wire: bytes, encoding: str) -> int:
         return _post(live, dev, path, body, wire=wire,
