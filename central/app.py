@@ -91,6 +91,17 @@ class RateLimiter:
             self._buckets[key] = (tokens, now)
             return (1.0 - tokens) / self.rate
 
+    def charge(self, key: str, tokens: float) -> None:
+        """Take ``tokens`` more for a request that does the work of that many (a photo
+        bundle's parts): the bucket may go below zero, so the next requests wait."""
+        if tokens <= 0:
+            return
+        now = time.monotonic()
+        with self._lock:
+            have, last = self._buckets.get(key, (self.burst, now))
+            have = min(self.burst, have + (now - last) * self.rate)
+            self._buckets[key] = (have - tokens, now)
+
     def refund(self, key: str) -> None:
         """Give back the token a request took (it turned out not to count)."""
         with self._lock:
@@ -895,6 +906,9 @@ def create_app(
             parts = bundle.decode(body, MAX_PHOTO_BYTES)
         except bundle.BundleError as exc:
             raise ApiError(422, "invalid_input", str(exc)) from None
+        limiter: RateLimiter | None = request.app.state.rate_limiter
+        if limiter is not None:  # each part is the work of a chunk request
+            limiter.charge(device.device_id, len(parts) - 1)
         answers = await run_in_threadpool(_store_bundle, photo_store, engine, device, parts)
         now = db.now_utc()
         return {"parts": answers, "server_time": db.iso(now), "unix_time": now.timestamp()}

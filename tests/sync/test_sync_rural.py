@@ -349,3 +349,23 @@ def test_an_answer_that_inflates_to_gigabytes_is_refused_without_filling_memory(
     finally:
         httpd.shutdown()
         httpd.server_close()
+
+
+def test_a_bundle_costs_the_rate_limit_as_many_requests_as_it_has_parts(
+        live: LiveServer, make_device: Any) -> None:
+    """200 one-byte parts are 200 chunks' work for the server: the device's allowance
+    (200 requests at once, 10 a second) is used up, so its next request waits."""
+    from sync.errors import ServerBusy
+
+    dev = _ready(live, make_device)
+    parts = [bundle.Part(hashlib.sha256(bytes([i, j])).hexdigest(), 0, 2, bytes([i]))
+             for i in range(100) for j in range(2)]
+    busy = None
+    for _ in range(3):  # without the charge: 4 requests of an allowance of 200
+        try:
+            assert len(dev.transport.put_bundle(parts)) == 200
+            dev.transport.pull(0, 1)
+        except ServerBusy as exc:
+            busy = exc
+            break
+    assert busy is not None and busy.retry_after >= 1, "bundles cost one request each"
