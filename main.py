@@ -6,6 +6,10 @@ _STARTED = time.perf_counter()  # before any heavy import: start-up time counts 
 
 import sys  # noqa: E402
 
+from fieldclient.security import hardening  # noqa: E402
+
+hardening.apply()  # not dumpable, no core files, umask 0o077: before anything is unlocked
+
 from ui.app import main  # noqa: E402
 
 if __name__ == "__main__":

@@ -89,6 +89,9 @@ def create_app(argv: list[str]) -> QApplication:
 
 
 def main(argv: list[str] | None = None, t0: float | None = None) -> int:
+    from fieldclient.security import hardening
+
+    hardening.apply()  # again for the ``gridfield`` script (idempotent after main.py)
     argv = list(sys.argv if argv is None else argv)
     args = parse_args(argv[1:])
     if args.data_dir is None:

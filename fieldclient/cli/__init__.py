@@ -67,6 +67,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """The ``fieldclient`` command; run as the program (``argv`` None), it first hardens
+    the process (:mod:`fieldclient.security.hardening`). Called with ``argv`` (tests, in
+    their own process) it leaves the process as it is."""
+    if argv is None:
+        from fieldclient.security import hardening
+
+        hardening.apply()
     parser = build_parser()
     args = parser.parse_args(argv)
     if "data_dir" not in args:

@@ -1,0 +1,96 @@
+"""Process hardening, applied first thing at start (``main.py``, ``fieldclient``).
+
+While unlocked the process holds the data key, the database key, the blob key, the
+signing key and whatever the worker looked at. Nothing of that may leave it:
+
+- not dumpable (Linux ``prctl(PR_SET_DUMPABLE, 0)``): no core file on a crash, and
+  other processes of the same user can neither ptrace it (debuggers, ``py-spy``) nor
+  read ``/proc/<pid>/mem``; the process itself still reads its own memory;
+- no core files at all (``RLIMIT_CORE`` 0, also where ``PR_SET_DUMPABLE`` is missing);
+- umask 0o077: every file the device writes is 0600 and every directory 0700, on top
+  of the explicit modes where files are created (``fsutil.atomic_write``, the
+  database, backups, logs).
+
+Elsewhere the calls that do not exist are skipped (a documented no-op). On Windows the
+equivalent would be ``SetErrorMode(SEM_NOGPFAULTERRORBOX)`` plus excluding the app from
+Windows Error Reporting's local dumps (``WerAddExcludedApplication``, or no
+``LocalDumps`` key for it), and a process DACL that denies ``PROCESS_VM_READ`` to other
+processes; Windows has no umask, so files rely on the data directory's ACL (the
+per-user ``%LOCALAPPDATA%``). None of that is done yet.
+
+``GRIDFIELD_KEEP_DUMPABLE=1`` leaves the process dumpable (and core files as they
+were), for a debugger or a test that must look into a running process from outside.
+The umask is set regardless.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+from dataclasses import dataclass
+
+PR_SET_DUMPABLE = 4
+PR_GET_DUMPABLE = 3
+KEEP_DUMPABLE_ENV = "GRIDFIELD_KEEP_DUMPABLE"
+UMASK = 0o077
+
+
+@dataclass(frozen=True)
+class Hardening:
+    """What :func:`apply` managed to do (for status screens and tests)."""
+
+    not_dumpable: bool
+    no_core_files: bool
+    umask: int | None
+
+
+def _prctl(option: int, arg: int = 0) -> int | None:
+    """``prctl`` through libc, or None where there is none (not Linux, no libc)."""
+    if not sys.platform.startswith("linux"):
+        return None
+    import ctypes
+
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        prctl = libc.prctl
+    except (OSError, AttributeError):
+        return None
+    prctl.restype = ctypes.c_int
+    prctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong,
+                      ctypes.c_ulong]
+    result = int(prctl(option, arg, 0, 0, 0))
+    return None if result < 0 else result
+
+
+def is_dumpable() -> bool | None:
+    """Linux: whether the process may be dumped or ptraced; None elsewhere."""
+    value = _prctl(PR_GET_DUMPABLE)
+    return None if value is None else value != 0
+
+
+def _no_core_files() -> bool:
+    try:
+        import resource
+    except ImportError:  # Windows
+        return False
+    try:
+        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    except (ValueError, OSError):
+        return False
+    return True
+
+
+def apply() -> Hardening:
+    """Harden the current process; idempotent, never raises."""
+    umask: int | None = None
+    if os.name == "posix":
+        os.umask(UMASK)
+        umask = UMASK
+    if os.environ.get(KEEP_DUMPABLE_ENV) == "1":
+        return Hardening(not_dumpable=False, no_core_files=False, umask=umask)
+    no_core = _no_core_files()
+    not_dumpable = False
+    with contextlib.suppress(OSError):
+        not_dumpable = _prctl(PR_SET_DUMPABLE, 0) is not None and is_dumpable() is False
+    return Hardening(not_dumpable=not_dumpable, no_core_files=no_core, umask=umask)

@@ -1,0 +1,76 @@
+"""The app and ``fieldclient`` harden their process at start: not dumpable, no core
+files, umask 0o077 (issue 12, fault 1). Each check runs in a fresh interpreter: the
+test process itself must stay as it is."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Linux only")
+
+REPORT = """
+import json, os, resource, sys
+from fieldclient.security import hardening
+umask = os.umask(0); os.umask(umask)
+print(json.dumps({"dumpable": hardening.is_dumpable(),
+                  "core": resource.getrlimit(resource.RLIMIT_CORE),
+                  "umask": umask}))
+"""
+
+
+def _run(prelude: str, env_extra: dict[str, str] | None = None) -> dict[str, object]:
+    env = {k: v for k, v in os.environ.items() if k != "GRIDFIELD_KEEP_DUMPABLE"}
+    env.update(env_extra or {})
+    env["QT_QPA_PLATFORM"] = "offscreen"
+    result = subprocess.run(
+        [sys.executable, "-c", prelude + REPORT], cwd=ROOT, env=env,
+        capture_output=True, text=True, timeout=120, check=True,
+    )
+    report: dict[str, object] = json.loads(result.stdout.strip().splitlines()[-1])
+    return report
+
+
+def test_a_plain_interpreter_is_dumpable() -> None:
+    """The baseline: without hardening, the checks below would all fail."""
+    assert _run("")["dumpable"] is True
+
+
+def test_hardening_apply() -> None:
+    report = _run("from fieldclient.security import hardening; hardening.apply()\n")
+    assert report == {"dumpable": False, "core": [0, 0], "umask": 0o077}
+
+
+def test_the_fieldclient_command_hardens_itself() -> None:
+    prelude = (
+        "import sys\n"
+        "sys.argv = ['fieldclient', '--version']\n"
+        "from fieldclient.cli import main\n"
+        "try:\n    main()\nexcept SystemExit:\n    pass\n"
+    )
+    report = _run(prelude)
+    assert report == {"dumpable": False, "core": [0, 0], "umask": 0o077}
+
+
+def test_main_py_hardens_before_the_gui_starts() -> None:
+    prelude = (
+        "import runpy, sys\n"
+        "sys.argv = ['main.py', '--version']\n"
+        "try:\n    runpy.run_path('main.py', run_name='__main__')\nexcept SystemExit:\n    pass\n"
+    )
+    report = _run(prelude)
+    assert report == {"dumpable": False, "core": [0, 0], "umask": 0o077}
+
+
+def test_keep_dumpable_for_debugging() -> None:
+    report = _run("from fieldclient.security import hardening; hardening.apply()\n",
+                  {"GRIDFIELD_KEEP_DUMPABLE": "1"})
+    assert report["dumpable"] is True
+    assert report["umask"] == 0o077
