@@ -25,7 +25,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.gzip import GZipMiddleware
 
-from central import db, ops, syncops
+from central import db, identity, ops, syncops
 from central.limits import Limits
 from central.photos import MAX_PHOTO_BYTES, PhotoError, PhotoStore, default_blob_dir
 from sync import protocol
@@ -312,6 +312,8 @@ class EnrollResponse(BaseModel):
     person: PersonOut
     grids: list[int]
     server_time: str
+    server_key: str = Field(description="the centre's command key (base64 Ed25519 public "
+                            "key): the device pins it and obeys only commands it signed")
 
 
 class HealthResponse(BaseModel):
@@ -324,6 +326,8 @@ class HealthResponse(BaseModel):
     min_protocol_level: int
     op_kinds: list[str]
     pull_kinds: list[str]
+    server_key: str = Field(description="the centre's command key (base64 Ed25519 public "
+                            "key) that devices pin at enrollment")
 
 
 class MemberOut(BaseModel):
@@ -565,11 +569,14 @@ def _authenticate(
     except IntegrityError:
         raise ApiError(401, "replayed", "nonce already used (replayed request)") from None
     if device["status"] == "revoked":
+        with engine.begin() as conn:  # signed: a device erases itself on nothing else
+            command = identity.wipe_command(conn, device_id)
         if wipe:  # committed: the wipe instruction goes out exactly once
             raise ApiError(
-                410, "revoked", "this device has been revoked: erase all local data", wipe=True
+                410, "revoked", "this device has been revoked: erase all local data", wipe=True,
+                command=command,
             )
-        raise ApiError(401, "revoked", "this device has been revoked")
+        raise ApiError(401, "revoked", "this device has been revoked", command=command)
     return AuthDevice(device_id, int(device["person_id"]), role, tuple(grids))
 
 
@@ -737,6 +744,9 @@ def create_app(
         if grid not in device.grids:
             raise ApiError(403, "forbidden", f"grid {grid} is not assigned to this device's worker")
 
+    with engine.begin() as conn:
+        server_key = identity.public_key_b64(conn)
+
     @app.get("/api/v1/health", response_model=HealthResponse)
     def health() -> dict[str, Any]:
         now = db.now_utc()
@@ -750,6 +760,7 @@ def create_app(
             "min_protocol_level": protocol.MIN_PROTOCOL_LEVEL,
             "op_kinds": sorted(schemas.OP_PAYLOADS),
             "pull_kinds": sorted(schemas.PULL_DATA),
+            "server_key": server_key,
         }
 
     @app.post(
@@ -770,6 +781,8 @@ def create_app(
         result = ops.redeem_enrollment_code(engine, req.code, req.public_key, req.device_name)
         if enroll_limiter is not None:
             enroll_limiter.refund(client)
+        with engine.begin() as conn:  # the key devices pin for the centre's commands
+            result["server_key"] = identity.public_key_b64(conn)
         return result
 
     @app.get("/api/v1/households", response_model=HouseholdsResponse, responses=auth_errors)

@@ -148,16 +148,24 @@ def cmd_import_households(args: argparse.Namespace) -> int:
 
 
 def cmd_enroll(args: argparse.Namespace) -> int:
+    from central import identity
+    from sync import protocol
+
+    engine = _engine(args)
     try:
-        result = ops.create_enrollment_code(_engine(args), args.worker)
+        result = ops.create_enrollment_code(engine, args.worker)
     except ops.OpError as exc:
         return _fail(exc.message)
+    with engine.begin() as conn:  # the device checks the centre's key against it
+        result["server_key_fingerprint"] = protocol.key_fingerprint(
+            identity.public_key_b64(conn))
     if args.qr:
         import segno
 
         payload = f"gridfield://enroll?code={result['code']}"
         if args.server:
             payload += f"&server={args.server}"
+        payload += f"&key={result['server_key_fingerprint']}"
         segno.make(payload, error="m").save(args.qr, scale=8, border=4)
         result["qr"] = str(args.qr)
     if args.json:
@@ -166,6 +174,7 @@ def cmd_enroll(args: argparse.Namespace) -> int:
         print(f"enrollment code for {result['person_name']} (person {args.worker}): "
               f"{result['code']}")
         print(f"single use, valid until {result['expires_at']}")
+        print(f"centre key fingerprint: {result['server_key_fingerprint']}")
         if args.qr:
             print(f"QR image written to {args.qr}")
     return 0

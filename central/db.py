@@ -444,6 +444,29 @@ photo_holders = Table(
 
 V8_TABLES = ("photo_holders",)
 
+# -- the centre's identity and its signed commands (migration 10) ---------------------------
+
+server_keys = Table(
+    "server_keys",
+    metadata,
+    # The centre's Ed25519 key that signs commands to devices (a wipe): devices pin its
+    # public half at enrollment, so no one else can tell a device to erase itself.
+    Column("name", String(32), primary_key=True),
+    Column("private_key", String(128), nullable=False),  # raw 32 bytes, hex
+    Column("public_key", String(64), nullable=False),  # raw 32 bytes, base64
+    Column("created_at", String(32), nullable=False),
+)
+
+device_commands = Table(
+    "device_commands",
+    metadata,
+    # The signed command waiting for a device (one at a time: a revoked device's wipe).
+    Column("device_id", String(36), primary_key=True),
+    Column("command", JSON, nullable=False),  # {"command": {...}, "signature": b64}
+    Column("created_at", String(32), nullable=False),
+)
+V10_TABLES = ("server_keys", "device_commands")
+
 
 # -- time ------------------------------------------------------------------------------
 
@@ -502,7 +525,7 @@ def _migration_1(conn: Connection) -> None:
     v1 = [
         t for name, t in metadata.tables.items()
         if name != "schema_version"
-        and name not in V2_TABLES + V3_TABLES + V4_TABLES + V5_TABLES + V8_TABLES
+        and name not in V2_TABLES + V3_TABLES + V4_TABLES + V5_TABLES + V8_TABLES + V10_TABLES
     ]
     metadata.create_all(conn, tables=v1)
     conn.execute(counters.insert().values(name="change_seq", value=0))
@@ -598,6 +621,11 @@ def _migration_9(conn: Connection) -> None:
     conn.execute(text("DROP INDEX IF EXISTS ix_records_grid"))
 
 
+def _migration_10(conn: Connection) -> None:
+    """The centre's command key and the signed commands waiting for devices."""
+    metadata.create_all(conn, tables=[server_keys, device_commands])
+
+
 MIGRATIONS: list[tuple[int, Callable[[Connection], None]]] = [
     (1, _migration_1),
     (2, _migration_2),
@@ -608,6 +636,7 @@ MIGRATIONS: list[tuple[int, Callable[[Connection], None]]] = [
     (7, _migration_7),
     (8, _migration_8),
     (9, _migration_9),
+    (10, _migration_10),
 ]
 LATEST_VERSION = MIGRATIONS[-1][0]
 

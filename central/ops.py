@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from central import db
+from central import db, identity
 
 ENROLL_TTL = timedelta(hours=24)
 # Crockford-like alphabet: no 0/O, 1/I/L, U; easy to read aloud and type on a tablet.
@@ -199,6 +199,7 @@ def revoke_device(engine: Engine, device_id: str) -> dict[str, Any]:
             .where(db.devices.c.id == device_id)
             .values(status="revoked", revoked_at=db.now_iso())
         )
+        identity.wipe_command(conn, device_id)  # signed now, sent at the next contact
     return {"device_id": device_id, "status": "revoked", "already": False}
 
 

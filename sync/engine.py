@@ -69,6 +69,7 @@ from sync.errors import (
     NotLeader,
     ServerBusy,
     ServerFailed,
+    ServerKeyMismatch,
     ServerTimeout,
     ServerUnreachable,
     SyncCancelled,
@@ -112,18 +113,31 @@ def enroll_device(
     code: str,
     device_name: str = "gridfield",
     timeout: tuple[float, float] = (10.0, 60.0),
+    key_fingerprint: str | None = None,
 ) -> Enrollment:
     """Make an Ed25519 key pair, trade ``code`` for a device id, store all of it in the
-    encrypted database (the private key never touches the disk in clear)."""
+    encrypted database (the private key never touches the disk in clear), and pin the
+    centre's command key from the answer. ``key_fingerprint`` (from the enrollment QR)
+    must match that key, or nothing is stored (:class:`ServerKeyMismatch`)."""
     base = normalize_server_url(server_url)
     current = enrollment(session)
     if current is not None:
         raise AlreadyEnrolled(current.server_url)
     key = Ed25519PrivateKey.generate()
     answer = enroll(base, code, protocol.public_key_b64(key), device_name, timeout)
+    server_key = answer.get("server_key")
+    try:
+        fingerprint = protocol.key_fingerprint(server_key) if isinstance(
+            server_key, str) else None
+    except (ValueError, UnicodeError):
+        fingerprint = None
+    if key_fingerprint is not None and fingerprint != key_fingerprint.strip().lower():
+        raise ServerKeyMismatch()
     raw = key.private_bytes(Encoding.Raw, PrivateFormat.Raw, NoEncryption())
     person = answer["person"]
     with session.db.conn:
+        if fingerprint is not None:
+            _meta_set(session, "server_key", str(server_key))
         _meta_set(session, "server_url", base)
         _meta_set(session, "device_id", str(answer["device_id"]))
         _meta_set(session, "private_key", raw.hex())
@@ -149,6 +163,9 @@ def transport_for(session: Session, **kwargs: Any) -> HttpTransport:
     offset = float(_meta_get(session, "clock_offset") or 0.0)
     level = _meta_get(session, "server_protocol")
     kwargs.setdefault("server_protocol", int(level) if level and level.isdigit() else None)
+    kwargs.setdefault("server_key", _meta_get(session, "server_key"))
+    counter = _meta_get(session, "last_command") or "0"
+    kwargs.setdefault("last_command", int(counter) if counter.isdigit() else 0)
     return HttpTransport(info.server_url, info.device_id, key, clock_offset=offset, **kwargs)
 
 
@@ -744,6 +761,7 @@ class SyncEngine:
                 transport = transport_for(self.session)
                 self._transport = transport
             counted = (getattr(transport, "bytes_sent", 0), getattr(transport, "bytes_received", 0))
+            self._pin_server_key(transport)
             steps: list[tuple[str, Callable[..., None]]] = []
             if self.session.pending_uploads():
                 steps.append(("push", self._push_all))
@@ -794,6 +812,24 @@ class SyncEngine:
         report.held = self.held_rows(HELD_REPORT_LIMIT)
         report.left = self.backlog()
         return report
+
+    def _pin_server_key(self, transport: Transport) -> None:
+        """A device enrolled before the centre's key was pinned at enrollment takes it
+        on first use (once; without it no wipe could ever be verified). Best effort: a
+        sync goes on without it."""
+        if not isinstance(transport, HttpTransport) or transport.server_key is not None:
+            return
+        try:
+            key = transport.server_identity()
+        except SyncError:
+            return
+        if key is None:
+            return
+        with self.session.db.conn:
+            _meta_set(self.session, "server_key", key)
+            self.session.audit.append(audit.SYNC_ENROLLED, {
+                "server_key_pinned": protocol.key_fingerprint(key)})
+        transport.server_key = key
 
     def backlog(self) -> dict[str, Any]:
         """What is still to send and how long the link needs for it at its measured rate

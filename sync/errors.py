@@ -121,6 +121,27 @@ class DeviceRevoked(SyncError):
     code = "revoked"
 
 
+class CommandUnverified(SyncError):
+    """The server said this device is revoked and must erase itself, without a command
+    signed by the centre's pinned key: nothing is erased (a fake server or a wrong
+    address could say it); IT looks into it."""
+
+    text = QT_TRANSLATE_NOOP(
+        "errors", "服务器要求清除本机数据，但这个指令没有指挥中心的有效签名，已忽略。"
+        "数据仍在本机。请联系信息管理员。"
+    )
+    code = "command_unverified"
+
+
+class ServerKeyMismatch(SyncError):
+    """Enrollment: the centre's key does not match the fingerprint in the QR code."""
+
+    text = QT_TRANSLATE_NOOP(
+        "errors", "这个服务器的身份和二维码上的不一致，没有登记。请向信息管理员确认服务器地址。"
+    )
+    code = "server_key_mismatch"
+
+
 class EnrollCodeRefused(SyncError):
     text = QT_TRANSLATE_NOOP(
         "errors", "注册码无效、已过期或已被使用，请向信息管理员索取新的注册码。"

@@ -29,6 +29,7 @@ from sync.errors import (
     AuthRefused,
     BadServerUrl,
     ClockRejected,
+    CommandUnverified,
     ConnectionDropped,
     DeviceRevoked,
     EnrollCodeRefused,
@@ -103,8 +104,10 @@ def _json(resp: requests.Response) -> dict[str, Any]:
     return body
 
 
-def _raise_for(resp: requests.Response) -> None:
-    """Map a non-200 answer to a sync error."""
+def _raise_for(resp: requests.Response, revoked: Callable[[Any], bool] | None = None) -> None:
+    """Map a non-200 answer to a sync error. ``revoked`` checks a revocation's signed
+    wipe command (:func:`sync.protocol.verified_command` with the pinned key): only one
+    that verifies makes :class:`DeviceRevoked`."""
     status = resp.status_code
     if status in (429, 503):
         raise ServerBusy(_retry_after(resp))
@@ -122,7 +125,9 @@ def _raise_for(resp: requests.Response) -> None:
     # 410 carries the wipe instruction once; a device that missed carrying it out (crash,
     # power loss) still learns from the signed-request 401 "revoked" that follows.
     if (status == 410 and body.get("wipe") is True) or (status == 401 and code == "revoked"):
-        raise DeviceRevoked()
+        if revoked is not None and revoked(body.get("command")):
+            raise DeviceRevoked()
+        raise CommandUnverified()
     if status == 401 and code == "clock_skew" and isinstance(body.get("unix_time"), int | float):
         raise ClockRejected(float(body["unix_time"]))
     if status == 401:
@@ -208,8 +213,14 @@ class HttpTransport:
         clock_offset: float = 0.0,
         clock: Callable[[], float] = time.time,
         server_protocol: int | None = None,
+        server_key: str | None = None,
+        last_command: int = 0,
     ) -> None:
         self.base = normalize_server_url(server_url)
+        # the centre's command key pinned at enrollment, and the last command carried out
+        self.server_key = server_key
+        self.last_command = last_command
+        self.command: dict[str, Any] | None = None  # the verified command, when one came
         self.device_id = device_id
         self.private_key = private_key
         self.timeout = timeout
@@ -275,7 +286,7 @@ class HttpTransport:
             self._note_levels(resp)
             try:
                 if resp.status_code not in accept:
-                    _raise_for(resp)
+                    _raise_for(resp, self._verified_wipe)
             except ClockRejected as exc:
                 self.clock_offset = exc.server_unix - self.clock()
                 self.last_server_unix, self.last_local_unix = exc.server_unix, self.clock()
@@ -289,6 +300,28 @@ class HttpTransport:
                 self.last_server_unix, self.last_local_unix = float(unix), self.clock()
             return data
         raise AssertionError("unreachable")
+
+    def server_identity(self) -> str | None:
+        """The centre's command key as ``/health`` states it (unsigned: for a device
+        enrolled before keys were pinned, which takes it on first use)."""
+        resp = _send(lambda: _bounded(self.http.get(self.base + protocol.API_PREFIX + "/health",
+                                                     timeout=self.timeout, stream=True)))
+        if resp.status_code != 200:
+            return None
+        key = _json(resp).get("server_key")
+        try:
+            protocol.decode_public_key(key) if isinstance(key, str) else None
+        except ValueError:
+            return None
+        return key if isinstance(key, str) else None
+
+    def _verified_wipe(self, signed: Any) -> bool:
+        command = protocol.verified_command(self.server_key, signed, self.device_id,
+                                            self.last_command)
+        if command is None or command.get("kind") != protocol.COMMAND_WIPE:
+            return False
+        self.command = command
+        return True
 
     def answers(self, op_ids: list[str]) -> list[protocol.OpResult]:
         """The server's kept answers for those of ``op_ids`` it applied (level 3)."""

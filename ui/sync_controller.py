@@ -164,8 +164,10 @@ class SyncController(QObject):
         self._start_worker(self._run_once, self._sync_done, self._sync_failed)
         return True
 
-    def enroll(self, server_url: str, code: str, device_name: str = "") -> bool:
-        """Trade a code for a device credential (off the UI thread)."""
+    def enroll(self, server_url: str, code: str, device_name: str = "",
+               key_fingerprint: str | None = None) -> bool:
+        """Trade a code for a device credential (off the UI thread); ``key_fingerprint``
+        (from the enrollment QR) must match the centre's key."""
         if self._closed or self.busy() or not self.session.is_open:
             return False
         import socket
@@ -178,7 +180,8 @@ class SyncController(QObject):
         def work(session: Session) -> Enrollment:
             from sync.engine import enroll_device
 
-            return enroll_device(session, server_url, code, name)
+            return enroll_device(session, server_url, code, name,
+                                 key_fingerprint=key_fingerprint)
 
         self._start_worker(work, self._enroll_done, self._enroll_failed)
         return True

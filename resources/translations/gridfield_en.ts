@@ -2436,6 +2436,14 @@ Tasks and notices from the command centre appear here after a sync.</translation
       <translation>This device was revoked by the IT administrator and its data has been erased as instructed. Return the device or enroll it again.</translation>
     </message>
     <message>
+      <source>服务器要求清除本机数据，但这个指令没有指挥中心的有效签名，已忽略。数据仍在本机。请联系信息管理员。</source>
+      <translation>The server asked this device to erase its data, but the command does not carry the centre's valid signature, so it was ignored. The data is still on this device. Please contact IT.</translation>
+    </message>
+    <message>
+      <source>这个服务器的身份和二维码上的不一致，没有登记。请向信息管理员确认服务器地址。</source>
+      <translation>This server's identity does not match the QR code, so the device was not enrolled. Please check the server address with IT.</translation>
+    </message>
+    <message>
       <source>注册码无效、已过期或已被使用，请向信息管理员索取新的注册码。</source>
       <translation>The enrollment code is invalid, expired or already used. Ask your IT administrator for a new enrollment code.</translation>
     </message>

@@ -523,3 +523,49 @@ def canonical_json(value: Any) -> str:
 
 def content_hash(value: Any) -> str:
     return hashlib.sha256(canonical_json(value).encode("utf-8")).hexdigest()
+
+
+# -- commands from the centre ----------------------------------------------------------------
+# What destroys data on a device is never taken from an unsigned answer. The centre has
+# an Ed25519 command key; a device pins its public half at enrollment (the enrollment
+# answer's ``server_key``, checked against the fingerprint in the enrollment QR when
+# there is one). A command is ``{"command": {"kind", "device_id", "counter",
+# "issued_at"}, "signature": base64}``, the signature over COMMAND_CONTEXT + "\n" + the
+# command's canonical JSON. A device carries out only a command that verifies with the
+# pinned key, names its own device id and has a counter above the last one it carried
+# out. The revocation answers (``410`` with ``"wipe": true``, and ``401 revoked``
+# after it) carry the signed wipe; without a valid one the device erases nothing.
+COMMAND_CONTEXT = "gridfield-command-v1"
+COMMAND_WIPE = "wipe"
+
+
+def command_message(command: Mapping[str, object]) -> bytes:
+    return (COMMAND_CONTEXT + "\n" + canonical_json(dict(command))).encode("utf-8")
+
+
+def key_fingerprint(public_key_b64: str) -> str:
+    """The first 32 hex digits of the SHA-256 of the raw public key (in the QR)."""
+    raw = base64.b64decode(public_key_b64.encode("ascii"), validate=True)
+    return hashlib.sha256(raw).hexdigest()[:32]
+
+
+def verified_command(public_key_b64: str | None, signed: object, device_id: str,
+                     last_counter: int) -> dict[str, object] | None:
+    """The command in ``signed`` when it verifies with the pinned key, names this
+    device and is newer than ``last_counter``; None otherwise (never raises)."""
+    if not public_key_b64 or not isinstance(signed, Mapping):
+        return None
+    command, signature = signed.get("command"), signed.get("signature")
+    if not isinstance(command, Mapping) or not isinstance(signature, str):
+        return None
+    counter = command.get("counter")
+    if command.get("device_id") != device_id or not isinstance(counter, int) \
+            or isinstance(counter, bool) or counter <= last_counter:
+        return None
+    try:
+        key = Ed25519PublicKey.from_public_bytes(decode_public_key(public_key_b64))
+        key.verify(base64.b64decode(signature.encode("ascii"), validate=True),
+                   command_message(command))
+    except (InvalidSignature, ValueError, binascii.Error, UnicodeError):
+        return None
+    return dict(command)

@@ -142,6 +142,7 @@ class SyncPage(Page):
         super().__init__(controller, parent)
         self.image_picker: ImagePicker = pick_qr_file
         self._connected: SyncController | None = None
+        self._qr_key: tuple[str, str] | None = None  # (code, centre key fingerprint)
         self.enroll_message_text: Callable[[], str] | None = None
         self.enroll_message_role = "error"
         self.conflict_cards: list[ConflictCard] = []
@@ -310,7 +311,9 @@ class SyncPage(Page):
                 "注册码应该是12个字母或数字，像 ABCD-EFGH-JKMN 这样。请再核对一遍。"))
             return
         self._enroll_note(lambda: self.tr("正在登记，请稍候……"), role="info")
-        sync.enroll(server, code)
+        # the centre's key fingerprint read from the QR, for the code read with it
+        key = self._qr_key if self._qr_key and self._qr_key[0] == code else None
+        sync.enroll(server, code, key_fingerprint=key[1] if key else None)
 
     def pick_qr(self) -> None:
         self.image_picker(self.window(), self.read_qr)
@@ -322,6 +325,7 @@ class SyncPage(Page):
         run_task(lambda: read_enroll_qr(path), self._qr_read, self._qr_failed)
 
     def _qr_read(self, link: EnrollLink) -> None:
+        self._qr_key = (link.code, link.key) if link.key else None
         self.code_edit.setText(link.code)
         if link.server:
             self.server_edit.setText(link.server)

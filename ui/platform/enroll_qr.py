@@ -1,4 +1,6 @@
-"""Read an enrollment QR image: ``gridfield://enroll?code=XXXX-XXXX-XXXX&server=URL``.
+"""Read an enrollment QR image:
+``gridfield://enroll?code=XXXX-XXXX-XXXX&server=URL&key=FINGERPRINT`` (the centre's
+command key, checked at enrollment: see ``sync.protocol``).
 
 Decoding uses zxing-cpp (self-contained wheel); Qt-free, safe off the UI thread.
 """
@@ -26,6 +28,7 @@ class QrError(Exception):
 class EnrollLink:
     code: str
     server: str | None
+    key: str | None = None  # fingerprint of the centre's command key
 
 
 def normalize_code(text: str) -> str:
@@ -51,7 +54,9 @@ def parse_link(text: str) -> EnrollLink:
         raise QrError("not_ours")
     servers = query.get("server") or []
     server = servers[0].strip() if servers and servers[0].strip() else None
-    return EnrollLink(normalize_code(codes[0]), server)
+    keys = [k.strip().lower() for k in query.get("key") or []]
+    key = keys[0] if keys and re.fullmatch(r"[0-9a-f]{32}", keys[0]) else None
+    return EnrollLink(normalize_code(codes[0]), server, key)
 
 
 def read_enroll_qr(path: Path) -> EnrollLink:
