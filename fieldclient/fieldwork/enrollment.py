@@ -10,8 +10,13 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
+from fieldclient.security import crypto
 from fieldclient.storage.session import Session
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 META_PREFIX = "sync."
 
@@ -30,6 +35,29 @@ def meta_set(session: Session, key: str, value: str) -> None:
         "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
         (META_PREFIX + key, value),
     )
+
+
+def signing_key(session: Session) -> Ed25519PrivateKey | None:
+    """The device's Ed25519 key from ``sync.private_key``, or None before enrollment.
+
+    The hex is decoded inside SQLite (``unhex``), whose freed memory SQLCipher wipes, and
+    the one ``bytes`` copy Python gets is wiped as soon as OpenSSL holds the key (which
+    clears it when the key object goes). ``meta_get`` would leave the hex in a ``str``
+    and ``bytes.fromhex`` a raw copy, both unwipeable, until the heap reuses them.
+    """
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    row = session.db.execute(
+        "SELECT unhex(value) FROM meta WHERE key = ?", (META_PREFIX + "private_key",)
+    ).fetchone()
+    if row is None or not isinstance(row[0], bytes):
+        return None
+    raw: bytes = row[0]
+    del row
+    try:
+        return Ed25519PrivateKey.from_private_bytes(raw)
+    finally:
+        crypto.wipe_bytes(raw)
 
 
 @dataclass(frozen=True)

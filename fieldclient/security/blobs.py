@@ -22,7 +22,8 @@ _ID = re.compile(r"^[0-9a-f]{32}$")
 class BlobStore:
     def __init__(self, root: Path, dek: bytes | bytearray) -> None:
         self.root = root
-        self._master = crypto.subkey(dek, b"gridfield blobs v1")
+        # A bytearray, wiped by close(): the per-blob keys are short-lived bytes
+        self._master = crypto.subkey_into(dek, b"gridfield blobs v1")
 
     def _path(self, blob_id: str) -> Path:
         if not _ID.fullmatch(blob_id):  # not match(): "$" also matches before a final "\n"
@@ -39,7 +40,11 @@ class BlobStore:
     def put(self, data: bytes, blob_id: str | None = None) -> str:
         blob_id = blob_id or new_id()
         aad = blob_id.encode("ascii")
-        atomic_write(self._path(blob_id), MAGIC + crypto.seal(self._key(blob_id), data, aad))
+        key = self._key(blob_id)
+        try:
+            atomic_write(self._path(blob_id), MAGIC + crypto.seal(key, data, aad))
+        finally:
+            crypto.wipe_bytes(key)
         return blob_id
 
     def get(self, blob_id: str) -> bytes:
@@ -50,10 +55,13 @@ class BlobStore:
             raise BlobMissing(blob_id=blob_id) from exc
         if not raw.startswith(MAGIC):
             raise BlobCorrupted(blob_id=blob_id)
+        key = self._key(blob_id)
         try:
-            return crypto.open_sealed(self._key(blob_id), raw[len(MAGIC) :], blob_id.encode())
+            return crypto.open_sealed(key, raw[len(MAGIC) :], blob_id.encode())
         except crypto.InvalidTag as exc:
             raise BlobCorrupted(blob_id=blob_id) from exc
+        finally:
+            crypto.wipe_bytes(key)
 
     def delete(self, blob_id: str) -> None:
         self._path(blob_id).unlink(missing_ok=True)
@@ -62,4 +70,5 @@ class BlobStore:
         return self._path(blob_id).exists()
 
     def close(self) -> None:
-        self._master = b""
+        crypto.wipe(self._master)
+        self._master = bytearray()

@@ -166,7 +166,10 @@ class Vault:
         params = crypto.KdfParams.fresh()
         kek = crypto.derive_wrapping_key(pin, device_secret, params)
         state["kdf"] = params.to_json()
-        state["wrapped_dek"] = crypto.seal(kek, bytes(dek), self._aad(state)).hex()
+        try:
+            state["wrapped_dek"] = crypto.seal(kek, dek, self._aad(state)).hex()
+        finally:
+            crypto.wipe_bytes(kek)
 
     @staticmethod
     def _aad(state: dict[str, Any]) -> bytes:
@@ -200,17 +203,20 @@ class Vault:
         if device_secret is None:
             missing_from = state["secret_store"]["name"]
             raise KeystoreError(reason=f"device secret missing from {missing_from}")
+        kek = b""
         try:
             kek = crypto.derive_wrapping_key(
                 pin, device_secret, crypto.KdfParams.from_json(state["kdf"])
             )
-            dek = bytearray(
-                crypto.open_sealed(kek, bytes.fromhex(state["wrapped_dek"]), self._aad(state))
+            dek = crypto.open_sealed_into(
+                kek, bytes.fromhex(state["wrapped_dek"]), self._aad(state)
             )
         except crypto.InvalidTag:
             return self._count_failure(state, failures + 1)
         except (KeyError, TypeError, ValueError) as exc:
             raise VaultCorrupted(reason=str(exc)) from exc
+        finally:  # the DEK is in a bytearray the session wipes; nothing else stays
+            crypto.wipe_bytes(kek)
         pending = list(state.get("pending_audit", []))
         if failures or pending:
             state.update(failed_attempts=0, not_before=0, pending_audit=[])

@@ -6,6 +6,7 @@ the PIN's Argon2id already paid for that), WAL journal, temp data in memory.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import time
@@ -23,15 +24,42 @@ from fieldclient.storage.migrations import MIGRATIONS, Migration
 KEEP_BACKUPS = 3
 
 
-def database_key(dek: bytes | bytearray) -> bytes:
-    return crypto.subkey(dek, b"gridfield sqlcipher v1")
+def database_key(dek: bytes | bytearray) -> bytearray:
+    """The SQLCipher key, in a bytearray the caller wipes (:func:`crypto.wipe`)."""
+    return crypto.subkey_into(dek, b"gridfield sqlcipher v1")
 
 
-def connect(path: Path, key: bytes) -> sqlcipher3.Connection:
-    """Open (or create) an encrypted database; a wrong key is a clear error."""
+_HEX_DIGITS = b"0123456789abcdef"
+
+
+def _raw_key_text(key: bytes | bytearray) -> bytearray:
+    """SQLCipher's raw-key form ``x'<hex>'``, built in a bytearray (no ``str`` copy)."""
+    text = bytearray(3 + 2 * len(key))
+    text[0:2] = b"x'"
+    for i, byte in enumerate(key):
+        text[2 + 2 * i] = _HEX_DIGITS[byte >> 4]
+        text[3 + 2 * i] = _HEX_DIGITS[byte & 15]
+    text[-1] = ord("'")
+    return text
+
+
+def connect(path: Path, key: bytes | bytearray) -> sqlcipher3.Connection:
+    """Open (or create) an encrypted database; a wrong key is a clear error.
+
+    ``cipher_memory_security`` (process-wide in SQLCipher) zeroes every block SQLCipher
+    and SQLite free, the decrypted page cache included, so a closed connection leaves
+    neither its key nor the pages it read in memory. The key goes through
+    ``sqlite3_key`` from a bytearray that is wiped at once: a ``PRAGMA key`` statement
+    would leave its text in Python strings and the statement cache.
+    """
     dbbridge.install()
     conn = sqlcipher3.connect(str(path), check_same_thread=False)
-    conn.execute(f"PRAGMA key = \"x'{key.hex()}'\"")
+    conn.execute("PRAGMA cipher_memory_security = ON")
+    text = _raw_key_text(key)
+    try:
+        conn.set_key(text)
+    finally:
+        crypto.wipe(text)
     # SHA-256 page HMACs: CPUs with SHA extensions (tablets included) do them far
     # faster than SHA-512, and 256-bit integrity is ample. Part of the file format.
     conn.execute("PRAGMA cipher_hmac_algorithm = HMAC_SHA256")
@@ -46,7 +74,15 @@ def connect(path: Path, key: bytes) -> sqlcipher3.Connection:
     # NORMAL the last WAL commits can roll back on power loss).
     conn.execute("PRAGMA synchronous = FULL")
     conn.execute("PRAGMA foreign_keys = ON")
+    restrict_files(path)
     return conn
+
+
+def restrict_files(path: Path) -> None:
+    """The database and its WAL and shared-memory files: 0600 (whatever the umask was)."""
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        with contextlib.suppress(FileNotFoundError):
+            os.chmod(f"{path}{suffix}", 0o600)
 
 
 def schema_version(db: sqlite_utils.Database) -> int:
@@ -59,6 +95,7 @@ def backup(db: sqlite_utils.Database, path: Path, backups_dir: Path, label: str)
     backups_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     target = backups_dir / f"{path.stem}-{label}-{time.strftime('%Y%m%dT%H%M%S')}.db"
     shutil.copyfile(path, target)
+    os.chmod(target, 0o600)
     with open(target, "rb") as fh:
         os.fsync(fh.fileno())
     fsync_dir(backups_dir)
@@ -121,7 +158,11 @@ def open_database(
     migrations: tuple[Migration, ...] = MIGRATIONS,
     target: int | None = None,
 ) -> sqlite_utils.Database:
-    conn = connect(path, database_key(dek))
+    key = database_key(dek)
+    try:
+        conn = connect(path, key)
+    finally:
+        crypto.wipe(key)
     db = sqlite_utils.Database(conn)
     try:
         migrate(db, path, backups_dir, migrations, target)
