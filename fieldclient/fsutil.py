@@ -17,9 +17,25 @@ def fsync_dir(directory: Path) -> None:
             os.close(fd)
 
 
+def private_dir(directory: Path) -> None:
+    """Make ``directory`` and the missing folders above it, each 0700 (owner only)."""
+    missing = []
+    while not directory.exists():
+        missing.append(directory)
+        if directory.parent == directory:
+            break
+        directory = directory.parent
+    for folder in reversed(missing):
+        with contextlib.suppress(FileExistsError):
+            folder.mkdir(mode=0o700)
+        os.chmod(folder, 0o700)  # mkdir's mode is masked by the umask
+
+
 def atomic_write(path: Path, data: bytes, mode: int = 0o600) -> None:
-    """Write ``data`` to ``path`` via a temp file in the same folder, fsync and rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """Write ``data`` to ``path`` via a temp file in the same folder, fsync and rename.
+
+    The file gets ``mode`` (0600 by default); a folder made for it gets 0700."""
+    private_dir(path.parent)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as fh:

@@ -8,6 +8,7 @@ written. The details expander on screen shows the full traceback.
 from __future__ import annotations
 
 import logging
+import os
 import sys
 import threading
 import traceback
@@ -68,6 +69,7 @@ def setup_logging(log_dir: Path) -> Path:
             root.removeHandler(handler)
             handler.close()
     handler = RotatingFileHandler(path, maxBytes=1_000_000, backupCount=3, encoding="utf-8")
+    os.chmod(path, 0o600)  # rotated files are made under the app's umask 0o077
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     root.addHandler(handler)
     root.setLevel(logging.INFO)
