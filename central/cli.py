@@ -63,6 +63,11 @@ _SERVE_ARGS = "GRIDFIELD_CENTRAL_SERVE_ARGS"  # the serve options, for worker pr
 def cmd_serve(args: argparse.Namespace) -> int:
     from central.server import serve, serve_workers
 
+    if bool(args.certfile) != bool(args.keyfile):
+        return _fail("--certfile and --keyfile go together (the certificate and its key)")
+    for path in (args.certfile, args.keyfile):
+        if path and not os.path.isfile(path):
+            return _fail(f"no such file: {path}")
     engine = _engine(args)
     if args.workers > 1:
         if engine.dialect.name == "sqlite":
@@ -72,10 +77,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
         os.environ[_SERVE_ARGS] = json.dumps(vars(args), default=str)
         serve_workers("central.cli:app_from_environment", args.host, args.port,
                       workers=args.workers, log_level=args.log_level,
-                      read_timeout=args.read_timeout)
+                      read_timeout=args.read_timeout, certfile=args.certfile,
+                      keyfile=args.keyfile)
         return 0
     serve(_serve_app(args, engine), args.host, args.port, log_level=args.log_level,
-          read_timeout=args.read_timeout)
+          read_timeout=args.read_timeout, certfile=args.certfile, keyfile=args.keyfile)
     return 0
 
 
@@ -166,6 +172,14 @@ def cmd_enroll(args: argparse.Namespace) -> int:
         if args.server:
             payload += f"&server={args.server}"
         payload += f"&key={result['server_key_fingerprint']}"
+        if args.certfile:  # the device pins this certificate (sync/tls.py)
+            from cryptography import x509
+            from cryptography.hazmat.primitives.hashes import SHA256
+
+            with open(args.certfile, "rb") as fh:
+                cert = x509.load_pem_x509_certificate(fh.read())
+            result["tls_fingerprint"] = cert.fingerprint(SHA256()).hex()
+            payload += f"&tls={result['tls_fingerprint']}"
         segno.make(payload, error="m").save(args.qr, scale=8, border=4)
         result["qr"] = str(args.qr)
     if args.json:
@@ -381,6 +395,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("serve", cmd_serve, "run the HTTP API")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8765)
+    p.add_argument("--certfile", default=None, metavar="CERT.pem",
+                   help="serve HTTPS with this certificate (PEM, chain included); devices "
+                   "accept plain HTTP only on loopback. Or run behind a TLS reverse proxy")
+    p.add_argument("--keyfile", default=None, metavar="KEY.pem",
+                   help="the certificate's private key (PEM)")
     p.add_argument("--workers", type=int, default=1, metavar="N",
                    help="server processes (PostgreSQL only; e.g. one per CPU core). Rate "
                    "limits are kept per process, so a device may get up to N times them")
@@ -440,6 +459,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--worker", type=int, required=True, help="person id")
     p.add_argument("--qr", metavar="FILE.png", help="also write the code as a QR image")
     p.add_argument("--server", help="server URL to put in the QR code with the code")
+    p.add_argument("--certfile", metavar="CERT.pem",
+                   help="the server's TLS certificate: its fingerprint goes in the QR code "
+                   "and the device accepts no other (self-signed certificates included)")
 
     p = add("revoke", cmd_revoke, "revoke a device; it is told to wipe itself on next contact")
     p.add_argument("--device", required=True)

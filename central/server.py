@@ -117,15 +117,18 @@ def protocol_class(read_timeout: float) -> type[ReadTimeoutProtocol]:
 
 
 def serve(app: Any, host: str, port: int, *, log_level: str = "warning",
-          read_timeout: float = DEFAULT_READ_TIMEOUT) -> None:
-    """Run ``app`` until interrupted, with the read deadlines above."""
+          read_timeout: float = DEFAULT_READ_TIMEOUT, certfile: str | None = None,
+          keyfile: str | None = None) -> None:
+    """Run ``app`` until interrupted, with the read deadlines above; HTTPS when given a
+    certificate and its key (PEM)."""
     uvicorn.run(app, host=host, port=port, log_level=log_level,
-                http=protocol_class(read_timeout))
+                http=protocol_class(read_timeout), ssl_certfile=certfile, ssl_keyfile=keyfile)
 
 
 def serve_workers(factory: str, host: str, port: int, *, workers: int,
                   log_level: str = "warning",
-                  read_timeout: float = DEFAULT_READ_TIMEOUT) -> None:
+                  read_timeout: float = DEFAULT_READ_TIMEOUT, certfile: str | None = None,
+                  keyfile: str | None = None) -> None:
     """Run ``workers`` processes, each building its app with the factory named
     ``"module:function"`` (uvicorn's supervisor restarts a process that dies). Every
     piece of state two requests share lives in the database, apart from the rate
@@ -142,7 +145,8 @@ def serve_workers(factory: str, host: str, port: int, *, workers: int,
     os.environ[_READ_TIMEOUT_ENV] = str(float(read_timeout))
     options: dict[str, Any] = dict(factory=True, workers=workers, host=host, port=port,
                                    log_level=log_level,
-                                   http="central.server:ReadTimeoutProtocol")
+                                   http="central.server:ReadTimeoutProtocol",
+                                   ssl_certfile=certfile, ssl_keyfile=keyfile)
     if not hasattr(socket, "SO_REUSEPORT"):
         uvicorn.run(factory, **options)
         return

@@ -114,6 +114,7 @@ def enroll_device(
     device_name: str = "gridfield",
     timeout: tuple[float, float] = (10.0, 60.0),
     key_fingerprint: str | None = None,
+    tls_fingerprint: str | None = None,
 ) -> Enrollment:
     """Make an Ed25519 key pair, trade ``code`` for a device id, store all of it in the
     encrypted database (the private key never touches the disk in clear), and pin the
@@ -123,8 +124,14 @@ def enroll_device(
     current = enrollment(session)
     if current is not None:
         raise AlreadyEnrolled(current.server_url)
+    tls_pin = None
+    if base.startswith("https://"):  # pinned from here on (sync/tls.py)
+        from sync.tls import certificate_sha256
+
+        tls_pin = certificate_sha256(base, tls_fingerprint, timeout=timeout[0])
     key = Ed25519PrivateKey.generate()
-    answer = enroll(base, code, protocol.public_key_b64(key), device_name, timeout)
+    answer = enroll(base, code, protocol.public_key_b64(key), device_name, timeout,
+                    tls_pin=tls_pin)
     server_key = answer.get("server_key")
     try:
         fingerprint = protocol.key_fingerprint(server_key) if isinstance(
@@ -138,6 +145,8 @@ def enroll_device(
     with session.db.conn:
         if fingerprint is not None:
             _meta_set(session, "server_key", str(server_key))
+        if tls_pin is not None:
+            _meta_set(session, "tls_pin", tls_pin)
         _meta_set(session, "server_url", base)
         _meta_set(session, "device_id", str(answer["device_id"]))
         _meta_set(session, "private_key", raw.hex())
@@ -164,6 +173,7 @@ def transport_for(session: Session, **kwargs: Any) -> HttpTransport:
     level = _meta_get(session, "server_protocol")
     kwargs.setdefault("server_protocol", int(level) if level and level.isdigit() else None)
     kwargs.setdefault("server_key", _meta_get(session, "server_key"))
+    kwargs.setdefault("tls_pin", _meta_get(session, "tls_pin"))
     counter = _meta_get(session, "last_command") or "0"
     kwargs.setdefault("last_command", int(counter) if counter.isdigit() else 0)
     return HttpTransport(info.server_url, info.device_id, key, clock_offset=offset, **kwargs)

@@ -170,6 +170,30 @@ class BadServerUrl(SyncError):
         super().__init__(url=url)
 
 
+class InsecureServerUrl(SyncError):
+    """A plain http:// address other than this machine: refused (records would cross
+    the network readable and unauthenticated)."""
+
+    text = QT_TRANSLATE_NOOP(
+        "errors", "为了数据安全，服务器地址必须以 https:// 开头（只有本机测试可以用 http://）：{url}"
+    )
+    code = "insecure_url"
+
+    def __init__(self, url: str) -> None:
+        super().__init__(url=url)
+
+
+class ServerIdentityChanged(SyncError):
+    """The server's TLS certificate is not the one pinned at enrollment (or not valid):
+    nothing is sent to it."""
+
+    text = QT_TRANSLATE_NOOP(
+        "errors", "服务器的安全证书和登记时的不一致，为保护数据已停止同步，什么也没有发送。"
+        "请联系信息管理员。"
+    )
+    code = "server_identity_changed"
+
+
 class NotLeader(SyncError):
     text = QT_TRANSLATE_NOOP("errors", "只有网格长可以处理冲突。")
     code = "not_leader"

@@ -33,8 +33,10 @@ from sync.errors import (
     ConnectionDropped,
     DeviceRevoked,
     EnrollCodeRefused,
+    InsecureServerUrl,
     ServerBusy,
     ServerFailed,
+    ServerIdentityChanged,
     ServerTimeout,
     ServerUnreachable,
     UpgradeRequired,
@@ -67,10 +69,15 @@ def _level(resp: requests.Response, header: str) -> int | None:
 
 
 def normalize_server_url(url: str) -> str:
+    """The server address as used; plain ``http://`` only to this machine (loopback)."""
+    from sync.tls import is_loopback
+
     url = url.strip().rstrip("/")
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise BadServerUrl(url)
+    if parts.scheme == "http" and not is_loopback(parts.hostname or ""):
+        raise InsecureServerUrl(url)
     return url
 
 
@@ -140,6 +147,8 @@ def _raise_for(resp: requests.Response, revoked: Callable[[Any], bool] | None = 
 def _send(call: Callable[[], requests.Response]) -> requests.Response:
     try:
         return call()
+    except requests.exceptions.SSLError as exc:  # not the pinned or a valid certificate
+        raise ServerIdentityChanged() from exc
     except requests.ConnectTimeout as exc:
         raise ServerUnreachable() from exc
     except requests.Timeout as exc:
@@ -179,17 +188,30 @@ def enroll(
     public_key_b64: str,
     device_name: str,
     timeout: tuple[float, float] = DEFAULT_TIMEOUT,
+    tls_pin: str | None = None,
 ) -> dict[str, Any]:
-    """Trade a one-time code for a device id (``POST /api/v1/enroll``)."""
+    """Trade a one-time code for a device id (``POST /api/v1/enroll``); over HTTPS only
+    to the certificate ``tls_pin`` when given."""
     base = normalize_server_url(server_url)
     body = {"code": code, "public_key": public_key_b64, "device_name": device_name}
-    resp = _send(lambda: requests.post(base + protocol.API_PREFIX + "/enroll", json=body,
+    with _session(base, tls_pin) as http:
+        resp = _send(lambda: http.post(base + protocol.API_PREFIX + "/enroll", json=body,
                                        headers=skew_headers(), timeout=timeout))
     if resp.status_code == 401:
         raise EnrollCodeRefused()
     if resp.status_code != 200:
         _raise_for(resp)
     return _json(resp)
+
+
+def _session(base: str, tls_pin: str | None) -> requests.Session:
+    """A requests session; HTTPS to ``base`` accepts only the pinned certificate."""
+    from sync.tls import PinnedAdapter
+
+    http = requests.Session()
+    if tls_pin and base.startswith("https://"):
+        http.mount(base + "/", PinnedAdapter(tls_pin))
+    return http
 
 
 class HttpTransport:
@@ -215,6 +237,7 @@ class HttpTransport:
         server_protocol: int | None = None,
         server_key: str | None = None,
         last_command: int = 0,
+        tls_pin: str | None = None,
     ) -> None:
         self.base = normalize_server_url(server_url)
         # the centre's command key pinned at enrollment, and the last command carried out
@@ -237,7 +260,8 @@ class HttpTransport:
         self.server_max_body: int | None = None  # the largest body the server takes
         # the last exchange: (body bytes sent, body bytes received, seconds)
         self.last_exchange: tuple[int, int, float] = (0, 0, 0.0)
-        self.http = requests.Session()
+        self.tls_pin = tls_pin
+        self.http = _session(self.base, tls_pin)
         # nothing the server does not read: requests' default User-Agent and Accept
         self.http.headers.pop("User-Agent", None)
         self.http.headers.pop("Accept", None)

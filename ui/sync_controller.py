@@ -165,7 +165,8 @@ class SyncController(QObject):
         return True
 
     def enroll(self, server_url: str, code: str, device_name: str = "",
-               key_fingerprint: str | None = None) -> bool:
+               key_fingerprint: str | None = None, tls_fingerprint: str | None = None
+               ) -> bool:
         """Trade a code for a device credential (off the UI thread); ``key_fingerprint``
         (from the enrollment QR) must match the centre's key."""
         if self._closed or self.busy() or not self.session.is_open:
@@ -181,7 +182,8 @@ class SyncController(QObject):
             from sync.engine import enroll_device
 
             return enroll_device(session, server_url, code, name,
-                                 key_fingerprint=key_fingerprint)
+                                 key_fingerprint=key_fingerprint,
+                                 tls_fingerprint=tls_fingerprint)
 
         self._start_worker(work, self._enroll_done, self._enroll_failed)
         return True

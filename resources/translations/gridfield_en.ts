@@ -2460,6 +2460,14 @@ Tasks and notices from the command centre appear here after a sync.</translation
       <translation>Invalid server address: {url} (it must start with http:// or https://)</translation>
     </message>
     <message>
+      <source>为了数据安全，服务器地址必须以 https:// 开头（只有本机测试可以用 http://）：{url}</source>
+      <translation>To keep the data safe, the server address must start with https:// (http:// only for a server on this device): {url}</translation>
+    </message>
+    <message>
+      <source>服务器的安全证书和登记时的不一致，为保护数据已停止同步，什么也没有发送。请联系信息管理员。</source>
+      <translation>The server's security certificate is not the one it had at enrollment. Sync stopped to protect the data; nothing was sent. Please contact IT.</translation>
+    </message>
+    <message>
       <source>只有网格长可以处理冲突。</source>
       <translation>Only the grid leader can settle conflicts.</translation>
     </message>

@@ -142,7 +142,8 @@ class SyncPage(Page):
         super().__init__(controller, parent)
         self.image_picker: ImagePicker = pick_qr_file
         self._connected: SyncController | None = None
-        self._qr_key: tuple[str, str] | None = None  # (code, centre key fingerprint)
+        # (code, centre key fingerprint, TLS certificate fingerprint) read from a QR
+        self._qr_key: tuple[str, str | None, str | None] | None = None
         self.enroll_message_text: Callable[[], str] | None = None
         self.enroll_message_role = "error"
         self.conflict_cards: list[ConflictCard] = []
@@ -303,8 +304,12 @@ class SyncPage(Page):
         if not server:
             self._enroll_note(lambda: self.tr("请填写服务器地址（信息管理员会告诉你）。"))
             return
-        if "://" not in server:
-            server = "http://" + server
+        if "://" not in server:  # HTTPS, but for a server on this very machine
+            from sync.tls import is_loopback
+
+            host = server.split("/", 1)[0].rsplit(":", 1)[0] if server.count(":") <= 1 \
+                else server
+            server = ("http://" if is_loopback(host) else "https://") + server
             self.server_edit.setText(server)
         if not looks_like_code(code):
             self._enroll_note(lambda: self.tr(
@@ -313,7 +318,8 @@ class SyncPage(Page):
         self._enroll_note(lambda: self.tr("正在登记，请稍候……"), role="info")
         # the centre's key fingerprint read from the QR, for the code read with it
         key = self._qr_key if self._qr_key and self._qr_key[0] == code else None
-        sync.enroll(server, code, key_fingerprint=key[1] if key else None)
+        sync.enroll(server, code, key_fingerprint=key[1] if key else None,
+                    tls_fingerprint=key[2] if key else None)
 
     def pick_qr(self) -> None:
         self.image_picker(self.window(), self.read_qr)
@@ -325,7 +331,7 @@ class SyncPage(Page):
         run_task(lambda: read_enroll_qr(path), self._qr_read, self._qr_failed)
 
     def _qr_read(self, link: EnrollLink) -> None:
-        self._qr_key = (link.code, link.key) if link.key else None
+        self._qr_key = (link.code, link.key, link.tls) if link.key or link.tls else None
         self.code_edit.setText(link.code)
         if link.server:
             self.server_edit.setText(link.server)

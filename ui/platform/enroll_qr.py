@@ -1,6 +1,7 @@
 """Read an enrollment QR image:
-``gridfield://enroll?code=XXXX-XXXX-XXXX&server=URL&key=FINGERPRINT`` (the centre's
-command key, checked at enrollment: see ``sync.protocol``).
+``gridfield://enroll?code=XXXX-XXXX-XXXX&server=URL&key=FINGERPRINT&tls=SHA256`` (the
+centre's command key, see ``sync.protocol``, and its TLS certificate, see ``sync.tls``:
+both checked at enrollment).
 
 Decoding uses zxing-cpp (self-contained wheel); Qt-free, safe off the UI thread.
 """
@@ -29,6 +30,7 @@ class EnrollLink:
     code: str
     server: str | None
     key: str | None = None  # fingerprint of the centre's command key
+    tls: str | None = None  # SHA-256 of the centre's TLS certificate (sync/tls.py)
 
 
 def normalize_code(text: str) -> str:
@@ -56,7 +58,10 @@ def parse_link(text: str) -> EnrollLink:
     server = servers[0].strip() if servers and servers[0].strip() else None
     keys = [k.strip().lower() for k in query.get("key") or []]
     key = keys[0] if keys and re.fullmatch(r"[0-9a-f]{32}", keys[0]) else None
-    return EnrollLink(normalize_code(codes[0]), server, key)
+    tls_values = [t.strip().lower().replace(":", "") for t in query.get("tls") or []]
+    tls = tls_values[0] if tls_values and re.fullmatch(r"[0-9a-f]{64}", tls_values[0]) \
+        else None
+    return EnrollLink(normalize_code(codes[0]), server, key, tls)
 
 
 def read_enroll_qr(path: Path) -> EnrollLink:
