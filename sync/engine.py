@@ -53,7 +53,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption,
 
 from fieldclient.errors import FieldClientError
 from fieldclient.fieldwork import serverconfig
-from fieldclient.fieldwork.enrollment import Enrollment, enrollment
+from fieldclient.fieldwork.enrollment import Enrollment, enrollment, signing_key
 from fieldclient.fieldwork.enrollment import meta_get as _meta_get
 from fieldclient.fieldwork.enrollment import meta_set as _meta_set
 from fieldclient.security import audit
@@ -165,10 +165,9 @@ def enroll_device(
 def transport_for(session: Session, **kwargs: Any) -> HttpTransport:
     """An :class:`HttpTransport` from the stored enrollment (NotEnrolled otherwise)."""
     info = enrollment(session)
-    key_hex = _meta_get(session, "private_key")
-    if info is None or key_hex is None:
+    key = signing_key(session)  # no str/bytes copy of the key left behind
+    if info is None or key is None:
         raise NotEnrolled()
-    key = Ed25519PrivateKey.from_private_bytes(bytes.fromhex(key_hex))
     offset = float(_meta_get(session, "clock_offset") or 0.0)
     level = _meta_get(session, "server_protocol")
     kwargs.setdefault("server_protocol", int(level) if level and level.isdigit() else None)
