@@ -160,9 +160,10 @@ def test_a_device_enrolled_before_keys_were_pinned_takes_the_key_on_first_use(
 
 def test_enrollment_checks_the_centres_key_against_the_qr(
         live: LiveServer, tmp_path: Any) -> None:
+    from sync_helpers import PIN
+
     from fieldclient.security.keystore import FileSecretStore
     from fieldclient.storage.session import setup_device
-    from sync_helpers import PIN
 
     grid = new_grid(live.engine)
     session = setup_device(tmp_path / "d", PIN, store=FileSecretStore(tmp_path / "d"))
