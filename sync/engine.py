@@ -770,7 +770,6 @@ class SyncEngine:
                 transport = transport_for(self.session)
                 self._transport = transport
             counted = (getattr(transport, "bytes_sent", 0), getattr(transport, "bytes_received", 0))
-            self._pin_server_key(transport)
             steps: list[tuple[str, Callable[..., None]]] = []
             if self.session.pending_uploads():
                 steps.append(("push", self._push_all))
@@ -790,6 +789,8 @@ class SyncEngine:
                     if type(exc) is ServerUnreachable:  # nothing answers at all: stop
                         break
             report.ok = report.error is None
+            if report.ok:
+                self._pin_server_key(transport)
         except SyncCancelled:
             report.cancelled = True
         except DeviceRevoked as exc:
@@ -828,6 +829,12 @@ class SyncEngine:
         sync goes on without it."""
         if not isinstance(transport, HttpTransport) or transport.server_key is not None:
             return
+        probed = _meta_get(self.session, "server_key_probed")
+        now = self.session.clock()
+        if probed is not None and now - float(probed or 0) < 86400:
+            return  # a centre without a key yet is asked again tomorrow, not every sync
+        with self.session.db.conn:
+            _meta_set(self.session, "server_key_probed", repr(now))
         try:
             key = transport.server_identity()
         except SyncError:

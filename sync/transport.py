@@ -328,8 +328,11 @@ class HttpTransport:
     def server_identity(self) -> str | None:
         """The centre's command key as ``/health`` states it (unsigned: for a device
         enrolled before keys were pinned, which takes it on first use)."""
-        resp = _send(lambda: _bounded(self.http.get(self.base + protocol.API_PREFIX + "/health",
-                                                     timeout=self.timeout, stream=True)))
+        self.requests_made += 1
+        resp = _send(lambda: _bounded(self.http.get(
+            self.base + protocol.API_PREFIX + "/health", headers=skew_headers(),
+            timeout=self.timeout, stream=True)))
+        self._note_levels(resp)
         if resp.status_code != 200:
             return None
         key = _json(resp).get("server_key")
