@@ -27,8 +27,12 @@ def _random_pin(length: int = 12) -> str:
 
 
 def test_nothing_of_an_unlocked_session_is_left_after_close(
-    data_dir: Path, fast_kdf: None
+    data_dir: Path, fast_kdf: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """The app's own handling of keys, with SQLite's freed memory wiped (memory
+    security on): what is found is a copy the app made (store.connect says why memory
+    security is off by default)."""
+    monkeypatch.setenv("GRIDFIELD_SQLCIPHER_MEMORY_SECURITY", "on")
     arena = memscan.Arena()
     pin = _random_pin()
     codes = bytearray(map(ord, pin))
