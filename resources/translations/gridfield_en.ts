@@ -1435,8 +1435,8 @@ Finish the patrol now?</translation>
       <translation>Server address</translation>
     </message>
     <message>
-      <source>例如 http://192.168.1.10:8765</source>
-      <translation>e.g. http://192.168.1.10:8765</translation>
+      <source>例如 https://wgh.example.gov.cn</source>
+      <translation>e.g. https://wgh.example.gov.cn</translation>
     </message>
     <message>
       <source>注册码（12位，只能用一次）</source>

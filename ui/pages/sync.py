@@ -584,7 +584,7 @@ class SyncPage(Page):
             "登记以后，本设备的记录会自动上传到指挥中心，新的任务和住户信息会自动下载。"
             "请填写信息管理员给你的服务器地址和注册码，或者选择注册码的二维码图片。"))
         self.server_label.setText(self.tr("服务器地址"))
-        self.server_edit.setPlaceholderText(self.tr("例如 http://192.168.1.10:8765"))
+        self.server_edit.setPlaceholderText(self.tr("例如 https://wgh.example.gov.cn"))
         self.code_label.setText(self.tr("注册码（12位，只能用一次）"))
         busy = self.controller.sync is not None and self.controller.sync.enrolling
         self.enroll_button.setText(self.tr("正在登记…") if busy else self.tr("登记本设备"))
