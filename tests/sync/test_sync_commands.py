@@ -72,6 +72,16 @@ def _signed_by(key: Ed25519PrivateKey, device_id: str, counter: int = 1) -> dict
     return {"command": command, "signature": base64.b64encode(signature).decode()}
 
 
+def _sync_with_fake(dev: Any, status: int, body: dict[str, Any]) -> Any:
+    """One sync of ``dev`` against a fake centre answering ``status`` and ``body``."""
+    fake = FakeCentre(status, body)
+    try:
+        dev.via(fake.base)
+        return dev.engine.run_once()
+    finally:
+        fake.close()
+
+
 def _intact(dev: Any) -> None:
     assert Vault(dev.data_dir).status() != "erased"
     assert (dev.data_dir / "gridfield.db").exists()
@@ -95,13 +105,7 @@ def test_a_fake_server_cannot_wipe_the_device(worker: Any, answer: str) -> None:
         "old_counter": (410, {"error": "revoked", "wipe": True,
                               "command": _signed_by(rogue, device_id, counter=0)}),
     }
-    status, body = bodies[answer]
-    fake = FakeCentre(status, body)
-    try:
-        worker.via(fake.base)
-        report = worker.engine.run_once()
-    finally:
-        fake.close()
+    report = _sync_with_fake(worker, *bodies[answer])
     assert not report.wiped and isinstance(report.error, CommandUnverified)
     assert "签名" in (report.error_message("zh_CN") or "")
     english = report.error_message("en") or ""
@@ -134,12 +138,8 @@ def test_a_wipe_signed_by_the_centre_for_another_device_changes_nothing(
         from central import identity
 
         signed = identity.wipe_command(conn, victim.transport.device_id)
-    fake = FakeCentre(410, {"error": "revoked", "wipe": True, "command": signed})
-    try:
-        worker.via(fake.base)
-        report = worker.engine.run_once()
-    finally:
-        fake.close()
+    report = _sync_with_fake(worker, 410, {"error": "revoked", "wipe": True,
+                                            "command": signed})
     assert not report.wiped and isinstance(report.error, CommandUnverified)
     _intact(worker)
 
