@@ -25,7 +25,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.gzip import GZipMiddleware
 
-from central import db, identity, ops, syncops
+from central import auditanchor, db, identity, ops, syncops
 from central.limits import Limits
 from central.photos import MAX_PHOTO_BYTES, PhotoError, PhotoStore, default_blob_dir
 from sync import protocol
@@ -475,6 +475,26 @@ class AnswersOut(BaseModel):
     unix_time: float
 
 
+_HASH = Annotated[StrictStr, Field(pattern=r"^[0-9a-f]{64}$")]
+_SEQ = Annotated[StrictInt, Field(ge=0, le=2**62)]
+
+
+class AnchorIn(BaseModel):
+    model_config = ConfigDict(extra="ignore")  # a newer device may say more
+
+    head_seq: _SEQ
+    head_hash: _HASH
+    at_seq: _SEQ
+    at_hash: _HASH | None
+    intact: bool
+    pin_failures_total: Annotated[StrictInt, Field(ge=0, le=2**31)] | None = None
+
+
+class AnchorOut(BaseModel):
+    verdict: str
+    anchored_seq: int
+
+
 class BundlePartOut(BaseModel):
     sha256: str
     offset: int | None = None
@@ -524,7 +544,7 @@ def _authenticate(
     # One transaction for the whole check (each round trip counts on PostgreSQL): the
     # device's key, then the nonce, the revocation check's write and the last contact
     # (a replayed nonce fails the insert and rolls all of it back).
-    wipe = False
+    wipe = uploading = False
     role, grids = "", []
     try:
         with engine.begin() as conn:
@@ -550,7 +570,13 @@ def _authenticate(
                 )
             conn.execute(insert(db.nonces).values(device_id=device_id, nonce=nonce,
                                                   ts=timestamp))
-            if device["status"] == "revoked":
+            uploading = device["status"] == "revoked" and _may_upload_first(
+                device, method, path, db.iso(now))
+            if uploading:  # revoked, but sending what it holds first (sync.protocol)
+                conn.execute(update(db.devices).where(db.devices.c.id == device_id)
+                             .values(last_contact=db.iso(now)))
+                role, grids = _role_and_grids(conn, int(device["person_id"]))
+            elif device["status"] == "revoked":
                 wipe = conn.execute(
                     update(db.devices)
                     .where(db.devices.c.id == device_id, db.devices.c.wipe_sent_at.is_(None))
@@ -568,7 +594,7 @@ def _authenticate(
                 role, grids = _role_and_grids(conn, int(device["person_id"]))
     except IntegrityError:
         raise ApiError(401, "replayed", "nonce already used (replayed request)") from None
-    if device["status"] == "revoked":
+    if device["status"] == "revoked" and not uploading:
         with engine.begin() as conn:  # signed: a device erases itself on nothing else
             command = identity.wipe_command(conn, device_id)
         if wipe:  # committed: the wipe instruction goes out exactly once
@@ -578,6 +604,16 @@ def _authenticate(
             )
         raise ApiError(401, "revoked", "this device has been revoked", command=command)
     return AuthDevice(device_id, int(device["person_id"]), role, tuple(grids))
+
+
+def _may_upload_first(device: Any, method: str, path: str, now_iso: str) -> bool:
+    """A revoked device inside its upload window asks for one of the upload requests."""
+    until = device["upload_until"]
+    if until is None or str(until) <= now_iso:
+        return False
+    base = path.split("?", 1)[0]
+    return base in protocol.UPLOAD_BEFORE_WIPE_PATHS or (
+        method == "PUT" and base.startswith(protocol.UPLOAD_BEFORE_WIPE_PREFIX))
 
 
 def _role_and_grids(conn: Connection, person_id: int) -> tuple[str, list[int]]:
@@ -856,6 +892,15 @@ def create_app(
         results = syncops.stored_answers(engine, device.device_id, req.op_ids)
         now = db.now_utc()
         return {"results": results, "server_time": db.iso(now), "unix_time": now.timestamp()}
+
+    @app.post(protocol.AUDIT_ANCHOR_PATH, response_model=AnchorOut, responses=sync_errors)
+    def audit_anchor(device: Device, req: AnchorIn) -> dict[str, Any]:
+        """The device's audit chain head: kept, and checked against the one kept last
+        time (a chain that shrank or was rewritten is flagged for IT)."""
+        return auditanchor.record(engine, device.device_id, auditanchor.Anchor(
+            head_seq=req.head_seq, head_hash=req.head_hash, at_seq=req.at_seq,
+            at_hash=req.at_hash, intact=req.intact,
+            pin_failures_total=req.pin_failures_total))
 
     @app.get(protocol.SYNC_PULL_PATH, response_model=PullOut, responses=sync_errors)
     def sync_pull(

@@ -9,6 +9,7 @@ transition), 2 for usage errors (unknown ids, unreadable files, no schema).
 from __future__ import annotations
 
 import argparse
+import getpass
 import json
 import os
 import sys
@@ -18,7 +19,7 @@ from typing import Any
 from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
-from central import db, ops
+from central import auditanchor, db, ops
 from central import limits as defaults
 from central.limits import DEFAULT_READ_TIMEOUT, Limits
 
@@ -196,15 +197,70 @@ def cmd_enroll(args: argparse.Namespace) -> int:
 
 def cmd_revoke(args: argparse.Namespace) -> int:
     try:
-        result = ops.revoke_device(_engine(args), args.device)
+        result = ops.revoke_device(_engine(args), args.device, args.upload_days)
     except ops.OpError as exc:
         return _fail(exc.message)
     if args.json:
         _print_json(result)
     elif result["already"]:
         print(f"device {args.device} was already revoked")
+    elif result["upload_until"]:
+        print(f"device {args.device} revoked; at its next contact it uploads what it holds"
+              f" (until {result['upload_until']}), then erases its data")
     else:
         print(f"device {args.device} revoked; it will be told to erase its data on next contact")
+    return 0
+
+
+def _operator() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return f"uid:{os.getuid()}" if hasattr(os, "getuid") else "unknown"
+
+
+def cmd_devices(args: argparse.Namespace) -> int:
+    rows = auditanchor.overview(_engine(args))
+    if args.flagged:
+        rows = [r for r in rows if r["flags"]]
+    if args.json:
+        _print_json(rows)
+        return 0
+    if not rows:
+        print("no flagged devices" if args.flagged else "no devices enrolled")
+        return 0
+    for r in rows:
+        head = "never anchored" if r["audit_head"] is None else (
+            f"audit log {r['audit_head']} entries (anchored {r['audit_anchored_at']})")
+        pins = r["pin_failures_total"]
+        print(f"{r['device_id']} {r['name']} ({r['person']}, {r['role']}) {r['status']}"
+              + (f", uploading until {r['upload_until']}"
+                 if r["status"] == "revoked" and r["upload_until"] else ""))
+        print(f"  last contact {r['last_contact'] or 'never'}; {head}"
+              + ("" if pins is None else f"; wrong PINs since set-up: {pins}"))
+        for flag in r["flags"]:
+            print(f"  FLAG {flag['verdict']} at {flag['received_at']}: {flag['detail']}")
+    return 0
+
+
+def cmd_devices_history(args: argparse.Namespace) -> int:
+    rows = auditanchor.history(_engine(args), args.device)
+    if args.json:
+        _print_json(rows)
+        return 0
+    if not rows:
+        return _fail(f"device {args.device} has sent no audit anchor")
+    for r in rows:
+        print(f"{r['received_at']} {r['verdict']:<13} head {r['head_seq']} "
+              f"{r['head_hash'][:16]} wrong PINs {r['pin_failures_total']}"
+              + (f"  {r['detail']}" if r["detail"] else ""))
+    return 0
+
+
+def cmd_devices_accept(args: argparse.Namespace) -> int:
+    if not auditanchor.accept(_engine(args), args.device, _operator()):
+        return _fail(f"device {args.device} has sent no audit anchor")
+    print(f"flags of device {args.device} acknowledged; only new ones will show")
     return 0
 
 
@@ -465,6 +521,22 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = add("revoke", cmd_revoke, "revoke a device; it is told to wipe itself on next contact")
     p.add_argument("--device", required=True)
+    p.add_argument("--upload-days", type=float, default=None, metavar="DAYS",
+                   help="let it upload what it holds first, for up to DAYS days (then it "
+                   "erases itself in any case)")
+
+    p = add("devices", cmd_devices, "enrolled devices: last contact, audit log anchored at "
+            "the centre, wrong PINs, flags (a log that shrank or was rewritten)")
+    p.add_argument("--flagged", action="store_true", help="only devices with open flags")
+    dsub = p.add_subparsers(dest="devices_command")
+    dp = dsub.add_parser("history", parents=[common],
+                         help="every audit anchor a device sent, with the verdicts")
+    dp.set_defaults(func=cmd_devices_history)
+    dp.add_argument("device")
+    dp = dsub.add_parser("accept", parents=[common],
+                         help="acknowledge a device's flags (kept on record; new ones show)")
+    dp.set_defaults(func=cmd_devices_accept)
+    dp.add_argument("device")
 
     add("stats", cmd_stats, "records by kind, devices with last contact")
 

@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     CheckConstraint,
     Column,
     Connection,
@@ -123,6 +124,9 @@ devices = Table(
     Column("last_contact", String(32), nullable=True),
     Column("revoked_at", String(32), nullable=True),
     Column("wipe_sent_at", String(32), nullable=True),
+    # Revoked with "upload first": until then the device may still push and upload
+    # photos (nothing else), and its signed wipe tells it to send what it holds first.
+    Column("upload_until", String(32), nullable=True),
     CheckConstraint(_in("status", DEVICE_STATUSES), name="ck_devices_status"),
 )
 
@@ -467,6 +471,32 @@ device_commands = Table(
 )
 V10_TABLES = ("server_keys", "device_commands")
 
+# What the centre concludes from an audit chain head a device sends (sync.protocol,
+# "audit anchoring"); "accepted" is IT's acknowledgement of the flags before it.
+AUDIT_OK_VERDICTS = ("first", "grew", "same", "accepted")
+AUDIT_FLAG_VERDICTS = ("shrank", "forked", "broken", "counter_reset")
+AUDIT_VERDICTS = AUDIT_OK_VERDICTS + AUDIT_FLAG_VERDICTS
+
+audit_anchors = Table(
+    "audit_anchors",
+    metadata,
+    # Each device's audit chain head as it arrived, append-only: the evidence that a
+    # device's log only grew. The newest row per device is what the next one is checked
+    # against; a flag verdict stays on record however the chain goes on.
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("device_id", String(36), nullable=False),
+    Column("head_seq", BigInteger, nullable=False),
+    Column("head_hash", String(64), nullable=False),
+    Column("pin_failures_total", BigInteger, nullable=True),
+    Column("intact", Boolean, nullable=False),
+    Column("verdict", String(16), nullable=False),
+    Column("detail", String(300), nullable=False),
+    Column("received_at", String(32), nullable=False),
+    CheckConstraint(_in("verdict", AUDIT_VERDICTS), name="ck_audit_anchors_verdict"),
+)
+Index("ix_audit_anchors_device", audit_anchors.c.device_id, audit_anchors.c.id)
+V11_TABLES = ("audit_anchors",)
+
 
 # -- time ------------------------------------------------------------------------------
 
@@ -525,7 +555,8 @@ def _migration_1(conn: Connection) -> None:
     v1 = [
         t for name, t in metadata.tables.items()
         if name != "schema_version"
-        and name not in V2_TABLES + V3_TABLES + V4_TABLES + V5_TABLES + V8_TABLES + V10_TABLES
+        and name not in (V2_TABLES + V3_TABLES + V4_TABLES + V5_TABLES + V8_TABLES
+                         + V10_TABLES + V11_TABLES)
     ]
     metadata.create_all(conn, tables=v1)
     conn.execute(counters.insert().values(name="change_seq", value=0))
@@ -626,6 +657,15 @@ def _migration_10(conn: Connection) -> None:
     metadata.create_all(conn, tables=[server_keys, device_commands])
 
 
+def _migration_11(conn: Connection) -> None:
+    """Audit chain anchors from devices; revocation that lets a device upload first."""
+    metadata.create_all(conn, tables=[audit_anchors])
+    present = {c["name"] for c in inspect(conn).get_columns("devices")}
+    if "upload_until" not in present:  # databases made before migration 11
+        kind = devices.c.upload_until.type.compile(dialect=conn.dialect)
+        conn.execute(text(f"ALTER TABLE devices ADD COLUMN upload_until {kind}"))
+
+
 MIGRATIONS: list[tuple[int, Callable[[Connection], None]]] = [
     (1, _migration_1),
     (2, _migration_2),
@@ -637,6 +677,7 @@ MIGRATIONS: list[tuple[int, Callable[[Connection], None]]] = [
     (8, _migration_8),
     (9, _migration_9),
     (10, _migration_10),
+    (11, _migration_11),
 ]
 LATEST_VERSION = MIGRATIONS[-1][0]
 

@@ -51,21 +51,24 @@ def public_key_b64(conn: Connection) -> str:
     return base64.b64encode(public).decode("ascii")
 
 
-def signed_command(conn: Connection, device_id: str, kind: str, counter: int = 1
-                   ) -> dict[str, Any]:
+def signed_command(conn: Connection, device_id: str, kind: str, counter: int = 1,
+                   **extra: str) -> dict[str, Any]:
     command = {"kind": kind, "device_id": device_id, "counter": counter,
-               "issued_at": db.now_iso()}
+               "issued_at": db.now_iso(), **extra}
     signature = _key(conn).sign(protocol.command_message(command))
     return {"command": command, "signature": base64.b64encode(signature).decode("ascii")}
 
 
-def wipe_command(conn: Connection, device_id: str) -> dict[str, Any]:
-    """The signed wipe for a revoked device: made once, then the same one each time."""
+def wipe_command(conn: Connection, device_id: str, upload_until: str | None = None
+                 ) -> dict[str, Any]:
+    """The signed wipe for a revoked device: made once, then the same one each time.
+    ``upload_until``: the device sends what it holds before erasing (until then)."""
     table = db.device_commands
     row = conn.execute(select(table.c.command).where(table.c.device_id == device_id)).first()
     if row is not None:
         return dict(row[0])
-    signed = signed_command(conn, device_id, protocol.COMMAND_WIPE)
+    extra = {} if upload_until is None else {"upload_until": upload_until}
+    signed = signed_command(conn, device_id, protocol.COMMAND_WIPE, **extra)
     try:
         with conn.begin_nested():
             conn.execute(insert(table).values(device_id=device_id, command=signed,

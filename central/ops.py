@@ -185,7 +185,12 @@ def _same_enrollment(conn: Connection, code_row: Any, public_key_b64: str) -> st
     return str(device["id"])
 
 
-def revoke_device(engine: Engine, device_id: str) -> dict[str, Any]:
+def revoke_device(engine: Engine, device_id: str, upload_days: float | None = None
+                  ) -> dict[str, Any]:
+    """Revoke: the device is told to erase itself at its next contact. With
+    ``upload_days`` it may first upload what it holds, for that long."""
+    if upload_days is not None and not 0 < upload_days <= 90:
+        raise OpError("the upload window must be more than 0 and at most 90 days")
     with engine.begin() as conn:
         row = (
             conn.execute(select(db.devices).where(db.devices.c.id == device_id)).mappings().first()
@@ -194,13 +199,16 @@ def revoke_device(engine: Engine, device_id: str) -> dict[str, Any]:
             raise OpError(f"no device with id {device_id}", 404, "not_found")
         if row["status"] == "revoked":
             return {"device_id": device_id, "status": "revoked", "already": True}
+        now = db.now_utc()
+        until = None if upload_days is None else db.iso(now + timedelta(days=upload_days))
         conn.execute(
             update(db.devices)
             .where(db.devices.c.id == device_id)
-            .values(status="revoked", revoked_at=db.now_iso())
+            .values(status="revoked", revoked_at=db.iso(now), upload_until=until)
         )
-        identity.wipe_command(conn, device_id)  # signed now, sent at the next contact
-    return {"device_id": device_id, "status": "revoked", "already": False}
+        identity.wipe_command(conn, device_id, until)  # signed now, sent at the next contact
+    return {"device_id": device_id, "status": "revoked", "already": False,
+            "upload_until": until}
 
 
 # -- events ----------------------------------------------------------------------------

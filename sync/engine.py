@@ -44,6 +44,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
 from functools import partial
 from typing import Any, cast
 
@@ -67,6 +68,7 @@ from sync.errors import (
     DeviceRevoked,
     NotEnrolled,
     NotLeader,
+    RevokedUploading,
     ServerBusy,
     ServerFailed,
     ServerKeyMismatch,
@@ -314,6 +316,19 @@ class SyncSchedule:
     def connectivity_regained(self) -> float:
         self.failures = 0
         return 0.0
+
+
+ANCHOR_META = "sync.audit_anchor"  # the centre's last answer to an audit anchor
+
+
+def _anchor_kept(session: Session) -> dict[str, Any]:
+    try:
+        kept = json.loads(_meta_get(session, ANCHOR_META) or "{}")
+    except ValueError:
+        return {}
+    if not isinstance(kept, dict) or not isinstance(kept.get("anchored"), int):
+        return {}
+    return kept
 
 
 def _registered_at(data: dict[str, Any]) -> float:
@@ -788,18 +803,22 @@ class SyncEngine:
                         report.error = exc
                     if type(exc) is ServerUnreachable:  # nothing answers at all: stop
                         break
+            if type(report.error) is not ServerUnreachable:
+                self._anchor_audit(transport, report)
             report.ok = report.error is None
             if report.ok:
                 self._pin_server_key(transport)
         except SyncCancelled:
             report.cancelled = True
         except DeviceRevoked as exc:
-            report.error = exc
-            report.wiped = True
-            data_dir = self.session.paths.root
-            self.session.close()
-            Vault(data_dir).erase("remote_wipe")
-            return report
+            if self._upload_before_wipe(transport, report, progress):
+                report.error = exc
+                report.wiped = True
+                data_dir = self.session.paths.root
+                self.session.close()
+                Vault(data_dir).erase("remote_wipe")
+                return report
+            report.error = RevokedUploading()
         except SyncError as exc:
             report.error = exc
         finally:
@@ -822,6 +841,80 @@ class SyncEngine:
         report.held = self.held_rows(HELD_REPORT_LIMIT)
         report.left = self.backlog()
         return report
+
+    def _upload_before_wipe(self, transport: Transport | None, report: SyncReport,
+                            progress: ProgressCallback | None) -> bool:
+        """A verified wipe arrived: True when the device is to erase itself now. When
+        the signed command asks for it (``upload_until``, sync.protocol), the records,
+        photos and audit head go up first; what does not get through waits for the next
+        sync, until the window closes or the centre refuses the upload."""
+        command = getattr(transport, "command", None)
+        until = command.get("upload_until") if isinstance(command, dict) else None
+        if transport is None or not isinstance(until, str):
+            return True
+        try:
+            deadline = datetime.fromisoformat(until.replace("Z", "+00:00")).timestamp()
+        except ValueError:
+            return True
+        offset = float(_meta_get(self.session, "clock_offset") or 0.0)
+        if self.session.clock() + offset >= deadline:
+            return True
+        try:
+            if self.session.pending_uploads():
+                self._push_all(transport, report, progress)
+                report.steps["push"] = "ok"
+            if self._photos_waiting():
+                self._upload_photos(transport, report, progress)
+                report.steps["photos"] = "ok"
+        except DeviceRevoked:  # the window closed on the centre's side
+            return True
+        except (SyncCancelled, AuthRefused, UpgradeRequired):
+            return False
+        except SyncError as exc:
+            report.steps.setdefault("push" if self.session.pending_uploads() else "photos",
+                                    str(getattr(exc, "code", "error")))
+            return False
+        self._anchor_audit(transport, report)  # the centre keeps the final head
+        return not self.session.pending_uploads() and not self._photos_waiting()
+
+    def _anchor_audit(self, transport: Transport, report: SyncReport) -> None:
+        """Send the audit chain's head when it or the wrong-PIN count moved since the
+        centre last answered (level 4; sync.protocol, "audit anchoring"). Never fails
+        the sync: its outcome is ``report.steps["audit"]``."""
+        if not isinstance(transport, HttpTransport) \
+                or (transport.server_protocol or 0) < protocol.LEVEL_AUDIT_ANCHOR:
+            return
+        log = self.session.audit
+        head_seq, head_hash = log.head()
+        failures = Vault(self.session.paths.root).info().get("pin_failures_total")
+        failures = failures if isinstance(failures, int) else None
+        kept = _anchor_kept(self.session)
+        if kept.get("anchored") == head_seq and kept.get("hash") == head_hash \
+                and kept.get("failures") == failures:
+            return
+        at_seq = int(kept.get("anchored", 0))
+        intact = log.verify().ok
+        try:
+            for attempt in (1, 2):
+                answer = transport.anchor({
+                    "head_seq": head_seq, "head_hash": head_hash, "at_seq": at_seq,
+                    "at_hash": log.hash_at(at_seq), "intact": intact,
+                    "pin_failures_total": failures})
+                if answer["verdict"] != "resync" or attempt == 2:
+                    break
+                at_seq = answer["anchored_seq"]  # a restored copy: ask at the centre's head
+        except _FATAL:
+            raise
+        except SyncError as exc:
+            report.steps["audit"] = str(getattr(exc, "code", "error"))
+            return
+        report.steps["audit"] = answer["verdict"]
+        if answer["verdict"] == "resync":
+            return
+        with self.session.db.conn:
+            _meta_set(self.session, ANCHOR_META, json.dumps({
+                "anchored": answer["anchored_seq"], "hash": head_hash, "failures": failures,
+                "verdict": answer["verdict"], "at": self.session.clock()}))
 
     def _pin_server_key(self, transport: Transport) -> None:
         """A device enrolled before the centre's key was pinned at enrollment takes it

@@ -121,6 +121,17 @@ class DeviceRevoked(SyncError):
     code = "revoked"
 
 
+class RevokedUploading(SyncError):
+    """Revoked with "upload first" (signed): the device sends what it holds, then erases
+    itself; this sync did not finish the upload, so the data is still here."""
+
+    text = QT_TRANSLATE_NOOP(
+        "errors", "本设备已被信息管理员注销。未上传的记录和照片正在上传，"
+        "上传完成后本机数据将被销毁。请保持联网。"
+    )
+    code = "revoked_uploading"
+
+
 class CommandUnverified(SyncError):
     """The server said this device is revoked and must erase itself, without a command
     signed by the centre's pinned key: nothing is erased (a fake server or a wrong

@@ -357,6 +357,16 @@ class HttpTransport:
         results = data.get("results")  # each entry is checked by the engine
         return cast(list[protocol.OpResult], results if isinstance(results, list) else [])
 
+    def anchor(self, sent: dict[str, Any]) -> dict[str, Any]:
+        """Send the audit chain's head (level 4); the centre's verdict, checked."""
+        body = json.dumps(sent, separators=(",", ":")).encode()
+        data = self._request("POST", protocol.AUDIT_ANCHOR_PATH, body)
+        verdict, anchored = data.get("verdict"), data.get("anchored_seq")
+        if verdict not in protocol.AUDIT_VERDICTS or not isinstance(anchored, int) \
+                or isinstance(anchored, bool) or anchored < 0:
+            raise ServerFailed(200, "audit anchor answer is not understood", retryable=True)
+        return {"verdict": verdict, "anchored_seq": anchored}
+
     def put_bundle(self, parts: list[bundle.Part]) -> list[dict[str, Any]]:
         """Pieces of several photos in one request (level 3): one answer per piece."""
         data = self._request("POST", protocol.PHOTO_BUNDLE_PATH, bundle.encode(parts),

@@ -58,7 +58,9 @@ class Session:
             self._dek = None
             raise
         self.blobs = BlobStore(self.paths.blobs, unlocked.dek)
-        self.audit = AuditLog(self.db, actor=f"device:{self.device_id}", clock=clock)
+        self._audit_key = crypto.subkey_into(unlocked.dek, audit.KEY_PURPOSE)
+        self.audit = AuditLog(self.db, actor=f"device:{self.device_id}", clock=clock,
+                              key=self._audit_key)
 
     @property
     def is_open(self) -> bool:
@@ -69,6 +71,7 @@ class Session:
         if self._dek is None:
             return
         crypto.wipe(self._dek)
+        crypto.wipe(self._audit_key)
         self._dek = None
         self.blobs.close()
         self.db.conn.close()

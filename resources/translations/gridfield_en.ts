@@ -2436,6 +2436,10 @@ Tasks and notices from the command centre appear here after a sync.</translation
       <translation>This device was revoked by the IT administrator and its data has been erased as instructed. Return the device or enroll it again.</translation>
     </message>
     <message>
+      <source>本设备已被信息管理员注销。未上传的记录和照片正在上传，上传完成后本机数据将被销毁。请保持联网。</source>
+      <translation>IT has revoked this device. Records and photos not yet uploaded are being uploaded; once they are, the data on this device will be destroyed. Please stay connected.</translation>
+    </message>
+    <message>
       <source>服务器要求清除本机数据，但这个指令没有指挥中心的有效签名，已忽略。数据仍在本机。请联系信息管理员。</source>
       <translation>The server asked this device to erase its data, but the command does not carry the centre's valid signature, so it was ignored. The data is still on this device. Please contact IT.</translation>
     </message>

@@ -432,7 +432,7 @@ OpStatus = Literal["applied", "duplicate", "conflict", "rejected", "retry_later"
 # Tablets update days apart, so a device and the server may speak different levels.
 # Every request carries the device's level and app version; every answer carries the
 # server's level and the oldest level it still serves.
-PROTOCOL_LEVEL = 3  # 1: devices from before these headers (treated as level 1)
+PROTOCOL_LEVEL = 4  # 1: devices from before these headers (treated as level 1)
 MIN_PROTOCOL_LEVEL = 1
 HEADER_PROTOCOL = "X-Gridfield-Protocol"  # request: the device's level; answer: the server's
 HEADER_APP_VERSION = "X-Gridfield-App"  # request: the app version (the centre's fleet view)
@@ -466,6 +466,33 @@ HEADER_MAX_BODY = "X-Gridfield-Max-Body"
 SYNC_ANSWERS_PATH = API_PREFIX + "/sync/answers"
 PHOTO_BUNDLE_PATH = API_PREFIX + "/photos/bundle"
 MAX_ANSWER_IDS = MAX_PUSH_OPS
+
+# -- audit anchoring (level 4) -----------------------------------------------------------
+# A device's audit log is a keyed hash chain in its encrypted database; whoever knows the
+# PIN holds the key and could rewrite it on the tablet. So the centre keeps each chain's
+# head and checks that it only ever grows:
+#
+# * ``POST /api/v1/audit/anchor`` ``{"head_seq", "head_hash", "at_seq", "at_hash",
+#   "intact", "pin_failures_total"}``: the chain's last entry, the hash the chain has
+#   *now* at ``at_seq`` (the head the centre acknowledged last time; 0 and 64 zeros for
+#   a device that never anchored; ``at_hash`` null when the chain has no such entry),
+#   whether the device's own check of the chain passed, and the vault's count of wrong
+#   PINs since set-up (kept where editing or restoring files cannot lower it).
+# * The answer ``{"verdict", "anchored_seq"}``: ``first``, ``grew`` or ``same``, or a
+#   flag the centre keeps on record (``central devices``): ``shrank`` (entries are gone),
+#   ``forked`` (the chain was rewritten below the anchored head), ``broken`` (it does not
+#   verify on the device), ``counter_reset`` (the wrong-PIN count went down). After a
+#   flag the new head is the anchor, so later tampering is caught as well.
+#   ``resync``: ``at_seq`` is not the head the centre holds (a data directory restored
+#   from a copy, say); the device asks again once with ``at_seq = anchored_seq``.
+# * A device sends an anchor after a sync whenever its head or wrong-PIN count moved
+#   since the last answer. What it wrote and erased between two syncs cannot be caught;
+#   everything before the last anchor can.
+LEVEL_AUDIT_ANCHOR = 4
+AUDIT_ANCHOR_PATH = API_PREFIX + "/audit/anchor"
+AUDIT_GENESIS = "0" * 64
+AUDIT_VERDICTS = ("first", "grew", "same", "shrank", "forked", "broken", "counter_reset",
+                  "resync")
 
 
 class Op(TypedDict):
@@ -535,8 +562,19 @@ def content_hash(value: Any) -> str:
 # pinned key, names its own device id and has a counter above the last one it carried
 # out. The revocation answers (``410`` with ``"wipe": true``, and ``401 revoked``
 # after it) carry the signed wipe; without a valid one the device erases nothing.
+#
+# Upload first: IT may revoke a device (a worker who left, a broken tablet) and still
+# want its unsent work. Then the signed wipe also says ``"upload_until"`` (ISO 8601
+# UTC), and until that time the centre still takes the revoked device's push, its kept
+# answers, its photos and its audit anchor (:data:`UPLOAD_BEFORE_WIPE_PATHS`), and
+# nothing else. The device sends what it holds, then erases itself; when the upload
+# does not finish, it tries again at its next sync, and erases in any case once the
+# time has passed (or the centre refuses the upload).
 COMMAND_CONTEXT = "gridfield-command-v1"
 COMMAND_WIPE = "wipe"
+UPLOAD_BEFORE_WIPE_PATHS = (SYNC_PUSH_PATH, SYNC_ANSWERS_PATH, PHOTOS_MISSING_PATH,
+                            PHOTO_BUNDLE_PATH, AUDIT_ANCHOR_PATH)
+UPLOAD_BEFORE_WIPE_PREFIX = API_PREFIX + "/photos/"  # PUT of a photo's chunk
 
 
 def command_message(command: Mapping[str, object]) -> bytes:

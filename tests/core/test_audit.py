@@ -186,6 +186,50 @@ def test_swapping_two_entries_is_detected(db: sqlite_utils.Database) -> None:
 # -- what the core records ---------------------------------------------------------------
 
 
+# -- keyed entries --------------------------------------------------------------------------------
+
+
+def test_a_keyed_log_needs_its_key(db: sqlite_utils.Database) -> None:
+    """Entries are HMACs under a key from the DEK: a rewrite recomputed with plain
+    SHA-256 (or another key) does not verify, and the log cannot be checked keyless."""
+    key = crypto.random_key()
+    log = AuditLog(db, actor="device:k", key=key)
+    _fill(log, 4)
+    assert log.verify().ok and log.head()[0] == 4
+    seq, ts, actor, action, detail, prev, digest = _rows(db)[3]
+    assert digest != entry_hash(seq, ts, actor, action, detail, prev)  # not plain SHA-256
+    assert digest == entry_hash(seq, ts, actor, action, detail, prev, key)
+    assert log.hash_at(4) == digest and log.hash_at(0) == GENESIS and log.hash_at(5) is None
+    keyless = AuditLog(db, actor="device:k").verify()
+    assert not keyless.ok and keyless.reason == "keyed entry and no key"
+    assert not AuditLog(db, actor="device:k", key=crypto.random_key()).verify().ok
+    _drop_triggers(db)
+    forged = json.dumps({"i": 3, "名称": "改过的"}, ensure_ascii=False, sort_keys=True)
+    with db.conn:
+        db.execute("UPDATE audit_log SET detail = ?, hash = ? WHERE seq = 4",
+                   (forged, entry_hash(seq, ts, actor, action, forged, prev)))
+    assert log.verify().first_broken == 4
+
+
+def test_a_log_begun_before_keying_goes_on_keyed(db: sqlite_utils.Database) -> None:
+    _fill(AuditLog(db, actor="device:old"), 3)  # as written by earlier versions
+    key = crypto.random_key()
+    log = AuditLog(db, actor="device:old", key=key)
+    _fill(log, 2)
+    assert log.verify().ok and log.verify().entries == 5
+    assert db.execute("SELECT value FROM meta WHERE key = ?", (audit.KEYED_FROM,)
+                      ).fetchone()[0] == "4"
+    seq, ts, actor, action, detail, prev, digest = _rows(db)[1]
+    assert digest == entry_hash(seq, ts, actor, action, detail, prev)  # kept as it was
+
+
+def test_a_session_log_is_keyed(session: Session) -> None:
+    assert session.audit.key is not None
+    assert session.audit.verify().ok
+    assert session.db.execute("SELECT value FROM meta WHERE key = ?",
+                              (audit.KEYED_FROM,)).fetchone()[0] == "1"
+
+
 def _last(session: Session) -> dict[str, Any]:
     return list(session.audit.entries())[-1]
 

@@ -113,7 +113,8 @@ def test_a_push_whose_answer_is_lost_is_not_sent_again(
     assert report.ok, report.error
     # answered from what the server kept (compact duplicates), not by sending it again
     assert report.pushed == {"duplicate": 40}
-    assert report.requests == 3  # the push, the look-up of its answers, the pull
+    # the push, the look-up of its answers, the pull, the audit head
+    assert report.requests == 4 and report.steps["audit"] == "grew"
     assert dev.engine.pending_counts() == {}
     assert _records_at_centre(live, dev) == 40
 
@@ -164,7 +165,7 @@ def test_the_pull_and_photos_go_on_when_the_push_cannot(
     transport.push = no_push  # type: ignore[method-assign]
     report = SyncEngine(dev.session, transport, retry=dev.engine.retry).run_once()
     assert not report.ok and isinstance(report.error, ServerTimeout)
-    assert report.steps == {"push": "timeout", "pull": "ok", "photos": "ok"}
+    assert report.steps == {"push": "timeout", "pull": "ok", "photos": "ok", "audit": "grew"}
     assert dev.session.db.execute("SELECT count(*) FROM sync_tasks WHERE id = ?",
                                   (task["id"],)).fetchone() == (1,)
     assert report.photos_uploaded == 2 and report.pending == ops_waiting == 8
@@ -186,7 +187,7 @@ def test_a_photo_that_cannot_go_waits_without_holding_back_records_or_the_pull(
 
     transport.put_bundle = dropped  # type: ignore[method-assign]
     report = SyncEngine(dev.session, transport, retry=dev.engine.retry).run_once()
-    assert report.steps == {"push": "ok", "pull": "ok", "photos": "dropped"}
+    assert report.steps == {"push": "ok", "pull": "ok", "photos": "dropped", "audit": "grew"}
     assert report.pending == 0 and report.photos_waiting == 3
     assert dev.session.db.execute("SELECT count(*) FROM sync_tasks WHERE id = ?",
                                   (task["id"],)).fetchone() == (1,)
@@ -205,7 +206,7 @@ def test_photos_go_several_to_a_request(live: LiveServer, make_device: Any) -> N
     assert report.ok and report.photos_uploaded == 6
     # push (its answer says which photos the centre lacks), pull, and the photos
     # (~6 KB each) in one bundle
-    assert report.requests == 3
+    assert report.requests == 4  # and the audit head (the new records were logged)
     for (sha,) in dev.session.db.execute("SELECT sha256 FROM blobs"):
         path = live.photo_dir / sha[:2] / sha
         assert hashlib.sha256(path.read_bytes()).hexdigest() == sha
