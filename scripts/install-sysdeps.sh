@@ -35,7 +35,7 @@ PACKAGES=(
     dbus gnome-keyring libsecret-tools
     # TPM 2.0 secret store: tpm2-pytss builds against the TSS (pkg-config finds it);
     # the tests run a software TPM (swtpm).
-    libtss2-dev pkg-config build-essential swtpm swtpm-tools
+    libtss2-dev pkg-config build-essential python3-dev swtpm swtpm-tools
     # Central-server tests.
     postgresql
 )
