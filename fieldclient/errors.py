@@ -70,6 +70,14 @@ class InvalidPin(FieldClientError):
     text = QT_TRANSLATE_NOOP("errors", "PIN码必须是至少6位数字。")
 
 
+class PinTooShortForPolicy(FieldClientError):
+    text = QT_TRANSLATE_NOOP("errors", "按IT的要求，PIN码至少需要{digits}位数字。")
+
+    def __init__(self, digits: int) -> None:
+        super().__init__(digits=digits)
+        self.digits = digits
+
+
 class PinMismatch(FieldClientError):
     text = QT_TRANSLATE_NOOP("errors", "两次输入的PIN码不一致，请重新输入。")
 

@@ -47,6 +47,10 @@
   <context>
     <name>AppController</name>
     <message>
+      <source>IT要求PIN码至少{n}位数字，请现在修改PIN码。</source>
+      <translation>IT requires a PIN of at least {n} digits. Please change your PIN now.</translation>
+    </message>
+    <message>
       <source>PIN码已修改。下次解锁请使用新的PIN码。</source>
       <translation>PIN changed. Use the new PIN the next time you unlock.</translation>
     </message>
@@ -2314,6 +2318,10 @@ Tasks and notices from the command centre appear here after a sync.</translation
     <message>
       <source>PIN码必须是至少6位数字。</source>
       <translation>The PIN must be at least 6 digits.</translation>
+    </message>
+    <message>
+      <source>按IT的要求，PIN码至少需要{digits}位数字。</source>
+      <translation>IT requires a PIN of at least {digits} digits.</translation>
     </message>
     <message>
       <source>两次输入的PIN码不一致，请重新输入。</source>
