@@ -6,8 +6,10 @@ of the most specific org unit above its grids. Values are validated strictly her
 before anything is stored, because a device falls back to its defaults when a value
 does not parse and a bad value would silently change every worker's quotas.
 
-Keys: ``quota_rules`` (``{"rules": [{"id", "kind", "period", "times", "category"?}]}``)
-and ``event_categories`` (``{"categories": [{"zh", "en"}]}``).
+Keys: ``quota_rules`` (``{"rules": [{"id", "kind", "period", "times", "category"?}]}``),
+``event_categories`` (``{"categories": [{"zh", "en"}]}``) and ``pin_policy``
+(``{"min_digits": 6-12}``: a device whose PIN is shorter asks the worker to change it at
+the next unlock; README, "How the data is protected", gives the cost of each length).
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ from central import db
 
 QUOTA_RULES = "quota_rules"
 EVENT_CATEGORIES = "event_categories"
+PIN_POLICY = "pin_policy"
+PIN_MIN_DIGITS = (6, 12)
 QUOTA_KINDS = ("patrol", "visit")
 QUOTA_PERIODS = ("day", "week", "month", "quarter", "year")
 MAX_RULES = 100
@@ -112,9 +116,20 @@ def validate_event_categories(value: Any) -> dict[str, Any]:
     return {"categories": out}
 
 
+def validate_pin_policy(value: Any) -> dict[str, Any]:
+    """``{"min_digits": n}``, 6 <= n <= 12: the shortest PIN devices accept."""
+    top = _object(value, "pin_policy", {"min_digits"}, {"min_digits"})
+    digits = top["min_digits"]
+    low, high = PIN_MIN_DIGITS
+    if not isinstance(digits, int) or isinstance(digits, bool) or not low <= digits <= high:
+        raise SettingError(f"pin_policy.min_digits must be a whole number from {low} to {high}")
+    return {"min_digits": digits}
+
+
 VALIDATORS: dict[str, Callable[[Any], dict[str, Any]]] = {
     QUOTA_RULES: validate_quota_rules,
     EVENT_CATEGORIES: validate_event_categories,
+    PIN_POLICY: validate_pin_policy,
 }
 
 

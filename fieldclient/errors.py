@@ -70,12 +70,38 @@ class InvalidPin(FieldClientError):
     text = QT_TRANSLATE_NOOP("errors", "PIN码必须是至少6位数字。")
 
 
+class PinTooShortForPolicy(FieldClientError):
+    text = QT_TRANSLATE_NOOP("errors", "按IT的要求，PIN码至少需要{digits}位数字。")
+
+    def __init__(self, digits: int) -> None:
+        super().__init__(digits=digits)
+        self.digits = digits
+
+
 class PinMismatch(FieldClientError):
     text = QT_TRANSLATE_NOOP("errors", "两次输入的PIN码不一致，请重新输入。")
 
 
 class KeystoreError(FieldClientError):
     text = QT_TRANSLATE_NOOP("errors", "无法读取设备密钥：{reason}")
+
+
+class TpmUnavailable(KeystoreError):
+    """A vault set up with a TPM, and that TPM cannot be reached now."""
+
+    text = QT_TRANSLATE_NOOP(
+        "errors",
+        "找不到设置本设备时使用的TPM 2.0安全芯片，无法解锁。请联系IT人员。（{reason}）",
+    )
+
+
+class TpmSecretMissing(KeystoreError):
+    """The TPM answers but no longer holds this device's secret (erased, or cleared)."""
+
+    text = QT_TRANSLATE_NOOP(
+        "errors",
+        "TPM 2.0安全芯片中已没有本设备的密钥（设备已被擦除或芯片已被清除），数据无法恢复。",
+    )
 
 
 class VaultCorrupted(FieldClientError):

@@ -33,6 +33,9 @@ PACKAGES=(
     xvfb xauth
     # A real Secret Service for the keyring tests (tests/secret_service.py).
     dbus gnome-keyring libsecret-tools
+    # TPM 2.0 secret store: tpm2-pytss builds against the TSS (pkg-config finds it);
+    # the tests run a software TPM (swtpm).
+    libtss2-dev pkg-config build-essential python3-dev swtpm swtpm-tools
     # Central-server tests.
     postgresql
 )

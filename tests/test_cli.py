@@ -146,3 +146,34 @@ def test_sync_commands_come_from_the_sync_package() -> None:
     init = commands.choices["init"].parse_args(["--server", "http://x", "--enroll-code", "C"])
     assert init.func.__module__ == "sync.cli"
     assert cli.build_parser().parse_args(["sync"]).func.__module__ == "sync.cli"
+
+
+def test_status_names_the_secret_store_file(device: Path) -> None:
+    status = json.loads(run(device, "status", "--json").stdout)
+    assert status["secret_store"] == "file"
+    assert status["pin_failures_total"] == 0
+    text = run(device, "status").stdout
+    assert "数据目录中的文件" in text and "TPM" in text  # the no-TPM warning
+    assert "file in the data directory" in run(device, "status", lang="en").stdout
+
+
+def test_status_names_the_tpm(swtpm: str, tmp_path: Path) -> None:
+    env = {**os.environ, "FIELDCLIENT_LANG": "zh_CN", "GRIDFIELD_TPM_TCTI": swtpm}
+    env.pop("GRIDFIELD_SECRET_STORE", None)
+
+    def cli(*args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "fieldclient.cli", *args, "--data-dir", str(tmp_path)],
+            input=stdin, capture_output=True, text=True, env=env, timeout=60)
+
+    result = cli("init", "--pin-stdin", "--json", stdin=PIN + "\n")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["secret_store"] == "tpm"
+    assert cli("status", "--pin-stdin", "--json", stdin="000000\n").returncode != 0
+    status = json.loads(cli("status", "--json").stdout)
+    assert status["secret_store"] == "tpm"
+    assert status["keyring_backend"].startswith("TPM 2.0")
+    assert status["keyring_is_fallback"] is False
+    assert status["failed_attempts"] == 1 and status["pin_failures_total"] == 1
+    text = cli("status").stdout
+    assert "TPM 2.0 安全芯片" in text and "离线" not in text

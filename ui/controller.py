@@ -155,6 +155,17 @@ class AppController(QObject):
         self.sync.start()
         if first_run and self.sync.enrollment() is None:
             self.main_view.show_page("sync")  # offer enrollment right after set-up
+        if session.pin_change_required:  # IT's PIN policy asks for a longer PIN
+            from ui.dialogs.message import show_message
+
+            notice = show_message(
+                QApplication.translate(
+                    "AppController", "IT要求PIN码至少{n}位数字，请现在修改PIN码。"
+                ).format(n=session.min_pin_digits()),
+                parent=self.window,
+                role="info",
+            )
+            notice.finished.connect(lambda _result: self.open_change_pin())
         self._apply_idle_interval()
         # Watch for input only while unlocked: an application-wide filter makes
         # PySide resolve the Python type of every object that gets an event,

@@ -57,6 +57,26 @@ def emit(args: argparse.Namespace, data: dict[str, Any] | list[Any], lines: list
         print("\n".join(lines))
 
 
+def no_tpm_warning() -> str:
+    return t(
+        QT_TRANSLATE_NOOP(
+            "cli",
+            "注意：本机没有TPM安全芯片：有人复制了数据（和系统密钥库）后，可以离线反复猜PIN码。",
+        )
+    )
+
+
+def store_label(kind: str | None, name: str | None) -> str:
+    """The secret store in words: TPM 2.0 安全芯片 / system keyring / file."""
+    if kind == "tpm":
+        return t(QT_TRANSLATE_NOOP("cli", "TPM 2.0 安全芯片（{name}）"), name=name or "")
+    if kind == "keyring":
+        return t(QT_TRANSLATE_NOOP("cli", "系统密钥库（{name}）"), name=name or "")
+    if kind == "file":
+        return t(QT_TRANSLATE_NOOP("cli", "数据目录中的文件（{name}）"), name=name or "")
+    return t(QT_TRANSLATE_NOOP("cli", "未知"))
+
+
 def fallback_warning() -> str:
     return t(
         QT_TRANSLATE_NOOP(

@@ -12,8 +12,10 @@ from fieldclient.cli.common import (
     CommandParser,
     emit,
     fallback_warning,
+    no_tpm_warning,
     read_pins,
     require_pin_stdin,
+    store_label,
     t,
 )
 from fieldclient.errors import DeviceErased, NotSetUp
@@ -31,12 +33,17 @@ def cmd_init(args: argparse.Namespace) -> int:
         data = {
             "device_id": session.device_id,
             "data_dir": str(args.data_dir),
+            "secret_store": info["secret_store"],
             "keyring_backend": info["secret_store_name"],
             "keyring_is_fallback": info["secret_store_is_fallback"],
         }
-    lines = [t(QT_TRANSLATE_NOOP("cli", "设备已设置：{device_id}"), device_id=data["device_id"])]
+    lines = [t(QT_TRANSLATE_NOOP("cli", "设备已设置：{device_id}"), device_id=data["device_id"]),
+             t(QT_TRANSLATE_NOOP("cli", "密钥库：{k}"),
+               k=store_label(info["secret_store"], info["secret_store_name"]))]
     if data["keyring_is_fallback"]:
         lines.append(fallback_warning())
+    if data["secret_store"] != "tpm":
+        lines.append(no_tpm_warning())
     emit(args, data, lines)
     return EXIT_OK
 
@@ -51,10 +58,14 @@ def cmd_status(args: argparse.Namespace) -> int:
         "data_dir": str(args.data_dir),
         "state": info["state"],
         "device_id": info["device_id"],
+        "secret_store": info["secret_store"],
         "keyring_backend": info["secret_store_name"],
         "keyring_is_fallback": info["secret_store_is_fallback"],
         "failed_attempts": info["failed_attempts"],
         "attempts_left": info["attempts_left"],
+        # Wrong PINs since set-up: from the TPM or the keyring, so a reset of
+        # vault.json does not lower it (to be reported to the centre at sync).
+        "pin_failures_total": info["pin_failures_total"],
     }
     if info["state"] == "erased":
         raise DeviceErased()
@@ -77,11 +88,15 @@ def cmd_status(args: argparse.Namespace) -> int:
         t(QT_TRANSLATE_NOOP("cli", "程序版本：{v}"), v=__version__),
         t(QT_TRANSLATE_NOOP("cli", "数据目录：{d}"), d=data["data_dir"]),
         t(QT_TRANSLATE_NOOP("cli", "设备编号：{d}"), d=data["device_id"]),
-        t(QT_TRANSLATE_NOOP("cli", "密钥库：{k}"), k=data["keyring_backend"]),
+        t(QT_TRANSLATE_NOOP("cli", "密钥库：{k}"),
+          k=store_label(data["secret_store"], data["keyring_backend"])),
         t(QT_TRANSLATE_NOOP("cli", "解锁前连续输错PIN码次数：{n}"), n=data["failed_attempts"]),
+        t(QT_TRANSLATE_NOOP("cli", "设置以来输错PIN码总次数：{n}"), n=data["pin_failures_total"]),
     ]
     if data["keyring_is_fallback"]:
         lines.append(fallback_warning())
+    if data["secret_store"] != "tpm":
+        lines.append(no_tpm_warning())
     if data["unlocked"]:
         lines.append(t(QT_TRANSLATE_NOOP("cli", "数据库版本：{v}"), v=data["schema_version"]))
         for kind, count in data["records"].items():

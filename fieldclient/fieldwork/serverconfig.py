@@ -1,7 +1,8 @@
 """Per-district settings the centre sends down the pull feed (change kind ``config``).
 
-Known keys: ``quota_rules`` (see :mod:`fieldclient.fieldwork.quotas`) and
-``event_categories`` (see :mod:`fieldclient.fieldwork.events`). A key the centre never set
+Known keys: ``quota_rules`` (see :mod:`fieldclient.fieldwork.quotas`),
+``event_categories`` (see :mod:`fieldclient.fieldwork.events`) and ``pin_policy``
+(:func:`min_pin_digits`). A key the centre never set
 falls back to the product default shipped in ``resources/``; a value that does
 not parse is ignored the same way, so a bad setting never stops field work.
 """
@@ -15,6 +16,7 @@ import sqlite_utils
 
 QUOTA_RULES = "quota_rules"
 EVENT_CATEGORIES = "event_categories"
+PIN_POLICY = "pin_policy"
 
 
 def get(db: sqlite_utils.Database, key: str) -> Any | None:
@@ -37,3 +39,15 @@ def put(db: sqlite_utils.Database, key: str, value: Any, server_seq: int) -> Non
         " server_seq = excluded.server_seq",
         (key, json.dumps(value, ensure_ascii=False), server_seq),
     )
+
+
+def min_pin_digits(db: sqlite_utils.Database) -> int:
+    """The shortest PIN IT allows (``pin_policy.min_digits``), never below the product's
+    own minimum; the product minimum when unset or unreadable."""
+    from fieldclient.security.vaultstate import MAX_PIN_LENGTH, MIN_PIN_LENGTH
+
+    value = get(db, PIN_POLICY)
+    digits = value.get("min_digits") if isinstance(value, dict) else None
+    if not isinstance(digits, int) or isinstance(digits, bool):
+        return MIN_PIN_LENGTH
+    return max(MIN_PIN_LENGTH, min(MAX_PIN_LENGTH, digits))

@@ -59,6 +59,15 @@ def derive_wrapping_key(pin: str, device_secret: bytes, params: KdfParams) -> by
     and the intermediate keys are wiped here; the caller wipes the result
     (:func:`wipe_bytes`) once it has unwrapped with it.
     """
+    stretched = stretch_pin(pin, params)
+    try:
+        return wrapping_key_from(stretched, device_secret, params)
+    finally:
+        wipe(stretched)
+
+
+def stretch_pin(pin: str, params: KdfParams) -> bytearray:
+    """Argon2id of the PIN, in a bytearray the caller wipes (the PIN's copy is wiped)."""
     pin_bytes = _utf8_into(pin)
     stretched = Argon2id(
         salt=params.salt,
@@ -69,9 +78,18 @@ def derive_wrapping_key(pin: str, device_secret: bytes, params: KdfParams) -> by
     ).derive(cast(bytes, pin_bytes))  # takes any buffer: no bytes copy of the PIN
     _scrub_argon2(params, len(pin_bytes))
     wipe(pin_bytes)
+    try:
+        return bytearray(stretched)
+    finally:
+        wipe_bytes(stretched)
+
+
+def wrapping_key_from(
+    stretched: bytes | bytearray, device_secret: bytes | bytearray, params: KdfParams
+) -> bytes:
+    """HKDF(stretched PIN || device secret): the key that wraps the DEK."""
     material = bytearray(stretched)
     material += device_secret
-    wipe_bytes(stretched)
     try:
         return HKDF(
             algorithm=hashes.SHA256(), length=KEY_BYTES, salt=params.salt,
@@ -201,9 +219,11 @@ __all__ = [
     "open_sealed_into",
     "random_key",
     "seal",
+    "stretch_pin",
     "subkey",
     "subkey_into",
     "wipe",
     "wipe_bytes",
     "wipe_str",
+    "wrapping_key_from",
 ]

@@ -47,6 +47,10 @@
   <context>
     <name>AppController</name>
     <message>
+      <source>IT要求PIN码至少{n}位数字，请现在修改PIN码。</source>
+      <translation>IT requires a PIN of at least {n} digits. Please change your PIN now.</translation>
+    </message>
+    <message>
       <source>PIN码已修改。下次解锁请使用新的PIN码。</source>
       <translation>PIN changed. Use the new PIN the next time you unlock.</translation>
     </message>
@@ -1064,6 +1068,10 @@ Finish the patrol now?</translation>
       <translation>Change PIN</translation>
     </message>
     <message>
+      <source>TPM 2.0 安全芯片（{name}）</source>
+      <translation>TPM 2.0 security chip ({name})</translation>
+    </message>
+    <message>
       <source>系统密钥环（{name}）</source>
       <translation>System keyring ({name})</translation>
     </message>
@@ -1078,6 +1086,10 @@ Finish the patrol now?</translation>
     <message>
       <source>注意：本机没有可用的系统密钥环，设备密钥只能保存在数据目录里的一个文件中，保护较弱：如果有人复制了整个数据目录，数据就只靠PIN码保护。</source>
       <translation>Note: no system keyring is available on this machine, so the device secret is stored in a file in the data folder. This is less protected: if someone copies the whole data folder, only the PIN protects the data.</translation>
+    </message>
+    <message>
+      <source>注意：本机没有TPM安全芯片：有人复制了数据（和系统密钥环）后，可以离线反复猜PIN码。请使用更长的PIN码。</source>
+      <translation>Note: this device has no TPM security chip: someone who copies the data (and the system keyring) can guess the PIN offline, again and again. Use a longer PIN.</translation>
     </message>
     <message>
       <source>程序版本</source>
@@ -1106,6 +1118,10 @@ Finish the patrol now?</translation>
     <message>
       <source>{failed}次（还可以尝试{left}次）</source>
       <translation>{failed} ({left} tries left)</translation>
+    </message>
+    <message>
+      <source>设置以来输错PIN码总次数</source>
+      <translation>Wrong PINs since set-up</translation>
     </message>
   </context>
   <context>
@@ -2189,6 +2205,26 @@ Tasks and notices from the command centre appear here after a sync.</translation
       <translation>The PIN can only be read from standard input: add --pin-stdin.</translation>
     </message>
     <message>
+      <source>注意：本机没有TPM安全芯片：有人复制了数据（和系统密钥库）后，可以离线反复猜PIN码。</source>
+      <translation>Note: no TPM security chip: someone who copies the data (and the system keystore) can guess the PIN offline.</translation>
+    </message>
+    <message>
+      <source>TPM 2.0 安全芯片（{name}）</source>
+      <translation>TPM 2.0 security chip ({name})</translation>
+    </message>
+    <message>
+      <source>系统密钥库（{name}）</source>
+      <translation>system keyring ({name})</translation>
+    </message>
+    <message>
+      <source>数据目录中的文件（{name}）</source>
+      <translation>a file in the data directory ({name})</translation>
+    </message>
+    <message>
+      <source>未知</source>
+      <translation>unknown</translation>
+    </message>
+    <message>
       <source>设备已设置：{device_id}</source>
       <translation>Device set up: {device_id}</translation>
     </message>
@@ -2215,6 +2251,10 @@ Tasks and notices from the command centre appear here after a sync.</translation
     <message>
       <source>解锁前连续输错PIN码次数：{n}</source>
       <translation>Wrong PINs in a row before this unlock: {n}</translation>
+    </message>
+    <message>
+      <source>设置以来输错PIN码总次数：{n}</source>
+      <translation>Wrong PINs since set-up: {n}</translation>
     </message>
     <message>
       <source>数据库版本：{v}</source>
@@ -2280,12 +2320,24 @@ Tasks and notices from the command centre appear here after a sync.</translation
       <translation>The PIN must be at least 6 digits.</translation>
     </message>
     <message>
+      <source>按IT的要求，PIN码至少需要{digits}位数字。</source>
+      <translation>IT requires a PIN of at least {digits} digits.</translation>
+    </message>
+    <message>
       <source>两次输入的PIN码不一致，请重新输入。</source>
       <translation>The two PINs do not match. Please enter them again.</translation>
     </message>
     <message>
       <source>无法读取设备密钥：{reason}</source>
       <translation>Cannot read the device key: {reason}</translation>
+    </message>
+    <message>
+      <source>找不到设置本设备时使用的TPM 2.0安全芯片，无法解锁。请联系IT人员。（{reason}）</source>
+      <translation>The TPM 2.0 security chip this device was set up with cannot be found, so it cannot be unlocked. Please contact IT. ({reason})</translation>
+    </message>
+    <message>
+      <source>TPM 2.0安全芯片中已没有本设备的密钥（设备已被擦除或芯片已被清除），数据无法恢复。</source>
+      <translation>The TPM 2.0 security chip no longer holds this device's key (the device was erased or the chip was cleared); the data cannot be recovered.</translation>
     </message>
     <message>
       <source>设备密钥文件已损坏，无法解锁：{reason}</source>

@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from fieldclient.errors import DeviceErased, KeystoreError
+from fieldclient.errors import DeviceErased, KeystoreError, WrongPin
 from fieldclient.security import keystore
+from fieldclient.security import vault as vault_module
 from fieldclient.security.keystore import (
     SERVICE,
     FileSecretStore,
@@ -143,7 +144,11 @@ def test_device_secret_lives_in_the_keyring(keyring_env: str, tmp_path: Path) ->
     assert Vault(data_dir).status() == "erased"
 
 
-def test_tenth_wrong_pin_erases_the_keyring_secret(keyring_env: str, tmp_path: Path) -> None:
+def test_tenth_wrong_pin_erases_the_keyring_secret(
+    keyring_env: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Delays are timed by the boot clock, which a file edit cannot move: skip them here.
+    monkeypatch.setattr(vault_module, "delay_after", lambda failures: 0)
     data_dir = tmp_path / "data"
     device_id = Vault(data_dir).create(PIN).device_id
     backend = system_keyring()
@@ -169,3 +174,25 @@ def test_keyring_vault_refuses_file_mode(
     monkeypatch.delenv("GRIDFIELD_SECRET_STORE")
     Vault(data_dir).unlock(PIN)
     Vault(data_dir).erase("cleanup")
+
+
+def test_keyring_keeps_a_copy_of_the_wrong_pin_count(
+    keyring_env: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Zeroing or restoring vault.json gives no tries back: the keyring's copy counts."""
+    monkeypatch.setattr(vault_module, "delay_after", lambda failures: 0)
+    data_dir = tmp_path / "data"
+    device_id = Vault(data_dir).create(PIN).device_id
+    old = (data_dir / "vault.json").read_bytes()
+    for _ in range(3):
+        with pytest.raises(WrongPin):
+            Vault(data_dir).unlock(WRONG_PIN)
+    (data_dir / "vault.json").write_bytes(old)
+    info = Vault(data_dir).info()
+    assert info["failed_attempts"] == 3 and info["pin_failures_total"] == 3
+    assert info["offline_guessing_possible"] is True
+    Vault(data_dir).unlock(PIN)
+    assert Vault(data_dir).info()["failed_attempts"] == 0
+    assert Vault(data_dir).info()["pin_failures_total"] == 3
+    Vault(data_dir).erase("cleanup")
+    assert system_keyring().get_password(keystore.FAILURES_SERVICE, device_id) is None

@@ -480,3 +480,32 @@ def test_wrong_pin_message_has_attempts_left(data_dir: Path) -> None:
         vault.unlock(WRONG_PIN)
     assert "9" in info.value.message("zh_CN")
     assert "9" in info.value.message("en")
+
+
+@pytest.mark.usefixtures("fast_kdf")
+def test_without_a_tpm_the_delay_runs_on_the_boot_clock(
+    data_dir: Path, clock: FakeClock
+) -> None:
+    """Moving the wall clock forward, or deleting the delay's record, skips nothing."""
+    from fieldclient.security.vault import system_boot_clock
+
+    vault = Vault(data_dir, clock=clock, boot_clock=system_boot_clock)
+    vault.create(PIN, FileSecretStore(data_dir))
+    for _ in range(FREE_ATTEMPTS):
+        with pytest.raises(WrongPin):
+            vault.unlock(WRONG_PIN)
+    clock.advance(24 * 3600)
+    with pytest.raises(PinLockedOut) as info:
+        vault.unlock(PIN)
+    assert 0 < info.value.wait_seconds <= BASE_DELAY_SECONDS
+    state = _vault_json(data_dir)
+    state.pop("wait")
+    state["not_before"] = 0
+    (data_dir / "vault.json").write_text(json.dumps(state), "utf-8")
+    with pytest.raises(PinLockedOut):
+        vault.unlock(PIN)
+    # Another boot (another boot id): the delay starts again, in full.
+    other_boot = Vault(data_dir, clock=clock, boot_clock=lambda: ("other-boot", 1.0))
+    with pytest.raises(PinLockedOut) as info:
+        other_boot.unlock(PIN)
+    assert info.value.wait_seconds == BASE_DELAY_SECONDS

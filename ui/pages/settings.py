@@ -112,7 +112,8 @@ class SettingsPage(Page):
         self.form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapAllRows)
         self.form.setVerticalSpacing(2)
         self.fact_labels: dict[str, tuple[QLabel, QLabel]] = {}
-        for key in ("version", "data_dir", "keystore", "device_id", "schema", "failed"):
+        for key in ("version", "data_dir", "keystore", "device_id", "schema", "failed",
+                    "failed_total"):
             name = label("factName")
             value = label("fact")
             value.setTextFormat(Qt.TextFormat.PlainText)
@@ -185,18 +186,27 @@ class SettingsPage(Page):
 
         info = self._device_info()
         session = self.controller.session
-        fallback = bool(info.get("secret_store_is_fallback"))
-        if info.get("secret_store") == "keyring":
+        kind = info.get("secret_store")
+        if kind == "tpm":
+            store = self.tr("TPM 2.0 安全芯片（{name}）").format(
+                name=info.get("secret_store_name", ""))
+        elif kind == "keyring":
             store = self.tr("系统密钥环（{name}）").format(name=info.get("secret_store_name", ""))
-        elif fallback:
+        elif kind == "file":
             store = self.tr("数据目录里的一个文件（本机没有可用的系统密钥环）")
         else:
             store = self.tr("未知")
-        self.store_warning.setVisible(fallback)
-        self.store_warning.setText(self.tr(
-            "注意：本机没有可用的系统密钥环，设备密钥只能保存在数据目录里的一个文件中，"
-            "保护较弱：如果有人复制了整个数据目录，数据就只靠PIN码保护。"
-        ))
+        self.store_warning.setVisible(kind in ("keyring", "file"))
+        if kind == "file":
+            self.store_warning.setText(self.tr(
+                "注意：本机没有可用的系统密钥环，设备密钥只能保存在数据目录里的一个文件中，"
+                "保护较弱：如果有人复制了整个数据目录，数据就只靠PIN码保护。"
+            ))
+        else:
+            self.store_warning.setText(self.tr(
+                "注意：本机没有TPM安全芯片：有人复制了数据（和系统密钥环）后，可以离线反复猜PIN码。"
+                "请使用更长的PIN码。"
+            ))
         schema = "—"
         if session is not None and session.is_open:
             schema = str(session.schema_version())
@@ -212,6 +222,10 @@ class SettingsPage(Page):
                 self.tr("{failed}次（还可以尝试{left}次）").format(
                     failed=failed, left=info.get("attempts_left", "—")
                 ),
+            ),
+            "failed_total": (
+                self.tr("设置以来输错PIN码总次数"),
+                str(info.get("pin_failures_total", "—")),
             ),
         }
         for key, (name, value) in values.items():
