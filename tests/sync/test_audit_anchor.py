@@ -308,3 +308,31 @@ def test_an_upload_that_does_not_finish_keeps_the_data_for_the_next_sync(
     monkeypatch.undo()
     again = dev.engine.run_once()
     assert again.wiped and Vault(dev.data_dir).status() == "erased"
+
+
+def test_wrong_pins_reach_the_centre_and_a_lowered_count_is_flagged(
+        live: LiveServer, make_device: Any) -> None:
+    from fieldclient.errors import WrongPin
+
+    dev = _worker(live, make_device)
+    device_id = dev.transport.device_id
+    dev.engine.run_once()
+    dev.session.close()
+    for _ in range(2):
+        with pytest.raises(WrongPin):
+            unlock_device(dev.data_dir, "999999")
+    dev.session = unlock_device(dev.data_dir, PIN)
+    report = SyncEngine(dev.session, transport_for(dev.session)).run_once()
+    assert report.steps["audit"] == "grew"
+    rows = {r["device_id"]: r for r in auditanchor.overview(live.engine)}
+    assert rows[device_id]["pin_failures_total"] == 2
+    assert "2 wrong PIN(s)" in auditanchor.history(live.engine, device_id)[-1]["detail"]
+    # the file store keeps the count in vault.json only: lowering it there is seen
+    vault_file = dev.data_dir / "vault.json"
+    state = json.loads(vault_file.read_text())
+    state["pin_failures_total"] = 0
+    vault_file.write_text(json.dumps(state))
+    assert Vault(dev.data_dir).info()["pin_failures_total"] == 0
+    report = SyncEngine(dev.session, transport_for(dev.session)).run_once()
+    assert report.steps["audit"] == "counter_reset"
+    assert _flags(live, device_id) == ["counter_reset"]
