@@ -25,7 +25,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.gzip import GZipMiddleware
 
-from central import auditanchor, db, identity, ops, syncops
+from central import auditanchor, db, identity, ops, recovery, syncops
 from central.limits import Limits
 from central.photos import MAX_PHOTO_BYTES, PhotoError, PhotoStore, default_blob_dir
 from sync import protocol
@@ -490,6 +490,17 @@ class AnchorIn(BaseModel):
     pin_failures_total: Annotated[StrictInt, Field(ge=0, le=2**31)] | None = None
 
 
+class RecoveryIn(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    nonce: Annotated[StrictStr, Field(pattern=r"^[0-9a-f]{24}$")]
+    code: Annotated[StrictStr, Field(pattern=protocol.RECOVERY_CODE_PATTERN)]
+
+
+class RecoveryOut(BaseModel):
+    stored: bool
+
+
 class AnchorOut(BaseModel):
     verdict: str
     anchored_seq: int
@@ -901,6 +912,13 @@ def create_app(
             head_seq=req.head_seq, head_hash=req.head_hash, at_seq=req.at_seq,
             at_hash=req.at_hash, intact=req.intact,
             pin_failures_total=req.pin_failures_total))
+
+    @app.post(protocol.RECOVERY_PATH, response_model=RecoveryOut, responses=sync_errors)
+    def device_recovery(device: Device, req: RecoveryIn) -> dict[str, Any]:
+        """The device's PIN recovery share, kept for IT (``central devices
+        recovery-code``) to reset a forgotten PIN without losing unsent work."""
+        recovery.store(engine, device.device_id, req.nonce, req.code)
+        return {"stored": True}
 
     @app.get(protocol.SYNC_PULL_PATH, response_model=PullOut, responses=sync_errors)
     def sync_pull(

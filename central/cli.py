@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
-from central import auditanchor, db, ops
+from central import auditanchor, db, ops, recovery
 from central import limits as defaults
 from central.limits import DEFAULT_READ_TIMEOUT, Limits
 
@@ -254,6 +254,23 @@ def cmd_devices_history(args: argparse.Namespace) -> int:
         print(f"{r['received_at']} {r['verdict']:<13} head {r['head_seq']} "
               f"{r['head_hash'][:16]} wrong PINs {r['pin_failures_total']}"
               + (f"  {r['detail']}" if r["detail"] else ""))
+    return 0
+
+
+def cmd_devices_recovery_code(args: argparse.Namespace) -> int:
+    shown = recovery.reveal(_engine(args), args.device, _operator())
+    if shown is None:
+        return _fail(f"device {args.device} has no recovery share yet (it sends one at its "
+                     "first sync after enrollment)")
+    if args.json:
+        _print_json(shown)
+        return 0
+    print(f"recovery code of device {args.device}: {shown['code']}")
+    print("read it to the worker in person or by phone; on the tablet: 忘记PIN码 → enter it "
+          "and a new PIN. It works once; this read is recorded.")
+    if shown["previously_revealed_at"]:
+        print(f"(read before by {shown['previously_revealed_by']} at "
+              f"{shown['previously_revealed_at']})")
     return 0
 
 
@@ -532,6 +549,11 @@ def build_parser() -> argparse.ArgumentParser:
     dp = dsub.add_parser("history", parents=[common],
                          help="every audit anchor a device sent, with the verdicts")
     dp.set_defaults(func=cmd_devices_history)
+    dp.add_argument("device")
+    dp = dsub.add_parser("recovery-code", parents=[common],
+                         help="the code that resets a device's forgotten PIN without losing "
+                         "its data (works once; the read is recorded)")
+    dp.set_defaults(func=cmd_devices_recovery_code)
     dp.add_argument("device")
     dp = dsub.add_parser("accept", parents=[common],
                          help="acknowledge a device's flags (kept on record; new ones show)")

@@ -495,7 +495,20 @@ audit_anchors = Table(
     CheckConstraint(_in("verdict", AUDIT_VERDICTS), name="ck_audit_anchors_verdict"),
 )
 Index("ix_audit_anchors_device", audit_anchors.c.device_id, audit_anchors.c.id)
-V11_TABLES = ("audit_anchors",)
+recovery_shares = Table(
+    "recovery_shares",
+    metadata,
+    # Each device's PIN recovery secret (fieldclient.security.recovery): with the
+    # tablet's vault.json it opens the device, alone it opens nothing. The newest share
+    # per device; IT reads it out with ``central devices recovery-code`` (recorded).
+    Column("device_id", String(36), primary_key=True),
+    Column("nonce", String(32), nullable=False),
+    Column("code", String(40), nullable=False),
+    Column("escrowed_at", String(32), nullable=False),
+    Column("revealed_at", String(32), nullable=True),
+    Column("revealed_by", String(100), nullable=True),
+)
+V11_TABLES = ("audit_anchors", "recovery_shares")
 
 
 # -- time ------------------------------------------------------------------------------
@@ -658,8 +671,9 @@ def _migration_10(conn: Connection) -> None:
 
 
 def _migration_11(conn: Connection) -> None:
-    """Audit chain anchors from devices; revocation that lets a device upload first."""
-    metadata.create_all(conn, tables=[audit_anchors])
+    """Audit chain anchors from devices, PIN recovery shares, and revocation that lets
+    a device upload first."""
+    metadata.create_all(conn, tables=[audit_anchors, recovery_shares])
     present = {c["name"] for c in inspect(conn).get_columns("devices")}
     if "upload_until" not in present:  # databases made before migration 11
         kind = devices.c.upload_until.type.compile(dialect=conn.dialect)

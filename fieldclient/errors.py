@@ -78,6 +78,13 @@ class PinTooShortForPolicy(FieldClientError):
         self.digits = digits
 
 
+class RecoveryCodeInvalid(FieldClientError):
+    """The recovery code IT read out does not open this device's recovery share."""
+
+    text = QT_TRANSLATE_NOOP(
+        "errors", "恢复码不正确或已用过。请核对后重新输入，或请信息管理员重新查询本机的恢复码。")
+
+
 class PinMismatch(FieldClientError):
     text = QT_TRANSLATE_NOOP("errors", "两次输入的PIN码不一致，请重新输入。")
 

@@ -805,6 +805,7 @@ class SyncEngine:
                         break
             if type(report.error) is not ServerUnreachable:
                 self._anchor_audit(transport, report)
+                self._escrow_recovery(transport, report)
             report.ok = report.error is None
             if report.ok:
                 self._pin_server_key(transport)
@@ -915,6 +916,27 @@ class SyncEngine:
             _meta_set(self.session, ANCHOR_META, json.dumps({
                 "anchored": answer["anchored_seq"], "hash": head_hash, "failures": failures,
                 "verdict": answer["verdict"], "at": self.session.clock()}))
+
+    def _escrow_recovery(self, transport: Transport, report: SyncReport) -> None:
+        """Send the PIN recovery share the centre does not hold yet (level 4; after
+        enrollment and after each reset). Never fails the sync: ``steps["recovery"]``."""
+        if not isinstance(transport, HttpTransport) \
+                or (transport.server_protocol or 0) < protocol.LEVEL_AUDIT_ANCHOR:
+            return
+        vault = Vault(self.session.paths.root)
+        nonce = vault.recovery_to_escrow()
+        if nonce is None:
+            return
+        try:
+            stored = transport.escrow_recovery(nonce, self.session.recovery_code(nonce))
+        except _FATAL:
+            raise
+        except SyncError as exc:
+            report.steps["recovery"] = str(getattr(exc, "code", "error"))
+            return
+        if stored:
+            vault.mark_escrowed(nonce)
+        report.steps["recovery"] = "ok" if stored else "refused"
 
     def _pin_server_key(self, transport: Transport) -> None:
         """A device enrolled before the centre's key was pinned at enrollment takes it

@@ -367,6 +367,11 @@ class HttpTransport:
             raise ServerFailed(200, "audit anchor answer is not understood", retryable=True)
         return {"verdict": verdict, "anchored_seq": anchored}
 
+    def escrow_recovery(self, nonce: str, code: str) -> bool:
+        """Send the PIN recovery share (level 4); True once the centre says it keeps it."""
+        body = json.dumps({"nonce": nonce, "code": code}, separators=(",", ":")).encode()
+        return self._request("POST", protocol.RECOVERY_PATH, body).get("stored") is True
+
     def put_bundle(self, parts: list[bundle.Part]) -> list[dict[str, Any]]:
         """Pieces of several photos in one request (level 3): one answer per piece."""
         data = self._request("POST", protocol.PHOTO_BUNDLE_PATH, bundle.encode(parts),

@@ -115,8 +115,20 @@ def cmd_change_pin(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_reset_pin(args: argparse.Namespace) -> int:
+    from fieldclient.storage.session import reset_pin_device
+
+    code, new_pin = read_pins(2)
+    reset_pin_device(args.data_dir, code, new_pin).close()
+    emit(args, {"reset": True}, [t(QT_TRANSLATE_NOOP(
+        "cli", "PIN码已用恢复码重设，本机数据都在。恢复码已失效。"))])
+    return EXIT_OK
+
+
 def register(parser: CommandParser) -> None:
     parser.command("init", cmd_init, "set up this device (PIN on stdin)")
     parser.command("status", cmd_status, "show the device state (unlocks with --pin-stdin)")
     parser.command("change-pin", cmd_change_pin, "old and new PIN as two lines on stdin",
                    pin=False)
+    parser.command("reset-pin", cmd_reset_pin, "forgotten PIN: IT's recovery code and the "
+                   "new PIN as two lines on stdin", pin=False)

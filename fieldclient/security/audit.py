@@ -31,6 +31,7 @@ GENESIS = "0" * 64
 UNLOCK = "unlock"
 PIN_FAILED = "pin_failed"
 PIN_CHANGED = "pin_changed"
+PIN_RESET = "pin_reset"  # a forgotten PIN replaced with IT's recovery code
 DEVICE_SET_UP = "device_set_up"
 RECORD_CREATED = "record_created"
 RECORD_UPDATED = "record_updated"

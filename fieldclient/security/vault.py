@@ -42,13 +42,14 @@ from fieldclient.errors import (
     KeystoreError,
     NotSetUp,
     PinLockedOut,
+    RecoveryCodeInvalid,
     TpmSecretMissing,
     VaultCorrupted,
     WrongPin,
 )
 from fieldclient.fsutil import atomic_write
 from fieldclient.paths import DataPaths
-from fieldclient.security import crypto
+from fieldclient.security import crypto, recovery
 from fieldclient.security.keystore import SecretStore, choose_store, store_for, tpm_store_for
 from fieldclient.security.tpm import (
     TpmAuthFailed,
@@ -304,6 +305,7 @@ class Vault:
                 "pending_audit": [],
             }
             self._wrap_into(state, dek, stretched, device_secret, params)
+            self._add_recovery(state, dek, device_secret)
         finally:
             crypto.wipe(stretched)
             crypto.wipe(device_secret)
@@ -400,6 +402,9 @@ class Vault:
         elif store is not None and counts.in_a_row:
             store.put_failures(state["device_id"], 0, counts.total)
         pending = list(state.get("pending_audit", []))
+        if "recovery" not in state:  # a vault made before recovery shares
+            self._add_recovery(state, dek, device_secret)
+            self._save(state)
         if counts.in_a_row or pending or "wait" in state or state.get("failed_attempts"):
             state.pop("wait", None)
             state.update(failed_attempts=0, not_before=0, pending_audit=[],
@@ -489,6 +494,109 @@ class Vault:
             old_sealed[0].drop_sealed(old_sealed[1])
         crypto.wipe(result.dek)
         return events
+
+    # -- the recovery share (fieldclient.security.recovery) -----------------------
+    def _add_recovery(self, state: dict[str, Any], dek: bytearray,
+                      device_secret: bytes | bytearray) -> None:
+        """A new recovery wrapping of the DEK and device secret (not yet escrowed)."""
+        nonce = recovery.new_nonce()
+        secret = recovery.secret_for(dek, nonce)
+        key = recovery.wrapping_key(secret, nonce)
+        both = bytearray(dek) + bytearray(device_secret)
+        try:
+            sealed = crypto.seal(key, both, self._recovery_aad(state, nonce))
+        finally:
+            crypto.wipe(both)
+            crypto.wipe(key)
+            crypto.wipe(secret)
+        state["recovery"] = {"nonce": nonce, "wrapped": sealed.hex(), "escrowed": False}
+
+    @staticmethod
+    def _recovery_aad(state: dict[str, Any], nonce: str) -> bytes:
+        return b"gridfield recovery v1|" + str(state["device_id"]).encode("ascii") + \
+            b"|" + nonce.encode("ascii")
+
+    def recovery_to_escrow(self) -> str | None:
+        """The nonce of a recovery share the centre does not hold yet (None: it does)."""
+        state = self._load() or {}
+        share = state.get("recovery")
+        if state.get("state") != "active" or not isinstance(share, dict) \
+                or share.get("escrowed"):
+            return None
+        nonce = share.get("nonce")
+        return nonce if isinstance(nonce, str) else None
+
+    def mark_escrowed(self, nonce: str) -> None:
+        """The centre keeps the share for ``nonce`` (after its answer, never before)."""
+        state = self._load() or {}
+        share = state.get("recovery")
+        if isinstance(share, dict) and share.get("nonce") == nonce:
+            share["escrowed"] = True
+            self._save(state)
+
+    def reset_pin(self, code: str, new_pin: str) -> UnlockResult:
+        """IT's recovery code sets a new PIN: the data stays, the tries come back, the
+        code is used up (a new share waits for the next sync). Raises
+        :class:`RecoveryCodeInvalid` for a wrong code (not counted: it cannot be
+        guessed, and a typo must not bring the device closer to its erase)."""
+        validate_pin(new_pin)
+        state = self._active_state()
+        share = state.get("recovery")
+        secret = recovery.parse_code(code)
+        if not isinstance(share, dict) or not share.get("escrowed") or secret is None:
+            raise RecoveryCodeInvalid()
+        nonce = str(share.get("nonce"))
+        key = recovery.wrapping_key(secret, nonce)
+        try:
+            both = crypto.open_sealed_into(key, bytes.fromhex(str(share.get("wrapped"))),
+                                           self._recovery_aad(state, nonce))
+        except (crypto.InvalidTag, ValueError):
+            raise RecoveryCodeInvalid() from None
+        finally:
+            crypto.wipe(key)
+        dek = bytearray(both[:crypto.KEY_BYTES])
+        device_secret = bytearray(both[crypto.KEY_BYTES:])
+        crypto.wipe(both)
+        old_sealed = None
+        try:
+            counts, _now = self._counts_and_now(state)
+            params = crypto.KdfParams.fresh()
+            stretched = crypto.stretch_pin(new_pin, params)
+            try:
+                if self._is_tpm(state):
+                    tpm, handles = self._tpm(state)
+                    auth = auth_from_stretched(stretched)
+                    new_handles = tpm.reseal(handles, device_secret, auth)
+                    state["secret_store"]["tpm"] = new_handles.to_json()
+                    old_sealed = (tpm, handles.sealed)
+                    # one real unlock with the new PIN (counted like any, then the
+                    # baseline moves): the new seal is proven before vault.json names it
+                    crypto.wipe(tpm.unseal(new_handles, auth))
+                    tpm.record_success(new_handles, device_secret)
+                else:
+                    store = self._store(state)
+                    if store.get(state["device_id"]) is None:
+                        store.put(state["device_id"], bytes(device_secret))
+                    store.put_failures(state["device_id"], 0, counts.total)
+                self._wrap_into(state, dek, stretched, device_secret, params)
+                self._add_recovery(state, dek, device_secret)  # this code is used up
+            finally:
+                crypto.wipe(stretched)
+        except BaseException:
+            crypto.wipe(dek)
+            raise
+        finally:
+            crypto.wipe(device_secret)
+        pending = [*state.get("pending_audit", []), {
+            "ts": self.clock(), "action": "pin_reset",
+            "detail": {"by": "recovery_code", "wrong_pins_before": counts.in_a_row}}]
+        state.pop("wait", None)
+        state.update(failed_attempts=0, not_before=0, pending_audit=[],
+                     pin_failures_total=counts.total)
+        self._save(state)
+        if old_sealed is not None:  # only once the new handle is on disk
+            old_sealed[0].drop_sealed(old_sealed[1])
+        return UnlockResult(dek=dek, device_id=state["device_id"], pending_audit=pending)
 
     def erase(self, reason: str) -> None:
         """Crypto-erase: destroy the wrapped DEK and the device secret, then the data."""

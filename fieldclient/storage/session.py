@@ -120,6 +120,18 @@ class Session:
         copy = UnlockResult(dek=bytearray(self._dek), device_id=self.device_id)
         return Session(self.paths.root, copy, self.clock)
 
+    def recovery_code(self, nonce: str) -> str:
+        """The recovery code of the vault's share ``nonce``, to escrow at the centre."""
+        from fieldclient.security import recovery
+
+        if self._dek is None:
+            raise SessionLocked()
+        secret = recovery.secret_for(self._dek, nonce)
+        try:
+            return recovery.format_code(secret)
+        finally:
+            crypto.wipe(secret)
+
     def min_pin_digits(self) -> int:
         """The shortest PIN IT's policy (``pin_policy`` from the centre) allows."""
         from fieldclient.fieldwork import serverconfig
@@ -174,6 +186,16 @@ def setup_device(
 ) -> Session:
     result = Vault(data_dir, clock).create(pin, store)
     return _open_session(data_dir, result, audit.DEVICE_SET_UP, clock)
+
+
+def reset_pin_device(data_dir: Path, code: str, new_pin: str,
+                     clock: Callable[[], float] = time.time) -> Session:
+    """A forgotten PIN replaced with IT's recovery code: the device opens with the new
+    PIN set (the reset is in the audit log)."""
+    result = Vault(data_dir, clock).reset_pin(code, new_pin)
+    session = _open_session(data_dir, result, audit.UNLOCK, clock)
+    session.pin_change_required = len(new_pin) < session.min_pin_digits()
+    return session
 
 
 def unlock_device(data_dir: Path, pin: str, clock: Callable[[], float] = time.time) -> Session:

@@ -488,7 +488,14 @@ MAX_ANSWER_IDS = MAX_PUSH_OPS
 # * A device sends an anchor after a sync whenever its head or wrong-PIN count moved
 #   since the last answer. What it wrote and erased between two syncs cannot be caught;
 #   everything before the last anchor can.
+#
+# PIN recovery (level 4): ``POST /api/v1/device/recovery`` ``{"nonce", "code"}`` escrows
+# the device's recovery share (:mod:`fieldclient.security.recovery`) after enrollment
+# and after each reset; the answer ``{"stored": true}`` is what lets the device count it
+# as escrowed. Only over the pinned link, signed like every request.
 LEVEL_AUDIT_ANCHOR = 4
+RECOVERY_PATH = API_PREFIX + "/device/recovery"
+RECOVERY_CODE_PATTERN = r"^[A-Z2-7]{4}(-[A-Z2-7]{4}){5}-[A-Z2-7]{2}$"
 AUDIT_ANCHOR_PATH = API_PREFIX + "/audit/anchor"
 AUDIT_GENESIS = "0" * 64
 AUDIT_VERDICTS = ("first", "grew", "same", "shrank", "forked", "broken", "counter_reset",

@@ -214,3 +214,32 @@ def test_a_second_device_on_the_same_tpm_is_separate(tmp_path: Path) -> None:
         Vault(first).unlock(NEW_PIN)
     Vault(second).erase("remote")
     assert Vault(first).unlock(PIN).device_id == _state(first)["device_id"]
+
+
+@pytest.mark.usefixtures("no_delays")
+def test_a_recovery_code_resets_the_pin_in_the_tpm(data_dir: Path) -> None:
+    """IT's recovery code (fieldclient.security.recovery) re-seals the secret under the
+    new PIN and moves the TPM's baseline: the tries come back, the old PIN is gone."""
+    from fieldclient.errors import RecoveryCodeInvalid
+
+    with setup_device(data_dir, PIN) as s:
+        nonce = Vault(data_dir).recovery_to_escrow()
+        assert nonce is not None
+        code = s.recovery_code(nonce)
+        dek = bytes(s._dek or b"")
+    Vault(data_dir).mark_escrowed(nonce)  # what the centre's answer does
+    for _ in range(6):
+        with pytest.raises(WrongPin):
+            Vault(data_dir).unlock(WRONG_PIN)
+    assert Vault(data_dir).info()["attempts_left"] == MAX_ATTEMPTS - 6
+    result = Vault(data_dir).reset_pin(code, NEW_PIN)
+    assert bytes(result.dek) == dek
+    assert [e["action"] for e in result.pending_audit][-1] == "pin_reset"
+    info = Vault(data_dir).info()
+    assert info["attempts_left"] == MAX_ATTEMPTS and info["pin_failures_total"] == 6
+    with pytest.raises(WrongPin):
+        Vault(data_dir).unlock(PIN)
+    assert bytes(Vault(data_dir).unlock(NEW_PIN).dek) == dek
+    with pytest.raises(RecoveryCodeInvalid):  # used up: a new share waits to be escrowed
+        Vault(data_dir).reset_pin(code, PIN)
+    assert Vault(data_dir).recovery_to_escrow() not in (None, nonce)
