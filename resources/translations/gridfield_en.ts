@@ -967,6 +967,57 @@ Finish the patrol now?</translation>
     </message>
   </context>
   <context>
+    <name>RecoverPinDialog</name>
+    <message>
+      <source>忘记PIN码</source>
+      <translation>Forgot PIN</translation>
+    </message>
+    <message>
+      <source>请联系信息管理员，报上您的姓名，对方会告诉您本机的恢复码。请把恢复码输入下面的框里，然后按“下一步”。本机数据不会丢失。</source>
+      <translation>Call IT and give your name; they will tell you this device's recovery code. Type the code in the box below, then press "Next". No data on this device is lost.</translation>
+    </message>
+    <message>
+      <source>请输入新的PIN码：至少{n}位数字。</source>
+      <translation>Enter a new PIN: at least {n} digits.</translation>
+    </message>
+    <message>
+      <source>请再输入一次新的PIN码。</source>
+      <translation>Enter the new PIN again.</translation>
+    </message>
+    <message>
+      <source>正在重设PIN码，请稍候……</source>
+      <translation>Resetting the PIN, please wait…</translation>
+    </message>
+    <message>
+      <source>恢复码应是26个字母和数字（可以不输入短横线），请核对后再输入。</source>
+      <translation>A recovery code is 26 letters and digits (the dashes may be left out). Check it and enter it again.</translation>
+    </message>
+    <message>
+      <source>这个PIN码太容易被猜到（相同或连续的数字），请换一个。</source>
+      <translation>This PIN is too easy to guess (repeated or consecutive digits). Please choose another.</translation>
+    </message>
+    <message>
+      <source>两次输入的新PIN码不一致，请重新输入。</source>
+      <translation>The two new PINs do not match. Please enter them again.</translation>
+    </message>
+    <message>
+      <source>重设没有成功，请再试一次。</source>
+      <translation>The reset did not work. Please try again.</translation>
+    </message>
+    <message>
+      <source>恢复码，例如 ABCD-EFGH-…</source>
+      <translation>Recovery code, e.g. ABCD-EFGH-…</translation>
+    </message>
+    <message>
+      <source>下一步</source>
+      <translation>Next</translation>
+    </message>
+    <message>
+      <source>取消</source>
+      <translation>Cancel</translation>
+    </message>
+  </context>
+  <context>
     <name>ReportEventDialog</name>
     <message>
       <source>上报事件</source>
@@ -1945,6 +1996,10 @@ Tasks and notices from the command centre appear here after a sync.</translation
   </context>
   <context>
     <name>UnlockScreen</name>
+    <message>
+      <source>忘记PIN码？</source>
+      <translation>Forgot PIN?</translation>
+    </message>
     <message>
       <source>请输入PIN码解锁</source>
       <translation>Enter your PIN to unlock</translation>

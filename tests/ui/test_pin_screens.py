@@ -137,3 +137,48 @@ def test_unlock_on_erased_device_goes_to_setup(
                     timeout=10_000)
     setup = controller.window.screen_widget()
     assert isinstance(setup, SetupScreen) and setup.erased
+
+
+def test_forgotten_pin_reset_with_its_recovery_code(
+    make_controller: Callable[..., AppController], qtbot: QtBot, device: Path
+) -> None:
+    """Locked out, the worker taps 忘记PIN码？, types the code IT read out and a new PIN
+    twice, and is in, with the data as it was."""
+    from fieldclient.security.recovery import format_code
+    from fieldclient.storage.session import unlock_device
+    from ui.screens.recover_pin import RecoverPinDialog
+
+    with unlock_device(device, PIN) as session:
+        nonce = Vault(device).recovery_to_escrow()
+        assert nonce is not None
+        code = session.recovery_code(nonce)
+    Vault(device).mark_escrowed(nonce)  # as the centre's answer does
+    controller = make_controller()
+    screen = controller.window.screen_widget()
+    assert isinstance(screen, UnlockScreen)
+    assert screen.forgot_button.isVisible() and screen.forgot_button.height() >= 64
+    click(qtbot, screen.forgot_button)
+    dialog = screen.recovery_dialog
+    assert isinstance(dialog, RecoverPinDialog) and dialog.step == "code"
+    assert not dialog.pad.isEnabled()
+    qtbot.keyClicks(dialog.code_edit, "ABCD")  # too short: said so, nothing tried
+    click(qtbot, dialog.next_button)
+    assert dialog.step == "code" and "26" in dialog.panel.message.text()
+    dialog.code_edit.clear()
+    qtbot.keyClicks(dialog.code_edit, format_code(bytes(16)))  # well formed, wrong
+    click(qtbot, dialog.next_button)
+    type_pin(qtbot, dialog.pad, OTHER_PIN)
+    type_pin(qtbot, dialog.pad, OTHER_PIN)
+    qtbot.waitUntil(lambda: dialog.step == "code", timeout=10_000)
+    assert "恢复码不正确" in dialog.panel.message.text()
+    dialog.code_edit.clear()
+    qtbot.keyClicks(dialog.code_edit, code.lower())
+    click(qtbot, dialog.next_button)
+    assert dialog.step == "new" and dialog.pad.isEnabled()
+    type_pin(qtbot, dialog.pad, OTHER_PIN)
+    type_pin(qtbot, dialog.pad, OTHER_PIN)
+    qtbot.waitUntil(lambda: isinstance(controller.window.screen_widget(), MainView),
+                    timeout=10_000)
+    assert controller.session is not None and controller.session.is_open
+    actions = [e["action"] for e in controller.session.audit.entries()]
+    assert "pin_reset" in actions

@@ -14,7 +14,7 @@ from PySide6.QtWidgets import QVBoxLayout, QWidget
 from fieldclient.security.vaultstate import lockout_seconds
 from ui.errors import error_text
 from ui.tasks import run_task
-from ui.widgets.basic import Retranslatable
+from ui.widgets.basic import Retranslatable, button
 from ui.widgets.pinpanel import PinPanel
 
 if TYPE_CHECKING:
@@ -46,6 +46,12 @@ class UnlockScreen(Retranslatable, QWidget):
         self.countdown = QTimer(self)
         self.countdown.setInterval(1000)
         self.countdown.timeout.connect(self._tick)
+        self.forgot_button = button("", "forgotPinButton")
+        self.forgot_button.setMinimumHeight(64)
+        self.forgot_button.clicked.connect(self.open_recovery)
+        self.forgot_button.setText(self.tr("忘记PIN码？"))
+        self.panel.left.addWidget(self.forgot_button)
+        self.recovery_dialog: Any = None
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.panel)
@@ -96,6 +102,17 @@ class UnlockScreen(Retranslatable, QWidget):
         self.panel.show_message(lambda: self.tr("解锁没有成功，请再试一次。"))
         sys.excepthook(type(exc), exc, exc.__traceback__)
 
+    # -- forgotten PIN -------------------------------------------------------
+    def open_recovery(self) -> None:
+        """IT's recovery code sets a new PIN (a lock-out does not stop it)."""
+        from ui.screens.recover_pin import RecoverPinDialog
+
+        dialog = RecoverPinDialog(self.data_dir, self)
+        self.recovery_dialog = dialog
+        dialog.reset.connect(self._done)
+        dialog.finished.connect(lambda _r: setattr(self, "recovery_dialog", None))
+        dialog.open()
+
     # -- lock-out countdown --------------------------------------------------
     def remaining(self) -> int:
         return max(0, int(self._deadline - time.monotonic() + 0.999))
@@ -126,4 +143,5 @@ class UnlockScreen(Retranslatable, QWidget):
         self.panel.show_message(text)
 
     def retranslate(self) -> None:
+        self.forgot_button.setText(self.tr("忘记PIN码？"))
         self.panel.refresh_texts()
