@@ -222,7 +222,8 @@ def test_revoked_device_gets_wipe_once_then_401(server: Server, new_device: NewD
     dev = new_device(grid["workers"][0])
     assert dev.get("/api/v1/households", params={"grid": grid["id"]}).status_code == 200
     out = central_json(server.db_url, "revoke", "--device", dev.device_id)
-    assert out == {"device_id": dev.device_id, "status": "revoked", "already": False}
+    assert out == {"device_id": dev.device_id, "status": "revoked", "already": False,
+                   "upload_until": None}
     first = dev.get("/api/v1/households", params={"grid": grid["id"]})
     assert first.status_code == 410
     assert first.json()["wipe"] is True
