@@ -284,7 +284,7 @@ def is_sealed(value: object) -> bool:
 _NULL_TESTS = (operators.is_, operators.is_not)
 
 
-class _Refusing(TypeDecorator[Any].Comparator[Any]):
+class _Refusing(TypeDecorator.Comparator[Any]):
     """A sealed column compared in SQL would compare ciphertexts (random nonces: never
     equal, no order): refused loudly, but for IS [NOT] NULL. Equality look-ups go
     through a blind index."""
@@ -292,11 +292,15 @@ class _Refusing(TypeDecorator[Any].Comparator[Any]):
     def operate(self, op: Any, *other: Any, **kwargs: Any) -> Any:
         if op in _NULL_TESTS or (op in (operators.eq, operators.ne) and other == (None,)):
             return super().operate(op, *other, **kwargs)
-        raise AtRestError(f"{self.type.ad} is sealed at rest: it cannot be compared or "  # type: ignore[attr-defined]
+        raise AtRestError(f"{_label(self)} is sealed at rest: it cannot be compared or "
                           "sorted in SQL (use its blind index, or compare after reading)")
 
     def reverse_operate(self, op: Any, other: Any, **kwargs: Any) -> Any:
-        raise AtRestError(f"{self.type.ad} is sealed at rest: it cannot be compared in SQL")  # type: ignore[attr-defined]
+        raise AtRestError(f"{_label(self)} is sealed at rest: it cannot be compared in SQL")
+
+
+def _label(comparator: Any) -> str:
+    return str(getattr(comparator.type, "ad", "this column"))
 
 
 class SealedText(TypeDecorator[str]):

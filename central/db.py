@@ -52,6 +52,7 @@ from central.atrest import (
     PREFIX,
     AtRestError,
     KeyFile,
+    KeyProvider,
     KeyRing,
     SealedJSON,
     SealedText,
@@ -641,11 +642,12 @@ def normalize_url(url: str) -> str:
     return url
 
 
-def make_engine(url: str, key_file: str | os.PathLike[str] | None = None) -> Engine:
-    """An engine for ``url`` with its key ring (central.atrest): ``key_file``, else
-    ``GRIDFIELD_CENTRAL_KEY_FILE``, else the default beside the database. The keys are
-    read when a sealed column is first used."""
-    ring = KeyRing(KeyFile(Path(key_file) if key_file else default_key_file(url)))
+def make_engine(url: str, key_file: str | os.PathLike[str] | None = None,
+                provider: KeyProvider | None = None) -> Engine:
+    """An engine for ``url`` with its key ring (central.atrest): ``provider`` (e.g. a
+    KMS), else the key file ``key_file``, else ``GRIDFIELD_CENTRAL_KEY_FILE``, else the
+    default beside the database. The keys are read when a sealed column is first used."""
+    ring = KeyRing(provider or KeyFile(Path(key_file) if key_file else default_key_file(url)))
     engine = _make_engine(normalize_url(url))
     attach(engine.dialect, ring)
     return engine
@@ -891,7 +893,7 @@ def check_keys(conn: Connection) -> None:
                           "give the key file with --key-file or GRIDFIELD_CENTRAL_KEY_FILE"
                           ) from exc
     for key_id, check in rows:
-        if ring.open(check, KEY_CHECK_AD) != KEY_CHECK_TEXT:
+        if ring.open(str(check), KEY_CHECK_AD) != KEY_CHECK_TEXT:
             raise AtRestError(f"key {key_id} does not open this database's key check")
     if keyset.current not in {r[0] for r in rows}:
         raise AtRestError(
@@ -903,9 +905,9 @@ def _sealed_filter(column: Any, key_id: str) -> Any:
     """Rows of ``column`` not yet sealed under ``key_id`` (a JSON column holds its
     sealed text as a JSON string; JSON null and SQL NULL need nothing)."""
     if isinstance(column.type, SealedJSON):
-        raw = cast(column, Text)
-        return (raw.is_not(None) & (raw != "null")
-                & raw.not_like(f'"{PREFIX}{key_id}:%'))
+        text_of = cast(column, Text)
+        return (text_of.is_not(None) & (text_of != "null")
+                & text_of.not_like(f'"{PREFIX}{key_id}:%'))
     raw = type_coerce(column, Text)
     return raw.is_not(None) & raw.not_like(f"{PREFIX}{key_id}:%")
 
@@ -1058,7 +1060,8 @@ def current_version(conn: Connection) -> int:
 def applied_versions(conn: Connection) -> set[int]:
     if not inspect(conn).has_table("schema_version"):
         return set()
-    return {int(v) for (v,) in conn.execute(select(schema_version.c.version))}
+    versions: list[int] = list(conn.execute(select(schema_version.c.version)).scalars())
+    return set(versions)
 
 
 def pending_versions(conn: Connection) -> list[int]:
