@@ -246,9 +246,11 @@ def _operator() -> str:
 
 
 def cmd_devices(args: argparse.Namespace) -> int:
-    rows = auditanchor.overview(_engine(args))
+    engine = _engine(args)
+    rows = auditanchor.overview(engine)
     if args.flagged:
         rows = [r for r in rows if r["flags"]]
+    _audit(engine, "devices", [r["device_id"] for r in rows], flagged=bool(args.flagged))
     if args.json:
         _print_json(rows)
         return 0
@@ -284,10 +286,12 @@ def cmd_devices_history(args: argparse.Namespace) -> int:
 
 
 def cmd_devices_recovery_code(args: argparse.Namespace) -> int:
-    shown = recovery.reveal(_engine(args), args.device, _operator())
+    engine = _engine(args)
+    shown = recovery.reveal(engine, args.device, _operator())
     if shown is None:
         return _fail(f"device {args.device} has no recovery share yet (it sends one at its "
                      "first sync after enrollment)")
+    _audit(engine, "devices recovery-code", [args.device])
     if args.json:
         _print_json(shown)
         return 0

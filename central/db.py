@@ -506,7 +506,8 @@ server_keys = Table(
     # The centre's Ed25519 key that signs commands to devices (a wipe): devices pin its
     # public half at enrollment, so no one else can tell a device to erase itself.
     Column("name", String(32), primary_key=True),
-    Column("private_key", String(128), nullable=False),  # raw 32 bytes, hex
+    Column("private_key", SealedText("server_keys.private_key"),  # raw 32 bytes, hex
+           nullable=False),
     Column("public_key", String(64), nullable=False),  # raw 32 bytes, base64
     Column("created_at", String(32), nullable=False),
 )
@@ -553,7 +554,7 @@ recovery_shares = Table(
     # per device; IT reads it out with ``central devices recovery-code`` (recorded).
     Column("device_id", String(36), primary_key=True),
     Column("nonce", String(32), nullable=False),
-    Column("code", String(40), nullable=False),
+    Column("code", SealedText("recovery_shares.code"), nullable=False),
     Column("escrowed_at", String(32), nullable=False),
     Column("revealed_at", String(32), nullable=True),
     Column("revealed_by", String(100), nullable=True),
@@ -607,6 +608,8 @@ SEALED_COLUMNS: dict[str, tuple[str, ...]] = {
     "conflicts": ("kept_value", "other_value"),
     "member_state": ("snapshot",),
     "sync_ops": ("result",),
+    "server_keys": ("private_key",),  # the key that signs wipes (migration 10)
+    "recovery_shares": ("code",),  # a device's PIN recovery secret (migration 11)
 }
 # VARCHAR columns (PostgreSQL) that become TEXT to hold their sealed form
 _WIDENED = {
@@ -614,6 +617,8 @@ _WIDENED = {
     "households": ("head_name", "address", "phone", "id_number"),
     "members": ("name", "id_number", "phone"),
     "events": ("address",),
+    "server_keys": ("private_key",),
+    "recovery_shares": ("code",),
 }
 
 
@@ -834,8 +839,11 @@ def _migration_12(conn: Connection) -> None:
         ring.create()
     ring.keyset()  # a malformed key file stops here, before anything changes
     postgres = conn.dialect.name == "postgresql"
+    existing = set(inspect(conn).get_table_names())
     if postgres:
         for table_name, names in _WIDENED.items():
+            if table_name not in existing:  # a migration not applied yet makes it as TEXT
+                continue
             for name in names:
                 conn.execute(text(f"ALTER TABLE {table_name} ALTER COLUMN {name} TYPE TEXT"))
     added = {"households": ("id_number_bidx",), "members": ("id_number_bidx",),
@@ -918,7 +926,10 @@ def reseal(conn: Connection, key_id: str, batch: int = 500,
     the clear or under another key (their blind indexes and photo hashes too); returns
     how many rows it rewrote. Resumable: run until it returns 0."""
     done = 0
+    existing = set(inspect(conn).get_table_names())
     for table_name in tables or tuple(SEALED_COLUMNS):
+        if table_name not in existing:  # its migration not applied yet (a gap)
+            continue
         table = metadata.tables[table_name]
         names = SEALED_COLUMNS[table_name]
         pk = list(table.primary_key.columns)
@@ -959,7 +970,10 @@ def reseal(conn: Connection, key_id: str, batch: int = 500,
 def stale_rows(conn: Connection, key_id: str) -> int:
     """How many rows still hold a value not sealed under ``key_id``."""
     total = 0
+    existing = set(inspect(conn).get_table_names())
     for table_name, names in SEALED_COLUMNS.items():
+        if table_name not in existing:
+            continue
         table = metadata.tables[table_name]
         stale = or_(*(_sealed_filter(table.c[n], key_id) for n in names))
         total += int(conn.execute(select(func.count()).select_from(table).where(stale))
@@ -1001,7 +1015,8 @@ def backup_before(engine: Engine, number: int) -> Path | None:
     else:
         dump: dict[str, list[dict[str, Any]]] = {}
         with engine.connect() as conn:
-            for name in SEALED_COLUMNS:
+            existing = set(inspect(conn).get_table_names())
+            for name in (n for n in SEALED_COLUMNS if n in existing):
                 raw = Table(name, MetaData(), autoload_with=conn)
                 dump[name] = [{k: v for k, v in r.items()}
                               for r in conn.execute(select(raw)).mappings()]
@@ -1021,7 +1036,8 @@ def compact(engine: Engine) -> None:
     SQLite VACUUM and an emptied WAL; PostgreSQL VACUUM FULL of the sealed tables."""
     if engine.dialect.name == "postgresql":
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            for name in SEALED_COLUMNS:
+            existing = set(inspect(conn).get_table_names())
+            for name in (n for n in SEALED_COLUMNS if n in existing):
                 conn.execute(text(f"VACUUM FULL {name}"))
         return
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:

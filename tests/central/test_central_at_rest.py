@@ -141,6 +141,9 @@ def _known_strings(engine: Engine) -> set[str]:
             found.update(v for v in (r["name"], r["phone"], r["id_number"]) if v)
         for r in conn.execute(select(db.events.c.description)):
             found.add(r[0])
+        # the key that signs wipes, and PIN recovery shares
+        found.update(r[0] for r in conn.execute(select(db.server_keys.c.private_key)))
+        found.update(r[0] for r in conn.execute(select(db.recovery_shares.c.code)))
     return {s for s in found if len(s.encode()) >= 6}  # too short a string matches by chance
 
 
@@ -287,6 +290,7 @@ def test_each_sensitive_read_is_audited(centre: Centre) -> None:
         ["task", "list"],
         ["task", "show", task["id"]],
         ["stats"],
+        ["devices"],
         ["household", "find", "--id-number", str(member_id)],
         ["event", "advance", movable["id"], "--to", "returned", "--json"],
     ]
@@ -294,8 +298,8 @@ def test_each_sensitive_read_is_audited(centre: Centre) -> None:
         central(centre.db_url, *args)
     log = central_json(centre.db_url, "audit")
     assert [e["command"] for e in log] == [
-        "event list", "event show", "task list", "task show", "stats", "household find",
-        "event advance"]
+        "event list", "event show", "task list", "task show", "stats", "devices",
+        "household find", "event advance"]
     by_command = {e["command"]: e for e in log}
     assert by_command["event show"]["records"] == [events[0]["id"]]
     assert len(by_command["event list"]["records"]) == len(events)
