@@ -727,8 +727,10 @@ def create_app(
     photo_store = PhotoStore(
         photo_dir or default_blob_dir(str(engine.url)), quota_bytes=limits.photo_quota_bytes,
         quota_count=limits.photo_quota_count, partial_max_age=limits.partial_max_age,
+        keys=db.keyring(engine),
     )
     photo_store.expire_partials(engine)  # at start; then now and then on access
+    photo_store.seal_legacy()  # photos kept in the clear before migration 12
     app.state.photo_store = photo_store
 
     @app.exception_handler(ApiError)

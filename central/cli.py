@@ -19,8 +19,9 @@ from typing import Any
 from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
-from central import auditanchor, db, ops, recovery
+from central import audit, auditanchor, db, ops, recovery
 from central import limits as defaults
+from central.atrest import KEY_FILE_ENV, AtRestError
 from central.limits import DEFAULT_READ_TIMEOUT, Limits
 
 
@@ -34,20 +35,45 @@ def _fail(message: str, code: int = 2) -> int:
 
 
 def _engine(args: argparse.Namespace, require_schema: bool = True) -> Engine:
-    engine = db.make_engine(args.db)
+    """The database's engine with its keys (``--key-file``); with ``require_schema``,
+    refuses a database not fully migrated, or whose sealed data the keys do not open."""
+    engine = db.make_engine(args.db, key_file=getattr(args, "key_file", None))
     if require_schema:
         with engine.connect() as conn:
             version = db.current_version(conn)
-        if version < db.LATEST_VERSION:
-            raise SystemExit(_fail(
-                f"database schema is at version {version}, expected {db.LATEST_VERSION}; "
-                "run `central init` first"
-            ))
+            pending = db.pending_versions(conn)
+            if pending:
+                raise SystemExit(_fail(
+                    f"database schema is at version {version}, migration(s) "
+                    f"{', '.join(map(str, pending))} pending; run `central init` first"
+                ))
+            _check_keys(conn)
     return engine
 
 
+def _check_keys(conn: Any) -> None:
+    try:
+        db.check_keys(conn)
+    except AtRestError as exc:
+        raise SystemExit(_fail(f"{exc}; nothing was read or written")) from None
+
+
+def _audit(engine: Engine, command: str, records: list[str], **arguments: Any) -> None:
+    """Record this read of sensitive data before anything is shown."""
+    audit.record(engine, command, arguments, records)
+
+
 def cmd_init(args: argparse.Namespace) -> int:
-    before, after = db.migrate(_engine(args, require_schema=False))
+    engine = _engine(args, require_schema=False)
+    with engine.connect() as conn:
+        if db.current_version(conn):
+            _check_keys(conn)  # never seal new data with a key that is not this data's
+    try:
+        before, after = db.migrate(engine)
+    except AtRestError as exc:
+        return _fail(f"{exc}; nothing was changed")
+    with engine.connect() as conn:
+        _check_keys(conn)
     result = {"schema_version": after, "migrated_from": before}
     if args.json:
         _print_json(result)
@@ -220,9 +246,11 @@ def _operator() -> str:
 
 
 def cmd_devices(args: argparse.Namespace) -> int:
-    rows = auditanchor.overview(_engine(args))
+    engine = _engine(args)
+    rows = auditanchor.overview(engine)
     if args.flagged:
         rows = [r for r in rows if r["flags"]]
+    _audit(engine, "devices", [r["device_id"] for r in rows], flagged=bool(args.flagged))
     if args.json:
         _print_json(rows)
         return 0
@@ -258,10 +286,12 @@ def cmd_devices_history(args: argparse.Namespace) -> int:
 
 
 def cmd_devices_recovery_code(args: argparse.Namespace) -> int:
-    shown = recovery.reveal(_engine(args), args.device, _operator())
+    engine = _engine(args)
+    shown = recovery.reveal(engine, args.device, _operator())
     if shown is None:
         return _fail(f"device {args.device} has no recovery share yet (it sends one at its "
                      "first sync after enrollment)")
+    _audit(engine, "devices recovery-code", [args.device])
     if args.json:
         _print_json(shown)
         return 0
@@ -282,7 +312,9 @@ def cmd_devices_accept(args: argparse.Namespace) -> int:
 
 
 def cmd_stats(args: argparse.Namespace) -> int:
-    result = ops.stats(_engine(args))
+    engine = _engine(args)
+    result = ops.stats(engine)
+    _audit(engine, "stats", [d["id"] for d in result["devices"]])
     if args.json:
         _print_json(result)
         return 0
@@ -306,7 +338,10 @@ def cmd_stats(args: argparse.Namespace) -> int:
 def cmd_event_list(args: argparse.Namespace) -> int:
     if args.status is not None and args.status not in db.EVENT_STATUSES:
         return _fail(f"unknown status {args.status!r}; one of: {', '.join(db.EVENT_STATUSES)}")
-    rows = ops.list_events(_engine(args), status=args.status, grid_id=args.grid)
+    engine = _engine(args)
+    rows = ops.list_events(engine, status=args.status, grid_id=args.grid)
+    _audit(engine, "event list", [r["id"] for r in rows], status=args.status,
+           grid=args.grid)
     if args.json:
         _print_json(rows)
         return 0
@@ -319,10 +354,12 @@ def cmd_event_list(args: argparse.Namespace) -> int:
 
 
 def cmd_event_show(args: argparse.Namespace) -> int:
+    engine = _engine(args)
     try:
-        event = ops.show_event(_engine(args), args.id)
+        event = ops.show_event(engine, args.id)
     except ops.OpError as exc:
         return _fail(exc.message)
+    _audit(engine, "event show", [event["id"]])
     if args.json:
         _print_json(event)
         return 0
@@ -348,11 +385,13 @@ def cmd_event_show(args: argparse.Namespace) -> int:
 
 
 def cmd_event_advance(args: argparse.Namespace) -> int:
+    engine = _engine(args)
     try:
-        result = ops.advance_event(_engine(args), args.id, args.to, args.note)
+        result = ops.advance_event(engine, args.id, args.to, args.note)
     except ops.OpError as exc:
         return _fail(exc.message, 2 if exc.status == 404 else 1)
-    if args.json:
+    if args.json:  # the whole event, its history and follow-ups: a read
+        _audit(engine, "event advance", [result["id"]], to=args.to)
         _print_json(result)
     else:
         print(f"event {args.id} is now {result['status']}")
@@ -372,7 +411,9 @@ def cmd_task_push(args: argparse.Namespace) -> int:
 
 
 def cmd_task_list(args: argparse.Namespace) -> int:
-    rows = ops.list_tasks(_engine(args), grid_id=args.grid)
+    engine = _engine(args)
+    rows = ops.list_tasks(engine, grid_id=args.grid)
+    _audit(engine, "task list", [t["id"] for t in rows], grid=args.grid)
     if args.json:
         _print_json(rows)
         return 0
@@ -386,10 +427,12 @@ def cmd_task_list(args: argparse.Namespace) -> int:
 
 
 def cmd_task_show(args: argparse.Namespace) -> int:
+    engine = _engine(args)
     try:
-        t = ops.show_task(_engine(args), args.id)
+        t = ops.show_task(engine, args.id)
     except ops.OpError as exc:
         return _fail(exc.message)
+    _audit(engine, "task show", [t["id"]])
     if args.json:
         _print_json(t)
         return 0
@@ -407,6 +450,67 @@ def cmd_task_show(args: argparse.Namespace) -> int:
         for p in a["photos"]:
             state = "received" if p["received"] else "not yet received"
             print(f"    photo {p['id']} sha256 {p['sha256'] or 'unknown'} ({state})")
+    return 0
+
+
+def cmd_household_find(args: argparse.Namespace) -> int:
+    from central.cnid import id_number_problem
+
+    problem = id_number_problem(args.id_number)
+    if problem is not None:
+        return _fail(problem, 1)
+    engine = _engine(args)
+    rows = ops.find_by_id_number(engine, args.id_number)
+    # the ID number asked for is kept as its blind index, not in the clear
+    _audit(engine, "household find", [r["household_id"] for r in rows],
+           id_number_bidx=db.keyring(engine).index(args.id_number.strip().upper()))
+    if args.json:
+        _print_json(rows)
+        return 0
+    for r in rows:
+        print(f"household {r['household_id']}  grid {r['grid_id']}  {r['head_name']}  "
+              f"{r['address']}  ({r['match']}: {r['name']}, {r['relation']})")
+    if not rows:
+        print("no household holds that ID number")
+    return 0
+
+
+def cmd_audit(args: argparse.Namespace) -> int:
+    since = args.since
+    if since is not None:
+        try:
+            since = ops.parse_due(since) if len(since) > 10 else since
+        except ValueError as exc:
+            return _fail(str(exc))
+    rows = audit.entries(_engine(args), since)
+    if args.json:
+        _print_json(rows)
+        return 0
+    for r in rows:
+        shown = ", ".join(r["records"][:5]) + (" ..." if len(r["records"]) > 5 else "")
+        print(f"{r['at']}  {r['os_user']}  {r['command']}  {len(r['records'])} record(s)"
+              f"{': ' + shown if shown else ''}")
+    if not rows:
+        print("no operator reads recorded")
+    return 0
+
+
+def cmd_keys_rotate(args: argparse.Namespace) -> int:
+    from central.keys import rotate
+    from central.photos import PhotoStore, default_blob_dir
+
+    engine = _engine(args)
+    photos = PhotoStore(Path(args.photo_dir) if args.photo_dir else default_blob_dir(args.db),
+                        keys=db.keyring(engine))
+    say = (lambda _m: None) if args.json else print
+    try:
+        result = rotate(engine, photos, batch=args.batch, settle=args.settle, progress=say)
+    except AtRestError as exc:
+        return _fail(f"{exc}; run `central keys rotate` again to resume")
+    audit.record(engine, "keys rotate", {"current": result["current"],
+                                         "retired": result["retired"]}, [])
+    if args.json:
+        _print_json(result)
     return 0
 
 
@@ -453,6 +557,10 @@ def build_parser() -> argparse.ArgumentParser:
                         help=f"database URL (default {db.DEFAULT_DB})")
     common.add_argument("--json", action="store_true", default=argparse.SUPPRESS,
                         help="machine-readable output")
+    common.add_argument("--key-file", default=argparse.SUPPRESS, metavar="FILE",
+                        help="the keys sealing the database's sensitive data and photos "
+                        f"(default: ${KEY_FILE_ENV}, else <sqlite file>.keys.json, else "
+                        "./central-keys.json); `central init` makes it if there is none")
 
     parser = argparse.ArgumentParser(prog="central", description=__doc__.splitlines()[0],
                                      parents=[common])
@@ -595,6 +703,28 @@ def build_parser() -> argparse.ArgumentParser:
     tp.set_defaults(func=cmd_task_show)
     tp.add_argument("id")
 
+    p = add("household", lambda _a: 2, "households (reads are audited)")
+    hsub = p.add_subparsers(dest="household_command", required=True)
+    hp = hsub.add_parser("find", parents=[common],
+                         help="households with a member (or head) of this ID number")
+    hp.set_defaults(func=cmd_household_find)
+    hp.add_argument("--id-number", required=True)
+
+    p = add("audit", cmd_audit, "operators' reads of sensitive data (who, what, when)")
+    p.add_argument("--since", help="ISO 8601 date or date-time with zone")
+
+    p = add("keys", lambda _a: 2, "the keys sealing data at rest")
+    ksub = p.add_subparsers(dest="keys_command", required=True)
+    kp = ksub.add_parser("rotate", parents=[common],
+                         help="a new current key; re-seal rows and photos; retire the old key "
+                         "(resumable: run again after an interruption)")
+    kp.set_defaults(func=cmd_keys_rotate)
+    kp.add_argument("--photo-dir", default=None,
+                    help="the server's --photo-dir (default as `central serve`)")
+    kp.add_argument("--batch", type=int, default=500, help="rows per transaction")
+    kp.add_argument("--settle", type=float, default=2.0, metavar="SECONDS",
+                    help="wait after adding the key, so running servers use it")
+
     p = add("config", lambda _a: 2, "settings sent to devices (quota rules, event classes)")
     csub = p.add_subparsers(dest="config_command", required=True)
     cp = csub.add_parser("set", parents=[common],
@@ -615,6 +745,8 @@ def main(argv: list[str] | None = None) -> int:
         args.db = db.DEFAULT_DB
     if not hasattr(args, "json"):
         args.json = False
+    if not hasattr(args, "key_file"):
+        args.key_file = None
     try:
         return int(args.func(args))
     except (OperationalError, ProgrammingError) as exc:

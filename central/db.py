@@ -11,8 +11,10 @@ from __future__ import annotations
 import contextlib
 import errno
 import json
+import os
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import (
@@ -33,14 +35,32 @@ from sqlalchemy import (
     Table,
     Text,
     bindparam,
+    cast,
     create_engine,
     event,
+    func,
     inspect,
+    or_,
     select,
     text,
+    type_coerce,
     update,
 )
 from sqlalchemy.sql.elements import BindParameter
+
+from central.atrest import (
+    PREFIX,
+    AtRestError,
+    KeyFile,
+    KeyProvider,
+    KeyRing,
+    SealedJSON,
+    SealedText,
+    attach,
+    default_key_file,
+    ring_of,
+    write_sealed,
+)
 
 DEFAULT_DB = "sqlite:///central.db"
 
@@ -60,6 +80,31 @@ EVENT_STATUSES = (
     "returned",
     "escalated",
 )
+
+
+def _blind_default(context: Any) -> str | None:
+    """An inserted row's ID-number blind index (HMAC under the current key)."""
+    value = context.get_current_parameters().get("id_number")
+    return ring_of(context.dialect).index(value)
+
+
+def with_blind_index(conn: Connection, values: dict[str, Any]) -> dict[str, Any]:
+    """``values`` of an UPDATE of households or members, with the ID number's blind
+    index when the ID number is among them (an INSERT gets it by default)."""
+    if "id_number" not in values:
+        return values
+    return {**values, "id_number_bidx": ring_of(conn.dialect).index(values["id_number"])}
+
+
+def _photo_default(context: Any) -> str | None:
+    """The photo a ``photo.meta`` record describes (kept beside its sealed payload, so
+    /photos/missing can look it up)."""
+    params = context.get_current_parameters()
+    payload = params.get("payload")
+    sha = payload.get("sha256") if isinstance(payload, dict) else None
+    if params.get("kind") != "photo.meta" or not isinstance(sha, str):
+        return None
+    return sha.lower()[:64]
 
 
 def _in(column: str, values: tuple[str, ...]) -> str:
@@ -97,9 +142,9 @@ people = Table(
     "people",
     metadata,
     Column("id", Integer, primary_key=True),
-    Column("name", String(50), nullable=False),
+    Column("name", SealedText("people.name"), nullable=False),
     Column("role", String(16), nullable=False),
-    Column("phone", String(20), nullable=True),
+    Column("phone", SealedText("people.phone"), nullable=True),
     CheckConstraint(_in("role", ROLES), name="ck_people_role"),
 )
 
@@ -156,17 +201,19 @@ households = Table(
     metadata,
     Column("id", String(36), primary_key=True),
     Column("grid_id", Integer, ForeignKey("org_units.id"), nullable=False),
-    Column("head_name", String(50), nullable=False),
-    Column("address", String(200), nullable=False),
+    Column("head_name", SealedText("households.head_name"), nullable=False),
+    Column("address", SealedText("households.address"), nullable=False),
     Column("category", String(16), nullable=False),
-    Column("phone", String(20), nullable=True),
-    Column("id_number", String(18), nullable=True),
-    Column("tags", JSON, nullable=False),
+    Column("phone", SealedText("households.phone"), nullable=True),
+    Column("id_number", SealedText("households.id_number"), nullable=True),
+    Column("tags", SealedJSON("households.tags"), nullable=False),
     Column("version", Integer, nullable=False),
     Column("updated_seq", BigInteger, nullable=False),
     # Unix time the centre first knew the household (migration 6); NULL: on the roster
     # before that was recorded. Devices count visit quotas from it.
     Column("registered_at", Float, nullable=True),
+    # migration 12: HMAC of the ID number (central.atrest), for equality look-ups
+    Column("id_number_bidx", String(40), nullable=True, default=_blind_default),
     CheckConstraint(_in("category", CATEGORIES), name="ck_households_category"),
 )
 Index("ix_households_grid", households.c.grid_id, households.c.updated_seq)
@@ -176,11 +223,12 @@ members = Table(
     metadata,
     Column("id", String(36), primary_key=True),
     Column("household_id", String(36), ForeignKey("households.id"), nullable=False),
-    Column("name", String(50), nullable=False),
+    Column("name", SealedText("members.name"), nullable=False),
     Column("relation", String(20), nullable=False),
-    Column("id_number", String(18), nullable=True),
-    Column("phone", String(20), nullable=True),
+    Column("id_number", SealedText("members.id_number"), nullable=True),
+    Column("phone", SealedText("members.phone"), nullable=True),
     Column("residence", String(16), nullable=False),
+    Column("id_number_bidx", String(40), nullable=True, default=_blind_default),
     CheckConstraint(_in("residence", RESIDENCES), name="ck_members_residence"),
 )
 Index("ix_members_household", members.c.household_id)
@@ -192,7 +240,7 @@ events = Table(
     Column("grid_id", Integer, ForeignKey("org_units.id"), nullable=False),
     Column("reporter_id", Integer, ForeignKey("people.id"), nullable=True),
     Column("category", String(20), nullable=False),
-    Column("description", Text, nullable=False),
+    Column("description", SealedText("events.description"), nullable=False),
     Column("status", String(16), nullable=False),
     Column("created_at", String(32), nullable=False),
     Column("updated_at", String(32), nullable=False),
@@ -200,7 +248,7 @@ events = Table(
     # migration 4: what the worker reported beyond class and text
     Column("urgency", String(16), nullable=True),
     Column("household_id", String(36), nullable=True),
-    Column("address", String(200), nullable=True),
+    Column("address", SealedText("events.address"), nullable=True),
     Column("lat", Float, nullable=True),
     Column("lon", Float, nullable=True),
     Column("photos", JSON, nullable=True),
@@ -215,7 +263,7 @@ event_history = Table(
     Column("event_id", String(36), ForeignKey("events.id"), nullable=False),
     Column("from_status", String(16), nullable=True),
     Column("to_status", String(16), nullable=False),
-    Column("note", Text, nullable=True),
+    Column("note", SealedText("event_history.note"), nullable=True),
     Column("actor", String(50), nullable=False),
     Column("at", String(32), nullable=False),
     Column("followup_id", String(36), nullable=True),  # migration 4: the worker's follow-up
@@ -246,7 +294,7 @@ sync_ops = Table(
     Column("kind", String(32), nullable=False),
     Column("record_id", String(64), nullable=False),
     Column("status", String(16), nullable=False),
-    Column("result", JSON, nullable=False),
+    Column("result", SealedJSON("sync_ops.result"), nullable=False),
     Column("seq", BigInteger, nullable=False),
     Column("received_at", String(32), nullable=False),
 )
@@ -261,9 +309,11 @@ records = Table(
     Column("device_id", String(36), nullable=False),
     Column("person_id", Integer, nullable=False),
     Column("content_hash", String(64), nullable=False),
-    Column("payload", JSON, nullable=False),
+    Column("payload", SealedJSON("records.payload"), nullable=False),
     Column("seq", BigInteger, nullable=False),
     Column("received_at", String(32), nullable=False),
+    # migration 12: the photo a photo.meta record describes (its payload is sealed)
+    Column("photo_sha256", String(64), nullable=True, default=_photo_default),
     PrimaryKeyConstraint("kind", "id"),
 )
 # (ix_records_grid on (grid_id, seq) until migration 9: every reader names the kind, so
@@ -287,8 +337,8 @@ conflicts = Table(
     Column("household_id", String(36), ForeignKey("households.id"), nullable=False),
     Column("grid_id", Integer, ForeignKey("org_units.id"), nullable=False),
     Column("field", String(32), nullable=False),
-    Column("kept_value", JSON, nullable=True),
-    Column("other_value", JSON, nullable=True),
+    Column("kept_value", SealedJSON("conflicts.kept_value"), nullable=True),
+    Column("other_value", SealedJSON("conflicts.other_value"), nullable=True),
     Column("kept_device", String(36), nullable=True),
     Column("kept_person", Integer, nullable=True),
     Column("other_device", String(36), nullable=False),
@@ -347,7 +397,7 @@ member_state = Table(
     Column("household_id", String(36), ForeignKey("households.id"), nullable=False),
     Column("version", Integer, nullable=False),
     Column("removed", Integer, nullable=False),
-    Column("snapshot", JSON, nullable=True),
+    Column("snapshot", SealedJSON("member_state.snapshot"), nullable=True),
     Column("updated_seq", BigInteger, nullable=False),
 )
 
@@ -377,7 +427,7 @@ event_followups = Table(
     Column("event_id", String(36), ForeignKey("events.id"), nullable=False),
     Column("kind", String(16), nullable=False),
     Column("outcome", String(8), nullable=True),
-    Column("text", Text, nullable=False),
+    Column("text", SealedText("event_followups.text"), nullable=False),
     Column("photos", JSON, nullable=False),
     Column("lat", Float, nullable=True),
     Column("lon", Float, nullable=True),
@@ -405,7 +455,7 @@ task_responses = Table(
     Column("kind", String(8), nullable=False),
     Column("person_id", Integer, nullable=False),
     Column("device_id", String(36), nullable=False),
-    Column("text", Text, nullable=True),
+    Column("text", SealedText("task_responses.text"), nullable=True),
     Column("photos", JSON, nullable=False),
     Column("event_id", String(36), nullable=True),
     Column("at", String(32), nullable=True),  # when the device says it happened
@@ -456,7 +506,8 @@ server_keys = Table(
     # The centre's Ed25519 key that signs commands to devices (a wipe): devices pin its
     # public half at enrollment, so no one else can tell a device to erase itself.
     Column("name", String(32), primary_key=True),
-    Column("private_key", String(128), nullable=False),  # raw 32 bytes, hex
+    Column("private_key", SealedText("server_keys.private_key"),  # raw 32 bytes, hex
+           nullable=False),
     Column("public_key", String(64), nullable=False),  # raw 32 bytes, base64
     Column("created_at", String(32), nullable=False),
 )
@@ -503,12 +554,72 @@ recovery_shares = Table(
     # per device; IT reads it out with ``central devices recovery-code`` (recorded).
     Column("device_id", String(36), primary_key=True),
     Column("nonce", String(32), nullable=False),
-    Column("code", String(40), nullable=False),
+    Column("code", SealedText("recovery_shares.code"), nullable=False),
     Column("escrowed_at", String(32), nullable=False),
     Column("revealed_at", String(32), nullable=True),
     Column("revealed_by", String(100), nullable=True),
 )
 V11_TABLES = ("audit_anchors", "recovery_shares")
+
+
+# -- data at rest (migration 12) ----------------------------------------------------------
+
+key_checks = Table(
+    "key_checks",
+    metadata,
+    # One row per key that seals data here: a known text sealed with it, so a server
+    # given the wrong key file (or none) refuses to start instead of failing later or
+    # writing anything another key would have to read. ``retired_at``: rotated away.
+    Column("key_id", String(16), primary_key=True),
+    Column("check_value", Text, nullable=False),
+    Column("created_at", String(32), nullable=False),
+    Column("retired_at", String(32), nullable=True),
+)
+
+operator_audit = Table(
+    "operator_audit",
+    metadata,
+    # Append-only (triggers refuse UPDATE and DELETE): every ``central`` command that
+    # showed sensitive data, who ran it and which records it showed.
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", String(32), nullable=False),
+    Column("os_user", String(64), nullable=False),
+    Column("command", String(64), nullable=False),
+    Column("arguments", JSON, nullable=False),
+    Column("records", JSON, nullable=False),
+)
+Index("ix_operator_audit_at", operator_audit.c.at)
+
+V12_TABLES = ("key_checks", "operator_audit")
+KEY_CHECK_TEXT = b"gridfield-central-key-check"
+KEY_CHECK_AD = "key_checks.check_value"
+
+# Every sealed column (central.atrest), by table: migration 12 seals them in place and
+# ``central keys rotate`` re-seals them under the new key.
+SEALED_COLUMNS: dict[str, tuple[str, ...]] = {
+    "people": ("name", "phone"),
+    "households": ("head_name", "address", "phone", "id_number", "tags"),
+    "members": ("name", "id_number", "phone"),
+    "events": ("description", "address"),
+    "event_history": ("note",),
+    "event_followups": ("text",),
+    "task_responses": ("text",),
+    "records": ("payload",),
+    "conflicts": ("kept_value", "other_value"),
+    "member_state": ("snapshot",),
+    "sync_ops": ("result",),
+    "server_keys": ("private_key",),  # the key that signs wipes (migration 10)
+    "recovery_shares": ("code",),  # a device's PIN recovery secret (migration 11)
+}
+# VARCHAR columns (PostgreSQL) that become TEXT to hold their sealed form
+_WIDENED = {
+    "people": ("name", "phone"),
+    "households": ("head_name", "address", "phone", "id_number"),
+    "members": ("name", "id_number", "phone"),
+    "events": ("address",),
+    "server_keys": ("private_key",),
+    "recovery_shares": ("code",),
+}
 
 
 # -- time ------------------------------------------------------------------------------
@@ -536,13 +647,48 @@ def normalize_url(url: str) -> str:
     return url
 
 
-def make_engine(url: str) -> Engine:
-    url = normalize_url(url)
+def make_engine(url: str, key_file: str | os.PathLike[str] | None = None,
+                provider: KeyProvider | None = None) -> Engine:
+    """An engine for ``url`` with its key ring (central.atrest): ``provider`` (e.g. a
+    KMS), else the key file ``key_file``, else ``GRIDFIELD_CENTRAL_KEY_FILE``, else the
+    default beside the database. The keys are read when a sealed column is first used."""
+    ring = KeyRing(provider or KeyFile(Path(key_file) if key_file else default_key_file(url)))
+    engine = _make_engine(normalize_url(url))
+    attach(engine.dialect, ring)
+    return engine
+
+
+def keyring(engine: Engine | Connection) -> KeyRing:
+    return ring_of(engine.dialect)
+
+
+def sqlite_path(url: str) -> Path | None:
+    for prefix in ("sqlite:///", "sqlite+pysqlite:///"):
+        if url.startswith(prefix) and url != prefix + ":memory:":
+            return Path(url[len(prefix):])
+    return None
+
+
+def _private_files(path: Path) -> None:
+    """The database file and its -wal/-shm: readable by the server's user only."""
+    for candidate in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+        with contextlib.suppress(FileNotFoundError):
+            if candidate.stat().st_mode & 0o077:
+                os.chmod(candidate, 0o600)
+
+
+def _make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+        path = sqlite_path(url)
+        if path is not None and not path.exists():
+            with contextlib.suppress(OSError):  # created 0600 (SQLite would use 0644)
+                os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+            if path is not None:
+                _private_files(path)
             cur = dbapi_conn.cursor()
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA foreign_keys=ON")
@@ -551,6 +697,8 @@ def make_engine(url: str) -> Engine:
             # device never sends it again.
             cur.execute("PRAGMA synchronous=FULL")
             cur.close()
+            if path is not None:
+                _private_files(path)  # the -wal and -shm the first statement made
 
         return engine
     # As many pooled connections as the server's worker threads (40), so a request never
@@ -569,7 +717,7 @@ def _migration_1(conn: Connection) -> None:
         t for name, t in metadata.tables.items()
         if name != "schema_version"
         and name not in (V2_TABLES + V3_TABLES + V4_TABLES + V5_TABLES + V8_TABLES
-                         + V10_TABLES + V11_TABLES)
+                         + V10_TABLES + V11_TABLES + V12_TABLES)
     ]
     metadata.create_all(conn, tables=v1)
     conn.execute(counters.insert().values(name="change_seq", value=0))
@@ -680,6 +828,227 @@ def _migration_11(conn: Connection) -> None:
         conn.execute(text(f"ALTER TABLE devices ADD COLUMN upload_until {kind}"))
 
 
+def _migration_12(conn: Connection) -> None:
+    """Data at rest: the sensitive columns sealed in place with a key kept outside the
+    database (central.atrest; the key file is made if there is none yet), ID-number
+    blind indexes, the photo a photo.meta names beside its sealed payload, the key
+    checks, and the append-only operator audit. One transaction: all or nothing (and
+    :func:`migrate` keeps a sealed backup first when there was data)."""
+    ring = keyring(conn)
+    if not ring.provider.exists():
+        ring.create()
+    ring.keyset()  # a malformed key file stops here, before anything changes
+    postgres = conn.dialect.name == "postgresql"
+    existing = set(inspect(conn).get_table_names())
+    if postgres:
+        for table_name, names in _WIDENED.items():
+            if table_name not in existing:  # a migration not applied yet makes it as TEXT
+                continue
+            for name in names:
+                conn.execute(text(f"ALTER TABLE {table_name} ALTER COLUMN {name} TYPE TEXT"))
+    added = {"households": ("id_number_bidx",), "members": ("id_number_bidx",),
+             "records": ("photo_sha256",)}
+    for table_name, names in added.items():
+        present = {c["name"] for c in inspect(conn).get_columns(table_name)}
+        for name in names:
+            if name not in present:  # databases made before migration 12
+                kind = metadata.tables[table_name].c[name].type.compile(dialect=conn.dialect)
+                conn.execute(text(f"ALTER TABLE {table_name} ADD COLUMN {name} {kind}"))
+    conn.execute(text("CREATE INDEX ix_households_id_bidx ON households (id_number_bidx)"))
+    conn.execute(text("CREATE INDEX ix_members_id_bidx ON members (id_number_bidx)"))
+    metadata.create_all(conn, tables=[key_checks, operator_audit])
+    if postgres:
+        conn.execute(text(
+            "CREATE FUNCTION operator_audit_append_only() RETURNS trigger LANGUAGE plpgsql"
+            " AS $$ BEGIN RAISE EXCEPTION 'operator_audit is append-only'; END $$"))
+        conn.execute(text(
+            "CREATE TRIGGER operator_audit_append_only BEFORE UPDATE OR DELETE OR TRUNCATE"
+            " ON operator_audit FOR EACH STATEMENT"
+            " EXECUTE FUNCTION operator_audit_append_only()"))
+    else:
+        for action in ("UPDATE", "DELETE"):
+            conn.execute(text(
+                f"CREATE TRIGGER operator_audit_no_{action.lower()} BEFORE {action}"
+                " ON operator_audit BEGIN"
+                " SELECT RAISE(ABORT, 'operator_audit is append-only'); END"))
+    add_key_check(conn, ring.current_id)
+    while reseal(conn, ring.current_id, batch=5000):
+        pass
+
+
+def add_key_check(conn: Connection, key_id: str) -> None:
+    if conn.execute(select(key_checks.c.key_id).where(key_checks.c.key_id == key_id)).first():
+        return
+    conn.execute(key_checks.insert().values(
+        key_id=key_id, check_value=keyring(conn).seal(KEY_CHECK_TEXT, KEY_CHECK_AD),
+        created_at=now_iso()))
+
+
+def check_keys(conn: Connection) -> None:
+    """Raise AtRestError unless the ring opens every key this database's data is
+    sealed with (a database before migration 12 needs none)."""
+    if not inspect(conn).has_table("key_checks"):
+        return
+    ring = keyring(conn)
+    rows = conn.execute(select(key_checks.c.key_id, key_checks.c.check_value)
+                        .where(key_checks.c.retired_at.is_(None))).all()
+    if not rows:
+        return
+    try:
+        keyset = ring.keyset()
+    except AtRestError as exc:
+        raise AtRestError(f"this database holds sealed data and its keys are missing: {exc}; "
+                          "give the key file with --key-file or GRIDFIELD_CENTRAL_KEY_FILE"
+                          ) from exc
+    for key_id, check in rows:
+        if ring.open(str(check), KEY_CHECK_AD) != KEY_CHECK_TEXT:
+            raise AtRestError(f"key {key_id} does not open this database's key check")
+    if keyset.current not in {r[0] for r in rows}:
+        raise AtRestError(
+            f"the current key {keyset.current} of {ring.provider.describe()} was never "
+            "registered with this database (another database's key file?)")
+
+
+def _sealed_filter(column: Any, key_id: str) -> Any:
+    """Rows of ``column`` not yet sealed under ``key_id`` (a JSON column holds its
+    sealed text as a JSON string; JSON null and SQL NULL need nothing)."""
+    if isinstance(column.type, SealedJSON):
+        text_of = cast(column, Text)
+        return (text_of.is_not(None) & (text_of != "null")
+                & text_of.not_like(f'"{PREFIX}{key_id}:%'))
+    raw = type_coerce(column, Text)
+    return raw.is_not(None) & raw.not_like(f"{PREFIX}{key_id}:%")
+
+
+def reseal(conn: Connection, key_id: str, batch: int = 500,
+           tables: tuple[str, ...] | None = None) -> int:
+    """Seal under ``key_id`` up to ``batch`` rows per table whose sealed columns are in
+    the clear or under another key (their blind indexes and photo hashes too); returns
+    how many rows it rewrote. Resumable: run until it returns 0."""
+    done = 0
+    existing = set(inspect(conn).get_table_names())
+    for table_name in tables or tuple(SEALED_COLUMNS):
+        if table_name not in existing:  # its migration not applied yet (a gap)
+            continue
+        table = metadata.tables[table_name]
+        names = SEALED_COLUMNS[table_name]
+        pk = list(table.primary_key.columns)
+        stale = or_(*(_sealed_filter(table.c[n], key_id) for n in names))
+        rows = conn.execute(
+            select(*pk, *(table.c[n] for n in names)).where(stale).limit(batch)
+        ).mappings().all()
+        if not rows:
+            continue
+        extra: list[str] = []
+        if "id_number" in names:
+            extra.append("id_number_bidx")
+        if table_name == "records":
+            extra.append("photo_sha256")
+        statement = (
+            update(table)
+            .where(*(c == bindparam(f"k_{c.name}") for c in pk))
+            .values({n: bindparam(f"v_{n}", type_=table.c[n].type) for n in (*names, *extra)})
+        )
+        ring = keyring(conn)
+        params = []
+        for r in rows:
+            item = {f"k_{c.name}": r[c.name] for c in pk}
+            item.update({f"v_{n}": r[n] for n in names})
+            if "id_number_bidx" in extra:
+                item["v_id_number_bidx"] = ring.index(r["id_number"])
+            if "photo_sha256" in extra:
+                payload = r["payload"]
+                sha = payload.get("sha256") if isinstance(payload, dict) else None
+                item["v_photo_sha256"] = (str(sha).lower()[:64] if r["kind"] == "photo.meta"
+                                          and isinstance(sha, str) else None)
+            params.append(item)
+        conn.execute(statement, params)
+        done += len(rows)
+    return done
+
+
+def stale_rows(conn: Connection, key_id: str) -> int:
+    """How many rows still hold a value not sealed under ``key_id``."""
+    total = 0
+    existing = set(inspect(conn).get_table_names())
+    for table_name, names in SEALED_COLUMNS.items():
+        if table_name not in existing:
+            continue
+        table = metadata.tables[table_name]
+        stale = or_(*(_sealed_filter(table.c[n], key_id) for n in names))
+        total += int(conn.execute(select(func.count()).select_from(table).where(stale))
+                     .scalar() or 0)
+    return total
+
+
+def _has_sealable_data(engine: Engine) -> bool:
+    with engine.connect() as conn:
+        existing = set(inspect(conn).get_table_names())
+        return any(conn.execute(select(text("1")).select_from(text(name)).limit(1)).first()
+                   for name in SEALED_COLUMNS if name in existing)
+
+
+def backup_before(engine: Engine, number: int) -> Path | None:
+    """A backup of the database before migration ``number``, sealed with the database's
+    key (it holds the data in the clear): SQLite the whole file, PostgreSQL the rows of
+    every table a migration may rewrite. Kept beside the key file, 0600; None when the
+    database holds no such data (nothing to lose)."""
+    if not _has_sealable_data(engine):
+        return None
+    ring = keyring(engine)
+    if not ring.provider.exists():
+        ring.create()
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    path = sqlite_path(str(engine.url))
+    if path is not None:
+        import sqlite3
+
+        memory = sqlite3.connect(":memory:")
+        source = sqlite3.connect(path)
+        try:
+            source.backup(memory)
+            pieces: list[bytes] = [memory.serialize()]
+        finally:
+            source.close()
+            memory.close()
+        target = Path(f"{path}.pre-{number}-{stamp}.bak.sealed")
+    else:
+        dump: dict[str, list[dict[str, Any]]] = {}
+        with engine.connect() as conn:
+            existing = set(inspect(conn).get_table_names())
+            for name in (n for n in SEALED_COLUMNS if n in existing):
+                raw = Table(name, MetaData(), autoload_with=conn)
+                dump[name] = [{k: v for k, v in r.items()}
+                              for r in conn.execute(select(raw)).mappings()]
+        pieces = [json.dumps(dump, ensure_ascii=False, default=str).encode()]
+        keys_dir = getattr(ring.provider, "path", Path("central-keys.json")).parent
+        target = keys_dir / f"central-{engine.url.database}.pre-{number}-{stamp}.json.sealed"
+    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as fh:
+        write_sealed(ring, fh, f"backup:{target.name}", iter(pieces))
+        fh.flush()
+        os.fsync(fh.fileno())
+    return target
+
+
+def compact(engine: Engine) -> None:
+    """Rewrite the database so no page keeps a value from before it was sealed:
+    SQLite VACUUM and an emptied WAL; PostgreSQL VACUUM FULL of the sealed tables."""
+    if engine.dialect.name == "postgresql":
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            existing = set(inspect(conn).get_table_names())
+            for name in (n for n in SEALED_COLUMNS if n in existing):
+                conn.execute(text(f"VACUUM FULL {name}"))
+        return
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(text("VACUUM"))
+        conn.execute(text("PRAGMA wal_checkpoint(TRUNCATE)"))
+
+
+# migrations that keep a backup before they run, and compact the database after
+_BACKUP_FIRST = frozenset({12})
+
+
 MIGRATIONS: list[tuple[int, Callable[[Connection], None]]] = [
     (1, _migration_1),
     (2, _migration_2),
@@ -692,6 +1061,7 @@ MIGRATIONS: list[tuple[int, Callable[[Connection], None]]] = [
     (9, _migration_9),
     (10, _migration_10),
     (11, _migration_11),
+    (12, _migration_12),
 ]
 LATEST_VERSION = MIGRATIONS[-1][0]
 
@@ -703,19 +1073,40 @@ def current_version(conn: Connection) -> int:
     return int(value or 0)
 
 
+def applied_versions(conn: Connection) -> set[int]:
+    if not inspect(conn).has_table("schema_version"):
+        return set()
+    versions: list[int] = list(conn.execute(select(schema_version.c.version)).scalars())
+    return set(versions)
+
+
+def pending_versions(conn: Connection) -> list[int]:
+    """Migrations not applied yet, in order. Every one missing counts, not only those
+    above the highest applied: numbers may have gaps (a migration numbered while
+    another was being written), and one filling a gap later still runs."""
+    done = applied_versions(conn)
+    return [number for number, _ in MIGRATIONS if number not in done]
+
+
 def migrate(engine: Engine) -> tuple[int, int]:
-    """Apply pending migrations, each in its own transaction. Returns (before, after)."""
+    """Apply pending migrations (:func:`pending_versions`), in order, each in its own
+    transaction. Returns (highest before, highest after)."""
     with engine.begin() as conn:
         metadata.create_all(conn, tables=[schema_version])
         before = current_version(conn)
+        done = applied_versions(conn)
     version = before
     for number, step in MIGRATIONS:
-        if number <= version:
+        if number in done:
             continue
+        if number in _BACKUP_FIRST:
+            backup_before(engine, number)
         with engine.begin() as conn:
             step(conn)
             conn.execute(schema_version.insert().values(version=number, applied_at=now_iso()))
-        version = number
+        if number in _BACKUP_FIRST:
+            compact(engine)
+        version = max(version, number)
     return before, version
 
 

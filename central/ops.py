@@ -421,6 +421,32 @@ def show_task(engine: Engine, task_id: str) -> dict[str, Any]:
     return _task_with_responses(dict(row), responses[task_id])
 
 
+# -- households ------------------------------------------------------------------------
+
+def find_by_id_number(engine: Engine, id_number: str) -> list[dict[str, Any]]:
+    """Households whose head or a member has this ID number, found by its blind index
+    (the numbers themselves are sealed): one row per match."""
+    ring = db.keyring(engine)
+    wanted = ring.blind(id_number.strip().upper())  # under every key (rotation)
+    hh, m = db.households, db.members
+    out: list[dict[str, Any]] = []
+    with engine.connect() as conn:
+        heads = conn.execute(select(hh).where(hh.c.id_number_bidx.in_(wanted))).mappings()
+        for r in heads:
+            out.append({"household_id": r["id"], "grid_id": r["grid_id"],
+                        "head_name": r["head_name"], "address": r["address"],
+                        "match": "head", "name": r["head_name"], "relation": "户主"})
+        found = conn.execute(
+            select(m.c.name, m.c.relation, hh.c.id, hh.c.grid_id, hh.c.head_name, hh.c.address)
+            .join(hh, hh.c.id == m.c.household_id).where(m.c.id_number_bidx.in_(wanted))
+        ).mappings()
+        for r in found:
+            out.append({"household_id": r["id"], "grid_id": r["grid_id"],
+                        "head_name": r["head_name"], "address": r["address"],
+                        "match": "member", "name": r["name"], "relation": r["relation"]})
+    return out
+
+
 # -- stats -----------------------------------------------------------------------------
 
 def stats(engine: Engine) -> dict[str, Any]:

@@ -9,6 +9,12 @@ probe whether another grid's photo exists, and sending the same bytes again is
 harmless (content-addressed, stored once). Uploads in progress count against the
 device's daily quota; abandoned ones expire. A full disk is a ``507`` that leaves
 nothing half-recorded: the upload resumes where it was.
+
+Nothing is kept in the clear (central.atrest): a partial upload and a photo are files
+of sealed frames (one per chunk as it arrived), 0600 in directories 0700, under the
+database's key ring; :meth:`PhotoStore.read` opens one. ``central keys rotate`` re-seals
+them under the new key (:meth:`PhotoStore.reseal`); photos kept in the clear before
+are sealed when the server starts.
 """
 
 from __future__ import annotations
@@ -25,7 +31,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from central import db
+from central import atrest, db
 from central.limits import DEFAULT_PARTIAL_MAX_AGE
 
 MAX_PHOTO_BYTES = 50 * 1024 * 1024
@@ -63,8 +69,10 @@ class PhotoStore:
     (0: none); partial uploads untouched for ``partial_max_age`` seconds expire."""
 
     def __init__(self, root: Path, quota_bytes: int = 0, quota_count: int = 0,
-                 partial_max_age: float = DEFAULT_PARTIAL_MAX_AGE) -> None:
+                 partial_max_age: float = DEFAULT_PARTIAL_MAX_AGE,
+                 keys: atrest.KeyRing | None = None) -> None:
         self.root = Path(root)  # created on the first upload
+        self._keys = keys
         self.quota_bytes = quota_bytes
         self.quota_count = quota_count
         self.partial_max_age = partial_max_age
@@ -72,6 +80,12 @@ class PhotoStore:
         self.sweep_every = max(1.0, min(600.0, partial_max_age / 4))
         self._last_sweep = time.monotonic()
         self._sweep_lock = threading.Lock()
+
+    @property
+    def keys(self) -> atrest.KeyRing:
+        if self._keys is None:
+            raise atrest.AtRestError("this photo store has no keys: photos are kept sealed")
+        return self._keys
 
     def final_path(self, sha: str) -> Path:
         return self.root / sha[:2] / sha
@@ -138,10 +152,13 @@ class PhotoStore:
                     part.unlink(missing_ok=True)
                 return done
             row = conn.execute(select(up).where(mine)).mappings().first()
-            if row is not None and (int(row["size"]) != total
-                                    or (int(row["offset"]) > 0 and not part.exists())):
+            if row is not None and (
+                    int(row["size"]) != total
+                    or (int(row["offset"]) > 0 and self._resume_at(part, int(row["offset"]))
+                        is None)):
                 # Another size than this device announced before, or its partial file is
-                # gone (expired, lost): this device's upload, and only it, starts over.
+                # gone (expired, lost, sealed with a key rotated away): this device's
+                # upload, and only it, starts over.
                 conn.execute(delete(up).where(mine))
                 row = None
             current = int(row["offset"]) if row is not None else 0
@@ -152,7 +169,7 @@ class PhotoStore:
                 over = self._over_quota(conn, device_id, total)
                 if over is not None:
                     return over
-            if not self._write(part, offset, chunk):
+            if not self._write(part, sha, offset, chunk):
                 return storage_full()
             new_offset = offset + len(chunk)
             now = db.now_iso()
@@ -164,7 +181,7 @@ class PhotoStore:
             if new_offset < total:
                 return {"sha256": sha, "offset": new_offset, "complete": False}
             conn.execute(delete(up).where(mine))
-            if _file_sha256(part) != sha:
+            if self._plain_sha256(part, sha) != sha:
                 part.unlink(missing_ok=True)
                 return PhotoError(422, "hash_mismatch", "the uploaded bytes do not have the "
                                   "announced SHA-256; start again", offset=0)
@@ -173,7 +190,7 @@ class PhotoStore:
             else:
                 final = self.final_path(sha)
                 try:
-                    final.parent.mkdir(parents=True, exist_ok=True)
+                    self._private_dir(final.parent)
                 except OSError as exc:
                     if db.is_storage_full(exc):
                         return storage_full()  # the partial file stays: resume at the end
@@ -185,15 +202,56 @@ class PhotoStore:
                 sha256=sha, device_id=device_id, received_at=now))
         return done
 
-    def _write(self, part: Path, offset: int, chunk: bytes) -> bool:
-        """Write ``chunk`` at ``offset`` of the partial file, durably. False when the
-        disk is full: the file is cut back to ``offset`` (the space is given back; the
-        upload resumes there)."""
+    def _private_dir(self, path: Path) -> None:
+        """``path`` (the root or a directory in it) exists, 0700."""
+        for d in (self.root, path) if path != self.root else (self.root,):
+            d.mkdir(parents=True, exist_ok=True, mode=0o700)
+            if d.stat().st_mode & 0o077:
+                os.chmod(d, 0o700)
+
+    def _resume_at(self, part: Path, offset: int) -> tuple[int, int, str] | None:
+        """Where the sealed partial file continues after ``offset`` bytes of photo:
+        (file position, next frame number, its key id); None when it cannot (missing,
+        in the clear, under a key the ring no longer has, ``offset`` not at a frame's
+        end: the upload starts over)."""
         try:
-            part.parent.mkdir(parents=True, exist_ok=True)
-            with open(part, "r+b" if offset > 0 else "wb") as fh:
-                fh.seek(offset)
-                fh.write(chunk)
+            with open(part, "rb") as fh:
+                kid = atrest.file_key_id(fh)
+                if kid is None or kid not in self.keys.keyset().keys:
+                    return None
+                done, end, count = 0, 5 + len(kid.encode()), 0
+                for pos, length, index in atrest.frames(fh):
+                    if done == offset:
+                        break
+                    done += length
+                    end = pos + atrest.FRAME_HEAD.size + length + atrest.TAG
+                    count = index + 1
+        except FileNotFoundError:
+            return None
+        return (end, count, kid) if done == offset else None
+
+    def _write(self, part: Path, sha: str, offset: int, chunk: bytes) -> bool:
+        """Seal ``chunk`` as the frame after ``offset`` bytes of the partial file,
+        durably. False when the disk is full: the file is cut back to where it was (the
+        space is given back; the upload resumes there)."""
+        ring = self.keys
+        if offset > 0:
+            resume = self._resume_at(part, offset)
+            if resume is None:  # checked by the caller under the same lock
+                raise atrest.AtRestError(f"partial upload {part.name} cannot continue")
+            pos, index, kid = resume
+            head = b""
+        else:
+            pos, index, kid = 0, 0, ring.current_id
+            head = atrest.header(kid)
+        frame = head + atrest.seal_frame(ring, kid, sha, index, chunk)
+        try:
+            self._private_dir(part.parent)
+            fd = os.open(part, os.O_RDWR | os.O_CREAT | (os.O_TRUNC if offset == 0 else 0),
+                         0o600)
+            with os.fdopen(fd, "r+b") as fh:
+                fh.seek(pos)
+                fh.write(frame)
                 fh.truncate()
                 fh.flush()
                 os.fsync(fh.fileno())
@@ -202,13 +260,115 @@ class PhotoStore:
                 raise
             try:
                 if offset > 0:
-                    os.truncate(part, offset)
+                    os.truncate(part, pos)
                 else:
                     part.unlink(missing_ok=True)
             except OSError:
                 pass  # the next write at this offset truncates it anyway
             return False
         return True
+
+    def _plain_sha256(self, path: Path, name: str) -> str:
+        digest = hashlib.sha256()
+        with open(path, "rb") as fh:
+            for piece in atrest.read_plain(self.keys, fh, name):
+                digest.update(piece)
+        return digest.hexdigest()
+
+    # -- reading, re-sealing --------------------------------------------------------------
+
+    def read(self, sha: str) -> bytes | None:
+        """A stored photo's bytes (opened, its hash checked), or None if not here."""
+        sha = sha.lower()
+        try:
+            with open(self.final_path(sha), "rb") as fh:
+                data = b"".join(atrest.read_plain(self.keys, fh, sha))
+        except FileNotFoundError:
+            return None
+        if hashlib.sha256(data).hexdigest() != sha:
+            raise atrest.AtRestError(f"photo {sha} is damaged (its bytes have another hash)")
+        return data
+
+    def reseal(self) -> dict[str, int]:
+        """Seal under the current key every photo in the clear or under another key
+        (each written beside and renamed over: a crash leaves the old file whole), and
+        delete partial uploads not under the current key (those uploads start over).
+        Directories and files get their modes (0700, 0600) on the way."""
+        ring = self.keys
+        current = ring.current_id
+        counts = {"photos": 0, "resealed": 0, "partials_dropped": 0, "damaged": 0}
+        if not self.root.is_dir():
+            return counts
+        self._private_dir(self.root)
+        for sub in sorted(self.root.iterdir()):
+            if not sub.is_dir():
+                continue
+            if sub.stat().st_mode & 0o077:
+                os.chmod(sub, 0o700)
+            if sub.name == "partial":
+                for path in sub.iterdir():
+                    with open(path, "rb") as fh:
+                        kid = atrest.file_key_id(fh)
+                    if kid != current:
+                        path.unlink(missing_ok=True)
+                        counts["partials_dropped"] += 1
+                continue
+            for path in sub.iterdir():
+                if len(path.name) != 64 or not path.is_file():
+                    continue
+                counts["photos"] += 1
+                if path.stat().st_mode & 0o077:
+                    os.chmod(path, 0o600)
+                with open(path, "rb") as fh:
+                    if atrest.file_key_id(fh) == current:
+                        continue
+                    if self._reseal_file(ring, fh, path):
+                        counts["resealed"] += 1
+                    else:
+                        counts["damaged"] += 1
+        return counts
+
+    def _reseal_file(self, ring: atrest.KeyRing, fh: Any, path: Path) -> bool:
+        digest = hashlib.sha256()
+
+        def pieces() -> Any:
+            for piece in atrest.read_plain(ring, fh, path.name):
+                digest.update(piece)
+                yield piece
+
+        tmp = path.with_name(path.name + ".reseal")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as out:
+            atrest.write_sealed(ring, out, path.name, pieces())
+            out.flush()
+            os.fsync(out.fileno())
+        if digest.hexdigest() != path.name:
+            tmp.unlink(missing_ok=True)
+            return False  # left as it is: not this store's to repair
+        os.replace(tmp, path)
+        return True
+
+    def stale_files(self) -> int:
+        """Photos and partial uploads not sealed under the current key."""
+        current = self.keys.current_id
+        if not self.root.is_dir():
+            return 0
+        stale = 0
+        for path in self.root.glob("*/*"):
+            if path.is_file() and not path.name.endswith(".reseal"):
+                with open(path, "rb") as fh:
+                    stale += atrest.file_key_id(fh) != current
+        return stale
+
+    def seal_legacy(self) -> None:
+        """At start: photos kept in the clear by a server before migration 12 are
+        sealed, once (a marker file records that it was done)."""
+        marker = self.root / ".sealed"
+        if marker.exists() or not self.root.is_dir():
+            return
+        self.reseal()
+        fd = os.open(marker, os.O_WRONLY | os.O_CREAT, 0o600)
+        os.close(fd)
 
     def _over_quota(self, conn: Connection, device_id: str, total: int) -> PhotoError | None:
         """A new upload of ``total`` bytes would take this device past its quota: the
@@ -300,7 +460,7 @@ def known_photos(conn: Connection, device_id: str, grids: tuple[int, ...],
     if not rest or not grids:
         return held
     rec = db.records
-    named = rec.c.payload["sha256"].as_string()
+    named = rec.c.photo_sha256  # the payload's sha256, beside it (payloads are sealed)
     referenced = {r[0] for r in conn.execute(
         select(named).distinct().where(
             rec.c.kind == "photo.meta", rec.c.grid_id.in_(grids),
@@ -317,10 +477,3 @@ def _insert_once(conn: Connection, statement: Any) -> None:
     except IntegrityError:
         pass
 
-
-def _file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()

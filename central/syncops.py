@@ -483,7 +483,7 @@ def _write_fields(
     conn.execute(
         update(db.households)
         .where(db.households.c.id == household_id)
-        .values(**values, version=version, updated_seq=seq)
+        .values(**db.with_blind_index(conn, values), version=version, updated_seq=seq)
     )
     hf = db.household_fields
     for name in values:
@@ -667,7 +667,8 @@ def _write_member(
         old = (state or {}).get("snapshot") or {}
         changed = [protocol.REMOVED_FIELD, *(k for k in values if values[k] != old.get(k))]
     else:
-        conn.execute(update(m).where(m.c.id == member_id).values(**values))
+        conn.execute(update(m).where(m.c.id == member_id)
+                     .values(**db.with_blind_index(conn, values)))
         changed = [k for k in values if before is not None and values[k] != before[k]]
     ms = db.member_state
     row = {"version": version, "removed": int(removed), "updated_seq": seq,

@@ -30,7 +30,7 @@ import requests
 from central_helpers import SEED_ARGS, Device, central, seeded_database, start_server, stop_process
 from sqlalchemy import Engine, func, insert, select, update
 
-from central import db, ops
+from central import atrest, db, ops
 from central.photos import PhotoStore
 from sync import protocol
 
@@ -171,8 +171,8 @@ def photo_count(engine: Engine, sha: str) -> int:
 
 
 def stored(tight: Tight, sha: str) -> bytes | None:
-    path = tight.photo_dir / sha[:2] / sha
-    return path.read_bytes() if path.exists() else None
+    """A photo the centre keeps (sealed at rest), opened with the centre's keys."""
+    return PhotoStore(tight.photo_dir, keys=db.keyring(tight.engine)).read(sha)
 
 
 def open_fds(pid: int) -> int:
@@ -504,8 +504,8 @@ def test_stale_partials_are_removed_at_start(fresh_db: str, tmp_path: Path) -> N
     """Before serving, uploads untouched for longer than the age limit (48 hours by
     default) are deleted with their files, and so are old files no upload owns."""
     photo_dir = tmp_path / "photos"
-    store = PhotoStore(photo_dir)
     engine = db.make_engine(fresh_db)
+    store = PhotoStore(photo_dir, keys=db.keyring(engine))
     old, fresh, orphan = "a" * 64, "b" * 64, "c" * 64
     (photo_dir / "partial").mkdir(parents=True)
     long_ago = db.now_utc() - timedelta(hours=49)
@@ -513,7 +513,7 @@ def test_stale_partials_are_removed_at_start(fresh_db: str, tmp_path: Path) -> N
         for sha, when in ((old, long_ago), (fresh, db.now_utc())):
             conn.execute(insert(db.photo_uploads).values(
                 sha256=sha, device_id="dev-1", size=10, offset=5, updated_at=db.iso(when)))
-            store.partial_path(sha, "dev-1").write_bytes(b"12345")
+            assert store._write(store.partial_path(sha, "dev-1"), sha, 0, b"12345")
     os.utime(store.partial_path(old, "dev-1"), (long_ago.timestamp(),) * 2)
     stray = photo_dir / "partial" / f"{orphan}.part"  # e.g. left by an older version
     stray.write_bytes(b"x")
@@ -521,7 +521,8 @@ def test_stale_partials_are_removed_at_start(fresh_db: str, tmp_path: Path) -> N
     proc, _base = start_server(fresh_db, tmp_path, "--photo-dir", str(photo_dir))
     try:
         assert not store.partial_path(old, "dev-1").exists() and not stray.exists()
-        assert store.partial_path(fresh, "dev-1").read_bytes() == b"12345"
+        with open(store.partial_path(fresh, "dev-1"), "rb") as fh:
+            assert b"".join(atrest.read_plain(store.keys, fh, fresh)) == b"12345"
         with engine.connect() as conn:
             left = {r[0] for r in conn.execute(select(db.photo_uploads.c.sha256))}
         assert left == {fresh}
@@ -563,7 +564,8 @@ def test_full_disk_on_a_chunk_is_507_and_the_upload_resumes(tight: Tight) -> Non
         body = resp.json()
         assert body["error"] == "insufficient_storage" and "disk is full" in body["message"]
         [part] = partial_files(tight, sha)
-        assert part.stat().st_size == CHUNK
+        with open(part, "rb") as fh:  # one sealed frame: the first chunk, nothing more
+            assert [length for _, length, _ in atrest.frames(fh)] == [CHUNK]
         assert missing(dev, [sha]) == [{"sha256": sha, "offset": CHUNK}]
     finally:
         filler.unlink()

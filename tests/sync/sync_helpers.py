@@ -30,6 +30,12 @@ class LiveServer:
         self.proc, self.base, self.db_url, self.demo, self.engine = proc, base, db_url, demo, engine
         self.photo_dir = photo_dir
 
+    def stored_photo(self, sha: str) -> bytes | None:
+        """A photo the centre keeps (sealed at rest), opened with the centre's keys."""
+        from central.photos import PhotoStore
+
+        return PhotoStore(self.photo_dir, keys=db.keyring(self.engine)).read(sha)
+
     def stop(self) -> None:
         self.engine.dispose()
         self.proc.terminate()

@@ -30,8 +30,7 @@ def add_blob(session: Session, data: bytes) -> str:
 
 
 def stored(live: LiveServer, sha: str) -> bytes | None:
-    path = live.photo_dir / sha[:2] / sha
-    return path.read_bytes() if path.exists() else None
+    return live.stored_photo(sha)
 
 
 def test_upload_in_chunks_and_nothing_to_do_after(live: LiveServer, make_device: Any) -> None:
