@@ -8,6 +8,7 @@ import sys  # noqa: E402
 
 from fieldclient.security import hardening  # noqa: E402
 
+hardening.restart_with_scrubbing_allocator()  # freed memory overwritten (glibc); may exec
 hardening.apply()  # not dumpable, no core files, umask 0o077: before anything is unlocked
 
 from ui.app import main  # noqa: E402

@@ -91,6 +91,8 @@ def create_app(argv: list[str]) -> QApplication:
 def main(argv: list[str] | None = None, t0: float | None = None) -> int:
     from fieldclient.security import hardening
 
+    if argv is None:  # the ``gridfield`` script (main.py did this before importing Qt)
+        hardening.restart_with_scrubbing_allocator()
     hardening.apply()  # again for the ``gridfield`` script (idempotent after main.py)
     argv = list(sys.argv if argv is None else argv)
     args = parse_args(argv[1:])

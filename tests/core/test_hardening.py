@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from fieldclient.security import hardening
+
 ROOT = Path(__file__).resolve().parents[2]
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Linux only")
@@ -74,3 +76,32 @@ def test_keep_dumpable_for_debugging() -> None:
                   {"GRIDFIELD_KEEP_DUMPABLE": "1"})
     assert report["dumpable"] is True
     assert report["umask"] == 0o077
+
+
+_ALLOCATOR = (
+    "import json, os, sys\n"
+    "from fieldclient.security import hardening\n"
+    "print('start', flush=True)\n"
+    "hardening.restart_with_scrubbing_allocator()\n"
+    "print(json.dumps([os.environ.get('PYTHONMALLOC'), os.environ.get('GLIBC_TUNABLES'),"
+    " hardening.freed_memory_scrubbed()]))\n"
+)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc")
+def test_the_app_restarts_itself_with_an_allocator_that_overwrites_freed_memory() -> None:
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("PYTHONMALLOC", "GLIBC_TUNABLES", hardening.SCRUB_ENV)}
+    env["GLIBC_TUNABLES"] = "glibc.malloc.arena_max=2"  # one of the user's own is kept
+    out = subprocess.run([sys.executable, "-c", _ALLOCATOR], cwd=ROOT, env=env,
+                         capture_output=True, text=True, timeout=60, check=True)
+    lines = out.stdout.splitlines()
+    assert lines.count("start") == 2  # the first start ran up to the restart
+    malloc, tunables, scrubbed = json.loads(lines[-1])
+    assert malloc == "malloc" and scrubbed is True
+    assert tunables.split(":") == ["glibc.malloc.arena_max=2", *hardening.SCRUB_TUNABLES]
+    env[hardening.SCRUB_ENV] = "0"  # turned off: no restart
+    out = subprocess.run([sys.executable, "-c", _ALLOCATOR], cwd=ROOT, env=env,
+                         capture_output=True, text=True, timeout=60, check=True)
+    assert out.stdout.splitlines().count("start") == 1
+    assert json.loads(out.stdout.splitlines()[-1])[2] is False
