@@ -156,12 +156,13 @@ class AppController(QObject):
         if first_run and self.sync.enrollment() is None:
             self.main_view.show_page("sync")  # offer enrollment right after set-up
         if session.pin_change_required:  # IT's PIN policy asks for a longer PIN
+            from fieldclient.fieldwork import pinpolicy
             from ui.dialogs.message import show_message
 
             notice = show_message(
                 QApplication.translate(
                     "AppController", "IT要求PIN码至少{n}位数字，请现在修改PIN码。"
-                ).format(n=session.min_pin_digits()),
+                ).format(n=pinpolicy.min_pin_digits(session)),
                 parent=self.window,
                 role="info",
             )

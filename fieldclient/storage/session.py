@@ -47,7 +47,8 @@ class Session:
     ) -> None:
         self.paths = DataPaths(Path(data_dir))
         self.device_id = unlocked.device_id
-        # The PIN used to unlock is shorter than IT's policy: the UI asks for a new one.
+        # The PIN used to unlock is shorter than IT's policy: the UI asks for a new one
+        # (set by fieldclient.fieldwork.pinpolicy, which knows the policy).
         self.pin_change_required = False
         self.clock = clock
         self._dek: bytearray | None = unlocked.dek
@@ -132,28 +133,15 @@ class Session:
         finally:
             crypto.wipe(secret)
 
-    def min_pin_digits(self) -> int:
-        """The shortest PIN IT's policy (``pin_policy`` from the centre) allows."""
-        from fieldclient.fieldwork import serverconfig
-
-        return serverconfig.min_pin_digits(self.db)
-
     def change_pin(self, old_pin: str, new_pin: str) -> None:
-        """Change the PIN of the unlocked device and record it in the audit log now.
-
-        The new PIN must meet IT's policy (:meth:`min_pin_digits`)."""
-        from fieldclient.errors import PinTooShortForPolicy
-
-        digits = self.min_pin_digits()
-        if len(new_pin) < digits:
-            raise PinTooShortForPolicy(digits=digits)
+        """Change the PIN of the unlocked device and record it in the audit log now
+        (IT's policy on its length: :mod:`fieldclient.fieldwork.pinpolicy`)."""
         events = Vault(self.paths.root, self.clock).change_pin(
             old_pin, new_pin, keep_for_audit=False
         )
         with self.db.conn:
             for event in events:
                 self.audit.append(event["action"], event.get("detail"), ts=event["ts"])
-        self.pin_change_required = False
 
     def record_export(self, what: str, destination: str, count: int) -> None:
         with self.db.conn:
@@ -193,14 +181,9 @@ def reset_pin_device(data_dir: Path, code: str, new_pin: str,
     """A forgotten PIN replaced with IT's recovery code: the device opens with the new
     PIN set (the reset is in the audit log)."""
     result = Vault(data_dir, clock).reset_pin(code, new_pin)
-    session = _open_session(data_dir, result, audit.UNLOCK, clock)
-    session.pin_change_required = len(new_pin) < session.min_pin_digits()
-    return session
+    return _open_session(data_dir, result, audit.UNLOCK, clock)
 
 
 def unlock_device(data_dir: Path, pin: str, clock: Callable[[], float] = time.time) -> Session:
-    """Unlock; ``session.pin_change_required`` when the PIN is shorter than IT's policy."""
     result = Vault(data_dir, clock).unlock(pin)
-    session = _open_session(data_dir, result, audit.UNLOCK, clock)
-    session.pin_change_required = len(pin) < session.min_pin_digits()
-    return session
+    return _open_session(data_dir, result, audit.UNLOCK, clock)

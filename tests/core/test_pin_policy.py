@@ -9,9 +9,9 @@ import pytest
 
 from central.settings import SettingError, validate
 from fieldclient.errors import PinTooShortForPolicy
-from fieldclient.fieldwork import serverconfig
+from fieldclient.fieldwork import pinpolicy, serverconfig
 from fieldclient.security.keystore import FileSecretStore
-from fieldclient.storage.session import setup_device, unlock_device
+from fieldclient.storage.session import setup_device
 
 if TYPE_CHECKING:
     from device_fixtures import FakeClock
@@ -31,17 +31,17 @@ def test_centre_refuses_a_bad_policy(bad: object) -> None:
 @pytest.mark.usefixtures("fast_kdf")
 def test_a_pin_shorter_than_the_policy_must_be_changed(data_dir: Path, clock: FakeClock) -> None:
     with setup_device(data_dir, PIN, store=FileSecretStore(data_dir), clock=clock) as s:
-        assert s.min_pin_digits() == 6
+        assert pinpolicy.min_pin_digits(s) == 6
         with s.db.conn:  # what the sync engine stores from the pull feed
             serverconfig.put(s.db, serverconfig.PIN_POLICY, {"min_digits": 10}, 1)
-    with unlock_device(data_dir, PIN, clock=clock) as s:
+    with pinpolicy.unlock(data_dir, PIN, clock=clock) as s:
         assert s.pin_change_required
-        assert s.min_pin_digits() == 10
+        assert pinpolicy.min_pin_digits(s) == 10
         with pytest.raises(PinTooShortForPolicy) as info:
-            s.change_pin(PIN, "13579024")
+            pinpolicy.change_pin(s, PIN, "13579024")
         assert "10" in info.value.message("zh_CN") and "10" in info.value.message("en")
         assert info.value.message("en") != info.value.message("zh_CN")
-        s.change_pin(PIN, LONG_PIN)
+        pinpolicy.change_pin(s, PIN, LONG_PIN)
         assert not s.pin_change_required
-    with unlock_device(data_dir, LONG_PIN, clock=clock) as s:
+    with pinpolicy.unlock(data_dir, LONG_PIN, clock=clock) as s:
         assert not s.pin_change_required

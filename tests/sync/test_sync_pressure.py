@@ -115,8 +115,10 @@ def test_cli_init_enroll_and_sync(live: LiveServer, tmp_path: Path) -> None:
     assert out.returncode == 0, out.stderr
     report = json.loads(out.stdout)
     assert report["ok"] and report["pulled"] == {"task": 1}
-    # one pull, and the audit chain's head anchored at the centre for the first time
-    assert report["requests"] == 2 and report["steps"]["audit"] == "first"
+    # one pull, the audit chain's head anchored at the centre for the first time, and
+    # the PIN recovery share escrowed there
+    assert report["requests"] == 3 and report["steps"]["audit"] == "first"
+    assert report["steps"]["recovery"] == "ok"
     out = fieldclient(data, "sync", "--pin-stdin")
     assert out.returncode == 0 and "Nothing to sync" in out.stdout, out.stdout
     out = fieldclient(data, "simulate", "--visits", "3", "--events", "1", "--pin-stdin", "--json")

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QDialog, QVBoxLayout, QWidget
 
+from fieldclient.fieldwork import pinpolicy
 from ui.errors import error_text
 from ui.screens.setup import is_weak_pin
 from ui.tasks import run_task
@@ -83,7 +84,8 @@ class ChangePinDialog(Retranslatable, QDialog):
                 self.panel.show_message(None)
                 old, new = self._old, self._new
                 self._old = self._new = ""
-                run_task(lambda: self.session.change_pin(old, new), self._done, self._failed)
+                run_task(lambda: pinpolicy.change_pin(self.session, old, new), self._done,
+                         self._failed)
         self._show_step()
 
     def _done(self, _result: object) -> None:

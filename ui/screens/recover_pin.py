@@ -21,9 +21,9 @@ if TYPE_CHECKING:
 
 
 def _reset(data_dir: Path, code: str, pin: str) -> Session:
-    from fieldclient.storage.session import reset_pin_device
+    from fieldclient.fieldwork import pinpolicy
 
-    return reset_pin_device(data_dir, code, pin)
+    return pinpolicy.reset_pin(data_dir, code, pin)
 
 
 class RecoverPinDialog(Retranslatable, QDialog):

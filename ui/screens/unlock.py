@@ -22,9 +22,9 @@ if TYPE_CHECKING:
 
 
 def _unlock(data_dir: Path, pin: str) -> Session:
-    from fieldclient.storage.session import unlock_device
+    from fieldclient.fieldwork import pinpolicy
 
-    return unlock_device(data_dir, pin)
+    return pinpolicy.unlock(data_dir, pin)
 
 
 class UnlockScreen(Retranslatable, QWidget):
