@@ -86,6 +86,9 @@ def render(app: QApplication, out: Path, language: str, scale: float, tmp: Path)
         screen.pad.press(digit)
     screen.pad.submit()
     save(controller.window, out, f"{tag}_04_unlock_wrong_pin", app)
+    screen.open_recovery()  # 忘记PIN码？: IT's recovery code, then a new PIN
+    save(screen.recovery_dialog, out, f"{tag}_04b_recover_pin", app)
+    screen.recovery_dialog.reject()
 
     controller.on_session(unlock_device(data_dir, PIN))
     view = controller.window.screen_widget()
