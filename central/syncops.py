@@ -1187,12 +1187,18 @@ def _dicts(result: Any) -> list[dict[str, Any]]:
     return [dict(zip(keys, row, strict=True)) for row in result]
 
 
+# What a device pulls of a household and its members: every column but the centre's
+# own blind index of the ID number (migration 12), so pulled rows stay as they were.
+_PULLED_HOUSEHOLD = tuple(c for c in db.households.c if c.name != "id_number_bidx")
+_PULLED_MEMBER = tuple(c for c in db.members.c if c.name != "id_number_bidx")
+
+
 def _households_page(
     conn: Connection, grids: tuple[int, ...], after: int, limit: int, before: int
 ) -> list[dict[str, Any]]:
     h = db.households
     rows = _dicts(conn.execute(
-        select(h)
+        select(*_PULLED_HOUSEHOLD)
         .where(h.c.grid_id.in_(grids), h.c.updated_seq > db.seq_cursor(after),
                h.c.updated_seq < before)
         .order_by(h.c.updated_seq)
@@ -1202,7 +1208,7 @@ def _households_page(
         by_id: dict[str, list[dict[str, Any]]] = {r["id"]: [] for r in rows}
         m = db.members
         for item in _dicts(conn.execute(
-            select(m).where(m.c.household_id.in_(list(by_id))).order_by(m.c.id)
+            select(*_PULLED_MEMBER).where(m.c.household_id.in_(list(by_id))).order_by(m.c.id)
         )):
             by_id[item.pop("household_id")].append(item)
         ms = db.member_state
