@@ -133,7 +133,7 @@ def start_server(db_url: str, workdir: Path, *extra: str
         try:
             if requests.get(base + "/api/v1/health", timeout=1).status_code == 200:
                 return proc, base
-        except requests.ConnectionError:
+        except (requests.ConnectionError, requests.Timeout):  # still starting (or busy)
             pass
         time.sleep(0.1)
     proc.kill()

@@ -82,7 +82,7 @@ def _start_with(db_url: str, workdir: Path, extra: list[str]
             try:
                 if requests.get(base + "/api/v1/health", timeout=1).status_code == 200:
                     return proc, base
-            except requests.ConnectionError:
+            except (requests.ConnectionError, requests.Timeout):  # still starting (or busy)
                 time.sleep(0.1)
         if proc.poll() is None:
             proc.kill()
