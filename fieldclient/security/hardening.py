@@ -11,12 +11,13 @@ signing key and whatever the worker looked at. Nothing of that may leave it:
   of the explicit modes where files are created (``fsutil.atomic_write``, the
   database, backups, logs).
 
-Elsewhere the calls that do not exist are skipped (a documented no-op). On Windows the
-equivalent would be ``SetErrorMode(SEM_NOGPFAULTERRORBOX)`` plus excluding the app from
-Windows Error Reporting's local dumps (``WerAddExcludedApplication``, or no
-``LocalDumps`` key for it), and a process DACL that denies ``PROCESS_VM_READ`` to other
-processes; Windows has no umask, so files rely on the data directory's ACL (the
-per-user ``%LOCALAPPDATA%``). None of that is done yet.
+Elsewhere the calls that do not exist are skipped (a documented no-op). On Windows:
+``SetErrorMode(SEM_FAILCRITICALERRORS | SEM_NOGPFAULTERRORBOX)`` (no crash dialog that
+offers to send a dump) and ``WerAddExcludedApplication`` for this executable (Windows
+Error Reporting writes no dump of it); written from the Windows documentation and not
+run on Windows yet. Not done there: a process DACL denying ``PROCESS_VM_READ`` to other
+processes of the same user. Windows has no umask, so files rely on the data
+directory's ACL (the per-user ``%LOCALAPPDATA%``).
 
 What the worker looked at is harder: Qt and Python free the memory of a label, a
 string, a row, and the allocator leaves the bytes where they were. Measured: after a
@@ -95,6 +96,23 @@ def _no_core_files() -> bool:
     return True
 
 
+def _windows_no_dumps() -> bool:
+    """Windows: no crash dialog and no Windows Error Reporting dump of this program."""
+    import ctypes
+
+    win_dll = getattr(ctypes, "WinDLL", None)
+    if win_dll is None:
+        return False
+    try:
+        kernel32 = win_dll("kernel32")
+        kernel32.SetErrorMode(0x0001 | 0x0002)  # SEM_FAILCRITICALERRORS, SEM_NOGPFAULTERRORBOX
+        wer = win_dll("wer")
+        result = wer.WerAddExcludedApplication(ctypes.c_wchar_p(sys.executable), False)
+    except (OSError, AttributeError):
+        return False
+    return int(result) in (0, 1)  # S_OK or S_FALSE (already excluded)
+
+
 def apply() -> Hardening:
     """Harden the current process; idempotent, never raises."""
     umask: int | None = None
@@ -103,6 +121,9 @@ def apply() -> Hardening:
         umask = UMASK
     if os.environ.get(KEEP_DUMPABLE_ENV) == "1":
         return Hardening(not_dumpable=False, no_core_files=False, umask=umask)
+    if sys.platform == "win32":
+        no_dumps = _windows_no_dumps()
+        return Hardening(not_dumpable=no_dumps, no_core_files=no_dumps, umask=None)
     no_core = _no_core_files()
     not_dumpable = False
     with contextlib.suppress(OSError):
