@@ -25,7 +25,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.gzip import GZipMiddleware
 
-from central import auditanchor, db, identity, ops, recovery, syncops
+from central import auditanchor, db, identity, ops, recovery, reviews, syncops
 from central.limits import Limits
 from central.photos import MAX_PHOTO_BYTES, PhotoError, PhotoStore, default_blob_dir
 from sync import protocol
@@ -596,7 +596,7 @@ def _authenticate(
             else:
                 conn.execute(
                     update(db.devices).where(db.devices.c.id == device_id)
-                    .values(last_contact=db.iso(now))
+                    .values(**reviews.note_contact(conn, device, now))
                 )
                 if server_unix - _last_prune[0] > 60:  # replays this old fail the skew test
                     _last_prune[0] = server_unix

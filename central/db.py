@@ -172,6 +172,10 @@ devices = Table(
     # Revoked with "upload first": until then the device may still push and upload
     # photos (nothing else), and its signed wipe tells it to send what it holds first.
     Column("upload_until", String(32), nullable=True),
+    # migration 13: where the device stands in the review feed (kind ``device``), and
+    # the last contact sent there (it moves at most every CONTACT_STEP_SECONDS)
+    Column("feed_seq", BigInteger, nullable=True),
+    Column("contact_sent", String(32), nullable=True),
     CheckConstraint(_in("status", DEVICE_STATUSES), name="ck_devices_status"),
 )
 
@@ -594,6 +598,56 @@ V12_TABLES = ("key_checks", "operator_audit")
 KEY_CHECK_TEXT = b"gridfield-central-key-check"
 KEY_CHECK_AD = "key_checks.check_value"
 
+# -- review access (migration 13) ----------------------------------------------------------
+
+REVIEW_STATES = ("approved", "has_issues", "rejected")
+
+reviews = Table(
+    "reviews",
+    metadata,
+    # A leader's or supervisor's verdict on a visit or a patrol (op review.create; id =
+    # its record id). Never edited: a new verdict is a new row; the latest is the state.
+    Column("id", String(36), primary_key=True),
+    Column("target_kind", String(16), nullable=False),
+    Column("target_id", String(64), nullable=False),
+    Column("grid_id", Integer, ForeignKey("org_units.id"), nullable=False),
+    Column("worker_id", Integer, nullable=True),  # the person whose record it is
+    Column("household_id", String(36), nullable=True),
+    Column("state", String(16), nullable=False),
+    Column("comment", SealedText("reviews.comment"), nullable=True),
+    Column("reviewer_id", Integer, nullable=False),
+    Column("reviewer_role", String(16), nullable=False),
+    Column("device_id", String(36), nullable=False),
+    Column("reviewed_at", Float, nullable=True),  # when the device says it happened
+    Column("received_at", String(32), nullable=False),
+    Column("updated_seq", BigInteger, nullable=False),
+    CheckConstraint(_in("state", REVIEW_STATES), name="ck_reviews_state"),
+    CheckConstraint("target_kind IN ('visit', 'patrol')", name="ck_reviews_target"),
+)
+Index("ix_reviews_grid", reviews.c.grid_id, reviews.c.updated_seq)
+Index("ix_reviews_target", reviews.c.target_kind, reviews.c.target_id)
+
+patrols = Table(
+    "patrols",
+    metadata,
+    # A patrol as its records arrive (patrol.report, checklist.result, track.segment):
+    # the report, the results and the simplified track, for the review feed. ``finished``
+    # once the report is here; ``updated_seq`` moves with every record of it.
+    Column("id", String(64), primary_key=True),
+    Column("grid_id", Integer, ForeignKey("org_units.id"), nullable=False),
+    Column("person_id", Integer, nullable=False),
+    Column("device_id", String(36), nullable=False),
+    Column("finished", Boolean, nullable=False),
+    Column("report", SealedJSON("patrols.report"), nullable=True),
+    Column("results", SealedJSON("patrols.results"), nullable=False),
+    Column("segments", JSON, nullable=False),  # track.segment record ids
+    Column("track", SealedJSON("patrols.track"), nullable=False),
+    Column("updated_seq", BigInteger, nullable=False),
+)
+Index("ix_patrols_grid", patrols.c.grid_id, patrols.c.updated_seq)
+
+V13_TABLES = ("reviews", "patrols")
+
 # Every sealed column (central.atrest), by table: migration 12 seals them in place and
 # ``central keys rotate`` re-seals them under the new key.
 SEALED_COLUMNS: dict[str, tuple[str, ...]] = {
@@ -610,6 +664,8 @@ SEALED_COLUMNS: dict[str, tuple[str, ...]] = {
     "sync_ops": ("result",),
     "server_keys": ("private_key",),  # the key that signs wipes (migration 10)
     "recovery_shares": ("code",),  # a device's PIN recovery secret (migration 11)
+    "reviews": ("comment",),  # migration 13
+    "patrols": ("report", "results", "track"),  # migration 13
 }
 # VARCHAR columns (PostgreSQL) that become TEXT to hold their sealed form
 _WIDENED = {
@@ -717,7 +773,7 @@ def _migration_1(conn: Connection) -> None:
         t for name, t in metadata.tables.items()
         if name != "schema_version"
         and name not in (V2_TABLES + V3_TABLES + V4_TABLES + V5_TABLES + V8_TABLES
-                         + V10_TABLES + V11_TABLES + V12_TABLES)
+                         + V10_TABLES + V11_TABLES + V12_TABLES + V13_TABLES)
     ]
     metadata.create_all(conn, tables=v1)
     conn.execute(counters.insert().values(name="change_seq", value=0))
@@ -874,6 +930,35 @@ def _migration_12(conn: Connection) -> None:
     add_key_check(conn, ring.current_id)
     while reseal(conn, ring.current_id, batch=5000):
         pass
+
+
+def _migration_13(conn: Connection) -> None:
+    """Review access (issue 13): reviews of visits and patrols, patrols gathered from
+    their records for the review feed, and each device's place in that feed (every
+    device enrolled so far gets one, so leaders and supervisors pull it once)."""
+    metadata.create_all(conn, tables=[reviews, patrols])
+    present = {c["name"] for c in inspect(conn).get_columns("devices")}
+    for name in ("feed_seq", "contact_sent"):
+        if name not in present:
+            kind = devices.c[name].type.compile(dialect=conn.dialect)
+            conn.execute(text(f"ALTER TABLE devices ADD COLUMN {name} {kind}"))
+    conn.execute(text("CREATE INDEX ix_devices_feed ON devices (feed_seq)"))
+    ids = [str(r[0]) for r in conn.execute(select(devices.c.id).order_by(devices.c.id))]
+    if ids:
+        last = next_seq(conn, len(ids))
+        conn.execute(update(devices).where(devices.c.id == bindparam("k_id"))
+                     .values(feed_seq=bindparam("v_seq")),
+                     [{"k_id": i, "v_seq": last - len(ids) + 1 + n} for n, i in enumerate(ids)])
+    # patrols stored before this migration: gathered from their records
+    r = records
+    rows = conn.execute(
+        select(r.c.kind, r.c.id, r.c.grid_id, r.c.device_id, r.c.person_id, r.c.payload, r.c.seq)
+        .where(r.c.kind.in_(("patrol.report", "checklist.result", "track.segment")))
+        .order_by(r.c.seq)).mappings().all()
+    if rows:
+        from central import reviews as review_ops
+
+        review_ops.note_patrol_records(conn, [dict(row) for row in rows])
 
 
 def add_key_check(conn: Connection, key_id: str) -> None:
@@ -1062,6 +1147,7 @@ MIGRATIONS: list[tuple[int, Callable[[Connection], None]]] = [
     (10, _migration_10),
     (11, _migration_11),
     (12, _migration_12),
+    (13, _migration_13),
 ]
 LATEST_VERSION = MIGRATIONS[-1][0]
 

@@ -155,6 +155,8 @@ def redeem_enrollment_code(
                         status="active",
                         enrolled_at=now,
                         last_contact=now,
+                        contact_sent=now,
+                        feed_seq=db.next_seq(conn),
                     )
                 )
             person = get_person(conn, int(row["person_id"]))
@@ -204,7 +206,8 @@ def revoke_device(engine: Engine, device_id: str, upload_days: float | None = No
         conn.execute(
             update(db.devices)
             .where(db.devices.c.id == device_id)
-            .values(status="revoked", revoked_at=db.iso(now), upload_until=until)
+            .values(status="revoked", revoked_at=db.iso(now), upload_until=until,
+                    feed_seq=db.next_seq(conn))  # reviewers see it revoked
         )
         identity.wipe_command(conn, device_id, until)  # signed now, sent at the next contact
     return {"device_id": device_id, "status": "revoked", "already": False,

@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import BigInteger, Connection, Engine, bindparam, insert, select, update
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, StatementError
 
-from central import db, ops
+from central import db, ops, reviews
 from central import settings as central_settings
 from central.photos import known_photos
 from sync import protocol
@@ -121,6 +121,12 @@ def _apply_immutable(
         grid_id = _task_grid(conn, device, payload)
     elif kind == "event.followup":
         grid_id = _followup_grid(conn, device, payload)
+    elif kind == "review.create":
+        try:
+            target = reviews.review_target(conn, device, payload)
+        except reviews.ReviewRefused as refused:
+            raise Rejected(refused.reason, refused.detail) from None
+        grid_id = target["grid_id"]
     else:
         grid_id = _grid_of(payload, device)
     digest = protocol.content_hash(payload)
@@ -174,6 +180,13 @@ def _apply_immutable(
         pending.append(row)
         return {"status": "applied", "reason": None, "version": None}
     conn.execute(insert(db.records), row)  # constant statement: cheap to compile (hot path)
+    if kind in reviews.PATROL_KINDS:
+        reviews.note_patrol_records(conn, [row])
+    elif kind == "review.create":
+        try:
+            reviews.apply_review(conn, device, record_id, payload, target, seq, now)
+        except reviews.ReviewRefused as refused:
+            raise Rejected(refused.reason, refused.detail) from None
     version = None
     if kind == "member.create":
         version = 1
@@ -546,7 +559,8 @@ def _apply_resolve(conn: Connection, device: Any, op: dict[str, Any], now: str) 
 
 def _apply_one(conn: Connection, device: Any, op: dict[str, Any], now: str) -> dict[str, Any]:
     kind = op["kind"]
-    if device.role not in ("worker", "leader"):
+    if device.role not in reviews.WRITE_ROLES and not (
+            kind == "review.create" and device.role in protocol.REVIEWER_ROLES):
         raise Rejected("read_only", f"a {device.role}'s device reads its grids but does not write")
     if kind in protocol.IMMUTABLE_KINDS:
         return _apply_immutable(conn, device, op, now)
@@ -991,6 +1005,8 @@ def _flush(conn: Connection, pending: list[dict[str, Any]]) -> None:
         return
     try:
         conn.execute(insert(db.records), pending)
+        if any(row["kind"] in reviews.PATROL_KINDS for row in pending):
+            reviews.note_patrol_records(conn, pending)
     except (IntegrityError, OperationalError, DBAPIError, StatementError) as exc:
         if isinstance(exc, OperationalError) and _is_contention(exc):
             raise  # 503
@@ -1350,7 +1366,13 @@ def pull(engine: Engine, device: Any, after: int, limit: int) -> dict[str, Any]:
         candidates += _simple_page(conn, db.tasks, "task", grids, after, limit + 1, before)
         candidates += _visits_page(conn, grids, after, limit + 1, before, device.device_id)
         candidates += central_settings.config_page(conn, grids, after, before)
+        candidates += reviews.reviews_page(conn, device, grids, after, limit + 1, before)
+        candidates += reviews.patrols_page(conn, device, grids, after, limit + 1, before)
+        candidates += reviews.devices_page(conn, device, grids, after, limit + 1, before)
     candidates.sort(key=lambda c: int(c["seq"]))
+    if device.role not in reviews.REVEAL_ROLES:  # a supervisor: nothing sensitive in clear
+        for change in candidates:
+            reviews.mask_change(change)
     page = _bounded(candidates, limit)
     has_more = len(candidates) > len(page)
     next_after = int(page[-1]["seq"]) if page else after

@@ -53,7 +53,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
 
 from fieldclient.errors import FieldClientError
-from fieldclient.fieldwork import serverconfig
+from fieldclient.fieldwork import reviews, serverconfig
 from fieldclient.fieldwork.enrollment import Enrollment, enrollment, signing_key
 from fieldclient.fieldwork.enrollment import meta_get as _meta_get
 from fieldclient.fieldwork.enrollment import meta_set as _meta_set
@@ -1886,6 +1886,24 @@ def _pull_config(engine: SyncEngine, data: dict[str, Any], seq: int,
     serverconfig.put(engine.session.db, data["key"], data.get("value"), seq)
 
 
+def _pull_review(engine: SyncEngine, data: dict[str, Any], seq: int,
+                 state: _PageState) -> None:
+    """A verdict on a visit or patrol (the worker's own records', or the grid's)."""
+    reviews.save_pulled_review(engine.session, data, seq, state.now)
+
+
+def _pull_patrol(engine: SyncEngine, data: dict[str, Any], seq: int,
+                 state: _PageState) -> None:
+    """Another device's finished patrol (leaders and supervisors)."""
+    reviews.save_pulled_patrol(engine.session, data, seq)
+
+
+def _pull_device(engine: SyncEngine, data: dict[str, Any], seq: int,
+                 state: _PageState) -> None:
+    """A device of the grid's workers with its last contact (leaders and supervisors)."""
+    reviews.save_pulled_device(engine.session, data, seq)
+
+
 PULL_APPLIERS: dict[str, PullApplier] = {
     "household": _pull_household,
     "conflict": _pull_conflict,
@@ -1893,4 +1911,7 @@ PULL_APPLIERS: dict[str, PullApplier] = {
     "task": _pull_task,
     "visit": _pull_visit,
     "config": _pull_config,
+    "review": _pull_review,
+    "patrol": _pull_patrol,
+    "device": _pull_device,
 }

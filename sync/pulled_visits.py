@@ -35,6 +35,11 @@ def _number(value: Any) -> float | None:
     return float(value)
 
 
+def _person(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 \
+        else None
+
+
 def visit_row(data: dict[str, Any], now: float) -> dict[str, Any] | None:
     """The local ``visits`` row for a pulled visit, or None when it cannot be stored."""
     visit_id, household_id = data.get("id"), data.get("household_id")
@@ -74,6 +79,7 @@ def visit_row(data: dict[str, Any], now: float) -> dict[str, Any] | None:
         "worker": _text(data.get("worker")) or None,
         "device_id": _text(data.get("device_id")) or None,
         "training": 1 if data.get("training") else 0,
+        "person_id": _person(data.get("person_id")),
         "origin": "server",
         "created_at": now,
     }

@@ -625,6 +625,82 @@ def _version_skew(db: sqlite_utils.Database) -> None:
     )
 
 
+def _review_access(db: sqlite_utils.Database) -> None:
+    """Review access (issue 13; number 12, 11 being another change's: the runner applies
+    every number it has not had, so the gap fills whenever 11 arrives).
+
+    ``reviews``: verdicts on visits and patrols (approved, has issues, rejected, with a
+    comment), the device's own (``origin = 'local'``, also queued as ``review.create``)
+    and pulled ones (``origin = 'server'``); insert-only: a new verdict is a new row, the
+    latest by ``reviewed_at`` is a record's state. ``sync_patrols``: other devices'
+    finished patrols with their results and simplified track, and ``sync_devices``: the
+    devices of the grid's workers with their last contact (both pulled by leaders and
+    supervisors only). ``visits.person_id``: who recorded a pulled visit.
+    """
+    run_script(db,
+        """
+        CREATE TABLE reviews (
+            id TEXT PRIMARY KEY,
+            target_kind TEXT NOT NULL CHECK (target_kind IN ('visit', 'patrol')),
+            target_id TEXT NOT NULL,
+            grid_id TEXT,
+            state TEXT NOT NULL CHECK (state IN ('approved', 'has_issues', 'rejected')),
+            comment TEXT NOT NULL DEFAULT '',
+            reviewer_id INTEGER,
+            reviewer_name TEXT,
+            reviewer_role TEXT,
+            worker_id INTEGER,
+            household_id TEXT,
+            reviewed_at REAL NOT NULL,
+            origin TEXT NOT NULL CHECK (origin IN ('local', 'server')),
+            server_seq INTEGER,
+            created_at REAL NOT NULL
+        );
+        CREATE INDEX reviews_target ON reviews(target_kind, target_id, reviewed_at);
+        CREATE INDEX reviews_worker ON reviews(worker_id, reviewed_at);
+        CREATE TRIGGER reviews_no_update BEFORE UPDATE ON reviews
+            BEGIN SELECT RAISE(ABORT, 'reviews are insert-only'); END;
+        CREATE TRIGGER reviews_no_delete BEFORE DELETE ON reviews
+            BEGIN SELECT RAISE(ABORT, 'reviews are insert-only'); END;
+        CREATE TABLE sync_patrols (
+            id TEXT PRIMARY KEY,
+            grid_id TEXT NOT NULL,
+            person_id INTEGER NOT NULL,
+            device_id TEXT,
+            started_at REAL,
+            finished_at REAL,
+            duration_s REAL,
+            distance_m REAL,
+            checklist_version INTEGER,
+            items_total INTEGER,
+            items_done INTEGER,
+            problems INTEGER,
+            results TEXT NOT NULL DEFAULT '[]',
+            track TEXT NOT NULL DEFAULT '[]',
+            data TEXT NOT NULL,
+            server_seq INTEGER NOT NULL
+        );
+        CREATE INDEX sync_patrols_person ON sync_patrols(person_id, finished_at);
+        CREATE INDEX sync_patrols_grid ON sync_patrols(grid_id, finished_at);
+        CREATE TABLE sync_devices (
+            id TEXT PRIMARY KEY,
+            person_id INTEGER NOT NULL,
+            person_name TEXT,
+            role TEXT,
+            grid_ids TEXT NOT NULL DEFAULT '[]',
+            name TEXT,
+            status TEXT,
+            enrolled_at TEXT,
+            last_contact TEXT,
+            server_seq INTEGER NOT NULL
+        );
+        CREATE INDEX sync_devices_person ON sync_devices(person_id);
+        ALTER TABLE visits ADD COLUMN person_id INTEGER;
+        CREATE INDEX visits_person ON visits(person_id, visited_at);
+        """
+    )
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "core: meta, append-only audit log, outbox, blob index", _core_tables),
     Migration(2, "household registry and members", _households),
@@ -638,6 +714,8 @@ MIGRATIONS: tuple[Migration, ...] = (
               _quota_households),
     Migration(10, "version skew: pulled rows held for later, ops the server defers",
               _version_skew),
+    Migration(12, "review access: reviews, other devices' patrols and last contact",
+              _review_access),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version

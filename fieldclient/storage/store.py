@@ -113,6 +113,21 @@ def backup(db: sqlite_utils.Database, path: Path, backups_dir: Path, label: str)
     return target
 
 
+APPLIED_TABLE = "schema_migrations"
+
+
+def applied_versions(db: sqlite_utils.Database,
+                     migrations: tuple[Migration, ...] = MIGRATIONS) -> set[int]:
+    """The migration numbers this database has had. Kept in ``schema_migrations`` (one
+    row per migration, written in the migration's own transaction); a database from
+    before that table (no gaps then) has had every number up to ``user_version``."""
+    if db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?",
+                  (APPLIED_TABLE,)).fetchone() is not None:
+        return {int(r[0]) for r in db.execute(f"SELECT version FROM {APPLIED_TABLE}")}
+    current = schema_version(db)
+    return {m.version for m in migrations if m.version <= current}
+
+
 def migrate(
     db: sqlite_utils.Database,
     path: Path,
@@ -120,13 +135,21 @@ def migrate(
     migrations: tuple[Migration, ...] = MIGRATIONS,
     target: int | None = None,
 ) -> list[int]:
-    """Bring the schema to ``target`` (default: latest); returns versions applied."""
+    """Bring the schema to ``target`` (default: latest); returns versions applied.
+
+    Every known migration this database has not had runs, in order, also one numbered
+    below the highest applied (numbers may have gaps: a migration numbered while another
+    was being written fills its gap later); ``user_version`` is the highest applied."""
     latest = migrations[-1].version
     target = latest if target is None else target
     current = schema_version(db)
     if current > latest:
         raise SchemaTooNew(found=current, supported=latest)
-    pending = [m for m in migrations if current < m.version <= target]
+    done = applied_versions(db, migrations)
+    unknown = done - {m.version for m in migrations}
+    if unknown:  # a newer app filled a gap this one does not know
+        raise SchemaTooNew(found=max(unknown), supported=latest)
+    pending = [m for m in migrations if m.version not in done and m.version <= target]
     if not pending:
         return []
     backup_path = backup(db, path, backups_dir, f"v{current}") if current > 0 else None
@@ -138,6 +161,7 @@ def migrate(
         for migration in pending:
             conn.execute("BEGIN IMMEDIATE")
             try:
+                _record_applied(db, done, migration.version)
                 migration.apply(db)
                 if not conn.in_transaction:
                     # sqlite-utils' table methods (create, insert...) run inside
@@ -145,7 +169,8 @@ def migrate(
                     raise RuntimeError(
                         "migration ended its own transaction; use run_script/db.execute"
                     )
-                conn.execute(f"PRAGMA user_version = {int(migration.version)}")
+                conn.execute(
+                    f"PRAGMA user_version = {max(schema_version(db), int(migration.version))}")
                 conn.execute("COMMIT")
             except Exception as exc:
                 if conn.in_transaction:  # else ROLLBACK itself fails and hides the cause
@@ -153,10 +178,19 @@ def migrate(
                 raise MigrationFailed(
                     version=migration.version, backup=str(backup_path or "-")
                 ) from exc
+            done.add(migration.version)
             applied.append(migration.version)
     finally:
         conn.isolation_level = previous_isolation
     return applied
+
+
+def _record_applied(db: sqlite_utils.Database, done: set[int], version: int) -> None:
+    """In the migration's transaction: the table of applied numbers (made with the
+    numbers already applied, the first time) and this one."""
+    db.execute(f"CREATE TABLE IF NOT EXISTS {APPLIED_TABLE} (version INTEGER PRIMARY KEY)")
+    db.conn.executemany(f"INSERT OR IGNORE INTO {APPLIED_TABLE} (version) VALUES (?)",
+                        [(v,) for v in sorted(done | {version})])
 
 
 def open_database(

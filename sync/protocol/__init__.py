@@ -262,6 +262,15 @@ Kinds (:data:`OP_KINDS`):
   grid must be one of the device's grids (``unknown_record``, ``forbidden_grid``).
   The server keeps them with the device and person; the same record sent again is
   a ``duplicate``.
+* ``review.create`` (immutable): a grid leader's or supervisor's verdict on a worker's
+  record, as ODK Central's review states. ``record_id`` = review id (≤ 36),
+  ``payload = {"target_kind": "visit" | "patrol", "target_id", "state": "approved" |
+  "has_issues" | "rejected", "comment" (≤ 5,000; required for ``has_issues``),
+  "reviewed_at"}``. No ``grid_id``: the target's grid must be one of the device's
+  (``unknown_record`` / ``forbidden_grid``). Only roles :data:`REVIEWER_ROLES` review
+  (a worker's device: ``not_reviewer``), never their own record (``own_record``). A
+  supervisor's device writes nothing else (``read_only``). Reviews are never edited: a
+  new verdict is a new review, the latest (by ``reviewed_at``) is the record's state.
 * ``conflict.resolve``: ``record_id`` = conflict id, ``payload = {"choice":
   "kept" | "other"}``; only a grid leader (role ``leader``) of the household's
   grid may resolve; a conflict is resolved once (later ones: ``already_resolved``).
@@ -351,6 +360,39 @@ above the device's grids, sent again whenever that value changes). A device with
 nothing new gets ``{"changes": [],
 "has_more": false}``.
 
+Review access (issue 13). What a device pulls depends on its person's role:
+
+* ``review``: a ``review.create`` as stored, ``data = {"id", "target_kind",
+  "target_id", "grid_id", "state", "comment", "reviewer_id", "reviewer_name",
+  "reviewer_role", "worker_id" (the reviewed record's person), "household_id" (a
+  visit's), "reviewed_at" (Unix), "received_at"}``. A worker's device gets the reviews
+  of its person's own records; roles :data:`REVIEW_ROLES` get every review of their grids.
+* ``patrol`` (roles :data:`REVIEW_ROLES` only, never the device's own patrols): a
+  finished patrol of another device, ``data = {"id", "grid_id", "person_id",
+  "device_id", "started_at", "finished_at", "duration_s", "distance_m",
+  "checklist_version", "items_total", "items_done", "problems", "normal",
+  "not_applicable", "incomplete", "photos", "results": [{"id", "code", "result",
+  "note", "photos", "recorded_at"}], "track": [[[t, lat, lon], ...], ...] (parts; at
+  most :data:`MAX_REVIEW_TRACK_POINTS` points in all, Douglas-Peucker,
+  :mod:`sync.protocol.tracks`), "track_points" (points the device kept)}``. Sent again
+  when more of it (a late result or segment) arrives. A worker's device gets no other
+  device's patrol or track.
+* ``device`` (roles :data:`REVIEW_ROLES` only): a device of a worker or leader of the
+  device's grids, ``data = {"id", "person_id", "person_name", "role", "grid_ids",
+  "name", "status", "enrolled_at", "last_contact"}``; it moves in the feed at
+  enrollment, revocation and when its last contact is :data:`CONTACT_STEP_SECONDS`
+  newer than the one last sent.
+* Masking: a supervisor's device reads many grids and may not reveal sensitive
+  fields, so the centre sends it none in the clear: households' and members' ID
+  numbers and phones come masked (``3302**********1234``, ``138****5678``) and
+  special-group tags (:data:`SENSITIVE_TAGS`) as one :data:`HIDDEN_TAG`; in a conflict
+  row of such a field both values are masked the same way. Visit, patrol and event
+  texts come as written (review reads them; they are sealed at rest at the centre and
+  in the device's encrypted database).
+
+An older device keeps rows of these kinds held (``sync_held``, reason
+``unknown_kind``) and applies them after its upgrade, like any kind newer than the app.
+
 Photos (content-addressed by the SHA-256 of their bytes):
 ``POST /api/v1/photos/missing`` ``{"hashes": [...]}`` answers ``{"missing":
 [{"sha256", "offset"}]}``: the hashes the server lacks and the byte offset an
@@ -385,6 +427,14 @@ first byte, or its body came slower than about 8 KiB/s after that.
 
 from typing import Any, Literal, TypedDict  # noqa: E402
 
+# Special groups (7类特殊群体, domain.md): sensitive personal information shown only to
+# roles that may reveal it; the device and the centre's supervisor masking share them.
+SENSITIVE_TAGS = frozenset({
+    "吸毒人员", "社区矫正人员", "易肇事肇祸精神障碍患者", "严重精神障碍患者",
+    "刑满释放人员", "重点青少年", "艾滋病危险人员", "信访重点人员",
+})
+HIDDEN_TAG = "特殊人群（已隐藏）"
+
 PHOTOS_MISSING_PATH = API_PREFIX + "/photos/missing"
 PHOTO_CHUNK_PATH = API_PREFIX + "/photos/{sha256}"  # PUT ?offset=N&total=T, raw bytes
 HEADER_CHUNK_SHA256 = "X-Gridfield-Chunk-SHA256"
@@ -408,6 +458,7 @@ IMMUTABLE_KINDS = (
     "member.create",
     "task.ack",
     "task.answer",
+    "review.create",
 )
 MEMBER_FIELDS = ("name", "relation", "id_number", "phone", "residence")
 MEMBER_RESIDENCES = ("registered", "floating", "tenant")
@@ -424,7 +475,14 @@ OP_KINDS = (
 )
 OP_STATUSES = ("applied", "duplicate", "conflict", "rejected", "retry_later")
 CONFLICT_CHOICES = ("kept", "other")
-PULL_KINDS = ("household", "conflict", "event", "task", "visit", "config")
+PULL_KINDS = ("household", "conflict", "event", "task", "visit", "config", "review", "patrol",
+              "device")
+REVIEW_STATES = ("approved", "has_issues", "rejected")  # review.create state (ODK Central's)
+REVIEW_TARGETS = ("visit", "patrol")  # what a review is about
+REVIEWER_ROLES = ("leader", "supervisor")  # who may review a grid's work
+REVIEW_ROLES = REVIEWER_ROLES  # who pulls the grid's patrols, devices and every review
+MAX_REVIEW_TRACK_POINTS = 500  # points of a pulled patrol's simplified track
+CONTACT_STEP_SECONDS = 900  # a device's last contact moves in the feed at most this often
 
 OpStatus = Literal["applied", "duplicate", "conflict", "rejected", "retry_later"]
 
@@ -535,7 +593,8 @@ class PushResponse(TypedDict):
 
 class Change(TypedDict):
     seq: int
-    kind: Literal["household", "conflict", "event", "task", "visit", "config"]
+    kind: Literal["household", "conflict", "event", "task", "visit", "config", "review",
+                  "patrol", "device"]
     id: str
     data: dict[str, Any]
 

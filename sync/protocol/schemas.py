@@ -387,6 +387,21 @@ class TaskAnswer(_Open):
             raise ValueError("an answer needs text, a photo or an event")
 
 
+class ReviewCreate(_Open):
+    """A leader's or supervisor's verdict on a visit or a patrol (never edited: a new
+    verdict is a new review). ``has_issues`` needs a comment saying what."""
+
+    target_kind: Literal["visit", "patrol"]
+    target_id: RecordId
+    state: Literal["approved", "has_issues", "rejected"]
+    comment: Annotated[str, Txt(MAX_TEXT)] | None = None
+    reviewed_at: UnixTime | None = None
+
+    def model_post_init(self, _context: Any) -> None:
+        if self.state == "has_issues" and not (self.comment or "").strip():
+            raise ValueError("has_issues needs a comment")
+
+
 def _omit_default(schema: dict[str, Any]) -> None:
     schema.pop("default", None)
 
@@ -452,6 +467,7 @@ OP_PAYLOADS: dict[str, type[BaseModel]] = {
     "member.create": MemberCreate,
     "task.ack": TaskAck,
     "task.answer": TaskAnswer,
+    "review.create": ReviewCreate,
     "household.update": HouseholdUpdate,
     "household.tags": HouseholdTags,
     "member.update": MemberUpdate,
@@ -541,6 +557,61 @@ class PulledConfig(_Open):
     org_unit_id: Annotated[int, Int(1, MAX_ID)] | None = None
 
 
+class PulledReview(_Open):
+    id: ShortId
+    target_kind: Literal["visit", "patrol"]
+    target_id: RecordId
+    grid_id: GridId
+    state: Literal["approved", "has_issues", "rejected"]
+    comment: Annotated[str, Txt(MAX_TEXT)] | None = None
+    reviewer_id: Annotated[int, Int(1, MAX_ID)]
+    reviewer_name: Annotated[str, Txt(100)] | None = None
+    reviewer_role: Annotated[str, Txt(16)] | None = None
+    worker_id: Annotated[int, Int(1, MAX_ID)] | None = None
+    household_id: ShortId | None = None
+    reviewed_at: UnixTime | None = None
+    received_at: Annotated[str, Txt(40)] | None = None
+
+
+class PulledPatrolResult(_Open):
+    code: Annotated[str, Txt(16)]
+    result: Annotated[str, Txt(32)]
+    note: Annotated[str, Txt(MAX_TEXT)] | None = None
+    photos: Annotated[list[RecordId], Field(max_length=MAX_PHOTOS)] = []
+
+
+ReviewPoint = Annotated[list[float], Field(min_length=3, max_length=3)]
+
+
+class PulledPatrol(_Open):
+    """Another device's finished patrol, for review (leaders and supervisors)."""
+
+    id: RecordId
+    grid_id: GridId
+    person_id: Annotated[int, Int(1, MAX_ID)]
+    device_id: RecordId | None = None
+    started_at: UnixTime | None = None
+    finished_at: UnixTime | None = None
+    results: Annotated[list[PulledPatrolResult], Field(max_length=1000)] = []
+    track: Annotated[list[Annotated[list[ReviewPoint], Field(
+        max_length=protocol.MAX_REVIEW_TRACK_POINTS)]],
+        Field(max_length=protocol.MAX_REVIEW_TRACK_POINTS)] = []
+
+
+class PulledDevice(_Open):
+    """A device of a worker or leader of the grids, with its last contact."""
+
+    id: RecordId
+    person_id: Annotated[int, Int(1, MAX_ID)]
+    person_name: Annotated[str, Txt(100)] | None = None
+    role: Annotated[str, Txt(16)] | None = None
+    grid_ids: Annotated[list[GridId], Field(max_length=1000)] = []
+    name: Annotated[str, Txt(100)] | None = None
+    status: Annotated[str, Txt(16)] | None = None
+    enrolled_at: Annotated[str, Txt(40)] | None = None
+    last_contact: Annotated[str, Txt(40)] | None = None
+
+
 PULL_DATA: dict[str, type[BaseModel]] = {
     "household": PulledHousehold,
     "conflict": PulledConflict,
@@ -548,6 +619,9 @@ PULL_DATA: dict[str, type[BaseModel]] = {
     "task": PulledTask,
     "visit": PulledVisit,
     "config": PulledConfig,
+    "review": PulledReview,
+    "patrol": PulledPatrol,
+    "device": PulledDevice,
 }
 assert set(PULL_DATA) == set(protocol.PULL_KINDS)
 
