@@ -246,8 +246,54 @@ def test_backups_are_pruned(db: sqlite_utils.Database, db_path: Path, backups: P
 
 def test_migrations_are_numbered_in_order() -> None:
     versions = [m.version for m in MIGRATIONS]
-    assert versions == list(range(1, len(MIGRATIONS) + 1))
+    assert versions == sorted(set(versions)) and versions[0] == 1  # gaps allowed
     assert LATEST_VERSION == versions[-1]
+
+
+def _gap(version: int) -> Migration:
+    def apply(db: sqlite_utils.Database) -> None:
+        run_script(db, f"CREATE TABLE gap_{version} (id INTEGER PRIMARY KEY);")
+
+    return Migration(version, f"gap {version}", apply)
+
+
+def test_a_migration_filling_a_gap_later_still_runs(
+    db_path: Path, dek: bytearray, backups: Path
+) -> None:
+    """Numbers may have gaps (a number kept for a change still being written): a
+    database that had the higher one gets the lower one when it arrives."""
+    first = (*MIGRATIONS, _gap(LATEST_VERSION + 2))
+    db = store.open_database(db_path, dek, backups, migrations=first)
+    assert store.schema_version(db) == LATEST_VERSION + 2
+    assert store.applied_versions(db, first) == {m.version for m in first}
+    db.conn.close()
+    later = (*MIGRATIONS, _gap(LATEST_VERSION + 1), _gap(LATEST_VERSION + 2))
+    db = store.open_database(db_path, dek, backups, migrations=later)
+    try:
+        assert {f"gap_{LATEST_VERSION + 1}", f"gap_{LATEST_VERSION + 2}"} <= _tables(db)
+        assert store.schema_version(db) == LATEST_VERSION + 2  # the highest stays
+        assert store.applied_versions(db, later) == {m.version for m in later}
+    finally:
+        db.conn.close()
+    # an older app that knows neither: the database is too new for it
+    with pytest.raises(SchemaTooNew):
+        store.open_database(db_path, dek, backups)
+
+
+def test_a_database_from_before_the_applied_table_counts_every_number_up_to_its_version(
+    db_path: Path, dek: bytearray, backups: Path
+) -> None:
+    old = store.open_database(db_path, dek, backups, target=3)
+    with old.conn:
+        old.execute(f"DROP TABLE {store.APPLIED_TABLE}")  # as the runner before it left it
+    assert store.applied_versions(old) == {1, 2, 3}
+    old.conn.close()
+    new = store.open_database(db_path, dek, backups)
+    try:
+        assert store.applied_versions(new) == {m.version for m in MIGRATIONS}
+        assert store.schema_version(new) == LATEST_VERSION
+    finally:
+        new.conn.close()
 
 
 def test_split_script_keeps_trigger_bodies_whole() -> None:
