@@ -178,6 +178,8 @@ class EventSummary:
     action: str | None
     waiting: str | None
     work_done: bool
+    own: bool = True  # reported on this device; False: another worker's (pulled)
+    reporter_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -471,8 +473,46 @@ def events_for_household(session: Session, household_id: str) -> list[EventSumma
     return _summaries(session, "WHERE e.household_id = ?", (household_id,))
 
 
+def _grid_summaries(session: Session, where: str = "", params: Sequence[Any] = ()
+                    ) -> list[EventSummary]:
+    rows = session.db.execute(
+        "SELECT s.id, s.grid_id, s.category, s.description, s.urgency, s.household_id,"
+        " s.address, s.status, s.history, s.updated_at, s.created_at, s.reporter_id"
+        " FROM sync_events s WHERE NOT EXISTS (SELECT 1 FROM events e WHERE e.id = s.id)"
+        f" {where} ORDER BY s.created_at DESC, s.id DESC", list(params)).fetchall()
+    out = []
+    for (event_id, grid_id, category, description, urgency, household_id, address, status,
+         history_raw, updated_at, created_at, reporter_id) in rows:
+        reported = _timestamp(created_at) or 0.0
+        times = [reported, *(t for t in (_timestamp(h.get("at"))
+                                         for h in _history(history_raw)) if t is not None)]
+        updated = _timestamp(updated_at)
+        if updated is not None:
+            times.append(updated)
+        out.append(EventSummary(
+            id=event_id, grid_id=grid_id, category=category or "", description=description or "",
+            urgency=urgency if urgency in URGENCIES else "normal", status=status,
+            household_id=household_id, address=address, photos=(), reported_at=reported,
+            last_change=max(times), pending_upload=False, action=None, waiting=None,
+            work_done=status in ("verified", "closed"), own=False, reporter_id=reporter_id))
+    return out
+
+
+def grid_events(session: Session) -> list[EventSummary]:
+    """The events of the device's grids that other devices reported (pulled from the
+    centre with their status), newest first: the grid leader's view of the grid."""
+    return _grid_summaries(session)
+
+
+def reporter_names(session: Session) -> dict[int, str]:
+    """Person id -> name, from the devices a leader's or supervisor's device pulled."""
+    return {int(r[0]): str(r[1]) for r in session.db.execute(
+        "SELECT person_id, person_name FROM sync_devices WHERE person_name IS NOT NULL")}
+
+
 def get_event(session: Session, event_id: str) -> EventSummary:
-    found = _summaries(session, "WHERE e.id = ?", (event_id,))
+    found = _summaries(session, "WHERE e.id = ?", (event_id,)) or _grid_summaries(
+        session, "AND s.id = ?", (event_id,))
     if not found:
         raise EventNotFound(event_id=event_id)
     return found[0]
@@ -490,7 +530,8 @@ def event_timeline(session: Session, event_id: str) -> list[TimelineEntry]:
     ops = _op_states(session, "event.followup")
     entries = [TimelineEntry(
         at=event.reported_at, kind="report", status="reported", from_status=None,
-        text=event.description, actor="me", photos=event.photos, outcome=None,
+        text=event.description, actor="me" if event.own else "reporter", photos=event.photos,
+        outcome=None,
         uploaded=event.status not in (PENDING, REJECTED), rejected=event.status == REJECTED,
     )]
     confirmed: set[str] = set()

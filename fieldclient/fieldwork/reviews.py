@@ -157,6 +157,18 @@ def reviews_of(session: Session, target_kind: str, target_id: str) -> list[Revie
     return [_review(r) for r in rows]
 
 
+def reviews_for_visits(session: Session, visit_ids: list[str]) -> list[Review]:
+    """Every verdict on these visits, oldest first."""
+    out: list[Review] = []
+    for start in range(0, len(visit_ids), 500):
+        chunk = visit_ids[start:start + 500]
+        out += [_review(r) for r in session.db.execute(
+            _SELECT + f" WHERE target_kind = 'visit' AND target_id IN"
+            f" ({','.join('?' * len(chunk))}) ORDER BY reviewed_at, id", chunk).fetchall()]
+    out.sort(key=lambda r: (r.reviewed_at, r.id))
+    return out
+
+
 def latest(session: Session, target_kind: str, ids: list[str]) -> dict[str, Review]:
     """The latest verdict per record id (records without one are absent)."""
     out: dict[str, Review] = {}

@@ -271,6 +271,34 @@
       <translation>The command centre did not accept this event; please contact your grid leader</translation>
     </message>
     <message>
+      <source>上报人：{name}</source>
+      <translation>Reported by: {name}</translation>
+    </message>
+    <message>
+      <source>上报人：本网格的网格员</source>
+      <translation>Reported by: a worker of this grid</translation>
+    </message>
+    <message>
+      <source>我上报的</source>
+      <translation>Reported by me</translation>
+    </message>
+    <message>
+      <source>本网格的事件</source>
+      <translation>This grid's events</translation>
+    </message>
+    <message>
+      <source>本网格其他人上报的事件：{n}个；还没办结：{open}个</source>
+      <translation>Events others in this grid reported: {n}; not yet resolved: {open}</translation>
+    </message>
+    <message>
+      <source>本网格还没有其他人上报的事件。
+
+同步以后，网格员上报的事件会显示在这里。</source>
+      <translation>Nobody else in this grid has reported an event yet.
+
+After a sync, the events grid workers report appear here.</translation>
+    </message>
+    <message>
       <source>我上报的事件：{n}个；要我处理：{todo}个；待上传：{waiting}个</source>
       <translation>My events: {n}; need me: {todo}; waiting to upload: {waiting}</translation>
     </message>
@@ -1066,6 +1094,96 @@ Finish the patrol now?</translation>
     <message>
       <source>取消</source>
       <translation>Cancel</translation>
+    </message>
+  </context>
+  <context>
+    <name>ReviewDialog</name>
+    <message>
+      <source>审核人</source>
+      <translation>The reviewer</translation>
+    </message>
+    <message>
+      <source>{time} {who}审核：{state}</source>
+      <translation>{time} {who} reviewed: {state}</translation>
+    </message>
+    <message>
+      <source>。意见：{comment}</source>
+      <translation>. Comment: {comment}</translation>
+    </message>
+    <message>
+      <source>审核</source>
+      <translation>Review</translation>
+    </message>
+    <message>
+      <source>审核这条走访记录</source>
+      <translation>Review this visit record</translation>
+    </message>
+    <message>
+      <source>审核这次巡查</source>
+      <translation>Review this patrol</translation>
+    </message>
+    <message>
+      <source>以前的审核意见（不会被修改）</source>
+      <translation>Earlier reviews (never changed)</translation>
+    </message>
+    <message>
+      <source>审核结果</source>
+      <translation>Result</translation>
+    </message>
+    <message>
+      <source>意见（选“有问题”时必填）</source>
+      <translation>Comment (required for "Has issues")</translation>
+    </message>
+    <message>
+      <source>例如：没有写见到的人，请补充</source>
+      <translation>For example: who was met is missing, please add it</translation>
+    </message>
+    <message>
+      <source>保存后不能修改。要改变结论，可以再审核一次。</source>
+      <translation>A saved review cannot be changed. To change the result, review again.</translation>
+    </message>
+    <message>
+      <source>取消</source>
+      <translation>Cancel</translation>
+    </message>
+    <message>
+      <source>保存审核</source>
+      <translation>Save review</translation>
+    </message>
+    <message>
+      <source>请选择审核结果：合格、有问题或不合格。</source>
+      <translation>Please choose a result: approved, has issues or rejected.</translation>
+    </message>
+  </context>
+  <context>
+    <name>ReviewNotesDialog</name>
+    <message>
+      <source>审核意见</source>
+      <translation>Review comments</translation>
+    </message>
+    <message>
+      <source>网格长或指导员认为这些走访记录需要更正。原记录会保留，更正会作为新记录发送。</source>
+      <translation>Your grid leader or supervisor asks you to correct these visit records. The original stays; the correction is sent as a new record.</translation>
+    </message>
+    <message>
+      <source>没有需要更正的走访记录。</source>
+      <translation>No visit record needs a correction.</translation>
+    </message>
+    <message>
+      <source>关闭</source>
+      <translation>Close</translation>
+    </message>
+    <message>
+      <source>{name}（{address}）{when} {how}</source>
+      <translation>{name} ({address}) {when} {how}</translation>
+    </message>
+    <message>
+      <source>原来写的走访情况：{text}</source>
+      <translation>What the visit record said: {text}</translation>
+    </message>
+    <message>
+      <source>更正这条走访记录</source>
+      <translation>Correct this visit record</translation>
     </message>
   </context>
   <context>
@@ -1927,6 +2045,14 @@ Tasks and notices from the command centre appear here after a sync.</translation
       <translation>Show all</translation>
     </message>
     <message>
+      <source>网格长或指导员对{n}条走访记录提出了意见，需要更正。</source>
+      <translation>Your grid leader or supervisor commented on {n} visit records: please correct them.</translation>
+    </message>
+    <message>
+      <source>查看意见</source>
+      <translation>See the comments</translation>
+    </message>
+    <message>
       <source>正在统计…</source>
       <translation>Counting…</translation>
     </message>
@@ -2236,6 +2362,14 @@ Tasks and notices from the command centre appear here after a sync.</translation
     <message>
       <source>{name}：{value}</source>
       <translation>{name}: {value}</translation>
+    </message>
+    <message>
+      <source>审核人要求更正这条记录：请点“更正”，按意见重新填写</source>
+      <translation>The reviewer asks for a correction: tap "Correct" and fill it in again as the comment says</translation>
+    </message>
+    <message>
+      <source>审核</source>
+      <translation>Review</translation>
     </message>
     <message>
       <source>更正</source>
@@ -2749,6 +2883,26 @@ Tasks and notices from the command centre appear here after a sync.</translation
     <message>
       <source>您的角色不能查看这项敏感信息。</source>
       <translation>Your role may not see this sensitive information.</translation>
+    </message>
+    <message>
+      <source>只有网格长和网格指导员可以审核。</source>
+      <translation>Only grid leaders and supervisors can review.</translation>
+    </message>
+    <message>
+      <source>不能审核自己的记录。</source>
+      <translation>You cannot review your own records.</translation>
+    </message>
+    <message>
+      <source>本设备上找不到要审核的记录。</source>
+      <translation>The record to review is not on this device.</translation>
+    </message>
+    <message>
+      <source>选“有问题”时，请写明是什么问题。</source>
+      <translation>With "Has issues", please say what the issue is.</translation>
+    </message>
+    <message>
+      <source>意见太长了，最多{limit}个字。</source>
+      <translation>The comment is too long: at most {limit} characters.</translation>
     </message>
   </context>
   <context>
@@ -3308,6 +3462,21 @@ Tasks and notices from the command centre appear here after a sync.</translation
     <message>
       <source>{date}到期</source>
       <translation>due {date}</translation>
+    </message>
+  </context>
+  <context>
+    <name>reviews</name>
+    <message>
+      <source>合格</source>
+      <translation>Approved</translation>
+    </message>
+    <message>
+      <source>有问题</source>
+      <translation>Has issues</translation>
+    </message>
+    <message>
+      <source>不合格</source>
+      <translation>Rejected</translation>
     </message>
   </context>
   <context>

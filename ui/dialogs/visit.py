@@ -35,9 +35,10 @@ from PySide6.QtWidgets import (
 )
 
 from fieldclient.errors import FieldClientError
-from fieldclient.fieldwork import visits
+from fieldclient.fieldwork import reviews, visits
 from fieldclient.geo.geometry import Fix
 from ui.dialogs.patrol import ConfirmDialog
+from ui.dialogs.review import review_lines
 from ui.errors import error_text
 from ui.platform.camera import ImagePicker, camera_available, pick_image_file
 from ui.tasks import run_task
@@ -446,8 +447,12 @@ class VisitHistoryDialog(Retranslatable, QDialog):
         self.controller = controller
         self.household_id = household_id
         self.dialog: VisitDialog | None = None
+        self.reviewer = False
+        self.verdicts: dict[str, list[reviews.Review]] = {}
         self.cards: dict[str, QFrame] = {}
         self.correct_buttons: dict[str, QPushButton] = {}
+        self.review_buttons: dict[str, QPushButton] = {}
+        self.review_dialog: QDialog | None = None
         self.heading = label("prompt")
         self.heading.setTextFormat(Qt.TextFormat.PlainText)
         self.new_button = button("primary", "newVisitButton")
@@ -487,13 +492,18 @@ class VisitHistoryDialog(Retranslatable, QDialog):
                 widget.deleteLater()
         self.cards.clear()
         self.correct_buttons.clear()
+        self.review_buttons.clear()
         if session is None or not session.is_open:
             return
+        self.reviewer = reviews.can_review(session)
         row = session.db.execute("SELECT head_name FROM households WHERE id = ?",
                                  (self.household_id,)).fetchone()
         self.heading.setText(self.tr("{name}家的走访记录").format(name=row[0] if row else ""))
         found = visits.visits_for_household(session, self.household_id)
         self.empty.setVisible(not found)
+        self.verdicts: dict[str, list[reviews.Review]] = {}
+        for item in reviews.reviews_for_visits(session, [v.id for v in found]):
+            self.verdicts.setdefault(item.target_id, []).append(item)
         for visit in found:
             card = self._card(visit)
             self.cards[visit.id] = card
@@ -529,8 +539,24 @@ class VisitHistoryDialog(Retranslatable, QDialog):
                 text.setTextFormat(Qt.TextFormat.PlainText)
                 text.setText(self.tr("{name}：{value}").format(name=name, value=value))
                 box.addWidget(text)
+        verdicts = self.verdicts.get(visit.id, [])
+        for line in review_lines(verdicts):  # every verdict, never edited
+            box.addWidget(line)
+        asked = (not visit.superseded and visit.origin == "local" and bool(verdicts)
+                 and verdicts[-1].state in ("has_issues", "rejected"))
+        if asked:
+            note = label("warning")
+            note.setObjectName(f"correctionAsked_{visit.id}")
+            note.setText(self.tr("审核人要求更正这条记录：请点“更正”，按意见重新填写"))
+            box.addWidget(note)
+        if self.reviewer and visit.origin == "server":
+            review = button("", f"review_{visit.id}")
+            review.setText(self.tr("审核"))
+            review.clicked.connect(lambda _=False, v=visit.id: self.open_review(v))
+            box.addWidget(review, 0, Qt.AlignmentFlag.AlignLeft)
+            self.review_buttons[visit.id] = review
         if not visit.superseded and visit.origin == "local":
-            correct = button("", f"correct_{visit.id}")
+            correct = button("primary" if asked else "", f"correct_{visit.id}")
             correct.setText(self.tr("更正"))
             correct.clicked.connect(lambda _=False, v=visit.id: self.open_visit(v))
             box.addWidget(correct, 0, Qt.AlignmentFlag.AlignLeft)
@@ -541,4 +567,12 @@ class VisitHistoryDialog(Retranslatable, QDialog):
         dialog = VisitDialog(self.controller, self.household_id, self, corrects=corrects)
         dialog.accepted.connect(self.reload)
         self.dialog = dialog
+        dialog.open()
+
+    def open_review(self, visit_id: str) -> None:
+        from ui.dialogs.review import ReviewDialog
+
+        dialog = ReviewDialog(self.controller, "visit", visit_id, self)
+        dialog.accepted.connect(self.reload)
+        self.review_dialog = dialog
         dialog.open()

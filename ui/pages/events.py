@@ -2,6 +2,10 @@
 closed loop. Tap one for its timeline; a returned event asks for more (补充材料),
 a resolved one for the on-the-spot check (现场核查).
 
+A grid leader's or supervisor's device also lists the grid's events (本网格的事件):
+those other workers reported, as the centre moves them (pulled), with who reported
+them; read-only here.
+
 The list is re-read when the page is shown and after every finished sync (the
 centre may have moved an event). Only the newest :data:`PAGE_SIZE` cards are
 built at first; "显示更多" adds more.
@@ -16,13 +20,14 @@ from PySide6.QtGui import QMouseEvent
 from PySide6.QtWidgets import (
     QFrame,
     QHBoxLayout,
+    QPushButton,
     QStackedWidget,
     QVBoxLayout,
     QWidget,
 )
 
 from fieldclient.errors import FieldClientError
-from fieldclient.fieldwork import events
+from fieldclient.fieldwork import events, reviews
 from fieldclient.i18n import QT_TRANSLATE_NOOP
 from ui.errors import error_text
 from ui.pages.base import Page
@@ -87,7 +92,7 @@ class EventCard(QFrame):
         self.when.setText(local_time(s.reported_at))
         short = s.description if len(s.description) <= 80 else s.description[:80] + "…"
         self.text.setText(short)
-        self.hint.setText(self.page.hint_text(s))
+        self.hint.setText(self.page.hint_text(s) if s.own else self.page.reporter_text(s))
         self.hint.setVisible(bool(self.hint.text()))
         self.open_button.setText(self.tr("查看"))
 
@@ -109,6 +114,8 @@ class EventsPage(Page):
         self.current_id: str | None = None
         self.summary_for_detail: events.EventSummary | None = None
         self.dialog: QWidget | None = None
+        self.scope = "mine"  # or "grid": the grid's events (leaders and supervisors)
+        self.names: dict[int, str] = {}
         self.stack = QStackedWidget()
         self.stack.addWidget(self._build_list())
         self.stack.addWidget(self._build_detail())
@@ -128,6 +135,21 @@ class EventsPage(Page):
         self.summary_line = label("prompt")
         self.summary_line.setObjectName("eventsSummary")
         top.addWidget(self.summary_line, 1)
+        self.scope_buttons: dict[str, QPushButton] = {}
+        scopes = QHBoxLayout()
+        scopes.setSpacing(12)
+        for scope in ("mine", "grid"):
+            btn = button("result", f"eventsScope_{scope}")
+            btn.setProperty("result", "normal")
+            btn.setCheckable(True)
+            btn.clicked.connect(lambda _=False, s=scope: self.set_scope(s))
+            self.scope_buttons[scope] = btn
+            scopes.addWidget(btn)
+        scopes.addStretch(1)
+        self.scope_row = QWidget()
+        self.scope_row.setLayout(scopes)
+        self.scope_row.setVisible(False)
+        column.addWidget(self.scope_row)
         self.empty = label("empty")
         self.empty.setObjectName("emptyState")
         self.card_column = QVBoxLayout()
@@ -229,13 +251,35 @@ class EventsPage(Page):
             return self.tr("指挥中心没有接收这个事件，请联系网格长")
         return ""
 
+    def reporter_text(self, s: events.EventSummary) -> str:
+        name = self.names.get(s.reporter_id) if s.reporter_id is not None else None
+        return self.tr("上报人：{name}").format(name=name) if name else self.tr(
+            "上报人：本网格的网格员")
+
     # -- data ---------------------------------------------------------------------------
+    def set_scope(self, scope: str) -> None:
+        self.scope = scope
+        self.shown = PAGE_SIZE
+        self.refresh()
+
     def refresh(self) -> None:
         session = self.controller.session
         if session is None:
             return
+        reviewer = reviews.can_review(session)
+        if not reviewer:
+            self.scope = "mine"
+        self.scope_row.setVisible(reviewer)
+        self.scope_buttons["mine"].setText(self.tr("我上报的"))
+        self.scope_buttons["grid"].setText(self.tr("本网格的事件"))
+        for scope, btn in self.scope_buttons.items():
+            btn.setChecked(scope == self.scope)
         self.categories = events.event_categories(session)
-        self.summaries = events.my_events(session)
+        if self.scope == "grid":
+            self.summaries = events.grid_events(session)
+            self.names = events.reporter_names(session)
+        else:
+            self.summaries = events.my_events(session)
         self._fill_list()
         if self.stack.currentIndex() == 1 and self.current_id is not None:
             self._fill_detail(self.current_id)
@@ -253,18 +297,27 @@ class EventsPage(Page):
             self.card_column.addWidget(card)
         todo = sum(1 for s in self.summaries if s.action is not None)
         waiting = sum(1 for s in self.summaries if s.pending_upload)
-        self.summary_line.setText(
-            self.tr("我上报的事件：{n}个；要我处理：{todo}个；待上传：{waiting}个").format(
-                n=len(self.summaries), todo=todo, waiting=waiting
+        if self.scope == "grid":
+            still_open = sum(1 for s in self.summaries
+                             if s.status not in ("resolved", "verified", "closed"))
+            self.summary_line.setText(
+                self.tr("本网格其他人上报的事件：{n}个；还没办结：{open}个").format(
+                    n=len(self.summaries), open=still_open))
+            self.empty.setText(self.tr(
+                "本网格还没有其他人上报的事件。\n\n同步以后，网格员上报的事件会显示在这里。"))
+        else:
+            self.summary_line.setText(
+                self.tr("我上报的事件：{n}个；要我处理：{todo}个；待上传：{waiting}个").format(
+                    n=len(self.summaries), todo=todo, waiting=waiting
+                )
             )
-        )
+            self.empty.setText(
+                self.tr(
+                    "还没有上报的事件。\n\n在巡查或走访中发现问题，点右上角的“上报事件”。"
+                    "上报后在这里能看到处理进度：已上报、已受理、已派遣、处置中、已办结。"
+                )
+            )
         self.empty.setVisible(not self.summaries)
-        self.empty.setText(
-            self.tr(
-                "还没有上报的事件。\n\n在巡查或走访中发现问题，点右上角的“上报事件”。"
-                "上报后在这里能看到处理进度：已上报、已受理、已派遣、处置中、已办结。"
-            )
-        )
         rest = len(self.summaries) - len(self.cards)
         self.more_button.setVisible(rest > 0)
         self.more_button.setText(self.tr("显示更多（还有{n}个）").format(n=rest))
@@ -301,6 +354,8 @@ class EventsPage(Page):
         self.detail_text.setText(summary.description)
         self.detail_text.setVisible(True)
         facts = [self.tr("上报时间：{time}").format(time=local_time(summary.reported_at))]
+        if not summary.own:
+            facts.append(self.reporter_text(summary))
         if summary.address:
             facts.append(self.tr("地址：{address}").format(address=summary.address))
         if summary.photos:

@@ -19,6 +19,7 @@ from PySide6.QtGui import QMouseEvent
 from PySide6.QtWidgets import (
     QFrame,
     QGridLayout,
+    QHBoxLayout,
     QLabel,
     QProgressBar,
     QPushButton,
@@ -28,7 +29,7 @@ from PySide6.QtWidgets import (
 )
 
 from fieldclient import devicetime
-from fieldclient.fieldwork import patrols, quotas
+from fieldclient.fieldwork import patrols, quotas, reviews
 from fieldclient.fieldwork.quotas import CATEGORY_NAMES, PERIOD_NAMES
 from fieldclient.i18n import QT_TRANSLATE_NOOP
 from ui.pages.base import Page
@@ -126,6 +127,20 @@ class TodayPage(Page):
         controller.session_closing.connect(self._close_reader)
         self.date = label("prompt")
         self.date.setObjectName("pageFacts")
+        # 0. reviewers' comments asking for a correction (issue 13)
+        self.review_box = QFrame()
+        self.review_box.setObjectName("reviewNotice")
+        self.review_box.setProperty("role", "problem")
+        self.review_text = label("warning")
+        self.review_text.setObjectName("reviewNoticeText")
+        self.review_button = button("primary", "reviewNotesButton")
+        self.review_button.clicked.connect(self._open_review_notes)
+        review_row = QHBoxLayout(self.review_box)
+        review_row.setContentsMargins(16, 12, 16, 12)
+        review_row.addWidget(self.review_text, 1)
+        review_row.addWidget(self.review_button)
+        self.review_box.setVisible(False)
+        self.review_dialog: QWidget | None = None
         # 1. overdue and due this week
         self.due_heading = label("heading")
         self.due_summary = label("fact")
@@ -175,6 +190,7 @@ class TodayPage(Page):
         layout.setContentsMargins(48, 24, 48, 32)
         layout.setSpacing(14)
         layout.addWidget(self.date)
+        layout.addWidget(self.review_box)
         layout.addWidget(self.due_heading)
         layout.addWidget(self.due_summary)
         layout.addLayout(self.due_rows_box)
@@ -215,9 +231,25 @@ class TodayPage(Page):
         today = quotas.local_time(session.clock(), devicetime.device_zone()).date()
         self.date.setText(QLocale().toString(QDate(today.year, today.month, today.day),
                                              QLocale.FormatType.LongFormat))
+        self._refresh_reviews(session)
         grids = worker_grids(session)
         self._refresh_patrols(grids.grids, grids.enrolled)
         self._load_quotas(grids.grids)
+
+    def _refresh_reviews(self, session: Session) -> None:
+        asked = len(reviews.needing_correction(session))
+        self.review_box.setVisible(asked > 0)
+        self.review_text.setText(self.tr(
+            "网格长或指导员对{n}条走访记录提出了意见，需要更正。").format(n=asked))
+        self.review_button.setText(self.tr("查看意见"))
+
+    def _open_review_notes(self) -> None:
+        from ui.dialogs.review import ReviewNotesDialog
+
+        dialog = ReviewNotesDialog(self.controller, self)
+        dialog.finished.connect(lambda _r: self.refresh())
+        self.review_dialog = dialog
+        dialog.open()
 
     def _load_quotas(self, grids: list[str]) -> None:
         """Compute the quota figures on the thread pool (one run at a time)."""
