@@ -257,3 +257,16 @@ def test_an_older_device_keeps_the_review_kinds_for_after_its_upgrade(
     assert report.ok and report.held_total == 0
     assert [r.comment for r in reviews.reviews_of(old.session, "visit", visit_id)] == ["地址不对"]
     assert rows(old, "SELECT count(*) FROM sync_patrols") == [(1,)]
+
+
+def test_the_device_and_the_centre_hide_the_same_special_groups() -> None:
+    from central import reviews as central_reviews
+    from fieldclient.fieldwork import households
+
+    assert protocol.SENSITIVE_TAGS == households.SENSITIVE_TAGS
+    assert protocol.HIDDEN_TAG == households.HIDDEN_TAG
+    assert central_reviews.REVEAL_ROLES == tuple(sorted(households.REVEAL_ROLES, reverse=True))
+    assert central_reviews.mask_tags(["低保户", "吸毒人员"]) == households.mask_tags(
+        ["低保户", "吸毒人员"])
+    assert central_reviews.mask_id_number(ID_NUMBER) == households.mask_id_number(ID_NUMBER)
+    assert central_reviews.mask_phone("13812345678") == households.mask_phone("13812345678")
