@@ -2343,6 +2343,46 @@ Tasks and notices from the command centre appear here after a sync.</translation
       <source>PIN码已更改。</source>
       <translation>PIN changed.</translation>
     </message>
+    <message>
+      <source>离线地图：{name}（{kind}，{format}图片）</source>
+      <translation>Offline map: {name} ({kind}, {format} images)</translation>
+    </message>
+    <message>
+      <source>缩放级别：{low}-{high}</source>
+      <translation>Zoom levels: {low}-{high}</translation>
+    </message>
+    <message>
+      <source>文件：{path}（{size:.1f} MB）</source>
+      <translation>File: {path} ({size:.1f} MB)</translation>
+    </message>
+    <message>
+      <source>安装时间：{when}</source>
+      <translation>Installed: {when}</translation>
+    </message>
+    <message>
+      <source>范围：北纬{south:.4f}-{north:.4f}，东经{west:.4f}-{east:.4f}</source>
+      <translation>Area: latitude {south:.4f}-{north:.4f} N, longitude {west:.4f}-{east:.4f} E</translation>
+    </message>
+    <message>
+      <source>来源：{source}</source>
+      <translation>Source: {source}</translation>
+    </message>
+    <message>
+      <source>已安装离线地图。</source>
+      <translation>Offline map installed.</translation>
+    </message>
+    <message>
+      <source>没有安装离线地图：地图只显示浅色网格和比例尺。</source>
+      <translation>No offline map installed: maps show only a light grid and the scale bar.</translation>
+    </message>
+    <message>
+      <source>已删除离线地图。</source>
+      <translation>Offline map removed.</translation>
+    </message>
+    <message>
+      <source>没有安装离线地图。</source>
+      <translation>No offline map is installed.</translation>
+    </message>
   </context>
   <context>
     <name>errors</name>
@@ -2749,6 +2789,30 @@ Tasks and notices from the command centre appear here after a sync.</translation
     <message>
       <source>您的角色不能查看这项敏感信息。</source>
       <translation>Your role may not see this sensitive information.</translation>
+    </message>
+    <message>
+      <source>找不到离线地图文件：{path}</source>
+      <translation>Offline map file not found: {path}</translation>
+    </message>
+    <message>
+      <source>这个文件不是离线地图（应为MBTiles或PMTiles格式）：{path}</source>
+      <translation>This file is not an offline map (it must be MBTiles or PMTiles): {path}</translation>
+    </message>
+    <message>
+      <source>离线地图文件已损坏或不完整，无法使用：{path}（{detail}）</source>
+      <translation>The offline map file is damaged or incomplete and cannot be used: {path} ({detail})</translation>
+    </message>
+    <message>
+      <source>离线地图的瓦片必须是PNG或JPEG图片，这个文件里是“{kind}”：{path}</source>
+      <translation>Offline map tiles must be PNG or JPEG images; this file holds "{kind}": {path}</translation>
+    </message>
+    <message>
+      <source>离线地图文件里没有地图瓦片：{path}</source>
+      <translation>The offline map file holds no map tiles: {path}</translation>
+    </message>
+    <message>
+      <source>网格边界数据无法读取（{reason}）。</source>
+      <translation>The grid boundary cannot be read ({reason}).</translation>
     </message>
   </context>
   <context>
