@@ -691,6 +691,25 @@ Once this device is enrolled with the command centre and synchronised, the house
     </message>
   </context>
   <context>
+    <name>MapView</name>
+    <message>
+      <source>未安装离线地图</source>
+      <translation>No offline map installed</translation>
+    </message>
+    <message>
+      <source>放大</source>
+      <translation>Zoom in</translation>
+    </message>
+    <message>
+      <source>缩小</source>
+      <translation>Zoom out</translation>
+    </message>
+    <message>
+      <source>显示全部</source>
+      <translation>Show all</translation>
+    </message>
+  </context>
+  <context>
     <name>MemberDialog</name>
     <message>
       <source>添加家庭成员</source>
@@ -1992,6 +2011,33 @@ Tasks and notices from the command centre appear here after a sync.</translation
     <message>
       <source>还没有记录到定位点。</source>
       <translation>No positions recorded yet.</translation>
+    </message>
+  </context>
+  <context>
+    <name>TrackView</name>
+    <message>
+      <source>{s}秒</source>
+      <translation>{s} s</translation>
+    </message>
+    <message>
+      <source>{m}分{s}秒</source>
+      <translation>{m} min {s} s</translation>
+    </message>
+    <message>
+      <source>{h}小时{m}分钟</source>
+      <translation>{h} h {m} min</translation>
+    </message>
+    <message>
+      <source>还没有收到定位信号
+已等待{waited}。
+请到室外开阔的地方，远离高楼和大树。</source>
+      <translation>No GPS position yet
+Waiting for {waited}.
+Go outdoors to an open place, away from tall buildings and trees.</translation>
+    </message>
+    <message>
+      <source>已经{waited}没有收到新的定位信号</source>
+      <translation>No new GPS position for {waited}</translation>
     </message>
   </context>
   <context>
