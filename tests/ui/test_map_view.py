@@ -316,3 +316,15 @@ def test_patrol_track_waits_then_follows_a_beidou_log(
     if (level, *tile) in TILES:
         assert close_to(color_at(image, probe), tile_color(level, *tile))
     dialog.accept()
+
+
+def test_settings_show_which_map_is_installed(unlocked: AppController, tmp_path: Path) -> None:
+    view = unlocked.window.screen_widget()
+    assert isinstance(view, MainView)
+    view.show_page("settings")
+    page = view.pages["settings"]
+    fact = page.fact_labels["map"][1]  # type: ignore[attr-defined]
+    assert "没有安装" in fact.text() and "fieldclient map install" in fact.text()
+    install_map(unlocked.data_dir, write_pmtiles(tmp_path / "d.pmtiles", TILES, name="浦东样例"))
+    page.refresh()  # type: ignore[attr-defined]
+    assert "浦东样例" in fact.text() and "14-16" in fact.text()

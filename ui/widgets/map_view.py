@@ -44,12 +44,14 @@ from PySide6.QtGui import (
     QColor,
     QFont,
     QFontMetricsF,
+    QIcon,
     QImage,
     QMouseEvent,
     QPainter,
     QPainterPath,
     QPaintEvent,
     QPen,
+    QPixmap,
     QPolygonF,
     QResizeEvent,
     QWheelEvent,
@@ -80,6 +82,7 @@ FIT_MAX_ZOOM = 17  # a single point or a short walk: still some streets around i
 DEFAULT_CENTER = (34.0, 108.0)  # no content and no map: China at zoom 4
 CACHE_TILES = 160  # about 40 MB of decoded 256×256 tiles
 DRAG_START_PX = 10  # a finger moving less than this is a tap
+MIN_STEP_PX = 2.0  # track points closer than this on screen are not drawn
 PARENT_LEVELS = 4  # how many coarser levels a loading tile may borrow from
 
 BACKGROUND = QColor("#f1f3ef")
@@ -157,6 +160,22 @@ def _decode(archive: TileArchive, keys: list[TileKey]) -> list[tuple[TileKey, QI
     return out
 
 
+def _fit_icon() -> QIcon:
+    """"Show all": four corners around a dot (drawn: no font has to carry a symbol)."""
+    pixmap = QPixmap(72, 72)
+    pixmap.fill(Qt.GlobalColor.transparent)
+    painter = QPainter(pixmap)
+    painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+    painter.setPen(QPen(QColor("#000000"), 7, Qt.PenStyle.SolidLine, Qt.PenCapStyle.SquareCap))
+    for x, y, dx, dy in ((8, 8, 1, 1), (64, 8, -1, 1), (8, 64, 1, -1), (64, 64, -1, -1)):
+        painter.drawLine(QPointF(x, y), QPointF(x + 18 * dx, y))
+        painter.drawLine(QPointF(x, y), QPointF(x, y + 18 * dy))
+    painter.setBrush(QColor("#000000"))
+    painter.drawEllipse(QPointF(36, 36), 7, 7)
+    painter.end()
+    return QIcon(pixmap)
+
+
 class _Layer:
     """Positions kept as world pixels (zoom 0); drawable per zoom from a cache."""
 
@@ -185,8 +204,8 @@ class _Layer:
                 last: tuple[float, float] | None = None
                 for x, y in line:
                     sx, sy = x * scale, y * scale
-                    # screen pixels closer than half a pixel add nothing but cost
-                    if last is None or abs(sx - last[0]) + abs(sy - last[1]) >= 0.5:
+                    # under a 5-pixel line, points 2 pixels apart add nothing but cost
+                    if last is None or abs(sx - last[0]) + abs(sy - last[1]) >= MIN_STEP_PX:
                         polygon.append(QPointF(sx, sy))
                         last = (sx, sy)
                 if line and polygon.size() == 1:
@@ -224,6 +243,8 @@ class MapView(QWidget):
         self.user_moved = False  # until then the view follows the content (fit)
         self.no_map_text = ""
         self.scale_bar_rect = QRectF()
+        self._overlay_version = 0
+        self._overlay_cache: tuple[tuple[int, int, int, int], QImage, float, float] | None = None
         self.tiles: OrderedDict[TileKey, QImage | None] = OrderedDict()
         self._wanted: list[TileKey] = []
         self._loading = False
@@ -235,7 +256,9 @@ class MapView(QWidget):
         self._pinch_base = 1.0
         self.zoom_in_button = self._control("mapZoomIn", "+", self.zoom_in)
         self.zoom_out_button = self._control("mapZoomOut", "−", self.zoom_out)
-        self.fit_button = self._control("mapFit", "⌖", self.fit)
+        self.fit_button = self._control("mapFit", "", self.fit)
+        self.fit_button.setIcon(_fit_icon())
+        self.fit_button.setIconSize(QSize(36, 36))
         self.set_archive(archive)
         self.retranslate()
 
@@ -382,6 +405,8 @@ class MapView(QWidget):
         return Bounds(south, west, north, east)
 
     def _content_changed(self) -> None:
+        self._overlay_version += 1
+        self._overlay_cache = None
         if not self.user_moved:
             self.fit()
         self.update()
@@ -449,11 +474,10 @@ class MapView(QWidget):
         if not drawn:
             self._paint_grid(painter, left, top)
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-        painter.save()
-        painter.translate(-left, -top)
-        self._paint_boundary(painter)
-        self._paint_tracks(painter)
-        painter.restore()
+        overlay = self._overlay(left, top)
+        if overlay is not None:
+            image, ox, oy = overlay
+            painter.drawImage(QPointF(ox - left, oy - top), image)
         self._paint_markers(painter)
         self._paint_scale_bar(painter)
         self._paint_notes(painter, drawn)
@@ -461,6 +485,34 @@ class MapView(QWidget):
         painter.setBrush(Qt.BrushStyle.NoBrush)
         painter.drawRect(QRectF(self.rect()).adjusted(1, 1, -1, -1))
         painter.end()
+
+    def _overlay(self, left: float, top: float) -> tuple[QImage, float, float] | None:
+        """Boundary and tracks, drawn once into an image reaching half a view beyond each
+        edge and moved with the map: a pan only draws it again past that margin."""
+        if not self.boundary_polygons and not self.tracks.lines:
+            return None
+        w, h = self.width(), self.height()
+        cached = self._overlay_cache
+        if cached is not None:
+            key, image, ox, oy = cached
+            if (key == (self.zoom, self._overlay_version, w, h)
+                    and ox <= left and left + w <= ox + 2 * w
+                    and oy <= top and top + h <= oy + 2 * h):
+                return image, ox, oy
+        ratio = self.devicePixelRatioF()
+        image = QImage(round(2 * w * ratio), round(2 * h * ratio),
+                       QImage.Format.Format_ARGB32_Premultiplied)
+        image.setDevicePixelRatio(ratio)
+        image.fill(Qt.GlobalColor.transparent)
+        ox, oy = left - w / 2, top - h / 2
+        painter = QPainter(image)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        painter.translate(-ox, -oy)
+        self._paint_boundary(painter)
+        self._paint_tracks(painter)
+        painter.end()
+        self._overlay_cache = ((self.zoom, self._overlay_version, w, h), image, ox, oy)
+        return image, ox, oy
 
     def _paint_grid(self, painter: QPainter, left: float, top: float) -> None:
         """The plain background: light lines along the tile edges (they move with a pan)."""
