@@ -164,7 +164,7 @@ class TrackDialog(_Dialog):
                  ) -> None:
         super().__init__(parent, "trackDialog")
         self.view = TrackView(archive)
-        self.view.setMinimumSize(640, 400)
+        self.view.setMinimumSize(480, 240)
         self.view.set_track(fixes)
         self.view.set_waiting(waiting_since)
         self.facts = label("prompt")
@@ -174,6 +174,10 @@ class TrackDialog(_Dialog):
         self.layout_.addWidget(self.view, 1)
         self.layout_.addLayout(self.buttons)
         self.retranslate()
+        owner = self.parentWidget()
+        if owner is not None:  # nearly the whole window: the map is the point
+            window = owner.window()
+            self.resize(max(760, min(window.width() - 80, 1200)), max(560, window.height() - 60))
 
     def retranslate(self) -> None:
         self.setWindowTitle(self.tr("巡查轨迹"))
