@@ -43,6 +43,11 @@ class DataPaths:
         return self.root / "logs"
 
     @property
+    def maps(self) -> Path:
+        """The offline map IT installed (``fieldclient map install``)."""
+        return self.root / "maps"
+
+    @property
     def settings(self) -> Path:
         return self.root / "settings.json"
 

@@ -107,6 +107,7 @@ def render(app: QApplication, out: Path, language: str, scale: float, tmp: Path)
     save(dialog, out, f"{tag}_12_change_pin", app)
     dialog.reject()
     patrol_screens(app, out, tag, controller, tmp)
+    map_screens(app, out, tag, tmp)
     sync_screens(app, out, tag, controller, tmp)
     field_screens(app, out, tag, controller, tmp)
     controller.lock("manual")
@@ -173,6 +174,122 @@ def patrol_screens(
     save(controller.window, out, f"{tag}_21_patrol_start_after", app)
     view.show_page("today")
     save(controller.window, out, f"{tag}_22_today_done", app)
+
+
+def demo_map(path: Path) -> Path:
+    """A small MBTiles archive that looks like a street map (drawn here with Pillow: roads
+    on a world-pixel grid so they run on across tiles, a river, parks), zooms 13-17."""
+    import io
+    import math
+    import sqlite3
+
+    from PIL import Image, ImageDraw
+
+    from fieldclient.geo.tiles import tile_of
+
+    lat, lon = 31.2480, 121.5870
+    db = sqlite3.connect(path)
+    db.executescript(
+        "CREATE TABLE metadata (name TEXT, value TEXT);"
+        "CREATE TABLE tiles (zoom_level INTEGER, tile_column INTEGER, tile_row INTEGER,"
+        " tile_data BLOB);")
+    db.executemany("INSERT INTO metadata VALUES (?, ?)", [
+        ("name", "示例街区（截图用）"), ("format", "png"),
+        ("bounds", "121.56,31.23,121.61,31.27"), ("attribution", "示例瓦片，仅供截图")])
+    for z in range(13, 18):
+        cx, cy = tile_of(lat, lon, z)
+        radius = 3 if z < 17 else 4
+        for ty in range(cy - radius, cy + radius + 1):
+            for tx in range(cx - radius, cx + radius + 1):
+                scale = 2 ** (z - 16)  # roads every 48 px at zoom 16 (about 100 m)
+                image = Image.new("RGB", (256, 256), (242, 239, 233))
+                draw = ImageDraw.Draw(image)
+                step = 48 * scale
+                x0, y0 = tx * 256, ty * 256
+                for index in range(int(x0 // step) - 1, int((x0 + 256) // step) + 2):
+                    gx = index * step - x0
+                    if index % 5 == 2:
+                        draw.rectangle([gx + 4 * scale, 0, gx + step - 4 * scale, 256],
+                                       fill=(205, 235, 197))
+                    draw.line([gx, 0, gx, 256], fill=(255, 255, 255),
+                              width=max(1, int((6 if index % 4 else 12) * scale)))
+                for index in range(int(y0 // step) - 1, int((y0 + 256) // step) + 2):
+                    gy = index * step - y0
+                    draw.line([0, gy, 256, gy], fill=(255, 255, 255),
+                              width=max(1, int((6 if index % 3 else 12) * scale)))
+                river = [(px, 256 * ty * 0 + (math.sin((x0 + px) / (90 * scale)) * 40 * scale
+                          + 2 ** z * 256 * 0.4065 - y0)) for px in range(0, 257, 8)]
+                draw.line(river, fill=(170, 211, 223), width=max(2, int(18 * scale)))
+                out = io.BytesIO()
+                image.save(out, "PNG")
+                db.execute("INSERT INTO tiles VALUES (?, ?, ?, ?)",
+                           (z, tx, (1 << z) - 1 - ty, out.getvalue()))
+    db.commit()
+    db.close()
+    return path
+
+
+def map_screens(app: QApplication, out: Path, tag: str, tmp: Path) -> None:
+    """The map widget with and without an installed map, the patrol's track view while it
+    waits for the GPS, and a Review-style view (visits, households, the grid boundary)."""
+    from fieldclient.geo.archive import open_archive
+    from fieldclient.geo.geometry import Fix
+    from ui.widgets.map_view import MapMarker, MapView
+    from ui.widgets.track_view import TrackView
+
+    archive_path = tmp / "demo-map.mbtiles"
+    if not archive_path.exists():
+        demo_map(archive_path)
+    archive = open_archive(archive_path)
+    walk = [Fix(i * 5.0, 31.2440 + 0.00012 * i + 0.0004 * ((i // 25) % 2),
+                121.5830 + 0.00009 * i + 0.0003 * math_sin(i / 9)) for i in range(90)]
+    square = [[121.5815, 31.2425], [121.5935, 31.2425], [121.5935, 31.2555],
+              [121.5815, 31.2555], [121.5815, 31.2425]]
+    zh = tag.startswith("zh")
+    visits = [MapMarker(31.2478, 121.5868, "09:12", key="v1"),
+              MapMarker(31.2501, 121.5899, "10:05" + ("（离住户800米）" if zh
+                                                    else " (800 m from home)"),
+                        key="v2", flagged=True),
+              MapMarker(31.2452, 121.5842, "11:30", key="v3")]
+    homes = [MapMarker(31.2479, 121.5871, "3号楼" if zh else "Bldg 3", key="h1"),
+             MapMarker(31.2445, 121.5900, "7号楼" if zh else "Bldg 7", key="h2"),
+             MapMarker(31.2437, 121.5845, "12号楼" if zh else "Bldg 12", key="h3")]
+    for name, use_map in (("30_map_review", True), ("31_map_plain", False)):
+        view = MapView(archive if use_map else None)
+        view.resize(1100, 700)
+        view.set_boundary({"type": "Polygon", "coordinates": [square]})
+        view.set_track(walk)
+        view.set_households(homes)
+        view.set_points(visits)
+        view.show()
+        for _ in range(10):
+            settle(app)
+            view.repaint()
+        save(view, out, f"{tag}_{name}", app)
+        if use_map:
+            view.zoom_in()
+            view.zoom_in()
+            for _ in range(10):
+                settle(app)
+                view.repaint()
+            save(view, out, f"{tag}_32_map_zoomed", app)
+        view.close()
+    track = TrackView(archive)
+    track.resize(1100, 640)
+    track.set_waiting(__import__("time").time() - 95)
+    track.show()
+    for _ in range(5):
+        settle(app)
+        track.repaint()
+    save(track, out, f"{tag}_33_track_waiting", app)
+    track.close()
+    archive.close()
+
+
+def math_sin(value: float) -> float:
+    import math
+
+    return math.sin(value)
 
 
 class _Central:
@@ -442,6 +559,7 @@ def field_screens(
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--out", type=Path, default=ROOT / "screenshots")
+    parser.add_argument("--only", choices=["map"], help="render only these screens")
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
     app = QApplication.instance() or QApplication(sys.argv[:1])
@@ -449,6 +567,11 @@ def main(argv: list[str]) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         for language in ("zh_CN", "en"):
             for scale in (1.0, 1.75):
+                if args.only == "map":
+                    i18n.set_language(language)
+                    style.apply_style(app, scale)
+                    map_screens(app, args.out, f"{language}_{int(scale * 100)}", Path(tmp))
+                    continue
                 render(app, args.out, language, scale, Path(tmp))
         if _CENTRAL is not None:
             _CENTRAL.stop()

@@ -11,6 +11,7 @@ stops the feed.
 from __future__ import annotations
 
 import logging
+import time
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, Signal
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
     from ui.controller import AppController
 
 log = logging.getLogger("gridfield.ui")
+STALE_AFTER_S = 60.0  # no kept fix for this long: "no new position for ..."
 MAX_BUFFERED = 20_000  # fixes held while locked: more than five hours at 1 Hz
 
 
@@ -40,6 +42,8 @@ class PatrolTracker(QObject):
         self.patrol_id: str | None = None
         self.buffer: list[Fix] = []
         self.last_fix: Fix | None = None  # the last fix received, kept or not
+        self.feed_started_at: float | None = None  # wall clock, for "waiting for GPS"
+        self.last_kept_at: float | None = None  # wall clock of the last fix kept
         self.feed_options: dict[str, object] = {}  # tests: e.g. {"speed": 200.0}
         controller.session_closing.connect(self._on_session_closing)
 
@@ -64,6 +68,7 @@ class PatrolTracker(QObject):
         if self.buffer:
             waiting, self.buffer = self.buffer, []
             if self.recorder.add_many(waiting):
+                self.last_kept_at = time.time()
                 self.fix_recorded.emit(self.recorder.last)
         self._ensure_feed()
 
@@ -94,11 +99,13 @@ class PatrolTracker(QObject):
             # True (a crash at exit); fixes of a dropped feed are ignored instead.
             feed.fix_received.connect(lambda fix, source=feed: self._on_fix(fix, source))
             self.feed.status_changed.connect(lambda _status: self.status_changed.emit())
+            self.feed_started_at = time.time()
         self.feed.start()
         self.status_changed.emit()
 
     def _drop_feed(self) -> None:
         feed, self.feed = self.feed, None
+        self.feed_started_at = None
         if feed is not None:
             feed.stop()
             feed.deleteLater()
@@ -113,9 +120,24 @@ class PatrolTracker(QObject):
             self.recorder = recorder = None
         if recorder is not None:
             if recorder.add(fix):
+                self.last_kept_at = time.time()
                 self.fix_recorded.emit(fix)
         elif self.patrol_id is not None and len(self.buffer) < MAX_BUFFERED:
             self.buffer.append(fix)
+
+    def waiting_since(self, now: float | None = None, stale_after_s: float = STALE_AFTER_S
+                      ) -> float | None:
+        """Since when the running patrol has had no position (wall clock): the GPS start
+        if none came since, the last kept fix if that is older than ``stale_after_s``;
+        None while positions come in or when no GPS runs."""
+        started = self.feed_started_at
+        if self.feed is None or started is None:
+            return None
+        kept = self.last_kept_at
+        if kept is None or kept < started:
+            return started
+        now = time.time() if now is None else now
+        return kept if now - kept > stale_after_s else None
 
     def current_position(self, max_age_s: float = 120.0) -> Fix | None:
         """The last recorded fix if it is recent enough to stamp a photo or an event."""

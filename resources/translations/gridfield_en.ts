@@ -719,6 +719,25 @@ Once this device is enrolled with the command centre and synchronised, the house
     </message>
   </context>
   <context>
+    <name>MapView</name>
+    <message>
+      <source>未安装离线地图</source>
+      <translation>No offline map installed</translation>
+    </message>
+    <message>
+      <source>放大</source>
+      <translation>Zoom in</translation>
+    </message>
+    <message>
+      <source>缩小</source>
+      <translation>Zoom out</translation>
+    </message>
+    <message>
+      <source>显示全部</source>
+      <translation>Show all</translation>
+    </message>
+  </context>
+  <context>
     <name>MemberDialog</name>
     <message>
       <source>添加家庭成员</source>
@@ -1237,6 +1256,14 @@ Finish the patrol now?</translation>
       <translation>Change PIN</translation>
     </message>
     <message>
+      <source>没有安装（地图只显示浅色网格和比例尺）。由信息管理员用 fieldclient map install 安装。</source>
+      <translation>None installed (maps show only a light grid and the scale bar). IT installs one with fieldclient map install.</translation>
+    </message>
+    <message>
+      <source>{name}（缩放级别{low}-{high}，{size:.0f} MB，{date}安装）</source>
+      <translation>{name} (zoom levels {low}-{high}, {size:.0f} MB, installed {date})</translation>
+    </message>
+    <message>
       <source>TPM 2.0 安全芯片（{name}）</source>
       <translation>TPM 2.0 security chip ({name})</translation>
     </message>
@@ -1267,6 +1294,10 @@ Finish the patrol now?</translation>
     <message>
       <source>数据位置</source>
       <translation>Data location</translation>
+    </message>
+    <message>
+      <source>离线地图</source>
+      <translation>Offline map</translation>
     </message>
     <message>
       <source>设备密钥保存在</source>
@@ -2121,6 +2152,33 @@ Tasks and notices from the command centre appear here after a sync.</translation
     </message>
   </context>
   <context>
+    <name>TrackView</name>
+    <message>
+      <source>{s}秒</source>
+      <translation>{s} s</translation>
+    </message>
+    <message>
+      <source>{m}分{s}秒</source>
+      <translation>{m} min {s} s</translation>
+    </message>
+    <message>
+      <source>{h}小时{m}分钟</source>
+      <translation>{h} h {m} min</translation>
+    </message>
+    <message>
+      <source>还没有收到定位信号
+已等待{waited}。
+请到室外开阔的地方，远离高楼和大树。</source>
+      <translation>No GPS position yet
+Waiting for {waited}.
+Go outdoors to an open place, away from tall buildings and trees.</translation>
+    </message>
+    <message>
+      <source>已经{waited}没有收到新的定位信号</source>
+      <translation>No new GPS position for {waited}</translation>
+    </message>
+  </context>
+  <context>
     <name>UnlockScreen</name>
     <message>
       <source>忘记PIN码？</source>
@@ -2476,6 +2534,46 @@ Tasks and notices from the command centre appear here after a sync.</translation
     <message>
       <source>PIN码已更改。</source>
       <translation>PIN changed.</translation>
+    </message>
+    <message>
+      <source>离线地图：{name}（{kind}，{format}图片）</source>
+      <translation>Offline map: {name} ({kind}, {format} images)</translation>
+    </message>
+    <message>
+      <source>缩放级别：{low}-{high}</source>
+      <translation>Zoom levels: {low}-{high}</translation>
+    </message>
+    <message>
+      <source>文件：{path}（{size:.1f} MB）</source>
+      <translation>File: {path} ({size:.1f} MB)</translation>
+    </message>
+    <message>
+      <source>安装时间：{when}</source>
+      <translation>Installed: {when}</translation>
+    </message>
+    <message>
+      <source>范围：北纬{south:.4f}-{north:.4f}，东经{west:.4f}-{east:.4f}</source>
+      <translation>Area: latitude {south:.4f}-{north:.4f} N, longitude {west:.4f}-{east:.4f} E</translation>
+    </message>
+    <message>
+      <source>来源：{source}</source>
+      <translation>Source: {source}</translation>
+    </message>
+    <message>
+      <source>已安装离线地图。</source>
+      <translation>Offline map installed.</translation>
+    </message>
+    <message>
+      <source>没有安装离线地图：地图只显示浅色网格和比例尺。</source>
+      <translation>No offline map installed: maps show only a light grid and the scale bar.</translation>
+    </message>
+    <message>
+      <source>已删除离线地图。</source>
+      <translation>Offline map removed.</translation>
+    </message>
+    <message>
+      <source>没有安装离线地图。</source>
+      <translation>No offline map is installed.</translation>
     </message>
   </context>
   <context>
@@ -2903,6 +3001,30 @@ Tasks and notices from the command centre appear here after a sync.</translation
     <message>
       <source>意见太长了，最多{limit}个字。</source>
       <translation>The comment is too long: at most {limit} characters.</translation>
+    </message>
+    <message>
+      <source>找不到离线地图文件：{path}</source>
+      <translation>Offline map file not found: {path}</translation>
+    </message>
+    <message>
+      <source>这个文件不是离线地图（应为MBTiles或PMTiles格式）：{path}</source>
+      <translation>This file is not an offline map (it must be MBTiles or PMTiles): {path}</translation>
+    </message>
+    <message>
+      <source>离线地图文件已损坏或不完整，无法使用：{path}（{detail}）</source>
+      <translation>The offline map file is damaged or incomplete and cannot be used: {path} ({detail})</translation>
+    </message>
+    <message>
+      <source>离线地图的瓦片必须是PNG或JPEG图片，这个文件里是“{kind}”：{path}</source>
+      <translation>Offline map tiles must be PNG or JPEG images; this file holds "{kind}": {path}</translation>
+    </message>
+    <message>
+      <source>离线地图文件里没有地图瓦片：{path}</source>
+      <translation>The offline map file holds no map tiles: {path}</translation>
+    </message>
+    <message>
+      <source>网格边界数据无法读取（{reason}）。</source>
+      <translation>The grid boundary cannot be read ({reason}).</translation>
     </message>
   </context>
   <context>

@@ -15,6 +15,7 @@ from uihelpers import PIN, click, settle, type_pin
 from fieldclient.fieldwork import patrols
 from fieldclient.geo.geometry import Fix, FixFilter
 from fieldclient.geo.nmea import read_fixes
+from fieldclient.geo.tiles import scale_bar_metres
 from fieldclient.settings import load_settings, parse_gps_source
 from ui.controller import AppController
 from ui.dialogs.patrol import TrackDialog
@@ -30,7 +31,6 @@ from ui.platform.positioning import (
     SystemFeed,
     status_text,
 )
-from ui.widgets.track_view import scale_bar_metres
 
 FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "nmea"
 LOGS = ["beidou-bd.log", "beidou-gb.log"]
@@ -85,7 +85,8 @@ def test_beidou_log_replayed_into_the_patrol_track(
     click(qtbot, page.track_button)
     dialog = page.dialog
     assert isinstance(dialog, TrackDialog)
-    assert len(dialog.view.points) == len(expected)
+    assert dialog.view.fix_count == len(expected)
+    assert dialog.view.notice.isHidden()  # positions came: no waiting notice
     dialog.grab()  # paints without error
     dialog.accept()
     # Finish: the simplified track is stored, distance in the summary.

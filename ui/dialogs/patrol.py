@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (
 )
 
 from fieldclient.fieldwork.patrols import EventDraft
+from fieldclient.geo.archive import TileArchive
 from fieldclient.geo.geometry import Fix
 from fieldclient.i18n import QT_TRANSLATE_NOOP
 from ui.widgets.basic import Retranslatable, button, label
@@ -158,11 +159,14 @@ class EventDialog(_Dialog):
 class TrackDialog(_Dialog):
     """The track so far, drawn big."""
 
-    def __init__(self, fixes: Sequence[Fix], facts: str, parent: QWidget | None = None) -> None:
+    def __init__(self, fixes: Sequence[Fix], facts: str, parent: QWidget | None = None,
+                 archive: TileArchive | None = None, waiting_since: float | None = None
+                 ) -> None:
         super().__init__(parent, "trackDialog")
-        self.view = TrackView()
-        self.view.setMinimumSize(640, 400)
+        self.view = TrackView(archive)
+        self.view.setMinimumSize(480, 240)
         self.view.set_track(fixes)
+        self.view.set_waiting(waiting_since)
         self.facts = label("prompt")
         self.facts.setText(facts)
         self.cancel_button.setVisible(False)
@@ -170,8 +174,12 @@ class TrackDialog(_Dialog):
         self.layout_.addWidget(self.view, 1)
         self.layout_.addLayout(self.buttons)
         self.retranslate()
+        owner = self.parentWidget()
+        if owner is not None:  # nearly the whole window: the map is the point
+            window = owner.window()
+            self.resize(max(760, min(window.width() - 80, 1200)), max(560, window.height() - 60))
 
     def retranslate(self) -> None:
         self.setWindowTitle(self.tr("巡查轨迹"))
         self.ok_button.setText(self.tr("关闭"))
-        self.view.empty_text = self.tr("还没有记录到定位点。")
+        self.view.set_empty_text(self.tr("还没有记录到定位点。"))

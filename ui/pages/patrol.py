@@ -43,6 +43,7 @@ from ui.platform.camera import ImagePicker, camera_available, pick_image_file
 from ui.platform.positioning import status_short, status_text
 from ui.tasks import run_task
 from ui.widgets.basic import button, label, photo_thumbnail, scroll_area, set_role
+from ui.widgets.map_view import installed_archive
 from ui.widgets.patrol import GroupTabs, ItemCard
 from ui.widgets.track_view import TrackView
 
@@ -204,7 +205,7 @@ class PatrolPage(Page):
             self.summary_names[key], self.summary_values[key] = name, value
             self.summary_grid.addWidget(name, (index // 2) * 2, index % 2)
             self.summary_grid.addWidget(value, (index // 2) * 2 + 1, index % 2)
-        self.summary_track = TrackView()
+        self.summary_track = TrackView(installed_archive(self.controller.data_dir))
         self.summary_track.setMinimumHeight(260)
         self.summary_note = label("muted")
         self.done_button = button("primary", "summaryDoneButton")
@@ -552,9 +553,13 @@ class PatrolPage(Page):
         self._reload(code)
 
     # -- track and status ----------------------------------------------------------
-    def _on_fix(self, _fix: Fix) -> None:
+    def _on_fix(self, fix: Fix) -> None:
         if self.patrol is not None and not self.status_timer.isActive():
             self.status_timer.start()
+        dialog = self.dialog
+        if isinstance(dialog, TrackDialog) and dialog.isVisible():
+            dialog.view.append_to_track(fix)
+            dialog.view.set_waiting(self.tracker.waiting_since())
 
     def _progress(self) -> PatrolSummary | None:
         session = self._session()
@@ -583,6 +588,8 @@ class PatrolPage(Page):
             problems=progress.problems, distance=format_distance(progress.distance_m),
             duration=format_duration(progress.duration_s)))
         self.gps_label.setText(status_short(self.tracker.feed))
+        if isinstance(self.dialog, TrackDialog) and self.dialog.isVisible():
+            self.dialog.view.set_waiting(self.tracker.waiting_since())
         receiving = self.tracker.feed is not None and self.tracker.feed.status == "receiving"
         set_role(self.gps_label, "gps" if receiving else "gpsWarning")
 
@@ -600,7 +607,9 @@ class PatrolPage(Page):
             distance=format_distance(progress.distance_m),
             duration=format_duration(progress.duration_s))
         facts += "\n" + status_text(self.tracker.feed)
-        dialog = TrackDialog(self._live_fixes(), facts, self.window())
+        dialog = TrackDialog(self._live_fixes(), facts, self.window(),
+                             archive=installed_archive(self.controller.data_dir),
+                             waiting_since=self.tracker.waiting_since())
         self.dialog = dialog
         dialog.open()
 
@@ -657,6 +666,7 @@ class PatrolPage(Page):
         self.summary_values["problems"].setText(self.tr("{n}项").format(n=summary.problems))
         self.summary_values["distance"].setText(format_distance(summary.distance_m))
         self.summary_values["duration"].setText(format_duration(summary.duration_s))
+        self.summary_track.set_archive(installed_archive(self.controller.data_dir))
         self.summary_track.set_track(self.summary_fixes)
 
     def close_summary(self) -> None:
@@ -678,7 +688,7 @@ class PatrolPage(Page):
         self.summary_names["duration"].setText(self.tr("用时"))
         self.summary_note.setText(self.tr(
             "巡查记录已加密保存在本设备上，有网络时会自动上传到指挥中心。"))
-        self.summary_track.empty_text = self.tr("这次巡查没有记录到定位点。")
+        self.summary_track.set_empty_text(self.tr("这次巡查没有记录到定位点。"))
         self.done_button.setText(self.tr("完成"))
 
     def _retranslate_cards(self) -> None:

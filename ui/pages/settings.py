@@ -112,7 +112,7 @@ class SettingsPage(Page):
         self.form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapAllRows)
         self.form.setVerticalSpacing(2)
         self.fact_labels: dict[str, tuple[QLabel, QLabel]] = {}
-        for key in ("version", "data_dir", "keystore", "device_id", "schema", "failed",
+        for key in ("version", "data_dir", "map", "keystore", "device_id", "schema", "failed",
                     "failed_total"):
             name = label("factName")
             value = label("fact")
@@ -181,6 +181,20 @@ class SettingsPage(Page):
         self.gps.refresh()
         self._refresh_facts()
 
+    def _map_text(self) -> str:
+        from datetime import datetime
+
+        from fieldclient.geo.maps import installed_map
+
+        found = installed_map(self.controller.data_dir)
+        if found is None:
+            return self.tr("没有安装（地图只显示浅色网格和比例尺）。"
+                           "由信息管理员用 fieldclient map install 安装。")
+        info = found.info
+        return self.tr("{name}（缩放级别{low}-{high}，{size:.0f} MB，{date}安装）").format(
+            name=info.name, low=info.min_zoom, high=info.max_zoom, size=found.size / 1e6,
+            date=datetime.fromtimestamp(found.installed_at).strftime("%Y-%m-%d"))
+
     def _refresh_facts(self) -> None:
         from fieldclient import __version__
 
@@ -214,6 +228,7 @@ class SettingsPage(Page):
         values = {
             "version": (self.tr("程序版本"), __version__),
             "data_dir": (self.tr("数据位置"), breakable(str(self.controller.data_dir))),
+            "map": (self.tr("离线地图"), self._map_text()),
             "keystore": (self.tr("设备密钥保存在"), store),
             "device_id": (self.tr("设备编号"), breakable(str(info.get("device_id") or "—"))),
             "schema": (self.tr("数据库版本"), schema),

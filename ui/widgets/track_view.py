@@ -1,104 +1,140 @@
-"""A simple offline track view: the path scaled to fit, start and end marked.
+"""The worker's own patrol track on the offline map (:class:`ui.widgets.map_view.MapView`),
+with a plain notice in large text while no position has come in.
 
-No map tiles (none are available offline): a north-up drawing on a local
-metric projection, with a scale bar so the worker can judge distances.
+``set_waiting(since)`` says when the GPS started waiting (Unix time; None once fixes
+arrive): with no track yet the notice fills the middle of the map — "no GPS signal
+yet", how long it has been waiting and what helps — and with a track it becomes a
+banner saying how long no new position has come. ``empty_text`` is shown when there
+is no track and nothing is being waited for (a finished patrol without fixes).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 
-from PySide6.QtCore import QPointF, QRectF, QSize, Qt
-from PySide6.QtGui import QColor, QPainter, QPainterPath, QPaintEvent, QPen
-from PySide6.QtWidgets import QSizePolicy, QWidget
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtGui import QHideEvent, QResizeEvent, QShowEvent
+from PySide6.QtWidgets import QLabel, QWidget
 
-from fieldclient.geo.geometry import Fix, LocalProjection
-
-START_COLOR = QColor("#007a33")
-END_COLOR = QColor("#b00000")
-LINE_COLOR = QColor("#003d99")
-NICE_STEPS = (1, 2, 5)
-
-
-def scale_bar_metres(metres_per_px: float, max_px: float) -> float:
-    """A round length (1, 2, 5 × 10^n m) that fits in ``max_px``."""
-    if metres_per_px <= 0:
-        return 0.0
-    limit = metres_per_px * max_px
-    best = 1.0
-    power = 1.0
-    while power <= limit:
-        for step in NICE_STEPS:
-            if step * power <= limit:
-                best = step * power
-        power *= 10
-    return best
+from fieldclient.geo.archive import TileArchive
+from fieldclient.geo.geometry import HasPosition
+from ui.widgets.basic import label
+from ui.widgets.map_view import MapView
 
 
-class TrackView(QWidget):
-    def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
+class TrackView(MapView):
+    def __init__(self, archive: TileArchive | None = None, parent: QWidget | None = None,
+                 clock: Callable[[], float] = time.time) -> None:
+        super().__init__(archive, parent)
         self.setObjectName("trackView")
-        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
-        self.setMinimumSize(160, 120)
-        self.points: list[tuple[float, float]] = []  # metres east, north
+        self.clock = clock
+        self.notice: QLabel = label("mapNotice", parent=self)
+        self.notice.setObjectName("trackNotice")
+        self.notice.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.notice.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
+        self.notice.hide()
         self.empty_text = ""
+        self.waiting_since: float | None = None
+        self.fix_count = 0
+        self.timer = QTimer(self)
+        self.timer.setInterval(1000)
+        self.timer.timeout.connect(self._update_notice)
 
-    def sizeHint(self) -> QSize:
-        return QSize(480, 320)
+    # -- the track ---------------------------------------------------------------------
+    def set_track(self, points: Sequence[HasPosition]) -> None:
+        self.fix_count = len(points)
+        super().set_track(points)
+        self._update_notice()
 
-    def set_track(self, fixes: Sequence[Fix]) -> None:
-        if fixes:
-            projection = LocalProjection.around(fixes)
-            self.points = [projection.xy(f.lat, f.lon) for f in fixes]
+    def append_to_track(self, point: HasPosition) -> None:
+        self.fix_count += 1
+        super().append_to_track(point)
+        self._update_notice()
+
+    def set_waiting(self, since: float | None) -> None:
+        """The GPS has had nothing since ``since`` (None: positions are coming in)."""
+        self.waiting_since = since
+        if since is None:
+            self.timer.stop()
         else:
-            self.points = []
-        self.update()
+            self.timer.start()
+        self._update_notice()
 
-    def paintEvent(self, event: QPaintEvent) -> None:
-        painter = QPainter(self)
-        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-        painter.fillRect(self.rect(), QColor("#f4f4f4"))
-        painter.setPen(QPen(QColor("#000000"), 2))
-        painter.drawRect(self.rect().adjusted(1, 1, -2, -2))
-        if not self.points:
-            painter.drawText(self.rect().adjusted(12, 12, -12, -12),
-                             Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap,
-                             self.empty_text)
-            painter.end()
+    def set_empty_text(self, text: str) -> None:
+        self.empty_text = text
+        self._update_notice()
+
+    # -- the notice --------------------------------------------------------------------
+    def waited_text(self, seconds: float) -> str:
+        seconds = max(0, int(seconds))
+        if seconds < 60:
+            return self.tr("{s}秒").format(s=seconds)
+        minutes, seconds = divmod(seconds, 60)
+        if minutes < 60:
+            return self.tr("{m}分{s}秒").format(m=minutes, s=seconds)
+        hours, minutes = divmod(minutes, 60)
+        return self.tr("{h}小时{m}分钟").format(h=hours, m=minutes)
+
+    def notice_text(self) -> str:
+        if self.waiting_since is not None:
+            waited = self.waited_text(self.clock() - self.waiting_since)
+            if not self.fix_count:
+                return self.tr("还没有收到定位信号\n已等待{waited}。\n请到室外开阔的地方，"
+                               "远离高楼和大树。").format(waited=waited)
+            return self.tr("已经{waited}没有收到新的定位信号").format(waited=waited)
+        if not self.fix_count:
+            return self.empty_text
+        return ""
+
+    def _update_notice(self) -> None:
+        text = self.notice_text()
+        if text != self.notice.text():
+            self.notice.setText(text)
+        self.notice.setVisible(bool(text))
+        self._place_notice()
+
+    def _restyle(self, fit: str) -> None:
+        if self.notice.property("fit") != fit:
+            self.notice.setProperty("fit", fit)
+            self.notice.style().unpolish(self.notice)
+            self.notice.style().polish(self.notice)
+
+    def _place_notice(self) -> None:
+        """In the middle without a track, as a banner on top with one; the text steps down
+        a size (title, large, normal) until it fits, and the zoom buttons stay free."""
+        if not self.notice.text():
             return
-        margin = 28.0
-        area = QRectF(self.rect()).adjusted(margin, margin, -margin, -margin)
-        xs = [p[0] for p in self.points]
-        ys = [p[1] for p in self.points]
-        span = max(max(xs) - min(xs), max(ys) - min(ys), 20.0)  # at least 20 m across
-        scale = min(area.width(), area.height()) / span
-        cx = (max(xs) + min(xs)) / 2
-        cy = (max(ys) + min(ys)) / 2
+        margin = 12
+        left = margin
+        right = self.zoom_in_button.geometry().left() - margin
+        width = max(120, right - left)
+        room = self.height() - 2 * margin
+        sizes = ("large", "base") if self.fix_count else ("title", "large", "base")
+        for fit in sizes:
+            self._restyle(fit)
+            height = self.notice.heightForWidth(width)
+            if height <= (room if not self.fix_count else room // 2):
+                break
+        height = min(room, height)
+        top = margin if self.fix_count else (self.height() - height) // 2
+        self.notice.setGeometry(left, top, width, height)
 
-        def at(x: float, y: float) -> QPointF:
-            return QPointF(area.center().x() + (x - cx) * scale,
-                           area.center().y() - (y - cy) * scale)
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        self._place_notice()
 
-        path = QPainterPath(at(*self.points[0]))
-        for x, y in self.points[1:]:
-            path.lineTo(at(x, y))
-        painter.setPen(QPen(LINE_COLOR, 5, Qt.PenStyle.SolidLine, Qt.PenCapStyle.RoundCap,
-                            Qt.PenJoinStyle.RoundJoin))
-        painter.drawPath(path)
-        for (x, y), color in ((self.points[0], START_COLOR), (self.points[-1], END_COLOR)):
-            painter.setPen(QPen(QColor("#ffffff"), 3))
-            painter.setBrush(color)
-            painter.drawEllipse(at(x, y), 11, 11)
-        # scale bar, bottom left
-        bar_m = scale_bar_metres(1 / scale, area.width() / 3)
-        if bar_m > 0:
-            length = bar_m * scale
-            y = self.height() - 12.0
-            painter.setPen(QPen(QColor("#000000"), 3))
-            painter.drawLine(QPointF(12, y), QPointF(12 + length, y))
-            painter.drawLine(QPointF(12, y - 6), QPointF(12, y))
-            painter.drawLine(QPointF(12 + length, y - 6), QPointF(12 + length, y))
-            text = f"{bar_m / 1000:g} km" if bar_m >= 1000 else f"{bar_m:g} m"
-            painter.drawText(QPointF(18 + length, y), text)
-        painter.end()
+    def hideEvent(self, event: QHideEvent) -> None:
+        self.timer.stop()
+        super().hideEvent(event)
+
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        if self.waiting_since is not None:
+            self.timer.start()
+        self._update_notice()
+
+    def retranslate(self) -> None:
+        super().retranslate()
+        if hasattr(self, "notice"):
+            self._update_notice()
