@@ -74,6 +74,8 @@ def visit_row(data: dict[str, Any], now: float) -> dict[str, Any] | None:
         "worker": _text(data.get("worker")) or None,
         "device_id": _text(data.get("device_id")) or None,
         "training": 1 if data.get("training") else 0,
+        "person_id": None if isinstance(data.get("person_id"), bool)
+        or not isinstance(data.get("person_id"), int | str) else str(data["person_id"]),
         "origin": "server",
         "created_at": now,
     }

@@ -625,6 +625,20 @@ def _version_skew(db: sqlite_utils.Database) -> None:
     )
 
 
+def _review(db: sqlite_utils.Database) -> None:
+    """Review figures (issue 13): a household's known position as the centre sends it
+    (WGS-84; the far-from-home check), and who made a pulled visit (``person_id``, the
+    centre's person; NULL on the device's own visits: its enrolled person). The month's
+    visits are read by time (``visits_time``), so no new index."""
+    run_script(db,
+        """
+        ALTER TABLE households ADD COLUMN lat REAL;
+        ALTER TABLE households ADD COLUMN lon REAL;
+        ALTER TABLE visits ADD COLUMN person_id TEXT;
+        """
+    )
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "core: meta, append-only audit log, outbox, blob index", _core_tables),
     Migration(2, "household registry and members", _households),
@@ -638,6 +652,7 @@ MIGRATIONS: tuple[Migration, ...] = (
               _quota_households),
     Migration(10, "version skew: pulled rows held for later, ops the server defers",
               _version_skew),
+    Migration(11, "review: households' known positions, who made a pulled visit", _review),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version

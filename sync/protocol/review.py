@@ -258,18 +258,23 @@ def month_window(month: str | None, now: float, zone: tzinfo = CHINA) -> MonthWi
     return MonthWindow(month, start, end, max(start, min(end, now)))
 
 
-def closed_at(history: Iterable[tuple[str | None, str | None]]) -> float | None:
+def iso_time(text: Any) -> float | None:
+    """An ISO 8601 time with its offset (the centre's times) as Unix time; None if not."""
+    if not isinstance(text, str) or not text:
+        return None
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment.timestamp() if moment.tzinfo is not None else None
+
+
+def closed_at(history: Iterable[tuple[Any, Any]]) -> float | None:
     """When an event first reached 办结 or later, from its history ``(to_status, at
     ISO time)``; None when it has not."""
-    found: float | None = None
-    for status, at in history:
-        if status in CLOSED_STATUSES and at:
-            try:
-                ts = datetime.fromisoformat(at.replace("Z", "+00:00")).timestamp()
-            except ValueError:
-                continue
-            found = ts if found is None else min(found, ts)
-    return found
+    times = [ts for status, at in history
+             if status in CLOSED_STATUSES and (ts := iso_time(at)) is not None]
+    return min(times) if times else None
 
 
 def visit_text(*parts: str | None) -> str:
