@@ -274,3 +274,13 @@ def test_closed_at_reads_the_history() -> None:
                          ("closed", "2026-03-05T01:00:00+00:00")]) == datetime.fromisoformat(
         "2026-03-04T01:00:00+00:00").timestamp()
     assert rv.closed_at([("returned", "2026-03-02T01:00:00Z"), ("resolved", "junk")]) is None
+
+
+def test_the_device_translates_every_reason() -> None:
+    from fieldclient.fieldwork import review
+
+    assert review.REASONS == rv.REASONS
+    flag = rv._flag("far_from_home", "v1", distance_m=1200, limit_m=300)
+    assert review.flag_reason(flag, "zh_CN") == flag["reason"]
+    assert review.flag_reason(flag, "en") == (
+        "Recorded 1200 m from the household's known position (more than 300 m)")
