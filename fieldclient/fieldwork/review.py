@@ -119,6 +119,8 @@ def _photo_hashes(db: sqlite_utils.Database, ids: Iterable[str]) -> dict[str, st
 
 
 def _photo_list(value: Any) -> list[str]:
+    if value == "[]":
+        return []
     try:
         items = json.loads(value) if isinstance(value, str) else value
     except ValueError:

@@ -62,7 +62,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
 from sync.protocol.quotarules import (
@@ -127,16 +127,14 @@ class ReviewRules:
                 "score": dict(self.score)}
 
 
-@dataclass(frozen=True)
-class Person:
+class Person(NamedTuple):
     id: str
     name: str
     grid_ids: tuple[str, ...]
     last_sync: str | None = None  # ISO time of the person's devices' last contact
 
 
-@dataclass(frozen=True)
-class Household:
+class Household(NamedTuple):
     id: str
     grid_id: str
     category: str
@@ -146,8 +144,7 @@ class Household:
     lon: float | None = None
 
 
-@dataclass(frozen=True)
-class Visit:
+class Visit(NamedTuple):
     id: str
     person_id: str
     household_id: str
@@ -161,8 +158,7 @@ class Visit:
     training: bool = False
 
 
-@dataclass(frozen=True)
-class Patrol:
+class Patrol(NamedTuple):
     id: str
     person_id: str
     grid_id: str
@@ -173,8 +169,7 @@ class Patrol:
     photo_sha256: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True)
-class Event:
+class Event(NamedTuple):
     id: str
     person_id: str
     reported_at: float
@@ -283,9 +278,12 @@ def visit_text(*parts: str | None) -> str:
     return "\n".join(p for p in parts if p)
 
 
+_NOT_WORD = re.compile(r"[\W_]+")
+
+
 def _normal_text(text: str) -> str:
-    return "".join(ch for ch in unicodedata.normalize("NFKC", text).lower()
-                   if not (ch.isspace() or unicodedata.category(ch)[0] in "PSZC"))
+    """Letters and digits only (spaces, punctuation and symbols dropped), NFKC, lower."""
+    return _NOT_WORD.sub("", unicodedata.normalize("NFKC", text).lower())
 
 
 def distance_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
