@@ -551,6 +551,37 @@ def cmd_config_show(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    import time
+
+    from central import report
+    from sync.protocol.review import InvalidMonth
+
+    fmt = "json" if args.json else args.format
+    if fmt in ("xlsx", "pdf") and args.out is None:
+        return _fail(f"--format {fmt} needs --out FILE")
+    engine = _engine(args)
+    try:
+        result = report.month_report(engine, args.month, time.time(), args.grid)
+        data = report.render(result, fmt)
+    except InvalidMonth:
+        return _fail(f"--month must be YYYY-MM, not {args.month!r}")
+    except report.ReportError as exc:
+        return _fail(str(exc))
+    _audit(engine, "report", [f"person:{w['person_id']}" for w in result["workers"]],
+           month=result["month"], grid=args.grid, format=fmt)
+    if args.out is None:
+        sys.stdout.write(data.decode("utf-8"))
+        return 0
+    try:
+        Path(args.out).write_bytes(data)
+    except OSError as exc:
+        return _fail(f"cannot write {args.out}: {exc.strerror}")
+    print(f"{result['month']}: {len(result['workers'])} people, "
+          f"{len(result['grids'])} grids -> {args.out}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--db", default=argparse.SUPPRESS,
@@ -736,6 +767,15 @@ def build_parser() -> argparse.ArgumentParser:
                     help="org unit (district, town, ...) it applies to; default: everywhere")
     cp = csub.add_parser("show", parents=[common], help="the stored settings")
     cp.set_defaults(func=cmd_config_show)
+
+    p = add("report", cmd_report, "the monthly assessment per worker (the devices' review "
+            "figures), worst first")
+    p.add_argument("--month", default=None, metavar="YYYY-MM",
+                   help="the month (default: this month, China Standard Time)")
+    p.add_argument("--grid", default=None, metavar="G", help="only this grid (its id)")
+    p.add_argument("--format", choices=("json", "csv", "xlsx", "pdf"), default="json")
+    p.add_argument("--out", default=None, metavar="FILE",
+                   help="write here (default: standard output; xlsx and pdf need a file)")
     return parser
 
 

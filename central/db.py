@@ -107,6 +107,31 @@ def _photo_default(context: Any) -> str | None:
     return sha.lower()[:64]
 
 
+REVIEW_TIMES = {"visit.create": "visited_at", "patrol.report": "finished_at",
+                "event.report": "reported_at"}
+
+
+def review_columns(kind: str, payload: Any) -> tuple[float | None, str | None, int | None]:
+    """(happened_at, household_id, counted) of a record (migration 14's columns);
+    ``counted``: 1 a visit that counts, 2 a correction, 0 training (visits only)."""
+    field = REVIEW_TIMES.get(kind)
+    if field is None or not isinstance(payload, dict):
+        return None, None, None
+    when = payload.get(field)
+    happened = float(when) if isinstance(when, int | float) and not isinstance(
+        when, bool) else None
+    if kind != "visit.create":
+        return happened, None, None
+    household = payload.get("household_id")
+    counted = 0 if payload.get("training") else 2 if payload.get("corrects") else 1
+    return happened, household[:36] if isinstance(household, str) else None, counted
+
+
+def _review_default(context: Any) -> tuple[float | None, str | None, int | None]:
+    params = context.get_current_parameters()
+    return review_columns(str(params.get("kind")), params.get("payload"))
+
+
 def _in(column: str, values: tuple[str, ...]) -> str:
     return f"{column} IN ({', '.join(repr(v) for v in values)})"
 
@@ -218,6 +243,10 @@ households = Table(
     Column("registered_at", Float, nullable=True),
     # migration 12: HMAC of the ID number (central.atrest), for equality look-ups
     Column("id_number_bidx", String(40), nullable=True, default=_blind_default),
+    # migration 14: where the household lives, when known (WGS-84): the review's
+    # far-from-home check compares visit positions with it
+    Column("lat", Float, nullable=True),
+    Column("lon", Float, nullable=True),
     CheckConstraint(_in("category", CATEGORIES), name="ck_households_category"),
 )
 Index("ix_households_grid", households.c.grid_id, households.c.updated_seq)
@@ -318,8 +347,18 @@ records = Table(
     Column("received_at", String(32), nullable=False),
     # migration 12: the photo a photo.meta record describes (its payload is sealed)
     Column("photo_sha256", String(64), nullable=True, default=_photo_default),
+    # migration 14: beside the sealed payload, what the monthly review selects by (a
+    # month's records without opening a year of payloads): when it happened (visit,
+    # patrol, event report), the visited household and whether the visit counts
+    Column("happened_at", Float, nullable=True, default=lambda c: _review_default(c)[0]),
+    Column("household_id", String(36), nullable=True,
+           default=lambda c: _review_default(c)[1]),
+    Column("counted", Integer, nullable=True, default=lambda c: _review_default(c)[2]),
     PrimaryKeyConstraint("kind", "id"),
 )
+Index("ix_records_happened", records.c.kind, records.c.happened_at)
+Index("ix_records_visit_household", records.c.kind, records.c.counted, records.c.household_id,
+      records.c.happened_at)
 # (ix_records_grid on (grid_id, seq) until migration 9: every reader names the kind, so
 # ix_records_kind_grid serves them, and each record paid for a second index)
 
@@ -961,6 +1000,26 @@ def _migration_13(conn: Connection) -> None:
         review_ops.note_patrol_records(conn, [dict(row) for row in rows])
 
 
+def _migration_14(conn: Connection) -> None:
+    """Review figures: households' known positions, and the columns the monthly report
+    selects records by (filled for the records already here: their payloads opened once)."""
+    for table_name, names in {"households": ("lat", "lon"),
+                              "records": ("happened_at", "household_id", "counted")}.items():
+        present = {c["name"] for c in inspect(conn).get_columns(table_name)}
+        for name in names:
+            if name not in present:
+                kind = metadata.tables[table_name].c[name].type.compile(dialect=conn.dialect)
+                conn.execute(text(f"ALTER TABLE {table_name} ADD COLUMN {name} {kind}"))
+    for index in ("ix_records_happened", "ix_records_visit_household"):
+        next(i for i in records.indexes if i.name == index).create(conn, checkfirst=True)
+    rows = conn.execute(select(records.c.kind, records.c.id, records.c.payload).where(
+        records.c.kind.in_(list(REVIEW_TIMES)))).all()
+    for kind, record_id, payload in rows:
+        happened, household, counted = review_columns(kind, payload)
+        conn.execute(update(records).where(records.c.kind == kind, records.c.id == record_id)
+                     .values(happened_at=happened, household_id=household, counted=counted))
+
+
 def add_key_check(conn: Connection, key_id: str) -> None:
     if conn.execute(select(key_checks.c.key_id).where(key_checks.c.key_id == key_id)).first():
         return
@@ -1148,6 +1207,7 @@ MIGRATIONS: list[tuple[int, Callable[[Connection], None]]] = [
     (11, _migration_11),
     (12, _migration_12),
     (13, _migration_13),
+    (14, _migration_14),
 ]
 LATEST_VERSION = MIGRATIONS[-1][0]
 

@@ -24,6 +24,7 @@ from central import cnid, db
 from central.ops import record_transition
 
 NAMESPACE = uuid.UUID("6f1c3a52-7d1e-4f0a-9a55-2b8e0c9d4e11")
+TOWN_CENTRE = (29.955, 121.585)  # 庄市街道, Ningbo (WGS-84): where demo grids lie
 AREA_CODE = "330205"  # 江北区
 
 VILLAGES = (
@@ -120,6 +121,7 @@ def seed_demo(
         raise ValueError("--visit-months must be between 0 and 36")
     rng = random.Random(seed)
     visit_rng = random.Random(seed + 1)  # its own stream: households stay the same
+    place_rng = random.Random(seed + 2)  # where households live (the review's checks)
     moment = time.time() if now is None else now
     names = _Names(rng)
     n_villages = min(len(VILLAGES), max(1, -(-grids // 4)))
@@ -159,6 +161,9 @@ def seed_demo(
             )
             hh_rows: list[dict[str, Any]] = []
             member_rows: list[dict[str, Any]] = []
+            # the grid about 1 km square, east of the town's centre, grids in a row
+            centre_lat = TOWN_CENTRE[0] + (g // 10) * 0.012
+            centre_lon = TOWN_CENTRE[1] + (g % 10) * 0.012
             categories = {"ordinary": 0, "hardship": 0, "key": 0}
             for h in range(households_per_grid):
                 hid = str(uuid.uuid5(NAMESPACE, f"household/{town}/{seed}/{g}/{h}"))
@@ -189,6 +194,8 @@ def seed_demo(
                     "id": hid, "grid_id": gid, "head_name": head, "address": address,
                     "category": category, "phone": phone, "id_number": head_id,
                     "tags": tags, "version": 1, "updated_seq": 0,
+                    "lat": round(centre_lat + place_rng.uniform(-0.004, 0.004), 6),
+                    "lon": round(centre_lon + place_rng.uniform(-0.004, 0.004), 6),
                 })
                 family: list[tuple[str, str, str, str | None]] = [(head, "户主", head_id, phone)]
                 for _ in range(rng.choice((0, 1, 1, 2, 2, 3, 4))):
@@ -220,6 +227,11 @@ def seed_demo(
                 out.setdefault("visits", 0)
                 out["visits"] += _seed_visits(conn, visit_rng, hh_rows, gid, workers,
                                               visit_months, moment)
+                out.setdefault("patrols", 0)
+                out["patrols"] += _seed_patrols(conn, visit_rng, gid, workers, visit_months,
+                                                moment)
+                out.setdefault("planted", 0)
+                out["planted"] += _seed_review_cases(conn, hh_rows, gid, workers, moment)
             event_ids = _seed_events(conn, rng, town, seed, g, gid, workers)
             out["grids"].append({
                 "id": gid, "name": grid_name, "village": village, "village_id": village_ids[v],
@@ -266,34 +278,139 @@ def _seed_visits(
         t = start + rng.random() * every * 86400
         while t < now - 3600:
             if rng.random() < 0.75:
-                visit_id = str(uuid.uuid5(NAMESPACE, f"visit/{hh['id']}/{int(t)}"))
-                worker = rng.choice(workers)
-                payload = {
-                    "id": visit_id, "household_id": hh["id"], "grid_id": str(grid_id),
-                    "visit_type": rng.choice(("home", "home", "home", "phone", "revisit")),
-                    "visited_at": round(t, 3), "tz_offset_minutes": 480,
-                    "people_met": hh["head_name"], "situation": rng.choice(VISIT_SITUATIONS),
-                    "needs": "", "follow_up": "", "follow_up_due": None, "photos": "[]",
-                    "lat": None, "lon": None, "accuracy_m": None, "corrects": None,
-                    "worker": None, "device_id": "demo-history", "training": 0,
-                }
-                digest = hashlib.sha256(json.dumps(
-                    payload, ensure_ascii=False, sort_keys=True, separators=(",", ":")
-                ).encode("utf-8")).hexdigest()
-                rows.append({
-                    "kind": "visit.create", "id": visit_id, "grid_id": grid_id,
-                    "device_id": "demo-history", "person_id": worker, "content_hash": digest,
-                    "payload": payload, "seq": 0, "received_at": db.iso(
-                        datetime.fromtimestamp(t, UTC)),
-                })
+                # working hours, China Standard Time (the night check stays quiet)
+                day = int((t + 8 * 3600) // 86400) * 86400 - 8 * 3600
+                t = day + (8.5 + rng.random() * 9) * 3600
+                visit_type = rng.choice(("home", "home", "home", "phone", "revisit"))
+                on_site = visit_type != "phone"
+                rows.append(_visit_row(
+                    hh, grid_id, rng.choice(workers), t, visit_type,
+                    f"{hh['head_name']}家：{rng.choice(VISIT_SITUATIONS)}"
+                    f"（{datetime.fromtimestamp(t, UTC).date().isoformat()}）",
+                    (hh["lat"] + rng.uniform(-0.0002, 0.0002),
+                     hh["lon"] + rng.uniform(-0.0002, 0.0002)) if on_site else None))
             t += every * 86400 * (0.8 + rng.random() * 0.4)
+    rows.sort(key=lambda r: r["payload"]["visited_at"])
+    _insert_records(conn, rows)
+    return len(rows)
+
+
+def _visit_row(
+    hh: dict[str, Any], grid_id: int, worker: int, t: float, visit_type: str, text: str,
+    position: tuple[float, float] | None, photos: list[str] | None = None,
+) -> dict[str, Any]:
+    """A ``visit.create`` record as a worker's device pushes it."""
+    visit_id = str(uuid.uuid5(NAMESPACE, f"visit/{hh['id']}/{int(t)}"))
+    payload = {
+        "id": visit_id, "household_id": hh["id"], "grid_id": str(grid_id),
+        "visit_type": visit_type, "visited_at": round(t, 3), "tz_offset_minutes": 480,
+        "people_met": hh["head_name"], "situation": text,
+        "needs": "", "follow_up": "", "follow_up_due": None,
+        "photos": json.dumps(photos or []),
+        "lat": None if position is None else round(position[0], 6),
+        "lon": None if position is None else round(position[1], 6),
+        "accuracy_m": None if position is None else 8.0, "corrects": None,
+        "worker": None, "device_id": "demo-history", "training": 0,
+    }
+    return _record("visit.create", visit_id, grid_id, worker, payload, t)
+
+
+def _record(kind: str, record_id: str, grid_id: int, person: int, payload: dict[str, Any],
+            t: float) -> dict[str, Any]:
+    digest = hashlib.sha256(json.dumps(
+        payload, ensure_ascii=False, sort_keys=True, separators=(",", ":")
+    ).encode("utf-8")).hexdigest()
+    return {"kind": kind, "id": record_id, "grid_id": grid_id, "device_id": "demo-history",
+            "person_id": person, "content_hash": digest, "payload": payload, "seq": 0,
+            "received_at": db.iso(datetime.fromtimestamp(t, UTC))}
+
+
+def _insert_records(conn: Connection, rows: list[dict[str, Any]]) -> None:
     if rows:
-        rows.sort(key=lambda r: r["payload"]["visited_at"])
         last = db.next_seq(conn, len(rows))
         for i, row in enumerate(rows):
             row["seq"] = last - len(rows) + 1 + i
         conn.execute(insert(db.records), rows)
+
+
+def _patrol_row(grid_id: int, worker: int, started: float, minutes: float, distance: float,
+                points: int) -> dict[str, Any]:
+    patrol_id = str(uuid.uuid5(NAMESPACE, f"patrol/{grid_id}/{worker}/{int(started)}"))
+    payload = {
+        "id": patrol_id, "patrol_id": patrol_id, "grid_id": str(grid_id),
+        "checklist_version": 1, "items_total": 28, "items_done": 28, "problems": 0,
+        "normal": 26, "not_applicable": 2, "distance_m": round(distance, 1),
+        "duration_s": round(minutes * 60, 1), "started_at": round(started, 3),
+        "finished_at": round(started + minutes * 60, 3), "track_points": points,
+        "device_id": "demo-history", "worker_id": str(worker), "results": [], "tracks": [],
+        "photos": [], "incomplete": [],
+    }
+    return _record("patrol.report", patrol_id, grid_id, worker, payload,
+                   started + minutes * 60)
+
+
+def _seed_patrols(
+    conn: Connection, rng: random.Random, grid_id: int, workers: list[int], months: int,
+    now: float,
+) -> int:
+    """Each worker's daily patrol of the grid on most days (about 9 in 10)."""
+    rows = []
+    first = int((now - months * 30.5 * 86400 + 8 * 3600) // 86400)
+    last = int((now + 8 * 3600) // 86400)
+    for worker in workers:
+        for day in range(first, last):
+            if rng.random() < 0.9:
+                started = day * 86400 - 8 * 3600 + (8 + rng.random() * 6) * 3600
+                rows.append(_patrol_row(grid_id, worker, started, 40 + rng.random() * 80,
+                                        1500 + rng.random() * 3000, rng.randint(80, 400)))
+    _insert_records(conn, rows)
     return len(rows)
+
+
+def _seed_review_cases(
+    conn: Connection, households: list[dict[str, Any]], grid_id: int, workers: list[int],
+    now: float,
+) -> int:
+    """In the month before ``now``'s, visits and patrols of the grid's first worker that
+    trip each of the review's checks (sync/protocol/review.py), so the Review page and
+    ``central report`` have something to show: far from home, no position, minutes apart
+    far away, the same photo twice, the same text pasted, at night; a patrol of minutes
+    and one with almost no track."""
+    if len(households) < 4:
+        return 0
+    worker = workers[0]
+    local = datetime.fromtimestamp(now + 8 * 3600, UTC)
+    first_of_month = datetime(local.year, local.month, 1, tzinfo=UTC).timestamp() - 8 * 3600
+    base = first_of_month - 20 * 86400 + 10 * 3600  # the 10th-ish of last month, 10:00 CST
+    a, b, c, d = households[:4]
+
+    def at(house: dict[str, Any], metres_north: float = 0.0) -> tuple[float, float]:
+        return house["lat"] + metres_north / 111_195.0, house["lon"]
+
+    sha = hashlib.sha256(f"demo-photo/{grid_id}".encode()).hexdigest()
+    photo_ids = [str(uuid.uuid5(NAMESPACE, f"photo/{grid_id}/{i}")) for i in range(2)]
+    pasted = "入户走访，家中一切正常，老人身体健康，无困难诉求，已宣传防诈骗知识。"
+    rows = [
+        _visit_row(a, grid_id, worker, base, "home", "在村委会登记的走访。", at(a, 1500)),
+        _visit_row(b, grid_id, worker, base + 86400, "home", "没有开定位的走访。", None),
+        _visit_row(c, grid_id, worker, base + 2 * 86400, "home", "第一户，情况稳定。", at(c)),
+        _visit_row(d, grid_id, worker, base + 2 * 86400 + 300, "home", "五分钟后另一户。",
+                   (c["lat"] + 0.02, c["lon"])),
+        _visit_row(a, grid_id, worker, base + 3 * 86400, "home", pasted, at(a),
+                   photos=[photo_ids[0]]),
+        _visit_row(b, grid_id, worker, base + 4 * 86400, "home", pasted, at(b),
+                   photos=[photo_ids[1]]),
+        _visit_row(c, grid_id, worker, base + 5 * 86400 + 12.5 * 3600, "home",
+                   "深夜补记的走访。", at(c)),
+        _patrol_row(grid_id, worker, base + 6 * 86400, 4, 300, 12),
+        _patrol_row(grid_id, worker, base + 7 * 86400, 45, 20, 2),
+    ]
+    for photo_id in photo_ids:
+        rows.append(_record("photo.meta", photo_id, grid_id, worker, {
+            "id": photo_id, "sha256": sha, "captured_at": base, "device_id": "demo-history",
+            "width": 1600, "height": 1200, "bytes": 250_000}, base))
+    _insert_records(conn, rows)
+    return len(rows) - len(photo_ids)
 
 
 def _seed_events(

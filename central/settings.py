@@ -7,6 +7,9 @@ before anything is stored, because a device falls back to its defaults when a va
 does not parse and a bad value would silently change every worker's quotas.
 
 Keys: ``quota_rules`` (``{"rules": [{"id", "kind", "period", "times", "category"?}]}``),
+``review_rules`` (``{"checks": {name: {threshold: n}}, "score": {weight: n}}``: the
+monthly review's checks and score, see sync/protocol/review.py and
+resources/review/review_rules.json),
 ``event_categories`` (``{"categories": [{"zh", "en"}]}``) and ``pin_policy``
 (``{"min_digits": 6-12}``: a device whose PIN is shorter asks the worker to change it at
 the next unlock; README, "How the data is protected", gives the cost of each length).
@@ -24,6 +27,7 @@ from central import db
 QUOTA_RULES = "quota_rules"
 EVENT_CATEGORIES = "event_categories"
 PIN_POLICY = "pin_policy"
+REVIEW_RULES = "review_rules"
 PIN_MIN_DIGITS = (6, 12)
 QUOTA_KINDS = ("patrol", "visit")
 QUOTA_PERIODS = ("day", "week", "month", "quarter", "year")
@@ -126,8 +130,20 @@ def validate_pin_policy(value: Any) -> dict[str, Any]:
     return {"min_digits": digits}
 
 
+def validate_review_rules(value: Any) -> dict[str, Any]:
+    """``{"checks": {...}, "score": {...}}``: the review's checks with their thresholds
+    and the score's weights (sync.protocol.review, the one definition devices use)."""
+    from sync.protocol import review
+
+    try:
+        return review.parse_review_rules(value).as_json()
+    except review.InvalidReviewRules as exc:
+        raise SettingError(f"review_rules: {exc}") from None
+
+
 VALIDATORS: dict[str, Callable[[Any], dict[str, Any]]] = {
     QUOTA_RULES: validate_quota_rules,
+    REVIEW_RULES: validate_review_rules,
     EVENT_CATEGORIES: validate_event_categories,
     PIN_POLICY: validate_pin_policy,
 }

@@ -203,7 +203,7 @@ def _apply_immutable(
                 address=payload["address"], category=payload.get("category") or "ordinary",
                 phone=payload.get("phone"), id_number=payload.get("id_number"),
                 tags=list(payload.get("tags") or []), version=1, updated_seq=seq,
-                registered_at=time.time(),
+                registered_at=time.time(), lat=payload.get("lat"), lon=payload.get("lon"),
             )
         )
     elif kind == "event.report":

@@ -27,7 +27,7 @@ PACKAGES=(
     # QtWebEngine (PySide6's wheels ship it; not pulled in by the above).
     libnss3 libnspr4 libasound2 libxtst6 libxkbfile1 libxcomposite1 libxdamage1
     libxrandr2 libgbm1
-    # Chinese glyphs.
+    # Chinese glyphs (the UI; central report --format pdf embeds Noto Sans CJK).
     fonts-noto-cjk
     # Headless X server for screenshots.
     xvfb xauth

@@ -341,6 +341,18 @@ def _registered_at(data: dict[str, Any]) -> float:
     return 0.0
 
 
+def _position(data: dict[str, Any]) -> tuple[float | None, float | None]:
+    """A pulled household's known position (WGS-84; the review's far-from-home check),
+    (None, None) when the centre has none or it is not a valid one."""
+    lat, lon = data.get("lat"), data.get("lon")
+    if any(isinstance(v, bool) or not isinstance(v, int | float) for v in (lat, lon)):
+        return None, None
+    assert isinstance(lat, int | float) and isinstance(lon, int | float)
+    if not (-90 <= lat <= 90 and -180 <= lon <= 180):
+        return None, None
+    return float(lat), float(lon)
+
+
 class _FreshHouseholds:
     """Pulled households new on this device while none of its household or member ops
     is pending: the rows :meth:`SyncEngine._save_household` would write, gathered for
@@ -363,7 +375,8 @@ class _FreshHouseholds:
             household_id, synced["grid_id"], data["head_name"], data["address"],
             data["category"], data.get("phone"), data.get("id_number"),
             json.dumps(data.get("tags") or [], ensure_ascii=False), synced["version"],
-            _registered_at(data), now, json.dumps(synced, ensure_ascii=False))
+            _registered_at(data), now, json.dumps(synced, ensure_ascii=False),
+            *_position(data))
         members = synced.get("members")
         rows: list[tuple[Any, ...]] = []
         if isinstance(members, list):
@@ -385,8 +398,8 @@ class _FreshHouseholds:
         if self.households:
             conn.executemany(
                 "INSERT INTO households (id, grid_id, head_name, address, category, phone,"
-                " id_number, tags, version, created_at, updated_at, synced)"
-                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                " id_number, tags, version, created_at, updated_at, synced, lat, lon)"
+                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 self.households,
             )
         if self.members:
@@ -1728,17 +1741,18 @@ class SyncEngine:
         if not exists:
             db.execute(
                 "INSERT INTO households (id, grid_id, head_name, address, category, phone,"
-                " id_number, tags, version, created_at, updated_at, synced)"
-                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                " id_number, tags, version, created_at, updated_at, synced, lat, lon)"
+                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (data["id"], synced["grid_id"], data["head_name"], data["address"],
                  data["category"], data.get("phone"), data.get("id_number"),
                  json.dumps(data.get("tags") or [], ensure_ascii=False), synced["version"],
-                 _registered_at(data), now, json.dumps(synced, ensure_ascii=False)),
+                 _registered_at(data), now, json.dumps(synced, ensure_ascii=False),
+                 *_position(data)),
             )
         else:
             db.execute(
-                "UPDATE households SET synced = ? WHERE id = ?",
-                (json.dumps(synced, ensure_ascii=False), data["id"]),
+                "UPDATE households SET synced = ?, lat = ?, lon = ? WHERE id = ?",
+                (json.dumps(synced, ensure_ascii=False), *_position(data), data["id"]),
             )
         if not exists and not local_edits:
             # A new household and nothing of ours pending: the row just written is the

@@ -2,7 +2,9 @@
 
 Imports only go down: ``ui`` → the field-work domain → ``storage``/``security``; ``sync``
 builds on ``fieldclient`` and never the reverse; ``central`` shares only the wire
-format (``sync.protocol`` and its schemas, ``sync.protocol.schemas``); nothing outside ``ui``
+format (``sync.protocol`` and its schemas, ``sync.protocol.schemas``) and the field-work
+domain may use it too (the quota rules and review figures computed the same way on both
+sides, ``sync.protocol.quotarules`` and ``sync.protocol.review``); nothing outside ``ui``
 imports Qt. Every import counts, the ones inside
 functions and under ``TYPE_CHECKING`` too: a late import is still a dependency.
 """
@@ -117,7 +119,9 @@ def allowed(importer: str, imported: str) -> bool:
     if target == FOUNDATION:
         return True
     if target == "sync.protocol":
-        return source in ("sync", "ui")
+        # the field-work domain evaluates the rules and figures shared with the centre
+        # (sync.protocol.quotarules, sync.protocol.review): they build on nothing of ours
+        return source in ("sync", "ui", "fieldclient.fieldwork")
     return target in MAY_IMPORT.get(source, set())
 
 
@@ -179,6 +183,9 @@ def test_no_folder_outgrows_its_subpackages() -> None:
     ("fieldclient.cli", "sync.cli", False),
     ("sync.engine", "fieldclient.storage.session", True),
     ("sync.protocol", "fieldclient.errors", False),
+    ("fieldclient.fieldwork.review", "sync.protocol.review", True),
+    ("fieldclient.storage.session", "sync.protocol", False),
+    ("fieldclient.cli.quota", "sync.protocol.review", False),
     ("central.app", "sync.protocol", True),
     ("central.app", "sync.protocol.schemas", True),
     ("sync.protocol.schemas", "sync.protocol", True),

@@ -20,7 +20,18 @@ from collections.abc import Callable, Sequence
 from importlib.metadata import entry_points
 
 from fieldclient import __version__
-from fieldclient.cli import audit, device, events, maps, patrol, photo, quota, search, tasks
+from fieldclient.cli import (
+    audit,
+    device,
+    events,
+    maps,
+    patrol,
+    photo,
+    quota,
+    review,
+    search,
+    tasks,
+)
 from fieldclient.cli.common import (
     EXIT_ERASED,
     EXIT_ERROR,
@@ -42,7 +53,7 @@ from fieldclient.paths import default_data_dir
 
 ENTRY_POINT_GROUP = "gridfield.cli"
 # The core's groups, in the order ``--help`` lists them.
-CORE_GROUPS = (device, audit, photo, patrol, quota, tasks, events, search, maps)
+CORE_GROUPS = (device, audit, photo, patrol, quota, review, tasks, events, search, maps)
 
 
 def plugin_groups() -> list[Callable[[CommandParser], None]]:

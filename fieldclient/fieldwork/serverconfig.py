@@ -1,6 +1,7 @@
 """Per-district settings the centre sends down the pull feed (change kind ``config``).
 
-Known keys: ``quota_rules`` (see :mod:`fieldclient.fieldwork.quotas`),
+Known keys: ``quota_rules`` (see :mod:`fieldclient.fieldwork.quotas`), ``review_rules``
+(see :mod:`fieldclient.fieldwork.review`),
 ``event_categories`` (see :mod:`fieldclient.fieldwork.events`) and ``pin_policy``
 (:func:`min_pin_digits`). A key the centre never set
 falls back to the product default shipped in ``resources/``; a value that does
@@ -17,6 +18,7 @@ import sqlite_utils
 QUOTA_RULES = "quota_rules"
 EVENT_CATEGORIES = "event_categories"
 PIN_POLICY = "pin_policy"
+REVIEW_RULES = "review_rules"
 
 
 def get(db: sqlite_utils.Database, key: str) -> Any | None:

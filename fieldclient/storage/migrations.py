@@ -625,6 +625,28 @@ def _version_skew(db: sqlite_utils.Database) -> None:
     )
 
 
+def _review(db: sqlite_utils.Database) -> None:
+    """Review figures (issue 13): a household's known position as the centre sends it
+    (WGS-84; the far-from-home check), and who made a pulled visit (``person_id``, the
+    centre's person; NULL on the device's own visits: its enrolled person). The month's
+    visits are read by time (``visits_time``), so no new index."""
+    _visit_person(db)
+    run_script(db,
+        """
+        ALTER TABLE households ADD COLUMN lat REAL;
+        ALTER TABLE households ADD COLUMN lon REAL;
+        """
+    )
+
+
+def _visit_person(db: sqlite_utils.Database) -> None:
+    """``visits.person_id`` (the centre's person who made a pulled visit), added by
+    whichever of migrations 11 and 12 runs first (they may arrive in either order)."""
+    columns = {row[1] for row in db.execute("PRAGMA table_info(visits)")}
+    if "person_id" not in columns:
+        db.execute("ALTER TABLE visits ADD COLUMN person_id INTEGER")
+
+
 def _review_access(db: sqlite_utils.Database) -> None:
     """Review access (issue 13; number 12, 11 being another change's: the runner applies
     every number it has not had, so the gap fills whenever 11 arrives).
@@ -637,6 +659,7 @@ def _review_access(db: sqlite_utils.Database) -> None:
     devices of the grid's workers with their last contact (both pulled by leaders and
     supervisors only). ``visits.person_id``: who recorded a pulled visit.
     """
+    _visit_person(db)
     run_script(db,
         """
         CREATE TABLE reviews (
@@ -695,7 +718,6 @@ def _review_access(db: sqlite_utils.Database) -> None:
             server_seq INTEGER NOT NULL
         );
         CREATE INDEX sync_devices_person ON sync_devices(person_id);
-        ALTER TABLE visits ADD COLUMN person_id INTEGER;
         CREATE INDEX visits_person ON visits(person_id, visited_at);
         """
     )
@@ -714,6 +736,7 @@ MIGRATIONS: tuple[Migration, ...] = (
               _quota_households),
     Migration(10, "version skew: pulled rows held for later, ops the server defers",
               _version_skew),
+    Migration(11, "review: households' known positions, who made a pulled visit", _review),
     Migration(12, "review access: reviews, other devices' patrols and last contact",
               _review_access),
 )

@@ -3587,6 +3587,65 @@ Go outdoors to an open place, away from tall buildings and trees.</translation>
     </message>
   </context>
   <context>
+    <name>review</name>
+    <message>
+      <source>{category}{n}次</source>
+      <translation>{category} {n}</translation>
+    </message>
+    <message>
+      <source>{name}（得分{score}）：巡查{days}天（应{target}），走访{visits}次（{by_category}），逾期未走访{overdue}户，上报事件{reported}件、办结{closed}件</source>
+      <translation>{name} (score {score}): patrolled on {days} days (of {target}), {visits} visits ({by_category}), {overdue} households overdue, {reported} events reported, {closed} closed</translation>
+    </message>
+    <message>
+      <source>月份应写成“年-月”，例如 2026-03：{month}</source>
+      <translation>Write the month as year-month, e.g. 2026-03: {month}</translation>
+    </message>
+    <message>
+      <source>{month}月考核（{start}至{until}）</source>
+      <translation>Assessment for {month} ({start} to {until})</translation>
+    </message>
+    <message>
+      <source>本机没有这个网格的人员。</source>
+      <translation>This device has no one in this grid.</translation>
+    </message>
+    <message>
+      <source>走访位置距离住户登记位置{distance_m}米（超过{limit_m}米）</source>
+      <translation>Recorded {distance_m} m from the household's known position (more than {limit_m} m)</translation>
+    </message>
+    <message>
+      <source>入户走访没有定位</source>
+      <translation>Home visit without a position</translation>
+    </message>
+    <message>
+      <source>距上一次走访仅{minutes}分钟，两处相距{distance_m}米</source>
+      <translation>Only {minutes} minutes after the previous visit, {distance_m} m away from it</translation>
+    </message>
+    <message>
+      <source>巡查只有{minutes}分钟（少于{limit}分钟）</source>
+      <translation>Patrol of only {minutes} minutes (less than {limit})</translation>
+    </message>
+    <message>
+      <source>巡查几乎没有轨迹：{points}个点，{distance_m}米</source>
+      <translation>Patrol with almost no track: {points} points, {distance_m} m</translation>
+    </message>
+    <message>
+      <source>同一张照片已用于记录{first}</source>
+      <translation>The same photo is already in record {first}</translation>
+    </message>
+    <message>
+      <source>与走访记录{first}的内容相同</source>
+      <translation>Same text as visit {first}</translation>
+    </message>
+    <message>
+      <source>夜间走访（{time}）</source>
+      <translation>Visit at night ({time})</translation>
+    </message>
+    <message>
+      <source>本机</source>
+      <translation>This device</translation>
+    </message>
+  </context>
+  <context>
     <name>reviews</name>
     <message>
       <source>合格</source>

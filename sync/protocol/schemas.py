@@ -182,6 +182,8 @@ class HouseholdCreate(_Open):
     phone: Annotated[str, Txt(20)] | None = None
     id_number: Annotated[str, Txt(18)] | None = None
     tags: Tags | None = None
+    lat: Lat | None = None  # where the household lives, when known (WGS-84)
+    lon: Lon | None = None
 
 
 class VisitCreate(_Open):
@@ -502,6 +504,8 @@ class PulledHousehold(_Open):
     tags: Annotated[list[Annotated[str, Txt(50)]], Field(max_length=MAX_TAGS)] | None = None
     version: Annotated[int, Int(0, MAX_ID)]
     registered_at: UnixTime | None = None
+    lat: Lat | None = None  # its known position (migration 14), when the centre has one
+    lon: Lon | None = None
     members: Annotated[list[PulledMember], Field(max_length=500)] = []
 
 

@@ -1,0 +1,246 @@
+"""The monthly review on the device (督导): this device's data into the shared figures.
+
+API for the Review page and ``fieldclient review``::
+
+    month_figures(session, month=None, grid=None, *, now=None, zone=None) -> dict
+
+``month`` is ``YYYY-MM`` (None: this month; :class:`~sync.protocol.review.InvalidMonth`
+otherwise), ``grid`` narrows to one grid. The answer is
+:func:`sync.protocol.review.month_figures`'s: ``{"month", "from", "until", "grid",
+"workers": [{"person_id", "name", "grid_ids", "patrol_days", "patrol_target",
+"patrol_done", "visits", "visits_by_category", "quota", "overdue_households",
+"events_reported", "events_closed", "flags": [{"check", "record_id", "reason",
+"detail"}], "score", "last_sync"}]}``, worst first. The centre's ``central report``
+computes the same from its database, so both show the same numbers for what both hold.
+:func:`flag_reason` gives a flag's reason in the user's language.
+
+What the device holds: its own visits, patrols and events, its grids' households (with
+the known position the centre sends) and, on a leader's or supervisor's device, the
+grids' visits the centre sent down (who made them: ``visits.person_id``) and the
+grids' events. People are the enrolled person (with the device's grids) and whoever
+made a pulled visit or event (with the grids of their visits). Photos are compared by
+SHA-256 where the device has their metadata (its own); patrols are the device's own.
+Review rules: the centre's ``review_rules`` setting, else the defaults.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterable
+from datetime import UTC, datetime, tzinfo
+from typing import TYPE_CHECKING, Any
+
+from fieldclient.devicetime import device_zone
+from fieldclient.fieldwork import quotas, serverconfig
+from fieldclient.i18n import QT_TRANSLATE_NOOP, translate
+from sync.protocol import review as shared
+from sync.protocol.review import InvalidMonth, InvalidReviewRules
+
+if TYPE_CHECKING:
+    import sqlite_utils
+
+    from fieldclient.storage.session import Session
+
+log = logging.getLogger("gridfield.review")
+
+__all__ = ["InvalidMonth", "InvalidReviewRules", "flag_reason", "month_figures",
+           "review_rules_in_force"]
+
+# The shared module's reasons, marked for translation (context "review"); a test checks
+# they are the same texts.
+REASONS = {
+    "far_from_home": QT_TRANSLATE_NOOP(
+        "review", "走访位置距离住户登记位置{distance_m}米（超过{limit_m}米）"),
+    "no_position": QT_TRANSLATE_NOOP("review", "入户走访没有定位"),
+    "rapid_visits": QT_TRANSLATE_NOOP(
+        "review", "距上一次走访仅{minutes}分钟，两处相距{distance_m}米"),
+    "short_patrol": QT_TRANSLATE_NOOP("review", "巡查只有{minutes}分钟（少于{limit}分钟）"),
+    "no_track": QT_TRANSLATE_NOOP("review", "巡查几乎没有轨迹：{points}个点，{distance_m}米"),
+    "same_photo": QT_TRANSLATE_NOOP("review", "同一张照片已用于记录{first}"),
+    "same_text": QT_TRANSLATE_NOOP("review", "与走访记录{first}的内容相同"),
+    "night": QT_TRANSLATE_NOOP("review", "夜间走访（{time}）"),
+}
+THIS_DEVICE = QT_TRANSLATE_NOOP("review", "本机")
+
+
+def flag_reason(flag: dict[str, Any], language: str | None = None) -> str:
+    """A flag's reason in the user's language (Chinese: as computed)."""
+    template = REASONS.get(str(flag.get("check")))
+    if template is None:
+        return str(flag.get("reason", ""))
+    return translate("review", template, language).format(**flag.get("detail", {}))
+
+
+def review_rules_in_force(db: sqlite_utils.Database) -> shared.ReviewRules:
+    """The centre's review rules for this district when valid, else the defaults."""
+    data = serverconfig.get(db, serverconfig.REVIEW_RULES)
+    if data is None:
+        return shared.default_review_rules()
+    try:
+        return shared.parse_review_rules(data)
+    except InvalidReviewRules as exc:
+        log.warning("the centre's review rules are invalid (%s); using the defaults", exc)
+        return shared.default_review_rules()
+
+
+def _meta(db: sqlite_utils.Database, key: str) -> Any:
+    row = db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+    if row is None:
+        return None
+    try:
+        return json.loads(row[0])
+    except (TypeError, ValueError):
+        return None
+
+
+def _iso(ts: Any) -> str | None:
+    if isinstance(ts, int | float) and not isinstance(ts, bool):
+        return datetime.fromtimestamp(ts, UTC).isoformat(timespec="seconds")
+    return None
+
+
+def _me(db: sqlite_utils.Database) -> tuple[str, str]:
+    person = _meta(db, "sync.person")
+    if isinstance(person, dict) and person.get("id") is not None:
+        return str(person["id"]), str(person.get("name") or "")
+    return "", THIS_DEVICE
+
+
+def _photo_hashes(db: sqlite_utils.Database, ids: Iterable[str]) -> dict[str, str]:
+    wanted = sorted(set(ids))
+    found: dict[str, str] = {}
+    for i in range(0, len(wanted), 500):
+        chunk = wanted[i:i + 500]
+        found.update(db.execute(
+            f"SELECT id, sha256 FROM photos WHERE id IN ({','.join('?' * len(chunk))})",
+            chunk).fetchall())
+    return found
+
+
+def _photo_list(value: Any) -> list[str]:
+    if value == "[]":
+        return []
+    try:
+        items = json.loads(value) if isinstance(value, str) else value
+    except ValueError:
+        return []
+    return [p for p in items if isinstance(p, str)] if isinstance(items, list) else []
+
+
+def _visits(db: sqlite_utils.Database, me: str, window: shared.MonthWindow
+            ) -> tuple[list[shared.Visit], dict[str, tuple[str, set[str]]]]:
+    """The month's visits, and who made the pulled ones (name, grids)."""
+    rows = db.execute(
+        "SELECT id, coalesce(person_id, CASE WHEN origin = 'local' THEN ? END), household_id,"
+        " visit_type, visited_at, lat, lon, situation, needs, follow_up, photos, corrects,"
+        " training, worker, grid_id FROM visits WHERE visited_at >= ? AND visited_at < ?",
+        (me, window.start, window.until)).fetchall()
+    photo_ids = {r[0]: _photo_list(r[10]) for r in rows}
+    hashes = _photo_hashes(db, (p for ids in photo_ids.values() for p in ids))
+    visits: list[shared.Visit] = []
+    others: dict[str, tuple[str, set[str]]] = {}
+    for (vid, person, household, kind, when, lat, lon, situation, needs, follow_up, _p,
+         corrects, training, worker, grid_id) in rows:
+        if person is None:
+            continue  # pulled from an older centre that did not say who
+        person = str(person)
+        if person != me:
+            _name, grids = others.setdefault(person, (str(worker or person), set()))
+            if grid_id is not None:
+                grids.add(str(grid_id))
+        visits.append(shared.Visit(
+            vid, person, household, kind, float(when), lat, lon,
+            shared.visit_text(situation, needs, follow_up),
+            tuple(hashes[p] for p in photo_ids[vid] if p in hashes),
+            correction=bool(corrects), training=bool(training)))
+    return visits, others
+
+
+def _households(db: sqlite_utils.Database, window: shared.MonthWindow, now: float
+                ) -> list[shared.Household]:
+    """Households with their last visit (not training) before the month's end: kept by
+    triggers for now (``quota_households``), looked up for a month gone by."""
+    rows = db.execute(
+        "SELECT h.id, h.grid_id, h.category, h.created_at, h.lat, h.lon, q.last_visit_at"
+        " FROM households h JOIN quota_households q ON q.household_rowid = h.rowid"
+        " WHERE h.grid_id IS NOT NULL").fetchall()
+    last: dict[str, float] | None = None
+    if window.until < now:
+        last = dict(db.execute(
+            "SELECT household_id, max(visited_at) FROM visits WHERE training = 0"
+            " AND visited_at < ? GROUP BY household_id", (window.until,)).fetchall())
+    return [shared.Household(hid, str(grid), category, float(created or 0.0),
+                             (latest if last is None else last.get(hid)), lat, lon)
+            for hid, grid, category, created, lat, lon, latest in rows]
+
+
+def _patrols(db: sqlite_utils.Database, me: str, window: shared.MonthWindow
+             ) -> list[shared.Patrol]:
+    """The device's finished patrols of the month, with the figures its report sent."""
+    out = []
+    for pid, grid, started, finished, summary in db.execute(
+            "SELECT id, grid_id, started_at, finished_at, summary FROM patrols"
+            " WHERE state = 'finished' AND finished_at >= ? AND finished_at < ?",
+            (window.start, window.until)):
+        facts = json.loads(summary) if summary else {}
+        out.append(shared.Patrol(
+            pid, me, str(grid), float(facts.get("started_at") or started),
+            float(facts.get("finished_at") or finished),
+            round(float(facts.get("distance_m") or 0.0), 1),
+            int(facts.get("track_points") or 0)))
+    return out
+
+
+def _events(db: sqlite_utils.Database, me: str) -> tuple[list[shared.Event], dict[str, str]]:
+    """Events this device reported and those the centre sent (reporter, history)."""
+    pulled = {eid: (reporter, created, history) for eid, reporter, created, history in
+              db.execute("SELECT id, reporter_id, created_at, history FROM sync_events")}
+
+    def closed(history: Any) -> float | None:
+        try:
+            entries = json.loads(history) if history else []
+        except ValueError:
+            return None
+        return shared.closed_at((e.get("to_status"), e.get("at")) for e in entries
+                                if isinstance(e, dict))
+
+    out: list[shared.Event] = []
+    for eid, reported, training in db.execute(
+            "SELECT id, reported_at, training FROM events"):
+        history = pulled.pop(eid, (None, None, None))[2]
+        out.append(shared.Event(eid, me, float(reported), closed(history), bool(training)))
+    reporters: dict[str, str] = {}
+    for eid, (reporter, created, history) in pulled.items():
+        when = shared.iso_time(created)  # the centre's receipt time
+        if reporter is None or when is None:
+            continue
+        reporters[str(reporter)] = str(reporter)
+        out.append(shared.Event(eid, str(reporter), when, closed(history)))
+    return out, reporters
+
+
+def month_figures(
+    session: Session, month: str | None = None, grid: str | None = None, *,
+    now: float | None = None, zone: tzinfo | None = None,
+) -> dict[str, Any]:
+    """The month's review figures from this device's data (see the module docstring)."""
+    db = session.db
+    zone = zone or device_zone()
+    at = session.clock() if now is None else now
+    window = shared.month_window(month, at, zone)
+    me, my_name = _me(db)
+    visits, others = _visits(db, me, window)
+    events, reporters = _events(db, me)
+    people = [shared.Person(me, my_name, tuple(quotas.worker_grids(db)),
+                            _iso(_meta(db, "sync.last_success")))]
+    for person, (name, grids) in sorted(others.items()):
+        people.append(shared.Person(person, name, tuple(sorted(grids))))
+    known = {p.id for p in people}
+    for reporter in sorted(set(reporters) - known):
+        people.append(shared.Person(reporter, reporter, ()))
+    return shared.month_figures(
+        window.month, people=people, households=_households(db, window, at), visits=visits,
+        patrols=_patrols(db, me, window), events=events,
+        quota_rules=quotas.rules_in_force(db), review_rules=review_rules_in_force(db),
+        now=at, zone=zone, grid=grid)
