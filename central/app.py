@@ -479,6 +479,13 @@ _HASH = Annotated[StrictStr, Field(pattern=r"^[0-9a-f]{64}$")]
 _SEQ = Annotated[StrictInt, Field(ge=0, le=2**62)]
 
 
+class RecoveryIn(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    nonce: Annotated[StrictStr, Field(pattern=r"^[0-9a-f]{24}$")]
+    code: Annotated[StrictStr, Field(pattern=protocol.RECOVERY_CODE_PATTERN)]
+
+
 class AnchorIn(BaseModel):
     model_config = ConfigDict(extra="ignore")  # a newer device may say more
 
@@ -488,13 +495,7 @@ class AnchorIn(BaseModel):
     at_hash: _HASH | None
     intact: bool
     pin_failures_total: Annotated[StrictInt, Field(ge=0, le=2**31)] | None = None
-
-
-class RecoveryIn(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
-    nonce: Annotated[StrictStr, Field(pattern=r"^[0-9a-f]{24}$")]
-    code: Annotated[StrictStr, Field(pattern=protocol.RECOVERY_CODE_PATTERN)]
+    recovery: RecoveryIn | None = None  # the PIN recovery share, when it is new
 
 
 class RecoveryOut(BaseModel):
@@ -504,6 +505,7 @@ class RecoveryOut(BaseModel):
 class AnchorOut(BaseModel):
     verdict: str
     anchored_seq: int
+    recovery_stored: bool | None = None
 
 
 class BundlePartOut(BaseModel):
@@ -910,10 +912,14 @@ def create_app(
     def audit_anchor(device: Device, req: AnchorIn) -> dict[str, Any]:
         """The device's audit chain head: kept, and checked against the one kept last
         time (a chain that shrank or was rewritten is flagged for IT)."""
-        return auditanchor.record(engine, device.device_id, auditanchor.Anchor(
+        answer = auditanchor.record(engine, device.device_id, auditanchor.Anchor(
             head_seq=req.head_seq, head_hash=req.head_hash, at_seq=req.at_seq,
             at_hash=req.at_hash, intact=req.intact,
             pin_failures_total=req.pin_failures_total))
+        if req.recovery is not None:
+            recovery.store(engine, device.device_id, req.recovery.nonce, req.recovery.code)
+            answer["recovery_stored"] = True
+        return answer
 
     @app.post(protocol.RECOVERY_PATH, response_model=RecoveryOut, responses=sync_errors)
     def device_recovery(device: Device, req: RecoveryIn) -> dict[str, Any]:

@@ -365,7 +365,8 @@ class HttpTransport:
         if verdict not in protocol.AUDIT_VERDICTS or not isinstance(anchored, int) \
                 or isinstance(anchored, bool) or anchored < 0:
             raise ServerFailed(200, "audit anchor answer is not understood", retryable=True)
-        return {"verdict": verdict, "anchored_seq": anchored}
+        return {"verdict": verdict, "anchored_seq": anchored,
+                "recovery_stored": data.get("recovery_stored") is True}
 
     def escrow_recovery(self, nonce: str, code: str) -> bool:
         """Send the PIN recovery share (level 4); True once the centre says it keeps it."""

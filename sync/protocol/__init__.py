@@ -550,7 +550,9 @@ MAX_ANSWER_IDS = MAX_PUSH_OPS
 # PIN recovery (level 4): ``POST /api/v1/device/recovery`` ``{"nonce", "code"}`` escrows
 # the device's recovery share (:mod:`fieldclient.security.recovery`) after enrollment
 # and after each reset; the answer ``{"stored": true}`` is what lets the device count it
-# as escrowed. Only over the pinned link, signed like every request.
+# as escrowed. Only over the pinned link, signed like every request. When an audit
+# anchor goes anyway, the share rides along in it (``"recovery": {"nonce", "code"}``,
+# answered ``"recovery_stored": true``): one round trip on a 2G link, not two.
 LEVEL_AUDIT_ANCHOR = 4
 RECOVERY_PATH = API_PREFIX + "/device/recovery"
 RECOVERY_CODE_PATTERN = r"^[A-Z2-7]{4}(-[A-Z2-7]{4}){5}-[A-Z2-7]{2}$"

@@ -179,13 +179,15 @@ def test_the_centre_checks_anchors_for_itself(live: LiveServer, make_device: Any
     h = [f"{i:064x}" for i in range(10)]
     sent = {"head_seq": 5, "head_hash": h[5], "at_seq": 0, "at_hash": GENESIS,
             "intact": True, "pin_failures_total": 3}
-    assert transport.anchor(sent) == {"verdict": "first", "anchored_seq": 5}
+    assert transport.anchor(sent) == {"verdict": "first", "anchored_seq": 5,
+                                      "recovery_stored": False}
     # not at the centre's head: asked again there, nothing kept
     assert transport.anchor({**sent, "head_seq": 7, "head_hash": h[7], "at_seq": 2,
                              "at_hash": h[2]})["verdict"] == "resync"
     assert transport.anchor({**sent, "head_seq": 7, "head_hash": h[7], "at_seq": 5,
                              "at_hash": h[5], "pin_failures_total": 4}
-                            ) == {"verdict": "grew", "anchored_seq": 7}
+                            ) == {"verdict": "grew", "anchored_seq": 7,
+                                  "recovery_stored": False}
     assert transport.anchor({**sent, "head_seq": 7, "head_hash": h[7], "at_seq": 7,
                              "at_hash": h[7], "pin_failures_total": 1}
                             )["verdict"] == "counter_reset"

@@ -122,3 +122,16 @@ def test_the_centre_refuses_a_malformed_share(live: LiveServer, make_device: Any
         resp = requests.post(t.base + protocol.RECOVERY_PATH, data=body, headers=headers,
                              timeout=10)
         assert resp.status_code == 422
+
+
+def test_a_share_not_yet_escrowed_goes_on_its_own_when_no_anchor_is_due(
+        live: LiveServer, make_device: Any) -> None:
+    dev = _escrowed(live, make_device)  # the first share rode along with the anchor
+    vault_file = dev.data_dir / "vault.json"
+    state = json.loads(vault_file.read_text())
+    state["recovery"]["escrowed"] = False  # e.g. the answer was lost on the way
+    vault_file.write_text(json.dumps(state))
+    report = dev.engine.run_once()
+    assert report.ok and "audit" not in report.steps  # nothing new in the audit log
+    assert report.steps["recovery"] == "ok" and report.requests == 2  # pull + share
+    assert Vault(dev.data_dir).recovery_to_escrow() is None

@@ -115,9 +115,9 @@ def test_cli_init_enroll_and_sync(live: LiveServer, tmp_path: Path) -> None:
     assert out.returncode == 0, out.stderr
     report = json.loads(out.stdout)
     assert report["ok"] and report["pulled"] == {"task": 1}
-    # one pull, the audit chain's head anchored at the centre for the first time, and
-    # the PIN recovery share escrowed there
-    assert report["requests"] == 3 and report["steps"]["audit"] == "first"
+    # one pull, and the audit chain's head anchored at the centre for the first time
+    # with the PIN recovery share riding along (one request for both)
+    assert report["requests"] == 2 and report["steps"]["audit"] == "first"
     assert report["steps"]["recovery"] == "ok"
     out = fieldclient(data, "sync", "--pin-stdin")
     assert out.returncode == 0 and "Nothing to sync" in out.stdout, out.stdout
