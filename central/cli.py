@@ -13,6 +13,7 @@ import getpass
 import json
 import os
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -63,13 +64,39 @@ def _audit(engine: Engine, command: str, records: list[str], **arguments: Any) -
     audit.record(engine, command, arguments, records)
 
 
+class _BackfillProgress:
+    """``on_batch`` of :func:`db.run_backfills`: a line on stderr every 10 s while a
+    long backfill runs (a large centre's migration 13 takes minutes)."""
+
+    def __init__(self) -> None:
+        self.rows: dict[str, int] = {}
+        self.last = time.monotonic()
+
+    def __call__(self, name: str, rows: int) -> None:
+        self.rows[name] = self.rows.get(name, 0) + rows
+        if time.monotonic() - self.last >= 10:
+            self.last = time.monotonic()
+            sys.stderr.write(f"central: backfill {name}: {self.rows[name]} rows so far\n")
+
+
+def _finish_backfills(engine: Engine) -> None:
+    """Before serving: finish what an interrupted ``central init`` left of a migration's
+    backfill (db.run_backfills; resumes where it stopped)."""
+    with engine.connect() as conn:
+        pending = db.pending_backfills(conn)
+    if pending:
+        sys.stderr.write(f"central: finishing the backfill of {', '.join(pending)} "
+                         "(an interrupted `central init`) before serving\n")
+        db.run_backfills(engine, on_batch=_BackfillProgress())
+
+
 def cmd_init(args: argparse.Namespace) -> int:
     engine = _engine(args, require_schema=False)
     with engine.connect() as conn:
         if db.current_version(conn):
             _check_keys(conn)  # never seal new data with a key that is not this data's
     try:
-        before, after = db.migrate(engine)
+        before, after = db.migrate(engine, on_batch=_BackfillProgress())
     except AtRestError as exc:
         return _fail(f"{exc}; nothing was changed")
     with engine.connect() as conn:
@@ -96,6 +123,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         if path and not os.path.isfile(path):
             return _fail(f"no such file: {path}")
     engine = _engine(args)
+    _finish_backfills(engine)
     if args.workers > 1:
         if engine.dialect.name == "sqlite":
             return _fail("--workers needs PostgreSQL: SQLite lets one process write at a "

@@ -685,7 +685,20 @@ patrols = Table(
 )
 Index("ix_patrols_grid", patrols.c.grid_id, patrols.c.updated_seq)
 
-V13_TABLES = ("reviews", "patrols")
+backfills = Table(
+    "backfills",
+    metadata,
+    # Data a migration gathers after its schema change, in batches each in its own
+    # transaction (:func:`run_backfills`): where each stands, so an interrupted one
+    # resumes. ``position``: the last key done (NULL: none yet); ``finished_at``: done.
+    Column("name", String(32), primary_key=True),
+    Column("position", BigInteger, nullable=True),
+    Column("rows_done", BigInteger, nullable=False),
+    Column("started_at", String(32), nullable=False),
+    Column("finished_at", String(32), nullable=True),
+)
+
+V13_TABLES = ("reviews", "patrols", "backfills")
 
 # Every sealed column (central.atrest), by table: migration 12 seals them in place and
 # ``central keys rotate`` re-seals them under the new key.
@@ -973,31 +986,115 @@ def _migration_12(conn: Connection) -> None:
 
 def _migration_13(conn: Connection) -> None:
     """Review access (issue 13): reviews of visits and patrols, patrols gathered from
-    their records for the review feed, and each device's place in that feed (every
-    device enrolled so far gets one, so leaders and supervisors pull it once)."""
-    metadata.create_all(conn, tables=[reviews, patrols])
+    their records for the review feed, and each device's place in that feed.
+
+    This transaction changes the schema only: the tables, the two device columns, and
+    a temporary partial index of the patrol records by feed number. What was stored
+    before (every enrolled device, every patrol in ``records``) is gathered afterwards
+    by two backfills, ``13.devices`` and ``13.patrols`` (:data:`BACKFILLS`), registered
+    here and run by :func:`migrate` right after, in batches of a few hundred rows, each
+    batch its own transaction that also records how far it got (``backfills``). So a
+    centre with 50,000 devices and millions of patrol records never holds them in
+    memory at once, and no transaction takes more than a batch of feed numbers (on
+    PostgreSQL at most 2**SEQ_SHIFT per transaction, see :func:`next_seq`). Interrupted
+    (power, Ctrl-C, a full disk), the batch under way rolls back and the next
+    ``central init`` or ``central serve`` start-up resumes after the last one committed;
+    the end result is the same as an uninterrupted run's (feed numbers aside).
+
+    Why the feed loses nothing meanwhile: every batch takes its numbers with
+    :func:`next_seq` in its own transaction, so each lies above every number handed out
+    before it commits (SQLite: the counter, under the write lock; PostgreSQL: a later
+    transaction id, and :func:`feed_watermark` keeps a pull below any transaction still
+    running). A device not numbered yet is in no page, and appears once it is; a patrol
+    whose records straddle two batches is sent once half-built and again, complete,
+    with a higher number. ``central serve`` finishes the backfills before it listens."""
+    metadata.create_all(conn, tables=[reviews, patrols, backfills])
     present = {c["name"] for c in inspect(conn).get_columns("devices")}
     for name in ("feed_seq", "contact_sent"):
         if name not in present:
             kind = devices.c[name].type.compile(dialect=conn.dialect)
             conn.execute(text(f"ALTER TABLE devices ADD COLUMN {name} {kind}"))
     conn.execute(text("CREATE INDEX ix_devices_feed ON devices (feed_seq)"))
-    ids = [str(r[0]) for r in conn.execute(select(devices.c.id).order_by(devices.c.id))]
+    from central import reviews as review_ops
+
+    review_ops.create_backfill_index(conn)
+    now = now_iso()
+    for name in ("13.devices", "13.patrols"):
+        conn.execute(backfills.insert().values(name=name, position=None, rows_done=0,
+                                               started_at=now))
+
+
+def _backfill_devices(conn: Connection, position: int | None, batch: int
+                      ) -> tuple[int | None, int]:
+    """Migration 13: a place in the review feed for up to ``batch`` devices that have
+    none yet (enrolled before it; a device enrolled since got one at enrollment)."""
+    ids = [str(r[0]) for r in conn.execute(
+        select(devices.c.id).where(devices.c.feed_seq.is_(None))
+        .order_by(devices.c.id).limit(batch))]
     if ids:
         last = next_seq(conn, len(ids))
-        conn.execute(update(devices).where(devices.c.id == bindparam("k_id"))
+        conn.execute(update(devices).where(devices.c.id == bindparam("k_id"),
+                                           devices.c.feed_seq.is_(None))
                      .values(feed_seq=bindparam("v_seq")),
                      [{"k_id": i, "v_seq": last - len(ids) + 1 + n} for n, i in enumerate(ids)])
-    # patrols stored before this migration: gathered from their records
-    r = records
-    rows = conn.execute(
-        select(r.c.kind, r.c.id, r.c.grid_id, r.c.device_id, r.c.person_id, r.c.payload, r.c.seq)
-        .where(r.c.kind.in_(("patrol.report", "checklist.result", "track.segment")))
-        .order_by(r.c.seq)).mappings().all()
-    if rows:
-        from central import reviews as review_ops
+    return position, len(ids)
 
-        review_ops.note_patrol_records(conn, [dict(row) for row in rows])
+
+def _backfill_patrols(conn: Connection, position: int | None, batch: int
+                      ) -> tuple[int | None, int]:
+    from central import reviews as review_ops
+
+    return review_ops.backfill_patrols(conn, position, batch)
+
+
+# A backfill step: (conn, position, batch) -> (new position, rows done); 0 rows: done.
+BackfillStep = Callable[[Connection, int | None, int], tuple[int | None, int]]
+BACKFILLS: dict[str, BackfillStep] = {
+    "13.devices": _backfill_devices,
+    "13.patrols": _backfill_patrols,
+}
+BACKFILL_BATCH = 500  # rows (devices, patrol records) per transaction
+
+
+def pending_backfills(conn: Connection) -> list[str]:
+    """Backfills registered by a migration and not finished yet, in order."""
+    if not inspect(conn).has_table("backfills"):
+        return []
+    names = {str(r.name) for r in conn.execute(
+        select(backfills.c.name).where(backfills.c.finished_at.is_(None)))}
+    return [name for name in BACKFILLS if name in names]
+
+
+def run_backfills(engine: Engine, batch: int = BACKFILL_BATCH,
+                  on_batch: Callable[[str, int], None] | None = None) -> int:
+    """Run every pending backfill to its end, ``batch`` rows per transaction; returns
+    the rows done. Each batch takes the write lock (SQLite) or the advisory lock
+    ``backfill`` (PostgreSQL: two servers starting at once take turns), reads where its
+    backfill stands, does the next batch and records the new position, all in one
+    transaction. ``on_batch(name, rows)`` is called in that transaction before it
+    commits (an exception there rolls the batch back and stops). Resumable anywhere."""
+    with engine.connect() as conn:
+        names = pending_backfills(conn)
+    total = 0
+    for name in names:
+        step = BACKFILLS[name]
+        while True:
+            with engine.begin() as conn, local_seq(conn):
+                lock_writer(conn, "backfill")
+                state = conn.execute(select(backfills).where(backfills.c.name == name)
+                                     ).mappings().first()
+                if state is None or state["finished_at"] is not None:
+                    break  # another server finished it meanwhile
+                position, rows = step(conn, state["position"], batch)
+                conn.execute(update(backfills).where(backfills.c.name == name).values(
+                    position=position, rows_done=int(state["rows_done"]) + rows,
+                    finished_at=None if rows else now_iso()))
+                if on_batch is not None:
+                    on_batch(name, rows)
+            total += rows
+            if not rows:
+                break
+    return total
 
 
 def _migration_14(conn: Connection) -> None:
@@ -1234,9 +1331,12 @@ def pending_versions(conn: Connection) -> list[int]:
     return [number for number, _ in MIGRATIONS if number not in done]
 
 
-def migrate(engine: Engine) -> tuple[int, int]:
+def migrate(engine: Engine, backfill_batch: int = BACKFILL_BATCH,
+            on_batch: Callable[[str, int], None] | None = None) -> tuple[int, int]:
     """Apply pending migrations (:func:`pending_versions`), in order, each in its own
-    transaction. Returns (highest before, highest after)."""
+    transaction, then run the backfills they registered, or that an interrupted run
+    left unfinished (:func:`run_backfills`: ``backfill_batch`` rows per transaction,
+    ``on_batch`` as there). Returns (highest before, highest after)."""
     with engine.begin() as conn:
         metadata.create_all(conn, tables=[schema_version])
         before = current_version(conn)
@@ -1253,6 +1353,7 @@ def migrate(engine: Engine) -> tuple[int, int]:
         if number in _BACKUP_FIRST:
             compact(engine)
         version = max(version, number)
+    run_backfills(engine, backfill_batch, on_batch)
     return before, version
 
 

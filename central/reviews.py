@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, insert, select, text, update
 
 from central import db
 from sync import protocol
@@ -148,9 +148,12 @@ def _photo_ids(value: Any) -> list[str]:
 
 def note_patrol_records(conn: Connection, rows: list[dict[str, Any]]) -> None:
     """Gather stored ``patrol.report``/``checklist.result``/``track.segment`` record
-    rows (dicts with kind, id, grid_id, device_id, person_id, payload) into their
-    patrols: one read and one write per patrol touched, in the caller's transaction.
-    A segment of no patrol (an imported track on its own) is left out."""
+    rows (dicts with kind, id, grid_id, device_id, person_id, payload), in the order
+    they were stored, into their patrols: one read of the patrols touched and one write
+    of each that changed, in the caller's transaction. A patrol is the device's that
+    stored its first record: a record of another device naming it is left out, and so
+    is a segment of no patrol (an imported track on its own). A record gathered before
+    changes nothing (the same rows twice: no write, the feed number stays)."""
     by_patrol: dict[str, list[dict[str, Any]]] = {}
     for row in rows:
         if row.get("kind") not in PATROL_KINDS:
@@ -158,17 +161,26 @@ def note_patrol_records(conn: Connection, rows: list[dict[str, Any]]) -> None:
         patrol_id = _patrol_id(row)
         if patrol_id is not None and len(patrol_id) <= 64:
             by_patrol.setdefault(patrol_id, []).append(row)
+    if not by_patrol:
+        return
     p = db.patrols
+    ids = sorted(by_patrol)
+    stored: dict[str, dict[str, Any]] = {}
+    for start in range(0, len(ids), 500):
+        for found in conn.execute(select(p).where(p.c.id.in_(ids[start:start + 500]))
+                                  .order_by(p.c.id).with_for_update()).mappings():
+            stored[str(found["id"])] = dict(found)
+    new_rows: list[dict[str, Any]] = []
     for patrol_id, items in by_patrol.items():
-        current = conn.execute(select(p).where(p.c.id == patrol_id).with_for_update()
-                               ).mappings().first()
+        current = stored.get(patrol_id)
         first = items[0]
         state: dict[str, Any] = dict(current) if current is not None else {
             "id": patrol_id, "grid_id": int(first["grid_id"]),
             "person_id": int(first["person_id"]), "device_id": str(first["device_id"]),
             "finished": False, "report": None, "results": [], "segments": [], "track": [],
         }
-        if str(first["device_id"]) != state["device_id"]:
+        items = [row for row in items if str(row["device_id"]) == state["device_id"]]
+        if not items:
             continue  # another device naming this patrol: not part of it
         results = list(state["results"] or [])
         segments = list(state["segments"] or [])
@@ -197,13 +209,82 @@ def note_patrol_records(conn: Connection, rows: list[dict[str, Any]]) -> None:
         if new_segments:
             state["track"] = _track(conn, segments, {str(r["id"]): r["payload"] for r in items
                                                      if r["kind"] == "track.segment"})
-        values = {k: state[k] for k in ("grid_id", "person_id", "device_id", "finished",
-                                         "report", "results", "segments", "track")}
+        values = {k: state[k] for k in _PATROL_VALUES}
+        if current is not None and all(current[k] == values[k] for k in _PATROL_VALUES):
+            continue  # nothing new (a record gathered before)
         values["updated_seq"] = db.next_seq(conn)
         if current is None:
-            conn.execute(insert(p).values(id=patrol_id, **values))
+            new_rows.append({"id": patrol_id, **values})
         else:
             conn.execute(update(p).where(p.c.id == patrol_id).values(**values))
+    if new_rows:
+        conn.execute(insert(p), new_rows)
+
+
+_PATROL_VALUES = ("grid_id", "person_id", "device_id", "finished", "report", "results",
+                  "segments", "track")
+
+# Migration 13's backfill (central.db.BACKFILLS "13.patrols"): the patrol records stored
+# before it, in the order they were stored, a batch per transaction. The partial index
+# lives while the backfill runs (a keyset walk over millions of records by feed number
+# needs one; kept, it would cost every record stored later); the query names the kinds
+# as the index does, literally, so SQLite and PostgreSQL both see that it applies.
+BACKFILL_INDEX = "ix_records_patrol_backfill"
+_PATROL_RECORDS = "kind IN ('patrol.report', 'checklist.result', 'track.segment')"
+assert _PATROL_RECORDS == "kind IN (" + ", ".join(f"'{k}'" for k in PATROL_KINDS) + ")"
+
+
+def create_backfill_index(conn: Connection) -> None:
+    conn.execute(text(f"CREATE INDEX {BACKFILL_INDEX} ON records (seq) WHERE {_PATROL_RECORDS}"))
+    if conn.dialect.name == "postgresql":  # fresh statistics: the planner walks the index
+        conn.execute(text("ANALYZE records"))  # (a sample: seconds for millions of rows)
+
+
+def _backfill_query(conn: Connection, condition: str, limit: int | None) -> Any:
+    """Patrol records by feed number through the backfill's index: named on SQLite
+    (``INDEXED BY``: a database never analysed would walk the kind index and sort every
+    remaining record for each batch; SQLite refuses the query rather than do that),
+    chosen by PostgreSQL's planner (the ``ORDER BY seq LIMIT`` matches the index)."""
+    r = db.records
+    source = "records"
+    if conn.dialect.name == "sqlite":
+        source += f" INDEXED BY {BACKFILL_INDEX}"
+    sql = (f"SELECT kind, id, grid_id, device_id, person_id, payload, seq FROM {source}"
+           f" WHERE {_PATROL_RECORDS} AND {condition} ORDER BY seq")
+    if limit is not None:
+        sql += f" LIMIT {int(limit)}"
+    return text(sql).columns(r.c.kind, r.c.id, r.c.grid_id, r.c.device_id, r.c.person_id,
+                             r.c.payload, r.c.seq)
+
+
+def backfill_patrols(conn: Connection, position: int | None, batch: int
+                     ) -> tuple[int | None, int]:
+    """Gather the next ``batch`` patrol records after feed number ``position`` into
+    their patrols, in the order they were stored; returns the batch's last number and
+    how many records it gathered. None left: drops the index, returns 0. Records sharing
+    a number are never split between two batches (the position is a number).
+
+    PostgreSQL: takes the push lock of each device whose records are in the batch
+    first (as ``syncops.push`` does, before any row), so a push of the same device on
+    a server already serving waits instead of racing it for a patrol's row."""
+    after = -1 if position is None else position
+    rows = [dict(x) for x in conn.execute(
+        _backfill_query(conn, "seq > :after", batch + 1), {"after": after}).mappings()]
+    if not rows:
+        conn.execute(text(f"DROP INDEX IF EXISTS {BACKFILL_INDEX}"))
+        return position, 0
+    if len(rows) > batch:
+        boundary = int(rows[batch]["seq"])
+        rows = [x for x in rows if int(x["seq"]) < boundary]
+        if not rows:  # more than a batch share one number: all of them at once
+            rows = [dict(x) for x in conn.execute(
+                _backfill_query(conn, "seq = :at", None), {"at": boundary}).mappings()]
+    rows.sort(key=lambda x: (int(x["seq"]), str(x["kind"]), str(x["id"])))
+    if conn.dialect.name == "postgresql":
+        for device_id in sorted({str(x["device_id"]) for x in rows}):
+            db.lock_key(conn, f"push:{device_id}")
+    note_patrol_records(conn, rows)
+    return int(rows[-1]["seq"]), len(rows)
 
 
 def _track(conn: Connection, segment_ids: list[str],
