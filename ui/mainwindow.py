@@ -97,9 +97,11 @@ class MainView(Retranslatable, QWidget):
             self.nav_buttons[cls.key] = btn
             nav_layout.addWidget(btn)
         nav_layout.addStretch(1)
+        self.show_role_pages()
         self.task_badge = self._nav_badge(self.nav_buttons["tasks"])
         if controller.sync is not None:  # unread tasks: after syncs (and on reading one)
             controller.sync.finished.connect(lambda _report: self.count_unread_tasks())
+            controller.sync.finished.connect(lambda _report: self.show_role_pages())
         self.count_unread_tasks()  # one COUNT: cheap enough for unlock
         self.resume_patrol()
 
@@ -145,6 +147,17 @@ class MainView(Retranslatable, QWidget):
         if isinstance(page, TasksPage):
             page.unread_changed.connect(self.set_task_badge)
         return page
+
+    def show_role_pages(self) -> None:
+        """Pages for grid leaders and supervisors (Review) only in their navigation
+        (the role comes with the enrollment)."""
+        from fieldclient.fieldwork.reviews import can_review
+
+        session = self.controller.session
+        reviewer = session is not None and session.is_open and can_review(session)
+        for cls in PAGE_CLASSES:
+            if getattr(cls, "reviewers_only", False):
+                self.nav_buttons[cls.key].setVisible(reviewer)
 
     def resume_patrol(self) -> None:
         """A patrol under way goes on recording after unlocking or a restart, whichever

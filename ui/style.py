@@ -26,7 +26,8 @@ def metrics(scale: float) -> dict[str, int]:
         "title": round(base * 1.45),
         "digit": min(round(pad * 0.45), round(base * 1.7)),
         "touch": max(MIN_TOUCH_PX, round(base * 2.6)),
-        "navh": max(MIN_TOUCH_PX + 8, round(base * 2.8)),
+        # eight navigation buttons (a reviewer's) fit 800 px at 175 %
+        "navh": max(MIN_TOUCH_PX + 8, min(round(base * 2.8), 86)),
         "pad": pad,
         "gap": max(8, round(base * 0.5)),
         "gap2": max(16, round(base * 0.9)),

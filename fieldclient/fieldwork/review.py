@@ -62,6 +62,7 @@ REASONS = {
     "night": QT_TRANSLATE_NOOP("review", "夜间走访（{time}）"),
 }
 THIS_DEVICE = QT_TRANSLATE_NOOP("review", "本机")
+REVIEWED_ROLES = frozenset({"worker", "leader"})  # whose work the Review page shows
 
 
 def flag_reason(flag: dict[str, Any], language: str | None = None) -> str:
@@ -177,8 +178,24 @@ def _households(db: sqlite_utils.Database, window: shared.MonthWindow, now: floa
 
 def _patrols(db: sqlite_utils.Database, me: str, window: shared.MonthWindow
              ) -> list[shared.Patrol]:
-    """The device's finished patrols of the month, with the figures its report sent."""
+    """The device's finished patrols of the month, with the figures its report sent, and
+    on a reviewer's device the grid's other patrols the centre sent (``sync_patrols``:
+    the report's figures, as ``central report`` reads them)."""
     out = []
+    for pid, person, grid, started, finished, distance, data in db.execute(
+            "SELECT id, person_id, grid_id, started_at, finished_at, distance_m, data"
+            " FROM sync_patrols WHERE finished_at >= ? AND finished_at < ?",
+            (window.start, window.until)):
+        if started is None or finished is None:
+            continue
+        try:
+            points = json.loads(data).get("track_points") if data else None
+        except (ValueError, AttributeError):
+            points = None
+        out.append(shared.Patrol(
+            pid, str(person), str(grid), float(started), float(finished),
+            float(distance or 0.0),
+            points if isinstance(points, int) and not isinstance(points, bool) else 0))
     for pid, grid, started, finished, summary in db.execute(
             "SELECT id, grid_id, started_at, finished_at, summary FROM patrols"
             " WHERE state = 'finished' AND finished_at >= ? AND finished_at < ?",
@@ -220,6 +237,31 @@ def _events(db: sqlite_utils.Database, me: str) -> tuple[list[shared.Event], dic
     return out, reporters
 
 
+def _devices(db: sqlite_utils.Database) -> dict[str, tuple[str, tuple[str, ...], str | None]]:
+    """The grids' workers and leaders the centre told a reviewer's device about
+    (``sync_devices``): name, grids and the last contact of any of their devices."""
+    out: dict[str, tuple[str, tuple[str, ...], str | None]] = {}
+    for person, name, role, grid_ids, contact in db.execute(
+            "SELECT person_id, person_name, role, grid_ids, last_contact FROM sync_devices"
+            " ORDER BY last_contact"):
+        if role not in REVIEWED_ROLES:
+            continue
+        try:
+            grids = tuple(sorted(str(g) for g in json.loads(grid_ids or "[]")))
+        except (TypeError, ValueError):
+            grids = ()
+        key = str(person)
+        _old_name, old_grids, old_contact = out.get(key, ("", (), None))
+        out[key] = (str(name or key), tuple(sorted(set(grids) | set(old_grids))),
+                    _latest(old_contact, contact))
+    return out
+
+
+def _latest(a: Any, b: Any) -> str | None:
+    times = [t for t in (a, b) if isinstance(t, str) and shared.iso_time(t) is not None]
+    return max(times, key=lambda t: shared.iso_time(t) or 0.0) if times else None
+
+
 def month_figures(
     session: Session, month: str | None = None, grid: str | None = None, *,
     now: float | None = None, zone: tzinfo | None = None,
@@ -232,10 +274,19 @@ def month_figures(
     me, my_name = _me(db)
     visits, others = _visits(db, me, window)
     events, reporters = _events(db, me)
-    people = [shared.Person(me, my_name, tuple(quotas.worker_grids(db)),
-                            _iso(_meta(db, "sync.last_success")))]
+    person = _meta(db, "sync.person")
+    role = person.get("role") if isinstance(person, dict) else None
+    people = [] if role == "supervisor" else [  # a supervisor reviews, is not reviewed
+        shared.Person(me, my_name, tuple(quotas.worker_grids(db)),
+                      _iso(_meta(db, "sync.last_success")))]
+    devices = _devices(db)
     for person, (name, grids) in sorted(others.items()):
-        people.append(shared.Person(person, name, tuple(sorted(grids))))
+        known_name, known_grids, contact = devices.pop(person, (name, (), None))
+        people.append(shared.Person(person, known_name or name,
+                                    tuple(sorted(grids | set(known_grids))), contact))
+    for person, (name, device_grids, contact) in sorted(devices.items()):
+        if person != me:
+            people.append(shared.Person(person, name, device_grids, contact))
     known = {p.id for p in people}
     for reporter in sorted(set(reporters) - known):
         people.append(shared.Person(reporter, reporter, ()))

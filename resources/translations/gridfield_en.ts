@@ -110,6 +110,13 @@
     </message>
   </context>
   <context>
+    <name>ChoiceDialog</name>
+    <message>
+      <source>关闭</source>
+      <translation>Close</translation>
+    </message>
+  </context>
+  <context>
     <name>ConfirmDialog</name>
     <message>
       <source>请确认</source>
@@ -368,6 +375,25 @@ When you find a problem on a patrol or a visit, tap "Report event" at the top ri
     </message>
   </context>
   <context>
+    <name>FlagsDialog</name>
+    <message>
+      <source>疑点</source>
+      <translation>Flags</translation>
+    </message>
+    <message>
+      <source>{name}：{n}条疑点，请抽查这些记录</source>
+      <translation>{name}: {n} flags. Please check these records</translation>
+    </message>
+    <message>
+      <source>{reason}（记录 {record}）</source>
+      <translation>{reason} (record {record})</translation>
+    </message>
+    <message>
+      <source>关闭</source>
+      <translation>Close</translation>
+    </message>
+  </context>
+  <context>
     <name>GpsSettings</name>
     <message>
       <source>定位（巡查轨迹）</source>
@@ -622,6 +648,21 @@ When you find a problem on a patrol or a visit, tap "Report event" at the top ri
     <message>
       <source>身份证号应为18位（最后一位可以是X），请检查。</source>
       <translation>An ID number has 18 characters (the last may be X). Please check.</translation>
+    </message>
+  </context>
+  <context>
+    <name>HouseholdHistoryDialog</name>
+    <message>
+      <source>这户的走访</source>
+      <translation>Household's visits</translation>
+    </message>
+    <message>
+      <source>{name}（{address}）：{n}次走访，从早到晚</source>
+      <translation>{name} ({address}): {n} visits, oldest first</translation>
+    </message>
+    <message>
+      <source>关闭</source>
+      <translation>Close</translation>
     </message>
   </context>
   <context>
@@ -995,6 +1036,21 @@ Finish the patrol now?</translation>
     </message>
   </context>
   <context>
+    <name>PhotoViewer</name>
+    <message>
+      <source>照片</source>
+      <translation>Photo</translation>
+    </message>
+    <message>
+      <source>关闭</source>
+      <translation>Close</translation>
+    </message>
+    <message>
+      <source>这张照片不在本机上（照片留在中心，本机只收到记录）。</source>
+      <translation>This photo is not on this device (photos stay at the centre; this device received only the record).</translation>
+    </message>
+  </context>
+  <context>
     <name>PinPad</name>
     <message>
       <source>清空</source>
@@ -1203,6 +1259,329 @@ Finish the patrol now?</translation>
     <message>
       <source>更正这条走访记录</source>
       <translation>Correct this visit record</translation>
+    </message>
+  </context>
+  <context>
+    <name>ReviewPage</name>
+    <message>
+      <source>督导</source>
+      <translation>Review</translation>
+    </message>
+    <message>
+      <source>◀ 上月</source>
+      <translation>◀ Prev</translation>
+    </message>
+    <message>
+      <source>上个月</source>
+      <translation>Previous month</translation>
+    </message>
+    <message>
+      <source>下月 ▶</source>
+      <translation>Next ▶</translation>
+    </message>
+    <message>
+      <source>下个月</source>
+      <translation>Next month</translation>
+    </message>
+    <message>
+      <source>导出PDF报表</source>
+      <translation>Save the report as PDF</translation>
+    </message>
+    <message>
+      <source>导出Excel报表</source>
+      <translation>Save the report as Excel</translation>
+    </message>
+    <message>
+      <source>人员列表</source>
+      <translation>People</translation>
+    </message>
+    <message>
+      <source>图表</source>
+      <translation>Charts</translation>
+    </message>
+    <message>
+      <source>近六个月</source>
+      <translation>6 months</translation>
+    </message>
+    <message>
+      <source>姓名</source>
+      <translation>Name</translation>
+    </message>
+    <message>
+      <source>得分</source>
+      <translation>Score</translation>
+    </message>
+    <message>
+      <source>巡查天数</source>
+      <translation>Patrols</translation>
+    </message>
+    <message>
+      <source>走访</source>
+      <translation>Visits</translation>
+    </message>
+    <message>
+      <source>逾期户</source>
+      <translation>Overdue</translation>
+    </message>
+    <message>
+      <source>事件 报/结</source>
+      <translation>Events rep./closed</translation>
+    </message>
+    <message>
+      <source>疑点</source>
+      <translation>Flags</translation>
+    </message>
+    <message>
+      <source>最近同步</source>
+      <translation>Last sync</translation>
+    </message>
+    <message>
+      <source>只有网格长和网格指导员可以查看督导考核。</source>
+      <translation>Only grid leaders and supervisors can see the review.</translation>
+    </message>
+    <message>
+      <source>正在统计…</source>
+      <translation>Counting…</translation>
+    </message>
+    <message>
+      <source>现在无法统计，请稍后再打开本页。</source>
+      <translation>The figures cannot be counted now. Please open this page again later.</translation>
+    </message>
+    <message>
+      <source>正在统计近六个月…</source>
+      <translation>Counting the last six months…</translation>
+    </message>
+    <message>
+      <source>现在无法统计近六个月，请稍后再试。</source>
+      <translation>The last six months cannot be counted now. Please try again later.</translation>
+    </message>
+    <message>
+      <source>{n}人，疑点{flags}条，从最需要关注的排起</source>
+      <translation>{n} people, {flags} flags; those needing attention first</translation>
+    </message>
+    <message>
+      <source>这个月没有可统计的人员。</source>
+      <translation>Nobody to count this month.</translation>
+    </message>
+    <message>
+      <source>{visits}次
+已访{seen}/{total}户</source>
+      <translation>{visits} visits
+{seen}/{total} households</translation>
+    </message>
+    <message>
+      <source>查看</source>
+      <translation>Open</translation>
+    </message>
+    <message>
+      <source>{month} {grid}：{measure}</source>
+      <translation>{month} {grid}: {measure}</translation>
+    </message>
+    <message>
+      <source>只画出最需要关注的{n}人，全部人员见人员列表。</source>
+      <translation>Only the {n} people needing most attention are drawn; everyone is in the People list.</translation>
+    </message>
+    <message>
+      <source>{grid}合计（得分为平均分）。在人员列表中点一行，看这个人的趋势。</source>
+      <translation>{grid} in total (score: the average). Tap a row in the People list for that person's trend.</translation>
+    </message>
+    <message>
+      <source>{grid}：近六个月{measure}</source>
+      <translation>{grid}: {measure}, last six months</translation>
+    </message>
+    <message>
+      <source>{name}的趋势。</source>
+      <translation>{name}'s trend.</translation>
+    </message>
+    <message>
+      <source>{name}：近六个月{measure}</source>
+      <translation>{name}: {measure}, last six months</translation>
+    </message>
+    <message>
+      <source>看哪个网格？</source>
+      <translation>Which grid?</translation>
+    </message>
+    <message>
+      <source>走访次数</source>
+      <translation>Visits</translation>
+    </message>
+    <message>
+      <source>逾期户数</source>
+      <translation>Overdue</translation>
+    </message>
+    <message>
+      <source>上报事件</source>
+      <translation>Reported</translation>
+    </message>
+    <message>
+      <source>办结事件</source>
+      <translation>Closed</translation>
+    </message>
+    <message>
+      <source>困难家庭</source>
+      <translation>Hardship</translation>
+    </message>
+    <message>
+      <source>重点人员</source>
+      <translation>Key persons</translation>
+    </message>
+    <message>
+      <source>一般家庭</source>
+      <translation>Ordinary</translation>
+    </message>
+    <message>
+      <source>{year}年{month}月</source>
+      <translation>{year}-{month:02d}</translation>
+    </message>
+    <message>
+      <source>全部网格</source>
+      <translation>All grids</translation>
+    </message>
+    <message>
+      <source>网格 {grid}</source>
+      <translation>Grid {grid}</translation>
+    </message>
+    <message>
+      <source>从未同步</source>
+      <translation>Never synced</translation>
+    </message>
+    <message>
+      <source>{n}条</source>
+      <translation>{n}</translation>
+    </message>
+  </context>
+  <context>
+    <name>ReviewReport</name>
+    <message>
+      <source>网格 {grid} · {month} 月度考核</source>
+      <translation>Grid {grid} · {month} monthly assessment</translation>
+    </message>
+    <message>
+      <source>统计时段：{start} 至 {until}；共{n}人；从最需要关注的排起</source>
+      <translation>Period: {start} to {until}; {n} people; those needing attention first</translation>
+    </message>
+    <message>
+      <source>（续）</source>
+      <translation> (continued)</translation>
+    </message>
+    <message>
+      <source>疑点（共{n}条）</source>
+      <translation>Flags ({n})</translation>
+    </message>
+    <message>
+      <source>另有{n}条疑点见Excel报表</source>
+      <translation>{n} more flags in the Excel report</translation>
+    </message>
+    <message>
+      <source>{month}：没有可统计的人员</source>
+      <translation>{month}: nobody to count</translation>
+    </message>
+    <message>
+      <source>{year}年{month}月</source>
+      <translation>{year}-{month:02d}</translation>
+    </message>
+    <message>
+      <source>得分</source>
+      <translation>Score</translation>
+    </message>
+    <message>
+      <source>导出文件夹</source>
+      <translation>Export folder</translation>
+    </message>
+    <message>
+      <source>文档</source>
+      <translation>Documents</translation>
+    </message>
+    <message>
+      <source>下载</source>
+      <translation>Downloads</translation>
+    </message>
+    <message>
+      <source>U盘 {name}</source>
+      <translation>USB drive {name}</translation>
+    </message>
+    <message>
+      <source>姓名</source>
+      <translation>Name</translation>
+    </message>
+    <message>
+      <source>巡查天数</source>
+      <translation>Patrol days</translation>
+    </message>
+    <message>
+      <source>应巡查</source>
+      <translation>Required</translation>
+    </message>
+    <message>
+      <source>走访</source>
+      <translation>Visits</translation>
+    </message>
+    <message>
+      <source>一般</source>
+      <translation>Ordinary</translation>
+    </message>
+    <message>
+      <source>困难</source>
+      <translation>Hardship</translation>
+    </message>
+    <message>
+      <source>重点</source>
+      <translation>Key</translation>
+    </message>
+    <message>
+      <source>逾期户</source>
+      <translation>Overdue</translation>
+    </message>
+    <message>
+      <source>上报</source>
+      <translation>Reported</translation>
+    </message>
+    <message>
+      <source>办结</source>
+      <translation>Closed</translation>
+    </message>
+    <message>
+      <source>疑点</source>
+      <translation>Flags</translation>
+    </message>
+  </context>
+  <context>
+    <name>SaveDialog</name>
+    <message>
+      <source>保存报表</source>
+      <translation>Save the report</translation>
+    </message>
+    <message>
+      <source>保存到哪里？点一个位置就保存。</source>
+      <translation>Where to save it? Tap a place and it is saved.</translation>
+    </message>
+    <message>
+      <source>文件名：{name}</source>
+      <translation>File name: {name}</translation>
+    </message>
+    <message>
+      <source>没有可以保存的位置。请插入U盘，或请信息管理员设置导出文件夹。</source>
+      <translation>There is nowhere to save. Insert a USB drive, or ask IT to set an export folder.</translation>
+    </message>
+    <message>
+      <source>关闭</source>
+      <translation>Close</translation>
+    </message>
+    <message>
+      <source>取消</source>
+      <translation>Cancel</translation>
+    </message>
+    <message>
+      <source>正在保存…</source>
+      <translation>Saving…</translation>
+    </message>
+    <message>
+      <source>已保存：{path}</source>
+      <translation>Saved: {path}</translation>
+    </message>
+    <message>
+      <source>没有保存成功，请换一个位置再试。（{error}）</source>
+      <translation>It was not saved. Please try another place. ({error})</translation>
     </message>
   </context>
   <context>
@@ -2432,6 +2811,144 @@ Go outdoors to an open place, away from tall buildings and trees.</translation>
     <message>
       <source>更正</source>
       <translation>Correct</translation>
+    </message>
+  </context>
+  <context>
+    <name>WorkerDialog</name>
+    <message>
+      <source>这个月没有走访记录。</source>
+      <translation>No visits this month.</translation>
+    </message>
+    <message>
+      <source>这个月没有巡查记录。</source>
+      <translation>No patrols this month.</translation>
+    </message>
+    <message>
+      <source>{day} {start}–{end} 巡查 · {minutes}分钟</source>
+      <translation>{day} {start}–{end} patrol · {minutes} min</translation>
+    </message>
+    <message>
+      <source>走了{km}公里，轨迹{points}个点</source>
+      <translation>{km} km walked, {points} track points</translation>
+    </message>
+    <message>
+      <source>；检查{done}/{total}项，发现问题{problems}项</source>
+      <translation>; {done}/{total} items checked, {problems} problems found</translation>
+    </message>
+    <message>
+      <source>发现问题 {code}{note}</source>
+      <translation>Problem {code}{note}</translation>
+    </message>
+    <message>
+      <source>看轨迹</source>
+      <translation>Show track</translation>
+    </message>
+    <message>
+      <source>督导：{name}</source>
+      <translation>Review: {name}</translation>
+    </message>
+    <message>
+      <source>{name} · {month} · 得分{score:g} · 疑点{flags}条</source>
+      <translation>{name} · {month} · score {score:g} · {flags} flags</translation>
+    </message>
+    <message>
+      <source>走访（{n}）</source>
+      <translation>Visits ({n})</translation>
+    </message>
+    <message>
+      <source>巡查（{n}）</source>
+      <translation>Patrols ({n})</translation>
+    </message>
+    <message>
+      <source>关闭</source>
+      <translation>Close</translation>
+    </message>
+    <message>
+      <source>蓝点：走访位置；红点：有疑点；方块：住户登记位置。</source>
+      <translation>Blue dots: visit positions; red: flagged; squares: households' registered positions.</translation>
+    </message>
+    <message>
+      <source>{day}的巡查轨迹（{points}个点）和当天的走访位置。</source>
+      <translation>The patrol track of {day} ({points} points) and that day's visit positions.</translation>
+    </message>
+    <message>
+      <source>这次巡查没有轨迹。</source>
+      <translation>This patrol has no track.</translation>
+    </message>
+  </context>
+  <context>
+    <name>_Drill</name>
+    <message>
+      <source>疑点：{reason}</source>
+      <translation>Flag: {reason}</translation>
+    </message>
+    <message>
+      <source>照片</source>
+      <translation>Photo</translation>
+    </message>
+    <message>
+      <source>看大图</source>
+      <translation>Show full size</translation>
+    </message>
+    <message>
+      <source>审核</source>
+      <translation>Review</translation>
+    </message>
+    <message>
+      <source>再审核（现为{state}）</source>
+      <translation>Review again (now: {state})</translation>
+    </message>
+    <message>
+      <source>{when} {how}{who}</source>
+      <translation>{when} {how}{who}</translation>
+    </message>
+    <message>
+      <source>{name}（{address}）</source>
+      <translation>{name} ({address})</translation>
+    </message>
+    <message>
+      <source>这是对 {id} 的更正</source>
+      <translation>This corrects {id}</translation>
+    </message>
+    <message>
+      <source>培训记录，不计入考核</source>
+      <translation>Training record, not counted</translation>
+    </message>
+    <message>
+      <source>见到的人：{text}</source>
+      <translation>People met: {text}</translation>
+    </message>
+    <message>
+      <source>走访情况：{text}</source>
+      <translation>Situation: {text}</translation>
+    </message>
+    <message>
+      <source>需求和问题：{text}</source>
+      <translation>Needs and problems: {text}</translation>
+    </message>
+    <message>
+      <source>承诺跟进：{text}</source>
+      <translation>Follow-up promised: {text}</translation>
+    </message>
+    <message>
+      <source>在地图上看</source>
+      <translation>Show on map</translation>
+    </message>
+    <message>
+      <source>这户的走访</source>
+      <translation>Household's visits</translation>
+    </message>
+    <message>
+      <source>没有定位</source>
+      <translation>No position</translation>
+    </message>
+    <message>
+      <source>有定位（住户没有登记位置）</source>
+      <translation>Has a position (the household has no registered position)</translation>
+    </message>
+    <message>
+      <source>定位距住户登记位置{distance}米</source>
+      <translation>{distance} m from the household's registered position</translation>
     </message>
   </context>
   <context>

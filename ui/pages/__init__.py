@@ -11,6 +11,7 @@ from ui.pages.base import Page
 from ui.pages.events import EventsPage
 from ui.pages.households import HouseholdsPage
 from ui.pages.patrol import PatrolPage
+from ui.pages.review import ReviewPage
 from ui.pages.settings import SettingsPage
 from ui.pages.sync import SyncPage
 from ui.pages.tasks import TasksPage
@@ -21,6 +22,7 @@ PAGE_CLASSES: tuple[type[Page], ...] = (
     PatrolPage,
     HouseholdsPage,
     EventsPage,
+    ReviewPage,
     TasksPage,
     SyncPage,
     SettingsPage,
