@@ -25,7 +25,7 @@ $(STAMP): pyproject.toml | sysdeps
 
 run: setup
 	@if [ -f scripts/run_demo.py ]; then \
-		$(PY) scripts/run_demo.py; \
+		$(PY) scripts/run_demo.py --as $(or $(AS),leader); \
 	else \
 		$(PY) main.py --data-dir .demo-data/device; \
 	fi

@@ -1,7 +1,11 @@
 """`make run`: a local central server with a demo district, a demo device enrolled to
 it (as the grid leader of the first grid) and synced, then the app.
 
-Everything lives in .demo-data/: the server's SQLite database and photos, the device.
+``--as supervisor`` (``make run AS=supervisor``): the device of the district's
+supervisor (网格指导员) over all its grids instead, in its own folder, so the Review page
+(督导) shows every grid; ``--as leader`` is the default.
+
+Everything lives in .demo-data/: the server's SQLite database and photos, the devices.
 The server listens on http://127.0.0.1:8765 while the app runs.
 """
 
@@ -16,7 +20,9 @@ import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-DEMO_DIR = ROOT / ".demo-data" / "device"
+DEMO_DIRS = {"leader": ROOT / ".demo-data" / "device",
+             "supervisor": ROOT / ".demo-data" / "device-supervisor"}
+DEMO_DIR = DEMO_DIRS["leader"]
 DEMO_PIN = "246810"
 CENTRAL_URL = "http://127.0.0.1:8765"
 CENTRAL_DB = ROOT / ".demo-data" / "central.db"
@@ -67,39 +73,49 @@ def start_central() -> subprocess.Popen[bytes]:
     raise SystemExit("central serve did not answer on " + CENTRAL_URL)
 
 
-def enroll_and_sync() -> None:
+def enroll_and_sync(role: str = "leader", device: Path = DEMO_DIR) -> None:
     from fieldclient.storage.session import unlock_device
     from sync.engine import SyncEngine, enroll_device
 
     district = json.loads(DEMO_JSON.read_text(encoding="utf-8"))
-    with unlock_device(DEMO_DIR, DEMO_PIN) as session:
+    with unlock_device(device, DEMO_PIN) as session:
         engine = SyncEngine(session)
         if engine.enrollment() is None:
-            leader = str(district["grids"][0]["leader"])
-            code = json.loads(central("enroll", "--worker", leader, "--json"))["code"]
-            enroll_device(session, CENTRAL_URL, code, "演示平板")
+            person = str(district["supervisor"] if role == "supervisor"
+                         else district["grids"][0]["leader"])
+            code = json.loads(central("enroll", "--worker", person, "--json"))["code"]
+            enroll_device(session, CENTRAL_URL, code,
+                          "指导员演示平板" if role == "supervisor" else "演示平板")
         report = engine.run_once()
         print(f"Synced with {CENTRAL_URL}: {report.as_dict()['pulled']}"
               if report.ok else f"Sync: {report.error_message()}", flush=True)
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--as", dest="role", choices=sorted(DEMO_DIRS), default="leader",
+                        help="whose device: the first grid's leader (default) or the "
+                             "district's supervisor (网格指导员, every grid)")
+    args = parser.parse_args(argv)
+    device = DEMO_DIRS[args.role]
     sys.path.insert(0, str(ROOT))
     from fieldclient.security.vault import Vault
 
-    if Vault(DEMO_DIR).status() != "active":
+    if Vault(device).status() != "active":
         from fieldclient.storage.session import setup_device
 
-        setup_device(DEMO_DIR, DEMO_PIN).close()
+        setup_device(device, DEMO_PIN).close()
     server = start_central()
-    enroll_and_sync()
-    print(f"Demo device: {DEMO_DIR}\nDemo PIN / 演示PIN码: {DEMO_PIN}", flush=True)
+    enroll_and_sync(args.role, device)
+    print(f"Demo device ({args.role}): {device}\nDemo PIN / 演示PIN码: {DEMO_PIN}", flush=True)
     env = dict(os.environ)
     if not env.get("DISPLAY") and not env.get("WAYLAND_DISPLAY") and sys.platform == "linux":
         print("No display found: set DISPLAY, or run under xvfb-run.", file=sys.stderr)
     try:
         return subprocess.call(
-            [sys.executable, str(ROOT / "main.py"), "--data-dir", str(DEMO_DIR)], env=env
+            [sys.executable, str(ROOT / "main.py"), "--data-dir", str(device)], env=env
         )
     finally:
         server.terminate()
@@ -107,4 +123,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(sys.argv[1:]))

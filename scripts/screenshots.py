@@ -286,6 +286,73 @@ def map_screens(app: QApplication, out: Path, tag: str, tmp: Path) -> None:
     archive.close()
 
 
+def review_screens(app: QApplication, out: Path, tag: str, tmp: Path) -> None:
+    """The Review page of a grid leader over two grids (tests/ui/review_data.py): the
+    table, a chart, the six months, a worker's flags, the drill-down (visits, a patrol's
+    track) and the save dialog."""
+    import shutil
+
+    sys.path.insert(0, str(ROOT / "tests" / "ui"))
+    from review_data import NOW, seed
+
+    from ui.pages.review import ReviewPage
+
+    data_dir = tmp / f"review-{tag}"
+    shutil.rmtree(data_dir, ignore_errors=True)
+    session = setup_device(data_dir, PIN, store=FileSecretStore(data_dir))
+    seed(session)
+    session.close()
+    controller = AppController(data_dir)
+    controller.window.resize(1280, 800)
+    controller.start()
+    controller.window.show()
+    controller.on_session(unlock_device(data_dir, PIN, clock=lambda: NOW))
+    view = controller.main_view
+    assert isinstance(view, MainView)
+    view.show_page("review")
+    page = view.pages["review"]
+    assert isinstance(page, ReviewPage)
+    for _ in range(20):
+        settle(app)
+        if page.figures is not None:
+            break
+    save(controller.window, out, f"{tag}_40_review_table", app)
+    zhang = next(w for w in page.workers() if w["name"] == "张三")
+    page.show_flags(zhang)
+    save(controller.window, out, f"{tag}_41_review_flags", app)
+    if page.dialog is not None:
+        page.dialog.accept()
+    page.show_view("charts")
+    page.set_measure("visits")
+    save(controller.window, out, f"{tag}_42_review_chart", app)
+    page.show_view("trend")
+    for _ in range(40):
+        settle(app)
+        if page.months is not None:
+            break
+    save(controller.window, out, f"{tag}_43_review_trend", app)
+    page.show_view("table")
+    page.open_worker(zhang)
+    dialog = page.dialog
+    assert dialog is not None
+    for _ in range(5):
+        settle(app)
+    save(dialog, out, f"{tag}_44_review_visits", app)
+    dialog.show_patrol("p-z2")  # type: ignore[attr-defined]
+    for _ in range(5):
+        settle(app)
+    save(dialog, out, f"{tag}_45_review_patrol", app)
+    dialog.accept()
+    os.environ["GRIDFIELD_EXPORT_DIR"] = str(tmp / "exports")
+    page.export("pdf")
+    if page.dialog is not None:
+        save(page.dialog, out, f"{tag}_46_review_save", app)
+        page.dialog.reject()
+    settle(app)
+    controller.close_session()
+    controller.window.close()
+
+
 def math_sin(value: float) -> float:
     import math
 
@@ -559,7 +626,7 @@ def field_screens(
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--out", type=Path, default=ROOT / "screenshots")
-    parser.add_argument("--only", choices=["map"], help="render only these screens")
+    parser.add_argument("--only", choices=["map", "review"], help="render only these screens")
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
     app = QApplication.instance() or QApplication(sys.argv[:1])
@@ -567,12 +634,14 @@ def main(argv: list[str]) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         for language in ("zh_CN", "en"):
             for scale in (1.0, 1.75):
-                if args.only == "map":
+                if args.only in ("map", "review"):
                     i18n.set_language(language)
                     style.apply_style(app, scale)
-                    map_screens(app, args.out, f"{language}_{int(scale * 100)}", Path(tmp))
+                    screens = map_screens if args.only == "map" else review_screens
+                    screens(app, args.out, f"{language}_{int(scale * 100)}", Path(tmp))
                     continue
                 render(app, args.out, language, scale, Path(tmp))
+                review_screens(app, args.out, f"{language}_{int(scale * 100)}", Path(tmp))
         if _CENTRAL is not None:
             _CENTRAL.stop()
     return 0

@@ -85,14 +85,14 @@ def test_rows_are_the_months_figures_and_the_pickers_change_them(
     assert [r[0] for r in rows] == names  # worst first, as computed
     assert {"张三", "李四", "赵六"} <= set(names)
     for row, w in zip(rows, expected["workers"], strict=True):
-        assert row[1] == f"{w['score']:g}"
-        assert row[2] == f"{w['patrol_days']}/{w['patrol_target']}"
-        assert row[3] == str(w["visits"])
+        assert row[2] == f"{w['score']:g}"
+        assert row[4] == f"{w['patrol_days']}/{w['patrol_target']}"
+        assert row[5] == str(w["visits"])
         q = w["quota"]["hardship"]
-        assert row[4] == (f"{w['visits_by_category'].get('hardship', 0)}次\n"
+        assert row[6] == (f"{w['visits_by_category'].get('hardship', 0)}次\n"
                           f"已访{q['visited']}/{q['households']}户")
-        assert row[7] == str(w["overdue_households"])
-        assert row[8] == f"{w['events_reported']}/{w['events_closed']}"
+        assert row[9] == str(w["overdue_households"])
+        assert row[10] == f"{w['events_reported']}/{w['events_closed']}"
         assert page.flag_buttons[w["person_id"]].text() == f"{len(w['flags'])}条"
     zhang = next(w for w in expected["workers"] if w["name"] == "张三")
     assert zhang["patrol_days"] == 3 and zhang["visits"] == 3  # pulled patrols count

@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QDateTime, Qt
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QPixmap, QResizeEvent
 from PySide6.QtWidgets import (
     QApplication,
@@ -56,8 +56,13 @@ def _fit(dialog: QDialog, margin: int = 24) -> None:
     dialog.resize(max(640, w - margin), max(480, h - margin))
 
 
-def when_text(at: float, fmt: str = "MM-dd HH:mm") -> str:
-    return QDateTime.fromSecsSinceEpoch(int(at)).toString(fmt)
+def when_text(at: float, fmt: str = "%m-%d %H:%M") -> str:
+    """In the device's zone, as the month's figures count days and nights."""
+    from datetime import datetime
+
+    from fieldclient.devicetime import device_zone
+
+    return datetime.fromtimestamp(at, device_zone()).strftime(fmt)
 
 
 class PhotoViewer(Retranslatable, QDialog):
@@ -237,7 +242,7 @@ class _Drill(Retranslatable, QDialog):
         card, box = self.card(v.id, bool(v.flags))
         who = f" · {v.worker}" if v.worker else ""
         self.text_line(box, self.tr("{when} {how}{who}").format(
-            when=when_text(v.visited_at, "yyyy-MM-dd HH:mm"), how=visit_type_text(v.visit_type),
+            when=when_text(v.visited_at, "%Y-%m-%d %H:%M"), how=visit_type_text(v.visit_type),
             who=who), "itemName")
         self.text_line(box, self.tr("{name}（{address}）").format(name=v.head_name,
                                                                  address=v.address))
@@ -280,7 +285,7 @@ class _Drill(Retranslatable, QDialog):
             distance=round(distance_m(v.lat, v.lon, v.home_lat, v.home_lon)))
 
     def visit_markers(self, rows: list[VisitRow]) -> list[MapMarker]:
-        return [MapMarker(v.lat, v.lon, when_text(v.visited_at, "MM-dd HH:mm"), v.id,
+        return [MapMarker(v.lat, v.lon, when_text(v.visited_at, "%m-%d %H:%M"), v.id,
                           bool(v.flags)) for v in rows if v.lat is not None and v.lon is not None]
 
     def home_markers(self, rows: list[VisitRow]) -> list[MapMarker]:
@@ -417,8 +422,8 @@ class WorkerDialog(_Drill):
         card, box = self.card(p.id, bool(p.flags))
         minutes = round((p.finished_at - p.started_at) / 60)
         self.text_line(box, self.tr("{day} {start}–{end} 巡查 · {minutes}分钟").format(
-            day=when_text(p.started_at, "yyyy-MM-dd"), start=when_text(p.started_at, "HH:mm"),
-            end=when_text(p.finished_at, "HH:mm"), minutes=minutes), "itemName")
+            day=when_text(p.started_at, "%Y-%m-%d"), start=when_text(p.started_at, "%H:%M"),
+            end=when_text(p.finished_at, "%H:%M"), minutes=minutes), "itemName")
         facts = self.tr("走了{km}公里，轨迹{points}个点").format(
             km=f"{p.distance_m / 1000:.1f}", points=p.points)
         if p.items_total:
@@ -490,8 +495,8 @@ class WorkerDialog(_Drill):
             btn.style().polish(btn)
         self.map.set_tracks([[Fix(t, lat, lon) for t, lat, lon in part]
                              for part in patrol.track])
-        day = when_text(patrol.started_at, "yyyy-MM-dd")
-        same_day = [v for v in self.visits if when_text(v.visited_at, "yyyy-MM-dd") == day]
+        day = when_text(patrol.started_at, "%Y-%m-%d")
+        same_day = [v for v in self.visits if when_text(v.visited_at, "%Y-%m-%d") == day]
         self.map.set_points(self.visit_markers(same_day))
         self.map.set_households(self.home_markers(same_day))
         self.map_note.setText(self.tr("{day}的巡查轨迹（{points}个点）和当天的走访位置。").format(

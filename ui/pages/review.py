@@ -61,8 +61,10 @@ if TYPE_CHECKING:
 log = logging.getLogger("gridfield.ui")
 
 TREND_MONTHS = 6
-COLUMNS = ("name", "score", "patrol", "visits", "hardship", "key", "ordinary", "overdue",
-           "events", "flags", "last_sync", "open")
+# what a reviewer acts on first (open, score, flags) comes first: at large text the
+# table scrolls sideways
+COLUMNS = ("name", "open", "score", "flags", "patrol", "visits", "hardship", "key",
+           "ordinary", "overdue", "events", "last_sync")
 
 
 class ChoiceDialog(Retranslatable, QDialog):
@@ -300,10 +302,10 @@ class ReviewPage(Page):
         if self.month is not None:
             self.month_label.setText(month_text(self.month))
         self.table.setHorizontalHeaderLabels([
-            self.tr("姓名"), self.tr("得分"), self.tr("巡查天数"), self.tr("走访"),
-            translated(CATEGORY_NAMES["hardship"]), translated(CATEGORY_NAMES["key"]),
-            translated(CATEGORY_NAMES["ordinary"]), self.tr("逾期户"), self.tr("事件 报/结"),
-            self.tr("疑点"), self.tr("最近同步"), ""])
+            self.tr("姓名"), "", self.tr("得分"), self.tr("疑点"), self.tr("巡查天数"),
+            self.tr("走访"), translated(CATEGORY_NAMES["hardship"]),
+            translated(CATEGORY_NAMES["key"]), translated(CATEGORY_NAMES["ordinary"]),
+            self.tr("逾期户"), self.tr("事件 报/结"), self.tr("最近同步")])
 
     def retranslate(self) -> None:
         self.retranslate_texts()
@@ -470,17 +472,16 @@ class ReviewPage(Page):
                     visits=b.get(c, 0), seen=q[c]["visited"], total=q[c]["households"])
 
             cells = [
-                w["name"] or w["person_id"], f"{w['score']:g}",
+                w["name"] or w["person_id"], "", f"{w['score']:g}", "",
                 f"{w['patrol_days']}/{w['patrol_target']}", str(w["visits"]),
                 cat("hardship"), cat("key"), cat("ordinary"), str(w["overdue_households"]),
-                f"{w['events_reported']}/{w['events_closed']}", "",
-                sync_text(w["last_sync"]), ""]
+                f"{w['events_reported']}/{w['events_closed']}", sync_text(w["last_sync"])]
             for col, text in enumerate(cells):
                 item = QTableWidgetItem(text)
                 item.setData(Qt.ItemDataRole.UserRole, w["person_id"])
-                if col not in (0, 10):
+                if COLUMNS[col] not in ("name", "last_sync"):
                     item.setTextAlignment(Qt.AlignmentFlag.AlignCenter)
-                if col == 1 and w["score"] < 60:
+                if COLUMNS[col] == "score" and w["score"] < 60:
                     item.setForeground(QColor("#9b0000"))
                 table.setItem(row, col, item)
             flags = len(w["flags"])
@@ -498,8 +499,8 @@ class ReviewPage(Page):
             table.setRowHeight(row, max(m["touch"] + 12, round(m["base"] * 3.4)))
         header = table.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
-        header.setMinimumSectionSize(m["base"] * 4)
+        header.setSectionResizeMode(len(COLUMNS) - 1, QHeaderView.ResizeMode.Stretch)
+        header.setMinimumSectionSize(m["base"] * 3)
         if self.selected is not None:
             for row, w in enumerate(workers):
                 if w["person_id"] == self.selected:
