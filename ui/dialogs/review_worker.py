@@ -469,7 +469,7 @@ class WorkerDialog(_Drill):
             self.map.set_tracks([])
             self.map.set_points(self.visit_markers(self.visits))
             self.map.set_households(self.home_markers(self.visits))
-            self.map_note.setText(self.tr("蓝点：走访位置；红点：有疑点；方块：住户登记位置。"))
+            self.map_note.setText(self.tr("圆点：走访位置（红色有疑点）；小房子：住户登记位置。"))
             self.map.fit()
         elif self.patrols and self.shown_patrol is None:
             self.show_patrol(self.patrols[0].id)
