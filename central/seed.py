@@ -326,11 +326,16 @@ def _record(kind: str, record_id: str, grid_id: int, person: int, payload: dict[
 
 
 def _insert_records(conn: Connection, rows: list[dict[str, Any]]) -> None:
+    """Store history records as the push path would: patrols also gathered for review
+    (what leaders and supervisors pull, central.reviews)."""
     if rows:
+        from central import reviews
+
         last = db.next_seq(conn, len(rows))
         for i, row in enumerate(rows):
             row["seq"] = last - len(rows) + 1 + i
         conn.execute(insert(db.records), rows)
+        reviews.note_patrol_records(conn, [r for r in rows if r["kind"] in reviews.PATROL_KINDS])
 
 
 def _patrol_row(grid_id: int, worker: int, started: float, minutes: float, distance: float,

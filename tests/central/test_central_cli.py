@@ -274,3 +274,19 @@ def test_stats_counts_records(fresh_db: str) -> None:
     assert stats["devices"] == []
     text = central(fresh_db, "stats").stdout
     assert "households:" in text and "devices: 0" in text
+
+
+def test_seeded_history_patrols_are_gathered_for_review(fresh_db: str) -> None:
+    """The demo's months of patrols reach leaders and supervisors like pushed ones."""
+    out = central_json(fresh_db, "seed-demo", "--grids", "2", "--households-per-grid", "20",
+                       "--visit-months", "2")
+    engine = db.make_engine(fresh_db)
+    try:
+        with engine.connect() as conn:
+            reports = conn.execute(select(func.count()).select_from(db.records).where(
+                db.records.c.kind == "patrol.report")).scalar()
+            gathered = conn.execute(select(func.count()).select_from(db.patrols).where(
+                db.patrols.c.finished.is_(True))).scalar()
+    finally:
+        engine.dispose()
+    assert out["patrols"] > 0 and reports and gathered == reports
