@@ -1047,13 +1047,7 @@ def _backfill_patrols(conn: Connection, position: int | None, batch: int
     return review_ops.backfill_patrols(conn, position, batch)
 
 
-# A backfill step: (conn, position, batch) -> (new position, rows done); 0 rows: done.
-BackfillStep = Callable[[Connection, int | None, int], tuple[int | None, int]]
-BACKFILLS: dict[str, BackfillStep] = {
-    "13.devices": _backfill_devices,
-    "13.patrols": _backfill_patrols,
-}
-BACKFILL_BATCH = 500  # rows (devices, patrol records) per transaction
+BACKFILL_BATCH = 500  # rows (devices, patrol records, review records) per transaction
 
 
 def pending_backfills(conn: Connection) -> list[str]:
@@ -1099,7 +1093,25 @@ def run_backfills(engine: Engine, batch: int = BACKFILL_BATCH,
 
 def _migration_14(conn: Connection) -> None:
     """Review figures: households' known positions, and the columns the monthly report
-    selects records by (filled for the records already here: their payloads opened once)."""
+    (``central report``) selects records by: when a visit, patrol or event report
+    happened, the visited household and whether the visit counts.
+
+    This transaction changes the schema only: the columns, their indexes, and a
+    temporary partial index of the visit, patrol-report and event-report records by
+    feed number (:data:`REVIEW_BACKFILL_INDEX`). The records stored before get their
+    columns afterwards from their (sealed) payloads, by the backfill ``14.records``
+    (:data:`BACKFILLS`, run by :func:`migrate` right after, or by ``central serve``
+    before it listens): in feed-number order, a batch of a few hundred records per
+    transaction, each opened through the column's type and updated, with the last
+    number done kept in ``backfills`` in the same transaction. So a city's centre with
+    millions of visits holds a batch of payloads at a time, never one huge transaction;
+    interrupted, the batch under way rolls back and the next run resumes after the last
+    one committed, to the same columns an uninterrupted run writes. Records stored
+    meanwhile get their columns when inserted (the columns' defaults).
+
+    Until ``14.records`` is finished, ``central report`` reads the payloads of the
+    records not filled yet (:func:`review_unfilled_after`) instead of their columns,
+    so its figures are those of a finished backfill at any moment."""
     for table_name, names in {"households": ("lat", "lon"),
                               "records": ("happened_at", "household_id", "counted")}.items():
         present = {c["name"] for c in inspect(conn).get_columns(table_name)}
@@ -1109,12 +1121,93 @@ def _migration_14(conn: Connection) -> None:
                 conn.execute(text(f"ALTER TABLE {table_name} ADD COLUMN {name} {kind}"))
     for index in ("ix_records_happened", "ix_records_visit_household"):
         next(i for i in records.indexes if i.name == index).create(conn, checkfirst=True)
-    rows = conn.execute(select(records.c.kind, records.c.id, records.c.payload).where(
-        records.c.kind.in_(list(REVIEW_TIMES)))).all()
-    for kind, record_id, payload in rows:
-        happened, household, counted = review_columns(kind, payload)
-        conn.execute(update(records).where(records.c.kind == kind, records.c.id == record_id)
-                     .values(happened_at=happened, household_id=household, counted=counted))
+    metadata.create_all(conn, tables=[backfills])  # there since 13 (unless a gap)
+    conn.execute(text(f"CREATE INDEX {REVIEW_BACKFILL_INDEX} ON records (seq)"
+                      f" WHERE {_REVIEW_RECORDS}"))
+    if conn.dialect.name == "postgresql":  # fresh statistics: the planner walks the index
+        conn.execute(text("ANALYZE records"))
+    conn.execute(backfills.insert().values(name="14.records", position=None, rows_done=0,
+                                           started_at=now_iso()))
+
+
+# Migration 14's backfill walks the review records by feed number through a partial
+# index that lives while it runs (kept, it would cost every record stored later). The
+# query names the kinds as the index does, literally, so SQLite and PostgreSQL both see
+# that it applies (and SQLite is told to use it: ``INDEXED BY``).
+REVIEW_BACKFILL_INDEX = "ix_records_review_backfill"
+_REVIEW_RECORDS = "kind IN ('visit.create', 'patrol.report', 'event.report')"
+assert _REVIEW_RECORDS == "kind IN (" + ", ".join(f"'{k}'" for k in REVIEW_TIMES) + ")"
+
+
+def _review_backfill_query(conn: Connection, condition: str, limit: int | None) -> Any:
+    source = "records"
+    if conn.dialect.name == "sqlite":
+        source += f" INDEXED BY {REVIEW_BACKFILL_INDEX}"
+    sql = (f"SELECT kind, id, payload, seq, happened_at, household_id, counted"
+           f" FROM {source} WHERE {_REVIEW_RECORDS} AND {condition} ORDER BY seq")
+    if limit is not None:
+        sql += f" LIMIT {int(limit)}"
+    r = records.c
+    return text(sql).columns(r.kind, r.id, r.payload, r.seq, r.happened_at, r.household_id,
+                             r.counted)
+
+
+def _backfill_review_columns(conn: Connection, position: int | None, batch: int
+                             ) -> tuple[int | None, int]:
+    """Migration 14: the review columns of the next ``batch`` visit, patrol-report and
+    event-report records after feed number ``position``, from their payloads; returns
+    the batch's last number and how many records it read. Records sharing a number are
+    never split between two batches (more than a batch of them: all at once). None
+    left: drops the temporary index, returns 0."""
+    after = -1 if position is None else position
+    rows = conn.execute(_review_backfill_query(conn, "seq > :after", batch + 1),
+                        {"after": after}).all()
+    if not rows:
+        conn.execute(text(f"DROP INDEX IF EXISTS {REVIEW_BACKFILL_INDEX}"))
+        return position, 0
+    if len(rows) > batch:
+        boundary = int(rows[batch].seq)
+        rows = [x for x in rows if int(x.seq) < boundary]
+        if not rows:
+            rows = conn.execute(_review_backfill_query(conn, "seq = :at", None),
+                                {"at": boundary}).all()
+    changed = []
+    for row in rows:
+        values = review_columns(str(row.kind), row.payload)
+        if values != (row.happened_at, row.household_id, row.counted):  # not stored since
+            changed.append({"k_kind": row.kind, "k_id": row.id, "v_happened": values[0],
+                            "v_household": values[1], "v_counted": values[2]})
+    if changed:
+        conn.execute(update(records).where(records.c.kind == bindparam("k_kind"),
+                                           records.c.id == bindparam("k_id"))
+                     .values(happened_at=bindparam("v_happened"),
+                             household_id=bindparam("v_household"),
+                             counted=bindparam("v_counted")), changed)
+    return int(rows[-1].seq), len(rows)
+
+
+def review_unfilled_after(conn: Connection) -> int | None:
+    """Where migration 14's backfill stands, for a reader of the review columns: None
+    when every record has them (finished, or never needed); else a feed number such
+    that a record whose ``happened_at`` is NULL and whose number is above it may not
+    have been filled yet (its payload says). Read before the records it guards: the
+    position only grows, so an older one only makes the reader open more payloads."""
+    if not inspect(conn).has_table("backfills"):
+        return None
+    state = conn.execute(select(backfills.c.position, backfills.c.finished_at)
+                         .where(backfills.c.name == "14.records")).first()
+    if state is None or state.finished_at is not None:
+        return None
+    return -1 if state.position is None else int(state.position)
+
+
+# A backfill step: (conn, position, batch) -> (new position, rows done); 0 rows: done.
+BackfillStep = Callable[[Connection, int | None, int], tuple[int | None, int]]
+BACKFILLS: dict[str, BackfillStep] = {
+    "13.devices": _backfill_devices,
+    "13.patrols": _backfill_patrols,
+    "14.records": _backfill_review_columns,
+}
 
 
 def add_key_check(conn: Connection, key_id: str) -> None:

@@ -22,7 +22,7 @@ import csv
 import io
 import json
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import tzinfo
 from pathlib import Path
 from typing import Any
@@ -52,7 +52,10 @@ class ReportError(ValueError):
     """The report cannot be made as asked (the message says why)."""
 
 
-def _chunks(items: Sequence[Any], size: int = 500) -> Iterable[Sequence[Any]]:
+_BATCH = 500  # rows read at a time
+
+
+def _chunks(items: Sequence[Any], size: int = _BATCH) -> Iterable[Sequence[Any]]:
     for i in range(0, len(items), size):
         yield items[i:i + size]
 
@@ -89,13 +92,40 @@ def _people(conn: Connection, grid: int | None) -> list[shared.Person]:
             if grids[int(pid)] and (grid is None or str(grid) in grids[int(pid)])]
 
 
-def _households(conn: Connection, grids: list[int], until: float) -> list[shared.Household]:
+def _unfilled(conn: Connection, kind: str, after: int | None, *where: Any
+              ) -> Iterator[tuple[Any, float | None, str | None, int | None]]:
+    """Records of ``kind`` migration 14's backfill may not have filled yet (``after``:
+    :func:`db.review_unfilled_after`; None: there are none), with their review columns
+    from their payloads: read and opened a batch at a time, so a report made while a
+    large centre's backfill runs holds what it keeps, not every payload it opens."""
+    if after is None:
+        return
+    r = db.records
+    result = conn.execution_options(yield_per=_BATCH).execute(
+        select(r.c.id, r.c.person_id, r.c.grid_id, r.c.payload)
+        .where(r.c.kind == kind, r.c.happened_at.is_(None), r.c.seq > after, *where))
+    for rows in result.partitions():
+        for row in rows:
+            yield (row, *db.review_columns(kind, row.payload))
+
+
+def _households(conn: Connection, grids: list[int], until: float, after: int | None
+                ) -> list[shared.Household]:
     h, r = db.households, db.records
-    last = dict(conn.execute(
-        select(r.c.household_id, func.max(r.c.happened_at))
-        .where(r.c.kind == "visit.create", r.c.counted > 0, r.c.happened_at < until)
-        .group_by(r.c.household_id)).all())
-    return [shared.Household(hid, str(g), category, float(registered or 0.0), last.get(hid),
+    # not filled yet, then filled: a visit filled between the two is seen twice, never
+    # missed (a batch may commit between them), and a maximum does not mind
+    last: dict[str, float] = {}
+    for _row, happened, household, counted in _unfilled(conn, "visit.create", after):
+        if household is not None and happened is not None and counted and happened < until:
+            last[household] = max(happened, last.get(household, happened))
+    for row in conn.execute(
+            select(r.c.household_id, func.max(r.c.happened_at))
+            .where(r.c.kind == "visit.create", r.c.counted > 0, r.c.happened_at < until)
+            .group_by(r.c.household_id)):
+        if row[0] is not None and row[1] is not None:
+            when = float(row[1])
+            last[str(row[0])] = max(when, last.get(str(row[0]), when))
+    return [shared.Household(hid, str(g), category, float(registered or 0.0), last.get(str(hid)),
                              lat, lon)
             for hid, g, category, registered, lat, lon in conn.execute(
                 select(h.c.id, h.c.grid_id, h.c.category, h.c.registered_at, h.c.lat, h.c.lon)
@@ -103,12 +133,22 @@ def _households(conn: Connection, grids: list[int], until: float) -> list[shared
 
 
 def _month_records(conn: Connection, kind: str, grids: list[int],
-                   window: shared.MonthWindow) -> list[Any]:
+                   window: shared.MonthWindow, after: int | None) -> list[Any]:
+    """The month's records of ``kind`` in ``grids``, by ``happened_at``; those the
+    backfill has not filled yet by their payloads' time (read first, then the filled
+    ones: a record filled between the two is seen twice and kept once)."""
     r = db.records
-    return conn.execute(
-        select(r.c.id, r.c.person_id, r.c.grid_id, r.c.payload)
-        .where(r.c.kind == kind, r.c.happened_at >= window.start,
-               r.c.happened_at < window.until, r.c.grid_id.in_(grids))).all()
+    found: dict[str, Any] = {}
+    for row, happened, _household, _counted in _unfilled(
+            conn, kind, after, r.c.grid_id.in_(grids)):
+        if happened is not None and window.start <= happened < window.until:
+            found[row.id] = row
+    for row in conn.execute(
+            select(r.c.id, r.c.person_id, r.c.grid_id, r.c.payload)
+            .where(r.c.kind == kind, r.c.happened_at >= window.start,
+                   r.c.happened_at < window.until, r.c.grid_id.in_(grids))):
+        found[row.id] = row
+    return [found[i] for i in sorted(found)]  # one order, however they were read
 
 
 def _photo_ids(value: Any) -> list[str]:
@@ -125,9 +165,9 @@ def _number(value: Any) -> float | None:
         value, bool) else None
 
 
-def _visits(conn: Connection, grids: list[int], window: shared.MonthWindow
-            ) -> list[shared.Visit]:
-    rows = _month_records(conn, "visit.create", grids, window)
+def _visits(conn: Connection, grids: list[int], window: shared.MonthWindow,
+            after: int | None) -> list[shared.Visit]:
+    rows = _month_records(conn, "visit.create", grids, window, after)
     photos = {row.id: _photo_ids(row.payload.get("photos")) for row in rows}
     wanted = sorted({p for ids in photos.values() for p in ids})
     r = db.records
@@ -152,10 +192,10 @@ def _visits(conn: Connection, grids: list[int], window: shared.MonthWindow
     return out
 
 
-def _patrols(conn: Connection, grids: list[int], window: shared.MonthWindow
-             ) -> list[shared.Patrol]:
+def _patrols(conn: Connection, grids: list[int], window: shared.MonthWindow,
+             after: int | None) -> list[shared.Patrol]:
     out = []
-    for row in _month_records(conn, "patrol.report", grids, window):
+    for row in _month_records(conn, "patrol.report", grids, window, after):
         p = row.payload
         started, finished = _number(p.get("started_at")), _number(p.get("finished_at"))
         if started is None or finished is None:
@@ -166,8 +206,7 @@ def _patrols(conn: Connection, grids: list[int], window: shared.MonthWindow
     return out
 
 
-def _events(conn: Connection, grids: list[int], window: shared.MonthWindow
-            ) -> list[shared.Event]:
+def _events(conn: Connection, grids: list[int], after: int | None) -> list[shared.Event]:
     """The grids' events with their reporter, report time (the device's, from the
     record) and when they reached 办结."""
     e, h, r = db.events, db.event_history, db.records
@@ -176,8 +215,12 @@ def _events(conn: Connection, grids: list[int], window: shared.MonthWindow
             select(h.c.event_id, h.c.to_status, h.c.at).join(e, e.c.id == h.c.event_id)
             .where(e.c.grid_id.in_(grids), h.c.to_status.in_(shared.CLOSED_STATUSES))):
         closed[event_id].append((status, at))
-    reported = dict(conn.execute(select(r.c.id, r.c.happened_at).where(
-        r.c.kind == "event.report", r.c.grid_id.in_(grids))).all())
+    reported = {row.id: happened for row, happened, _h, _c in _unfilled(
+        conn, "event.report", after, r.c.grid_id.in_(grids)) if happened is not None}
+    reported.update((str(x[0]), float(x[1])) for x in conn.execute(
+        select(r.c.id, r.c.happened_at).where(r.c.kind == "event.report",
+                                              r.c.grid_id.in_(grids),
+                                              r.c.happened_at.is_not(None))))
     out = []
     for event_id, reporter, created in conn.execute(
             select(e.c.id, e.c.reporter_id, e.c.created_at).where(
@@ -209,10 +252,13 @@ def month_report(engine: Engine, month: str | None, now: float, grid: str | None
                         if grid_id is None or int(g) == grid_id})
         names = dict(conn.execute(select(db.org_units.c.id, db.org_units.c.name).where(
             db.org_units.c.id.in_(grids))).all()) if grids else {}
-        households = _households(conn, grids, window.until) if grids else []
-        visits = _visits(conn, grids, window) if grids else []
-        patrols = _patrols(conn, grids, window) if grids else []
-        events = _events(conn, grids, window) if grids else []
+        # migration 14's backfill not finished: the records it has not reached yet are
+        # read by their payloads (read before the records: it only moves on)
+        after = db.review_unfilled_after(conn)
+        households = _households(conn, grids, window.until, after) if grids else []
+        visits = _visits(conn, grids, window, after) if grids else []
+        patrols = _patrols(conn, grids, window, after) if grids else []
+        events = _events(conn, grids, after) if grids else []
         groups: dict[str, tuple[Any, list[shared.Person]]] = {}
         for person in people:
             rules = _rules(conn, [int(g) for g in person.grid_ids])
