@@ -10,8 +10,9 @@ ten missed; a daily patrol per worker.
 
 Timed, for the last full month (December 2026; the clock stands at 28 December):
 ``device_ms``: :func:`fieldclient.fieldwork.review.month_figures` (median of ROUNDS,
-target <= 500 ms); ``centre_ms``: ``central report`` (``central.report.month_report``
-and the JSON; median, target <= 5 s) and ``centre_pdf_ms`` (the PDF, once). Prints one
+target <= 500 ms; ``device_past_month_ms``: September, once); ``centre_ms``:
+``central report`` (``central.report.month_report`` and the JSON; median, target
+<= 5 s) and ``centre_pdf_ms`` (the PDF, once). Prints one
 JSON object.
 """
 
@@ -47,6 +48,7 @@ PIN = "246810"
 ZONE = ZoneInfo("Asia/Shanghai")
 NOW = datetime(2026, 12, 28, 10, tzinfo=ZONE).timestamp()
 MONTH = "2026-12"
+PAST_MONTH = "2026-09"  # a month gone by: last visits looked up before its end
 
 
 def cheap_kdf() -> None:
@@ -89,7 +91,7 @@ def data(rng: random.Random) -> tuple[list[tuple], list[tuple], list[tuple]]:
     return households, visits, patrols
 
 
-def device(households: list[tuple], visits: list[tuple]) -> list[float]:
+def device(households: list[tuple], visits: list[tuple]) -> tuple[list[float], float]:
     from fieldclient.fieldwork import review
 
     with tempfile.TemporaryDirectory(prefix="bench-review-") as tmp:
@@ -105,20 +107,25 @@ def device(households: list[tuple], visits: list[tuple]) -> list[float]:
                 "INSERT INTO households (id, grid_id, head_name, address, category, created_at,"
                 " updated_at, lat, lon) VALUES (?, ?, '住户', '庄市街道', ?, ?, ?, ?, ?)",
                 [(h, str(g), c, t, t, la, lo) for h, g, c, t, la, lo in households])
+            # in time order: a device receives visits in the feed's order, the order
+            # they reached the centre (rows of a month sit together, as on a tablet)
             db.executemany(
                 "INSERT INTO visits (id, household_id, grid_id, person_id, visit_type,"
                 " visited_at, situation, lat, lon, origin, worker, created_at)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'server', '网格员', ?)",
                 [(v, h, str(g), str(w), k, t, s, la, lo, t)
-                 for v, h, g, w, k, t, s, la, lo in visits])
+                 for v, h, g, w, k, t, s, la, lo in sorted(visits, key=lambda v: v[5])])
         times = []
         for _ in range(ROUNDS):
             began = time.perf_counter()
             figures = review.month_figures(session, MONTH, now=NOW)
             times.append(time.perf_counter() - began)
         assert len(figures["workers"]) >= WORKERS, len(figures["workers"])
+        began = time.perf_counter()
+        review.month_figures(session, PAST_MONTH, now=NOW)
+        past = time.perf_counter() - began
         session.close()
-    return times
+    return times, past
 
 
 def centre(households: list[tuple], visits: list[tuple], patrols: list[tuple]
@@ -179,7 +186,7 @@ def main() -> None:
     cheap_kdf()
     rng = random.Random(13)
     households, visits, patrols = data(rng)
-    device_times = device(households, visits)
+    device_times, past_s = device(households, visits)
     centre_times, pdf_s, load_s = centre(households, visits, patrols)
     device_ms = round(statistics.median(device_times) * 1000, 1)
     centre_ms = round(statistics.median(centre_times) * 1000, 1)
@@ -188,6 +195,7 @@ def main() -> None:
         "patrols": len(patrols), "month": MONTH,
         "device_ms": device_ms, "device_runs_ms": [round(t * 1000, 1) for t in device_times],
         "device_target_ms": TARGET_DEVICE_MS, "device_ok": device_ms <= TARGET_DEVICE_MS,
+        "device_past_month_ms": round(past_s * 1000, 1),
         "centre_ms": centre_ms, "centre_runs_ms": [round(t * 1000, 1) for t in centre_times],
         "centre_pdf_ms": round(pdf_s * 1000, 1), "centre_target_ms": TARGET_CENTRE_MS,
         "centre_ok": centre_ms <= TARGET_CENTRE_MS, "centre_load_s": round(load_s, 1),

@@ -137,7 +137,7 @@ def _visits(db: sqlite_utils.Database, me: str, window: shared.MonthWindow
         " visit_type, visited_at, lat, lon, situation, needs, follow_up, photos, corrects,"
         " training, worker, grid_id FROM visits WHERE visited_at >= ? AND visited_at < ?",
         (me, window.start, window.until)).fetchall()
-    photo_ids = {r[0]: _photo_list(r[10]) for r in rows}
+    photo_ids = {r[0]: _photo_list(r[10]) for r in rows if r[10] and r[10] != "[]"}
     hashes = _photo_hashes(db, (p for ids in photo_ids.values() for p in ids))
     visits: list[shared.Visit] = []
     others: dict[str, tuple[str, set[str]]] = {}
@@ -150,30 +150,64 @@ def _visits(db: sqlite_utils.Database, me: str, window: shared.MonthWindow
             _name, grids = others.setdefault(person, (str(worker or person), set()))
             if grid_id is not None:
                 grids.add(str(grid_id))
+        photos = photo_ids.get(vid)
         visits.append(shared.Visit(
             vid, person, household, kind, float(when), lat, lon,
-            shared.visit_text(situation, needs, follow_up),
-            tuple(hashes[p] for p in photo_ids[vid] if p in hashes),
-            correction=bool(corrects), training=bool(training)))
+            (shared.visit_text(situation, needs, follow_up) if needs or follow_up
+             else situation or ""),
+            tuple(hashes[p] for p in photos if p in hashes) if photos else (),
+            bool(corrects), bool(training)))
     return visits, others
 
 
-def _households(db: sqlite_utils.Database, window: shared.MonthWindow, now: float
-                ) -> list[shared.Household]:
-    """Households with their last visit (not training) before the month's end: kept by
-    triggers for now (``quota_households``), looked up for a month gone by."""
-    rows = db.execute(
-        "SELECT h.id, h.grid_id, h.category, h.created_at, h.lat, h.lon, q.last_visit_at"
-        " FROM households h JOIN quota_households q ON q.household_rowid = h.rowid"
-        " WHERE h.grid_id IS NOT NULL").fetchall()
-    last: dict[str, float] | None = None
+def _household_tallies(db: sqlite_utils.Database, window: shared.MonthWindow, now: float,
+                       thresholds: tuple[float, ...]) -> list[shared.HouseholdTally]:
+    """The roster grouped by grid, category and the intervals its registration and
+    last visit (not training) before the month's end fall in: kept by triggers for
+    now (``quota_households``), looked up for a month gone by (only for households
+    visited since it ended)."""
     if window.until < now:
-        last = dict(db.execute(
-            "SELECT household_id, max(visited_at) FROM visits WHERE training = 0"
-            " AND visited_at < ? GROUP BY household_id", (window.until,)).fetchall())
-    return [shared.Household(hid, str(grid), category, float(created or 0.0),
-                             (latest if last is None else last.get(hid)), lat, lon)
-            for hid, grid, category, created, lat, lon, latest in rows]
+        last = ("CASE WHEN q.last_visit_at IS NULL THEN -1"
+                " WHEN q.last_visit_at < :until THEN q.last_visit_at"
+                " ELSE coalesce((SELECT max(v.visited_at) FROM visits v"
+                " WHERE v.household_id = (SELECT id FROM households"
+                " WHERE rowid = q.household_rowid)"
+                " AND v.training = 0 AND v.visited_at < :until), -1) END")
+    else:
+        last = "coalesce(q.last_visit_at, -1)"
+    params: dict[str, float] = {"until": window.until}
+    params.update((f"t{i}", t) for i, t in enumerate(thresholds))
+
+    def rank(column: str) -> str:  # sync.protocol.review.tally_rank, in SQL
+        return " + ".join(f"({column} >= :t{i})" for i in range(len(thresholds))) or "0"
+
+    rows = db.execute(
+        "WITH facts AS MATERIALIZED (SELECT q.grid_id AS grid_id, q.category AS category,"
+        f" coalesce(q.created_at, 0) AS created, {last} AS last FROM quota_households q"
+        " WHERE q.grid_id IS NOT NULL)"
+        f" SELECT grid_id, category, {rank('created')}, {rank('last')}, count(*)"
+        " FROM facts GROUP BY 1, 2, 3, 4", params).fetchall()
+    return [shared.HouseholdTally(str(grid), category, shared.tally_value(born, thresholds),
+                                  (None if seen == 0 else shared.tally_value(seen, thresholds)),
+                                  count)
+            for grid, category, born, seen, count in rows]
+
+
+def _visited_households(db: sqlite_utils.Database, ids: Iterable[str]
+                        ) -> list[shared.Household]:
+    """The households the month's visits name: category, grid and known position."""
+    wanted = sorted(set(ids))
+    out: list[shared.Household] = []
+    for i in range(0, len(wanted), 500):
+        chunk = wanted[i:i + 500]
+        out.extend(shared.Household(hid, str(grid), category, float(created or 0.0), None,
+                                    lat, lon)
+                   for hid, grid, category, created, lat, lon in db.execute(
+                       "SELECT h.id, q.grid_id, q.category, q.created_at, q.lat, q.lon"
+                       " FROM households h JOIN quota_households q"
+                       " ON q.household_rowid = h.rowid WHERE q.grid_id IS NOT NULL"
+                       f" AND h.id IN ({','.join('?' * len(chunk))})", chunk))
+    return out
 
 
 def _patrols(db: sqlite_utils.Database, me: str, window: shared.MonthWindow
@@ -290,8 +324,11 @@ def month_figures(
     known = {p.id for p in people}
     for reporter in sorted(set(reporters) - known):
         people.append(shared.Person(reporter, reporter, ()))
+    quota_rules = quotas.rules_in_force(db)
+    thresholds = shared.tally_thresholds(quota_rules, window.month, at, zone)
     return shared.month_figures(
-        window.month, people=people, households=_households(db, window, at), visits=visits,
-        patrols=_patrols(db, me, window), events=events,
-        quota_rules=quotas.rules_in_force(db), review_rules=review_rules_in_force(db),
-        now=at, zone=zone, grid=grid)
+        window.month, people=people,
+        households=_visited_households(db, (v.household_id for v in visits)),
+        household_tallies=_household_tallies(db, window, at, thresholds), visits=visits,
+        patrols=_patrols(db, me, window), events=events, quota_rules=quota_rules,
+        review_rules=review_rules_in_force(db), now=at, zone=zone, grid=grid)

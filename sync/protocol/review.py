@@ -60,7 +60,7 @@ import unicodedata
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, tzinfo
+from datetime import datetime, timedelta, tzinfo
 from pathlib import Path
 from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
@@ -142,6 +142,20 @@ class Household(NamedTuple):
     last_visit_at: float | None  # the last visit (not training) before the month's end
     lat: float | None = None  # the household's known position (WGS-84)
     lon: float | None = None
+
+
+class HouseholdTally(NamedTuple):
+    """``number`` households of a grid and category whose registration and last visit
+    fall in the same intervals between :func:`tally_thresholds`: the quota test
+    compares them with those times only, so they count alike. A loader that groups
+    in SQL passes these instead of every household (:func:`tally_value` gives a
+    group's stand-in time)."""
+
+    grid_id: str
+    category: str
+    registered_at: float
+    last_visit_at: float | None
+    number: int = 1  # how many households
 
 
 class Visit(NamedTuple):
@@ -294,6 +308,33 @@ def distance_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
     return 2 * 6_371_008.8 * math.asin(min(1.0, math.sqrt(a)))
 
 
+def _surely_within(lat1: float, lon1: float, lat2: float, lon2: float, limit: float) -> bool:
+    """Whether two nearby points are certainly closer than ``limit`` metres, by the flat
+    (equirectangular) estimate with a wide margin: it saves the exact distance for
+    the many visits recorded at the door. False means "compute it"."""
+    if abs(lat1) > 70 or abs(lat1 - lat2) > 1 or abs(lon1 - lon2) > 1:
+        return False
+    dy = math.radians(lat2 - lat1)
+    dx = math.radians(lon2 - lon1) * math.cos(math.radians((lat1 + lat2) / 2))
+    return 6_371_008.8 * math.sqrt(dx * dx + dy * dy) < 0.9 * limit
+
+
+class _LocalClock:
+    """Local wall times of many instants: the zone's offset looked up once per quarter
+    hour (offsets and their changes fall on quarter hours)."""
+
+    def __init__(self, zone: tzinfo) -> None:
+        self.zone = zone
+        self.blocks: dict[int, datetime] = {}
+
+    def at(self, ts: float) -> datetime:
+        block = int(ts // 900)
+        base = self.blocks.get(block)
+        if base is None:
+            base = self.blocks[block] = local_time(block * 900.0, self.zone)
+        return base + timedelta(seconds=ts - block * 900.0)
+
+
 def _flag(check: str, record_id: str, **detail: Any) -> dict[str, Any]:
     return {"check": check, "record_id": record_id,
             "reason": REASONS[check].format(**detail), "detail": detail}
@@ -310,6 +351,7 @@ def _visit_checks(
     far, night = checks.get("far_from_home"), checks.get("night")
     rapid = checks.get("rapid_visits")
     previous: dict[str, Visit] = {}
+    clock = _LocalClock(zone)
     for v in visits:
         on_site = v.visit_type in ON_SITE_TYPES
         if not on_site:
@@ -320,7 +362,8 @@ def _visit_checks(
         else:
             home = households.get(v.household_id)
             if far is not None and home is not None and home.lat is not None \
-                    and home.lon is not None:
+                    and home.lon is not None and not _surely_within(
+                        v.lat, v.lon, home.lat, home.lon, far["max_distance_m"]):
                 gap = distance_m(v.lat, v.lon, home.lat, home.lon)
                 if gap > far["max_distance_m"]:
                     out.append((v.person_id, _flag(
@@ -330,14 +373,15 @@ def _visit_checks(
             if rapid is not None and last is not None and last.lat is not None \
                     and last.lon is not None:
                 minutes = (v.visited_at - last.visited_at) / 60
-                gap = distance_m(v.lat, v.lon, last.lat, last.lon)
+                gap = (distance_m(v.lat, v.lon, last.lat, last.lon)
+                       if minutes <= rapid["within_minutes"] else 0.0)
                 if minutes <= rapid["within_minutes"] and gap >= rapid["min_distance_m"]:
                     out.append((v.person_id, _flag(
                         "rapid_visits", v.id, minutes=round(minutes), distance_m=round(gap),
                         previous=last.id)))
             previous[v.person_id] = v
         if night is not None:
-            moment = local_time(v.visited_at, zone)
+            moment = clock.at(v.visited_at)
             low, high = int(night["from_hour"]), int(night["to_hour"])
             hour = moment.hour
             if (hour >= low or hour < high) if low > high else (low <= hour < high):
@@ -352,9 +396,10 @@ def _repeat_checks(
     out: list[tuple[str, dict[str, Any]]] = []
     if "same_photo" in rules.checks:
         first_use: dict[str, str] = {}
-        records = sorted([(v.visited_at, v.id, v.person_id, v.photo_sha256) for v in visits]
+        records = sorted([(v.visited_at, v.id, v.person_id, v.photo_sha256) for v in visits
+                          if v.photo_sha256]
                          + [(p.finished_at, p.id, p.person_id, p.photo_sha256)
-                            for p in patrols])
+                            for p in patrols if p.photo_sha256])
         for _at, record_id, person_id, hashes in records:
             reused = sorted({first_use[h] for h in hashes if h in first_use} - {record_id})
             for h in hashes:
@@ -391,6 +436,46 @@ def _patrol_checks(
     return out
 
 
+# -- household tallies -----------------------------------------------------------------
+def _visit_spans(quota_rules: Sequence[Rule], window: MonthWindow, zone: tzinfo
+                 ) -> list[tuple[str | None, float, float]]:
+    """(category, current sub-period's start, previous one's start) per visit rule, at
+    the month's end (or now)."""
+    moment = local_time(max(window.start, window.until - 0.001), zone)
+    spans = []
+    for rule in quota_rules:
+        if rule.kind == "visit":
+            current = span_at(rule, moment)
+            spans.append((rule.category, current.start_ts(zone),
+                          previous_span(rule, current).start_ts(zone)))
+    return spans
+
+
+def tally_thresholds(quota_rules: Sequence[Rule], month: str | None, now: float,
+                     zone: tzinfo = CHINA) -> tuple[float, ...]:
+    """The times (ascending) the quota test compares a household's registration and
+    last visit with, for the month: a loader groups households by how many of them
+    each time reaches (``rank``: ``sum(t >= threshold)``)."""
+    window = month_window(month, now, zone)
+    return tuple(sorted({t for _c, current, previous in _visit_spans(quota_rules, window, zone)
+                         for t in (current, previous)}))
+
+
+def tally_value(rank: int, thresholds: Sequence[float]) -> float:
+    """A stand-in time for a group: below every threshold for rank 0 (never visited,
+    or on the roster since before), else the ``rank``-th threshold itself."""
+    if rank <= 0:
+        return -1.0
+    return float(thresholds[min(rank, len(thresholds)) - 1])
+
+
+def tally_rank(value: float | None, thresholds: Sequence[float]) -> int:
+    """How many thresholds ``value`` reaches (None: never visited, 0)."""
+    if value is None:
+        return 0
+    return sum(1 for t in thresholds if value >= t)
+
+
 # -- the figures ---------------------------------------------------------------------
 def month_figures(
     month: str | None,
@@ -405,29 +490,30 @@ def month_figures(
     now: float,
     zone: tzinfo = CHINA,
     grid: str | None = None,
+    household_tallies: Iterable[HouseholdTally] | None = None,
 ) -> dict[str, Any]:
     """The month's figures per worker, worst first (see the module docstring).
-    ``grid``: only the people assigned to it, and only its households count."""
+    ``grid``: only the people assigned to it, and only its households count.
+    ``household_tallies``: the roster grouped (see :class:`HouseholdTally`); then
+    ``households`` need hold only those the month's visits name (their category,
+    grid and position). Without it, ``households`` is the whole roster."""
     window = month_window(month, now, zone)
     start, until = window.start, window.until
     chosen = [p for p in people if grid is None or grid in p.grid_ids]
     workers = {p.id: _Worker(p, by_category=dict.fromkeys(CATEGORIES, 0)) for p in chosen}
     grids_wanted = {g for p in chosen for g in p.grid_ids if grid is None or g == grid}
     homes = {h.id: h for h in households}
+    if household_tallies is None:
+        household_tallies = (HouseholdTally(h.grid_id, h.category, h.registered_at,
+                                            h.last_visit_at) for h in homes.values())
 
     # households: overdue and visited per grid and category, the quota test of
     # sync.protocol.quotarules (overdue: registered before the current sub-period and
     # not visited since the previous one began; see quotas._visit_counts)
-    moment = local_time(max(start, until - 0.001), zone)
-    visit_rules = [r for r in quota_rules if r.kind == "visit"]
-    spans = []
-    for rule in visit_rules:
-        current = span_at(rule, moment)
-        spans.append((rule.category, current.start_ts(zone),
-                      previous_span(rule, current).start_ts(zone)))
+    spans = _visit_spans(quota_rules, window, zone)
     per_grid: dict[str, dict[str, list[int]]] = defaultdict(
         lambda: {c: [0, 0, 0] for c in CATEGORIES})
-    for h in homes.values():
+    for h in household_tallies:
         if h.grid_id not in grids_wanted or h.category not in CATEGORIES:
             continue
         ruled = overdue = visited = False
@@ -442,9 +528,9 @@ def month_figures(
                 overdue = True
         if ruled:
             counts = per_grid[h.grid_id][h.category]
-            counts[0] += 1
-            counts[1] += int(visited and not overdue)
-            counts[2] += int(overdue)
+            counts[0] += h.number
+            counts[1] += h.number * int(visited and not overdue)
+            counts[2] += h.number * int(overdue)
 
     # visits of the month, counted ones only, in time order
     counted = sorted((v for v in visits if not v.training and not v.correction
