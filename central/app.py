@@ -28,6 +28,7 @@ from starlette.middleware.gzip import GZipMiddleware
 from central import auditanchor, db, identity, ops, recovery, reviews, syncops
 from central.limits import Limits
 from central.photos import MAX_PHOTO_BYTES, PhotoError, PhotoStore, default_blob_dir
+from central.shedding import LoadShedder
 from sync import protocol
 from sync.protocol import bundle, schemas
 
@@ -1002,6 +1003,8 @@ def create_app(
     # not worth it
     app.add_middleware(GZipMiddleware, minimum_size=COMPRESS_MIN_BYTES, compresslevel=3)
     app.add_middleware(ProtocolLevel, max_body=max_body)
+    if limits.max_waiting > 0:  # outermost: an overloaded server turns work away first
+        app.add_middleware(LoadShedder, max_waiting=limits.max_waiting)
     _publish_schemas(app)
     return app
 

@@ -159,6 +159,7 @@ def _serve_app(args: argparse.Namespace, engine: Engine) -> Any:
         photo_quota_bytes=int(args.photo_quota_mb * 1024 * 1024),
         photo_quota_count=args.photo_quota_count,
         partial_max_age=args.partial_max_age_hours * 3600.0,
+        max_waiting=args.max_waiting,
     )
     return create_app(engine, max_body=args.max_body, photo_dir=args.photo_dir, limits=limits)
 
@@ -648,6 +649,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--photo-dir", default=None,
                    help="where photos are kept by SHA-256 (default: next to a SQLite "
                    "database file, else ./central-photos)")
+    p.add_argument("--max-waiting", type=int, default=defaults.DEFAULT_MAX_WAITING,
+                   metavar="N",
+                   help="requests waiting for a server thread past which new ones are "
+                   "answered 503 with a random Retry-After (load shedding; default "
+                   f"{defaults.DEFAULT_MAX_WAITING}; 0: off)")
     p.add_argument("--rate-limit", type=float, default=defaults.DEFAULT_RATE,
                    metavar="PER_SECOND",
                    help="signed requests per second per device, sustained; over it the answer "

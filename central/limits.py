@@ -30,6 +30,9 @@ DEFAULT_PHOTO_QUOTA_COUNT = 4000
 # An upload not continued for this long is abandoned: its partial file is deleted (the
 # device starts that photo again from byte 0).
 DEFAULT_PARTIAL_MAX_AGE = 48 * 3600.0
+# Work waiting for a server thread past which a request is answered 503 with a random
+# Retry-After (central/shedding.py): about a second of queue at ~100 requests/s.
+DEFAULT_MAX_WAITING = 100
 
 
 @dataclass(frozen=True)
@@ -43,3 +46,4 @@ class Limits:
     photo_quota_bytes: int = DEFAULT_PHOTO_QUOTA_BYTES
     photo_quota_count: int = DEFAULT_PHOTO_QUOTA_COUNT
     partial_max_age: float = DEFAULT_PARTIAL_MAX_AGE
+    max_waiting: int = DEFAULT_MAX_WAITING
