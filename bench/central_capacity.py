@@ -1,0 +1,254 @@
+"""Centre capacity (issue 16): how many devices one server process carries.
+
+Against a real ``central serve`` on loopback with 50 grids of 300 households
+(``seed-demo``) and 1,000 enrolled devices (Ed25519 keys enrolled through the API,
+spread over the grids' workers), for SQLite in one process and PostgreSQL (durable,
+a throw-away server) with one and two processes (``--workers``):
+
+- **no-op syncs**: each a signed ``GET /sync/pull`` at the device's grid's head (what a
+  device with nothing to send asks every few minutes), over 50 and then 200 keep-alive
+  connections in a closed loop for ``SECONDS``; requests are signed beforehand (a
+  device signs its own; the load generator must not eat the server's CPU) and sent by
+  one asyncio client. Figures: syncs/s, p50/p95/max latency, 503s (load shed),
+  server CPU per request (its processes and PostgreSQL's, Linux ``/proc``);
+- **first pulls**: 100 devices (two per grid) pulling their grid from 0 at once, page
+  after page: the time until the last is done, p95 page time;
+- ``devices_per_process_at_5_min``: the no-op rate at 50 connections × 300 s ÷ processes.
+
+Targets (issue 16, this 2-core machine, where client, server and database share the
+cores): >= 400 no-op syncs/s per process on PostgreSQL with p95 <= 200 ms at 50
+connections; 100 first pulls <= 2 s; overload answered with 503, not queues past 2 s.
+Prints one JSON object; progress on stderr.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import statistics
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _support import log, pg_server, serve, workdir
+from central_helpers import Device
+from central_load import server_cpu_seconds
+
+from central import ops
+from sync import protocol
+from sync.transport import skew_headers
+
+# (environment overrides for a quick try: CAPACITY_GRIDS=5 CAPACITY_DEVICES=50 ...)
+GRIDS = int(os.environ.get("CAPACITY_GRIDS", "50"))
+HOUSEHOLDS_PER_GRID = int(os.environ.get("CAPACITY_HOUSEHOLDS", "300"))
+DEVICES = int(os.environ.get("CAPACITY_DEVICES", "1000"))
+FIRST_PULLS = 2 * GRIDS
+SECONDS = float(os.environ.get("CAPACITY_SECONDS", "8"))
+CONNECTIONS = (50, 200)
+PAGE = 500
+TARGET_NOOP_PER_PROCESS = 400.0
+TARGET_NOOP_P95_MS = 200.0
+TARGET_FIRST_PULLS_S = 2.0
+
+
+def enroll_all(server: Any) -> list[Device]:
+    """DEVICES devices, round-robin over the grids' workers (8 enrolling at a time)."""
+    workers = [w for g in server.demo["grids"] for w in g["workers"]]
+    codes = [ops.create_enrollment_code(server.engine, workers[i % len(workers)])["code"]
+             for i in range(DEVICES)]
+    devices: list[Device | None] = [None] * DEVICES
+
+    def enroll(start: int) -> None:
+        for i in range(start, DEVICES, 8):
+            dev = Device(server.base)
+            answer = dev.enroll(codes[i], name=f"平板{i}")
+            if answer.status_code != 200:
+                raise SystemExit(f"enrolling device {i}: {answer.status_code} {answer.text}")
+            devices[i] = dev
+
+    threads = [threading.Thread(target=enroll, args=(s,)) for s in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return [d for d in devices if d is not None]
+
+
+def pull_to_end(dev: Device, pages: list[float] | None = None) -> int:
+    """Pull from 0 until nothing more; the cursor at the end."""
+    after = 0
+    while True:
+        began = time.perf_counter()
+        answer = dev.get(protocol.SYNC_PULL_PATH, params={"after": after, "limit": PAGE},
+                         extra_headers=skew_headers())
+        if pages is not None:
+            pages.append(time.perf_counter() - began)
+        if answer.status_code != 200:
+            raise SystemExit(f"pull: {answer.status_code} {answer.text[:200]}")
+        body = answer.json()
+        after = int(body["next_after"])
+        if not body["has_more"]:
+            return after
+
+
+def signed_noop(dev: Device, head: int, host: str) -> bytes:
+    path = f"{protocol.SYNC_PULL_PATH}?after={head}&limit={PAGE}"
+    headers = {"Host": host, "Accept-Encoding": "gzip", "Connection": "keep-alive",
+               **skew_headers(), **protocol.sign_headers(dev.key, dev.device_id, "GET", path)}
+    return (f"GET {path} HTTP/1.1\r\n"
+            + "".join(f"{k}: {v}\r\n" for k, v in headers.items()) + "\r\n").encode()
+
+
+async def _connection(host: str, port: int, requests: list[bytes], until: float,
+                      latencies: list[float], statuses: dict[int, int]) -> None:
+    reader, writer = await asyncio.open_connection(host, port)
+    try:
+        for request in requests:
+            if time.perf_counter() >= until:
+                return
+            began = time.perf_counter()
+            writer.write(request)
+            head = await reader.readuntil(b"\r\n\r\n")
+            status = int(head[9:12])
+            length = 0
+            for line in head.split(b"\r\n")[1:]:
+                name, _, value = line.partition(b":")
+                if name.strip().lower() == b"content-length":
+                    length = int(value)
+            await reader.readexactly(length)
+            latencies.append(time.perf_counter() - began)
+            statuses[status] = statuses.get(status, 0) + 1
+            if status == 503:  # shed: this connection is closed by the server
+                writer.close()
+                reader, writer = await asyncio.open_connection(host, port)
+    finally:
+        writer.close()
+
+
+def noop_run(server: Any, devices: list[Device], heads: dict[str, int],
+             connections: int, processes: int) -> dict[str, Any]:
+    parts = urlsplit(server.base)
+    host, port = parts.hostname or "127.0.0.1", int(parts.port or 80)
+    per_connection = int(1200 * SECONDS / connections) + 10  # more than can be sent
+    plan = [[signed_noop(devices[(c + i * connections) % len(devices)],
+                         heads[devices[(c + i * connections) % len(devices)].device_id],
+                         f"{host}:{port}")
+             for i in range(per_connection)] for c in range(connections)]
+    latencies: list[float] = []
+    statuses: dict[int, int] = {}
+
+    async def run() -> float:
+        until = time.perf_counter() + SECONDS
+        began = time.perf_counter()
+        await asyncio.gather(*(_connection(host, port, plan[c], until, latencies, statuses)
+                               for c in range(connections)))
+        return time.perf_counter() - began
+
+    cpu_before = server_cpu_seconds(server.proc.pid)
+    wall = asyncio.run(run())
+    cpu = {k: v - cpu_before.get(k, 0.0)
+           for k, v in server_cpu_seconds(server.proc.pid).items()}
+    done = statuses.get(200, 0)
+    ms = sorted(x * 1000 for x in latencies)
+    result = {
+        "connections": connections, "processes": processes,
+        "noop_per_s": round(done / wall, 1),
+        "p50_ms": round(statistics.median(ms), 1) if ms else None,
+        "p95_ms": round(ms[int(0.95 * (len(ms) - 1))], 1) if ms else None,
+        "max_ms": round(ms[-1], 1) if ms else None,
+        "statuses": {str(k): v for k, v in sorted(statuses.items())},
+        "server_cpu_ms_per_request": {k: round(1000 * v / max(1, sum(statuses.values())), 2)
+                                      for k, v in cpu.items()},
+    }
+    log(f"  no-op: {json.dumps(result)}")
+    return result
+
+
+def first_pulls(devices: list[Device], by_grid: dict[int, list[Device]]) -> dict[str, Any]:
+    chosen = [d for grid in sorted(by_grid) for d in by_grid[grid][:2]][:FIRST_PULLS]
+    pages: list[float] = []
+    failures: list[str] = []
+    barrier = threading.Barrier(len(chosen) + 1)
+
+    def one(dev: Device) -> None:
+        barrier.wait()
+        try:
+            pull_to_end(dev, pages)
+        except SystemExit as exc:
+            failures.append(str(exc))
+
+    threads = [threading.Thread(target=one, args=(d,)) for d in chosen]
+    for t in threads:
+        t.start()
+    barrier.wait()
+    began = time.perf_counter()
+    for t in threads:
+        t.join()
+    wall = time.perf_counter() - began
+    ms = sorted(x * 1000 for x in pages)
+    result = {"devices": len(chosen), "seconds": round(wall, 2), "pages": len(ms),
+              "page_p95_ms": round(ms[int(0.95 * (len(ms) - 1))], 1) if ms else None,
+              "failures": failures[:3], "ok": not failures}
+    log(f"  first pulls: {json.dumps(result)}")
+    return result
+
+
+def run(backend: str, db_url: str | None, work: Path, processes: int) -> dict[str, Any]:
+    extra = ("--enroll-limit", "0", "--workers", str(processes))
+    log(f"{backend}, {processes} process(es): seeding {GRIDS}x{HOUSEHOLDS_PER_GRID}")
+    with serve(work, db_url, grids=GRIDS, households_per_grid=HOUSEHOLDS_PER_GRID,
+               extra=extra) as server:
+        devices = enroll_all(server)
+        grid_of = {w: int(g["id"]) for g in server.demo["grids"] for w in g["workers"]}
+        person = {d.device_id: i for i, d in enumerate(devices)}
+        workers = [w for g in server.demo["grids"] for w in g["workers"]]
+        by_grid: dict[int, list[Device]] = {}
+        for d in devices:
+            by_grid.setdefault(grid_of[workers[person[d.device_id] % len(workers)]],
+                               []).append(d)
+        first = first_pulls(devices, by_grid)
+        heads = {}
+        for grid_devices in by_grid.values():
+            head = pull_to_end(grid_devices[0])
+            heads.update((d.device_id, head) for d in grid_devices)
+        runs = [noop_run(server, devices, heads, c, processes) for c in CONNECTIONS]
+    at_50 = runs[0]["noop_per_s"]
+    return {"processes": processes, "noop": runs, "first_pulls": first,
+            "devices_per_process_at_5_min": int(at_50 * 300 / processes)}
+
+
+def main() -> None:
+    out: dict[str, Any] = {
+        "benchmark": "central_capacity", "grids": GRIDS,
+        "households_per_grid": HOUSEHOLDS_PER_GRID, "devices": DEVICES,
+        "seconds_per_run": SECONDS, "cpus": os.cpu_count(),
+        "targets": {"noop_per_s_per_process_pg": TARGET_NOOP_PER_PROCESS,
+                    "noop_p95_ms": TARGET_NOOP_P95_MS, "first_pulls_s": TARGET_FIRST_PULLS_S},
+    }
+    with workdir("gridfield-bench-capacity-sqlite-") as work:
+        out["sqlite"] = [run("sqlite", None, work, 1)]
+    out["postgresql"] = []
+    for processes in (1, 2):
+        with workdir("gridfield-bench-capacity-pg-") as work, pg_server(durable=True) as pg:
+            out["postgresql"].append(run("postgresql", pg.new_database(), work, processes))
+    pg1, pg2 = (r["noop"][0]["noop_per_s"] for r in out["postgresql"])
+    out["pg_two_process_scaling"] = round(pg2 / pg1, 2) if pg1 else None
+    best = out["postgresql"][0]["noop"][0]
+    out["ok"] = {
+        "noop_rate": best["noop_per_s"] >= TARGET_NOOP_PER_PROCESS,
+        "noop_p95": (best["p95_ms"] or 1e9) <= TARGET_NOOP_P95_MS,
+        "first_pulls": all(r["first_pulls"]["seconds"] <= TARGET_FIRST_PULLS_S
+                           for r in out["sqlite"] + out["postgresql"]),
+        "two_processes_1_7x": (out["pg_two_process_scaling"] or 0) >= 1.7,
+    }
+    print(json.dumps(out, ensure_ascii=False))
+
+
+if __name__ == "__main__":
+    main()
