@@ -36,6 +36,18 @@ lock: | $(STAMP)
 	$(VENV)/bin/uv pip compile pyproject.toml --extra dev --extra build --universal \
 		--generate-hashes --python-version 3.11 --quiet $(if $(UPGRADE),--upgrade) -o $(LOCK)
 
+# The release: the PyInstaller bundle packed as dist/gridfield-<V>-<platform>.tar.gz
+# (scripts/build_dist.py). VERSION defaults to fieldclient.__version__ and is baked into
+# the built app: `make dist VERSION=1.0.1` builds a bundle that reports 1.0.1.
+VERSION ?= $(shell sed -n 's/^__version__ = "\(.*\)"$$/\1/p' fieldclient/__init__.py)
+
+dist: setup
+	$(PY) scripts/build_dist.py --version $(VERSION)
+
+# CI: the built bundle's smoke tests and the install/update/roll-back tests on it.
+dist-test: dist
+	bash scripts/dist-test.sh $(VERSION)
+
 run: setup
 	@if [ -f scripts/run_demo.py ]; then \
 		$(PY) scripts/run_demo.py --as $(or $(AS),leader); \

@@ -129,11 +129,16 @@ class AppController(QObject):
         from fieldclient.update import install
         from ui.dialogs.message import show_message
 
-        try:
-            outcome = install.take_outcome(self.data_dir)
-        except OSError:
-            log.exception("could not read the last update's outcome")
-            return
+        if install.on_trial():  # the new version's first start
+            from fieldclient import __version__
+
+            outcome: dict[str, object] | None = {"kind": "updated", "version": __version__}
+        else:
+            try:
+                outcome = install.take_outcome(self.data_dir)
+            except OSError:
+                log.exception("could not read the last update's outcome")
+                return
         if outcome is not None:
             show_message(install.outcome_message(outcome, i18n.current_language()),
                          parent=self.window,

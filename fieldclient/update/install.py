@@ -424,10 +424,10 @@ _REASON_TEXTS = {
 
 
 def record_outcome(data_dir: Path, kind: str, version: str, restored: str | None = None,
-                   reason: dict[str, Any] | None = None) -> None:
+                   reason: dict[str, Any] | None = None, shown: bool = False) -> None:
     """What happened, for the app to tell the worker at its next start (once)."""
     outcome = {"kind": kind, "version": version, "restored": restored,
-               "reason": reason or {}, "at": time.time(), "shown": False}
+               "reason": reason or {}, "at": time.time(), "shown": shown}
     atomic_write(updates_dir(data_dir) / "outcome.json",
                  json.dumps(outcome, ensure_ascii=False).encode())
 
@@ -526,8 +526,8 @@ def commit_trial(root: Path, data_dir: Path | None = None) -> str | None:
     state.trial = None
     write_state(root, state)
     _prune(root, state)
-    if data_dir is not None:
-        record_outcome(data_dir, "updated", version)
+    if data_dir is not None:  # the new version said so itself as it started (on_trial)
+        record_outcome(data_dir, "updated", version, shown=True)
     return version
 
 
@@ -585,6 +585,12 @@ def _prune(root: Path, state: InstallState) -> None:
     for version in installed_versions(root):
         if version not in keep:
             shutil.rmtree(version_dir(root, version), ignore_errors=True)
+
+
+def on_trial() -> bool:
+    """Whether this process is a new version on its first start (started by the launcher
+    waiting for :func:`confirm_started`)."""
+    return bool(os.environ.get(STARTED_ENV))
 
 
 def confirm_started() -> bool:

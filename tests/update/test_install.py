@@ -96,10 +96,10 @@ def test_a_staged_release_waits_for_the_apps_word_then_installs_and_confirms(
     assert (state.current, state.previous, state.trial) == ("1.0.1", "1.0.0", None)
     assert not folder.exists() and not (data / "updates/ready.json").exists()
     assert install.installed_versions(installed) == ["1.0.0", "1.0.1"]
-    outcome = install.take_outcome(data)
-    assert outcome is not None and outcome["kind"] == "updated"
+    outcome = json.loads((data / "updates/outcome.json").read_text())
+    assert outcome["kind"] == "updated"  # the new version told the worker as it started
     assert install.outcome_message(outcome, "zh_CN") == "程序已更新到1.0.1版。"
-    assert install.take_outcome(data) is None  # told once
+    assert install.take_outcome(data) is None
 
     launch(installed, data, log)  # later starts are not trials
     assert runs(log)[-1]["version"] == "1.0.1" and not runs(log)[-1]["trial"]
@@ -127,6 +127,7 @@ def test_a_failed_start_rolls_back_and_tells_the_worker(
     assert (outcome["kind"], outcome["version"], outcome["restored"]) == (
         "rolled_back", "1.0.2", "1.0.0")
     assert outcome["reason"] == reason
+    assert install.take_outcome(data) is None  # told once
     zh = install.outcome_message(outcome, "zh_CN")
     assert "1.0.2" in zh and "1.0.0" in zh and "退回" in zh
     en = install.outcome_message(outcome, "en")
