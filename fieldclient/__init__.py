@@ -7,6 +7,7 @@ import; ``tests/test_layers.py`` checks it):
 - ``storage`` (SQLCipher store, migrations, the unlocked session);
 - ``photos`` (the evidence photo pipeline);
 - ``fieldwork`` (the field-work domain);
+- ``update`` (release updates: installing, trying, rolling back; beside ``cli``);
 - ``cli`` (the ``fieldclient`` command).
 
 Nothing here imports Qt, ``sync``, ``central`` or ``ui``.

@@ -8,7 +8,8 @@
 2. Runs ``pyinstaller pyinstaller.spec`` with the manifest baked in: the built app reports
    that version (``fieldclient.__version__``), so ``make dist VERSION=1.0.1`` builds 1.0.1.
 3. Packs ``dist/gridfield-<V>-<platform>.tar.gz``: ``release.json`` first (the installer
-   reads it without unpacking the rest), the launcher, and the one-folder app ``gridfield/``.
+   reads it without unpacking the rest), the launcher ``launcher/`` and the app ``gridfield/``
+   (each one folder).
    Members are sorted, owned by root, with fixed times and modes, and the gzip header has no
    time or name, so packing the same build twice gives the same bytes.
 
@@ -35,7 +36,7 @@ from fieldclient import RELEASE_MANIFEST, __version__  # noqa: E402
 from fieldclient.storage.migrations import LATEST_VERSION  # noqa: E402
 
 APP_DIR = "gridfield"
-LAUNCHER = "gridfield-launcher"
+LAUNCHER_DIR = "launcher"
 
 
 def platform_tag() -> str:
@@ -83,9 +84,9 @@ def _normalised(info: tarfile.TarInfo, mtime: int) -> tarfile.TarInfo:
     return info
 
 
-def pack(manifest: Path, app_dir: Path, launcher: Path | None, out: Path,
+def pack(manifest: Path, app_dir: Path, launcher_dir: Path | None, out: Path,
          mtime: int = 0, level: int = 6) -> Path:
-    """The release archive: release.json, the launcher, then the app folder, sorted."""
+    """The release archive: release.json, the launcher's folder, then the app's, sorted."""
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(out.name + ".part")
     with open(tmp, "wb") as raw, \
@@ -93,12 +94,12 @@ def pack(manifest: Path, app_dir: Path, launcher: Path | None, out: Path,
                           compresslevel=level) as gz, \
             tarfile.open(fileobj=gz, mode="w", format=tarfile.PAX_FORMAT) as tar:
         tar.add(manifest, RELEASE_MANIFEST, filter=lambda i: _normalised(i, mtime))
-        if launcher is not None:
-            tar.add(launcher, launcher.name, filter=lambda i: _normalised(i, mtime))
-        paths = [app_dir, *sorted(app_dir.rglob("*"), key=lambda p: p.as_posix())]
-        for path in paths:
-            arcname = (Path(APP_DIR) / path.relative_to(app_dir)).as_posix()
-            tar.add(path, arcname, recursive=False, filter=lambda i: _normalised(i, mtime))
+        folders = [(launcher_dir, LAUNCHER_DIR)] if launcher_dir is not None else []
+        for folder, name in [*folders, (app_dir, APP_DIR)]:
+            paths = [folder, *sorted(folder.rglob("*"), key=lambda p: p.as_posix())]
+            for path in paths:
+                arcname = (Path(name) / path.relative_to(folder)).as_posix()
+                tar.add(path, arcname, recursive=False, filter=lambda i: _normalised(i, mtime))
     os.replace(tmp, out)
     return out
 
@@ -120,11 +121,9 @@ def main(argv: list[str] | None = None) -> int:
             ROOT / "build" / "release" / RELEASE_MANIFEST))
         subprocess.run([sys.executable, "-m", "PyInstaller", "--noconfirm", "--log-level",
                         "WARN", str(ROOT / "pyinstaller.spec")], cwd=ROOT, env=env, check=True)
-    exe = ".exe" if sys.platform == "win32" else ""
-    launcher = dist / f"{LAUNCHER}{exe}"
     out = dist / f"gridfield-{version}-{manifest['platform']}.tar.gz"
-    pack(ROOT / "build" / "release" / RELEASE_MANIFEST, dist / APP_DIR, launcher, out,
-         mtime=source_time())
+    pack(ROOT / "build" / "release" / RELEASE_MANIFEST, dist / APP_DIR, dist / LAUNCHER_DIR,
+         out, mtime=source_time())
     print(out)
     return 0
 

@@ -3,7 +3,8 @@
 The install root (chosen by IT at the first install, e.g. ``/opt/gridfield`` or
 ``%LOCALAPPDATA%\\gridfield``)::
 
-    gridfield-launcher[.exe]   starts the current version (launcher.py); an update never
+    launcher/gridfield-launcher[.exe]
+                               starts the current version (launcher.py); an update never
                                replaces it, so nothing half-written is ever started
     install.json               {"current", "previous", "trial", "failed"}: the pointer to
                                the current version, replaced atomically (os.replace)

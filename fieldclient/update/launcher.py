@@ -1,11 +1,11 @@
-"""The launcher: the program the desktop shortcut starts, at the install root.
+"""The launcher: the program the desktop shortcut starts, ``<root>/launcher/``.
 
     gridfield-launcher [APP ARGUMENTS...]          start the current version
     gridfield-launcher --install-from ARCHIVE      IT's first install (a `make dist` archive)
 
 It stays in place while versions come and go under ``versions/`` (an update never
 replaces it, so it is never half-written when started), which is why it is a small
-stdlib-only program of its own (PyInstaller, one file; ``pyinstaller.spec``) and not a
+stdlib-only program of its own (PyInstaller, one folder: ``pyinstaller.spec``) and not a
 shell script: the same code runs on Linux and Windows, and it shares the install logic
 with the app (``fieldclient.update.install``) instead of repeating it in sh and cmd.
 
@@ -16,8 +16,9 @@ installed and started on trial: it must confirm within ``GRIDFIELD_START_TIMEOUT
 version starts instead, which tells the worker. The app's exit code is the launcher's;
 exit code 75 ("update now") installs the staged release and starts again.
 
-The install root is the launcher's folder (``GRIDFIELD_INSTALL_ROOT`` overrides it); the
-data directory is the app's ``--data-dir``, else ``GRIDFIELD_DATA_DIR``, else the platform's.
+The install root is the folder above the launcher's (``GRIDFIELD_INSTALL_ROOT`` overrides
+it); the data directory is the app's ``--data-dir``, else ``GRIDFIELD_DATA_DIR``, else the
+platform's.
 """
 
 from __future__ import annotations
@@ -48,8 +49,8 @@ def install_root() -> Path:
     override = os.environ.get(install.INSTALL_ROOT_ENV)
     if override:
         return Path(override)
-    if getattr(sys, "frozen", False):
-        return Path(sys.executable).resolve().parent
+    if getattr(sys, "frozen", False):  # <root>/launcher/gridfield-launcher
+        return Path(sys.executable).resolve().parent.parent
     raise SystemExit(f"{PROG}: set {install.INSTALL_ROOT_ENV} (not run from a built launcher)")
 
 

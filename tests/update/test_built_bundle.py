@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import tarfile
 from pathlib import Path
@@ -69,7 +70,7 @@ def test_the_archive_is_laid_out_for_the_installer(unpacked: Path) -> None:
         f"gridfield-{manifest['version']}-{manifest['platform']}.tar.gz")
     baked = json.loads((unpacked / "gridfield/_internal/release.json").read_text())
     assert baked == manifest
-    assert (unpacked / "gridfield-launcher").is_file()
+    assert (unpacked / "launcher/gridfield-launcher").is_file()
     assert (unpacked / BROKEN_MEMBER).is_file()  # what the broken build below lacks
 
 
@@ -104,9 +105,8 @@ def test_install_update_and_roll_back_with_the_built_launcher(unpacked: Path,
     v102 = restamp(source, "1.0.2", bundles / "gridfield-1.0.2.tar.gz", drop=(BROKEN_MEMBER,))
     root, data = tmp_path / "install", tmp_path / "data"
     root.mkdir()
-    launcher = root / "gridfield-launcher"
-    launcher.write_bytes((unpacked / "gridfield-launcher").read_bytes())
-    launcher.chmod(0o755)
+    shutil.copytree(unpacked / "launcher", root / "launcher", symlinks=True)  # as IT does
+    launcher = root / "launcher/gridfield-launcher"
 
     done = run([launcher, "--install-from", v100])
     assert done.returncode == 0, done.stderr
