@@ -38,6 +38,8 @@ PACKAGES=(
     libtss2-dev pkg-config build-essential python3-dev swtpm swtpm-tools
     # Central-server tests.
     postgresql
+    # make dist: PyInstaller reads the bundled libraries with objdump (ldd is in libc-bin).
+    binutils
 )
 
 is_installed() {

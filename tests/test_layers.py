@@ -31,18 +31,23 @@ MAY_IMPORT: dict[str, set[str]] = {
     "fieldclient.fieldwork": {
         "fieldclient.photos", "fieldclient.storage", "fieldclient.security", "fieldclient.geo",
     },
-    "fieldclient.cli": {
+    # Release updates (installing, rolling back): beside the CLI, below sync and ui.
+    "fieldclient.update": {
         "fieldclient.fieldwork", "fieldclient.photos", "fieldclient.storage",
         "fieldclient.security", "fieldclient.geo",
     },
+    "fieldclient.cli": {
+        "fieldclient.fieldwork", "fieldclient.photos", "fieldclient.storage",
+        "fieldclient.security", "fieldclient.geo", "fieldclient.update",
+    },
     "sync": {
         "fieldclient.fieldwork", "fieldclient.photos", "fieldclient.storage",
-        "fieldclient.security", "fieldclient.geo", "fieldclient.cli",
+        "fieldclient.security", "fieldclient.geo", "fieldclient.cli", "fieldclient.update",
     },
     "central": {"sync.protocol"},
     "ui": {
         "fieldclient.fieldwork", "fieldclient.photos", "fieldclient.storage",
-        "fieldclient.security", "fieldclient.geo", "sync",
+        "fieldclient.security", "fieldclient.geo", "fieldclient.update", "sync",
     },
 }
 PACKAGES = ("fieldclient", "sync", "central", "ui")

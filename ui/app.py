@@ -69,6 +69,9 @@ class _FirstPaint(QObject):
         return False
 
     def _report(self) -> None:
+        from fieldclient.update import install
+
+        install.confirm_started()  # a new version on trial tells the launcher it starts
         if self.report:
             ms = int((time.perf_counter() - self.t0) * 1000)
             print(f"startup_ms={ms}", flush=True)

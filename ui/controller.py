@@ -121,6 +121,28 @@ class AppController(QObject):
             self.show_unlock()
         else:
             self.show_setup(erased=status == "erased")
+        self.tell_update_outcome()
+
+    def tell_update_outcome(self) -> None:
+        """Once, at the start after an update: installed, or failed and rolled back (the
+        launcher recorded it, fieldclient.update.install), in plain words."""
+        from fieldclient.update import install
+        from ui.dialogs.message import show_message
+
+        if install.on_trial():  # the new version's first start
+            from fieldclient import __version__
+
+            outcome: dict[str, object] | None = {"kind": "updated", "version": __version__}
+        else:
+            try:
+                outcome = install.take_outcome(self.data_dir)
+            except OSError:
+                log.exception("could not read the last update's outcome")
+                return
+        if outcome is not None:
+            show_message(install.outcome_message(outcome, i18n.current_language()),
+                         parent=self.window,
+                         role="info" if outcome.get("kind") == "updated" else "warning")
 
     def show_setup(self, erased: bool = False) -> None:
         from ui.screens.setup import SetupScreen
@@ -148,6 +170,9 @@ class AppController(QObject):
         from ui.sync_controller import SyncController
 
         self.session = session
+        from fieldclient.update import install
+
+        install.clear_ready(self.data_dir)  # a patrol may start: decided again at the lock
         self.sync = SyncController(session, self)
         self.sync.wiped.connect(self.on_erased)
         self.main_view = MainView(self)
@@ -189,6 +214,12 @@ class AppController(QObject):
             sync.shutdown()  # no sync thread uses the session after this
         session, self.session = self.session, None
         if session is not None and session.is_open:
+            try:  # a staged release goes in at the next start only if nothing is at risk
+                from fieldclient.update import install
+
+                install.note_ready(self.data_dir, session)
+            except Exception:  # closing must never fail because of an update check
+                log.exception("could not decide whether the staged update may go in")
             session.close()
 
     def lock(self, reason: str = "manual") -> None:

@@ -3807,6 +3807,85 @@ Go outdoors to an open place, away from tall buildings and trees.</translation>
     </message>
   </context>
   <context>
+    <name>install</name>
+    <message>
+      <source>更新没有完成，继续使用当前版本。</source>
+      <translation>The update did not finish; the current version stays.</translation>
+    </message>
+    <message>
+      <source>更新包{version}与验证时不一致（{what}），没有安装，将重新下载。</source>
+      <translation>The update package {version} is not the one that was verified ({what}); it was not installed and will be downloaded again.</translation>
+    </message>
+    <message>
+      <source>更新包{version}含有不允许的路径（{member}），没有安装。</source>
+      <translation>The update package {version} contains a path that is not allowed ({member}); it was not installed.</translation>
+    </message>
+    <message>
+      <source>更新包{version}不是有效的发布包（{what}），没有安装。</source>
+      <translation>The update package {version} is not a valid release ({what}); it was not installed.</translation>
+    </message>
+    <message>
+      <source>版本{version}没有安装在本设备上。</source>
+      <translation>Version {version} is not installed on this device.</translation>
+    </message>
+    <message>
+      <source>数据库已由当前版本升级到第{schema}版，{version}版无法打开它，因此不能退回；继续使用当前版本，所有记录都保留着。请信息管理员发布修复后的新版本。</source>
+      <translation>The current version has upgraded the database to schema {schema}, which version {version} cannot open, so it cannot go back; the current version stays and every record is kept. IT should publish a fixed, newer version.</translation>
+    </message>
+    <message>
+      <source>巡查正在进行中，结束巡查后再安装更新。</source>
+      <translation>A patrol is under way; the update will be installed after it ends.</translation>
+    </message>
+    <message>
+      <source>{version}版会升级数据库，而还有{count}条记录没有同步：请先同步，再安装更新。</source>
+      <translation>Version {version} upgrades the database and {count} records are not synced yet: sync first, then install the update.</translation>
+    </message>
+    <message>
+      <source>程序已更新到{version}版。</source>
+      <translation>The app has been updated to version {version}.</translation>
+    </message>
+    <message>
+      <source>更新到{version}版没有成功（{reason}），已自动退回{restored}版。数据没有受影响。请告知信息管理员。</source>
+      <translation>The update to version {version} failed ({reason}) and was undone: the app is back on version {restored}. Your data is unaffected. Please tell IT.</translation>
+    </message>
+    <message>
+      <source>更新包{version}没有安装（{reason}），继续使用当前版本。</source>
+      <translation>The update package {version} was not installed ({reason}); the current version stays.</translation>
+    </message>
+    <message>
+      <source>{version}版已被信息管理员撤回，本设备已退回{restored}版。</source>
+      <translation>IT withdrew version {version}; this device is back on version {restored}.</translation>
+    </message>
+    <message>
+      <source>新版本启动时退出，代码{code}</source>
+      <translation>the new version exited while starting, code {code}</translation>
+    </message>
+    <message>
+      <source>新版本启动时崩溃，信号{code}</source>
+      <translation>the new version crashed while starting, signal {code}</translation>
+    </message>
+    <message>
+      <source>新版本{seconds}秒内没有启动</source>
+      <translation>the new version did not start within {seconds} seconds</translation>
+    </message>
+    <message>
+      <source>新版本的首次启动被中断</source>
+      <translation>the new version's first start was interrupted</translation>
+    </message>
+    <message>
+      <source>新版本的程序文件不见了</source>
+      <translation>the new version's program files are missing</translation>
+    </message>
+    <message>
+      <source>没有待安装的更新。</source>
+      <translation>There is no update waiting to be installed.</translation>
+    </message>
+    <message>
+      <source>没有可以退回的版本。</source>
+      <translation>There is no version to go back to.</translation>
+    </message>
+  </context>
+  <context>
     <name>patrol</name>
     <message>
       <source>本机已安装第{version}版巡查清单，查看它需要PIN码：请加上 --pin-stdin。</source>
