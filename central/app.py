@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import math
+import os
 import threading
 import time
 import zlib
@@ -705,7 +706,7 @@ def create_app(
     update_dir: Any = None,
 ) -> FastAPI:
     """The API on ``engine``; ``limits`` default to those for a real deployment;
-    ``update_dir`` the signed release repository (central/release.py)."""
+    ``update_dir`` the signed release repository (central/updates/repository.py)."""
     limits = limits or Limits()
     app = FastAPI(
         title="gridfield central server",
@@ -1012,7 +1013,8 @@ def create_app(
 
 _METADATA_NAME = r"^([1-9][0-9]{0,9}\.)?(root|targets|snapshot|timestamp)\.json$"
 _TARGET_NAME = r"^[0-9a-f]{64}\.gridfield-[A-Za-z0-9._-]{1,150}\.tar\.gz$"
-RESIGN_CHECK_SECONDS = 60.0
+RESIGN_CHECK_SECONDS = 60.0  # how often a request for timestamp.json checks its expiry
+RESIGN_CHECK_ENV = "GRIDFIELD_CENTRAL_RESIGN_CHECK"  # seconds (tests freeze the timestamp)
 
 
 def _serve_updates(app: FastAPI, engine: Engine, update_dir: Any) -> None:
@@ -1020,17 +1022,18 @@ def _serve_updates(app: FastAPI, engine: Engine, update_dir: Any) -> None:
     (HTTP Range for resuming). No authentication: everything is signed, and an archive
     is the same for every device. The timestamp (and the snapshot) are re-signed here
     before they expire, checked at most once a minute when a device asks for them."""
-    from central.release import Repository, default_update_dir
+    from central.updates.repository import Repository, default_update_dir
 
     repo = Repository(engine, FilePath(update_dir or default_update_dir(str(engine.url))))
-    checked = [0.0]
+    checked = [-1e18]
     lock = threading.Lock()
+    every = float(os.environ.get(RESIGN_CHECK_ENV) or RESIGN_CHECK_SECONDS)
 
     def fresh() -> None:
-        if time.monotonic() - checked[0] < RESIGN_CHECK_SECONDS:
+        if time.monotonic() - checked[0] < every:
             return
         with lock:
-            if time.monotonic() - checked[0] < RESIGN_CHECK_SECONDS:
+            if time.monotonic() - checked[0] < every:
                 return
             try:
                 repo.refresh_online()

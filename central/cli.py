@@ -543,10 +543,10 @@ def cmd_keys_rotate(args: argparse.Namespace) -> int:
     return 0
 
 
-# -- release updates (central/release.py) ----------------------------------------------
+# -- release updates (central/updates/repository.py) -----------------------------------
 
 def _repository(args: argparse.Namespace) -> Any:
-    from central.release import Repository, default_update_dir
+    from central.updates.repository import Repository, default_update_dir
 
     return Repository(_engine(args), Path(args.update_dir or default_update_dir(args.db)))
 
@@ -573,7 +573,7 @@ def _release_line(r: dict[str, Any]) -> str:
 
 def cmd_release(args: argparse.Namespace) -> int:
     """Every ``central release`` command: the repository's errors are exit status 1."""
-    from central.release import ReleaseError
+    from central.updates.repository import ReleaseError
     from sync.protocol.releases import InvalidVersion
 
     try:

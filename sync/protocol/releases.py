@@ -1,6 +1,6 @@
 """Release updates as the centre signs them and a device chooses among them.
 
-The centre keeps a TUF repository (The Update Framework, central/release.py) served at
+The centre keeps a TUF repository (The Update Framework, central/updates/repository.py) served at
 :data:`UPDATES_METADATA_PATH` and :data:`UPDATES_TARGETS_PATH`. Each release is one
 target, ``gridfield-<version>-<platform>.tar.gz``, whose signed ``custom`` metadata
 holds ``{"gridfield": {...}}`` (:func:`release_info`): its version, channel

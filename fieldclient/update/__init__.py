@@ -1,0 +1,10 @@
+"""release updates: checking, fetching, staging, installing, rolling back.
+
+``client`` checks the centre's signed release repository (TUF, python-tuf's ngclient)
+during sync, fetches the chosen archive in resumable pieces within the link's budget,
+verifies it against the signed targets metadata and stages it under
+``<data_dir>/updates/staged/``; ``policy`` says whether an update may be applied now
+(never during a patrol or with unsynced work). Qt-free; it may import the field-work
+domain and below, and the shared release rules (``sync.protocol.releases``), never
+``sync`` itself: the sync engine hands it the HTTP session to use.
+"""
