@@ -27,9 +27,7 @@ from fieldclient.settings import Settings, save_settings
 from fieldclient.update import client as updates
 from fieldclient.update.policy import apply_allowed, status
 from sync.transport import skew_headers
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from shaping_proxy import ShapingProxy  # noqa: E402
+from tests.shaping_proxy import ShapingProxy
 
 PLATFORM = updates.this_platform()
 
