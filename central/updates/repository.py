@@ -530,7 +530,7 @@ def _archive(dist: Path, into: Path) -> Path:
 def _gzip_writer(raw: io.BufferedWriter) -> Iterator[Any]:
     import gzip
 
-    with gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=9, mtime=0) as gz:
+    with gzip.GzipFile(filename="", fileobj=raw, mode="wb", compresslevel=9, mtime=0) as gz:
         yield gz
 
 
