@@ -35,7 +35,9 @@ signed, and the archives are the same for every device).
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import io
+import json
 import os
 import platform as _platform
 import shutil
@@ -399,8 +401,44 @@ class Repository:
                 "version": releases.version_text(parsed), "channel": channel,
                 "districts": districts, "grids": grids, "platform": platform,
                 "revoked": False, "published_at": _iso(_now())}}
-            self._sign_targets(targets_md, signer, {name: target})
-        return self._release_dict(name)
+            changed = {name: target, **self._deltas(targets_md.signed, parsed, platform,
+                                                    self.targets_dir / f"{digest}.{name}")}
+            self._sign_targets(targets_md, signer, changed)
+        result = self._release_dict(name)
+        result["deltas"] = {n: t.length for n, t in changed.items() if n != name}
+        return result
+
+    def _deltas(self, targets: Targets, version: releases.Version, platform: str,
+                archive: Path) -> dict[str, TargetFile]:
+        """Per-file patches to ``archive`` from the newest earlier release of each
+        channel (the versions devices are likely on), kept when under half its size."""
+        newest: dict[str, releases.Release] = {}
+        for rel in self.releases():
+            if rel.platform == platform and not rel.revoked and rel.version < version:
+                if rel.channel not in newest or rel.version > newest[rel.channel].version:
+                    newest[rel.channel] = rel
+        out: dict[str, TargetFile] = {}
+        for base in {r.name: r for r in newest.values()}.values():
+            old = self.targets_dir / f"{targets.targets[base.name].hashes['sha256']}.{base.name}"
+            if not old.is_file():
+                continue
+            name = releases.delta_name(base.version_text, releases.version_text(version),
+                                       platform)
+            made = _make_delta(old, archive, self.targets_dir)
+            if made is None:
+                continue
+            try:
+                if made.stat().st_size * 2 >= archive.stat().st_size:
+                    continue  # not worth it: devices fetch the full archive
+                target = TargetFile.from_file(name, str(made), ["sha256"])
+                os.replace(made, self.targets_dir / f"{target.hashes['sha256']}.{name}")
+            finally:
+                made.unlink(missing_ok=True)
+            target.unrecognized_fields["custom"] = {"gridfield_delta": {
+                "from": base.version_text, "to": releases.version_text(version),
+                "platform": platform}}
+            out[name] = target
+        return out
 
     def _sign_targets(self, targets_md: Metadata[Any], signer: CryptoSigner,
                       changed: dict[str, TargetFile]) -> None:
@@ -483,6 +521,73 @@ class Repository:
     def target_file(self, name: str) -> Path | None:
         path = self.targets_dir / name
         return path if path.is_file() else None
+
+
+def _members(archive: Path) -> Iterator[tuple[tarfile.TarInfo, Any]]:
+    """Each entry of a tar.gz in order, a regular file's content spooled (memory: at
+    most 8 MiB of it, the rest on disk) with its SHA-256."""
+    with tarfile.open(archive, "r|gz") as tar:
+        for member in tar:
+            if not member.isreg():
+                yield member, None
+                continue
+            spool = tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024)
+            digest = hashlib.sha256()
+            source = tar.extractfile(member)
+            assert source is not None
+            while block := source.read(1 << 20):
+                digest.update(block)
+                spool.write(block)
+            spool.seek(0)
+            with spool:
+                yield member, (digest.hexdigest(), spool)
+
+
+def _make_delta(old: Path, new: Path, into: Path) -> Path | None:
+    """A per-file patch from archive ``old`` to ``new`` (releases.DELTA_RE's format), or
+    None when either archive cannot be read as one."""
+    try:
+        before = {m.name: found[0] for m, found in _members(old) if found is not None}
+    except (tarfile.TarError, OSError, EOFError):
+        return None
+    fd, name = tempfile.mkstemp(prefix=".delta-", dir=into)
+    os.close(fd)
+    path = Path(name)
+    entries: list[dict[str, Any]] = []
+    try:
+        with open(path, "wb") as raw, _gzip_writer(raw) as gz, \
+                tarfile.open(fileobj=gz, mode="w", format=tarfile.PAX_FORMAT) as out:
+            for member, found in _members(new):
+                entry: dict[str, Any] = {"path": member.name, "mode": member.mode}
+                if found is not None:
+                    sha, spool = found
+                    same = before.get(member.name) == sha
+                    entry.update(type="file", size=member.size, sha256=sha, from_base=same)
+                    if not same:
+                        info = tarfile.TarInfo(releases.DELTA_FILES + member.name)
+                        info.size, info.mode = member.size, 0o644
+                        out.addfile(info, spool)
+                elif member.isdir():
+                    entry["type"] = "dir"
+                elif member.issym():
+                    entry.update(type="symlink", link=member.linkname)
+                else:  # hard links, devices: not in a PyInstaller folder
+                    raise tarfile.TarError(f"{member.name}: no delta for this kind of entry")
+                entries.append(entry)
+            body = json.dumps({"entries": entries}, separators=(",", ":")).encode()
+            info = tarfile.TarInfo(releases.DELTA_MANIFEST)
+            info.size, info.mode = len(body), 0o644
+            out.addfile(info, io.BytesIO(body))
+    except (tarfile.TarError, OSError, EOFError):
+        path.unlink(missing_ok=True)
+        return None
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
+    if not entries:
+        path.unlink(missing_ok=True)
+        return None
+    return path
 
 
 def _platform_of(dist: Path) -> str | None:

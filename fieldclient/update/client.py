@@ -24,10 +24,14 @@ translated message; a refusal never touches what is installed or staged.
 
 from __future__ import annotations
 
+import gzip
+import hashlib
 import json
 import os
 import platform as _platform
 import shutil
+import sys
+import tarfile
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -147,6 +151,14 @@ def this_platform() -> str:
     return f"{_platform.system().lower()}-{_platform.machine().lower() or 'unknown'}"
 
 
+def installed_folder() -> Path | None:
+    """The running app's folder when it is a built bundle (PyInstaller), else None:
+    the base a delta is applied to."""
+    if getattr(sys, "frozen", False):
+        return Path(sys.executable).resolve().parent
+    return None
+
+
 def installed_version() -> str:
     """The running app's version (read at call time)."""
     return str(fieldclient.__version__)
@@ -263,8 +275,10 @@ class UpdateClient:
     def __init__(self, data_dir: Path, base: str, http: requests.Session,
                  headers: dict[str, str] | None = None, *,
                  bundled_root: Path = BUNDLED_ROOT, timeout: tuple[float, float] = TIMEOUT,
-                 should_stop: Callable[[], bool] | None = None) -> None:
+                 should_stop: Callable[[], bool] | None = None,
+                 base_dir: Path | None = None) -> None:
         self.paths = UpdatePaths.of(data_dir)
+        self.base_dir = base_dir if base_dir is not None else installed_folder()
         self.base = base.rstrip("/")
         self.http = http
         self.headers = dict(headers or {})
@@ -294,20 +308,28 @@ class UpdateClient:
             bootstrap=None,  # the root this device trusts: metadata/root.json
         )
 
-    def _releases(self, updater: Updater) -> list[tuple[releases.Release, TargetFile]]:
+    def _releases(self, updater: Updater) -> tuple[list[tuple[releases.Release, TargetFile]],
+                                                   dict[tuple[Any, ...], tuple[str, TargetFile]]]:
+        """The releases and the deltas between them (by (from, to, platform)) the
+        verified targets metadata names."""
         updater.refresh()
         # The verified top-level targets (ngclient keeps them in its trusted set; it has
         # no public listing of every target): releases are top-level targets only.
         targets = updater._trusted_set.targets.targets
         found = []
+        deltas: dict[tuple[Any, ...], tuple[str, TargetFile]] = {}
         for name, target in targets.items():
             try:
+                delta = releases.delta_info(name)
+                if delta is not None:
+                    deltas[delta] = (name, target)
+                    continue
                 info = releases.release_info(name, target.length,
                                              target.unrecognized_fields.get("custom"))
             except ValueError:
                 continue
             found.append((info, target))
-        return found
+        return found, deltas
 
     def check(self, channel: str, grids: list[int] | tuple[int, ...],
               budget: Budget | None = None, download: bool = True,
@@ -326,7 +348,7 @@ class UpdateClient:
         except releases.InvalidVersion:
             now = (0, 0, 0, 0)
         try:
-            found = self._releases(self._updater())
+            found, deltas = self._releases(self._updater())
             decision = releases.choose([r for r, _ in found], now, channel, grids, platform)
             result["action"] = decision.action
             result["current_revoked"] = decision.current_revoked
@@ -334,8 +356,10 @@ class UpdateClient:
                 target = next(t for r, t in found if r.name == decision.target.name)
                 result["target"] = {**decision.target.as_dict(),
                                     "sha256": target.hashes.get("sha256")}
+                delta = deltas.get((now, decision.target.version, platform)) \
+                    if decision.action == "update" else None
                 result["state"] = self._fetch(decision, target, channel,
-                                              budget or Budget(), download, result)
+                                              budget or Budget(), download, result, delta)
             elif decision.action == "return":
                 result["state"] = "revoked"  # nothing older to return to
         except Exception as exc:  # every failure is an answer, never a crash of the sync
@@ -350,38 +374,126 @@ class UpdateClient:
 
     # -- fetching --------------------------------------------------------------------
     def _fetch(self, decision: releases.Decision, target: TargetFile, channel: str,
-               budget: Budget, download: bool, result: dict[str, Any]) -> str:
+               budget: Budget, download: bool, result: dict[str, Any],
+               delta: tuple[str, TargetFile] | None = None) -> str:
+        """Fetch the release: its delta from the installed version when there is one
+        smaller than the archive and the installed folder is at hand (a delta that
+        cannot be applied falls back to the archive), else the archive."""
         assert decision.target is not None
         release = decision.target
         sha = str(target.hashes.get("sha256", ""))
         already = staged(self.paths.root.parent)
-        if already is not None and already.get("sha256") == sha:
+        if already is not None and already.get("target_sha256") == sha:
             result["staged"] = already
             return "staged"
-        part = self.paths.partial / f"{sha}.part"
-        have = part.stat().st_size if part.is_file() else 0
-        result["downloaded"] = have
+        use_delta = (delta is not None and self.base_dir is not None
+                     and delta[1].length < target.length
+                     and not (self.paths.partial / f"{sha}.delta-failed").exists())
+        name, wanted = delta if use_delta and delta is not None else (release.name, target)
+        want_sha = str(wanted.hashes.get("sha256", ""))
+        part = self.paths.partial / f"{want_sha}.part"
+        result["via"] = "delta" if use_delta else "archive"
+        result["downloaded"] = part.stat().st_size if part.is_file() else 0
         if not download:
             return "available"
+        done = self._download(name, wanted, budget, result)
+        if done is None:
+            return "downloading"
+        if use_delta:
+            try:
+                built = self._rebuild(done, release)
+            except (ValueError, OSError, tarfile.TarError, EOFError) as exc:
+                done.unlink(missing_ok=True)  # the installed folder is not what it says
+                (self.paths.partial / f"{sha}.delta-failed").write_text(str(exc)[:300])
+                result["delta_failed"] = str(exc)[:300]
+                return self._fetch(decision, target, channel, budget, download, result)
+            done.unlink(missing_ok=True)
+            done = built
+        result["staged"] = self._stage(done, release, sha, channel, decision.action,
+                                       result["via"])
+        return "staged"
+
+    def _download(self, name: str, target: TargetFile, budget: Budget,
+                  result: dict[str, Any]) -> Path | None:
+        """Go on fetching target ``name`` within ``budget``; its verified file once it is
+        complete (a file that does not verify is dropped: UpdateTampered)."""
+        sha = str(target.hashes.get("sha256", ""))
+        part = self.paths.partial / f"{sha}.part"
+        have = part.stat().st_size if part.is_file() else 0
         self._make_room(target.length - have)
         self._forget_other_partials(sha)
         _write_json(self.paths.partial / "partial.json",
-                    {"name": release.name, "sha256": sha, "length": target.length,
-                     "version": release.version_text})
-        url = (f"{self.base}{releases.UPDATES_TARGETS_PATH}/{sha}.{release.name}")
+                    {"name": name, "sha256": sha, "length": target.length})
+        url = f"{self.base}{releases.UPDATES_TARGETS_PATH}/{sha}.{name}"
         have = self._pieces(url, part, have, target.length, budget)
         result["downloaded"] = have
         if have < target.length:
-            return "downloading"
+            return None
         with open(part, "rb") as fh:
             try:
                 target.verify_length_and_hashes(fh)
             except tuf_errors.LengthOrHashMismatchError:
                 part.unlink(missing_ok=True)
                 raise UpdateTampered() from None
-        result["staged"] = self._stage(part, release, sha, target.length, channel,
-                                       decision.action)
-        return "staged"
+        return part
+
+    def _rebuild(self, delta: Path, release: releases.Release) -> Path:
+        """The new version's archive from the installed folder and a verified delta:
+        every file checked against the delta's manifest (ValueError when one is not
+        what it lists). Written as a deterministic tar.gz beside the delta."""
+        assert self.base_dir is not None
+        out_path = delta.with_name(delta.name + ".rebuilt")
+        with tarfile.open(delta, "r:gz") as index:
+            member = index.getmember(releases.DELTA_MANIFEST)
+            raw = index.extractfile(member)
+            if raw is None or member.size > 64 * 1024 * 1024:
+                raise ValueError("the delta has no readable manifest")
+            entries = releases.check_manifest(json.loads(raw.read()))
+        top = {e["path"].split("/", 1)[0] for e in entries}
+        # the changed files follow in the manifest's order: read them as a stream
+        with tarfile.open(delta, "r|gz") as patch, open(out_path, "wb") as out_raw, \
+                gzip.GzipFile(filename="", fileobj=out_raw, mode="wb", mtime=0) as gz, \
+                tarfile.open(fileobj=gz, mode="w", format=tarfile.PAX_FORMAT) as out:
+            changed = iter(patch)
+            for e in entries:
+                info = tarfile.TarInfo(e["path"])
+                info.mode = e["mode"] & 0o7777
+                if e["type"] == "dir":
+                    info.type = tarfile.DIRTYPE
+                    out.addfile(info)
+                    continue
+                if e["type"] == "symlink":
+                    info.type, info.linkname = tarfile.SYMTYPE, e["link"]
+                    out.addfile(info)
+                    continue
+                info.size = e["size"]
+                if e["from_base"]:
+                    local = self._installed_file(e["path"], top)
+                    if not local.is_file() or local.stat().st_size != e["size"]:
+                        raise ValueError(f"{e['path']} is not the file the delta lists")
+                    source: Any = open(local, "rb")
+                else:
+                    item = next(changed, None)
+                    if item is None or item.name != releases.DELTA_FILES + e["path"]:
+                        raise ValueError(f"{e['path']} is missing from the delta")
+                    source = patch.extractfile(item)
+                    if source is None:
+                        raise ValueError(f"{e['path']} is missing from the delta")
+                with source:
+                    checked = _Hashing(source)
+                    out.addfile(info, checked)
+                    if checked.digest() != e["sha256"] or checked.count != e["size"]:
+                        raise ValueError(f"{e['path']} is not the file the delta lists")
+        return out_path
+
+    def _installed_file(self, path: str, top: set[str]) -> Path:
+        """Where a file of the archive is in the installed folder (the archive's one top
+        folder is the installed folder itself)."""
+        assert self.base_dir is not None
+        parts = path.split("/")
+        if len(top) == 1 and len(parts) > 1:
+            parts = parts[1:]
+        return self.base_dir.joinpath(*parts)
 
     def _make_room(self, needed: int) -> None:
         self.paths.partial.mkdir(parents=True, exist_ok=True)
@@ -447,20 +559,48 @@ class UpdateClient:
                     resp.close()
         return have
 
-    def _stage(self, part: Path, release: releases.Release, sha: str, length: int,
-               channel: str, action: str) -> dict[str, Any]:
+    def _stage(self, archive_file: Path, release: releases.Release, target_sha: str,
+               channel: str, action: str, via: str) -> dict[str, Any]:
         """The verified archive into ``staged/<version>/`` and ``staged.json`` written
-        last (the install step trusts only a complete stage); older stages removed."""
+        last (the install step trusts only a complete stage); older stages removed.
+        ``sha256`` is the staged file's; ``target_sha256`` the signed archive's (the same
+        unless it was rebuilt from a delta, every file of it checked)."""
         folder = self.paths.staged / release.version_text
         folder.mkdir(parents=True, exist_ok=True)
         archive = folder / release.name
-        os.replace(part, archive)
-        info = {"version": release.version_text, "archive": release.name, "sha256": sha,
-                "length": length, "channel": channel, "staged_at": time.time(),
-                "action": action}
+        os.replace(archive_file, archive)
+        digest = hashlib.sha256()
+        with open(archive, "rb") as fh:
+            while block := fh.read(1 << 20):
+                digest.update(block)
+        info = {"version": release.version_text, "archive": release.name,
+                "sha256": digest.hexdigest(), "length": archive.stat().st_size,
+                "channel": channel, "staged_at": time.time(), "action": action,
+                "target_sha256": target_sha, "via": via}
         _write_json(self.paths.staged_file, info)
         for other in self.paths.staged.iterdir():
             if other.is_dir() and other.name != release.version_text:
                 shutil.rmtree(other, ignore_errors=True)
         (self.paths.partial / "partial.json").unlink(missing_ok=True)
+        for marker in self.paths.partial.glob("*.delta-failed"):
+            marker.unlink(missing_ok=True)
         return {**info, "path": str(archive)}
+
+
+class _Hashing:
+    """A file read through, its bytes counted and hashed (tarfile reads exactly
+    ``size`` bytes: a shorter file raises, a longer one shows in the hash)."""
+
+    def __init__(self, source: Any) -> None:
+        self.source = source
+        self.hash = hashlib.sha256()
+        self.count = 0
+
+    def read(self, size: int = -1) -> bytes:
+        data: bytes = self.source.read(size)
+        self.hash.update(data)
+        self.count += len(data)
+        return data
+
+    def digest(self) -> str:
+        return self.hash.hexdigest()

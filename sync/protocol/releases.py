@@ -166,3 +166,60 @@ def choose(releases: list[Release], current: Version, channel: str,
     if newer:
         return Decision("update", max(newer, key=lambda r: r.version))
     return Decision("none", None)
+
+
+# -- patches between versions -----------------------------------------------------------
+#
+# A delta target ``gridfield-<from>-to-<to>-<platform>.delta.tar.gz`` holds
+# ``delta.json`` (every entry of the new version's archive, in order: path, type, mode,
+# size, SHA-256, whether the file is unchanged from the old version) and the files that
+# changed, under ``files/``. A device on <from> rebuilds the new archive from its
+# installed folder and the delta, checking every file against the manifest (which TUF
+# verified with the delta): per file, no binary diff, so memory stays at one file's
+# buffer on both sides. Only published when it is under half the full archive.
+
+DELTA_RE = re.compile(
+    r"^gridfield-((?:0|[1-9][0-9]{0,4})(?:\.(?:0|[1-9][0-9]{0,4})){0,3})-to-"
+    r"((?:0|[1-9][0-9]{0,4})(?:\.(?:0|[1-9][0-9]{0,4})){0,3})-"
+    r"([a-z0-9]+(?:-[a-z0-9_]+){0,3})\.delta\.tar\.gz$")
+DELTA_MANIFEST = "delta.json"
+DELTA_FILES = "files/"
+ENTRY_TYPES = ("file", "dir", "symlink")
+MAX_DELTA_ENTRIES = 200_000
+
+
+def delta_name(old: str, new: str, platform: str) -> str:
+    return f"gridfield-{old}-to-{new}-{platform}.delta.tar.gz"
+
+
+def delta_info(name: str) -> tuple[Version, Version, str] | None:
+    """(from, to, platform) of a delta target's name; None for any other target."""
+    match = DELTA_RE.match(name)
+    if match is None:
+        return None
+    return parse_version(match.group(1)), parse_version(match.group(2)), match.group(3)
+
+
+_SHA_RE = re.compile(r"^[0-9a-f]{64}$")
+
+
+def check_manifest(manifest: Any) -> list[dict[str, Any]]:
+    """The entries of a delta's manifest, each checked (no absolute path, no ``..``, a
+    known type, a file's size and hash); ValueError otherwise."""
+    entries = manifest.get("entries") if isinstance(manifest, dict) else None
+    if not isinstance(entries, list) or not 0 < len(entries) <= MAX_DELTA_ENTRIES:
+        raise ValueError("a delta manifest lists its entries")
+    for e in entries:
+        path = e.get("path") if isinstance(e, dict) else None
+        if not isinstance(path, str) or not path or path.startswith("/") \
+                or ".." in path.split("/") or "\\" in path or "\0" in path:
+            raise ValueError(f"bad path in a delta manifest: {path!r}"[:200])
+        if e.get("type") not in ENTRY_TYPES or not isinstance(e.get("mode"), int):
+            raise ValueError("bad entry in a delta manifest")
+        if e["type"] == "file" and (not isinstance(e.get("size"), int) or e["size"] < 0
+                                    or not _SHA_RE.match(str(e.get("sha256")))
+                                    or not isinstance(e.get("from_base"), bool)):
+            raise ValueError("bad file entry in a delta manifest")
+        if e["type"] == "symlink" and not isinstance(e.get("link"), str):
+            raise ValueError("bad link entry in a delta manifest")
+    return entries

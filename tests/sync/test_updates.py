@@ -314,3 +314,70 @@ def test_fieldclient_update_check_and_status_for_it_scripts(
     bad = run("check", lang="en")
     assert bad.returncode == 1
     assert "tamper" in bad.stdout.lower() or "tamper" in bad.stderr.lower(), bad.stdout
+
+
+def _tree(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_a_small_change_travels_as_a_per_file_delta(
+        centre: UpdateCentre, device: Callable[..., Dev], tmp_path: Path) -> None:
+    import shutil
+    import tarfile
+
+    old = tmp_path / "v100" / "gridfield"
+    (old / "_internal" / "PySide6").mkdir(parents=True)
+    (old / "gridfield").write_bytes(os.urandom(20_000))
+    (old / "_internal" / "PySide6" / "libQt6Core.so.6").write_bytes(os.urandom(600_000))
+    (old / "_internal" / "base_library.zip").write_bytes(os.urandom(100_000))
+    os.symlink("libQt6Core.so.6", old / "_internal" / "PySide6" / "libQt6Core.so")
+    new = tmp_path / "v101" / "gridfield"
+    shutil.copytree(old, new, symlinks=True)
+    (new / "gridfield").write_bytes(os.urandom(20_000))  # the app's own code changed
+    (new / "_internal" / "new_module.pyc").write_bytes(b"\x00" * 3000)
+    keys, repo = centre.keys, centre.repo
+    repo.publish(old, "1.0.0", keys, platform=PLATFORM)
+    published = repo.publish(new, "1.0.1", keys, platform=PLATFORM)
+    delta_name = f"gridfield-1.0.0-to-1.0.1-{PLATFORM}.delta.tar.gz"
+    assert set(published["deltas"]) == {delta_name}
+    assert published["deltas"][delta_name] < published["length"] // 10
+
+    dev = device()
+    from fieldclient.fieldwork.enrollment import enrollment
+
+    enrolled = enrollment(dev.session)
+    assert enrolled is not None
+
+    def check_from(base: Path) -> dict[str, Any]:
+        checker = updates.UpdateClient(dev.data_dir, dev.transport.base, dev.transport.http,
+                                       skew_headers(), base_dir=base)
+        result = checker.check("stable", enrolled.grids, updates.Budget())
+        result["fetched"] = checker.archive_bytes
+        return result
+
+    result = check_from(old)  # the installed 1.0.0 folder
+    assert result["state"] == "staged" and result["via"] == "delta", result
+    assert result["fetched"] == published["deltas"][delta_name]
+    found = updates.staged(dev.data_dir)
+    assert found is not None and found["via"] == "delta"
+    assert found["target_sha256"] == published["sha256"] and found["version"] == "1.0.1"
+    unpacked = tmp_path / "unpacked"
+    with tarfile.open(found["path"], "r:gz") as tar:
+        tar.extractall(unpacked, filter="tar")
+    assert _tree(unpacked / "gridfield") == _tree(new)
+    assert os.readlink(unpacked / "gridfield" / "_internal" / "PySide6" /
+                       "libQt6Core.so") == "libQt6Core.so.6"
+    assert check_from(old)["state"] == "staged"  # nothing fetched again
+
+    # an installed folder that is not what 1.0.0 was: the full archive instead
+    shutil.rmtree(updates.UpdatePaths.of(dev.data_dir).staged)
+    damaged = tmp_path / "damaged" / "gridfield"
+    shutil.copytree(old, damaged, symlinks=True)
+    (damaged / "_internal" / "base_library.zip").write_bytes(b"changed by hand")
+    again = check_from(damaged)
+    assert again["state"] == "staged" and again["via"] == "archive", again
+    assert "base_library.zip" in again["delta_failed"]
+    assert again["fetched"] == published["deltas"][delta_name] + published["length"]
+    found = updates.staged(dev.data_dir)
+    assert found is not None and found["sha256"] == published["sha256"]
