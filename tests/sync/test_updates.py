@@ -381,3 +381,19 @@ def test_a_small_change_travels_as_a_per_file_delta(
     assert again["fetched"] == published["deltas"][delta_name] + published["length"]
     found = updates.staged(dev.data_dir)
     assert found is not None and found["sha256"] == published["sha256"]
+
+
+def test_no_room_for_the_download_is_said_and_nothing_is_fetched(
+        centre: UpdateCentre, device: Callable[..., Dev], tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import shutil
+
+    dev = device()
+    centre.publish(tmp_path, "1.0.1")
+    free = shutil.disk_usage(dev.data_dir).free
+    monkeypatch.setattr(updates, "SPACE_MARGIN", free)  # the disk is as good as full
+    result = check(dev)
+    assert result["error"] == "no_space" and "存储空间不足" in result["message"]
+    assert result["downloaded"] == 0 and updates.staged(dev.data_dir) is None
+    monkeypatch.setattr(updates, "SPACE_MARGIN", 0)
+    assert check(dev)["state"] == "staged"
