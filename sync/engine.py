@@ -1012,9 +1012,14 @@ class SyncEngine:
         checker = updates.UpdateClient(data_dir, transport.base, transport.http,
                                        skew_headers(), timeout=transport.timeout,
                                        should_stop=self.cancel_event.is_set)
-        result = checker.check(channel_of(data_dir), info.grids,
-                               updates.Budget.for_link(self.link.rate))
-        transport.bytes_received += checker.bytes_received
+        try:
+            result = checker.check(channel_of(data_dir), info.grids,
+                                   updates.Budget.for_link(self.link.rate))
+        except OSError:  # its state could not be written (a full disk): next time
+            report.steps["update"] = "failed"
+            return
+        finally:
+            transport.bytes_received += checker.bytes_received
         report.update = result
         report.steps["update"] = str(result["error"] or result["state"])
 
