@@ -7,16 +7,18 @@ from __future__ import annotations
 import hashlib
 import logging
 import math
+import os
 import threading
 import time
 import zlib
 from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass
+from pathlib import Path as FilePath
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Header, Path, Query, Request, Security
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import FileResponse, JSONResponse
 from fastapi.security import APIKeyHeader
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, TypeAdapter
 from sqlalchemy import Connection, Engine, delete, insert, select, update
@@ -30,7 +32,7 @@ from central.limits import Limits
 from central.photos import MAX_PHOTO_BYTES, PhotoError, PhotoStore, default_blob_dir
 from central.shedding import LoadShedder
 from sync import protocol
-from sync.protocol import bundle, schemas
+from sync.protocol import bundle, releases, schemas
 
 log = logging.getLogger("central")
 
@@ -702,8 +704,10 @@ def create_app(
     max_body: int = DEFAULT_MAX_BODY,
     photo_dir: Any = None,
     limits: Limits | None = None,
+    update_dir: Any = None,
 ) -> FastAPI:
-    """The API on ``engine``; ``limits`` default to those for a real deployment."""
+    """The API on ``engine``; ``limits`` default to those for a real deployment;
+    ``update_dir`` the signed release repository (central/updates/repository.py)."""
     limits = limits or Limits()
     app = FastAPI(
         title="gridfield central server",
@@ -998,6 +1002,7 @@ def create_app(
         now = db.now_utc()
         return {"parts": answers, "server_time": db.iso(now), "unix_time": now.timestamp()}
 
+    _serve_updates(app, engine, update_dir)
     app.add_middleware(BodyLimit, limit=max_body)
     # answers compressed for a device that asks (HTTP's Accept-Encoding); small ones are
     # not worth it
@@ -1007,6 +1012,65 @@ def create_app(
         app.add_middleware(LoadShedder, max_waiting=limits.max_waiting)
     _publish_schemas(app)
     return app
+
+
+_METADATA_NAME = r"^([1-9][0-9]{0,9}\.)?(root|targets|snapshot|timestamp)\.json$"
+_TARGET_NAME = r"^[0-9a-f]{64}\.gridfield-[A-Za-z0-9._-]{1,150}\.tar\.gz$"
+RESIGN_CHECK_SECONDS = 60.0  # how often a request for timestamp.json checks its expiry
+RESIGN_CHECK_ENV = "GRIDFIELD_CENTRAL_RESIGN_CHECK"  # seconds (tests freeze the timestamp)
+
+
+def _serve_updates(app: FastAPI, engine: Engine, update_dir: Any) -> None:
+    """The signed release repository, read-only: TUF metadata and the release archives
+    (HTTP Range for resuming). No authentication: everything is signed, and an archive
+    is the same for every device. The timestamp (and the snapshot) are re-signed here
+    before they expire, checked at most once a minute when a device asks for them."""
+    from central.updates.repository import Repository, default_update_dir
+
+    repo = Repository(engine, FilePath(update_dir or default_update_dir(str(engine.url))))
+    checked = [-1e18]
+    lock = threading.Lock()
+    every = float(os.environ.get(RESIGN_CHECK_ENV) or RESIGN_CHECK_SECONDS)
+
+    def fresh() -> None:
+        if time.monotonic() - checked[0] < every:
+            return
+        with lock:
+            if time.monotonic() - checked[0] < every:
+                return
+            try:
+                repo.refresh_online()
+            except Exception as exc:  # serve what is there; the device judges expiry
+                log.error("could not re-sign the update timestamp: %s", exc)
+            checked[0] = time.monotonic()
+
+    fresh()
+    not_found = {404: {"model": ErrorOut, "description": "no such file"}}
+
+    @app.get(releases.UPDATES_METADATA_PATH + "/{name}", responses=not_found,
+             response_class=FileResponse)
+    def update_metadata(
+        name: Annotated[str, Path(pattern=_METADATA_NAME)],
+    ) -> FileResponse:
+        """Signed TUF metadata (``timestamp.json``, ``<version>.snapshot.json``...)."""
+        if name == "timestamp.json":
+            fresh()
+        path = repo.metadata_file(name)
+        if path is None:
+            raise ApiError(404, "not_found", f"no update metadata {name}")
+        return FileResponse(path, media_type="application/json",
+                            headers={"Cache-Control": "no-cache"})
+
+    @app.get(releases.UPDATES_TARGETS_PATH + "/{name}", responses=not_found,
+             response_class=FileResponse)
+    def update_target(
+        name: Annotated[str, Path(pattern=_TARGET_NAME)],
+    ) -> FileResponse:
+        """A release archive by its hash (``Range: bytes=N-`` resumes a download)."""
+        path = repo.target_file(name)
+        if path is None:
+            raise ApiError(404, "not_found", f"no update archive {name}")
+        return FileResponse(path, media_type="application/gzip")
 
 
 def _publish_schemas(app: FastAPI) -> None:

@@ -161,7 +161,8 @@ def _serve_app(args: argparse.Namespace, engine: Engine) -> Any:
         partial_max_age=args.partial_max_age_hours * 3600.0,
         max_waiting=args.max_waiting,
     )
-    return create_app(engine, max_body=args.max_body, photo_dir=args.photo_dir, limits=limits)
+    return create_app(engine, max_body=args.max_body, photo_dir=args.photo_dir, limits=limits,
+                      update_dir=getattr(args, "update_dir", None))
 
 
 def cmd_seed_demo(args: argparse.Namespace) -> int:
@@ -543,6 +544,116 @@ def cmd_keys_rotate(args: argparse.Namespace) -> int:
     return 0
 
 
+# -- release updates (central/updates/repository.py) -----------------------------------
+
+def _repository(args: argparse.Namespace) -> Any:
+    from central.updates.repository import Repository, default_update_dir
+
+    return Repository(_engine(args), Path(args.update_dir or default_update_dir(args.db)))
+
+
+def _districts(text: str | None) -> list[int]:
+    if not text:
+        return []
+    try:
+        ids = [int(part) for part in text.replace(" ", ",").split(",") if part]
+    except ValueError:
+        raise SystemExit(_fail(f"--districts takes org unit ids, e.g. 2,5: {text!r}")) from None
+    if any(not 1 <= i <= 2**31 - 1 for i in ids):
+        raise SystemExit(_fail("--districts: ids are whole numbers from 1"))
+    return ids
+
+
+def _release_line(r: dict[str, Any]) -> str:
+    where = "every district" if not r["districts"] else \
+        "districts " + ", ".join(map(str, r["districts"])) + f" ({len(r['grids'] or [])} grids)"
+    state = "REVOKED" if r["revoked"] else r["channel"]
+    return (f"{r['version']:<12} {r['platform']:<16} {state:<8} {r['length']:>12} bytes  "
+            f"{where}  published {r['published_at']}")
+
+
+def cmd_release(args: argparse.Namespace) -> int:
+    """Every ``central release`` command: the repository's errors are exit status 1."""
+    from central.updates.repository import ReleaseError
+    from sync.protocol.releases import InvalidVersion
+
+    try:
+        return int(args.release_func(args))
+    except (ReleaseError, InvalidVersion) as exc:
+        return _fail(f"{exc}; nothing was changed", 1)
+
+
+def cmd_release_keys_init(args: argparse.Namespace) -> int:
+    result = _repository(args).init_keys(Path(args.keys))
+    if args.json:
+        _print_json(result)
+        return 0
+    print(f"update repository made in {result['update_dir']}")
+    print(f"root and targets keys written to {result['keys_dir']} (keep it offline, e.g. a "
+          "USB stick, with a copy in a safe; the centre keeps only the snapshot and "
+          "timestamp keys)")
+    print(f"the devices' trusted root: {result['root']} -> copy it to "
+          "resources/updates/root.json before `make dist`")
+    return 0
+
+
+def cmd_release_keys_rotate_online(args: argparse.Namespace) -> int:
+    result = _repository(args).rotate_online_keys(Path(args.keys))
+    if args.json:
+        _print_json(result)
+    else:
+        print("new snapshot and timestamp keys; root re-signed to trust only them")
+    return 0
+
+
+def cmd_release_publish(args: argparse.Namespace) -> int:
+    result = _repository(args).publish(Path(args.dist), args.version, Path(args.keys),
+                                       channel=args.channel,
+                                       districts=_districts(args.districts),
+                                       platform=args.platform)
+    if args.json:
+        _print_json(result)
+    else:
+        print("published " + _release_line(result))
+    return 0
+
+
+def cmd_release_promote(args: argparse.Namespace) -> int:
+    result = _repository(args).promote(args.version, Path(args.keys), channel=args.channel,
+                                       districts=_districts(args.districts))
+    if args.json:
+        _print_json(result)
+    else:
+        for r in result:
+            print("now " + _release_line(r))
+    return 0
+
+
+def cmd_release_revoke(args: argparse.Namespace) -> int:
+    result = _repository(args).revoke(args.version, Path(args.keys))
+    if args.json:
+        _print_json(result)
+    else:
+        for r in result:
+            print(f"revoked {r['version']} ({r['platform']}): devices on it return to the "
+                  "release before it at their next sync")
+    return 0
+
+
+def cmd_release_list(args: argparse.Namespace) -> int:
+    result = _repository(args).listing()
+    if args.json:
+        _print_json(result)
+        return 0
+    for r in result["releases"]:
+        print(_release_line(r))
+    if not result["releases"]:
+        print("no releases published")
+    print("signed metadata expires: " + ", ".join(
+        f"{role} {when}" for role, when in result["expires"].items()))
+    return 0
+
+
 def cmd_config_set(args: argparse.Namespace) -> int:
     from central import settings
 
@@ -609,6 +720,13 @@ def cmd_report(args: argparse.Namespace) -> int:
     print(f"{result['month']}: {len(result['workers'])} people, "
           f"{len(result['grids'])} grids -> {args.out}")
     return 0
+
+
+def _update_dir_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--update-dir", default=None, metavar="DIR",
+                        help="the signed update repository (default: "
+                        "$GRIDFIELD_CENTRAL_UPDATE_DIR, else <sqlite file>.updates, else "
+                        "./central-updates)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -687,6 +805,7 @@ def build_parser() -> argparse.ArgumentParser:
                    "first byte, its body within as many more plus 1 s per 8 KiB received; else "
                    "408 and the connection is closed "
                    f"(default {DEFAULT_READ_TIMEOUT:g}; 0: off)")
+    _update_dir_option(p)
     p.add_argument("--log-level", default="warning",
                    choices=("critical", "error", "warning", "info", "debug"))
 
@@ -789,6 +908,52 @@ def build_parser() -> argparse.ArgumentParser:
     kp.add_argument("--batch", type=int, default=500, help="rows per transaction")
     kp.add_argument("--settle", type=float, default=2.0, metavar="SECONDS",
                     help="wait after adding the key, so running servers use it")
+
+    p = add("release", lambda _a: 2, "signed release updates for the devices (TUF)")
+    rsub = p.add_subparsers(dest="release_command", required=True)
+
+    def release(sub: Any, name: str, func: Any, help_text: str,
+                keys: bool = True) -> argparse.ArgumentParser:
+        rp: argparse.ArgumentParser = sub.add_parser(name, parents=[common], help=help_text,
+                                                     description=help_text)
+        rp.set_defaults(func=cmd_release, release_func=func)
+        _update_dir_option(rp)
+        if keys:
+            rp.add_argument("--keys", required=True, metavar="DIR",
+                            help="the offline keys directory (root.pem, targets.pem)")
+        return rp
+
+    rp = rsub.add_parser("keys", parents=[common], help="the repository's signing keys")
+    ksub2 = rp.add_subparsers(dest="release_keys_command", required=True)
+    release(ksub2, "init", cmd_release_keys_init,
+            "make the four role keys and the first metadata; root and targets keys go to "
+            "--keys DIR (offline), snapshot and timestamp stay with the centre")
+    release(ksub2, "rotate-online", cmd_release_keys_rotate_online,
+            "new snapshot and timestamp keys, root re-signed (after the centre's database "
+            "leaked)")
+    rp = release(rsub, "publish", cmd_release_publish,
+                 "sign a build (the tar.gz from `make dist`, or the built folder) as a release")
+    rp.add_argument("dist", metavar="DIST")
+    rp.add_argument("--version", required=True, help="e.g. 1.0.1 (compared as a version)")
+    rp.add_argument("--channel", choices=("stable", "pilot"), default="stable",
+                    help="pilot devices take pilot and stable releases; stable ones only "
+                    "stable (default stable)")
+    rp.add_argument("--districts", default=None, metavar="IDS",
+                    help="org unit ids (comma-separated): only devices with a grid under "
+                    "them take it (default: every district)")
+    rp.add_argument("--platform", default=None,
+                    help="default: from the archive's name, else this machine's")
+    rp = release(rsub, "promote", cmd_release_promote,
+                 "widen a release's rollout: another channel and/or districts")
+    rp.add_argument("version")
+    rp.add_argument("--channel", choices=("stable", "pilot"), default="stable")
+    rp.add_argument("--districts", default=None, metavar="IDS",
+                    help="org unit ids; default: every district")
+    rp = release(rsub, "revoke", cmd_release_revoke,
+                 "withdraw a release: devices on it return to the one before it")
+    rp.add_argument("version")
+    release(rsub, "list", cmd_release_list, "releases, their rollout and the metadata's "
+            "expiry", keys=False)
 
     p = add("config", lambda _a: 2, "settings sent to devices (quota rules, event classes)")
     csub = p.add_subparsers(dest="config_command", required=True)

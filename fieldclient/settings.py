@@ -1,4 +1,5 @@
-"""Per-device preferences (language, text size, auto-lock). Not secret, so plain JSON.
+"""Per-device preferences (language, text size, auto-lock, GPS source, the release
+channel IT puts the device on). Not secret, so plain JSON.
 
 Nothing personal goes here: it is readable without the PIN by design, so the
 lock screen can show the worker's chosen language and text size.
@@ -14,6 +15,7 @@ LANGUAGES = ("zh_CN", "en")
 TEXT_SCALES = (1.0, 1.25, 1.5, 1.75)
 AUTOLOCK_MINUTES = (1, 2, 5, 10, 15, 30)
 GPS_SOURCE_KINDS = ("system", "nmea-serial", "nmea-file")
+UPDATE_CHANNELS = ("stable", "pilot")  # as sync.protocol.releases.CHANNELS
 
 
 def parse_gps_source(spec: str) -> tuple[str, str]:
@@ -36,6 +38,7 @@ class Settings:
     text_scale: float = 1.0
     autolock_minutes: int = 5
     gps_source: str = "system"
+    update_channel: str = "stable"  # the release channel IT puts the device on
 
     def validated(self) -> Settings:
         if self.language not in LANGUAGES:
@@ -44,6 +47,8 @@ class Settings:
             self.text_scale = min(TEXT_SCALES, key=lambda s: abs(s - float(self.text_scale)))
         if self.autolock_minutes not in AUTOLOCK_MINUTES:
             self.autolock_minutes = 5
+        if self.update_channel not in UPDATE_CHANNELS:
+            self.update_channel = "stable"
         try:
             parse_gps_source(self.gps_source)
         except ValueError:

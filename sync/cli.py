@@ -238,6 +238,88 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     return cli.EXIT_OK
 
 
+def _size(length: Any) -> str:
+    return f"{(length or 0) / 2**20:.1f} MB"
+
+
+def update_lines(data: dict[str, Any]) -> list[str]:
+    """The check's or status's outcome in words (the JSON says it all)."""
+    lines = [t(QT_TRANSLATE_NOOP("sync", "当前版本：{installed}，更新通道：{channel}"),
+               installed=data.get("installed"), channel=data.get("channel"))]
+    check = data.get("last_check", data)
+    if not isinstance(check, dict):
+        return lines
+    target = check.get("target") or {}
+    state = check.get("state")
+    if check.get("message"):
+        lines.append(str(check["message"]))
+    elif check.get("action") == "return" and target:
+        lines.append(t(QT_TRANSLATE_NOOP(
+            "sync", "当前版本已被撤回：应回退到上一个版本 {version}。"),
+            version=target.get("version")))
+    elif state == "revoked":
+        lines.append(t(QT_TRANSLATE_NOOP(
+            "sync", "当前版本已被撤回，但没有可回退的更早版本。")))
+    elif state == "staged":
+        lines.append(t(QT_TRANSLATE_NOOP(
+            "sync", "新版本 {version} 已下载并验证（{size}），等待安装。"),
+                       version=target.get("version"), size=_size(target.get("length"))))
+    elif state in ("downloading", "available"):
+        lines.append(t(QT_TRANSLATE_NOOP(
+            "sync", "有新版本 {version}（{size}），已下载 {done}。"),
+                       version=target.get("version"), size=_size(target.get("length")),
+                       done=_size(check.get("downloaded"))))
+    elif state == "up_to_date":
+        lines.append(t(QT_TRANSLATE_NOOP("sync", "已是最新版本。")))
+    reason = data.get("apply_blocked_reason")
+    if reason:
+        lines.append(str(reason))
+    return lines
+
+
+def cmd_update_check(args: argparse.Namespace) -> int:
+    """``fieldclient update check``: ask the centre now, fetch what is found (within
+    ``--budget``), verify and stage it."""
+    from fieldclient.fieldwork.enrollment import enrollment
+    from fieldclient.storage.session import unlock_device
+    from fieldclient.update import client as updates
+    from fieldclient.update.policy import channel_of
+    from sync.engine import transport_for
+    from sync.errors import NotEnrolled
+    from sync.transport import skew_headers
+
+    if args.budget is not None and args.budget < 0:
+        raise cli.UsageError(t(QT_TRANSLATE_NOOP("sync", "--budget 不能是负数。")))
+    pin = cli.require_pin_stdin(args)
+    with unlock_device(args.data_dir, pin) as session:
+        info = enrollment(session)
+        if info is None:
+            raise NotEnrolled()
+        transport = transport_for(session)
+        try:
+            checker = updates.UpdateClient(args.data_dir, transport.base, transport.http,
+                                           skew_headers(), timeout=transport.timeout)
+            data = checker.check(channel_of(args.data_dir), info.grids,
+                                 updates.Budget(args.budget), download=not args.no_download)
+        finally:
+            transport.close()
+    cli.emit(args, data, update_lines(data))
+    return cli.EXIT_ERROR if data["error"] else cli.EXIT_OK
+
+
+def cmd_update_status(args: argparse.Namespace) -> int:
+    """``fieldclient update status``: installed, staged (size), the last check, and
+    whether applying is allowed now."""
+    from fieldclient.storage.session import unlock_device
+    from fieldclient.update.policy import status
+
+    pin = cli.require_pin_stdin(args)
+    with unlock_device(args.data_dir, pin) as session:
+        data = status(args.data_dir, session)
+    cli.emit(args, data, update_lines(data))
+    return cli.EXIT_OK
+
+
 def register(parser: cli.CommandParser) -> None:
     """Add ``enroll``, ``sync`` and ``simulate``, and ``--server``/``--enroll-code`` to
     the core's ``init``."""
@@ -249,3 +331,14 @@ def register(parser: cli.CommandParser) -> None:
     parser.command("sync", cmd_sync, "one full sync with the central server")
     simulate = parser.command("simulate", cmd_simulate, "synthetic field work (training data)")
     add_simulate_arguments(simulate)
+    update = parser.commands.add_parser("update", parents=[parser.common],
+                                        help="signed release updates (check, status)")
+    update_commands = update.add_subparsers(dest="update_command", required=True)
+    check = parser.command("check", cmd_update_check, "ask the centre for a release now, "
+                           "fetch, verify and stage it", into=update_commands)
+    check.add_argument("--budget", type=int, default=None, metavar="BYTES",
+                       help="fetch at most this many archive bytes (default: no limit)")
+    check.add_argument("--no-download", action="store_true",
+                       help="only say what is available")
+    parser.command("status", cmd_update_status, "installed, staged and pending update, "
+                   "and whether it may be applied now", into=update_commands)

@@ -88,6 +88,7 @@ from sync.transport import (
     app_version,
     enroll,
     normalize_server_url,
+    skew_headers,
 )
 
 HOUSEHOLD_COLUMNS = ("head_name", "address", "category", "phone", "id_number", "tags")
@@ -102,6 +103,7 @@ PULL_SECONDS_PER_COMMIT = 1.0
 HELD_UNKNOWN_KIND = "unknown_kind"  # sync_held.reason: a kind newer than this app
 HELD_FAILED = "failed"  # sync_held.reason: applying it raised here
 HELD_REPORT_LIMIT = 100  # held rows listed in a report (all are counted)
+UPDATE_CHECK_SECONDS = 3600.0  # release checks at most this often (unless fetching one)
 # Errors of the database itself (locked, disk full, I/O): never the row's fault, so
 # they stop the page (rolled back, nothing lost) instead of quarantining the row.
 _ENVIRONMENT_ERRORS = (sqlite3.OperationalError, sqlite3.InternalError,
@@ -224,6 +226,7 @@ class SyncReport:
     error: FieldClientError | None = None
     wiped: bool = False
     cancelled: bool = False  # stopped on request (lock, quit): nothing lost, not an error
+    update: dict[str, Any] | None = None  # the release check's outcome, when one ran
 
     def error_message(self, language: str | None = None) -> str | None:
         return None if self.error is None else self.error.message(language)
@@ -260,6 +263,7 @@ class SyncReport:
             "error": None if self.error is None else getattr(self.error, "code", "error"),
             "error_message": self.error_message(language),
             "wiped": self.wiped,
+            "update": self.update,
         }
 
 
@@ -640,6 +644,7 @@ class SyncEngine:
         self._photo_stored: dict[str, bool] = {}  # sha256: held by the centre (this run)
         self._no_answers = False  # this run: the server has no /sync/answers after all
         self.link = LinkState()  # loaded at each run
+        self.update_interval = UPDATE_CHECK_SECONDS
 
     # -- facts for the UI ------------------------------------------------------------
     def enrollment(self) -> Enrollment | None:
@@ -822,6 +827,7 @@ class SyncEngine:
             report.ok = report.error is None
             if report.ok:
                 self._pin_server_key(transport)
+                self._check_update(transport, report)
         except SyncCancelled:
             report.cancelled = True
         except DeviceRevoked as exc:
@@ -981,6 +987,41 @@ class SyncEngine:
             self.session.audit.append(audit.SYNC_ENROLLED, {
                 "server_key_pinned": protocol.key_fingerprint(key)})
         transport.server_key = key
+
+    def _check_update(self, transport: Transport, report: SyncReport) -> None:
+        """After a successful sync: ask the centre's signed release repository for a newer
+        release for this device (channel, grids) and fetch a piece of it within the
+        link's budget (fieldclient.update.client). At most every ``update_interval``
+        seconds unless a download is under way; never fails the sync: the outcome is
+        ``report.update`` and ``report.steps["update"]``. A device without a trusted
+        root (an app built without resources/updates/root.json) does not ask."""
+        from fieldclient.update import client as updates
+        from fieldclient.update.policy import channel_of
+
+        data_dir = self.session.paths.root
+        paths = updates.UpdatePaths.of(data_dir)
+        info = self.enrollment()
+        if not isinstance(transport, HttpTransport) or info is None or not (
+                (paths.metadata / "root.json").is_file() or updates.BUNDLED_ROOT.is_file()):
+            return
+        last = updates.last_check(data_dir) or {}
+        when = last.get("checked_at")
+        if last.get("state") != "downloading" and isinstance(when, int | float) \
+                and 0 <= time.time() - when < self.update_interval:
+            return
+        checker = updates.UpdateClient(data_dir, transport.base, transport.http,
+                                       skew_headers(), timeout=transport.timeout,
+                                       should_stop=self.cancel_event.is_set)
+        try:
+            result = checker.check(channel_of(data_dir), info.grids,
+                                   updates.Budget.for_link(self.link.rate))
+        except OSError:  # its state could not be written (a full disk): next time
+            report.steps["update"] = "failed"
+            return
+        finally:
+            transport.bytes_received += checker.bytes_received
+        report.update = result
+        report.steps["update"] = str(result["error"] or result["state"])
 
     def backlog(self) -> dict[str, Any]:
         """What is still to send and how long the link needs for it at its measured rate

@@ -31,23 +31,23 @@ MAY_IMPORT: dict[str, set[str]] = {
     "fieldclient.fieldwork": {
         "fieldclient.photos", "fieldclient.storage", "fieldclient.security", "fieldclient.geo",
     },
-    # Release updates (installing, rolling back): beside the CLI, below sync and ui.
+    # release updates: checking, fetching, staging, installing, rolling back
     "fieldclient.update": {
         "fieldclient.fieldwork", "fieldclient.photos", "fieldclient.storage",
         "fieldclient.security", "fieldclient.geo",
     },
     "fieldclient.cli": {
-        "fieldclient.fieldwork", "fieldclient.photos", "fieldclient.storage",
-        "fieldclient.security", "fieldclient.geo", "fieldclient.update",
+        "fieldclient.update", "fieldclient.fieldwork", "fieldclient.photos", "fieldclient.storage",
+        "fieldclient.security", "fieldclient.geo",
     },
     "sync": {
-        "fieldclient.fieldwork", "fieldclient.photos", "fieldclient.storage",
-        "fieldclient.security", "fieldclient.geo", "fieldclient.cli", "fieldclient.update",
+        "fieldclient.update", "fieldclient.fieldwork", "fieldclient.photos", "fieldclient.storage",
+        "fieldclient.security", "fieldclient.geo", "fieldclient.cli",
     },
     "central": {"sync.protocol"},
     "ui": {
-        "fieldclient.fieldwork", "fieldclient.photos", "fieldclient.storage",
-        "fieldclient.security", "fieldclient.geo", "fieldclient.update", "sync",
+        "fieldclient.update", "fieldclient.fieldwork", "fieldclient.photos", "fieldclient.storage",
+        "fieldclient.security", "fieldclient.geo", "sync",
     },
 }
 PACKAGES = ("fieldclient", "sync", "central", "ui")
@@ -126,7 +126,8 @@ def allowed(importer: str, imported: str) -> bool:
     if target == "sync.protocol":
         # the field-work domain evaluates the rules and figures shared with the centre
         # (sync.protocol.quotarules, sync.protocol.review): they build on nothing of ours
-        return source in ("sync", "ui", "fieldclient.fieldwork")
+        # and the release updater applies the release rules the centre signs by
+        return source in ("sync", "ui", "fieldclient.fieldwork", "fieldclient.update")
     return target in MAY_IMPORT.get(source, set())
 
 

@@ -2589,6 +2589,49 @@ Go outdoors to an open place, away from tall buildings and trees.</translation>
     </message>
   </context>
   <context>
+    <name>UpdateSettings</name>
+    <message>
+      <source>软件更新</source>
+      <translation>Software update</translation>
+    </message>
+    <message>
+      <source>立即更新</source>
+      <translation>Update now</translation>
+    </message>
+    <message>
+      <source>试点</source>
+      <translation>pilot</translation>
+    </message>
+    <message>
+      <source>正式</source>
+      <translation>stable</translation>
+    </message>
+    <message>
+      <source>当前版本：{version}；更新通道：{channel}</source>
+      <translation>Version {version}; update channel: {channel}</translation>
+    </message>
+    <message>
+      <source>当前版本已被撤回，将回退到 {version}。</source>
+      <translation>This version has been withdrawn; the app will return to {version}.</translation>
+    </message>
+    <message>
+      <source>新版本 {version} 已下载并验证（{size}），可以安装。</source>
+      <translation>New version {version} downloaded and verified ({size}), ready to install.</translation>
+    </message>
+    <message>
+      <source>有新版本 {version}（{size}），已下载 {done}，同步时继续下载。</source>
+      <translation>New version {version} ({size}): {done} downloaded so far; the download goes on at each sync.</translation>
+    </message>
+    <message>
+      <source>已是最新版本。</source>
+      <translation>This is the latest version.</translation>
+    </message>
+    <message>
+      <source>还没有检查过更新（同步成功后自动检查）。</source>
+      <translation>Not checked for updates yet (checked after each successful sync).</translation>
+    </message>
+  </context>
+  <context>
     <name>VerifyDialog</name>
     <message>
       <source>现场核查</source>
@@ -3543,6 +3586,42 @@ Go outdoors to an open place, away from tall buildings and trees.</translation>
       <source>网格边界数据无法读取（{reason}）。</source>
       <translation>The grid boundary cannot be read ({reason}).</translation>
     </message>
+    <message>
+      <source>检查更新失败，下次同步时再试。</source>
+      <translation>Checking for updates failed; it is tried again at the next sync.</translation>
+    </message>
+    <message>
+      <source>本应用没有配置更新的信任根（root.json），无法检查更新。请联系信息管理员。</source>
+      <translation>This app has no trusted root for updates (root.json), so it cannot check for updates. Please contact your IT administrator.</translation>
+    </message>
+    <message>
+      <source>无法从服务器获取更新，下次同步时继续。已下载的部分已保存。</source>
+      <translation>Could not get the update from the server; it goes on at the next sync. What was downloaded is kept.</translation>
+    </message>
+    <message>
+      <source>下载的更新文件与签名不符（可能被篡改），已丢弃，未安装。</source>
+      <translation>The downloaded update does not match its signature (it may have been tampered with); it was discarded and not installed.</translation>
+    </message>
+    <message>
+      <source>服务器的更新签名已过期（可能是冻结攻击或服务器故障），已拒绝。请联系信息管理员。</source>
+      <translation>The server's update signatures have expired (a freeze attack or a server fault); refused. Please contact your IT administrator.</translation>
+    </message>
+    <message>
+      <source>服务器的更新信息比本机已验证过的还旧（可能是回滚攻击），已拒绝。请联系信息管理员。</source>
+      <translation>The server's update information is older than what this device has already verified (a rollback attack); refused. Please contact your IT administrator.</translation>
+    </message>
+    <message>
+      <source>更新信息的签名无效或不是受信任的密钥签的，已拒绝。请联系信息管理员。</source>
+      <translation>The update information has an invalid signature or was signed by a key that is not trusted (wrong key); refused. Please contact your IT administrator.</translation>
+    </message>
+    <message>
+      <source>服务器的更新信息无法识别，已拒绝。</source>
+      <translation>The server's update information is not understood; refused.</translation>
+    </message>
+    <message>
+      <source>存储空间不足，无法下载更新：需要{needed_mb} MB，只剩{free_mb} MB。</source>
+      <translation>Not enough storage space to download the update: {needed_mb} MB needed, only {free_mb} MB free.</translation>
+    </message>
   </context>
   <context>
     <name>eventCategory</name>
@@ -4405,6 +4484,34 @@ Go outdoors to an open place, away from tall buildings and trees.</translation>
       <source>已生成培训数据：走访{visits}条，巡查{patrols}次，照片{photos}张，事件{events}件（待上传{pending}条）</source>
       <translation>Training data created: {visits} visits, {patrols} patrols, {photos} photos, {events} events ({pending} waiting to upload)</translation>
     </message>
+    <message>
+      <source>当前版本：{installed}，更新通道：{channel}</source>
+      <translation>Version {installed}, update channel: {channel}</translation>
+    </message>
+    <message>
+      <source>当前版本已被撤回：应回退到上一个版本 {version}。</source>
+      <translation>This version has been withdrawn: return to the previous version {version}.</translation>
+    </message>
+    <message>
+      <source>当前版本已被撤回，但没有可回退的更早版本。</source>
+      <translation>This version has been withdrawn, but there is no earlier version to return to.</translation>
+    </message>
+    <message>
+      <source>新版本 {version} 已下载并验证（{size}），等待安装。</source>
+      <translation>New version {version} downloaded and verified ({size}), waiting to be installed.</translation>
+    </message>
+    <message>
+      <source>有新版本 {version}（{size}），已下载 {done}。</source>
+      <translation>New version {version} ({size}), {done} downloaded.</translation>
+    </message>
+    <message>
+      <source>已是最新版本。</source>
+      <translation>This is the latest version.</translation>
+    </message>
+    <message>
+      <source>--budget 不能是负数。</source>
+      <translation>--budget cannot be negative.</translation>
+    </message>
   </context>
   <context>
     <name>taskWidgets</name>
@@ -4497,6 +4604,17 @@ Go outdoors to an open place, away from tall buildings and trees.</translation>
     <message>
       <source>走访{category}（{period}至少{times}次）</source>
       <translation>Visit {category} (at least {times}× {period})</translation>
+    </message>
+  </context>
+  <context>
+    <name>update</name>
+    <message>
+      <source>正在巡查：结束巡查后才能更新。</source>
+      <translation>A patrol is under way: the update can be installed after it ends.</translation>
+    </message>
+    <message>
+      <source>还有{records}条记录、{photos}张照片未同步：同步完成后才能更新。</source>
+      <translation>{records} records and {photos} photos are not synced yet: the update can be installed once they are.</translation>
     </message>
   </context>
   <context>

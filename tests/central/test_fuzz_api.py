@@ -344,7 +344,11 @@ def test_document_is_valid(api: schemathesis.BaseSchema, target: FuzzTarget) -> 
         jsonschema_rs.validator_for({"$ref": f"#/components/schemas/{name}",
                                      "components": {"schemas": components}})
     unsigned = {(m, p) for m, p in OPERATIONS if not _signed_operation(api, m, p)}
-    assert unsigned == {("GET", "/api/v1/health"), ("POST", "/api/v1/enroll")}
+    # open to all: health, enrollment, and the signed release repository (TUF metadata
+    # and archives: what they hold is signed, and the same for every device)
+    assert unsigned == {("GET", "/api/v1/health"), ("POST", "/api/v1/enroll"),
+                        ("GET", "/api/v1/updates/metadata/{name}"),
+                        ("GET", "/api/v1/updates/targets/{name}")}
 
 
 # -- every operation, signed ------------------------------------------------------------------
@@ -415,7 +419,7 @@ def test_unauthenticated(api: schemathesis.BaseSchema, target: FuzzTarget, metho
     """Never data without a good signature: a request that is well-formed but not
     signed right is a 401; whatever else, a documented 4xx."""
     if not _signed_operation(api, method, path):
-        pytest.skip("open to all (health, enroll): fuzzed by test_signed")
+        pytest.skip("open to all (health, enroll, updates): fuzzed by test_signed")
     operation = api[path][method]
     http = requests.Session()
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 from pytestqt.qtbot import QtBot
 from uihelpers import OTHER_PIN, PIN, click, settle, type_pin
 
@@ -114,3 +117,40 @@ def test_lock_closes_the_change_pin_dialog(unlocked: AppController, qtbot: QtBot
     unlocked.lock("idle")
     assert unlocked.change_pin_dialog is None
     assert not dialog.isVisible()
+
+
+def _stage(data_dir: Path, version: str, length: int) -> None:
+    """A verified update as fieldclient.update.client stages it (staged.json last)."""
+    staged = data_dir / "updates" / "staged"
+    name = f"gridfield-{version}-linux-x86_64.tar.gz"
+    (staged / version).mkdir(parents=True)
+    (staged / version / name).write_bytes(b"\0" * length)
+    (staged / "staged.json").write_text(json.dumps({
+        "version": version, "archive": name, "sha256": "0" * 64, "length": length,
+        "channel": "stable", "staged_at": 0, "action": "update"}))
+
+
+def test_release_update_section(unlocked: AppController, qtbot: QtBot) -> None:
+    from fieldclient import __version__
+    from fieldclient.fieldwork.households import create_household
+
+    _, page = settings_page(unlocked)
+    section = page.updates
+    assert __version__ in section.summary.text()
+    assert "还没有检查过更新" in section.summary.text()
+    assert not section.update_button.isEnabled()
+    _stage(unlocked.data_dir, "9.0.1", 3 * 2**20)
+    page.refresh()
+    assert "9.0.1" in section.summary.text() and "3.0 MB" in section.summary.text()
+    assert section.update_button.isEnabled()
+    with qtbot.waitSignal(section.update_now_requested) as asked:
+        click(qtbot, section.update_button)
+    assert asked.args == ["9.0.1"]
+    assert unlocked.session is not None
+    create_household(unlocked.session, "赵六", "人民路1号")  # not synced yet
+    page.refresh()
+    assert not section.update_button.isEnabled()
+    assert "1条记录" in section.reason.text()
+    click(qtbot, page.language_buttons["en"])
+    qtbot.waitUntil(lambda: section.update_button.text() == "Update now")
+    assert "Version" in section.summary.text() or "version" in section.summary.text()

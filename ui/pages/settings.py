@@ -1,4 +1,5 @@
-"""Settings: language, text size, auto-lock, lock now, change PIN, device information."""
+"""Settings: language, text size, auto-lock, positioning, release updates, lock now,
+change PIN, device information."""
 
 from __future__ import annotations
 
@@ -91,6 +92,12 @@ class SettingsPage(Page):
         self.gps = GpsSettings(controller)
         column.addWidget(self.gps)
 
+        # release updates (ui/pages/update_settings.py)
+        from ui.pages.update_settings import UpdateSettings
+
+        self.updates = UpdateSettings(controller)
+        column.addWidget(self.updates)
+
         # security
         column.addWidget(self._heading("security"))
         row = QHBoxLayout()
@@ -179,6 +186,7 @@ class SettingsPage(Page):
         if settings.autolock_minutes in self.autolock_buttons:
             self.autolock_buttons[settings.autolock_minutes].setChecked(True)
         self.gps.refresh()
+        self.updates.refresh()
         self._refresh_facts()
 
     def _map_text(self) -> str:
