@@ -275,7 +275,7 @@ def _operator() -> str:
 
 def cmd_devices(args: argparse.Namespace) -> int:
     engine = _engine(args)
-    rows = auditanchor.overview(engine)
+    rows = auditanchor.fleet_overview(engine)
     if args.flagged:
         rows = [r for r in rows if r["flags"]]
     _audit(engine, "devices", [r["device_id"] for r in rows], flagged=bool(args.flagged))
@@ -285,17 +285,7 @@ def cmd_devices(args: argparse.Namespace) -> int:
     if not rows:
         print("no flagged devices" if args.flagged else "no devices enrolled")
         return 0
-    for r in rows:
-        head = "never anchored" if r["audit_head"] is None else (
-            f"audit log {r['audit_head']} entries (anchored {r['audit_anchored_at']})")
-        pins = r["pin_failures_total"]
-        print(f"{r['device_id']} {r['name']} ({r['person']}, {r['role']}) {r['status']}"
-              + (f", uploading until {r['upload_until']}"
-                 if r["status"] == "revoked" and r["upload_until"] else ""))
-        print(f"  last contact {r['last_contact'] or 'never'}; {head}"
-              + ("" if pins is None else f"; wrong PINs since set-up: {pins}"))
-        for flag in r["flags"]:
-            print(f"  FLAG {flag['verdict']} at {flag['received_at']}: {flag['detail']}")
+    sys.stdout.write(auditanchor.render_table(rows))
     return 0
 
 
@@ -709,8 +699,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="let it upload what it holds first, for up to DAYS days (then it "
                    "erases itself in any case)")
 
-    p = add("devices", cmd_devices, "enrolled devices: last contact, audit log anchored at "
-            "the centre, wrong PINs, flags (a log that shrank or was rewritten)")
+    p = add("devices", cmd_devices, "the fleet: each device with its person and grids, app "
+            "version, update channel, last contact, ops and photo bytes waiting (as reported "
+            "at its last sync), audit log anchored at the centre, wrong PINs, secret store, "
+            "status, and flags (a log that shrank or was rewritten)")
     p.add_argument("--flagged", action="store_true", help="only devices with open flags")
     dsub = p.add_subparsers(dest="devices_command")
     dp = dsub.add_parser("history", parents=[common],

@@ -1,4 +1,5 @@
-"""Per-device preferences (language, text size, auto-lock). Not secret, so plain JSON.
+"""Per-device preferences (language, text size, auto-lock, update channel). Not secret,
+so plain JSON.
 
 Nothing personal goes here: it is readable without the PIN by design, so the
 lock screen can show the worker's chosen language and text size.
@@ -14,6 +15,10 @@ LANGUAGES = ("zh_CN", "en")
 TEXT_SCALES = (1.0, 1.25, 1.5, 1.75)
 AUTOLOCK_MINUTES = (1, 2, 5, 10, 15, 30)
 GPS_SOURCE_KINDS = ("system", "nmea-serial", "nmea-file")
+# Which releases the device takes (IT sets it; a pilot group gets a release first). The
+# same list as sync.protocol.UPDATE_CHANNELS (the device reports its channel to the
+# centre's fleet view; tests/sync/test_fleet_status.py keeps the two equal).
+UPDATE_CHANNELS = ("stable", "pilot")
 
 
 def parse_gps_source(spec: str) -> tuple[str, str]:
@@ -36,6 +41,7 @@ class Settings:
     text_scale: float = 1.0
     autolock_minutes: int = 5
     gps_source: str = "system"
+    update_channel: str = "stable"
 
     def validated(self) -> Settings:
         if self.language not in LANGUAGES:
@@ -48,6 +54,8 @@ class Settings:
             parse_gps_source(self.gps_source)
         except ValueError:
             self.gps_source = "system"
+        if self.update_channel not in UPDATE_CHANNELS:
+            self.update_channel = "stable"
         return self
 
 
