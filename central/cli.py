@@ -569,6 +569,60 @@ def cmd_config_show(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_grids_list(args: argparse.Namespace) -> int:
+    from central import settings
+
+    rows = settings.list_grids(_engine(args))
+    if args.json:
+        _print_json(rows)
+        return 0
+    for r in rows:
+        shape = (f"boundary of {r['boundary_vertices']} positions (set "
+                 f"{r['boundary_updated_at']})" if r["boundary_vertices"] else "no boundary")
+        print(f"grid {r['grid_id']} {r['name']}: {shape}")
+    if not rows:
+        print("no grids")
+    return 0
+
+
+def cmd_grids_set_boundary(args: argparse.Namespace) -> int:
+    from central import settings
+
+    try:
+        value = json.loads(Path(args.file).read_text("utf-8-sig"))
+    except OSError as exc:
+        return _fail(f"cannot read {args.file}: {exc.strerror}")
+    except (UnicodeDecodeError, ValueError) as exc:
+        return _fail(f"{args.file} is not valid UTF-8 JSON: {exc}; nothing was changed", 1)
+    try:
+        result = settings.set_boundary(_engine(args), args.grid, value, args.crs)
+    except settings.SettingError as exc:
+        return _fail(f"{args.file}: {exc}; nothing was changed", 1)
+    if args.json:
+        _print_json({k: v for k, v in result.items() if k != "boundary"})
+    else:
+        print(f"boundary of grid {args.grid} ({result['name']}) stored: "
+              f"{result['vertices']} positions"
+              + (" converted from GCJ-02 to WGS-84" if args.crs == "gcj02" else "")
+              + "; its devices get it on their next sync")
+    return 0
+
+
+def cmd_grids_clear_boundary(args: argparse.Namespace) -> int:
+    from central import settings
+
+    try:
+        result = settings.set_boundary(_engine(args), args.grid, None)
+    except settings.SettingError as exc:
+        return _fail(f"{exc}; nothing was changed", 1)
+    if args.json:
+        _print_json({k: v for k, v in result.items() if k != "boundary"})
+    else:
+        print(f"boundary of grid {args.grid} ({result['name']}) removed; its devices drop "
+              "it on their next sync")
+    return 0
+
+
 def cmd_report(args: argparse.Namespace) -> int:
     import time
 
@@ -787,6 +841,24 @@ def build_parser() -> argparse.ArgumentParser:
                     help="org unit (district, town, ...) it applies to; default: everywhere")
     cp = csub.add_parser("show", parents=[common], help="the stored settings")
     cp.set_defaults(func=cmd_config_show)
+
+    p = add("grids", lambda _a: 2, "grids and their boundaries (sent to the grids' devices)")
+    gsub = p.add_subparsers(dest="grids_command", required=True)
+    gp = gsub.add_parser("list", parents=[common], help="every grid, with its boundary's size")
+    gp.set_defaults(func=cmd_grids_list)
+    gp = gsub.add_parser("set-boundary", parents=[common],
+                         help="validate and store a grid's boundary from a GeoJSON file "
+                         "(Polygon or MultiPolygon, bare, in a Feature or a "
+                         "FeatureCollection; rings closed; at most 20,000 positions)")
+    gp.set_defaults(func=cmd_grids_set_boundary)
+    gp.add_argument("grid", type=int, help="the grid's org unit id")
+    gp.add_argument("file", help="the boundary as a UTF-8 GeoJSON file")
+    gp.add_argument("--crs", choices=("wgs84", "gcj02"), default="wgs84",
+                    help="the file's coordinates: wgs84 (GPS, BeiDou, CGCS2000; default) or "
+                    "gcj02 (drawn on a Chinese web map: converted to WGS-84)")
+    gp = gsub.add_parser("clear-boundary", parents=[common], help="remove a grid's boundary")
+    gp.set_defaults(func=cmd_grids_clear_boundary)
+    gp.add_argument("grid", type=int, help="the grid's org unit id")
 
     p = add("report", cmd_report, "the monthly assessment per worker (the devices' review "
             "figures), worst first")

@@ -533,6 +533,20 @@ settings = Table(
 )
 Index("ix_settings_key", settings.c.key, settings.c.org_unit_id)
 
+# migration 16: a grid's boundary (GeoJSON MultiPolygon, WGS-84, as
+# sync.protocol.boundary.normalize_boundary makes it; NULL: removed), sent to the grid's
+# devices as the pull kind ``grid``. Not personal data: in the clear, like org units.
+grid_boundaries = Table(
+    "grid_boundaries",
+    metadata,
+    Column("grid_id", Integer, ForeignKey("org_units.id"), primary_key=True),
+    Column("boundary", JSON, nullable=True),
+    Column("vertices", Integer, nullable=False),
+    Column("updated_at", String(32), nullable=False),
+    Column("updated_seq", BigInteger, nullable=False),
+)
+Index("ix_grid_boundaries_seq", grid_boundaries.c.updated_seq)
+
 V5_TABLES = ("task_responses", "settings")
 
 
@@ -1158,6 +1172,12 @@ def _migration_15(conn: Connection) -> None:
             conn.execute(text(f"ALTER TABLE devices ADD COLUMN {name} {kind}"))
 
 
+def _migration_16(conn: Connection) -> None:
+    """Grid boundaries from the centre (``central grids set-boundary``; pull kind
+    ``grid``): a new table, nothing existing changes."""
+    metadata.create_all(conn, tables=[grid_boundaries])
+
+
 # Migration 14's backfill walks the review records by feed number through a partial
 # index that lives while it runs (kept, it would cost every record stored later). The
 # query names the kinds as the index does, literally, so SQLite and PostgreSQL both see
@@ -1427,6 +1447,7 @@ MIGRATIONS: list[tuple[int, Callable[[Connection], None]]] = [
     (13, _migration_13),
     (14, _migration_14),
     (15, _migration_15),
+    (16, _migration_16),
 ]
 LATEST_VERSION = MIGRATIONS[-1][0]
 

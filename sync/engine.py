@@ -1999,6 +1999,12 @@ def _pull_device(engine: SyncEngine, data: dict[str, Any], seq: int,
     reviews.save_pulled_device(engine.session, data, seq)
 
 
+def _pull_grid(engine: SyncEngine, data: dict[str, Any], seq: int,
+               state: _PageState) -> None:
+    """A grid's own data: its boundary, drawn on the maps of the grid."""
+    serverconfig.save_grid(engine.session.db, data, seq)
+
+
 PULL_APPLIERS: dict[str, PullApplier] = {
     "household": _pull_household,
     "conflict": _pull_conflict,
@@ -2009,4 +2015,5 @@ PULL_APPLIERS: dict[str, PullApplier] = {
     "review": _pull_review,
     "patrol": _pull_patrol,
     "device": _pull_device,
+    "grid": _pull_grid,
 }

@@ -723,6 +723,23 @@ def _review_access(db: sqlite_utils.Database) -> None:
     )
 
 
+def _grids(db: sqlite_utils.Database) -> None:
+    """Grid-level data from the centre (pull kind ``grid``): each grid's boundary
+    (GeoJSON MultiPolygon, WGS-84; NULL when IT removed it), drawn on the maps of that
+    grid (fieldclient.fieldwork.serverconfig.grid_boundary)."""
+    run_script(db,
+        """
+        CREATE TABLE sync_grids (
+            id TEXT PRIMARY KEY,
+            name TEXT,
+            boundary TEXT,
+            updated_at TEXT,
+            server_seq INTEGER NOT NULL
+        );
+        """
+    )
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "core: meta, append-only audit log, outbox, blob index", _core_tables),
     Migration(2, "household registry and members", _households),
@@ -739,6 +756,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(11, "review: households' known positions, who made a pulled visit", _review),
     Migration(12, "review access: reviews, other devices' patrols and last contact",
               _review_access),
+    Migration(13, "grid boundaries from the centre", _grids),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version

@@ -390,6 +390,14 @@ Review access (issue 13). What a device pulls depends on its person's role:
   texts come as written (review reads them; they are sealed at rest at the centre and
   in the device's encrypted database).
 
+Grid-level data: ``grid`` (every device of the grid), ``data = {"id" (the grid id, as
+text), "name", "boundary": a GeoJSON MultiPolygon or null (no boundary, or IT removed
+it), "updated_at"}``. The boundary is WGS-84, ``[lon, lat]`` positions, closed rings, at
+most :data:`sync.protocol.boundary.MAX_VERTICES` positions, as
+:func:`sync.protocol.boundary.normalize_boundary` makes it (``central grids
+set-boundary``); a device keeps it per grid and draws the grid shown on its maps. It
+moves in the feed whenever IT sets or removes the boundary.
+
 An older device keeps rows of these kinds held (``sync_held``, reason
 ``unknown_kind``) and applies them after its upgrade, like any kind newer than the app.
 
@@ -476,7 +484,7 @@ OP_KINDS = (
 OP_STATUSES = ("applied", "duplicate", "conflict", "rejected", "retry_later")
 CONFLICT_CHOICES = ("kept", "other")
 PULL_KINDS = ("household", "conflict", "event", "task", "visit", "config", "review", "patrol",
-              "device")
+              "device", "grid")
 REVIEW_STATES = ("approved", "has_issues", "rejected")  # review.create state (ODK Central's)
 REVIEW_TARGETS = ("visit", "patrol")  # what a review is about
 REVIEWER_ROLES = ("leader", "supervisor")  # who may review a grid's work
@@ -627,7 +635,7 @@ class PushResponse(TypedDict):
 class Change(TypedDict):
     seq: int
     kind: Literal["household", "conflict", "event", "task", "visit", "config", "review",
-                  "patrol", "device"]
+                  "patrol", "device", "grid"]
     id: str
     data: dict[str, Any]
 

@@ -616,6 +616,24 @@ class PulledDevice(_Open):
     last_contact: Annotated[str, Txt(40)] | None = None
 
 
+def _boundary(value: Any) -> Any:
+    from sync.protocol.boundary import InvalidBoundary, check_pulled
+
+    try:
+        return check_pulled(value)
+    except InvalidBoundary as exc:
+        raise ValueError(str(exc)) from None
+
+
+class PulledGrid(_Open):
+    """A grid's own data (its boundary), for every device of the grid."""
+
+    id: Annotated[str, AfterValidator(_digits_id)]
+    name: Annotated[str, Txt(100)] | None = None
+    boundary: Annotated[dict[str, Any] | None, AfterValidator(_boundary)] = None
+    updated_at: Annotated[str, Txt(40)] | None = None
+
+
 PULL_DATA: dict[str, type[BaseModel]] = {
     "household": PulledHousehold,
     "conflict": PulledConflict,
@@ -626,6 +644,7 @@ PULL_DATA: dict[str, type[BaseModel]] = {
     "review": PulledReview,
     "patrol": PulledPatrol,
     "device": PulledDevice,
+    "grid": PulledGrid,
 }
 assert set(PULL_DATA) == set(protocol.PULL_KINDS)
 

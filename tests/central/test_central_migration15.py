@@ -52,15 +52,15 @@ def test_migration_15_adds_the_fleet_columns_and_keeps_every_device(
             {"p": person, "k": "k" * 44})
         before = dict(conn.execute(text("SELECT * FROM devices")).mappings().one())
     with engine.connect() as conn:
-        assert db.pending_versions(conn) == [15]
-    assert db.migrate(engine) == (14, 15)
+        assert db.pending_versions(conn) == [15, 16]
+    assert db.migrate(engine) == (14, db.LATEST_VERSION)
     with engine.connect() as conn:
         names = {c["name"] for c in inspect(conn).get_columns("devices")}
         assert set(db.FLEET_COLUMNS) <= names
         row = dict(conn.execute(select(db.devices)).mappings().one())
     assert {k: row[k] for k in before} == before
     assert all(row[c] is None for c in db.FLEET_COLUMNS)
-    assert db.migrate(engine) == (15, 15)  # a second run changes nothing
+    assert db.migrate(engine) == (db.LATEST_VERSION, db.LATEST_VERSION)  # once is enough
     out = subprocess.run([*CLI, "devices", "--json", "--db", url, "--key-file", str(key_file)],
                          capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
