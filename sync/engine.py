@@ -957,7 +957,7 @@ class SyncEngine:
             " max(b.size) - coalesce(max(u.offset), 0) AS left_bytes FROM blobs b"
             " LEFT JOIN photo_uploads u ON u.sha256 = b.sha256"
             " WHERE u.state IS NULL OR u.state = 'pending' GROUP BY b.sha256)").fetchone()
-        store = Vault(self.session.paths.root).info().get("secret_store")
+        store = Vault(self.session.paths.root).store_kind()
         channel = load_settings(self.session.paths.settings).update_channel
         return {
             "channel": channel if channel in protocol.UPDATE_CHANNELS else "stable",
