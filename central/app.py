@@ -499,6 +499,9 @@ class AnchorIn(BaseModel):
     intact: bool
     pin_failures_total: Annotated[StrictInt, Field(ge=0, le=2**31)] | None = None
     recovery: RecoveryIn | None = None  # the PIN recovery share, when it is new
+    # the device's status (level 5), checked on its own: a status the centre refuses
+    # (a newer device's channel, say) does not cost the anchor
+    status: dict[str, Any] | None = None
 
 
 class RecoveryOut(BaseModel):
@@ -509,6 +512,11 @@ class AnchorOut(BaseModel):
     verdict: str
     anchored_seq: int
     recovery_stored: bool | None = None
+    status_stored: bool | None = None
+
+
+class StatusOut(BaseModel):
+    stored: bool
 
 
 class BundlePartOut(BaseModel):
@@ -590,7 +598,8 @@ def _authenticate(
                 device, method, path, db.iso(now))
             if uploading:  # revoked, but sending what it holds first (sync.protocol)
                 conn.execute(update(db.devices).where(db.devices.c.id == device_id)
-                             .values(last_contact=db.iso(now)))
+                             .values(last_contact=db.iso(now),
+                                     **auditanchor.contact_values(headers)))
                 role, grids = _role_and_grids(conn, int(device["person_id"]))
             elif device["status"] == "revoked":
                 wipe = conn.execute(
@@ -601,7 +610,8 @@ def _authenticate(
             else:
                 conn.execute(
                     update(db.devices).where(db.devices.c.id == device_id)
-                    .values(**reviews.note_contact(conn, device, now))
+                    .values(**reviews.note_contact(conn, device, now),
+                            **auditanchor.contact_values(headers))
                 )
                 if server_unix - _last_prune[0] > 60:  # replays this old fail the skew test
                     _last_prune[0] = server_unix
@@ -924,7 +934,27 @@ def create_app(
         if req.recovery is not None:
             recovery.store(engine, device.device_id, req.recovery.nonce, req.recovery.code)
             answer["recovery_stored"] = True
+        if req.status is not None:
+            try:
+                auditanchor.store_status(engine, device.device_id, req.status)
+                answer["status_stored"] = True
+            except schemas.SchemaError as exc:
+                log.warning("device %s sent a status refused: %s", device.device_id,
+                            exc.detail)
+                answer["status_stored"] = False
         return answer
+
+    @app.post(protocol.DEVICE_STATUS_PATH, response_model=StatusOut,
+              responses={**sync_errors, 422: {"model": InvalidOut}})
+    def device_status(device: Device, req: schemas.DeviceStatus) -> dict[str, Any]:
+        """What the device still has to send, its update channel and secret store, for
+        IT's fleet view (``central devices``); refused whole (422) when a value does not
+        fit (sync.protocol, "device status"), and nothing is kept."""
+        try:
+            auditanchor.store_status(engine, device.device_id, req.model_dump())
+        except schemas.SchemaError as exc:  # what the model lets through, bounds too
+            raise ApiError(422, "invalid_input", f"device status: {exc.detail}") from None
+        return {"stored": True}
 
     @app.post(protocol.RECOVERY_PATH, response_model=RecoveryOut, responses=sync_errors)
     def device_recovery(device: Device, req: RecoveryIn) -> dict[str, Any]:

@@ -277,7 +277,7 @@ def _operator() -> str:
 
 def cmd_devices(args: argparse.Namespace) -> int:
     engine = _engine(args)
-    rows = auditanchor.overview(engine)
+    rows = auditanchor.fleet_overview(engine)
     if args.flagged:
         rows = [r for r in rows if r["flags"]]
     _audit(engine, "devices", [r["device_id"] for r in rows], flagged=bool(args.flagged))
@@ -287,17 +287,7 @@ def cmd_devices(args: argparse.Namespace) -> int:
     if not rows:
         print("no flagged devices" if args.flagged else "no devices enrolled")
         return 0
-    for r in rows:
-        head = "never anchored" if r["audit_head"] is None else (
-            f"audit log {r['audit_head']} entries (anchored {r['audit_anchored_at']})")
-        pins = r["pin_failures_total"]
-        print(f"{r['device_id']} {r['name']} ({r['person']}, {r['role']}) {r['status']}"
-              + (f", uploading until {r['upload_until']}"
-                 if r["status"] == "revoked" and r["upload_until"] else ""))
-        print(f"  last contact {r['last_contact'] or 'never'}; {head}"
-              + ("" if pins is None else f"; wrong PINs since set-up: {pins}"))
-        for flag in r["flags"]:
-            print(f"  FLAG {flag['verdict']} at {flag['received_at']}: {flag['detail']}")
+    sys.stdout.write(auditanchor.render_table(rows))
     return 0
 
 
@@ -691,6 +681,60 @@ def cmd_config_show(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_grids_list(args: argparse.Namespace) -> int:
+    from central import settings
+
+    rows = settings.list_grids(_engine(args))
+    if args.json:
+        _print_json(rows)
+        return 0
+    for r in rows:
+        shape = (f"boundary of {r['boundary_vertices']} positions (set "
+                 f"{r['boundary_updated_at']})" if r["boundary_vertices"] else "no boundary")
+        print(f"grid {r['grid_id']} {r['name']}: {shape}")
+    if not rows:
+        print("no grids")
+    return 0
+
+
+def cmd_grids_set_boundary(args: argparse.Namespace) -> int:
+    from central import settings
+
+    try:
+        value = json.loads(Path(args.file).read_text("utf-8-sig"))
+    except OSError as exc:
+        return _fail(f"cannot read {args.file}: {exc.strerror}")
+    except (UnicodeDecodeError, ValueError) as exc:
+        return _fail(f"{args.file} is not valid UTF-8 JSON: {exc}; nothing was changed", 1)
+    try:
+        result = settings.set_boundary(_engine(args), args.grid, value, args.crs)
+    except settings.SettingError as exc:
+        return _fail(f"{args.file}: {exc}; nothing was changed", 1)
+    if args.json:
+        _print_json({k: v for k, v in result.items() if k != "boundary"})
+    else:
+        print(f"boundary of grid {args.grid} ({result['name']}) stored: "
+              f"{result['vertices']} positions"
+              + (" converted from GCJ-02 to WGS-84" if args.crs == "gcj02" else "")
+              + "; its devices get it on their next sync")
+    return 0
+
+
+def cmd_grids_clear_boundary(args: argparse.Namespace) -> int:
+    from central import settings
+
+    try:
+        result = settings.set_boundary(_engine(args), args.grid, None)
+    except settings.SettingError as exc:
+        return _fail(f"{exc}; nothing was changed", 1)
+    if args.json:
+        _print_json({k: v for k, v in result.items() if k != "boundary"})
+    else:
+        print(f"boundary of grid {args.grid} ({result['name']}) removed; its devices drop "
+              "it on their next sync")
+    return 0
+
+
 def cmd_report(args: argparse.Namespace) -> int:
     import time
 
@@ -834,8 +878,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="let it upload what it holds first, for up to DAYS days (then it "
                    "erases itself in any case)")
 
-    p = add("devices", cmd_devices, "enrolled devices: last contact, audit log anchored at "
-            "the centre, wrong PINs, flags (a log that shrank or was rewritten)")
+    p = add("devices", cmd_devices, "the fleet: each device with its person and grids, app "
+            "version, update channel, last contact, ops and photo bytes waiting (as reported "
+            "at its last sync), audit log anchored at the centre, wrong PINs, secret store, "
+            "status, and flags (a log that shrank or was rewritten)")
     p.add_argument("--flagged", action="store_true", help="only devices with open flags")
     dsub = p.add_subparsers(dest="devices_command")
     dp = dsub.add_parser("history", parents=[common],
@@ -966,6 +1012,24 @@ def build_parser() -> argparse.ArgumentParser:
                     help="org unit (district, town, ...) it applies to; default: everywhere")
     cp = csub.add_parser("show", parents=[common], help="the stored settings")
     cp.set_defaults(func=cmd_config_show)
+
+    p = add("grids", lambda _a: 2, "grids and their boundaries (sent to the grids' devices)")
+    gsub = p.add_subparsers(dest="grids_command", required=True)
+    gp = gsub.add_parser("list", parents=[common], help="every grid, with its boundary's size")
+    gp.set_defaults(func=cmd_grids_list)
+    gp = gsub.add_parser("set-boundary", parents=[common],
+                         help="validate and store a grid's boundary from a GeoJSON file "
+                         "(Polygon or MultiPolygon, bare, in a Feature or a "
+                         "FeatureCollection; rings closed; at most 20,000 positions)")
+    gp.set_defaults(func=cmd_grids_set_boundary)
+    gp.add_argument("grid", type=int, help="the grid's org unit id")
+    gp.add_argument("file", help="the boundary as a UTF-8 GeoJSON file")
+    gp.add_argument("--crs", choices=("wgs84", "gcj02"), default="wgs84",
+                    help="the file's coordinates: wgs84 (GPS, BeiDou, CGCS2000; default) or "
+                    "gcj02 (drawn on a Chinese web map: converted to WGS-84)")
+    gp = gsub.add_parser("clear-boundary", parents=[common], help="remove a grid's boundary")
+    gp.set_defaults(func=cmd_grids_clear_boundary)
+    gp.add_argument("grid", type=int, help="the grid's org unit id")
 
     p = add("report", cmd_report, "the monthly assessment per worker (the devices' review "
             "figures), worst first")

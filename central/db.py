@@ -201,6 +201,17 @@ devices = Table(
     # the last contact sent there (it moves at most every CONTACT_STEP_SECONDS)
     Column("feed_seq", BigInteger, nullable=True),
     Column("contact_sent", String(32), nullable=True),
+    # migration 15: the fleet view (central devices). The app version and protocol level
+    # from the headers of its signed requests; the rest as the device last reported it
+    # (sync.protocol, "device status"; NULL: never reported, e.g. an older app)
+    Column("app_version", String(40), nullable=True),
+    Column("protocol_level", Integer, nullable=True),
+    Column("update_channel", String(16), nullable=True),
+    Column("pending_ops", BigInteger, nullable=True),
+    Column("photos_waiting", BigInteger, nullable=True),
+    Column("photo_bytes", BigInteger, nullable=True),
+    Column("secret_store", String(16), nullable=True),
+    Column("status_at", String(32), nullable=True),
     CheckConstraint(_in("status", DEVICE_STATUSES), name="ck_devices_status"),
 )
 
@@ -521,6 +532,20 @@ settings = Table(
     Column("updated_seq", BigInteger, nullable=False),
 )
 Index("ix_settings_key", settings.c.key, settings.c.org_unit_id)
+
+# migration 16: a grid's boundary (GeoJSON MultiPolygon, WGS-84, as
+# sync.protocol.boundary.normalize_boundary makes it; NULL: removed), sent to the grid's
+# devices as the pull kind ``grid``. Not personal data: in the clear, like org units.
+grid_boundaries = Table(
+    "grid_boundaries",
+    metadata,
+    Column("grid_id", Integer, ForeignKey("org_units.id"), primary_key=True),
+    Column("boundary", JSON, nullable=True),
+    Column("vertices", Integer, nullable=False),
+    Column("updated_at", String(32), nullable=False),
+    Column("updated_seq", BigInteger, nullable=False),
+)
+Index("ix_grid_boundaries_seq", grid_boundaries.c.updated_seq)
 
 V5_TABLES = ("task_responses", "settings")
 
@@ -1130,6 +1155,29 @@ def _migration_14(conn: Connection) -> None:
                                            started_at=now_iso()))
 
 
+FLEET_COLUMNS = ("app_version", "protocol_level", "update_channel", "pending_ops",
+                 "photos_waiting", "photo_bytes", "secret_store", "status_at")
+
+
+def _migration_15(conn: Connection) -> None:
+    """The fleet view: each device's app version and protocol level (from its signed
+    requests) and the status it reports (update channel, ops and photo bytes waiting,
+    where its device secret is kept). Nullable columns added to ``devices``: no row is
+    rewritten, nothing to backfill (a device fills them at its next sync; until then
+    they are unknown), one short transaction."""
+    present = {c["name"] for c in inspect(conn).get_columns("devices")}
+    for name in FLEET_COLUMNS:
+        if name not in present:
+            kind = devices.c[name].type.compile(dialect=conn.dialect)
+            conn.execute(text(f"ALTER TABLE devices ADD COLUMN {name} {kind}"))
+
+
+def _migration_16(conn: Connection) -> None:
+    """Grid boundaries from the centre (``central grids set-boundary``; pull kind
+    ``grid``): a new table, nothing existing changes."""
+    metadata.create_all(conn, tables=[grid_boundaries])
+
+
 # Migration 14's backfill walks the review records by feed number through a partial
 # index that lives while it runs (kept, it would cost every record stored later). The
 # query names the kinds as the index does, literally, so SQLite and PostgreSQL both see
@@ -1398,6 +1446,8 @@ MIGRATIONS: list[tuple[int, Callable[[Connection], None]]] = [
     (12, _migration_12),
     (13, _migration_13),
     (14, _migration_14),
+    (15, _migration_15),
+    (16, _migration_16),
 ]
 LATEST_VERSION = MIGRATIONS[-1][0]
 

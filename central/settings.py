@@ -13,6 +13,9 @@ resources/review/review_rules.json),
 ``event_categories`` (``{"categories": [{"zh", "en"}]}``) and ``pin_policy``
 (``{"min_digits": 6-12}``: a device whose PIN is shorter asks the worker to change it at
 the next unlock; README, "How the data is protected", gives the cost of each length).
+
+Grid boundaries (``central grids set-boundary``) are kept per grid, not per org unit and
+everything below it, and go down the feed as the kind ``grid`` (:func:`grids_page`).
 """
 
 from __future__ import annotations
@@ -247,3 +250,75 @@ def config_page(
         for key, r in sorted(effective(conn, grids).items())
         if after < int(r["updated_seq"]) < before
     ]
+
+
+# -- grid boundaries (pull kind ``grid``) ----------------------------------------------------
+# A boundary belongs to one grid, not to everything under an org unit: a supervisor's
+# device over twenty grids gets twenty, each drawn on the map of its own grid.
+
+
+def _grid(conn: Connection, grid_id: int) -> Any:
+    unit = conn.execute(select(db.org_units.c.id, db.org_units.c.level, db.org_units.c.name)
+                        .where(db.org_units.c.id == grid_id)).first()
+    if unit is None:
+        raise SettingError(f"no org unit with id {grid_id}")
+    if unit.level != "grid":
+        raise SettingError(f"org unit {grid_id} ({unit.name}) is a {unit.level}, not a grid")
+    return unit
+
+
+def set_boundary(engine: Engine, grid_id: int, value: Any | None, crs: str = "wgs84"
+                 ) -> dict[str, Any]:
+    """Validate and store a grid's boundary (None: remove it); a new feed number, so the
+    grid's devices pull it. :class:`SettingError` (nothing changed) when refused."""
+    from sync.protocol import boundary as shared
+
+    clean = None
+    if value is not None:
+        try:
+            clean = shared.normalize_boundary(value, crs)
+        except shared.InvalidBoundary as exc:
+            raise SettingError(str(exc)) from None
+    t = db.grid_boundaries
+    now = db.now_iso()
+    with engine.begin() as conn:
+        seq = db.next_seq(conn)  # SQLite: first, it takes the writer lock
+        db.lock_key(conn, f"boundary:{grid_id}")
+        unit = _grid(conn, grid_id)
+        row = {"boundary": clean, "vertices": 0 if clean is None else shared.vertices(clean),
+               "updated_at": now, "updated_seq": seq}
+        done = conn.execute(update(t).where(t.c.grid_id == grid_id).values(**row)).rowcount
+        if not done:
+            conn.execute(insert(t).values(grid_id=grid_id, **row))
+    return {"grid_id": grid_id, "name": unit.name, "vertices": row["vertices"],
+            "boundary": clean, "updated_at": now, "updated_seq": seq}
+
+
+def list_grids(engine: Engine) -> list[dict[str, Any]]:
+    """Every grid with its boundary's size (0: none) and when it was last set."""
+    o, t = db.org_units, db.grid_boundaries
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(o.c.id, o.c.name, o.c.parent_id, t.c.vertices, t.c.updated_at)
+            .select_from(o.outerjoin(t, t.c.grid_id == o.c.id))
+            .where(o.c.level == "grid").order_by(o.c.id)).mappings().all()
+    return [{"grid_id": int(r["id"]), "name": r["name"], "parent_id": r["parent_id"],
+             "boundary_vertices": int(r["vertices"] or 0),
+             "boundary_updated_at": r["updated_at"]} for r in rows]
+
+
+def grids_page(conn: Connection, grids: tuple[int, ...], after: int, limit: int,
+               before: int = 2**63 - 1) -> list[dict[str, Any]]:
+    """The ``grid`` changes of the device's grids after ``after`` (below the feed's
+    watermark ``before``)."""
+    o, t = db.org_units, db.grid_boundaries
+    rows = conn.execute(
+        select(t.c.grid_id, t.c.boundary, t.c.updated_at, t.c.updated_seq, o.c.name)
+        .select_from(t.join(o, o.c.id == t.c.grid_id))
+        .where(t.c.grid_id.in_(grids), t.c.updated_seq > db.seq_cursor(after),
+               t.c.updated_seq < before)
+        .order_by(t.c.updated_seq).limit(limit)).mappings().all()
+    return [{"seq": int(r["updated_seq"]), "kind": "grid", "id": str(r["grid_id"]),
+             "data": {"id": str(r["grid_id"]), "name": str(r["name"])[:100],
+                      "boundary": r["boundary"], "updated_at": r["updated_at"]}}
+            for r in rows]

@@ -1369,6 +1369,7 @@ def pull(engine: Engine, device: Any, after: int, limit: int) -> dict[str, Any]:
         candidates += reviews.reviews_page(conn, device, grids, after, limit + 1, before)
         candidates += reviews.patrols_page(conn, device, grids, after, limit + 1, before)
         candidates += reviews.devices_page(conn, device, grids, after, limit + 1, before)
+        candidates += central_settings.grids_page(conn, grids, after, limit + 1, before)
     candidates.sort(key=lambda c: int(c["seq"]))
     if device.role not in reviews.REVEAL_ROLES:  # a supervisor: nothing sensitive in clear
         for change in candidates:

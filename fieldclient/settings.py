@@ -15,7 +15,10 @@ LANGUAGES = ("zh_CN", "en")
 TEXT_SCALES = (1.0, 1.25, 1.5, 1.75)
 AUTOLOCK_MINUTES = (1, 2, 5, 10, 15, 30)
 GPS_SOURCE_KINDS = ("system", "nmea-serial", "nmea-file")
-UPDATE_CHANNELS = ("stable", "pilot")  # as sync.protocol.releases.CHANNELS
+# Which releases the device takes (IT sets it; a pilot group gets a release first). The
+# same list as sync.protocol.UPDATE_CHANNELS and sync.protocol.releases.CHANNELS (the
+# device reports its channel to the centre's fleet view; tests keep them equal).
+UPDATE_CHANNELS = ("stable", "pilot")
 
 
 def parse_gps_source(spec: str) -> tuple[str, str]:
@@ -53,6 +56,8 @@ class Settings:
             parse_gps_source(self.gps_source)
         except ValueError:
             self.gps_source = "system"
+        if self.update_channel not in UPDATE_CHANNELS:
+            self.update_channel = "stable"
         return self
 
 

@@ -323,6 +323,7 @@ class SyncSchedule:
 
 
 ANCHOR_META = "sync.audit_anchor"  # the centre's last answer to an audit anchor
+STATUS_META = "device_status"  # the status the centre last kept, and when
 
 
 def _anchor_kept(session: Session) -> dict[str, Any]:
@@ -824,6 +825,7 @@ class SyncEngine:
             if type(report.error) is not ServerUnreachable:
                 self._anchor_audit(transport, report)
                 self._escrow_recovery(transport, report)
+                self._report_status(transport, report)
             report.ok = report.error is None
             if report.ok:
                 self._pin_server_key(transport)
@@ -916,8 +918,11 @@ class SyncEngine:
         intact = log.verify().ok
         vault = Vault(self.session.paths.root)
         nonce = vault.recovery_to_escrow()  # goes along: one round trip, not two
-        extra = {} if nonce is None else {
+        extra: dict[str, Any] = {} if nonce is None else {
             "recovery": {"nonce": nonce, "code": self.session.recovery_code(nonce)}}
+        status = self._status_due(transport)  # so does the status (level 5)
+        if status is not None:
+            extra["status"] = status
         try:
             for attempt in (1, 2):
                 answer = transport.anchor({
@@ -936,12 +941,81 @@ class SyncEngine:
         if nonce is not None and answer.get("recovery_stored") is True:
             vault.mark_escrowed(nonce)
             report.steps["recovery"] = "ok"
+        if status is not None:
+            self._status_answered(status, answer.get("status_stored") is True, report)
         if answer["verdict"] == "resync":
             return
         with self.session.db.conn:
             _meta_set(self.session, ANCHOR_META, json.dumps({
                 "anchored": answer["anchored_seq"], "hash": head_hash, "failures": failures,
                 "verdict": answer["verdict"], "at": self.session.clock()}))
+
+    def device_status(self) -> dict[str, Any]:
+        """What the centre's fleet view shows of this device and only the device knows
+        (sync.protocol, "device status"): its update channel, the ops and photo bytes
+        still to send, and where its device secret is kept; clamped to the protocol's
+        bounds."""
+        from fieldclient.settings import load_settings
+
+        db = self.session.db
+        photos, photo_bytes = db.execute(
+            "SELECT count(*), coalesce(sum(left_bytes), 0) FROM (SELECT b.sha256,"
+            " max(b.size) - coalesce(max(u.offset), 0) AS left_bytes FROM blobs b"
+            " LEFT JOIN photo_uploads u ON u.sha256 = b.sha256"
+            " WHERE u.state IS NULL OR u.state = 'pending' GROUP BY b.sha256)").fetchone()
+        store = Vault(self.session.paths.root).store_kind()
+        channel = load_settings(self.session.paths.settings).update_channel
+        return {
+            "channel": channel if channel in protocol.UPDATE_CHANNELS else "stable",
+            "pending_ops": min(self.session.pending_uploads(), protocol.MAX_STATUS_COUNT),
+            "photos_waiting": min(max(int(photos), 0), protocol.MAX_STATUS_COUNT),
+            "photo_bytes": min(max(int(photo_bytes), 0), protocol.MAX_STATUS_BYTES),
+            "secret_store": store if store in protocol.SECRET_STORES else None,
+        }
+
+    def _status_due(self, transport: Transport) -> dict[str, Any] | None:
+        """The status to send now: None when the centre is below level 5 or already
+        holds this status from less than :data:`protocol.STATUS_RESEND_SECONDS` ago."""
+        if not isinstance(transport, HttpTransport) \
+                or (transport.server_protocol or 0) < protocol.LEVEL_DEVICE_STATUS:
+            return None
+        status = self.device_status()
+        try:
+            kept = json.loads(_meta_get(self.session, STATUS_META) or "{}")
+        except ValueError:
+            kept = {}
+        if isinstance(kept, dict) and kept.get("status") == status \
+                and isinstance(kept.get("at"), int | float) \
+                and 0 <= self.session.clock() - kept["at"] < protocol.STATUS_RESEND_SECONDS:
+            return None
+        return status
+
+    def _status_answered(self, status: dict[str, Any], stored: bool,
+                         report: SyncReport) -> None:
+        report.steps["status"] = "ok" if stored else "refused"
+        if stored:
+            with self.session.db.conn:
+                _meta_set(self.session, STATUS_META, json.dumps(
+                    {"status": status, "at": self.session.clock()}))
+
+    def _report_status(self, transport: Transport, report: SyncReport) -> None:
+        """Send the device's status when it changed since the centre last kept it and
+        did not ride along in an audit anchor (level 5). Never fails the sync: its
+        outcome is ``steps["status"]``."""
+        if "status" in report.steps:  # it went with the anchor
+            return
+        status = self._status_due(transport)
+        if status is None:
+            return
+        assert isinstance(transport, HttpTransport)
+        try:
+            stored = transport.device_status(status)
+        except _FATAL:
+            raise
+        except SyncError as exc:
+            report.steps["status"] = str(getattr(exc, "code", "error"))
+            return
+        self._status_answered(status, stored, report)
 
     def _escrow_recovery(self, transport: Transport, report: SyncReport) -> None:
         """Send the PIN recovery share the centre does not hold yet (level 4; after
@@ -1966,6 +2040,12 @@ def _pull_device(engine: SyncEngine, data: dict[str, Any], seq: int,
     reviews.save_pulled_device(engine.session, data, seq)
 
 
+def _pull_grid(engine: SyncEngine, data: dict[str, Any], seq: int,
+               state: _PageState) -> None:
+    """A grid's own data: its boundary, drawn on the maps of the grid."""
+    serverconfig.save_grid(engine.session.db, data, seq)
+
+
 PULL_APPLIERS: dict[str, PullApplier] = {
     "household": _pull_household,
     "conflict": _pull_conflict,
@@ -1976,4 +2056,5 @@ PULL_APPLIERS: dict[str, PullApplier] = {
     "review": _pull_review,
     "patrol": _pull_patrol,
     "device": _pull_device,
+    "grid": _pull_grid,
 }

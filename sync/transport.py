@@ -365,8 +365,17 @@ class HttpTransport:
         if verdict not in protocol.AUDIT_VERDICTS or not isinstance(anchored, int) \
                 or isinstance(anchored, bool) or anchored < 0:
             raise ServerFailed(200, "audit anchor answer is not understood", retryable=True)
-        return {"verdict": verdict, "anchored_seq": anchored,
-                "recovery_stored": data.get("recovery_stored") is True}
+        answer = {"verdict": verdict, "anchored_seq": anchored,
+                  "recovery_stored": data.get("recovery_stored") is True}
+        if data.get("status_stored") is not None:  # a status rode along (level 5)
+            answer["status_stored"] = data["status_stored"] is True
+        return answer
+
+    def device_status(self, status: dict[str, Any]) -> bool:
+        """Report what the device still has to send, its update channel and secret store
+        (level 5, the centre's fleet view); True once the centre says it keeps it."""
+        body = json.dumps(status, separators=(",", ":")).encode()
+        return self._request("POST", protocol.DEVICE_STATUS_PATH, body).get("stored") is True
 
     def escrow_recovery(self, nonce: str, code: str) -> bool:
         """Send the PIN recovery share (level 4); True once the centre says it keeps it."""

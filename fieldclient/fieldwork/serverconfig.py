@@ -6,11 +6,16 @@ Known keys: ``quota_rules`` (see :mod:`fieldclient.fieldwork.quotas`), ``review_
 (:func:`min_pin_digits`). A key the centre never set
 falls back to the product default shipped in ``resources/``; a value that does
 not parse is ignored the same way, so a bad setting never stops field work.
+
+Grids' boundaries come the same way, per grid (change kind ``grid``, table
+``sync_grids``): :func:`save_grid` stores one, :func:`grid_boundary` gives what a map
+draws for the grids it shows.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from typing import Any
 
 import sqlite_utils
@@ -53,3 +58,46 @@ def min_pin_digits(db: sqlite_utils.Database) -> int:
     if not isinstance(digits, int) or isinstance(digits, bool):
         return MIN_PIN_LENGTH
     return max(MIN_PIN_LENGTH, min(MAX_PIN_LENGTH, digits))
+
+
+def save_grid(db: sqlite_utils.Database, data: dict[str, Any], server_seq: int) -> None:
+    """Store a pulled grid row (already checked against its schema by the sync engine);
+    a boundary of None removes the grid's boundary."""
+    boundary = data.get("boundary")
+    db.execute(
+        "INSERT INTO sync_grids (id, name, boundary, updated_at, server_seq)"
+        " VALUES (?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET name = excluded.name,"
+        " boundary = excluded.boundary, updated_at = excluded.updated_at,"
+        " server_seq = excluded.server_seq",
+        (str(data["id"]), data.get("name"),
+         None if boundary is None else json.dumps(boundary, separators=(",", ":")),
+         data.get("updated_at"), server_seq),
+    )
+
+
+def grid_boundary(db: sqlite_utils.Database, grid_ids: Iterable[str | int]
+                  ) -> dict[str, Any] | None:
+    """The boundaries of ``grid_ids`` as one GeoJSON MultiPolygon (a map showing a
+    worker of several grids draws them all), None when the centre sent none of them."""
+    wanted = sorted({str(g) for g in grid_ids})
+    if not wanted:
+        return None
+    marks = ",".join("?" * len(wanted))
+    polygons: list[Any] = []
+    for (text,) in db.execute(
+            f"SELECT boundary FROM sync_grids WHERE boundary IS NOT NULL AND id IN ({marks})"
+            " ORDER BY id", wanted).fetchall():
+        try:
+            value = json.loads(text)
+        except (TypeError, ValueError):
+            continue
+        if isinstance(value, dict) and isinstance(value.get("coordinates"), list):
+            polygons.extend(value["coordinates"])
+    return {"type": "MultiPolygon", "coordinates": polygons} if polygons else None
+
+
+def household_grids(db: sqlite_utils.Database, household_id: str) -> list[str]:
+    """The grid of a household here ([] when unknown): the map of its history draws
+    that grid's boundary."""
+    row = db.execute("SELECT grid_id FROM households WHERE id = ?", (household_id,)).fetchone()
+    return [str(row[0])] if row is not None and row[0] else []

@@ -197,6 +197,13 @@ class Vault:
             "erased_at": state.get("erased_at"),
         }
 
+    def store_kind(self) -> str | None:
+        """Which store keeps the device secret (``tpm``, ``keyring``, ``file``) as
+        vault.json records it: no store is asked, so a sync may report it every time."""
+        store_info = (self._load() or {}).get("secret_store")
+        kind = store_info.get("kind") if isinstance(store_info, dict) else None
+        return kind if isinstance(kind, str) else None
+
     def _store(self, state: dict[str, Any]) -> SecretStore:
         store_info = state["secret_store"]
         return store_for(store_info["kind"], store_info["name"], self.paths.root)

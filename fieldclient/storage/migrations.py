@@ -763,6 +763,23 @@ def _quota_grids(db: sqlite_utils.Database) -> None:
     )
 
 
+def _grids(db: sqlite_utils.Database) -> None:
+    """Grid-level data from the centre (pull kind ``grid``): each grid's boundary
+    (GeoJSON MultiPolygon, WGS-84; NULL when IT removed it), drawn on the maps of that
+    grid (fieldclient.fieldwork.serverconfig.grid_boundary)."""
+    run_script(db,
+        """
+        CREATE TABLE sync_grids (
+            id TEXT PRIMARY KEY,
+            name TEXT,
+            boundary TEXT,
+            updated_at TEXT,
+            server_seq INTEGER NOT NULL
+        );
+        """
+    )
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "core: meta, append-only audit log, outbox, blob index", _core_tables),
     Migration(2, "household registry and members", _households),
@@ -781,6 +798,7 @@ MIGRATIONS: tuple[Migration, ...] = (
               _review_access),
     Migration(13, "review speed: each household's grid and position beside its quota"
               " facts", _quota_grids),
+    Migration(14, "grid boundaries from the centre", _grids),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version

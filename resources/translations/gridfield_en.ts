@@ -2922,6 +2922,10 @@ Go outdoors to an open place, away from tall buildings and trees.</translation>
   <context>
     <name>_Drill</name>
     <message>
+      <source>虚线：网格边界。</source>
+      <translation> Dashed line: the grid's boundary.</translation>
+    </message>
+    <message>
       <source>疑点：{reason}</source>
       <translation>Flag: {reason}</translation>
     </message>

@@ -390,6 +390,14 @@ Review access (issue 13). What a device pulls depends on its person's role:
   texts come as written (review reads them; they are sealed at rest at the centre and
   in the device's encrypted database).
 
+Grid-level data: ``grid`` (every device of the grid), ``data = {"id" (the grid id, as
+text), "name", "boundary": a GeoJSON MultiPolygon or null (no boundary, or IT removed
+it), "updated_at"}``. The boundary is WGS-84, ``[lon, lat]`` positions, closed rings, at
+most :data:`sync.protocol.boundary.MAX_VERTICES` positions, as
+:func:`sync.protocol.boundary.normalize_boundary` makes it (``central grids
+set-boundary``); a device keeps it per grid and draws the grid shown on its maps. It
+moves in the feed whenever IT sets or removes the boundary.
+
 An older device keeps rows of these kinds held (``sync_held``, reason
 ``unknown_kind``) and applies them after its upgrade, like any kind newer than the app.
 
@@ -476,7 +484,7 @@ OP_KINDS = (
 OP_STATUSES = ("applied", "duplicate", "conflict", "rejected", "retry_later")
 CONFLICT_CHOICES = ("kept", "other")
 PULL_KINDS = ("household", "conflict", "event", "task", "visit", "config", "review", "patrol",
-              "device")
+              "device", "grid")
 REVIEW_STATES = ("approved", "has_issues", "rejected")  # review.create state (ODK Central's)
 REVIEW_TARGETS = ("visit", "patrol")  # what a review is about
 REVIEWER_ROLES = ("leader", "supervisor")  # who may review a grid's work
@@ -490,7 +498,7 @@ OpStatus = Literal["applied", "duplicate", "conflict", "rejected", "retry_later"
 # Tablets update days apart, so a device and the server may speak different levels.
 # Every request carries the device's level and app version; every answer carries the
 # server's level and the oldest level it still serves.
-PROTOCOL_LEVEL = 4  # 1: devices from before these headers (treated as level 1)
+PROTOCOL_LEVEL = 5  # 1: devices from before these headers (treated as level 1)
 MIN_PROTOCOL_LEVEL = 1
 HEADER_PROTOCOL = "X-Gridfield-Protocol"  # request: the device's level; answer: the server's
 HEADER_APP_VERSION = "X-Gridfield-App"  # request: the app version (the centre's fleet view)
@@ -561,6 +569,37 @@ AUDIT_GENESIS = "0" * 64
 AUDIT_VERDICTS = ("first", "grew", "same", "shrank", "forked", "broken", "counter_reset",
                   "resync")
 
+# -- device status for the fleet view (level 5) --------------------------------------------
+# IT's ``central devices`` shows, per device, what only the device knows: its update
+# channel, the ops and photo bytes still waiting to go up, and where its device secret is
+# kept. The app version needs nothing new: every request carries it
+# (:data:`HEADER_APP_VERSION`, kept by the centre from signed requests when it matches
+# :data:`APP_VERSION_PATTERN`).
+#
+# * ``POST /api/v1/device/status`` (signed) ``{"channel", "pending_ops",
+#   "photos_waiting", "photo_bytes", "secret_store"}``: ``channel`` one of
+#   :data:`UPDATE_CHANNELS`, ``secret_store`` one of :data:`SECRET_STORES` (or null when
+#   the device cannot tell), the three counts whole numbers from 0 to
+#   :data:`MAX_STATUS_COUNT` (ops, photos) and :data:`MAX_STATUS_BYTES` (bytes). Unknown
+#   fields are ignored (a newer device may say more); a value out of range, of the wrong
+#   type or not in its list is refused whole, ``422``, and nothing is kept. The answer is
+#   ``{"stored": true}``.
+# * When an audit anchor goes anyway, the status rides along in it (``"status": {...}``,
+#   answered ``"status_stored"``: true, or false when the centre refused the status; the
+#   anchor itself is kept either way): one round trip on a 2G link, not two.
+# * A device sends it after a sync's steps (after the push and the photos: what is left
+#   then) when it differs from what the centre last acknowledged, or that is a day old;
+#   a quiet sync sends nothing. A centre below level 5 is sent nothing, and a device below
+#   level 5 sends nothing: the centre shows its status as unknown.
+LEVEL_DEVICE_STATUS = 5
+DEVICE_STATUS_PATH = API_PREFIX + "/device/status"
+UPDATE_CHANNELS = ("stable", "pilot")  # the device setting ``update_channel``
+SECRET_STORES = ("tpm", "keyring", "file")  # fieldclient.security.vault, ``secret_store``
+MAX_STATUS_COUNT = 10**9  # pending ops, photos waiting
+MAX_STATUS_BYTES = 2**50  # photo bytes waiting (1 PiB: more than any tablet holds)
+STATUS_RESEND_SECONDS = 86400  # an unchanged status goes again after this long
+APP_VERSION_PATTERN = r"^[0-9A-Za-z][0-9A-Za-z.+_-]{0,39}$"  # what the centre keeps
+
 
 class Op(TypedDict):
     op_id: str
@@ -596,7 +635,7 @@ class PushResponse(TypedDict):
 class Change(TypedDict):
     seq: int
     kind: Literal["household", "conflict", "event", "task", "visit", "config", "review",
-                  "patrol", "device"]
+                  "patrol", "device", "grid"]
     id: str
     data: dict[str, Any]
 

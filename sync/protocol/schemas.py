@@ -21,7 +21,7 @@ import json
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from annotated_types import GroupedMetadata
 from pydantic import (
@@ -616,6 +616,24 @@ class PulledDevice(_Open):
     last_contact: Annotated[str, Txt(40)] | None = None
 
 
+def _boundary(value: Any) -> Any:
+    from sync.protocol.boundary import InvalidBoundary, check_pulled
+
+    try:
+        return check_pulled(value)
+    except InvalidBoundary as exc:
+        raise ValueError(str(exc)) from None
+
+
+class PulledGrid(_Open):
+    """A grid's own data (its boundary), for every device of the grid."""
+
+    id: Annotated[str, AfterValidator(_digits_id)]
+    name: Annotated[str, Txt(100)] | None = None
+    boundary: Annotated[dict[str, Any] | None, AfterValidator(_boundary)] = None
+    updated_at: Annotated[str, Txt(40)] | None = None
+
+
 PULL_DATA: dict[str, type[BaseModel]] = {
     "household": PulledHousehold,
     "conflict": PulledConflict,
@@ -626,8 +644,26 @@ PULL_DATA: dict[str, type[BaseModel]] = {
     "review": PulledReview,
     "patrol": PulledPatrol,
     "device": PulledDevice,
+    "grid": PulledGrid,
 }
 assert set(PULL_DATA) == set(protocol.PULL_KINDS)
+
+
+class DeviceStatus(_Open):
+    """What a device reports for the fleet view (``POST /device/status``, or riding in an
+    audit anchor; level 5). Each bound is the protocol's: a device clamps to it, the
+    centre refuses past it."""
+
+    channel: Literal["stable", "pilot"]
+    pending_ops: Annotated[int, Int(0, protocol.MAX_STATUS_COUNT)]
+    photos_waiting: Annotated[int, Int(0, protocol.MAX_STATUS_COUNT)]
+    photo_bytes: Annotated[int, Int(0, protocol.MAX_STATUS_BYTES)]
+    secret_store: Literal["tpm", "keyring", "file"] | None = None
+
+
+assert get_args(DeviceStatus.model_fields["channel"].annotation) == protocol.UPDATE_CHANNELS
+assert get_args(get_args(DeviceStatus.model_fields["secret_store"].annotation)[0]) \
+    == protocol.SECRET_STORES
 
 
 # -- checks --------------------------------------------------------------------------------
@@ -751,3 +787,17 @@ def openapi_components() -> dict[str, Any]:
             ref_template="#/components/schemas/{model}")
         out[name]["properties"]["fields"] = schema
     return out
+
+
+def check_device_status(value: Any) -> dict[str, Any]:
+    """The known fields of a device's status report, checked (:class:`DeviceStatus`);
+    :class:`SchemaError` when it does not fit. Fields a newer device adds are dropped:
+    the centre keeps only what it can show."""
+    if not isinstance(value, dict):
+        raise SchemaError("status must be an object")
+    check_json_bounds(value, "status")
+    try:
+        status = DeviceStatus.model_validate(value)
+    except ValidationError as exc:
+        raise SchemaError(_explain(exc)) from None
+    return {name: getattr(status, name) for name in DeviceStatus.model_fields}

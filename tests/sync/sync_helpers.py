@@ -59,9 +59,11 @@ def launch(workdir: Path, *extra: str, db_url: str | None = None) -> LiveServer:
     return LiveServer(proc, base, db_url, demo, db.make_engine(db_url), photos)
 
 
-def _start_with(db_url: str, workdir: Path, extra: list[str]
-                ) -> tuple[subprocess.Popen[bytes], str]:
-    """``central serve`` with extra options; another port if the chosen one was taken."""
+def _start_with(db_url: str, workdir: Path, extra: list[str],
+                command: list[str] | None = None) -> tuple[subprocess.Popen[bytes], str]:
+    """``central serve`` with extra options; another port if the chosen one was taken.
+    ``command`` replaces ``python -m central.cli`` (e.g. a centre made to act as an
+    older release)."""
     import time
 
     import requests
@@ -72,8 +74,8 @@ def _start_with(db_url: str, workdir: Path, extra: list[str]
         log_path = workdir / f"serve-{port}.log"
         with open(log_path, "wb") as log:
             proc = subprocess.Popen(
-                [*CENTRAL, "--db", db_url, "serve", "--host", "127.0.0.1", "--port", str(port),
-                 *extra],
+                [*(command or CENTRAL), "--db", db_url, "serve", "--host", "127.0.0.1",
+                 "--port", str(port), *extra],
                 cwd=REPO, stdout=log, stderr=subprocess.STDOUT,
             )
         base = f"http://127.0.0.1:{port}"

@@ -18,7 +18,7 @@ from pytestqt.qtbot import QtBot
 from review_data import MONTH, NOW, seed
 from uihelpers import PIN, click, settle
 
-from fieldclient.fieldwork import review, review_detail
+from fieldclient.fieldwork import review, review_detail, serverconfig
 from fieldclient.storage.session import Session, unlock_device
 from ui.controller import AppController
 from ui.dialogs.review import ReviewDialog
@@ -217,6 +217,44 @@ def test_drill_down_visits_patrol_on_the_map_household_and_a_review(
     assert "陈大爷" in history.heading.text()
     history.accept()
     dialog.accept()
+
+
+def test_the_drill_down_map_draws_the_boundary_the_centre_sent_for_the_grid(
+    make_controller: Callable[..., AppController], device: Path, qtbot: QtBot,
+) -> None:
+    """Grid 7's boundary as a pull stores it (``grid`` row): drawn behind 张三's visits,
+    his patrol and a household's history; 赵六's grid 8 has none, so none is drawn."""
+    controller, session = _open(make_controller, device)
+    ring = [[121.575, 29.945], [121.59, 29.945], [121.59, 29.96], [121.575, 29.96],
+            [121.575, 29.945]]
+    with session.db.conn:
+        serverconfig.save_grid(session.db, {"id": "7", "name": "南湖网格", "boundary": {
+            "type": "MultiPolygon", "coordinates": [[ring]]}}, 99)
+    page = _page(qtbot, controller)
+    zhang = next(w for w in page.workers() if w["name"] == "张三")
+    click(qtbot, page.open_buttons[zhang["person_id"]])
+    dialog = page.dialog
+    assert isinstance(dialog, WorkerDialog)
+    assert [[(round(lat, 3), round(lon, 3)) for lat, lon in r]
+            for polygon in dialog.map.boundary_polygons for r in polygon] == [
+        [(lat, lon) for lon, lat in ring]]
+    assert "网格边界" in dialog.map_note.text()
+    click(qtbot, dialog.tab_buttons["patrols"])
+    assert dialog.map.tracks.lines and dialog.map.boundary_polygons
+    assert "网格边界" in dialog.map_note.text()
+    button = dialog.findChild(QPushButton, "household_v-z1")
+    assert button is not None
+    click(qtbot, button)
+    history = dialog.dialog
+    assert isinstance(history, HouseholdHistoryDialog) and history.map.boundary_polygons
+    history.accept()
+    dialog.accept()
+    zhao = next(w for w in page.workers() if w["name"] == "赵六")
+    click(qtbot, page.open_buttons[zhao["person_id"]])
+    other = page.dialog
+    assert isinstance(other, WorkerDialog) and other is not dialog
+    assert other.map.boundary_polygons == [] and "网格边界" not in other.map_note.text()
+    other.accept()
 
 
 def test_reports_pdf_per_grid_and_xlsx_with_the_same_numbers(

@@ -33,8 +33,9 @@ from PySide6.QtWidgets import (
 )
 
 from fieldclient.errors import FieldClientError
-from fieldclient.fieldwork import review, review_detail, reviews
+from fieldclient.fieldwork import review, review_detail, reviews, serverconfig
 from fieldclient.fieldwork.review_detail import PatrolRow, VisitRow
+from fieldclient.geo.boundary import BoundaryInvalid
 from fieldclient.geo.geometry import Fix
 from sync.protocol.review import distance_m
 from ui.widgets.basic import Retranslatable, button, label, photo_thumbnail, scroll_area
@@ -163,6 +164,22 @@ class _Drill(Retranslatable, QDialog):
     def session(self) -> Session | None:
         session = self.controller.session
         return session if session is not None and session.is_open else None
+
+    def show_boundary(self, grids: list[str]) -> bool:
+        """Draw the boundaries the centre sent for ``grids`` (central grids
+        set-boundary); True when there was one to draw."""
+        session = self.session()
+        shape = serverconfig.grid_boundary(session.db, grids) if session is not None else None
+        try:
+            self.map.set_boundary(shape)
+        except BoundaryInvalid:  # checked when pulled; a damaged copy is not drawn
+            log.warning("grid boundary of %s not drawn", grids)
+            self.map.set_boundary(None)
+            return False
+        return shape is not None
+
+    def boundary_note(self) -> str:
+        return self.tr("虚线：网格边界。") if self.map.boundary_polygons else ""
 
     def card(self, key: str, flagged: bool) -> tuple[QFrame, QVBoxLayout]:
         card = QFrame()
@@ -410,6 +427,8 @@ class WorkerDialog(_Drill):
             self.patrol_list.box.addWidget(self._empty(self.tr("这个月没有巡查记录。")))
         self.visit_list.box.addStretch(1)
         self.patrol_list.box.addStretch(1)
+        self.show_boundary([self.grid] if self.grid else
+                           [str(g) for g in self.worker.get("grid_ids") or []])
         self.retranslate()
         self.show_tab(self.tab)
 
@@ -469,7 +488,8 @@ class WorkerDialog(_Drill):
             self.map.set_tracks([])
             self.map.set_points(self.visit_markers(self.visits))
             self.map.set_households(self.home_markers(self.visits))
-            self.map_note.setText(self.tr("圆点：走访位置（红色有疑点）；小房子：住户登记位置。"))
+            self.map_note.setText(self.tr("圆点：走访位置（红色有疑点）；小房子：住户登记位置。")
+                                  + self.boundary_note())
             self.map.fit()
         elif self.patrols and self.shown_patrol is None:
             self.show_patrol(self.patrols[0].id)
@@ -499,9 +519,9 @@ class WorkerDialog(_Drill):
         same_day = [v for v in self.visits if when_text(v.visited_at, "%Y-%m-%d") == day]
         self.map.set_points(self.visit_markers(same_day))
         self.map.set_households(self.home_markers(same_day))
-        self.map_note.setText(self.tr("{day}的巡查轨迹（{points}个点）和当天的走访位置。").format(
+        self.map_note.setText((self.tr("{day}的巡查轨迹（{points}个点）和当天的走访位置。").format(
             day=day, points=patrol.points) if patrol.points
-            else self.tr("这次巡查没有轨迹。"))
+            else self.tr("这次巡查没有轨迹。")) + self.boundary_note())
         self.map.fit()
         card = self.cards.get(patrol_id)
         if card is not None:
@@ -549,6 +569,7 @@ class HouseholdHistoryDialog(_Drill):
         for v in self.rows:
             self.list.box.addWidget(self.visit_card(v, history=False))
         self.list.box.addStretch(1)
+        self.show_boundary(serverconfig.household_grids(session.db, self.household_id))
         self.map.set_points(self.visit_markers(self.rows))
         self.map.set_households(self.home_markers(self.rows))
         self.map.fit()
