@@ -192,16 +192,22 @@ def _number(value: Any) -> float | None:
         value, bool) else None
 
 
-def _visits(conn: Connection, grids: list[int], window: shared.MonthWindow,
-            after: int | None) -> list[shared.Visit]:
-    rows = _month_records(conn, "visit.create", grids, window, after)
-    photos = {row.id: _photo_ids(row.payload.get("photos")) for row in rows}
-    wanted = sorted({p for ids in photos.values() for p in ids})
+def _photo_hashes(conn: Connection, ids: Iterable[str]) -> dict[str, str]:
+    """photo id -> its SHA-256, from the ``photo.meta`` records (beside the payload)."""
+    wanted = sorted(set(ids))
     r = db.records
     hashes: dict[str, str] = {}
     for chunk in _chunks(wanted):
         hashes.update(conn.execute(select(r.c.id, r.c.photo_sha256).where(
             r.c.kind == "photo.meta", r.c.id.in_(list(chunk)))).all())
+    return hashes
+
+
+def _visits(conn: Connection, grids: list[int], window: shared.MonthWindow,
+            after: int | None) -> list[shared.Visit]:
+    rows = _month_records(conn, "visit.create", grids, window, after)
+    photos = {row.id: _photo_ids(row.payload.get("photos")) for row in rows}
+    hashes = _photo_hashes(conn, (p for ids in photos.values() for p in ids))
     out = []
     for row in rows:
         v = row.payload
@@ -222,14 +228,19 @@ def _visits(conn: Connection, grids: list[int], window: shared.MonthWindow,
 def _patrols(conn: Connection, grids: list[int], window: shared.MonthWindow,
              after: int | None) -> list[shared.Patrol]:
     out = []
-    for row in _month_records(conn, "patrol.report", grids, window, after):
+    rows = _month_records(conn, "patrol.report", grids, window, after)
+    photos = {row.id: list(dict.fromkeys(_photo_ids(row.payload.get("photos"))))
+              for row in rows}
+    hashes = _photo_hashes(conn, (p for ids in photos.values() for p in ids))
+    for row in rows:
         p = row.payload
         started, finished = _number(p.get("started_at")), _number(p.get("finished_at"))
         if started is None or finished is None:
             continue
         out.append(shared.Patrol(row.id, str(row.person_id), str(row.grid_id), started,
                                  finished, _number(p.get("distance_m")) or 0.0,
-                                 int(p.get("track_points") or 0)))
+                                 int(p.get("track_points") or 0),
+                                 tuple(hashes[i] for i in photos[row.id] if hashes.get(i))))
     return out
 
 

@@ -723,6 +723,22 @@ def _review_access(db: sqlite_utils.Database) -> None:
     )
 
 
+def _photo_hashes(db: sqlite_utils.Database) -> None:
+    """Review (issue 13): the SHA-256 (of the photo's content, as in ``photo.meta``) of
+    photos other devices took, as the centre sends them with their visits
+    (``photo_sha256``), so the same-photo check on a leader's or supervisor's device
+    sees a worker using one photo in several records (this device's own photos are in
+    ``photos``; a pulled patrol keeps its map in ``sync_patrols.data``)."""
+    run_script(db,
+        """
+        CREATE TABLE photo_hashes (
+            photo_id TEXT PRIMARY KEY,
+            sha256 TEXT NOT NULL
+        );
+        """
+    )
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "core: meta, append-only audit log, outbox, blob index", _core_tables),
     Migration(2, "household registry and members", _households),
@@ -739,6 +755,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(11, "review: households' known positions, who made a pulled visit", _review),
     Migration(12, "review access: reviews, other devices' patrols and last contact",
               _review_access),
+    Migration(13, "review: the SHA-256 of other devices' photos", _photo_hashes),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version
