@@ -91,13 +91,13 @@ def main() -> int:
                 level = view._tile_level()
                 results["tiles_drawn"] = sum(1 for k in view.tiles if k[0] == level)
                 results["track_points_drawn_at_zoom_17"] = sum(
-                    p.size() for p in view.tracks.polylines(17))
+                    p.size() for p in view.tracks.polylines(view.view_scale(17)))
                 firsts = []
                 for zoom in (16, 17, 16, 17):
-                    view.tracks._polylines.clear()
+                    view.tracks.changed()
                     view.zoom_at(zoom)
                     warm(app, view)
-                    view.tracks._polylines.clear()
+                    view.tracks.changed()
                     view._overlay_cache = None
                     firsts.append(paint_ms(view))
                 results["first_paint_at_new_zoom_ms"] = round(statistics.median(firsts), 2)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import json
+import math
 import os
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
@@ -201,7 +202,7 @@ devices = Table(
     # the last contact sent there (it moves at most every CONTACT_STEP_SECONDS)
     Column("feed_seq", BigInteger, nullable=True),
     Column("contact_sent", String(32), nullable=True),
-    # migration 15: the fleet view (central devices). The app version and protocol level
+    # migration 16: the fleet view (central devices). The app version and protocol level
     # from the headers of its signed requests; the rest as the device last reported it
     # (sync.protocol, "device status"; NULL: never reported, e.g. an older app)
     Column("app_version", String(40), nullable=True),
@@ -533,7 +534,7 @@ settings = Table(
 )
 Index("ix_settings_key", settings.c.key, settings.c.org_unit_id)
 
-# migration 16: a grid's boundary (GeoJSON MultiPolygon, WGS-84, as
+# migration 17: a grid's boundary (GeoJSON MultiPolygon, WGS-84, as
 # sync.protocol.boundary.normalize_boundary makes it; NULL: removed), sent to the grid's
 # devices as the pull kind ``grid``. Not personal data: in the clear, like org units.
 grid_boundaries = Table(
@@ -1159,7 +1160,7 @@ FLEET_COLUMNS = ("app_version", "protocol_level", "update_channel", "pending_ops
                  "photos_waiting", "photo_bytes", "secret_store", "status_at")
 
 
-def _migration_15(conn: Connection) -> None:
+def _migration_16(conn: Connection) -> None:
     """The fleet view: each device's app version and protocol level (from its signed
     requests) and the status it reports (update channel, ops and photo bytes waiting,
     where its device secret is kept). Nullable columns added to ``devices``: no row is
@@ -1172,7 +1173,7 @@ def _migration_15(conn: Connection) -> None:
             conn.execute(text(f"ALTER TABLE devices ADD COLUMN {name} {kind}"))
 
 
-def _migration_16(conn: Connection) -> None:
+def _migration_17(conn: Connection) -> None:
     """Grid boundaries from the centre (``central grids set-boundary``; pull kind
     ``grid``): a new table, nothing existing changes."""
     metadata.create_all(conn, tables=[grid_boundaries])
@@ -1240,13 +1241,122 @@ def review_unfilled_after(conn: Connection) -> int | None:
     that a record whose ``happened_at`` is NULL and whose number is above it may not
     have been filled yet (its payload says). Read before the records it guards: the
     position only grows, so an older one only makes the reader open more payloads."""
+    return _unfinished_at(conn, "14.records")
+
+
+def _migration_15(conn: Connection) -> None:
+    """Households' known positions for the households registered before migration 14.
+
+    Migration 14 added ``households.lat``/``lon`` and a push fills them from then on
+    (a ``household.create`` that says where the household lives); the households
+    stored before kept them empty, so the review's far-from-home check could not judge
+    a visit to them. Their positions are in the sealed payloads of their
+    ``household.create`` records (a ``household.update`` cannot carry one:
+    :data:`sync.protocol.HOUSEHOLD_FIELDS`). This transaction only registers the
+    backfill ``15.positions`` (:data:`BACKFILLS`) and the temporary partial index it
+    walks those records by (:data:`POSITION_BACKFILL_INDEX`); the backfill then runs
+    as 14's does: a batch of records per transaction with its position in
+    ``backfills``, resumed after an interruption by ``central init`` or ``central
+    serve`` before it listens. A household it gives a position gets a new feed
+    number, so the devices of its grid pull the position too (their own
+    far-from-home check). Until it is finished, ``central report`` reads the
+    payloads of the households not filled yet (:func:`positions_unfilled_after`)."""
+    conn.execute(text(f"CREATE INDEX {POSITION_BACKFILL_INDEX} ON records (seq)"
+                      f" WHERE {_HOUSEHOLD_RECORDS}"))
+    if conn.dialect.name == "postgresql":  # fresh statistics: the planner walks the index
+        conn.execute(text("ANALYZE records"))
+    metadata.create_all(conn, tables=[backfills])  # there since 13 (unless a gap)
+    conn.execute(backfills.insert().values(name="15.positions", position=None, rows_done=0,
+                                           started_at=now_iso()))
+
+
+POSITION_BACKFILL_INDEX = "ix_records_position_backfill"
+_HOUSEHOLD_RECORDS = "kind = 'household.create'"
+
+
+def household_position(payload: Any) -> tuple[float, float] | None:
+    """The known position a ``household.create`` payload gives (WGS-84 degrees, both
+    in range), or None."""
+    if not isinstance(payload, dict):
+        return None
+    lat, lon = payload.get("lat"), payload.get("lon")
+    if any(isinstance(v, bool) or not isinstance(v, int | float) for v in (lat, lon)):
+        return None
+    assert isinstance(lat, int | float) and isinstance(lon, int | float)
+    if not (math.isfinite(lat) and math.isfinite(lon)
+            and -90 <= lat <= 90 and -180 <= lon <= 180):
+        return None
+    return float(lat), float(lon)
+
+
+def _position_backfill_query(conn: Connection, condition: str, limit: int | None) -> Any:
+    source = "records"
+    if conn.dialect.name == "sqlite":
+        source += f" INDEXED BY {POSITION_BACKFILL_INDEX}"
+    sql = (f"SELECT id, payload, seq FROM {source} WHERE {_HOUSEHOLD_RECORDS}"
+           f" AND {condition} ORDER BY seq")
+    if limit is not None:
+        sql += f" LIMIT {int(limit)}"
+    r = records.c
+    return text(sql).columns(r.id, r.payload, r.seq)
+
+
+def _backfill_household_positions(conn: Connection, position: int | None, batch: int
+                                  ) -> tuple[int | None, int]:
+    """Migration 15: the next ``batch`` ``household.create`` records after feed number
+    ``position``; each whose payload gives a position fills its household's
+    ``lat``/``lon`` when both are empty (a position stored since is kept) and moves
+    the household in the feed. Returns the batch's last number and how many records
+    it read; records sharing a number are never split. None left: drops the index."""
+    after = -1 if position is None else position
+    rows = conn.execute(_position_backfill_query(conn, "seq > :after", batch + 1),
+                        {"after": after}).all()
+    if not rows:
+        conn.execute(text(f"DROP INDEX IF EXISTS {POSITION_BACKFILL_INDEX}"))
+        return position, 0
+    if len(rows) > batch:
+        boundary = int(rows[batch].seq)
+        rows = [x for x in rows if int(x.seq) < boundary]
+        if not rows:
+            rows = conn.execute(_position_backfill_query(conn, "seq = :at", None),
+                                {"at": boundary}).all()
+    found = {str(row.id): place for row in rows
+             if (place := household_position(row.payload)) is not None}
+    h = households.c
+    empty = sorted(str(r[0]) for r in conn.execute(
+        select(h.id).where(h.id.in_(sorted(found)), h.lat.is_(None), h.lon.is_(None)))
+        ) if found else []
+    if empty:
+        last = next_seq(conn, len(empty))
+        conn.execute(update(households).where(households.c.id == bindparam("k_id"),
+                                              households.c.lat.is_(None),
+                                              households.c.lon.is_(None))
+                     .values(lat=bindparam("v_lat"), lon=bindparam("v_lon"),
+                             updated_seq=bindparam("v_seq")),
+                     [{"k_id": hid, "v_lat": found[hid][0], "v_lon": found[hid][1],
+                       "v_seq": last - len(empty) + 1 + n} for n, hid in enumerate(empty)])
+    return int(rows[-1].seq), len(rows)
+
+
+def _unfinished_at(conn: Connection, name: str) -> int | None:
+    """Where backfill ``name`` stands: None when finished or never registered, else the
+    last feed number it did (-1: none yet)."""
     if not inspect(conn).has_table("backfills"):
         return None
     state = conn.execute(select(backfills.c.position, backfills.c.finished_at)
-                         .where(backfills.c.name == "14.records")).first()
+                         .where(backfills.c.name == name)).first()
     if state is None or state.finished_at is not None:
         return None
     return -1 if state.position is None else int(state.position)
+
+
+def positions_unfilled_after(conn: Connection) -> int | None:
+    """Where migration 15's backfill stands, for a reader of households' positions:
+    None when it is finished (or was never needed); else a feed number such that a
+    household whose position is empty and whose ``household.create`` record is
+    numbered above it may have one still in the payload. Read before the households:
+    the position only grows, so an older one only makes the reader open more."""
+    return _unfinished_at(conn, "15.positions")
 
 
 # A backfill step: (conn, position, batch) -> (new position, rows done); 0 rows: done.
@@ -1255,6 +1365,7 @@ BACKFILLS: dict[str, BackfillStep] = {
     "13.devices": _backfill_devices,
     "13.patrols": _backfill_patrols,
     "14.records": _backfill_review_columns,
+    "15.positions": _backfill_household_positions,
 }
 
 
@@ -1448,6 +1559,7 @@ MIGRATIONS: list[tuple[int, Callable[[Connection], None]]] = [
     (14, _migration_14),
     (15, _migration_15),
     (16, _migration_16),
+    (17, _migration_17),
 ]
 LATEST_VERSION = MIGRATIONS[-1][0]
 

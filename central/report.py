@@ -109,9 +109,32 @@ def _unfilled(conn: Connection, kind: str, after: int | None, *where: Any
             yield (row, *db.review_columns(kind, row.payload))
 
 
-def _households(conn: Connection, grids: list[int], until: float, after: int | None
-                ) -> list[shared.Household]:
+def _unfilled_positions(conn: Connection, grids: list[int], after: int | None
+                        ) -> dict[str, tuple[float, float]]:
+    """Known positions migration 15's backfill may not have written yet (``after``:
+    :func:`db.positions_unfilled_after`; None: none): those in the ``household.create``
+    payloads of the grids' households with no position, numbered above ``after``."""
+    if after is None:
+        return {}
     h, r = db.households, db.records
+    result = conn.execution_options(yield_per=_BATCH).execute(
+        select(r.c.id, r.c.payload).select_from(r.join(h, h.c.id == r.c.id))
+        .where(r.c.kind == "household.create", r.c.seq > after, h.c.lat.is_(None),
+               h.c.grid_id.in_(grids)))
+    found: dict[str, tuple[float, float]] = {}
+    for rows in result.partitions():
+        for row in rows:
+            if (place := db.household_position(row.payload)) is not None:
+                found[str(row.id)] = place
+    return found
+
+
+def _households(conn: Connection, grids: list[int], until: float, after: int | None,
+                places_after: int | None = None) -> list[shared.Household]:
+    h, r = db.households, db.records
+    # positions still in payloads first, then the households: one filled between the
+    # two has its position in both (the same), none is missed
+    places = _unfilled_positions(conn, grids, places_after)
     # not filled yet, then filled: a visit filled between the two is seen twice, never
     # missed (a batch may commit between them), and a maximum does not mind
     last: dict[str, float] = {}
@@ -125,11 +148,15 @@ def _households(conn: Connection, grids: list[int], until: float, after: int | N
         if row[0] is not None and row[1] is not None:
             when = float(row[1])
             last[str(row[0])] = max(when, last.get(str(row[0]), when))
-    return [shared.Household(hid, str(g), category, float(registered or 0.0), last.get(str(hid)),
-                             lat, lon)
-            for hid, g, category, registered, lat, lon in conn.execute(
-                select(h.c.id, h.c.grid_id, h.c.category, h.c.registered_at, h.c.lat, h.c.lon)
-                .where(h.c.grid_id.in_(grids)))]
+    out = []
+    for hid, g, category, registered, lat, lon in conn.execute(
+            select(h.c.id, h.c.grid_id, h.c.category, h.c.registered_at, h.c.lat, h.c.lon)
+            .where(h.c.grid_id.in_(grids))):
+        if lat is None or lon is None:
+            lat, lon = places.get(str(hid), (None, None))
+        out.append(shared.Household(hid, str(g), category, float(registered or 0.0),
+                                    last.get(str(hid)), lat, lon))
+    return out
 
 
 def _month_records(conn: Connection, kind: str, grids: list[int],
@@ -165,16 +192,22 @@ def _number(value: Any) -> float | None:
         value, bool) else None
 
 
-def _visits(conn: Connection, grids: list[int], window: shared.MonthWindow,
-            after: int | None) -> list[shared.Visit]:
-    rows = _month_records(conn, "visit.create", grids, window, after)
-    photos = {row.id: _photo_ids(row.payload.get("photos")) for row in rows}
-    wanted = sorted({p for ids in photos.values() for p in ids})
+def _photo_hashes(conn: Connection, ids: Iterable[str]) -> dict[str, str]:
+    """photo id -> its SHA-256, from the ``photo.meta`` records (beside the payload)."""
+    wanted = sorted(set(ids))
     r = db.records
     hashes: dict[str, str] = {}
     for chunk in _chunks(wanted):
         hashes.update(conn.execute(select(r.c.id, r.c.photo_sha256).where(
             r.c.kind == "photo.meta", r.c.id.in_(list(chunk)))).all())
+    return hashes
+
+
+def _visits(conn: Connection, grids: list[int], window: shared.MonthWindow,
+            after: int | None) -> list[shared.Visit]:
+    rows = _month_records(conn, "visit.create", grids, window, after)
+    photos = {row.id: _photo_ids(row.payload.get("photos")) for row in rows}
+    hashes = _photo_hashes(conn, (p for ids in photos.values() for p in ids))
     out = []
     for row in rows:
         v = row.payload
@@ -195,14 +228,19 @@ def _visits(conn: Connection, grids: list[int], window: shared.MonthWindow,
 def _patrols(conn: Connection, grids: list[int], window: shared.MonthWindow,
              after: int | None) -> list[shared.Patrol]:
     out = []
-    for row in _month_records(conn, "patrol.report", grids, window, after):
+    rows = _month_records(conn, "patrol.report", grids, window, after)
+    photos = {row.id: list(dict.fromkeys(_photo_ids(row.payload.get("photos"))))
+              for row in rows}
+    hashes = _photo_hashes(conn, (p for ids in photos.values() for p in ids))
+    for row in rows:
         p = row.payload
         started, finished = _number(p.get("started_at")), _number(p.get("finished_at"))
         if started is None or finished is None:
             continue
         out.append(shared.Patrol(row.id, str(row.person_id), str(row.grid_id), started,
                                  finished, _number(p.get("distance_m")) or 0.0,
-                                 int(p.get("track_points") or 0)))
+                                 int(p.get("track_points") or 0),
+                                 tuple(hashes[i] for i in photos[row.id] if hashes.get(i))))
     return out
 
 
@@ -255,7 +293,10 @@ def month_report(engine: Engine, month: str | None, now: float, grid: str | None
         # migration 14's backfill not finished: the records it has not reached yet are
         # read by their payloads (read before the records: it only moves on)
         after = db.review_unfilled_after(conn)
-        households = _households(conn, grids, window.until, after) if grids else []
+        # and migration 15's: households' positions still only in their payloads
+        places_after = db.positions_unfilled_after(conn)
+        households = _households(conn, grids, window.until, after,
+                                 places_after) if grids else []
         visits = _visits(conn, grids, window, after) if grids else []
         patrols = _patrols(conn, grids, window, after) if grids else []
         events = _events(conn, grids, after) if grids else []

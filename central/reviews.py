@@ -17,6 +17,9 @@ The wire format is in :mod:`sync.protocol` ("Review access").
 
 from __future__ import annotations
 
+import json
+import re
+from collections.abc import Iterable
 from typing import Any
 
 from sqlalchemy import Connection, insert, select, text, update
@@ -144,6 +147,34 @@ def _photo_ids(value: Any) -> list[str]:
         if isinstance(photo, str):
             out.append(photo)
     return out
+
+
+def photo_refs(value: Any) -> list[str]:
+    """The photo ids a record's ``photos`` names: ids, ``{"id", ...}`` items, or the
+    JSON text of such a list (older clients); anything else names none."""
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            return []
+    return _photo_ids(value)
+
+
+def photo_hashes(conn: Connection, ids: Iterable[str]) -> dict[str, str]:
+    """photo id -> the SHA-256 of its content, from the ``photo.meta`` records the
+    centre has (beside their sealed payloads), for the photos ``ids`` names."""
+    wanted = sorted({i for i in ids if isinstance(i, str) and len(i) <= 64})
+    r = db.records
+    found: dict[str, str] = {}
+    for start in range(0, len(wanted), 500):
+        found.update((str(i), str(sha)) for i, sha in conn.execute(
+            select(r.c.id, r.c.photo_sha256).where(
+                r.c.kind == "photo.meta", r.c.id.in_(wanted[start:start + 500]),
+                r.c.photo_sha256.is_not(None))))
+    return {i: sha for i, sha in found.items() if _SHA256.fullmatch(sha)}
+
+
+_SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
 def note_patrol_records(conn: Connection, rows: list[dict[str, Any]]) -> None:
@@ -348,6 +379,14 @@ def patrols_page(conn: Connection, device: Any, grids: tuple[int, ...], after: i
                     track=list(r["track"] or []))
         out.append({"seq": int(r["updated_seq"]), "kind": "patrol", "id": r["id"],
                     "data": data})
+    # the SHA-256 of the report's and the results' photos (the same-photo check)
+    photos = {c["id"]: [*photo_refs(c["data"].get("photos")), *(
+        p for result in c["data"]["results"] if isinstance(result, dict)
+        for p in photo_refs(result.get("photos")))] for c in out}
+    hashes = photo_hashes(conn, (p for ids in photos.values() for p in ids))
+    for change in out:
+        change["data"]["photo_sha256"] = {p: hashes[p] for p in photos[change["id"]]
+                                          if p in hashes}
     return out
 
 

@@ -1275,17 +1275,26 @@ _VISITS = (
 
 def _visits_page(
     conn: Connection, grids: tuple[int, ...], after: int, limit: int, before: int,
-    device_id: str = "",
+    device_id: str = "", reviewer: bool = False,
 ) -> list[dict[str, Any]]:
     """Visits recorded in the device's grids by other devices (the device has its own;
-    index ix_records_kind_grid). A row stored before payloads were validated that does
-    not fit the schema now is left out (logged), so it cannot break its grid's feed."""
+    index ix_records_kind_grid); for a ``reviewer``'s device with the SHA-256 of the
+    photos they name (``photo_sha256``: its same-photo check). A row stored before
+    payloads were validated that does not fit the schema now is left out (logged), so
+    it cannot break its grid's feed."""
     out = []
-    for r in conn.execute(_VISITS, {"grids": list(grids), "after": after, "limit": limit,
-                                    "before": before, "device": device_id}):
+    rows = conn.execute(_VISITS, {"grids": list(grids), "after": after, "limit": limit,
+                                  "before": before, "device": device_id}).all()
+    photos = {r.id: reviews.photo_refs(r.payload.get("photos"))
+              for r in rows if reviewer and isinstance(r.payload, dict)}
+    hashes = reviews.photo_hashes(conn, (p for ids in photos.values() for p in ids))
+    for r in rows:
         payload = r.payload
         data = dict(payload) if isinstance(payload, dict) else {}
+        data.pop("photo_sha256", None)  # the centre's to say, never the sender's
         data.update(id=r.id, grid_id=str(r.grid_id), person_id=r.person_id)
+        if reviewer:
+            data["photo_sha256"] = {p: hashes[p] for p in photos.get(r.id, ()) if p in hashes}
         data.setdefault("device_id", r.device_id)
         change = {"seq": int(r.seq), "kind": "visit", "id": r.id, "data": data}
         try:
@@ -1364,7 +1373,8 @@ def pull(engine: Engine, device: Any, after: int, limit: int) -> dict[str, Any]:
         candidates += _conflicts_page(conn, grids, after, limit + 1, before)
         candidates += _events_page(conn, grids, after, limit + 1, before)
         candidates += _simple_page(conn, db.tasks, "task", grids, after, limit + 1, before)
-        candidates += _visits_page(conn, grids, after, limit + 1, before, device.device_id)
+        candidates += _visits_page(conn, grids, after, limit + 1, before, device.device_id,
+                                   device.role in protocol.REVIEW_ROLES)
         candidates += central_settings.config_page(conn, grids, after, before)
         candidates += reviews.reviews_page(conn, device, grids, after, limit + 1, before)
         candidates += reviews.patrols_page(conn, device, grids, after, limit + 1, before)

@@ -12,6 +12,7 @@ the rest of the page goes on: it is neither lost nor able to stop the feed.
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import sqlite_utils
@@ -85,13 +86,37 @@ def visit_row(data: dict[str, Any], now: float) -> dict[str, Any] | None:
     }
 
 
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+
+
+def photo_hash_rows(data: dict[str, Any]) -> list[tuple[str, str]]:
+    """(photo id, SHA-256) pairs of a pulled row's ``photo_sha256`` (visits, patrols):
+    the hashes of other devices' photos the centre knows; malformed pairs left out."""
+    value = data.get("photo_sha256")
+    if not isinstance(value, dict):
+        return []
+    return [(k, v) for k, v in value.items() if isinstance(k, str) and 0 < len(k) <= 64
+            and isinstance(v, str) and _SHA256.fullmatch(v)]
+
+
+def save_photo_hashes(db: sqlite_utils.Database, data: dict[str, Any]) -> None:
+    """Keep the SHA-256 of the photos a pulled row names (``photo_hashes``), for the
+    review's same-photo check; the device's own photos stay in ``photos``."""
+    rows = photo_hash_rows(data)
+    if rows:
+        db.conn.executemany(
+            "INSERT OR REPLACE INTO photo_hashes (photo_id, sha256) VALUES (?, ?)", rows)
+
+
 def save_pulled_visit(db: sqlite_utils.Database, data: dict[str, Any], now: float) -> None:
-    """Insert the visit unless it is here already. Call inside the pull page's
-    transaction, in the row's own savepoint: a visit that cannot be stored raises
-    (ValueError, or the database's IntegrityError) and the engine holds it aside."""
+    """Insert the visit unless it is here already (its photos' hashes in any case: a
+    visit pulled again may bring some the centre did not have before). Call inside the
+    pull page's transaction, in the row's own savepoint: a visit that cannot be stored
+    raises (ValueError, or the database's IntegrityError) and the engine holds it aside."""
     row = visit_row(data, now)
     if row is None:
         raise ValueError("pulled visit without id, household or time")
     columns = ", ".join(row)
     marks = ", ".join("?" for _ in row)
     db.execute(f"INSERT OR IGNORE INTO visits ({columns}) VALUES ({marks})", list(row.values()))
+    save_photo_hashes(db, data)

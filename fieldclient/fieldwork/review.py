@@ -19,7 +19,9 @@ the known position the centre sends) and, on a leader's or supervisor's device, 
 grids' visits the centre sent down (who made them: ``visits.person_id``) and the
 grids' events. People are the enrolled person (with the device's grids) and whoever
 made a pulled visit or event (with the grids of their visits). Photos are compared by
-SHA-256 where the device has their metadata (its own); patrols are the device's own.
+the SHA-256 of their content: the device's own photos' (``photos``) and those the
+centre sent with the grid's visits and patrols (``photo_hashes``, the patrol's
+``photo_sha256``), as ``central report`` compares the ``photo.meta`` records'.
 Review rules: the centre's ``review_rules`` setting, else the defaults.
 """
 
@@ -109,13 +111,18 @@ def _me(db: sqlite_utils.Database) -> tuple[str, str]:
 
 
 def _photo_hashes(db: sqlite_utils.Database, ids: Iterable[str]) -> dict[str, str]:
+    """photo id -> SHA-256: this device's own photos (``photos``), else those of other
+    devices the centre sent with their visits (``photo_hashes``)."""
     wanted = sorted(set(ids))
     found: dict[str, str] = {}
     for i in range(0, len(wanted), 500):
         chunk = wanted[i:i + 500]
+        marks = ",".join("?" * len(chunk))
         found.update(db.execute(
-            f"SELECT id, sha256 FROM photos WHERE id IN ({','.join('?' * len(chunk))})",
+            f"SELECT photo_id, sha256 FROM photo_hashes WHERE photo_id IN ({marks})",
             chunk).fetchall())
+        found.update(db.execute(
+            f"SELECT id, sha256 FROM photos WHERE id IN ({marks})", chunk).fetchall())
     return found
 
 
@@ -223,24 +230,57 @@ def _patrols(db: sqlite_utils.Database, me: str, window: shared.MonthWindow
         if started is None or finished is None:
             continue
         try:
-            points = json.loads(data).get("track_points") if data else None
-        except (ValueError, AttributeError):
-            points = None
+            facts = json.loads(data) if data else {}
+        except ValueError:
+            facts = {}
+        if not isinstance(facts, dict):
+            facts = {}
+        points = facts.get("track_points")
         out.append(shared.Patrol(
             pid, str(person), str(grid), float(started), float(finished),
             float(distance or 0.0),
-            points if isinstance(points, int) and not isinstance(points, bool) else 0))
-    for pid, grid, started, finished, summary in db.execute(
-            "SELECT id, grid_id, started_at, finished_at, summary FROM patrols"
-            " WHERE state = 'finished' AND finished_at >= ? AND finished_at < ?",
-            (window.start, window.until)):
+            points if isinstance(points, int) and not isinstance(points, bool) else 0,
+            _pulled_patrol_photos(facts)))
+    own = db.execute(
+        "SELECT id, grid_id, started_at, finished_at, summary FROM patrols"
+        " WHERE state = 'finished' AND finished_at >= ? AND finished_at < ?",
+        (window.start, window.until)).fetchall()
+    photos = _own_patrol_photos(db, [row[0] for row in own])
+    for pid, grid, started, finished, summary in own:
         facts = json.loads(summary) if summary else {}
         out.append(shared.Patrol(
             pid, me, str(grid), float(facts.get("started_at") or started),
             float(facts.get("finished_at") or finished),
             round(float(facts.get("distance_m") or 0.0), 1),
-            int(facts.get("track_points") or 0)))
+            int(facts.get("track_points") or 0), photos.get(pid, ())))
     return out
+
+
+def _pulled_patrol_photos(data: dict[str, Any]) -> tuple[str, ...]:
+    """The SHA-256 of a pulled patrol's photos: those its report names (as ``central
+    report`` counts them), by the hashes the centre sent with it."""
+    hashes = data.get("photo_sha256")
+    if not isinstance(hashes, dict):
+        return ()
+    return tuple(hashes[p] for p in dict.fromkeys(_photo_list(data.get("photos")))
+                 if isinstance(hashes.get(p), str))
+
+
+def _own_patrol_photos(db: sqlite_utils.Database, patrol_ids: list[str]
+                       ) -> dict[str, tuple[str, ...]]:
+    """The SHA-256 of the photos of this device's finished patrols (their checklist
+    results' photos: what the patrol's report named)."""
+    found: dict[str, list[str]] = {}
+    for i in range(0, len(patrol_ids), 500):
+        chunk = patrol_ids[i:i + 500]
+        for pid, photos in db.execute(
+                "SELECT patrol_id, photos FROM checklist_results WHERE photos <> '[]'"
+                f" AND patrol_id IN ({','.join('?' * len(chunk))}) ORDER BY recorded_at, id",
+                chunk):
+            found.setdefault(pid, []).extend(_photo_list(photos))
+    hashes = _photo_hashes(db, (p for ids in found.values() for p in ids))
+    return {pid: tuple(hashes[p] for p in dict.fromkeys(ids) if p in hashes)
+            for pid, ids in found.items()}
 
 
 def _events(db: sqlite_utils.Database, me: str) -> tuple[list[shared.Event], dict[str, str]]:

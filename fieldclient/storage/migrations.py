@@ -775,6 +775,21 @@ def _grids(db: sqlite_utils.Database) -> None:
             boundary TEXT,
             updated_at TEXT,
             server_seq INTEGER NOT NULL
+        """
+    )
+
+
+def _photo_hashes(db: sqlite_utils.Database) -> None:
+    """Review (issue 13): the SHA-256 (of the photo's content, as in ``photo.meta``) of
+    photos other devices took, as the centre sends them with their visits
+    (``photo_sha256``), so the same-photo check on a leader's or supervisor's device
+    sees a worker using one photo in several records (this device's own photos are in
+    ``photos``; a pulled patrol keeps its map in ``sync_patrols.data``)."""
+    run_script(db,
+        """
+        CREATE TABLE photo_hashes (
+            photo_id TEXT PRIMARY KEY,
+            sha256 TEXT NOT NULL
         );
         """
     )
@@ -799,6 +814,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(13, "review speed: each household's grid and position beside its quota"
               " facts", _quota_grids),
     Migration(14, "grid boundaries from the centre", _grids),
+    Migration(15, "review: the SHA-256 of other devices' photos", _photo_hashes),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version

@@ -353,12 +353,15 @@ quotas from it) and its members, each with its own
 "updated_at", "history": [{"from_status", "to_status", "note", "actor", "at",
 "followup_id"}, ...] oldest first}``, ``task``; ``visit``: a ``visit.create``
 record of the device's grids
-from any device, ``data`` = its payload with ``id``, ``grid_id`` and the sender's
-``person_id``; ``config``: a centre setting, ``id`` = the key, ``data = {"key",
-"value", "org_unit_id", "updated_at"}``, the value of the most specific org unit
-above the device's grids, sent again whenever that value changes). A device with
-nothing new gets ``{"changes": [],
-"has_more": false}``.
+from any device, ``data`` = its payload with ``id``, ``grid_id``, the sender's
+``person_id``, and for roles :data:`REVIEW_ROLES` ``photo_sha256`` ``{photo id:
+SHA-256 of its content}`` for the photos it names whose ``photo.meta`` the centre has
+(their same-photo check; not masked for a supervisor: a hash tells nothing of the
+picture, and no endpoint gives a photo's bytes for it); ``config``: a
+centre setting, ``id`` = the key, ``data = {"key", "value", "org_unit_id",
+"updated_at"}``, the value of the most specific org unit above the device's grids,
+sent again whenever that value changes). A device with nothing new gets
+``{"changes": [], "has_more": false}``.
 
 Review access (issue 13). What a device pulls depends on its person's role:
 
@@ -372,8 +375,9 @@ Review access (issue 13). What a device pulls depends on its person's role:
   "device_id", "started_at", "finished_at", "duration_s", "distance_m",
   "checklist_version", "items_total", "items_done", "problems", "normal",
   "not_applicable", "incomplete", "photos", "results": [{"id", "code", "result",
-  "note", "photos", "recorded_at"}], "track": [[[t, lat, lon], ...], ...] (parts; at
-  most :data:`MAX_REVIEW_TRACK_POINTS` points in all, Douglas-Peucker,
+  "note", "photos", "recorded_at"}], "photo_sha256": {photo id: SHA-256} (the
+  report's and the results' photos, as for a visit), "track": [[[t, lat, lon], ...],
+  ...] (parts; at most :data:`MAX_REVIEW_TRACK_POINTS` points in all, Douglas-Peucker,
   :mod:`sync.protocol.tracks`), "track_points" (points the device kept)}``. Sent again
   when more of it (a late result or segment) arrives. A worker's device gets no other
   device's patrol or track.

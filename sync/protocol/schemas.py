@@ -547,12 +547,18 @@ class PulledTask(_Open):
     due: Annotated[str, Txt(40)] | None = None
 
 
+# photo id -> the SHA-256 of its content (its photo.meta's), for the same-photo check
+PhotoHashes = Annotated[dict[RecordId, Sha256], Field(max_length=1000)]
+
+
 class PulledVisit(VisitCreate):
-    """A colleague's visit: the payload as validated at push, with who sent it."""
+    """A colleague's visit: the payload as validated at push, with who sent it and the
+    SHA-256 of its photos the centre knows."""
 
     id: RecordId
     grid_id: GridId
     person_id: Annotated[int, Int(1, MAX_ID)] | None = None
+    photo_sha256: PhotoHashes | None = None
 
 
 class PulledConfig(_Open):
@@ -597,6 +603,7 @@ class PulledPatrol(_Open):
     started_at: UnixTime | None = None
     finished_at: UnixTime | None = None
     results: Annotated[list[PulledPatrolResult], Field(max_length=1000)] = []
+    photo_sha256: PhotoHashes | None = None
     track: Annotated[list[Annotated[list[ReviewPoint], Field(
         max_length=protocol.MAX_REVIEW_TRACK_POINTS)]],
         Field(max_length=protocol.MAX_REVIEW_TRACK_POINTS)] = []

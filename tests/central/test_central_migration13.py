@@ -443,8 +443,8 @@ def test_an_interrupted_backfill_resumes_and_ends_as_an_uninterrupted_one(
             db.migrate(engine, backfill_batch=10, on_batch=crash)
         with engine.connect() as conn:
             assert db.current_version(conn) == db.LATEST_VERSION  # the schema is there
-            # (migration 14's backfill, registered too, comes after)
-            assert db.pending_backfills(conn) == ["13.patrols", "14.records"]
+            # (the backfills of migrations 14 and 15, registered too, come after)
+            assert db.pending_backfills(conn)[:2] == ["13.patrols", "14.records"]
             done = conn.execute(select(db.backfills.c.position, db.backfills.c.rows_done)
                                 .where(db.backfills.c.name == "13.patrols")).one()
             assert done.rows_done == 30  # three batches of ten committed, not the fourth

@@ -335,7 +335,7 @@ def test_an_interrupted_backfill_resumes_and_ends_as_an_uninterrupted_one(
         db.migrate(engine, backfill_batch=7, on_batch=crash)
     with engine.connect() as conn:
         assert db.current_version(conn) == db.LATEST_VERSION  # the schema is there
-        assert db.pending_backfills(conn) == ["14.records"]
+        assert db.pending_backfills(conn)[0] == "14.records"  # (15's after it)
         done = conn.execute(select(db.backfills.c.rows_done).where(
             db.backfills.c.name == "14.records")).scalar_one()
         assert done == sum(batches[:3]) > 0  # three batches committed, not the fourth

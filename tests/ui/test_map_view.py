@@ -5,13 +5,15 @@ track; the track view's "no GPS yet" notice and its live track from a BeiDou log
 
 from __future__ import annotations
 
+import itertools
+import math
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 from map_fixtures import CENTER, tile_color, tiles_around, write_mbtiles, write_pmtiles
-from PySide6.QtCore import QPoint, QPointF, Qt
+from PySide6.QtCore import QPoint, QPointF, QRectF, Qt
 from PySide6.QtGui import QColor, QImage
 from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
@@ -30,7 +32,9 @@ from ui.pages.patrol import PatrolPage
 from ui.patrol_tracker import PatrolTracker
 from ui.widgets.map_view import (
     BACKGROUND,
+    FLAG_COLOR,
     GRID_LINE,
+    POINT_COLOR,
     TRACK_COLOR,
     MapMarker,
     MapView,
@@ -48,6 +52,9 @@ def archive(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[TileArch
     (write_mbtiles if request.param == "mbtiles" else write_pmtiles)(path, TILES)
     opened = open_archive(path)
     yield opened
+    from PySide6.QtCore import QThreadPool
+
+    QThreadPool.globalInstance().waitForDone(5000)  # no tile read left running on it
     opened.close()
 
 
@@ -214,6 +221,117 @@ def test_track_points_households_boundary_and_taps(qtbot: QtBot) -> None:
         view.set_boundary('{"type": "Polygon", "coordinates": []}')
     view.set_boundary(None)
     assert view.boundary_polygons == []
+
+
+def marker_boxes(view: MapView) -> list[QRectF]:
+    return [QRectF(at.x() - 11, at.y() - 11, 22, 22) for at in (
+        view.screen_pos(m.lat, m.lon) for m in (*view.points, *view.households))]
+
+
+def test_labels_of_nearby_markers_never_collide(qtbot: QtBot) -> None:
+    """A dozen visits within a few metres and their households: each label drawn sits
+    beside its marker on no other label, marker, button or the scale bar; those with
+    no free place are left out, the flagged visit's never before the others'."""
+    view = shown(qtbot, MapView(None))
+    lat, lon = CENTER
+    visits = [MapMarker(lat + (i % 4) * 0.00012, lon + (i // 4) * 0.00015,
+                        f"{8 + i:02d}:00 走访", key=f"v{i}") for i in range(12)]
+    # the flagged one last, just south of the first: its label still goes first
+    visits.append(MapMarker(lat - 0.00010, lon, "12:30 离住户800米", key="far",
+                            flagged=True))
+    view.set_points(visits)
+    view.set_households([MapMarker(lat + 0.00003 + (i % 3) * 0.00013, lon + 0.00004 + i * 5e-5,
+                                   f"{i}号楼", key=f"h{i}") for i in range(6)])
+    view.center_on(lat + 0.0002, lon + 0.0002, zoom=18)
+    image = image_of(view)
+    placed = dict((text, box) for text, box in view.label_rects)
+    assert "12:30 离住户800米" in placed  # the flagged one first
+    assert len(placed) >= 5 and view.hidden_labels  # crowded: some left out
+    assert len(placed) + len(view.hidden_labels) == 19
+    boxes = list(placed.values())
+    buttons = [QRectF(b.geometry()) for b in (view.zoom_in_button, view.zoom_out_button,
+                                                view.fit_button) if b.isVisible()]
+    markers = marker_boxes(view)
+    for i, box in enumerate(boxes):
+        assert QRectF(view.rect()).contains(box)
+        assert not any(box.intersects(other) for other in boxes[i + 1:])
+        assert not any(box.intersects(b) for b in buttons)
+        assert not box.intersects(view.scale_bar_rect)
+        # beside its own marker, over no other
+        mine = next(m for m in (*view.points, *view.households)
+                    if m.label == next(t for t, b in view.label_rects if b is box))
+        at = view.screen_pos(mine.lat, mine.lon)
+        own = QRectF(at.x() - 11, at.y() - 11, 22, 22)
+        assert box.adjusted(-16, -16, 16, 16).contains(at)
+        assert not any(box.intersects(m) for m in markers if m != own)
+    # every visit point is still seen: no label is painted over one
+    for marker in view.points:
+        centre = color_at(image, view.screen_pos(marker.lat, marker.lon))
+        assert close_to(centre, FLAG_COLOR if marker.flagged else POINT_COLOR, 40), marker.key
+    # room again: every label comes back
+    view.set_points(visits[:2])
+    view.set_households([])
+    view.center_on(lat, lon, zoom=18)
+    image_of(view)
+    assert not view.hidden_labels and len(view.label_rects) == 2
+
+
+def test_a_label_keeps_off_the_track_when_it_can(qtbot: QtBot) -> None:
+    view = shown(qtbot, MapView(None))
+    lat, lon = CENTER
+    # a track running north-south just east of the visit: the label goes west
+    view.set_track([Fix(i, lat - 0.002 + i * 0.0001, lon + 0.00012) for i in range(40)])
+    view.set_points([MapMarker(lat, lon, "09:12", key="v")])
+    view.center_on(lat, lon, zoom=18)
+    image_of(view)
+    (_text, box), = view.label_rects
+    at = view.screen_pos(lat, lon)
+    track_x = view.screen_pos(lat, lon + 0.00012).x()
+    assert box.right() < at.x() < track_x
+    # a track on both sides: the label still shows, over it
+    view.set_tracks([[Fix(i, lat - 0.002 + i * 0.0001, lon + d) for i in range(40)]
+                     for d in (-0.00012, 0.00012, -0.00001, 0.00001)])
+    view.center_on(lat, lon, zoom=18)
+    image_of(view)
+    assert [t for t, _b in view.label_rects] == ["09:12"]
+
+
+@pytest.mark.parametrize("ratio", [1.0, 1.25, 1.5, 1.75, 2.0, 3.0])
+def test_tiles_land_on_whole_device_pixels(qtbot: QtBot, archive: TileArchive,
+                                           monkeypatch: pytest.MonkeyPatch,
+                                           ratio: float) -> None:
+    """On a screen scaled by 125 %, 150 %, 175 %...: a tile of the view's level covers
+    exactly 256 × n device pixels (n the nearest whole ratio) starting on a whole
+    device pixel, wherever the map is panned; past the archive's deepest level 2, 4...
+    times that; zoom goes by whole levels, each doubling the scale."""
+    view = shown(qtbot, MapView(archive))
+    monkeypatch.setattr(view, "device_ratio", lambda: ratio)
+    whole = max(1, math.floor(ratio + 0.5))
+    assert view.tile_ratio() == whole
+    view.center_on(*CENTER, zoom=15)
+    for dx, dy in ((0, 0), (3.3, -7.7), (101.1, 55.5)):
+        view.pan_by(dx, dy)
+        rects = list(view.tile_rects())
+        assert rects
+        for (z, _x, _y), rect in rects:
+            assert z == 15
+            for value in (rect.left(), rect.top()):
+                assert value * ratio == pytest.approx(round(value * ratio), abs=1e-6)
+            assert rect.width() * ratio == pytest.approx(256 * whole)
+        # the tiles tile the view: neighbours meet exactly
+        lefts = sorted({round(r.left() * ratio, 6) for _k, r in rects})
+        assert all(b - a == pytest.approx(256 * whole) for a, b in itertools.pairwise(lefts))
+    scale = view.view_scale()
+    view.zoom_in()
+    assert view.view_scale() == pytest.approx(2 * scale)
+    view.center_on(*CENTER, zoom=18)  # the archive goes to 16: enlarged four times
+    (key, rect), *_ = list(view.tile_rects())
+    assert key[0] == 16 and rect.width() * ratio == pytest.approx(4 * 256 * whole)
+    # a metre is as many view pixels as the scale says
+    mpp = view.metres_per_pixel()
+    a, b = view.screen_pos(*CENTER), view.screen_pos(CENTER[0], CENTER[1] + 0.001)
+    metres = 0.001 * math.pi / 180 * 6_378_137 * math.cos(math.radians(CENTER[0]))
+    assert (b.x() - a.x()) * mpp == pytest.approx(metres, rel=1e-3)
 
 
 def test_installed_map_is_shared_and_a_broken_one_falls_back(tmp_path: Path) -> None:

@@ -20,10 +20,19 @@ API (for the patrol's track view and the Review page)::
     view.view_changed.connect(...)  # after every pan or zoom
 
 Visit points draw in order on top of households, both on top of tracks and boundary;
-a ``flagged`` marker (a check fired) is drawn in the warning colour. Zoom is in whole
-levels (3-19); beyond the archive's deepest level its tiles are enlarged. Tiles are
-read and decoded off the UI thread (:func:`ui.tasks.run_task`), kept in a small cache,
-and a missing tile shows an enlarged coarser one while it loads.
+a ``flagged`` marker (a check fired) is drawn in the warning colour. Labels never
+collide: each goes beside its marker where it covers no other label, marker, button,
+the scale bar or the note, off the track when it can; flagged visits' labels are
+placed first, then the other visits', then households' (from zoom 17), and one with no
+free place is left out (``label_rects``/``hidden_labels`` say what the last paint did).
+
+Zoom is in whole levels (3-19), never a scale in between, and a tile of the view's
+level lands on whole device pixels, copied pixel for pixel, or doubled on a
+high-density screen (:meth:`MapView.tile_ratio`: a 150 % or 175 % screen doubles, it
+does not resample by 1.5 or 1.75); beyond the archive's deepest level its tiles are
+enlarged 2, 4... times. Tiles are read and decoded off the UI thread
+(:func:`ui.tasks.run_task`), kept in a small cache, and a missing tile shows an
+enlarged coarser one while it loads.
 
 Touch: drag to pan, pinch to zoom, and big +/−/"show all" buttons for gloved hands;
 the mouse wheel zooms around the pointer.
@@ -34,7 +43,7 @@ from __future__ import annotations
 import logging
 import math
 from collections import OrderedDict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -69,7 +78,6 @@ from fieldclient.geo.tiles import (
     metres_per_pixel,
     scale_bar_label,
     scale_bar_metres,
-    visible_tiles,
     world_latlon,
     world_xy,
 )
@@ -84,6 +92,10 @@ CACHE_TILES = 160  # about 40 MB of decoded 256×256 tiles
 DRAG_START_PX = 10  # a finger moving less than this is a tap
 MIN_STEP_PX = 2.0  # track points closer than this on screen are not drawn
 PARENT_LEVELS = 4  # how many coarser levels a loading tile may borrow from
+HOUSE_LABEL_ZOOM = 17  # households' labels from this zoom on (streets apart by then)
+LABEL_GAP_PX = 14  # from a marker's centre to its label
+LINE_CELL_PX = 12  # labels keep off the squares of this size a track passes through
+BOX_CELL_PX = 64  # markers and labels filed by squares of this size (collision tests)
 
 BACKGROUND = QColor("#f1f3ef")
 GRID_LINE = QColor("#d6dbd3")
@@ -181,22 +193,51 @@ class _Layer:
 
     def __init__(self) -> None:
         self.lines: list[list[tuple[float, float]]] = []
-        self._polylines: dict[int, list[QPolygonF]] = {}
+        self._polylines: dict[float, list[QPolygonF]] = {}
+        self._cells: dict[float, frozenset[tuple[int, int]]] = {}
 
     def set_lines(self, lines: Iterable[Iterable[HasPosition]]) -> None:
         self.lines = [[world_xy(p.lat, p.lon) for p in line] for line in lines]
-        self._polylines.clear()
+        self.changed()
 
     def append(self, point: HasPosition) -> None:
         if not self.lines:
             self.lines.append([])
         self.lines[-1].append(world_xy(point.lat, point.lon))
-        self._polylines.clear()
+        self.changed()
 
-    def polylines(self, zoom: int) -> list[QPolygonF]:
-        found = self._polylines.get(zoom)
+    def changed(self) -> None:
+        self._polylines.clear()
+        self._cells.clear()
+
+    def cells(self, scale: float) -> frozenset[tuple[int, int]]:
+        """The :data:`LINE_CELL_PX` squares (view pixels at ``scale``, from the world's
+        corner) the lines pass through: labels keep off them when they can."""
+        found = self._cells.get(scale)
         if found is None:
-            scale = 2.0**zoom
+            cells: set[tuple[int, int]] = set()
+            add, size, step = cells.add, LINE_CELL_PX, LINE_CELL_PX / 2
+            for polyline in self.polylines(scale):
+                ax = ay = None
+                for point in polyline.toList():
+                    bx, by = point.x(), point.y()
+                    if ax is None or ay is None:
+                        add((int(bx // size), int(by // size)))
+                    else:  # the segment's squares, a sample every half square
+                        dx, dy = bx - ax, by - ay
+                        n = int(max(abs(dx), abs(dy)) // step) + 1
+                        for k in range(1, n + 1):
+                            add((int((ax + dx * k / n) // size), int((ay + dy * k / n) // size)))
+                    ax, ay = bx, by
+            if len(self._cells) > 4:
+                self._cells.clear()
+            found = self._cells[scale] = frozenset(cells)
+        return found
+
+    def polylines(self, scale: float) -> list[QPolygonF]:
+        """The lines in view pixels at ``scale`` (view pixels per world pixel)."""
+        found = self._polylines.get(scale)
+        if found is None:
             found = []
             for line in self.lines:
                 polygon = QPolygonF()
@@ -213,8 +254,44 @@ class _Layer:
                 found.append(polygon)
             if len(self._polylines) > 4:
                 self._polylines.clear()
-            self._polylines[zoom] = found
+            self._polylines[scale] = found
         return found
+
+
+Box = tuple[float, float, float, float]  # left, top, right, bottom (view pixels)
+
+
+def _box(rect: QRectF) -> Box:
+    return rect.left(), rect.top(), rect.right(), rect.bottom()
+
+
+class _Boxes:
+    """Boxes filed by the :data:`BOX_CELL_PX` squares they touch, so a label is tested
+    against the few near it, not against every marker (plain tuples: a paint tests
+    hundreds of places)."""
+
+    def __init__(self, boxes: Iterable[Box] = ()) -> None:
+        self._cells: dict[tuple[int, int], list[Box]] = {}
+        for box in boxes:
+            self.add(box)
+
+    def add(self, box: Box) -> None:
+        cells = self._cells
+        for cx in range(int(box[0] // BOX_CELL_PX), int(box[2] // BOX_CELL_PX) + 1):
+            for cy in range(int(box[1] // BOX_CELL_PX), int(box[3] // BOX_CELL_PX) + 1):
+                cells.setdefault((cx, cy), []).append(box)
+
+    def hits(self, box: Box, ignore: Box | None = None) -> bool:
+        """Whether ``box`` overlaps any box here but ``ignore`` (that very object)."""
+        left, top, right, bottom = box
+        cells = self._cells
+        for cx in range(int(left // BOX_CELL_PX), int(right // BOX_CELL_PX) + 1):
+            for cy in range(int(top // BOX_CELL_PX), int(bottom // BOX_CELL_PX) + 1):
+                for other in cells.get((cx, cy), ()):
+                    if (other is not ignore and left < other[2] and other[0] < right
+                            and top < other[3] and other[1] < bottom):
+                        return True
+        return False
 
 
 class MapView(QWidget):
@@ -243,8 +320,10 @@ class MapView(QWidget):
         self.user_moved = False  # until then the view follows the content (fit)
         self.no_map_text = ""
         self.scale_bar_rect = QRectF()
+        self.label_rects: list[tuple[str, QRectF]] = []  # labels drawn last paint (text, box)
+        self.hidden_labels: list[str] = []  # labels left out there: no free place
         self._overlay_version = 0
-        self._overlay_cache: tuple[tuple[int, int, int, int], QImage, float, float] | None = None
+        self._overlay_cache: tuple[tuple[Any, ...], QImage, float, float] | None = None
         self.tiles: OrderedDict[TileKey, QImage | None] = OrderedDict()
         self._wanted: list[TileKey] = []
         self._loading = False
@@ -306,7 +385,7 @@ class MapView(QWidget):
         self.boundary_polygons = parse_boundary(geojson) if geojson is not None else []
         self.boundary.lines = [[world_xy(lat, lon) for lat, lon in ring]
                                for polygon in self.boundary_polygons for ring in polygon]
-        self.boundary._polylines.clear()
+        self.boundary.changed()
         self._content_changed()
 
     def fit(self) -> None:
@@ -318,8 +397,10 @@ class MapView(QWidget):
         if bounds is None:
             self._set_view(*world_xy(*DEFAULT_CENTER), 4)
             return
-        zoom = fit_zoom(bounds, self.width(), self.height(), MIN_VIEW_ZOOM, FIT_MAX_ZOOM,
-                        margin_px=48)
+        # fit_zoom counts in tile pixels of each level: a view pixel is k of them
+        k = self.device_ratio() / self.tile_ratio()
+        zoom = fit_zoom(bounds, self.width() * k, self.height() * k, MIN_VIEW_ZOOM,
+                        FIT_MAX_ZOOM, margin_px=48 * k)
         self._set_view(*world_xy(*bounds.center), zoom)
 
     def center_on(self, lat: float, lon: float, zoom: int | None = None) -> None:
@@ -346,25 +427,71 @@ class MapView(QWidget):
             self._set_view(self.center_x, self.center_y, zoom)
             return
         dx, dy = anchor.x() - self.width() / 2, anchor.y() - self.height() / 2
-        old, new = 2.0**self.zoom, 2.0**zoom
+        old, new = self.view_scale(), self.view_scale(zoom)
         ax, ay = self.center_x + dx / old, self.center_y + dy / old
         self._set_view(ax - dx / new, ay - dy / new, zoom)
 
     def pan_by(self, dx: float, dy: float) -> None:
         """Move the map with the finger: content goes ``dx``, ``dy`` view pixels."""
         self.user_moved = True
-        scale = 2.0**self.zoom
+        scale = self.view_scale()
         self._set_view(self.center_x - dx / scale, self.center_y - dy / scale, self.zoom)
 
     def metres_per_pixel(self) -> float:
-        return metres_per_pixel(self.center()[0], self.zoom)
+        """Ground metres of one view pixel."""
+        return metres_per_pixel(self.center()[0], self.zoom) * 2.0**self.zoom \
+            / self.view_scale()
 
     def screen_pos(self, lat: float, lon: float) -> QPointF:
         """Where a position is drawn, in view pixels."""
         x, y = world_xy(lat, lon)
-        scale = 2.0**self.zoom
-        return QPointF((x - self.center_x) * scale + self.width() / 2,
-                       (y - self.center_y) * scale + self.height() / 2)
+        scale = self.view_scale()
+        left, top = self._origin()
+        return QPointF(x * scale - left, y * scale - top)
+
+    # -- pixels: whole zoom levels, whole device pixels ---------------------------------
+    def device_ratio(self) -> float:
+        """Device pixels per view pixel (a Windows tablet at 150 %: 1.5)."""
+        return max(1.0, float(self.devicePixelRatioF()))
+
+    def tile_ratio(self) -> int:
+        """Device pixels per pixel of a tile of the view's own level: the whole number
+        nearest :meth:`device_ratio`. So a tile always covers 256, 512... device pixels,
+        copied pixel for pixel or doubled: never resampled by 1.5 or 1.75, which blurs
+        or thickens every other line of a raster map."""
+        return max(1, math.floor(self.device_ratio() + 0.5))
+
+    def view_scale(self, zoom: int | None = None) -> float:
+        """View pixels per world pixel (zoom 0) at ``zoom`` (default: the current one).
+        Zoom only ever goes by whole levels: each level doubles this, no scale between."""
+        level = self.zoom if zoom is None else zoom
+        return 2.0**level * self.tile_ratio() / self.device_ratio()
+
+    def _origin(self) -> tuple[float, float]:
+        """The view's top-left corner at the current scale (world pixels × scale), moved
+        to the nearest whole device pixel: tiles then start on a device pixel too."""
+        ratio, scale = self.device_ratio(), self.view_scale()
+        left = math.floor((self.center_x * scale - self.width() / 2) * ratio + 0.5) / ratio
+        top = math.floor((self.center_y * scale - self.height() / 2) * ratio + 0.5) / ratio
+        return left, top
+
+    def tile_rects(self) -> Iterator[tuple[TileKey, QRectF]]:
+        """The visible tiles of the level drawn and where (view pixels; each starts and
+        ends on whole device pixels). Nothing without an archive for this zoom."""
+        level = self._tile_level()
+        if level is None:
+            return
+        scale = self.view_scale()
+        left, top = self._origin()
+        span = TILE_SIZE / 2.0**level  # world pixels per tile
+        size = span * scale
+        n = 1 << level
+        first_x, first_y = max(0, math.floor(left / size)), max(0, math.floor(top / size))
+        last_x = min(n - 1, math.floor((left + self.width()) / size))
+        last_y = min(n - 1, math.floor((top + self.height()) / size))
+        for ty in range(first_y, last_y + 1):
+            for tx in range(first_x, last_x + 1):
+                yield (level, tx, ty), QRectF(tx * size - left, ty * size - top, size, size)
 
     def retranslate(self) -> None:
         self.no_map_text = self.tr("未安装离线地图")
@@ -467,20 +594,22 @@ class MapView(QWidget):
     def paintEvent(self, event: QPaintEvent) -> None:
         painter = QPainter(self)
         painter.fillRect(self.rect(), BACKGROUND)
-        scale = 2.0**self.zoom
-        left = self.center_x * scale - self.width() / 2
-        top = self.center_y * scale - self.height() / 2
+        left, top = self._origin()
         drawn = self._paint_tiles(painter)
         if not drawn:
             self._paint_grid(painter, left, top)
-        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, False)
         overlay = self._overlay(left, top)
-        if overlay is not None:
+        if overlay is not None:  # on whole device pixels at its own ratio: copied as is
             image, ox, oy = overlay
             painter.drawImage(QPointF(ox - left, oy - top), image)
-        self._paint_markers(painter)
-        self._paint_scale_bar(painter)
-        self._paint_notes(painter, drawn)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        scale_bar = self._scale_bar_layout()
+        note = self._note_layout(drawn)
+        self._paint_markers(painter, [r for r in (scale_bar and scale_bar[0],
+                                                  note and note[0]) if r is not None])
+        self._paint_scale_bar(painter, scale_bar)
+        self._paint_notes(painter, note)
         painter.setPen(QPen(QColor("#000000"), 2))
         painter.setBrush(Qt.BrushStyle.NoBrush)
         painter.drawRect(QRectF(self.rect()).adjusted(1, 1, -1, -1))
@@ -492,26 +621,29 @@ class MapView(QWidget):
         if not self.boundary_polygons and not self.tracks.lines:
             return None
         w, h = self.width(), self.height()
+        ratio, scale = self.device_ratio(), self.view_scale()
+        state = (scale, ratio, self._overlay_version, w, h)
         cached = self._overlay_cache
         if cached is not None:
             key, image, ox, oy = cached
-            if (key == (self.zoom, self._overlay_version, w, h)
-                    and ox <= left and left + w <= ox + 2 * w
+            if (key == state and ox <= left and left + w <= ox + 2 * w
                     and oy <= top and top + h <= oy + 2 * h):
                 return image, ox, oy
-        ratio = self.devicePixelRatioF()
         image = QImage(round(2 * w * ratio), round(2 * h * ratio),
                        QImage.Format.Format_ARGB32_Premultiplied)
         image.setDevicePixelRatio(ratio)
         image.fill(Qt.GlobalColor.transparent)
-        ox, oy = left - w / 2, top - h / 2
+        # half a view each side, in whole device pixels (so is ``left``): the image
+        # lands on the device pixel grid wherever the map is moved to
+        ox = left - math.floor(w * ratio / 2) / ratio
+        oy = top - math.floor(h * ratio / 2) / ratio
         painter = QPainter(image)
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
         painter.translate(-ox, -oy)
-        self._paint_boundary(painter)
-        self._paint_tracks(painter)
+        self._paint_boundary(painter, scale)
+        self._paint_tracks(painter, scale)
         painter.end()
-        self._overlay_cache = ((self.zoom, self._overlay_version, w, h), image, ox, oy)
+        self._overlay_cache = (state, image, ox, oy)
         return image, ox, oy
 
     def _paint_grid(self, painter: QPainter, left: float, top: float) -> None:
@@ -528,19 +660,16 @@ class MapView(QWidget):
             y += step
 
     def _paint_tiles(self, painter: QPainter) -> bool:
-        """Draw the archive's tiles; False when there is no archive for this zoom."""
+        """Draw the archive's tiles; False when there is no archive for this zoom. A tile
+        of the view's level is copied pixel for pixel (or doubled on a high-density
+        screen); past the archive's deepest level its tiles are enlarged 2, 4... times,
+        smoothly."""
         level = self._tile_level()
         if level is None:
             return False
-        factor = 2.0 ** (self.zoom - level)
-        size = TILE_SIZE * factor
-        painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, factor > 1)
+        painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, self.zoom > level)
         missing: list[TileKey] = []
-        for x, y, tile_left, tile_top in visible_tiles(
-                self.center_x, self.center_y, level, self.width() / factor,
-                self.height() / factor):
-            key = (level, x, y)
-            target = QRectF(tile_left * factor, tile_top * factor, size, size)
+        for key, target in self.tile_rects():
             image = self._cached(key)
             if image is not None:
                 painter.drawImage(target, image)
@@ -564,24 +693,27 @@ class MapView(QWidget):
                 part = TILE_SIZE / (1 << up)
                 source = QRectF((x - ((x >> up) << up)) * part, (y - ((y >> up) << up)) * part,
                                 part, part)
-                painter.drawImage(target, parent, source)
+                smooth = painter.testRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
+                painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
+                painter.drawImage(target, parent, source)  # a stand-in: enlarged
+                painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, smooth)
                 return
         painter.fillRect(target, BACKGROUND)
 
-    def _paint_boundary(self, painter: QPainter) -> None:
+    def _paint_boundary(self, painter: QPainter, scale: float) -> None:
         if not self.boundary_polygons:
             return
         path = QPainterPath()
         path.setFillRule(Qt.FillRule.OddEvenFill)
-        for ring in self.boundary.polylines(self.zoom):
+        for ring in self.boundary.polylines(scale):
             path.addPolygon(ring)
             path.closeSubpath()
         painter.setBrush(BOUNDARY_FILL)
         painter.setPen(QPen(BOUNDARY_LINE, 3, Qt.PenStyle.DashLine))
         painter.drawPath(path)
 
-    def _paint_tracks(self, painter: QPainter) -> None:
-        polylines = [p for p in self.tracks.polylines(self.zoom) if p.size()]
+    def _paint_tracks(self, painter: QPainter, scale: float) -> None:
+        polylines = [p for p in self.tracks.polylines(scale) if p.size()]
         if not polylines:
             return
         painter.setBrush(Qt.BrushStyle.NoBrush)
@@ -605,25 +737,89 @@ class MapView(QWidget):
         font.setPixelSize(max(14, round(base * 0.8)))
         return font
 
-    def _paint_label(self, painter: QPainter, anchor: QPointF, text: str,
-                     metrics: QFontMetricsF) -> None:
-        rect = metrics.boundingRect(text).adjusted(-6, -3, 6, 3)
-        rect.moveTopLeft(QPointF(anchor.x() + 14, anchor.y() - rect.height() / 2))
+    def _paint_label(self, painter: QPainter, rect: QRectF, text: str) -> None:
         painter.setPen(QPen(QColor("#555555"), 1))
         painter.setBrush(BOX_COLOR)
         painter.drawRoundedRect(rect, 4, 4)
         painter.setPen(TEXT_COLOR)
         painter.drawText(rect, Qt.AlignmentFlag.AlignCenter, text)
 
+    def _place_labels(self, labels: Sequence[tuple[QPointF, str, Box]],
+                      markers: Sequence[Box], taken: Sequence[QRectF],
+                      metrics: QFontMetricsF) -> tuple[list[tuple[str, QRectF]], list[str]]:
+        """Where each label goes, in order of priority (``labels``: anchor, text and
+        its own marker's box, one of ``markers``): beside its marker on the right, else
+        left, above, below or at a corner, wherever it covers no other label, no
+        marker, none of ``taken`` (the buttons, the scale bar, the note) and stays
+        inside the view, off the track if it can; a label with no such place is left
+        out (the marker stays, and tapping it opens the record). Returns (placed
+        (text, box), left-out texts)."""
+        x_min, y_min = 2.0, 2.0
+        x_max, y_max = self.width() - 2.0, self.height() - 2.0
+        placed: list[tuple[str, QRectF]] = []
+        hidden: list[str] = []
+        gap = LABEL_GAP_PX
+        others, labelled, kept = _Boxes(markers), _Boxes(), _Boxes(map(_box, taken))
+        track = self.tracks.cells(self.view_scale()) if labels and self.tracks.lines \
+            else frozenset()
+        left0, top0 = self._origin()
+
+        def on_track(box: Box) -> bool:
+            if not track:
+                return False
+            for cx in range(int((box[0] + left0) // LINE_CELL_PX),
+                            int((box[2] + left0) // LINE_CELL_PX) + 1):
+                for cy in range(int((box[1] + top0) // LINE_CELL_PX),
+                                int((box[3] + top0) // LINE_CELL_PX) + 1):
+                    if (cx, cy) in track:
+                        return True
+            return False
+
+        for anchor, text, own in labels:
+            x, y = anchor.x(), anchor.y()
+            if not (x_min <= x <= x_max and y_min <= y <= y_max):
+                hidden.append(text)  # its marker is not in view either
+                continue
+            size = metrics.boundingRect(text).adjusted(-6, -3, 6, 3).size()
+            w, h = size.width(), size.height()
+            chosen: Box | None = None
+            first_free: Box | None = None
+            for left, top in (
+                    (x + gap, y - h / 2), (x - gap - w, y - h / 2), (x - w / 2, y - gap - h),
+                    (x - w / 2, y + gap), (x + gap, y - gap / 2 - h), (x + gap, y + gap / 2),
+                    (x - gap - w, y - gap / 2 - h), (x - gap - w, y + gap / 2)):
+                box = (left, top, left + w, top + h)
+                if (left < x_min or top < y_min or box[2] > x_max or box[3] > y_max
+                        or kept.hits(box) or others.hits(box, own) or labelled.hits(box)):
+                    continue
+                if not on_track(box):  # off the track if any place is
+                    chosen = box
+                    break
+                if first_free is None:
+                    first_free = box
+            chosen = chosen or first_free  # else the first free one, over the track
+            if chosen is None:
+                hidden.append(text)
+                continue
+            placed.append((text, QRectF(chosen[0], chosen[1], w, h)))
+            labelled.add(chosen)
+        return placed, hidden
+
     def _visible(self, point: QPointF, margin: float = 40) -> bool:
         return (-margin <= point.x() <= self.width() + margin
                 and -margin <= point.y() <= self.height() + margin)
 
-    def _paint_markers(self, painter: QPainter) -> None:
+    def _paint_markers(self, painter: QPainter, taken: Sequence[QRectF] = ()) -> None:
+        """Households, then visit points over them, then the labels that find a free
+        place (:meth:`_place_labels`): flagged visits' first, then the other visits',
+        then households' (from zoom 17)."""
         font = self._label_font()
         painter.setFont(font)
         metrics = QFontMetricsF(font)
-        show_house_labels = self.zoom >= 17
+        show_house_labels = self.zoom >= HOUSE_LABEL_ZOOM
+        flagged: list[tuple[QPointF, str, Box]] = []
+        others: list[tuple[QPointF, str, Box]] = []
+        houses: list[tuple[QPointF, str, Box]] = []
         for house in self.households:
             at = self.screen_pos(house.lat, house.lon)
             if not self._visible(at):
@@ -635,8 +831,9 @@ class MapView(QWidget):
             painter.setBrush(color)
             painter.drawRect(QRectF(at.x() - 8, at.y() - 3, 16, 13))
             painter.drawPolygon(roof)
-            if show_house_labels and house.label:
-                self._paint_label(painter, at, house.label, metrics)
+            box = (at.x() - 12, at.y() - 15, at.x() + 12, at.y() + 12)
+            (flagged if house.flagged else houses).append(
+                (at, house.label if show_house_labels else "", box))
         for point in self.points:
             at = self.screen_pos(point.lat, point.lon)
             if not self._visible(at, 200):
@@ -644,20 +841,40 @@ class MapView(QWidget):
             painter.setPen(QPen(QColor("#ffffff"), 3))
             painter.setBrush(FLAG_COLOR if point.flagged else POINT_COLOR)
             painter.drawEllipse(at, 9, 9)
-            if point.label:
-                self._paint_label(painter, at, point.label, metrics)
+            (flagged if point.flagged else others).append(
+                (at, point.label, (at.x() - 11, at.y() - 11, at.x() + 11, at.y() + 11)))
+        buttons = [QRectF(b.geometry()).adjusted(-6, -6, 6, 6)
+                   for b in (self.zoom_in_button, self.zoom_out_button, self.fit_button)
+                   if b.isVisible()]
+        markers = flagged + others + houses
+        placed, hidden = self._place_labels(
+            [m for m in markers if m[1]], [m[2] for m in markers], [*taken, *buttons],
+            metrics)
+        for text, rect in placed:
+            self._paint_label(painter, rect, text)
+        self.label_rects = placed
+        self.hidden_labels = hidden
 
-    def _paint_scale_bar(self, painter: QPainter) -> None:
+    def _scale_bar_layout(self) -> tuple[QRectF, float, str] | None:
+        """The scale bar's box, the bar's length (view pixels) and its text."""
         metres = scale_bar_metres(self.metres_per_pixel(), min(260.0, self.width() / 3))
         if metres <= 0:
-            return
+            return None
         length = metres / self.metres_per_pixel()
-        font = QFont(self.font())
-        painter.setFont(font)
-        metrics = QFontMetricsF(font)
+        metrics = QFontMetricsF(QFont(self.font()))
         text = scale_bar_label(metres)
         box = QRectF(10, self.height() - 22 - metrics.height() - 14,
                      max(length, metrics.horizontalAdvance(text)) + 24, metrics.height() + 30)
+        return box, length, text
+
+    def _paint_scale_bar(self, painter: QPainter,
+                         layout: tuple[QRectF, float, str] | None) -> None:
+        if layout is None:
+            return
+        box, length, text = layout
+        font = QFont(self.font())
+        painter.setFont(font)
+        metrics = QFontMetricsF(font)
         painter.setPen(Qt.PenStyle.NoPen)
         painter.setBrush(BOX_COLOR)
         painter.drawRoundedRect(box, 6, 6)
@@ -670,10 +887,8 @@ class MapView(QWidget):
                          Qt.AlignmentFlag.AlignLeft, text)
         self.scale_bar_rect = box
 
-    def _paint_notes(self, painter: QPainter, tiles_drawn: bool) -> None:
-        font = self._label_font()
-        painter.setFont(font)
-        metrics = QFontMetricsF(font)
+    def _note_layout(self, tiles_drawn: bool) -> tuple[QRectF, str] | None:
+        """The note at the top left (no map installed; the map's attribution or name)."""
         if self.archive is None:
             note = self.no_map_text
         elif tiles_drawn:
@@ -681,9 +896,19 @@ class MapView(QWidget):
         else:
             note = self.archive.info.name
         if not note:
-            return
+            return None
+        metrics = QFontMetricsF(self._label_font())
         width = min(metrics.horizontalAdvance(note) + 16, self.width() - 20)
-        box = QRectF(10, 10, width, metrics.height() + 8)
+        return QRectF(10, 10, width, metrics.height() + 8), note
+
+    def _paint_notes(self, painter: QPainter, layout: tuple[QRectF, str] | None) -> None:
+        if layout is None:
+            return
+        box, note = layout
+        width = box.width()
+        font = self._label_font()
+        painter.setFont(font)
+        metrics = QFontMetricsF(font)
         painter.setPen(Qt.PenStyle.NoPen)
         painter.setBrush(BOX_COLOR)
         painter.drawRoundedRect(box, 4, 4)
