@@ -160,12 +160,12 @@ class TrackDialog(_Dialog):
     """The track so far, drawn big."""
 
     def __init__(self, fixes: Sequence[Fix], facts: str, parent: QWidget | None = None,
-                 archive: TileArchive | None = None, waiting_since: float | None = None
-                 ) -> None:
+                 archive: TileArchive | None = None, waiting_since: float | None = None,
+                 fix_count: int | None = None) -> None:
         super().__init__(parent, "trackDialog")
         self.view = TrackView(archive)
         self.view.setMinimumSize(480, 240)
-        self.view.set_track(fixes)
+        self.view.set_track(fixes, fix_count)
         self.view.set_waiting(waiting_since)
         self.facts = label("prompt")
         self.facts.setText(facts)

@@ -84,6 +84,8 @@ class PatrolPage(Page):
         self.dirty_notes: dict[str, str] = {}
         self.grid_buttons: dict[str, QPushButton] = {}
         self.dialog: QWidget | None = None  # the last dialog opened (tests look at it)
+        self.imported_m = 0.0  # tracks imported into the running patrol (read on refresh)
+        self.finishing = False
 
         self.note_timer = QTimer(self)
         self.note_timer.setSingleShot(True)
@@ -274,6 +276,7 @@ class PatrolPage(Page):
                 self._build_cards(patrol)
                 self.tracker.attach(session, patrol.id)
             self.patrol = patrol
+            self.imported_m = patrols.imported_distance_m(session, patrol.id)
             self.reported = self._reported(session, patrol.id)
             for code in patrol.items:
                 self._apply(code)
@@ -562,10 +565,15 @@ class PatrolPage(Page):
             dialog.view.set_waiting(self.tracker.waiting_since())
 
     def _progress(self) -> PatrolSummary | None:
+        """The running totals from memory: the items as last read, the tracker's live
+        path (no database read: every 3 s, whatever the hour of the day)."""
         session = self._session()
         if session is None or self.patrol is None:
             return None
-        return patrols.progress(session, self.patrol.id)
+        live = self.tracker.live
+        if live is not None and live.patrol_id != self.patrol.id:
+            live = None
+        return patrols.live_summary(self.patrol, live, session.clock(), self.imported_m)
 
     def _update_counts(self) -> None:
         if self.patrol is None:
@@ -584,20 +592,27 @@ class PatrolPage(Page):
         self.run_title.setText(self.tr("{grid}：已检查{done}/{total}项").format(
             grid=grid_label(self.patrol.grid_id), done=progress.items_done,
             total=progress.items_total))
-        self.progress_label.setText(self.tr("发现问题{problems}项；已走{distance}，用时{duration}").format(
-            problems=progress.problems, distance=format_distance(progress.distance_m),
-            duration=format_duration(progress.duration_s)))
+        if self.tracker.live is None:  # the figures of a long day are still being read
+            self.progress_label.setText(self.tr("发现问题{problems}项；用时{duration}").format(
+                problems=progress.problems, duration=format_duration(progress.duration_s)))
+        else:
+            self.progress_label.setText(
+                self.tr("发现问题{problems}项；已走{distance}，用时{duration}").format(
+                    problems=progress.problems, distance=format_distance(progress.distance_m),
+                    duration=format_duration(progress.duration_s)))
         self.gps_label.setText(status_short(self.tracker.feed))
         if isinstance(self.dialog, TrackDialog) and self.dialog.isVisible():
             self.dialog.view.set_waiting(self.tracker.waiting_since())
         receiving = self.tracker.feed is not None and self.tracker.feed.status == "receiving"
         set_role(self.gps_label, "gps" if receiving else "gpsWarning")
 
-    def _live_fixes(self) -> list[Fix]:
-        session = self._session()
-        if session is None or self.patrol is None:
-            return []
-        return patrols._patrol_fixes(session, self.patrol.id)  # no public reader yet
+    def _live_points(self) -> tuple[list[Fix], int]:
+        """The live path as simplified while walking (a few thousand points for a whole
+        day, not the 28,800 raw fixes) and how many fixes it stands for."""
+        live = self.tracker.live
+        if live is None or self.patrol is None or live.patrol_id != self.patrol.id:
+            return [], 0
+        return live.path.points(), live.points
 
     def show_track(self) -> None:
         progress = self._progress()
@@ -607,7 +622,8 @@ class PatrolPage(Page):
             distance=format_distance(progress.distance_m),
             duration=format_duration(progress.duration_s))
         facts += "\n" + status_text(self.tracker.feed)
-        dialog = TrackDialog(self._live_fixes(), facts, self.window(),
+        points, count = self._live_points()
+        dialog = TrackDialog(points, facts, self.window(), fix_count=count,
                              archive=installed_archive(self.controller.data_dir),
                              waiting_since=self.tracker.waiting_since())
         self.dialog = dialog
@@ -633,24 +649,34 @@ class PatrolPage(Page):
         dialog.open()
 
     def _finish(self, allow_incomplete: bool) -> None:
-        from fieldclient.fieldwork.tracks import load_track_points, patrol_tracks
-
-        session = self._session()
-        if session is None or self.patrol is None:
+        """Finish once the running figures are there (at once, except in the first
+        seconds after an app start with a long day to read): the stored track is the
+        live path, so finishing writes records and reads nothing back."""
+        if self._session() is None or self.patrol is None or self.finishing:
             return
         patrol_id = self.patrol.id
+        self.finishing = True
+        self.finish_button.setEnabled(False)
+        self.tracker.when_live(lambda live: self._finish_with(patrol_id, live, allow_incomplete))
+
+    def _finish_with(self, patrol_id: str, live: patrols.LivePath,
+                     allow_incomplete: bool) -> None:
+        self.finishing = False
+        self.finish_button.setEnabled(True)
+        session = self._session()
+        if session is None or self.patrol is None or self.patrol.id != patrol_id:
+            return
         try:
-            # On the UI thread: no fix can be recorded half-way; ≤ 100 ms (bench/patrol_save.py).
-            summary = patrols.finish_patrol(session, patrol_id, allow_incomplete=allow_incomplete)
+            # On the UI thread so that no fix is saved half-way; the path is in memory
+            # already (≤ 100 ms for an 8-hour day, bench/patrol_day.py).
+            summary = patrols.finish_patrol(session, patrol_id, allow_incomplete=allow_incomplete,
+                                            live=live)
         except FieldClientError as exc:
             self.dialog = show_message(error_text(exc), parent=self.window(), role="error")
             return
         self.tracker.stop()
         self.summary = summary
-        self.summary_fixes = [
-            fix for track in patrol_tracks(session, patrol_id)
-            for part in load_track_points(session, track.track_id) for fix in part
-        ]
+        self.summary_fixes = live.path.points()  # what was stored, without reading it back
         self.patrol = None
         self.thumb_cache.clear()
         self.refresh()
