@@ -687,12 +687,27 @@ def progress(session: Session, patrol_id: str, live: LivePath | None = None) -> 
     return live_summary(patrol, live, session.clock(), imported_distance_m(session, patrol_id))
 
 
+def check_finishable(patrol: Patrol, allow_incomplete: bool = False) -> None:
+    """Raise what :func:`finish_patrol` would refuse: a closed patrol, unanswered items
+    (unless ``allow_incomplete``), a problem without the photo its item requires."""
+    if not patrol.active:
+        raise PatrolClosed()
+    if patrol.missing and not allow_incomplete:
+        raise PatrolIncomplete(missing=len(patrol.missing))
+    for state in patrol.items.values():  # the invariant _save keeps, checked once more
+        item = _item(patrol.checklist, state.code)
+        if state.result is ItemResult.PROBLEM and item.photo_required_on_problem:
+            if not state.photos:
+                raise PhotoRequired(item)
+
+
 def finish_patrol(
     session: Session,
     patrol_id: str,
     allow_incomplete: bool = False,
     tolerance_m: float = DEFAULT_TOLERANCE_M,
     live: LivePath | None = None,
+    purge_fixes: bool = True,
 ) -> PatrolSummary:
     """Close the patrol: immutable records and their outbox entries, in one transaction.
 
@@ -703,15 +718,7 @@ def finish_patrol(
     distance reported is the one shown while walking.
     """
     patrol = get_patrol(session, patrol_id)
-    if not patrol.active:
-        raise PatrolClosed()
-    if patrol.missing and not allow_incomplete:
-        raise PatrolIncomplete(missing=len(patrol.missing))
-    for state in patrol.items.values():  # the invariant _save keeps, checked once more
-        item = _item(patrol.checklist, state.code)
-        if state.result is ItemResult.PROBLEM and item.photo_required_on_problem:
-            if not state.photos:
-                raise PhotoRequired(item)
+    check_finishable(patrol, allow_incomplete)
     if live is None or live.patrol_id != patrol_id or live.path.tolerance_m != tolerance_m:
         live = live_path(session, patrol_id, tolerance_m=tolerance_m)
     else:
@@ -733,7 +740,8 @@ def finish_patrol(
         if live.points:
             store_track(
                 session,
-                ProcessedTrack([live.path.points()], live.points, live.points, {}, tolerance_m),
+                ProcessedTrack([live.path.points()], live.points, live.points, {}, tolerance_m,
+                               known_distance_m=live.distance_m),
                 "live",
                 patrol_id,
                 grid_id,
@@ -777,13 +785,32 @@ def finish_patrol(
              "incomplete": patrol.missing},
         )
         session.db.execute("DELETE FROM patrol_item_drafts WHERE patrol_id = ?", (patrol_id,))
-        session.db.execute("DELETE FROM patrol_fixes WHERE patrol_id = ?", (patrol_id,))
+        if purge_fixes:
+            session.db.execute("DELETE FROM patrol_fixes WHERE patrol_id = ?", (patrol_id,))
         session.audit.append(
             audit.RECORD_CREATED,
             {"kind": "patrol", "id": patrol_id, "grid_id": grid_id,
              "results": len(result_ids), "problems": summary.problems},
         )
     return summary
+
+
+def purge_finished_fixes(session: Session, batch: int = 2000) -> int:
+    """Delete the raw fixes of patrols no longer running (their track is stored), a
+    ``batch`` at a time so that a write of another connection waits milliseconds at
+    most; returns how many. Safe to call any time, also after a crash."""
+    removed = 0
+    while True:
+        with session.db.conn:
+            cursor = session.db.execute(
+                "DELETE FROM patrol_fixes WHERE id IN (SELECT f.id FROM patrol_fixes f"
+                " JOIN patrols p ON p.id = f.patrol_id WHERE p.state != 'active' LIMIT ?)",
+                (batch,),
+            )
+            count = cursor.rowcount
+        removed += max(count, 0)
+        if count < batch:
+            return removed
 
 
 def abandon_patrol(session: Session, patrol_id: str) -> dict[str, int]:

@@ -185,6 +185,7 @@ def test_full_patrol_through_the_ui(
 
     # Finish: all answered, so no question; the summary shows the numbers.
     click(qtbot, page.finish_button)
+    settle(qtbot)  # the records are written on the thread pool
     assert page.views.currentWidget() is page.summary_view
     assert page.summary_values["items"].text() == "28/28项"
     assert page.summary_values["problems"].text() == "1项"
@@ -227,6 +228,7 @@ def test_finishing_with_unchecked_items_asks_first(unlocked: AppController, qtbo
     dialog = page.dialog
     assert isinstance(dialog, ConfirmDialog)
     click(qtbot, dialog.ok_button)
+    settle(qtbot)
     assert page.views.currentWidget() is page.summary_view
     assert page.summary_values["items"].text() == "1/28项"
 
@@ -329,5 +331,6 @@ def test_patrol_pages_fit_1280x800_at_175_percent(
     assert isinstance(dialog, ConfirmDialog)
     assert dialog.minimumSizeHint().height() <= 800
     dialog.accept()
+    settle(qtbot)
     fits(view)
     assert page.views.currentWidget() is page.summary_view
