@@ -445,6 +445,31 @@ def record_item(
         raise
 
 
+def mark_rest_normal(session: Session, patrol_id: str, codes: Iterable[str]) -> list[str]:
+    """"其余正常": mark those of ``codes`` that have no result yet as normal, in one
+    transaction (the worker confirmed the list first). Items answered meanwhile keep
+    their answer; notes and photos stay. Returns the codes marked."""
+    checklist, _ = _active(session, patrol_id)
+    wanted = [_item(checklist, code).code for code in dict.fromkeys(codes)]
+    answered = {
+        row[0] for row in session.db.execute(
+            "SELECT code FROM patrol_item_drafts WHERE patrol_id = ? AND result IS NOT NULL",
+            (patrol_id,),
+        )
+    }
+    marked = [code for code in wanted if code not in answered]
+    now = session.clock()
+    with session.db.conn:
+        session.db.conn.executemany(
+            "INSERT INTO patrol_item_drafts (patrol_id, code, result, note, photos, updated_at)"
+            " VALUES (?, ?, 'normal', '', '[]', ?)"
+            " ON CONFLICT (patrol_id, code) DO UPDATE SET result = 'normal',"
+            " updated_at = excluded.updated_at",
+            [(patrol_id, code, now) for code in marked],
+        )
+    return marked
+
+
 def save_note(session: Session, patrol_id: str, code: str, note: str) -> ItemState:
     """Save the note as it is typed (with or without a result yet)."""
     checklist, _ = _active(session, patrol_id)
