@@ -832,7 +832,7 @@ def purge_finished_fixes(session: Session, batch: int = 2000) -> int:
                 " JOIN patrols p ON p.id = f.patrol_id WHERE p.state != 'active' LIMIT ?)",
                 (batch,),
             )
-            count = cursor.rowcount
+            count = int(cursor.rowcount)
         removed += max(count, 0)
         if count < batch:
             return removed
