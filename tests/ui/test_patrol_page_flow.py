@@ -409,7 +409,7 @@ def test_a_28_item_patrol_with_one_problem_in_at_most_12_taps(
     tap(page.list_button)  # 2: 全部项目
     items = page.dialog
     assert isinstance(items, ItemListDialog) and len(items.item_buttons) == 13
-    tap(items.item_buttons["P07"])  # type: ignore[arg-type]  # 3
+    tap(items.item_buttons["P07"])  # 3
     assert page.current_code == "P07"
     qtbot.wait(10)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from PySide6.QtCore import QCoreApplication, Qt, Signal
+from PySide6.QtGui import QResizeEvent, QShowEvent
 from PySide6.QtWidgets import (
     QApplication,
     QDialog,
@@ -252,19 +253,24 @@ class RestNormalDialog(_Dialog):
 
 
 class ItemListDialog(_Dialog):
-    """全部项目: a group's items as big buttons (answered ones marked); one tap opens one."""
+    """全部项目: a group's items as big buttons (answered ones marked); one tap opens one.
+
+    As wide as the window, so that two or three columns fit and a group of 13 items
+    needs no scrolling in Chinese even at 175 % text (long English names at that size
+    may: the list scrolls then)."""
 
     picked = Signal(str)
 
     def __init__(self, group_name: str, entries: Sequence[tuple[str, str, str]],
                  parent: QWidget | None = None) -> None:
+        from ui.widgets.basic import scroll_area
         from ui.widgets.patrol import ButtonGrid
 
         super().__init__(parent, "itemListDialog")
         self.group_name = group_name
         self.heading = label("prompt")
         self.grid = ButtonGrid((3, 2, 1))
-        self.item_buttons: dict[str, object] = {}
+        self.item_buttons: dict[str, QPushButton] = {}
         self.entries = list(entries)
         for code, _name, state in self.entries:
             btn = button("result", f"pickItem_{code}")
@@ -273,17 +279,42 @@ class ItemListDialog(_Dialog):
             self.item_buttons[code] = btn
             self.grid.add_button(btn)
         self.ok_button.setVisible(False)
-        self.layout_.addWidget(self.heading)
-        self.layout_.addWidget(self.grid)
-        self.layout_.addLayout(self.buttons)
+        top = QHBoxLayout()  # 返回 beside the heading: the items get the height
+        top.addWidget(self.heading, 1)
+        top.addWidget(self.cancel_button, 0, Qt.AlignmentFlag.AlignTop)
+        body = QWidget()
+        column = QVBoxLayout(body)
+        column.setContentsMargins(0, 0, 0, 0)
+        column.addWidget(self.grid)
+        column.addStretch(1)
+        self.layout_.setContentsMargins(20, 16, 20, 16)
+        self.layout_.setSpacing(10)
+        self.layout_.addLayout(top)
+        self.layout_.addWidget(scroll_area(body), 1)
         self.retranslate()
         owner = self.parentWidget()
         if owner is not None:
-            self.resize(min(owner.window().width() - 80, 1100), self.sizeHint().height())
+            window = owner.window()
+            self.resize(window.width() - 40, window.height() - 20)
 
     def _pick(self, code: str) -> None:
         self.picked.emit(code)
         self.accept()
+
+    def _fit_grid(self) -> None:
+        """The buttons at their full height (the grid's own hint is small on purpose):
+        the list scrolls instead of squeezing their text."""
+        self.grid.arrange(force=True)
+        self.grid.setMinimumHeight(self.grid.grid.sizeHint().height())
+
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        self._fit_grid()
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        if self.isVisible():
+            self._fit_grid()
 
     def retranslate(self) -> None:
         self.setWindowTitle(self.tr("全部项目"))
@@ -292,6 +323,6 @@ class ItemListDialog(_Dialog):
                  "not_applicable": self.tr("不涉及"), "open": ""}
         for index, (code, name, state) in enumerate(self.entries):
             mark = marks.get(state, "")
-            text = f"{code} {name}" + (f"（{mark}）" if mark else "")
-            self.grid.set_text(index, text)
+            # Spaces between the parts: a button too narrow breaks its text there.
+            self.grid.set_text(index, f"{code} {name}" + (f" ·{mark}" if mark else ""))
         self.cancel_button.setText(self.tr("返回"))
