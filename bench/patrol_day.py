@@ -217,7 +217,9 @@ def main() -> int:
                               "objects_per_cycle": round((objects1 - objects0) / (c1 - c0), 2),
                               "rss_kib_at_cycle": {str(c): round(r) for c, r, _ in samples},
                               "rss_growth_kib_after_malloc_trim": round(
-                                  trimmed[-1] - trimmed[0], 1)}
+                                  trimmed[-1] - trimmed[0], 1),
+                              "rss_growth_kib_cycles_100_to_200": round(
+                                  samples[-1][1] - samples[2][1], 1)}
         view = controller.main_view
         assert isinstance(view, MainView)
         out["after_unlock_page"] = view.current_page().key
