@@ -114,6 +114,8 @@ def test_a_lock_during_the_today_figures_leaves_nothing_behind(
     make_controller: Callable[..., AppController], device: Path, qtbot: QtBot,
     qapp: QApplication,
 ) -> None:
+    gc.collect()
+    earlier = {id(o) for o in gc.get_objects() if isinstance(o, (TodayPage, Session))}
     controller = make_controller()
 
     def cycle(wait: bool) -> None:
@@ -129,8 +131,10 @@ def test_a_lock_during_the_today_figures_leaves_nothing_behind(
     for index in range(8):
         cycle(wait=index % 2 == 0)
     gc.collect()
-    pages = [o for o in gc.get_objects() if isinstance(o, TodayPage)]
-    closed = [o for o in gc.get_objects() if isinstance(o, Session) and not o.is_open]
+    found = [o for o in gc.get_objects()
+             if isinstance(o, (TodayPage, Session)) and id(o) not in earlier]  # this test's
+    pages = [o for o in found if isinstance(o, TodayPage)]
+    closed = [o for o in found if isinstance(o, Session) and not o.is_open]
     assert not [p for p in pages if not shiboken6.isValid(p)]  # no deleted page held
     assert pages == []  # locked: no Today page at all
     assert closed == []
