@@ -137,22 +137,26 @@ def patrol_screens(
     image = tmp / f"{tag}-evidence.jpg"
     Image.new("RGB", (1200, 900), (70, 110, 160)).save(image, "JPEG")
     page.image_picker = lambda _parent, picked: picked(image)
-    for code in ("P01", "P02", "P03", "P04", "P05"):
+    for code in ("P01", "P02", "P03", "P04", "P05"):  # each answer moves on by itself
         page.set_result(code, ItemResult.NORMAL if code != "P04" else ItemResult.NOT_APPLICABLE)
     page.cards["P02"].note.setText("路灯已修好" if tag.startswith("zh") else "Lamp repaired")
     page.note_edited("P02", page.cards["P02"].note.text())
     for _ in range(30):  # let the replay deliver its fixes
         app.processEvents()
         QThreadPool.globalInstance().waitForDone(50)
-    save(controller.window, out, f"{tag}_13_patrol_items", app)
-    page.show_group(0)
-    page.set_result("P07", ItemResult.PROBLEM)  # needs a photo: refused first
-    scroll = page.group_pages[0]
-    scroll.ensureWidgetVisible(page.cards["P07"], 0, 0)
+    save(controller.window, out, f"{tag}_13_patrol_items", app)  # on P06, the next one
+    page.open_item_list()
+    assert page.dialog is not None
+    save(page.dialog, out, f"{tag}_13b_patrol_item_list", app)
+    page.dialog.reject()  # type: ignore[attr-defined]
+    page.show_item("P07")
+    page.image_picker = lambda _parent, _picked: None  # the pictures opened, none chosen
+    page.set_result("P07", ItemResult.PROBLEM)  # needs a photo: waits for one
     save(controller.window, out, f"{tag}_14_patrol_photo_required", app)
+    page.image_picker = lambda _parent, picked: picked(image)
     page.pick_photo("P07")
     settle(app)
-    scroll.ensureWidgetVisible(page.cards["P07"], 0, 0)
+    page.item_pages["P07"].ensureWidgetVisible(page.cards["P07"].thumbs[0], 0, 0)
     save(controller.window, out, f"{tag}_15_patrol_problem_photo", app)
     page.report_event("P07")
     assert page.dialog is not None
@@ -160,6 +164,10 @@ def patrol_screens(
     page.dialog.accept()  # type: ignore[attr-defined]
     page.show_group(2)
     save(controller.window, out, f"{tag}_17_patrol_group3", app)
+    page.rest_normal()
+    assert page.dialog is not None
+    save(page.dialog, out, f"{tag}_17b_patrol_rest_normal", app)
+    page.dialog.reject()  # type: ignore[attr-defined]
     page.show_track()
     assert page.dialog is not None
     page.dialog.resize(1100, 760)
@@ -169,6 +177,7 @@ def patrol_screens(
     assert page.dialog is not None
     save(page.dialog, out, f"{tag}_19_finish_confirm", app)
     page.dialog.accept()  # type: ignore[attr-defined]
+    settle(app)  # the records are written on the thread pool
     save(controller.window, out, f"{tag}_20_patrol_summary", app)
     page.close_summary()
     save(controller.window, out, f"{tag}_21_patrol_start_after", app)

@@ -138,7 +138,8 @@ class MainView(Retranslatable, QWidget):
         layout.addWidget(self.nav)
         layout.addLayout(right, 1)
         self.retranslate()
-        self.show_page("today")
+        # A patrol under way: back to it after an unlock or a restart, not to Today.
+        self.show_page("patrol" if self.patrol_running else "today")
 
     def _build_page(self, key: str) -> Page:
         cls = PAGE_CLASSES[PAGE_KEYS.index(key)]
@@ -165,11 +166,13 @@ class MainView(Retranslatable, QWidget):
         from fieldclient.fieldwork.patrols import active_patrol
         from ui.patrol_tracker import PatrolTracker
 
+        self.patrol_running = False
         session = self.controller.session
         if session is None or not session.is_open:
             return
         patrol = active_patrol(session)
         if patrol is not None:
+            self.patrol_running = True
             PatrolTracker.of(self.controller).attach(session, patrol.id)
 
     def count_unread_tasks(self) -> None:

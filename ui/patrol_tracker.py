@@ -6,21 +6,29 @@ worker looks at other pages. While the device is locked there is no key to
 write with: fixes wait in memory (at most :data:`MAX_BUFFERED`) and are
 filtered and saved at the next unlock. Finishing or abandoning the patrol
 stops the feed.
+
+It also keeps the patrol's running figures (:class:`~fieldclient.fieldwork.patrols.LivePath`,
+the path simplified as it grows, and its distance), updated with each fix kept, so
+the status line never re-reads the day. They are built once per app start from the
+saved fixes on the thread pool (:func:`ui.tasks.run_task`) and kept across a lock
+(like the fixes that wait for the key, they are positions of the running patrol).
 """
 
 from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, Signal
 
 from fieldclient.geo.geometry import Fix
 from ui.platform.positioning import PositionFeed, make_feed
+from ui.tasks import run_task
 
 if TYPE_CHECKING:
-    from fieldclient.fieldwork.patrols import TrackRecorder
+    from fieldclient.fieldwork.patrols import LivePath, TrackRecorder
     from fieldclient.storage.session import Session
     from ui.controller import AppController
 
@@ -32,6 +40,7 @@ MAX_BUFFERED = 20_000  # fixes held while locked: more than five hours at 1 Hz
 class PatrolTracker(QObject):
     fix_recorded = Signal(object)  # a Fix the recorder kept
     status_changed = Signal()
+    live_ready = Signal()  # the running figures are there (after the first load)
 
     def __init__(self, controller: AppController) -> None:
         super().__init__(controller)
@@ -45,6 +54,11 @@ class PatrolTracker(QObject):
         self.feed_started_at: float | None = None  # wall clock, for "waiting for GPS"
         self.last_kept_at: float | None = None  # wall clock of the last fix kept
         self.feed_options: dict[str, object] = {}  # tests: e.g. {"speed": 200.0}
+        self.live: LivePath | None = None  # the running figures, once loaded
+        self.live_loading: str | None = None  # the patrol whose figures are being built
+        self.live_pending: list[Fix] = []  # kept while they are built
+        self.live_pending_id: int | None = None  # the saved id of the last of them
+        self.live_waiters: list[Callable[[LivePath], None]] = []
         controller.session_closing.connect(self._on_session_closing)
 
     @classmethod
@@ -63,20 +77,100 @@ class PatrolTracker(QObject):
 
         if self.patrol_id != patrol_id:
             self.buffer.clear()
+        if self.live is not None and self.live.patrol_id != patrol_id:
+            self.live = None
         self.patrol_id = patrol_id
         self.recorder = TrackRecorder(session, patrol_id)
+        if self.live is not None:
+            self.live.catch_up(session)  # normally nothing: no key, no fix saved while locked
+        elif self.recorder.last_id == 0:  # nothing saved yet (a new patrol): nothing to read
+            from fieldclient.fieldwork.patrols import LivePath
+            from fieldclient.geo.geometry import RunningPath
+
+            self.live_loading = None
+            self.live = LivePath(patrol_id, RunningPath())
+        elif self.live_loading != patrol_id:
+            self._load_live(session, patrol_id, self.recorder.last_id)
         if self.buffer:
             waiting, self.buffer = self.buffer, []
-            if self.recorder.add_many(waiting):
-                self.last_kept_at = time.time()
-                self.fix_recorded.emit(self.recorder.last)
+            self.record_many(waiting)
         self._ensure_feed()
+
+    def record_many(self, fixes: list[Fix]) -> int:
+        """Filter and save fixes of the running patrol in one transaction (those that
+        waited for the key); returns how many were kept."""
+        recorder = self.recorder
+        if recorder is None:
+            return 0
+        kept = recorder.record(fixes)
+        if kept:
+            self._keep(kept, recorder.last_id)
+            self.last_kept_at = time.time()
+            self.fix_recorded.emit(kept[-1])
+        return len(kept)
+
+    # -- running figures ------------------------------------------------------------
+    def _load_live(self, session: Session, patrol_id: str, upto_id: int) -> None:
+        """Build the running figures from the saved fixes (up to ``upto_id``) on the
+        thread pool, on a connection of its own; fixes kept meanwhile wait in
+        ``live_pending``."""
+        from fieldclient.fieldwork.patrols import live_path
+
+        self.live_loading = patrol_id
+        self.live_pending = []
+        self.live_pending_id = None
+        reader = session.fork()
+
+        def work() -> LivePath:
+            try:
+                return live_path(reader, patrol_id, upto_id)
+            finally:
+                reader.close()
+
+        def failed(exc: BaseException) -> None:
+            log.warning("the patrol's running figures could not be built: %s", exc)
+            if self.live_loading == patrol_id:
+                self.live_loading = None
+
+        run_task(work, self._live_loaded, failed)
+
+    def _live_loaded(self, live: LivePath) -> None:
+        if self.live_loading != live.patrol_id:
+            return  # stopped or another patrol meanwhile
+        self.live_loading = None
+        pending, self.live_pending = self.live_pending, []
+        live.add(pending, self.live_pending_id)
+        self.live_pending_id = None
+        self.live = live
+        waiters, self.live_waiters = self.live_waiters, []
+        for waiter in waiters:
+            waiter(live)
+        self.live_ready.emit()
+        self.status_changed.emit()
+
+    def _keep(self, kept: list[Fix], last_id: int) -> None:
+        if self.live is not None:
+            self.live.add(kept, last_id)
+        elif self.live_loading is not None:
+            self.live_pending.extend(kept)
+            self.live_pending_id = last_id
+
+    def when_live(self, callback: Callable[[LivePath], None]) -> None:
+        """``callback(live)`` once the running figures are there (at once if they are)."""
+        if self.live is not None:
+            callback(self.live)
+        else:
+            self.live_waiters.append(callback)
 
     def stop(self) -> None:
         """The patrol is over: stop the GPS."""
         self.patrol_id = None
         self.recorder = None
         self.buffer.clear()
+        self.live = None
+        self.live_loading = None
+        self.live_pending = []
+        self.live_waiters = []
         self._drop_feed()
         self.status_changed.emit()
 
@@ -119,7 +213,9 @@ class PatrolTracker(QObject):
         if recorder is not None and not recorder.session.is_open:
             self.recorder = recorder = None
         if recorder is not None:
-            if recorder.add(fix):
+            kept = recorder.record([fix])
+            if kept:
+                self._keep(kept, recorder.last_id)
                 self.last_kept_at = time.time()
                 self.fix_recorded.emit(fix)
         elif self.patrol_id is not None and len(self.buffer) < MAX_BUFFERED:

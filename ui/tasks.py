@@ -36,33 +36,57 @@ class _Relay(QObject):
     @Slot(object)
     def _deliver(self, result: Any) -> None:
         _running.discard(self)
-        self.callback(result)
+        callback = self.callback
+        self._release()
+        callback(result)
 
     @Slot(object)
     def _deliver_error(self, exc: BaseException) -> None:
         _running.discard(self)
-        if self.error_callback is not None:
-            self.error_callback(exc)
+        error_callback = self.error_callback
+        self._release()
+        if error_callback is not None:
+            error_callback(exc)
         else:
             show_error(exc)
 
+    def _release(self) -> None:
+        """Delivered: hold nothing of the caller any more (the relay may outlive this)."""
+        self.callback = _nothing
+        self.error_callback = None
+
 
 class _Job(QRunnable):
+    """The work on the pool. It lets go of the function and the relay once it has run:
+    PySide may keep the Python side of a started runnable alive after it finished, and
+    whatever the function captured (a page, a session closed by a lock meanwhile)
+    would stay with it (issue 15: ~42 KB per lock/unlock)."""
+
     def __init__(self, func: Callable[[], Any], relay: _Relay) -> None:
         super().__init__()
-        self.func = func
-        self.relay = relay
+        self.func: Callable[[], Any] | None = func
+        self.relay: _Relay | None = relay
 
     def run(self) -> None:
+        func, relay = self.func, self.relay
+        self.func = self.relay = None
+        if func is None or relay is None:
+            return
         try:
             try:
-                result = self.func()
+                result = func()
             except BaseException as exc:  # every failure goes back to the UI thread
-                self.relay.failed.emit(exc)
+                relay.failed.emit(exc)
             else:
-                self.relay.succeeded.emit(result)
+                relay.succeeded.emit(result)
         except RuntimeError:  # the application is shutting down: nobody to tell
             pass
+        finally:
+            del func, relay
+
+
+def _nothing(_result: Any) -> None:
+    """The callback of a relay that has delivered already."""
 
 
 def show_error(exc: BaseException) -> None:

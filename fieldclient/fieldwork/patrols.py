@@ -29,7 +29,7 @@ from fieldclient.fieldwork.checklist import (
     ensure_stored,
 )
 from fieldclient.fieldwork.tracks import DEFAULT_TOLERANCE_M, ProcessedTrack, store_track
-from fieldclient.geo.geometry import Fix, FixFilter, path_length_m, simplify
+from fieldclient.geo.geometry import Fix, FixFilter, RunningPath
 from fieldclient.i18n import QT_TRANSLATE_NOOP, translate
 from fieldclient.ids import new_id
 from fieldclient.security import audit
@@ -445,6 +445,31 @@ def record_item(
         raise
 
 
+def mark_rest_normal(session: Session, patrol_id: str, codes: Iterable[str]) -> list[str]:
+    """"其余正常": mark those of ``codes`` that have no result yet as normal, in one
+    transaction (the worker confirmed the list first). Items answered meanwhile keep
+    their answer; notes and photos stay. Returns the codes marked."""
+    checklist, _ = _active(session, patrol_id)
+    wanted = [_item(checklist, code).code for code in dict.fromkeys(codes)]
+    answered = {
+        row[0] for row in session.db.execute(
+            "SELECT code FROM patrol_item_drafts WHERE patrol_id = ? AND result IS NOT NULL",
+            (patrol_id,),
+        )
+    }
+    marked = [code for code in wanted if code not in answered]
+    now = session.clock()
+    with session.db.conn:
+        session.db.conn.executemany(
+            "INSERT INTO patrol_item_drafts (patrol_id, code, result, note, photos, updated_at)"
+            " VALUES (?, ?, 'normal', '', '[]', ?)"
+            " ON CONFLICT (patrol_id, code) DO UPDATE SET result = 'normal',"
+            " updated_at = excluded.updated_at",
+            [(patrol_id, code, now) for code in marked],
+        )
+    return marked
+
+
 def save_note(session: Session, patrol_id: str, code: str, note: str) -> ItemState:
     """Save the note as it is typed (with or without a result yet)."""
     checklist, _ = _active(session, patrol_id)
@@ -479,16 +504,101 @@ def clear_result(session: Session, patrol_id: str, code: str) -> ItemState:
 
 
 # -- the live track ----------------------------------------------------------
-def _patrol_fixes(session: Session, patrol_id: str) -> list[Fix]:
+_FIX_COLUMNS = "t, lat, lon, alt, accuracy_m, hdop, speed_mps"
+
+
+def _fix(r: Sequence[Any]) -> Fix:
+    return Fix(t=r[0], lat=r[1], lon=r[2], alt=r[3], accuracy_m=r[4], hdop=r[5], speed_mps=r[6])
+
+
+def _patrol_fixes(session: Session, patrol_id: str, after_id: int = 0) -> list[Fix]:
     rows = session.db.execute(
-        "SELECT t, lat, lon, alt, accuracy_m, hdop, speed_mps FROM patrol_fixes"
-        " WHERE patrol_id = ? ORDER BY id",
-        (patrol_id,),
+        f"SELECT {_FIX_COLUMNS} FROM patrol_fixes WHERE patrol_id = ? AND id > ? ORDER BY id",
+        (patrol_id, after_id),
     ).fetchall()
-    return [
-        Fix(t=r[0], lat=r[1], lon=r[2], alt=r[3], accuracy_m=r[4], hdop=r[5], speed_mps=r[6])
-        for r in rows
-    ]
+    return [_fix(r) for r in rows]
+
+
+def last_fix_id(session: Session, patrol_id: str) -> int:
+    """The id of the newest saved fix of the patrol (0: none): where a path read stops."""
+    row = session.db.execute(
+        "SELECT max(id) FROM patrol_fixes WHERE patrol_id = ?", (patrol_id,)
+    ).fetchone()
+    return int(row[0] or 0)
+
+
+def last_fix(session: Session, patrol_id: str) -> Fix | None:
+    row = session.db.execute(
+        f"SELECT {_FIX_COLUMNS} FROM patrol_fixes WHERE patrol_id = ? ORDER BY id DESC LIMIT 1",
+        (patrol_id,),
+    ).fetchone()
+    return _fix(row) if row else None
+
+
+@dataclass
+class LivePath:
+    """The running figures of a patrol's live track: the path simplified as it grows
+    (:class:`RunningPath`, the same one the finished track is made of, so the distance
+    shown while walking is the one reported) and the id of the last saved fix in it.
+
+    Built once from the saved fixes (:func:`live_path`, slow for a long day: off the
+    UI thread), then kept up to date fix by fix (:meth:`add`) or caught up from the
+    database (:meth:`catch_up`), so no update re-reads the day.
+    """
+
+    patrol_id: str
+    path: RunningPath
+    last_id: int = 0
+
+    def add(self, fixes: Iterable[Fix], last_id: int | None = None) -> None:
+        """Fixes just saved (in order); ``last_id``: the id of the last of them, if known."""
+        self.path.extend(fixes)
+        if last_id is not None:
+            self.last_id = last_id
+
+    def catch_up(self, session: Session) -> int:
+        """Add the fixes saved after ``last_id``; returns how many."""
+        rows = session.db.execute(
+            f"SELECT id, {_FIX_COLUMNS} FROM patrol_fixes WHERE patrol_id = ? AND id > ?"
+            " ORDER BY id",
+            (self.patrol_id, self.last_id),
+        ).fetchall()
+        for row in rows:
+            self.path.add(_fix(row[1:]))
+        if rows:
+            self.last_id = int(rows[-1][0])
+        return len(rows)
+
+    @property
+    def distance_m(self) -> float:
+        return self.path.length_m
+
+    @property
+    def points(self) -> int:
+        return self.path.count
+
+
+def live_path(
+    session: Session, patrol_id: str, upto_id: int | None = None,
+    tolerance_m: float = DEFAULT_TOLERANCE_M,
+) -> LivePath:
+    """The patrol's live path from its saved fixes (up to ``upto_id`` if given).
+
+    Reads the whole day: call it on a thread (its own :meth:`Session.fork`), once per
+    patrol and app start; afterwards :class:`LivePath` keeps up by itself.
+    """
+    sql = f"SELECT id, {_FIX_COLUMNS} FROM patrol_fixes WHERE patrol_id = ?"
+    params: list[Any] = [patrol_id]
+    if upto_id is not None:
+        sql += " AND id <= ?"
+        params.append(upto_id)
+    live = LivePath(patrol_id, RunningPath(tolerance_m))
+    last = 0
+    for row in session.db.execute(sql + " ORDER BY id", params):
+        live.path.add(_fix(row[1:]))
+        last = row[0]
+    live.last_id = int(last)
+    return live
 
 
 class TrackRecorder:
@@ -505,22 +615,25 @@ class TrackRecorder:
         self.session = session
         self.patrol_id = patrol_id
         self.filter = fix_filter or FixFilter()
-        row = session.db.execute(
-            "SELECT t, lat, lon FROM patrol_fixes WHERE patrol_id = ? ORDER BY id DESC LIMIT 1",
-            (patrol_id,),
-        ).fetchone()
-        if row is not None:
-            self.filter.last = Fix(t=row[0], lat=row[1], lon=row[2])
+        last = last_fix(session, patrol_id)
+        if last is not None:
+            self.filter.last = Fix(t=last.t, lat=last.lat, lon=last.lon)
+        self.last_id = last_fix_id(session, patrol_id) if last is not None else 0
 
     @property
     def last(self) -> Fix | None:
         return self.filter.last
 
     def add(self, fix: Fix) -> bool:
-        return self.add_many([fix]) == 1
+        return len(self.record([fix])) == 1
 
     def add_many(self, fixes: Iterable[Fix]) -> int:
         """Filter and save; returns how many were kept. One transaction for all."""
+        return len(self.record(fixes))
+
+    def record(self, fixes: Iterable[Fix]) -> list[Fix]:
+        """Filter and save in one transaction; returns the fixes kept (``last_id`` then
+        names the last of them)."""
         kept = [f for f in fixes if self.filter.accept(f)]
         if kept:
             with self.session.db.conn:
@@ -533,10 +646,11 @@ class TrackRecorder:
                         for f in kept
                     ],
                 )
-        return len(kept)
+                self.last_id = last_fix_id(self.session, self.patrol_id)
+        return kept
 
     def distance_m(self) -> float:
-        return path_length_m(_patrol_fixes(self.session, self.patrol_id))
+        return live_path(self.session, self.patrol_id).distance_m
 
 
 # -- finishing ---------------------------------------------------------------
@@ -561,32 +675,46 @@ def _summary(
     )
 
 
-def progress(session: Session, patrol_id: str) -> PatrolSummary:
-    """The running totals of a patrol (its final summary once finished)."""
+def imported_distance_m(session: Session, patrol_id: str) -> float:
+    """Metres of the tracks imported into the patrol (GPS logger files)."""
+    row = session.db.execute(
+        "SELECT coalesce(sum(distance_m), 0) FROM tracks WHERE patrol_id = ?", (patrol_id,)
+    ).fetchone()
+    return float(row[0])
+
+
+def live_summary(
+    patrol: Patrol, live: LivePath | None, now: float, imported_m: float = 0.0
+) -> PatrolSummary:
+    """The running totals from what is in memory: the items as last read and the live
+    path kept up to date fix by fix. No database read: the status line of a patrol
+    costs the same at its 8th hour as at its first minute."""
+    if patrol.summary is not None:
+        return PatrolSummary(**patrol.summary)
+    distance = (live.distance_m if live is not None else 0.0) + imported_m
+    points = live.points if live is not None else 0
+    return _summary(patrol, distance, now, points, finished=False)
+
+
+def progress(session: Session, patrol_id: str, live: LivePath | None = None) -> PatrolSummary:
+    """The running totals of a patrol (its final summary once finished).
+
+    Without ``live`` the path is built from the saved fixes (the whole day: for the
+    command line; the app keeps a :class:`LivePath` and uses :func:`live_summary`).
+    """
     patrol = get_patrol(session, patrol_id)
     if patrol.summary is not None:
         return PatrolSummary(**patrol.summary)
-    fixes = _patrol_fixes(session, patrol_id)
-    imported = session.db.execute(
-        "SELECT coalesce(sum(distance_m), 0) FROM tracks WHERE patrol_id = ?", (patrol_id,)
-    ).fetchone()[0]
-    distance = path_length_m(fixes) + float(imported)
-    return _summary(patrol, distance, session.clock(), len(fixes), finished=False)
+    if live is None:
+        live = live_path(session, patrol_id)
+    else:
+        live.catch_up(session)
+    return live_summary(patrol, live, session.clock(), imported_distance_m(session, patrol_id))
 
 
-def finish_patrol(
-    session: Session,
-    patrol_id: str,
-    allow_incomplete: bool = False,
-    tolerance_m: float = DEFAULT_TOLERANCE_M,
-) -> PatrolSummary:
-    """Close the patrol: immutable records and their outbox entries, in one transaction.
-
-    Unanswered items are refused (:class:`PatrolIncomplete`) unless
-    ``allow_incomplete`` (the UI asks the worker first); they are simply absent
-    from the results.
-    """
-    patrol = get_patrol(session, patrol_id)
+def check_finishable(patrol: Patrol, allow_incomplete: bool = False) -> None:
+    """Raise what :func:`finish_patrol` would refuse: a closed patrol, unanswered items
+    (unless ``allow_incomplete``), a problem without the photo its item requires."""
     if not patrol.active:
         raise PatrolClosed()
     if patrol.missing and not allow_incomplete:
@@ -596,7 +724,30 @@ def finish_patrol(
         if state.result is ItemResult.PROBLEM and item.photo_required_on_problem:
             if not state.photos:
                 raise PhotoRequired(item)
-    fixes = _patrol_fixes(session, patrol_id)
+
+
+def finish_patrol(
+    session: Session,
+    patrol_id: str,
+    allow_incomplete: bool = False,
+    tolerance_m: float = DEFAULT_TOLERANCE_M,
+    live: LivePath | None = None,
+    purge_fixes: bool = True,
+) -> PatrolSummary:
+    """Close the patrol: immutable records and their outbox entries, in one transaction.
+
+    Unanswered items are refused (:class:`PatrolIncomplete`) unless
+    ``allow_incomplete`` (the UI asks the worker first); they are simply absent
+    from the results. The track stored is the live path (``live``, caught up here
+    with any fix saved since; built from the saved fixes when not given): the
+    distance reported is the one shown while walking.
+    """
+    patrol = get_patrol(session, patrol_id)
+    check_finishable(patrol, allow_incomplete)
+    if live is None or live.patrol_id != patrol_id or live.path.tolerance_m != tolerance_m:
+        live = live_path(session, patrol_id, tolerance_m=tolerance_m)
+    else:
+        live.catch_up(session)
     now = session.clock()
     grid_id = patrol.grid_id
     with session.db.conn:
@@ -611,11 +762,11 @@ def finish_patrol(
             if meta is None:
                 raise BlobMissing(blob_id=photo_id)
             hashes[photo_id] = meta[0]
-        if fixes:
-            simplified = simplify(fixes, tolerance_m)
+        if live.points:
             store_track(
                 session,
-                ProcessedTrack([simplified], len(fixes), len(fixes), {}, tolerance_m),
+                ProcessedTrack([live.path.points()], live.points, live.points, {}, tolerance_m,
+                               known_distance_m=live.distance_m),
                 "live",
                 patrol_id,
                 grid_id,
@@ -659,7 +810,8 @@ def finish_patrol(
              "incomplete": patrol.missing},
         )
         session.db.execute("DELETE FROM patrol_item_drafts WHERE patrol_id = ?", (patrol_id,))
-        session.db.execute("DELETE FROM patrol_fixes WHERE patrol_id = ?", (patrol_id,))
+        if purge_fixes:
+            session.db.execute("DELETE FROM patrol_fixes WHERE patrol_id = ?", (patrol_id,))
         session.audit.append(
             audit.RECORD_CREATED,
             {"kind": "patrol", "id": patrol_id, "grid_id": grid_id,
@@ -668,18 +820,56 @@ def finish_patrol(
     return summary
 
 
-def abandon_patrol(session: Session, patrol_id: str) -> None:
-    """Give up a patrol started by mistake: it stays on the device, marked abandoned,
-    and is never sent. Audited."""
+def purge_finished_fixes(session: Session, batch: int = 2000) -> int:
+    """Delete the raw fixes of patrols no longer running (their track is stored), a
+    ``batch`` at a time so that a write of another connection waits milliseconds at
+    most; returns how many. Safe to call any time, also after a crash."""
+    removed = 0
+    while True:
+        with session.db.conn:
+            cursor = session.db.execute(
+                "DELETE FROM patrol_fixes WHERE id IN (SELECT f.id FROM patrol_fixes f"
+                " JOIN patrols p ON p.id = f.patrol_id WHERE p.state != 'active' LIMIT ?)",
+                (batch,),
+            )
+            count = int(cursor.rowcount)
+        removed += max(count, 0)
+        if count < batch:
+            return removed
+
+
+def abandon_patrol(session: Session, patrol_id: str) -> dict[str, int]:
+    """Cancel a patrol started by mistake (the worker confirmed it).
+
+    Nothing of it is half-recorded or sent: a patrol reaches the outbox only when
+    finished, so a running one never synced. Its drafts and its live fixes are
+    discarded; the patrol row stays, marked abandoned (patrols are never deleted),
+    and the audit log says what was discarded. What was sent on its own stays:
+    events reported from an item are events, and photos are the pipeline's
+    immutable records (their ``photo.meta`` was queued when taken). Returns the
+    counts written to the audit entry.
+    """
     _active(session, patrol_id)
     with session.db.conn:
+        items = session.db.execute(
+            "SELECT count(*) FROM patrol_item_drafts WHERE patrol_id = ? AND result IS NOT NULL",
+            (patrol_id,),
+        ).fetchone()[0]
+        fixes = session.db.execute(
+            "SELECT count(*) FROM patrol_fixes WHERE patrol_id = ?", (patrol_id,)
+        ).fetchone()[0]
+        session.db.execute("DELETE FROM patrol_item_drafts WHERE patrol_id = ?", (patrol_id,))
+        session.db.execute("DELETE FROM patrol_fixes WHERE patrol_id = ?", (patrol_id,))
         session.db.execute(
             "UPDATE patrols SET state = 'abandoned', finished_at = ? WHERE id = ?",
             (session.clock(), patrol_id),
         )
+        counts = {"items_discarded": int(items), "fixes_discarded": int(fixes)}
         session.audit.append(
-            audit.RECORD_CREATED, {"kind": "patrol", "id": patrol_id, "state": "abandoned"}
+            audit.RECORD_CREATED,
+            {"kind": "patrol", "id": patrol_id, "state": "abandoned", **counts},
         )
+    return counts
 
 
 # -- report as event ---------------------------------------------------------
@@ -704,8 +894,7 @@ def event_draft(
     item = _item(patrol.checklist, code)
     state = patrol.items[code]
     if position is None:
-        fixes = _patrol_fixes(session, patrol_id)
-        position = fixes[-1] if fixes else None
+        position = last_fix(session, patrol_id)
     description = state.note.strip() or EVENT_DESCRIPTION.format(item=item.name_zh)
     return EventDraft(
         grid_id=patrol.grid_id,

@@ -57,6 +57,7 @@ class ProcessedTrack:
     points_accepted: int
     rejected: dict[str, int]
     tolerance_m: float
+    known_distance_m: float | None = None  # measured already (a patrol's live path)
 
     @property
     def points_kept(self) -> int:
@@ -64,6 +65,8 @@ class ProcessedTrack:
 
     @property
     def distance_m(self) -> float:
+        if self.known_distance_m is not None:
+            return self.known_distance_m
         return sum(path_length_m(s) for s in self.segments)
 
     @property

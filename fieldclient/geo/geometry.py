@@ -225,3 +225,101 @@ class FixFilter:
 
     def run(self, fixes: Iterable[Fix]) -> list[Fix]:
         return [f for f in fixes if self.accept(f)]
+
+
+# -- running figures -----------------------------------------------------------
+class RunningPath:
+    """A track simplified as it grows, with its length: the live figures of a patrol.
+
+    Measuring the raw fixes reads high (every metre of GNSS jitter counts as walked)
+    and re-measuring the whole path at each update costs more every hour. This keeps
+    an opening-window simplification instead: a fix is dropped while every fix since
+    the last kept one stays within ``tolerance_m`` of the line from that kept fix to
+    the newest one (the guarantee :func:`simplify` gives), so each fix costs at most
+    ``max_window`` distance checks, whatever the length of the day. ``length_m``
+    follows the kept points plus the stretch to the newest fix.
+
+    Each position is first averaged with the ``smooth`` fixes before it (a few
+    seconds on foot): GNSS jitter of a metre or two would otherwise zigzag the path
+    at every kept point and read 15-20 % long.
+    """
+
+    def __init__(self, tolerance_m: float = 3.0, max_window: int = 120,
+                 smooth: int = 5) -> None:
+        self.tolerance_m = tolerance_m
+        self.max_window = max_window
+        self.smooth = max(1, smooth)
+        self._recent: list[Fix] = []
+        self.kept: list[Fix] = []  # the simplified path so far (without the newest fix)
+        self.count = 0  # fixes added
+        self.committed_m = 0.0  # along the kept points
+        self._proj: LocalProjection | None = None
+        self._anchor: tuple[float, float] = (0.0, 0.0)
+        self._window: list[tuple[float, float, Fix]] = []  # fixes since the last kept one
+
+    def add(self, fix: Fix) -> None:
+        self.count += 1
+        recent = self._recent
+        recent.append(fix)
+        if len(recent) > self.smooth:
+            del recent[0]
+        if len(recent) > 1:
+            n = len(recent)
+            fix = Fix(t=fix.t, lat=sum(f.lat for f in recent) / n,
+                      lon=sum(f.lon for f in recent) / n, alt=fix.alt,
+                      accuracy_m=fix.accuracy_m)
+        if self._proj is None:
+            self._proj = LocalProjection(fix.lat, fix.lon)
+            self._anchor = self._proj.xy(fix.lat, fix.lon)
+            self.kept.append(fix)
+            return
+        x, y = self._proj.xy(fix.lat, fix.lon)
+        window = self._window
+        if window and (len(window) >= self.max_window or not self._covers(x, y)):
+            px, py, previous = window[-1]
+            anchor = self.kept[-1]
+            self.committed_m += haversine_m(anchor.lat, anchor.lon, previous.lat, previous.lon)
+            self.kept.append(previous)
+            self._anchor = (px, py)
+            window.clear()
+        window.append((x, y, fix))
+
+    def extend(self, fixes: Iterable[Fix]) -> None:
+        for fix in fixes:
+            self.add(fix)
+
+    def _covers(self, x: float, y: float) -> bool:
+        """Whether every fix of the window lies within the tolerance of anchor→(x, y)."""
+        ax, ay = self._anchor
+        dx, dy = x - ax, y - ay
+        length2 = dx * dx + dy * dy
+        limit = self.tolerance_m * self.tolerance_m
+        for px, py, _ in self._window:
+            px -= ax
+            py -= ay
+            if length2 > 0.0:
+                u = (px * dx + py * dy) / length2
+                u = 1.0 if u > 1.0 else 0.0 if u < 0.0 else u
+                px -= u * dx
+                py -= u * dy
+            if px * px + py * py > limit:
+                return False
+        return True
+
+    @property
+    def last(self) -> Fix | None:
+        if self._window:
+            return self._window[-1][2]
+        return self.kept[-1] if self.kept else None
+
+    @property
+    def length_m(self) -> float:
+        if not self._window:
+            return self.committed_m
+        anchor, newest = self.kept[-1], self._window[-1][2]
+        return self.committed_m + haversine_m(anchor.lat, anchor.lon, newest.lat, newest.lon)
+
+    def points(self) -> list[Fix]:
+        """The simplified path including the newest fix (for drawing it)."""
+        newest = self._window[-1][2] if self._window else None
+        return [*self.kept, newest] if newest is not None else list(self.kept)

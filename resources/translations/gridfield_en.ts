@@ -749,6 +749,33 @@ Once this device is enrolled with the command centre and synchronised, the house
     </message>
   </context>
   <context>
+    <name>ItemListDialog</name>
+    <message>
+      <source>全部项目</source>
+      <translation>All items</translation>
+    </message>
+    <message>
+      <source>{group}：点一项去检查它</source>
+      <translation>{group}: tap an item to check it</translation>
+    </message>
+    <message>
+      <source>正常</source>
+      <translation>normal</translation>
+    </message>
+    <message>
+      <source>有问题</source>
+      <translation>problem</translation>
+    </message>
+    <message>
+      <source>不涉及</source>
+      <translation>not applicable</translation>
+    </message>
+    <message>
+      <source>返回</source>
+      <translation>Back</translation>
+    </message>
+  </context>
+  <context>
     <name>MainView</name>
     <message>
       <source>锁定</source>
@@ -911,12 +938,56 @@ Once this device is enrolled with the command centre and synchronised, the house
       <translation>Type the grid number first.</translation>
     </message>
     <message>
+      <source>‹上一项</source>
+      <translation>‹ Previous</translation>
+    </message>
+    <message>
+      <source>全部项目</source>
+      <translation>All items</translation>
+    </message>
+    <message>
+      <source>下一组›</source>
+      <translation>Next group ›</translation>
+    </message>
+    <message>
+      <source>下一项›</source>
+      <translation>Next ›</translation>
+    </message>
+    <message>
+      <source>其余正常</source>
+      <translation>Rest OK</translation>
+    </message>
+    <message>
+      <source>{n}项都检查完了。点“结束巡查”保存并上报。</source>
+      <translation>All {n} items are checked. Tap “Finish” to save and report the patrol.</translation>
+    </message>
+    <message>
+      <source>取消这次巡查吗？
+
+已检查的{done}项和记录的轨迹都会删除，不会上报，也不算今天的巡查。已经上报的事件和拍下的照片会保留。</source>
+      <translation>Cancel this patrol?
+
+The items checked so far ({done}) and the recorded track will be deleted: nothing is reported, and it does not count as today's patrol. Events already reported and photos taken are kept.</translation>
+    </message>
+    <message>
+      <source>取消巡查</source>
+      <translation>Cancel</translation>
+    </message>
+    <message>
+      <source>继续巡查</source>
+      <translation>Keep patrolling</translation>
+    </message>
+    <message>
       <source>本设备没有可用的摄像头。请点“选择图片”，从相册或存储卡里选一张照片。</source>
       <translation>This device has no camera that can be used. Tap “Choose picture” to take a photo from the gallery or a memory card.</translation>
     </message>
     <message>
       <source>{grid}：已检查{done}/{total}项</source>
       <translation>{grid}: {done} of {total} checked</translation>
+    </message>
+    <message>
+      <source>发现问题{problems}项；用时{duration}</source>
+      <translation>Problems found: {problems}. Time: {duration}</translation>
     </message>
     <message>
       <source>发现问题{problems}项；已走{distance}，用时{duration}</source>
@@ -929,18 +1000,22 @@ Once this device is enrolled with the command centre and synchronised, the house
     <message>
       <source>还有{n}项没有检查。没有检查的项目不会上报。
 
-现在就结束巡查吗？</source>
-      <translation>{n} items are not checked yet. Items not checked are not reported.
+现在就结束巡查吗？开始错了的话，可以取消这次巡查。</source>
+      <translation>Items not checked yet: {n}. Items not checked are not reported.
 
-Finish the patrol now?</translation>
+Finish the patrol now? If it was started by mistake, you can cancel it.</translation>
     </message>
     <message>
       <source>结束巡查</source>
-      <translation>Finish patrol</translation>
+      <translation>Finish</translation>
     </message>
     <message>
       <source>继续检查</source>
       <translation>Keep checking</translation>
+    </message>
+    <message>
+      <source>正在保存巡查记录…</source>
+      <translation>Saving the patrol…</translation>
     </message>
     <message>
       <source>{grid}的巡查已结束</source>
@@ -1165,6 +1240,41 @@ Finish the patrol now?</translation>
     <message>
       <source>上报</source>
       <translation>Report</translation>
+    </message>
+    <message>
+      <source>取消</source>
+      <translation>Cancel</translation>
+    </message>
+  </context>
+  <context>
+    <name>RestNormalDialog</name>
+    <message>
+      <source>其余正常</source>
+      <translation>The rest are normal</translation>
+    </message>
+    <message>
+      <source>“{group}”还有{n}项没有检查。标为“正常”表示您看过、没有发现问题：</source>
+      <translation>Items of “{group}” not checked yet: {n}. Marking them “Normal” means you looked and found no problem:</translation>
+    </message>
+    <message>
+      <source>、</source>
+      <translation>; </translation>
+    </message>
+    <message>
+      <source>“{group}”的项目都检查过了。</source>
+      <translation>Every item of “{group}” is checked.</translation>
+    </message>
+    <message>
+      <source>其他组还有{n}项没有检查。</source>
+      <translation>Items of the other groups not checked yet: {n}.</translation>
+    </message>
+    <message>
+      <source>本组{n}项正常</source>
+      <translation>This group's {n}: normal</translation>
+    </message>
+    <message>
+      <source>全部{n}项正常</source>
+      <translation>All {n}: normal</translation>
     </message>
     <message>
       <source>取消</source>

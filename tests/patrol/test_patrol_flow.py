@@ -290,3 +290,75 @@ def test_abandoned_patrol_is_kept_but_never_sent(session: Session) -> None:
     assert outbox_kinds(session) == Counter()
     assert not patrols.patrol_done_today(session, "101")
     patrols.start_patrol(session, "101")  # a new one can start
+
+
+def test_rest_normal_marks_only_the_unanswered(session: Session) -> None:
+    patrol = patrols.start_patrol(session, "101")
+    patrols.record_item(session, patrol.id, "P01", ItemResult.NOT_APPLICABLE)
+    patrols.save_note(session, patrol.id, "P02", "路灯暗")  # a note, no result yet
+    marked = patrols.mark_rest_normal(session, patrol.id, ["P01", "P02", "P03"])
+    assert marked == ["P02", "P03"]
+    items = patrols.get_patrol(session, patrol.id).items
+    assert items["P01"].result is ItemResult.NOT_APPLICABLE  # kept
+    assert items["P02"].result is ItemResult.NORMAL and items["P02"].note == "路灯暗"
+    assert items["P03"].result is ItemResult.NORMAL and items["P04"].result is None
+    with pytest.raises(patrols.UnknownItem):
+        patrols.mark_rest_normal(session, patrol.id, ["P99"])
+
+
+def test_cancelled_patrol_discards_drafts_and_fixes(session: Session) -> None:
+    from fieldclient.geo.geometry import Fix
+
+    patrol = patrols.start_patrol(session, "101")
+    patrols.record_item(session, patrol.id, "P01", ItemResult.NORMAL)
+    recorder = patrols.TrackRecorder(session, patrol.id)
+    t0 = session.clock()
+    assert recorder.add_many(Fix(t=t0 + i, lat=31.2 + i * 1e-5, lon=121.5) for i in range(5)) == 5
+    counts = patrols.abandon_patrol(session, patrol.id)
+    assert counts == {"items_discarded": 1, "fixes_discarded": 5}
+    assert session.db.execute("SELECT count(*) FROM patrol_fixes").fetchone()[0] == 0
+    assert session.db.execute("SELECT count(*) FROM patrol_item_drafts").fetchone()[0] == 0
+    assert outbox_kinds(session) == Counter()  # never sent
+    entry = [e for e in session.audit.entries() if e["action"] == "record_created"][-1]
+    assert entry["detail"] == {"kind": "patrol", "id": patrol.id, "state": "abandoned",
+                               "items_discarded": 1, "fixes_discarded": 5}
+
+
+def test_live_path_distance_is_the_finished_one_and_kept_incrementally(
+    session: Session,
+) -> None:
+    """The running figures follow each fix without re-reading the day; the finished
+    track is the live path, so the distance reported is the one shown while walking."""
+    import math
+    import random
+
+    from fieldclient.geo.geometry import Fix, path_length_m
+
+    rng = random.Random(3)
+    patrol = patrols.start_patrol(session, "101")
+    recorder = patrols.TrackRecorder(session, patrol.id)
+    live = patrols.live_path(session, patrol.id)
+    t0, lat, lon, walked = session.clock(), 31.2, 121.5, 0.0
+    raw: list[Fix] = []
+    for i in range(3000):
+        bearing = math.radians(90.0 * ((i // 120) % 4))
+        lat += 1.2 * math.cos(bearing) / 111_195.0
+        lon += 1.2 * math.sin(bearing) / 95_000.0
+        walked += 1.2
+        raw.append(Fix(t=t0 + i, lat=lat + rng.gauss(0, 1.2) / 111_195.0,
+                       lon=lon + rng.gauss(0, 1.2) / 95_000.0, accuracy_m=4.0))
+    for start in range(0, len(raw), 100):
+        live.add(recorder.record(raw[start:start + 100]), recorder.last_id)
+    assert live.points == 3000
+    assert path_length_m(raw) > 1.5 * walked  # the raw path reads far too high
+    assert live.distance_m < 1.15 * walked  # the simplified one does not
+    assert live.catch_up(session) == 0  # nothing missed: no re-read needed
+    rebuilt = patrols.live_path(session, patrol.id)  # after a restart: the same figures
+    assert rebuilt.distance_m == pytest.approx(live.distance_m)
+    shown = patrols.live_summary(patrols.get_patrol(session, patrol.id), live, session.clock())
+    summary = patrols.finish_patrol(session, patrol.id, allow_incomplete=True, live=live,
+                                    purge_fixes=False)
+    assert summary.distance_m == pytest.approx(shown.distance_m, rel=0.05)
+    assert summary.distance_m == pytest.approx(live.distance_m)
+    assert patrols.purge_finished_fixes(session, batch=700) == 3000
+    assert session.db.execute("SELECT count(*) FROM patrol_fixes").fetchone()[0] == 0

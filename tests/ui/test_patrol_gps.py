@@ -91,6 +91,7 @@ def test_beidou_log_replayed_into_the_patrol_track(
     dialog.accept()
     # Finish: the simplified track is stored, distance in the summary.
     page._finish(allow_incomplete=True)
+    settle(qtbot)
     assert page.summary is not None
     assert page.summary.distance_m > 0
     assert page.summary_fixes and len(page.summary_fixes) <= len(expected)

@@ -18,7 +18,7 @@ from fieldclient.fieldwork import patrols
 from fieldclient.fieldwork.patrols import ItemResult
 from fieldclient.storage.session import unlock_device
 from ui.controller import AppController
-from ui.dialogs.patrol import ConfirmDialog, EventDialog
+from ui.dialogs.patrol import ConfirmDialog, EventDialog, ItemListDialog, RestNormalDialog
 from ui.mainwindow import MainView
 from ui.pages.patrol import PatrolPage
 from ui.pages.today import TodayPage
@@ -78,11 +78,25 @@ def start_on_typed_grid(page: PatrolPage, qtbot: QtBot) -> None:
 
 
 def answer(page: PatrolPage, qtbot: QtBot, code: str, result: ItemResult) -> None:
-    group = next(i for i, codes in enumerate(page.group_codes) if code in codes)
-    tab = page.group_tabs.buttons[group]
-    assert tab.isVisibleTo(page)
-    click(qtbot, tab)
-    assert page.group_stack.currentIndex() == group
+    """Go to the item (a tap in 全部项目 unless it is shown) and tap the answer."""
+    if page.current_code != code:
+        click(qtbot, page.list_button)
+        dialog = page.dialog
+        assert isinstance(dialog, ItemListDialog) or code not in page.group_codes[
+            page._group_of(page.current_code or "")]
+        if isinstance(dialog, ItemListDialog) and code in dialog.item_buttons:
+            click(qtbot, dialog.item_buttons[code])
+        else:
+            if isinstance(dialog, ItemListDialog):
+                dialog.reject()
+            group = next(i for i, codes in enumerate(page.group_codes) if code in codes)
+            click(qtbot, page.group_tabs.buttons[group])
+            if page.current_code != code:
+                click(qtbot, page.list_button)
+                dialog = page.dialog
+                assert isinstance(dialog, ItemListDialog)
+                click(qtbot, dialog.item_buttons[code])
+    assert page.current_code == code
     btn = page.cards[code].result_buttons[result]
     assert btn.isVisibleTo(page) and btn.width() > 60
     click(qtbot, btn)
@@ -108,10 +122,14 @@ def test_full_patrol_through_the_ui(
     assert len(page.group_tabs.buttons) == 4
     assert [len(c) for c in page.group_codes] == [13, 4, 7, 4]
 
-    # P07 fire safety needs a photo when a problem is found: refused without one.
+    # P07 fire safety needs a photo when a problem is found: the pictures open at once
+    # (no camera here); closed without one, the problem waits for it.
     card = page.cards["P07"]
     assert card.item.photo_required_on_problem
+    asked: list[bool] = []
+    page.image_picker = lambda _parent, _picked: asked.append(True)
     answer(page, qtbot, "P07", ItemResult.PROBLEM)
+    assert asked == [True]
     assert card.error.isVisibleTo(card)
     assert "消防安全" in card.error.text() and "拍照" in card.error.text()
     assert not card.result_buttons[ItemResult.PROBLEM].isChecked()
@@ -172,6 +190,7 @@ def test_full_patrol_through_the_ui(
     assert session is not None and not session.is_open
     again = make_controller()
     unlock_through_ui(again, qtbot)
+    assert main_view(again).current_page().key == "patrol"  # back to the running patrol
     page = patrol_page(again)
     assert page.views.currentWidget() is page.run_view
     assert page.patrol is not None and page.patrol.id == patrol_id
@@ -180,11 +199,13 @@ def test_full_patrol_through_the_ui(
     assert page.cards["P25"].note.text() == "低保户王大爷需要送药"  # flushed before closing
     assert page.cards["P07"].result_buttons[ItemResult.PROBLEM].isChecked()
     assert len(page.cards["P07"].thumbs) == 1
+    page.show_item("P07")
     assert page.cards["P07"].reported.isVisibleTo(page.cards["P07"])
     assert "28/28" in page.run_title.text()
 
     # Finish: all answered, so no question; the summary shows the numbers.
     click(qtbot, page.finish_button)
+    settle(qtbot)  # the records are written on the thread pool
     assert page.views.currentWidget() is page.summary_view
     assert page.summary_values["items"].text() == "28/28项"
     assert page.summary_values["problems"].text() == "1项"
@@ -227,6 +248,7 @@ def test_finishing_with_unchecked_items_asks_first(unlocked: AppController, qtbo
     dialog = page.dialog
     assert isinstance(dialog, ConfirmDialog)
     click(qtbot, dialog.ok_button)
+    settle(qtbot)
     assert page.views.currentWidget() is page.summary_view
     assert page.summary_values["items"].text() == "1/28项"
 
@@ -237,6 +259,7 @@ def test_lock_keeps_a_typed_note(unlocked: AppController, qtbot: QtBot) -> None:
     ime_type(page.cards["P02"].note, "路灯不亮")
     click(qtbot, main_view(unlocked).lock_button)  # before the debounce: flushed on lock
     unlock_through_ui(unlocked, qtbot)
+    assert main_view(unlocked).current_page().key == "patrol"  # not Today: the patrol runs
     page = patrol_page(unlocked)
     assert page.cards["P02"].note.text() == "路灯不亮"
     assert page.patrol is not None and page.patrol.items["P02"].result is None
@@ -303,17 +326,25 @@ def test_patrol_pages_fit_1280x800_at_175_percent(
     page.start("12")
     qtbot.wait(20)
     fits(view)
-    for index in range(len(page.group_pages)):
+    for index in range(len(page.group_codes)):
         click(qtbot, page.group_tabs.buttons[index])
         qtbot.wait(10)
         fits(view)
         tab = page.group_tabs.buttons[index]
         assert tab.isVisibleTo(page)
         assert tab.width() >= tab.sizeHint().width() * 0.98, tab.text()
-        viewport = page.group_pages[index].viewport().width()
         for code in page.group_codes[index]:
+            page.show_item(code)
+            qtbot.wait(5)
+            viewport = page.item_pages[code].viewport().width()
             card = page.cards[code]
             assert card.width() <= viewport, (code, card.width(), viewport)  # no overflow
+            # Answered without scrolling. English at 175 % is the tightest: its group
+            # names take two rows of tabs and the answers two lines, so the card may
+            # need a short scroll there; the way on and Finish are always in sight.
+            answers = list(card.result_buttons.values()) if language == "zh_CN" else []
+            for btn in [*answers, page.rest_button, page.next_button, page.finish_button]:
+                assert fully_visible(btn), (code, btn.text(), btn.visibleRegion())
             for btn in [*card.result_buttons.values(), card.camera_button, card.pick_button]:
                 assert btn.isVisibleTo(page), btn.text()
                 assert btn.width() >= btn.sizeHint().width() * 0.98, btn.text()
@@ -329,5 +360,156 @@ def test_patrol_pages_fit_1280x800_at_175_percent(
     assert isinstance(dialog, ConfirmDialog)
     assert dialog.minimumSizeHint().height() <= 800
     dialog.accept()
+    settle(qtbot)
     fits(view)
     assert page.views.currentWidget() is page.summary_view
+
+
+# -- a whole patrol in big steps (issue 15) ------------------------------------------------
+
+def fully_visible(widget: QWidget) -> bool:
+    """Shown whole, nothing of it clipped by a scroll area or the window: tappable
+    without scrolling."""
+    return widget.isVisible() and widget.visibleRegion().boundingRect() == widget.rect()
+
+
+@pytest.mark.parametrize("scale", [1.0, 1.75])
+def test_a_28_item_patrol_with_one_problem_in_at_most_12_taps(
+    make_controller: Callable[..., AppController], device: Path, qtbot: QtBot,
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, scale: float,
+) -> None:
+    """From Today to the finished patrol: 27 items normal, one problem with its photo
+    (the real photo pipeline), every tap on something in sight (nothing scrolled)."""
+    from sync import engine
+
+    enrolled = engine.Enrollment("https://centre.example", "dev-1", 7, "李梅", "worker", [13])
+    monkeypatch.setattr(engine, "enrollment", lambda _session: enrolled)
+    controller = make_controller(scale=scale)
+    controller.on_session(unlock_device(controller.data_dir, PIN))
+    view = main_view(controller)
+    taps: list[str] = []
+
+    def tap(widget: QWidget) -> None:
+        assert fully_visible(widget), (widget.objectName(), widget.visibleRegion())
+        taps.append(widget.objectName())
+        click(qtbot, widget)
+
+    today = view.pages["today"]
+    assert isinstance(today, TodayPage)
+    qtbot.waitUntil(lambda: "13" in today.start_buttons
+                    and fully_visible(today.start_buttons["13"]), timeout=3000)  # in sight
+    start = today.start_buttons["13"]
+    assert start.property("role") == "primary"
+    tap(start)  # 1: the patrol of grid 13 starts
+    page = view.pages["patrol"]
+    assert isinstance(page, PatrolPage) and view.current_page() is page
+    assert page.patrol is not None and page.current_code == "P01"
+    qtbot.wait(20)
+
+    tap(page.list_button)  # 2: 全部项目
+    items = page.dialog
+    assert isinstance(items, ItemListDialog) and len(items.item_buttons) == 13
+    tap(items.item_buttons["P07"])  # 3
+    assert page.current_code == "P07"
+    qtbot.wait(10)
+
+    image = evidence_image(tmp_path)
+    page.image_picker = lambda _parent, picked: picked(image)  # the picker's choice
+    tap(page.cards["P07"].result_buttons[ItemResult.PROBLEM])  # 4: pictures open at once
+    settle(qtbot)
+    qtbot.waitUntil(lambda: page.patrol is not None
+                    and page.patrol.items["P07"].result is ItemResult.PROBLEM)
+    assert len(page.cards["P07"].thumbs) == 1
+
+    tap(page.rest_button)  # 5: 其余正常, which says what it marks
+    rest = page.dialog
+    assert isinstance(rest, RestNormalDialog) and rest.isVisible()
+    assert "12" in rest.message.text()
+    assert "消防" not in rest.items_text.text() and "矛盾纠纷" in rest.items_text.text()
+    assert "其他组还有15项" in rest.items_text.text()
+    assert rest.all_button.text() == "全部27项正常"
+    assert rest.minimumSizeHint().height() <= 800
+    tap(rest.all_button)  # 6
+    assert page.patrol is not None and page.patrol.items_done == 28
+    assert page.done_hint.isVisible()
+
+    tap(page.finish_button)  # 7: all answered, no question
+    settle(qtbot)
+    assert page.views.currentWidget() is page.summary_view
+    qtbot.wait(20)
+    assert page.summary_values["items"].text() == "28/28项"
+    assert page.summary_values["problems"].text() == "1项"
+    tap(page.done_button)  # 8: 完成, in sight without scrolling
+    assert len(taps) <= 12, taps
+    assert page.views.currentWidget() is page.start_view
+
+    session = controller.session
+    assert session is not None
+    results = [json.loads(p) for (p,) in session.db.execute(
+        "SELECT payload FROM outbox WHERE kind = 'checklist.result'").fetchall()]
+    assert len(results) == 28
+    assert sorted(r["result"] for r in results).count("normal") == 27
+    problem = next(r for r in results if r["code"] == "P07")
+    assert problem["result"] == "problem" and len(problem["photos"]) == 1
+
+
+def test_normal_answers_move_on_and_next_group(unlocked: AppController, qtbot: QtBot) -> None:
+    page = patrol_page(unlocked)
+    start_on_typed_grid(page, qtbot)
+    assert page.current_code == "P01"
+    click(qtbot, page.cards["P01"].result_buttons[ItemResult.NORMAL])
+    assert page.current_code == "P02"  # moved on by itself
+    click(qtbot, page.cards["P02"].result_buttons[ItemResult.NOT_APPLICABLE])
+    assert page.current_code == "P03"
+    click(qtbot, page.cards["P03"].result_buttons[ItemResult.PROBLEM])
+    assert page.current_code == "P03"  # a problem stays: note, photo, report
+    click(qtbot, page.prev_button)
+    assert page.current_code == "P02"
+    page.show_item(page.group_codes[0][-1])
+    assert page.next_button.text() == "下一组›"
+    click(qtbot, page.next_button)
+    assert page.current_code == page.group_codes[1][0]
+    assert page.group_tabs.buttons[1].isChecked()
+    # 其余正常 for this group only: the others stay open.
+    click(qtbot, page.rest_button)
+    rest = page.dialog
+    assert isinstance(rest, RestNormalDialog)
+    assert rest.group_button.text() == "本组4项正常"
+    click(qtbot, rest.group_button)
+    assert page.patrol is not None
+    assert all(page.patrol.items[c].result is ItemResult.NORMAL for c in page.group_codes[1])
+    assert page.patrol.items["P03"].result is ItemResult.PROBLEM
+    assert page.patrol.items_done == 7
+    assert page.group_tabs.buttons[1].text().endswith("✓")
+
+
+def test_an_accidental_patrol_is_cancelled(unlocked: AppController, qtbot: QtBot) -> None:
+    page = patrol_page(unlocked)
+    start_on_typed_grid(page, qtbot)
+    click(qtbot, page.cards["P01"].result_buttons[ItemResult.NORMAL])
+    patrol_id = page.patrol.id if page.patrol else ""
+    # Started by mistake: Finish asks about the 27 unanswered items and offers 取消巡查.
+    click(qtbot, page.finish_button)
+    question = page.dialog
+    assert isinstance(question, ConfirmDialog) and "取消" in question.message.text()
+    assert page.cancel_button is not None and fully_visible(page.cancel_button)
+    click(qtbot, page.cancel_button)
+    dialog = page.dialog
+    assert isinstance(dialog, ConfirmDialog) and dialog is not question
+    assert "1项" in dialog.message.text() and "删除" in dialog.message.text()
+    click(qtbot, dialog.cancel_button)  # 继续巡查: nothing happens
+    assert page.views.currentWidget() is page.run_view
+    assert page.patrol is not None and page.patrol.items_done == 1
+    click(qtbot, page.finish_button)
+    assert page.cancel_button is not None
+    click(qtbot, page.cancel_button)
+    dialog = page.dialog
+    assert isinstance(dialog, ConfirmDialog)
+    click(qtbot, dialog.ok_button)
+    assert page.views.currentWidget() is page.start_view
+    session = unlocked.session
+    assert session is not None
+    assert patrols.get_patrol(session, patrol_id).state == "abandoned"
+    assert session.db.execute("SELECT count(*) FROM outbox").fetchone()[0] == 0
+    assert not patrols.patrol_done_today(session, GRID)
+    assert page.tracker.feed is None  # the GPS is off

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from PySide6.QtCore import QCoreApplication, Qt
+from PySide6.QtCore import QCoreApplication, Qt, Signal
+from PySide6.QtGui import QResizeEvent, QShowEvent
 from PySide6.QtWidgets import (
     QApplication,
     QDialog,
@@ -12,6 +13,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
+    QPushButton,
     QVBoxLayout,
     QWidget,
 )
@@ -88,6 +90,13 @@ class ConfirmDialog(_Dialog):
         self.layout_.addLayout(self.buttons)
         self.retranslate()
 
+    def add_button(self, text: str, name: str) -> QPushButton:
+        """A third answer, between the two (it closes nothing by itself)."""
+        btn = button("", name)
+        btn.setText(text)
+        self.buttons.insertWidget(1, btn)
+        return btn
+
     def retranslate(self) -> None:
         self.setWindowTitle(self.tr("请确认"))
 
@@ -160,12 +169,12 @@ class TrackDialog(_Dialog):
     """The track so far, drawn big."""
 
     def __init__(self, fixes: Sequence[Fix], facts: str, parent: QWidget | None = None,
-                 archive: TileArchive | None = None, waiting_since: float | None = None
-                 ) -> None:
+                 archive: TileArchive | None = None, waiting_since: float | None = None,
+                 fix_count: int | None = None) -> None:
         super().__init__(parent, "trackDialog")
         self.view = TrackView(archive)
         self.view.setMinimumSize(480, 240)
-        self.view.set_track(fixes)
+        self.view.set_track(fixes, fix_count)
         self.view.set_waiting(waiting_since)
         self.facts = label("prompt")
         self.facts.setText(facts)
@@ -183,3 +192,137 @@ class TrackDialog(_Dialog):
         self.setWindowTitle(self.tr("巡查轨迹"))
         self.ok_button.setText(self.tr("关闭"))
         self.view.set_empty_text(self.tr("还没有记录到定位点。"))
+
+
+class RestNormalDialog(_Dialog):
+    """其余正常: says which items it will mark normal (this group's, by name, and how
+    many of the other groups'), and lets the worker choose this group or all."""
+
+    chosen = Signal(str)  # "group" or "all"
+
+    def __init__(self, group_name: str, names: Sequence[str], elsewhere: int,
+                 parent: QWidget | None = None) -> None:
+        super().__init__(parent, "restNormalDialog")
+        self.group_name = group_name
+        self.names = list(names)
+        self.elsewhere = elsewhere
+        self.message = label("prompt")
+        self.message.setObjectName("restNormalMessage")
+        self.message.setMinimumWidth(560)
+        self.items_text = label("fact")
+        self.items_text.setObjectName("restNormalItems")
+        self.items_text.setTextFormat(Qt.TextFormat.PlainText)
+        self.group_button = button("primary", "restGroupButton")
+        self.group_button.clicked.connect(lambda: self._choose("group"))
+        self.all_button = button("primary", "restAllButton")
+        self.all_button.clicked.connect(lambda: self._choose("all"))
+        self.ok_button.setVisible(False)
+        self.buttons.addWidget(self.group_button)
+        self.buttons.addWidget(self.all_button)
+        self.group_button.setVisible(bool(self.names))
+        self.all_button.setVisible(elsewhere > 0)
+        self.layout_.addWidget(self.message)
+        self.layout_.addWidget(self.items_text)
+        self.layout_.addLayout(self.buttons)
+        self.retranslate()
+
+    def _choose(self, scope: str) -> None:
+        self.chosen.emit(scope)
+        self.accept()
+
+    def retranslate(self) -> None:
+        self.setWindowTitle(self.tr("其余正常"))
+        if self.names:
+            self.message.setText(self.tr(
+                "“{group}”还有{n}项没有检查。标为“正常”表示您看过、没有发现问题：").format(
+                group=self.group_name, n=len(self.names)))
+            self.items_text.setText(self.tr("、").join(self.names))
+        else:
+            self.message.setText(self.tr("“{group}”的项目都检查过了。").format(
+                group=self.group_name))
+            self.items_text.setText("")
+        self.items_text.setVisible(bool(self.names))
+        if self.elsewhere:
+            self.items_text.setText(self.items_text.text() + ("\n\n" if self.names else "")
+                                    + self.tr("其他组还有{n}项没有检查。").format(n=self.elsewhere))
+            self.items_text.setVisible(True)
+        self.group_button.setText(self.tr("本组{n}项正常").format(n=len(self.names)))
+        self.all_button.setText(self.tr("全部{n}项正常").format(
+            n=len(self.names) + self.elsewhere))
+        self.cancel_button.setText(self.tr("取消"))
+
+
+class ItemListDialog(_Dialog):
+    """全部项目: a group's items as big buttons (answered ones marked); one tap opens one.
+
+    As wide as the window, so that two or three columns fit and a group of 13 items
+    needs no scrolling in Chinese even at 175 % text (long English names at that size
+    may: the list scrolls then)."""
+
+    picked = Signal(str)
+
+    def __init__(self, group_name: str, entries: Sequence[tuple[str, str, str]],
+                 parent: QWidget | None = None) -> None:
+        from ui.widgets.basic import scroll_area
+        from ui.widgets.patrol import ButtonGrid
+
+        super().__init__(parent, "itemListDialog")
+        self.group_name = group_name
+        self.heading = label("prompt")
+        self.grid = ButtonGrid((3, 2, 1))
+        self.item_buttons: dict[str, QPushButton] = {}
+        self.entries = list(entries)
+        for code, _name, state in self.entries:
+            btn = button("result", f"pickItem_{code}")
+            btn.setProperty("result", state)
+            btn.clicked.connect(lambda _=False, c=code: self._pick(c))
+            self.item_buttons[code] = btn
+            self.grid.add_button(btn)
+        self.ok_button.setVisible(False)
+        top = QHBoxLayout()  # 返回 beside the heading: the items get the height
+        top.addWidget(self.heading, 1)
+        top.addWidget(self.cancel_button, 0, Qt.AlignmentFlag.AlignTop)
+        body = QWidget()
+        column = QVBoxLayout(body)
+        column.setContentsMargins(0, 0, 0, 0)
+        column.addWidget(self.grid)
+        column.addStretch(1)
+        self.layout_.setContentsMargins(20, 16, 20, 16)
+        self.layout_.setSpacing(10)
+        self.layout_.addLayout(top)
+        self.layout_.addWidget(scroll_area(body), 1)
+        self.retranslate()
+        owner = self.parentWidget()
+        if owner is not None:
+            window = owner.window()
+            self.resize(window.width() - 40, window.height() - 20)
+
+    def _pick(self, code: str) -> None:
+        self.picked.emit(code)
+        self.accept()
+
+    def _fit_grid(self) -> None:
+        """The buttons at their full height (the grid's own hint is small on purpose):
+        the list scrolls instead of squeezing their text."""
+        self.grid.arrange(force=True)
+        self.grid.setMinimumHeight(self.grid.grid.sizeHint().height())
+
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        self._fit_grid()
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        if self.isVisible():
+            self._fit_grid()
+
+    def retranslate(self) -> None:
+        self.setWindowTitle(self.tr("全部项目"))
+        self.heading.setText(self.tr("{group}：点一项去检查它").format(group=self.group_name))
+        marks = {"normal": self.tr("正常"), "problem": self.tr("有问题"),
+                 "not_applicable": self.tr("不涉及"), "open": ""}
+        for index, (code, name, state) in enumerate(self.entries):
+            mark = marks.get(state, "")
+            # Spaces between the parts: a button too narrow breaks its text there.
+            self.grid.set_text(index, f"{code} {name}" + (f" ·{mark}" if mark else ""))
+        self.cancel_button.setText(self.tr("返回"))

@@ -44,7 +44,7 @@ from ui.platform.positioning import status_short, status_text
 from ui.tasks import run_task
 from ui.widgets.basic import button, label, photo_thumbnail, scroll_area, set_role
 from ui.widgets.map_view import installed_archive
-from ui.widgets.patrol import GroupTabs, ItemCard
+from ui.widgets.patrol import ButtonGrid, GroupTabs, ItemCard
 from ui.widgets.track_view import TrackView
 
 if TYPE_CHECKING:
@@ -76,14 +76,19 @@ class PatrolPage(Page):
         self.summary: PatrolSummary | None = None
         self.summary_fixes: list[Fix] = []
         self.cards: dict[str, ItemCard] = {}
-        self.group_pages: list[QScrollArea] = []
+        self.item_pages: dict[str, QScrollArea] = {}  # one card each, one shown at a time
         self.group_codes: list[list[str]] = []
+        self.current_code: str | None = None
+        self.item_list_dialog: QWidget | None = None
         self.reported: dict[str, str] = {}
         self.pending_problem: set[str] = set()
         self.thumb_cache: dict[str, QPixmap] = {}
         self.dirty_notes: dict[str, str] = {}
         self.grid_buttons: dict[str, QPushButton] = {}
         self.dialog: QWidget | None = None  # the last dialog opened (tests look at it)
+        self.cancel_button: QPushButton | None = None  # in the finish question
+        self.imported_m = 0.0  # tracks imported into the running patrol (read on refresh)
+        self.finishing = False
 
         self.note_timer = QTimer(self)
         self.note_timer.setSingleShot(True)
@@ -145,6 +150,11 @@ class PatrolPage(Page):
         return scroll_area(body)
 
     def _build_run_view(self) -> QWidget:
+        """One item at a time, in big steps: the item's card between the patrol's status
+        (with Finish) above and the way through the list below (previous, all items,
+        其余正常, next item / next group). Answering 正常 or 不涉及 moves on by itself,
+        so a patrol without problems is a few taps, and nothing needs scrolling to
+        answer an item, at any text size."""
         view = QWidget()
         self.status_bar = QFrame()
         self.status_bar.setObjectName("patrolStatus")
@@ -156,35 +166,61 @@ class PatrolPage(Page):
         self.gps_label.setObjectName("gpsStatus")
         self.track_button = button("", "trackButton")
         self.track_button.clicked.connect(self.show_track)
+        # 取消巡查 is offered where an accidental patrol ends up: Finish with items
+        # unanswered (the question has it as a third answer).
         self.finish_button = button("primary", "finishButton")
         self.finish_button.clicked.connect(self.finish)
-        texts = QVBoxLayout()
-        texts.setSpacing(2)
-        for widget in (self.run_title, self.progress_label, self.gps_label):
-            texts.addWidget(widget)
-        buttons = QVBoxLayout()
-        buttons.setSpacing(8)
-        buttons.addWidget(self.finish_button)
-        buttons.addWidget(self.track_button)
-        buttons.addStretch(1)
-        bar = QHBoxLayout(self.status_bar)
-        bar.setContentsMargins(24, 10, 24, 10)
-        bar.setSpacing(16)
-        bar.addLayout(texts, 1)
-        bar.addLayout(buttons)
+        top = QHBoxLayout()
+        top.setSpacing(16)
+        top.addWidget(self.run_title, 1)
+        top.addWidget(self.gps_label, 0, Qt.AlignmentFlag.AlignVCenter)
+        lower = QHBoxLayout()
+        lower.setSpacing(12)
+        lower.addWidget(self.progress_label, 1, Qt.AlignmentFlag.AlignVCenter)
+        for btn in (self.track_button, self.finish_button):
+            lower.addWidget(btn, 0, Qt.AlignmentFlag.AlignVCenter)
+        bar = QVBoxLayout(self.status_bar)
+        bar.setContentsMargins(24, 6, 24, 6)
+        bar.setSpacing(2)
+        bar.addLayout(top)
+        bar.addLayout(lower)
         self.group_tabs = GroupTabs()
         self.group_tabs.group.idClicked.connect(self.show_group)
-        self.group_stack = QStackedWidget()
-        self.group_stack.setMinimumHeight(150)  # the cards scroll; the bars above must fit
+        self.item_stack = QStackedWidget()
+        self.item_stack.setMinimumHeight(120)  # the card scrolls; the bars must fit
+        self.done_hint = label("info")
+        self.done_hint.setObjectName("allCheckedHint")
+        self.done_hint.setVisible(False)
+        self.prev_button = button("", "prevItemButton")
+        self.prev_button.clicked.connect(lambda: self.step(-1))
+        self.list_button = button("", "itemListButton")
+        self.list_button.clicked.connect(self.open_item_list)
+        self.rest_button = button("primary", "restNormalButton")
+        self.rest_button.clicked.connect(self.rest_normal)
+        self.next_button = button("", "nextItemButton")
+        self.next_button.clicked.connect(lambda: self.step(1))
+        self.item_nav = ButtonGrid((4, 2))
+        self.item_nav.setObjectName("itemNav")
+        for btn in (self.prev_button, self.list_button, self.rest_button, self.next_button):
+            self.item_nav.add_button(btn)
         tabs = QVBoxLayout()
-        tabs.setContentsMargins(16, 10, 16, 0)
+        tabs.setContentsMargins(16, 4, 16, 0)
         tabs.addWidget(self.group_tabs)
+        middle = QVBoxLayout()
+        middle.setContentsMargins(16, 0, 16, 0)
+        middle.setSpacing(6)
+        middle.addWidget(self.item_stack, 1)
+        middle.addWidget(self.done_hint)
+        nav = QVBoxLayout()
+        nav.setContentsMargins(16, 0, 16, 8)
+        nav.addWidget(self.item_nav)
         layout = QVBoxLayout(view)
         layout.setContentsMargins(0, 0, 0, 0)
-        layout.setSpacing(6)
+        layout.setSpacing(4)
         layout.addWidget(self.status_bar)
         layout.addLayout(tabs)
-        layout.addWidget(self.group_stack, 1)
+        layout.addLayout(middle, 1)
+        layout.addLayout(nav)
         return view
 
     def _build_summary_view(self) -> QWidget:
@@ -210,31 +246,27 @@ class PatrolPage(Page):
         self.summary_note = label("muted")
         self.done_button = button("primary", "summaryDoneButton")
         self.done_button.clicked.connect(self.close_summary)
-        row = QHBoxLayout()
-        row.addStretch(1)
-        row.addWidget(self.done_button)
-        column.addWidget(self.summary_heading)
-        column.addLayout(self.summary_grid)
-        column.addWidget(self.summary_track, 1)
-        column.addWidget(self.summary_note)
+        row = QHBoxLayout()  # 完成 beside the heading: in sight at any text size
+        row.setSpacing(16)
+        row.addWidget(self.summary_heading, 1)
+        row.addWidget(self.done_button, 0, Qt.AlignmentFlag.AlignTop)
         column.addLayout(row)
+        column.addLayout(self.summary_grid)
+        column.addWidget(self.summary_note)
+        column.addWidget(self.summary_track, 1)
         return scroll_area(body)
 
     def _build_cards(self, patrol: Patrol) -> None:
-        while self.group_stack.count():
-            old = self.group_stack.widget(0)
-            self.group_stack.removeWidget(old)
+        while self.item_stack.count():
+            old = self.item_stack.widget(0)
+            self.item_stack.removeWidget(old)
             old.deleteLater()
         self.cards.clear()
-        self.group_pages.clear()
+        self.item_pages.clear()
         self.group_codes.clear()
         groups = patrol.checklist.groups()
         self.group_tabs.set_groups(len(groups))
         for _group, items in groups:
-            body = QWidget()
-            column = QVBoxLayout(body)
-            column.setContentsMargins(16, 8, 16, 24)
-            column.setSpacing(12)
             for item in items:
                 card = ItemCard(item)
                 code = item.code
@@ -246,14 +278,17 @@ class PatrolPage(Page):
                 card.pick_button.clicked.connect(lambda _=False, c=code: self.pick_photo(c))
                 card.event_button.clicked.connect(lambda _=False, c=code: self.report_event(c))
                 self.cards[code] = card
+                body = QWidget()
+                column = QVBoxLayout(body)
+                column.setContentsMargins(0, 0, 0, 8)
                 column.addWidget(card)
-            column.addStretch(1)
-            scroll = scroll_area(body)
-            self.group_pages.append(scroll)
+                column.addStretch(1)
+                scroll = scroll_area(body)
+                self.item_pages[code] = scroll
+                self.item_stack.addWidget(scroll)
             self.group_codes.append([item.code for item in items])
-            self.group_stack.addWidget(scroll)
         self._retranslate_cards()
-        self.show_group(0)
+        self.show_item(self._first_open(0))
 
     # -- state -------------------------------------------------------------------
     def _session(self) -> Session | None:
@@ -274,11 +309,13 @@ class PatrolPage(Page):
                 self._build_cards(patrol)
                 self.tracker.attach(session, patrol.id)
             self.patrol = patrol
+            self.imported_m = patrols.imported_distance_m(session, patrol.id)
             self.reported = self._reported(session, patrol.id)
             for code in patrol.items:
                 self._apply(code)
             self._retranslate_cards()
             self._update_status()
+            self._update_nav()
             self.status_timer.start()
             self.views.setCurrentWidget(self.run_view)
             return
@@ -306,6 +343,7 @@ class PatrolPage(Page):
             self._apply(c)
         self._update_counts()
         self._update_status()
+        self._update_nav()
 
     def _apply(self, code: str) -> None:
         if self.patrol is None or code not in self.cards:
@@ -404,10 +442,87 @@ class PatrolPage(Page):
         self.start_error.setVisible(True)
 
     # -- checking items ------------------------------------------------------------
+    def _group_of(self, code: str) -> int:
+        return next((i for i, codes in enumerate(self.group_codes) if code in codes), 0)
+
+    def _open(self, code: str) -> bool:
+        return self.patrol is not None and not self.patrol.items[code].done
+
+    def _first_open(self, group: int) -> str:
+        """The group's first unanswered item (its first item when all are answered)."""
+        codes = self.group_codes[group] if 0 <= group < len(self.group_codes) else []
+        return next((c for c in codes if self._open(c)), codes[0] if codes else "")
+
+    def _next_open(self, code: str) -> str | None:
+        """The next unanswered item after ``code``: later in its group, then the groups
+        after it, then from the start; None when every item has an answer."""
+        order = [c for codes in self.group_codes for c in codes]
+        if code not in order:
+            return None
+        index = order.index(code)
+        return next((c for c in order[index + 1:] + order[:index] if self._open(c)), None)
+
     def show_group(self, index: int) -> None:
-        if 0 <= index < len(self.group_pages):
-            self.group_stack.setCurrentIndex(index)
-            self.group_tabs.buttons[index].setChecked(True)
+        """A group tab: its first unanswered item."""
+        if 0 <= index < len(self.group_codes):
+            self.show_item(self._first_open(index))
+
+    def show_item(self, code: str) -> None:
+        page = self.item_pages.get(code)
+        if page is None:
+            return
+        self.flush_notes()
+        self.current_code = code
+        self.item_stack.setCurrentWidget(page)
+        page.verticalScrollBar().setValue(0)
+        group = self._group_of(code)
+        if group < len(self.group_tabs.buttons):
+            self.group_tabs.buttons[group].setChecked(True)
+        self._update_nav()
+
+    def step(self, delta: int) -> None:
+        """上一项 / 下一项 (下一组 at the end of a group), in checklist order."""
+        order = [c for codes in self.group_codes for c in codes]
+        if self.current_code not in order:
+            return
+        index = order.index(self.current_code) + delta
+        if 0 <= index < len(order):
+            target = order[index]
+            if delta > 0 and self._group_of(target) != self._group_of(self.current_code):
+                target = self._first_open(self._group_of(target))  # 下一组
+            self.show_item(target)
+
+    def _advance(self, code: str) -> None:
+        """After 正常 / 不涉及: on to the next unanswered item (this group first)."""
+        if code != self.current_code:
+            return
+        following = self._next_open(code)
+        if following is not None:
+            self.show_item(following)
+        else:
+            self._update_nav()
+
+    def _update_nav(self) -> None:
+        code = self.current_code
+        if self.patrol is None or code is None or not self.group_codes:
+            return
+        group = self._group_of(code)
+        codes = self.group_codes[group]
+        position = codes.index(code) + 1
+        order = [c for cs in self.group_codes for c in cs]
+        self.prev_button.setEnabled(order.index(code) > 0)
+        last_in_group = position == len(codes)
+        self.next_button.setEnabled(order.index(code) < len(order) - 1)
+        self.item_nav.set_text(0, self.tr("‹上一项"))
+        self.item_nav.set_text(1, self.tr("全部项目"))
+        self.item_nav.set_text(3, self.tr("下一组›") if last_in_group else self.tr("下一项›"))
+        unanswered = len(self.patrol.missing)
+        self.item_nav.set_text(2, self.tr("其余正常"))
+        self.rest_button.setEnabled(unanswered > 0)
+        self.done_hint.setText(self.tr(
+            "{n}项都检查完了。点“结束巡查”保存并上报。").format(n=len(self.patrol.items)))
+        self.done_hint.setVisible(unanswered == 0)
+        set_role(self.finish_button, "primary")
 
     def set_result(self, code: str, result: ItemResult) -> None:
         session = self._session()
@@ -420,12 +535,114 @@ class PatrolPage(Page):
         except patrols.PhotoRequired as exc:
             self.pending_problem.add(code)
             card.show_error(error_text(exc))
+            self._reload(code)
+            self._photo_for_problem(code)
+            return
         except FieldClientError as exc:
             card.show_error(error_text(exc))
-        else:
-            self.pending_problem.discard(code)
-            card.show_error("")
+            self._reload(code)
+            return
+        self.pending_problem.discard(code)
+        card.show_error("")
         self._reload(code)
+        if result is not ItemResult.PROBLEM:
+            self._advance(code)
+
+    def _photo_for_problem(self, code: str) -> None:
+        """A problem that needs a photo: go straight to the camera (or the pictures,
+        without one); the problem is saved once the photo is."""
+        if self.camera_check():
+            self.take_photo(code)
+        else:
+            self.pick_photo(code)
+
+    # -- 其余正常, the item list, cancelling ------------------------------------------
+    def rest_normal(self) -> None:
+        """Mark the unanswered items normal, after a confirmation naming them."""
+        from ui.dialogs.patrol import RestNormalDialog
+
+        if self.patrol is None or self.current_code is None:
+            return
+        self.flush_notes()
+        lang = i18n.current_language()
+        group = self._group_of(self.current_code)
+        here = [c for c in self.group_codes[group] if self._open(c)]
+        elsewhere = [c for c in self.patrol.missing if c not in here]
+        names = [self.cards[c].item.name(lang) for c in here]
+        dialog = RestNormalDialog(
+            self.patrol.checklist.groups()[group][0].name(lang), names, len(elsewhere),
+            self.window())
+        dialog.chosen.connect(lambda scope: self._mark_rest(here if scope == "group"
+                                                            else here + elsewhere))
+        self.dialog = dialog
+        dialog.open()
+
+    def _mark_rest(self, codes: list[str]) -> None:
+        session = self._session()
+        if session is None or self.patrol is None:
+            return
+        try:
+            patrols.mark_rest_normal(session, self.patrol.id, codes)
+        except FieldClientError as exc:
+            self.dialog = show_message(error_text(exc), parent=self.window(), role="error")
+            return
+        self._reload()
+        current = self.current_code
+        if current is not None and not self._open(current):
+            following = self._next_open(current)
+            if following is not None:
+                self.show_item(following)
+        self._update_nav()
+
+    def open_item_list(self) -> None:
+        """全部项目: the group's items as big buttons, one tap to go to any of them."""
+        from ui.dialogs.patrol import ItemListDialog
+
+        if self.patrol is None or self.current_code is None:
+            return
+        lang = i18n.current_language()
+        group = self._group_of(self.current_code)
+        entries = []
+        for code in self.group_codes[group]:
+            state = self.patrol.items[code].result
+            entries.append((code, self.cards[code].item.name(lang),
+                            state.value if state else "open"))
+        dialog = ItemListDialog(self.patrol.checklist.groups()[group][0].name(lang), entries,
+                                self.window())
+        dialog.picked.connect(self.show_item)
+        self.dialog = self.item_list_dialog = dialog
+        dialog.open()
+
+    def cancel(self) -> None:
+        """取消巡查 (started by mistake), confirmed: nothing of it is kept or sent."""
+        if isinstance(self.dialog, ConfirmDialog) and self.dialog.isVisible():
+            self.dialog.reject()  # the finish question it was chosen in
+        if self.patrol is None:
+            return
+        self.flush_notes()
+        dialog = ConfirmDialog(
+            self.tr("取消这次巡查吗？\n\n已检查的{done}项和记录的轨迹都会删除，不会上报，"
+                    "也不算今天的巡查。已经上报的事件和拍下的照片会保留。").format(
+                done=self.patrol.items_done),
+            ok_text=self.tr("取消巡查"), cancel_text=self.tr("继续巡查"), parent=self.window())
+        dialog.accepted.connect(self._cancel_confirmed)
+        self.dialog = dialog
+        dialog.open()
+
+    def _cancel_confirmed(self) -> None:
+        session = self._session()
+        if session is None or self.patrol is None:
+            return
+        try:
+            patrols.abandon_patrol(session, self.patrol.id)
+        except FieldClientError as exc:
+            self.dialog = show_message(error_text(exc), parent=self.window(), role="error")
+            return
+        self.tracker.stop()
+        self.patrol = None
+        self.summary = None
+        self.thumb_cache.clear()
+        self.refresh()
 
     def note_edited(self, code: str, text: str) -> None:
         self.dirty_notes[code] = text
@@ -562,10 +779,15 @@ class PatrolPage(Page):
             dialog.view.set_waiting(self.tracker.waiting_since())
 
     def _progress(self) -> PatrolSummary | None:
+        """The running totals from memory: the items as last read, the tracker's live
+        path (no database read: every 3 s, whatever the hour of the day)."""
         session = self._session()
         if session is None or self.patrol is None:
             return None
-        return patrols.progress(session, self.patrol.id)
+        live = self.tracker.live
+        if live is not None and live.patrol_id != self.patrol.id:
+            live = None
+        return patrols.live_summary(self.patrol, live, session.clock(), self.imported_m)
 
     def _update_counts(self) -> None:
         if self.patrol is None:
@@ -574,8 +796,10 @@ class PatrolPage(Page):
         for index, (group, _items) in enumerate(self.patrol.checklist.groups()):
             codes = self.group_codes[index] if index < len(self.group_codes) else []
             done = sum(1 for c in codes if self.patrol.items[c].done)
-            if index < len(self.group_tabs.texts):
-                self.group_tabs.set_text(index, f"{group.name(lang)} {done}/{len(codes)}")
+            if index < len(self.group_tabs.texts):  # the name, ✓ once all are answered:
+                # with counts the English names took two lines each at large text
+                mark = " ✓" if codes and done == len(codes) else ""
+                self.group_tabs.set_text(index, f"{group.name(lang)}{mark}")
 
     def _update_status(self) -> None:
         progress = self._progress()
@@ -584,20 +808,27 @@ class PatrolPage(Page):
         self.run_title.setText(self.tr("{grid}：已检查{done}/{total}项").format(
             grid=grid_label(self.patrol.grid_id), done=progress.items_done,
             total=progress.items_total))
-        self.progress_label.setText(self.tr("发现问题{problems}项；已走{distance}，用时{duration}").format(
-            problems=progress.problems, distance=format_distance(progress.distance_m),
-            duration=format_duration(progress.duration_s)))
+        if self.tracker.live is None:  # the figures of a long day are still being read
+            self.progress_label.setText(self.tr("发现问题{problems}项；用时{duration}").format(
+                problems=progress.problems, duration=format_duration(progress.duration_s)))
+        else:
+            self.progress_label.setText(
+                self.tr("发现问题{problems}项；已走{distance}，用时{duration}").format(
+                    problems=progress.problems, distance=format_distance(progress.distance_m),
+                    duration=format_duration(progress.duration_s)))
         self.gps_label.setText(status_short(self.tracker.feed))
         if isinstance(self.dialog, TrackDialog) and self.dialog.isVisible():
             self.dialog.view.set_waiting(self.tracker.waiting_since())
         receiving = self.tracker.feed is not None and self.tracker.feed.status == "receiving"
         set_role(self.gps_label, "gps" if receiving else "gpsWarning")
 
-    def _live_fixes(self) -> list[Fix]:
-        session = self._session()
-        if session is None or self.patrol is None:
-            return []
-        return patrols._patrol_fixes(session, self.patrol.id)  # no public reader yet
+    def _live_points(self) -> tuple[list[Fix], int]:
+        """The live path as simplified while walking (a few thousand points for a whole
+        day, not the 28,800 raw fixes) and how many fixes it stands for."""
+        live = self.tracker.live
+        if live is None or self.patrol is None or live.patrol_id != self.patrol.id:
+            return [], 0
+        return live.path.points(), live.points
 
     def show_track(self) -> None:
         progress = self._progress()
@@ -607,7 +838,8 @@ class PatrolPage(Page):
             distance=format_distance(progress.distance_m),
             duration=format_duration(progress.duration_s))
         facts += "\n" + status_text(self.tracker.feed)
-        dialog = TrackDialog(self._live_fixes(), facts, self.window(),
+        points, count = self._live_points()
+        dialog = TrackDialog(points, facts, self.window(), fix_count=count,
                              archive=installed_archive(self.controller.data_dir),
                              waiting_since=self.tracker.waiting_since())
         self.dialog = dialog
@@ -625,35 +857,86 @@ class PatrolPage(Page):
             self._finish(allow_incomplete=False)
             return
         dialog = ConfirmDialog(
-            self.tr("还有{n}项没有检查。没有检查的项目不会上报。\n\n现在就结束巡查吗？").format(
-                n=missing),
+            self.tr("还有{n}项没有检查。没有检查的项目不会上报。\n\n现在就结束巡查吗？"
+                    "开始错了的话，可以取消这次巡查。").format(n=missing),
             ok_text=self.tr("结束巡查"), cancel_text=self.tr("继续检查"), parent=self.window())
         dialog.accepted.connect(lambda: self._finish(allow_incomplete=True))
+        self.cancel_button = dialog.add_button(self.tr("取消巡查"), "cancelPatrolButton")
+        self.cancel_button.clicked.connect(self.cancel)
         self.dialog = dialog
         dialog.open()
 
     def _finish(self, allow_incomplete: bool) -> None:
-        from fieldclient.fieldwork.tracks import load_track_points, patrol_tracks
-
-        session = self._session()
-        if session is None or self.patrol is None:
+        """Finish once the running figures are there (at once, except in the first
+        seconds after an app start with a long day to read): the stored track is the
+        live path, so finishing writes records and reads nothing back."""
+        if self._session() is None or self.patrol is None or self.finishing:
             return
         patrol_id = self.patrol.id
+        self.finishing = True
+        self.finish_button.setEnabled(False)
+        self.run_view.setEnabled(False)
+        self.tracker.when_live(lambda live: self._finish_with(patrol_id, live, allow_incomplete))
+
+    def _finish_with(self, patrol_id: str, live: patrols.LivePath,
+                     allow_incomplete: bool) -> None:
+        """Check on the UI thread what would refuse the finish (a few rows), then stop the
+        GPS and write the records on the thread pool, on a connection of its own: an
+        8-hour day is ~6,000 track points to store and 28,800 fixes to delete, which
+        blocked the UI for most of a second. The page waits meanwhile."""
+        session = self._session()
+        if session is None or self.patrol is None or self.patrol.id != patrol_id:
+            self._finish_done()
+            return
         try:
-            # On the UI thread: no fix can be recorded half-way; ≤ 100 ms (bench/patrol_save.py).
-            summary = patrols.finish_patrol(session, patrol_id, allow_incomplete=allow_incomplete)
+            patrol = patrols.get_patrol(session, patrol_id)
+            patrols.check_finishable(patrol, allow_incomplete)
+            writer = session.fork()
         except FieldClientError as exc:
+            self._finish_done()
             self.dialog = show_message(error_text(exc), parent=self.window(), role="error")
             return
-        self.tracker.stop()
-        self.summary = summary
-        self.summary_fixes = [
-            fix for track in patrol_tracks(session, patrol_id)
-            for part in load_track_points(session, track.track_id) for fix in part
-        ]
-        self.patrol = None
-        self.thumb_cache.clear()
-        self.refresh()
+        self.tracker.stop()  # no fix is saved half-way: the track ends here
+        self.run_title.setText(self.tr("正在保存巡查记录…"))
+
+        def work() -> PatrolSummary:
+            try:
+                summary = patrols.finish_patrol(writer, patrol_id,
+                                                allow_incomplete=allow_incomplete, live=live,
+                                                purge_fixes=False)
+                patrols.purge_finished_fixes(writer)
+                return summary
+            finally:
+                writer.close()
+
+        def done(summary: PatrolSummary) -> None:
+            self._finish_done()
+            self.summary = summary
+            self.summary_fixes = live.path.points()  # what was stored, not read back
+            self.patrol = None
+            self.thumb_cache.clear()
+            if self._session() is not None:
+                self.refresh()
+
+        def failed(exc: BaseException) -> None:
+            self._finish_done()
+            session = self._session()
+            if session is not None:  # still running: record again
+                self.tracker.attach(session, patrol_id)
+                self.refresh()
+            if isinstance(exc, FieldClientError):
+                self.dialog = show_message(error_text(exc), parent=self.window(), role="error")
+            else:
+                from ui.tasks import show_error
+
+                show_error(exc)
+
+        run_task(work, done, failed)
+
+    def _finish_done(self) -> None:
+        self.finishing = False
+        self.finish_button.setEnabled(True)
+        self.run_view.setEnabled(True)
 
     def _fill_summary(self) -> None:
         summary = self.summary

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 from PySide6.QtCore import QSize, Qt
-from PySide6.QtGui import QPixmap, QResizeEvent
+from PySide6.QtGui import QPixmap, QResizeEvent, QShowEvent
 from PySide6.QtWidgets import (
     QButtonGroup,
     QFrame,
@@ -97,6 +97,10 @@ class ButtonGrid(QWidget):
     def resizeEvent(self, event: QResizeEvent) -> None:
         super().resizeEvent(event)
         self.arrange()
+
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        self.arrange(force=True)  # arranged while hidden: the width was not known
 
     def arrange(self, force: bool = False) -> None:
         shown = [(b, t) for b, t in zip(self.buttons, self.texts, strict=True)
@@ -200,16 +204,18 @@ class ItemCard(QFrame):
         for btn in (self.camera_button, self.pick_button, self.event_button):
             self.actions.add_button(btn)
         layout = QVBoxLayout(self)
-        layout.setContentsMargins(16, 12, 16, 16)
-        layout.setSpacing(10)
+        layout.setContentsMargins(12, 8, 12, 12)
+        layout.setSpacing(8)
+        # The answer first (no scrolling for it at any text size), then evidence, then
+        # the explanation of the item.
         layout.addWidget(self.name)
-        layout.addWidget(self.hint)
         layout.addWidget(self.results)
         layout.addWidget(self.error)
-        layout.addWidget(self.note)
-        layout.addLayout(photo_row)
         layout.addWidget(self.actions)
+        layout.addLayout(photo_row)
         layout.addWidget(self.reported)
+        layout.addWidget(self.note)
+        layout.addWidget(self.hint)
         self.state = ItemState(item.code)
 
     def retranslate(self, language: str, labels: dict[str, str]) -> None:

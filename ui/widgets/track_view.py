@@ -42,8 +42,9 @@ class TrackView(MapView):
         self.timer.timeout.connect(self._update_notice)
 
     # -- the track ---------------------------------------------------------------------
-    def set_track(self, points: Sequence[HasPosition]) -> None:
-        self.fix_count = len(points)
+    def set_track(self, points: Sequence[HasPosition], fix_count: int | None = None) -> None:
+        """Draw ``points`` (a path simplified for drawing may stand for ``fix_count`` fixes)."""
+        self.fix_count = len(points) if fix_count is None else fix_count
         super().set_track(points)
         self._update_notice()
 
