@@ -86,6 +86,8 @@ TAG_EXIF_IFD = 0x8769
 TAG_GPS_IFD = 0x8825
 TAG_DATETIME_ORIGINAL = 0x9003
 TAG_OFFSET_TIME_ORIGINAL = 0x9011
+TAG_DATETIME_DIGITIZED = 0x9004
+TAG_OFFSET_TIME_DIGITIZED = 0x9012
 TAG_SUBSEC_TIME_ORIGINAL = 0x9291
 TAG_IMAGE_UNIQUE_ID = 0xA420
 TAG_BODY_SERIAL_NUMBER = 0xA431
@@ -364,7 +366,11 @@ def _dms_to_degrees(dms: Any, ref: Any) -> float | None:
 
 
 def _parse_exif_time(text: Any, offset: Any, tz: timezone) -> float | None:
-    if not isinstance(text, str):
+    if isinstance(text, bytes):  # some writers store ASCII as UNDEFINED
+        text = text.decode("ascii", "replace")
+    if isinstance(offset, bytes):
+        offset = offset.decode("ascii", "replace")
+    if not isinstance(text, str) or text.startswith("0000"):
         return None
     try:
         naive = datetime.strptime(text.strip("\x00 ")[:19], "%Y:%m:%d %H:%M:%S")
@@ -396,9 +402,15 @@ def _source_info(image: Image.Image, tz: timezone) -> SourceInfo:
     captured_at = lat = lon = None
     try:
         sub = exif.get_ifd(TAG_EXIF_IFD)
-        captured_at = _parse_exif_time(
-            sub.get(TAG_DATETIME_ORIGINAL), sub.get(TAG_OFFSET_TIME_ORIGINAL), tz
-        ) or _parse_exif_time(exif.get(TAG_DATETIME), None, tz)
+        # When it was taken (a gallery photo keeps it, whenever it is imported):
+        # DateTimeOriginal, else DateTimeDigitized (some phones write only that),
+        # else the file's DateTime.
+        captured_at = (
+            _parse_exif_time(sub.get(TAG_DATETIME_ORIGINAL), sub.get(TAG_OFFSET_TIME_ORIGINAL), tz)
+            or _parse_exif_time(
+                sub.get(TAG_DATETIME_DIGITIZED), sub.get(TAG_OFFSET_TIME_DIGITIZED), tz)
+            or _parse_exif_time(exif.get(TAG_DATETIME), None, tz)
+        )
     except Exception:
         captured_at = None
     try:

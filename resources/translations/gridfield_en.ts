@@ -330,10 +330,6 @@ When you find a problem on a patrol or a visit, tap "Report event" at the top ri
       <translation>Address: {address}</translation>
     </message>
     <message>
-      <source>照片：{n}张</source>
-      <translation>Photos: {n}</translation>
-    </message>
-    <message>
       <source>最近变化：{time}</source>
       <translation>Last change: {time}</translation>
     </message>
@@ -1033,6 +1029,44 @@ Finish the patrol now?</translation>
     <message>
       <source>已上报为事件，有网络时自动发送。</source>
       <translation>Reported as an event; sent automatically when there is a network.</translation>
+    </message>
+  </context>
+  <context>
+    <name>PhotoStrip</name>
+    <message>
+      <source>照片{n}</source>
+      <translation>Photo {n}</translation>
+    </message>
+  </context>
+  <context>
+    <name>PhotoView</name>
+    <message>
+      <source>照片</source>
+      <translation>Photo</translation>
+    </message>
+    <message>
+      <source>关闭</source>
+      <translation>Close</translation>
+    </message>
+    <message>
+      <source>删除这张照片</source>
+      <translation>Delete this photo</translation>
+    </message>
+    <message>
+      <source>这张照片不在本机上（照片留在中心，本机只收到记录）。</source>
+      <translation>This photo is not on this device (photos stay at the centre; the device only receives the record).</translation>
+    </message>
+    <message>
+      <source>删除这张照片吗？删除后要重新拍或重新选。</source>
+      <translation>Delete this photo? You will have to take or choose it again.</translation>
+    </message>
+    <message>
+      <source>删除</source>
+      <translation>Delete</translation>
+    </message>
+    <message>
+      <source>保留</source>
+      <translation>Keep</translation>
     </message>
   </context>
   <context>
@@ -2516,6 +2550,45 @@ Tasks and notices from the command centre appear here after a sync.</translation
     </message>
   </context>
   <context>
+    <name>TouchPhotoPicker</name>
+    <message>
+      <source>图片文件夹</source>
+      <translation>Pictures folder</translation>
+    </message>
+    <message>
+      <source>U盘/存储卡：{name}</source>
+      <translation>USB drive/card: {name}</translation>
+    </message>
+    <message>
+      <source>选择照片</source>
+      <translation>Choose a photo</translation>
+    </message>
+    <message>
+      <source>点一下要用的照片</source>
+      <translation>Tap the photo to use</translation>
+    </message>
+    <message>
+      <source>上一级</source>
+      <translation>Up one level</translation>
+    </message>
+    <message>
+      <source>刷新</source>
+      <translation>Refresh</translation>
+    </message>
+    <message>
+      <source>取消</source>
+      <translation>Cancel</translation>
+    </message>
+    <message>
+      <source>没有找到图片文件夹或U盘。插入存储卡或U盘后点“刷新”。</source>
+      <translation>No pictures folder or USB drive found. Insert a memory card or USB drive, then tap “Refresh”.</translation>
+    </message>
+    <message>
+      <source>这个文件夹里没有照片。可以点上面的其他位置，或插入存储卡后点“刷新”。</source>
+      <translation>There are no photos in this folder. Tap another place above, or insert a memory card and tap “Refresh”.</translation>
+    </message>
+  </context>
+  <context>
     <name>TrackDialog</name>
     <message>
       <source>巡查轨迹</source>
@@ -2787,14 +2860,6 @@ Go outdoors to an open place, away from tall buildings and trees.</translation>
     <message>
       <source>约定完成日期</source>
       <translation>Promised by</translation>
-    </message>
-    <message>
-      <source>照片</source>
-      <translation>Photos</translation>
-    </message>
-    <message>
-      <source>{n}张</source>
-      <translation>{n}</translation>
     </message>
     <message>
       <source>{name}：{value}</source>
@@ -3650,10 +3715,6 @@ Go outdoors to an open place, away from tall buildings and trees.</translation>
       <translation>Processing the photo…</translation>
     </message>
     <message>
-      <source>点一下可去掉这张照片</source>
-      <translation>Tap to remove this photo</translation>
-    </message>
-    <message>
       <source>本设备没有可用的摄像头。请点“选择图片”，从相册或存储卡里选一张照片。</source>
       <translation>This device has no camera available. Tap "Choose picture" to pick a photo from the gallery or a memory card.</translation>
     </message>
@@ -3901,17 +3962,6 @@ Go outdoors to an open place, away from tall buildings and trees.</translation>
     <message>
       <source>北纬{lat}°，东经{lon}°</source>
       <translation>{lat}° N, {lon}° E</translation>
-    </message>
-  </context>
-  <context>
-    <name>photoCapture</name>
-    <message>
-      <source>选择照片</source>
-      <translation>Choose a photo</translation>
-    </message>
-    <message>
-      <source>图片</source>
-      <translation>Pictures</translation>
     </message>
   </context>
   <context>

@@ -38,12 +38,13 @@ from fieldclient.errors import FieldClientError
 from fieldclient.fieldwork import reviews, visits
 from fieldclient.geo.geometry import Fix
 from ui.dialogs.patrol import ConfirmDialog
+from ui.dialogs.photo import PhotoStrip, stored_photo
 from ui.dialogs.review import review_lines
 from ui.errors import error_text
 from ui.platform.camera import ImagePicker, camera_available, pick_image_file
 from ui.tasks import run_task
 from ui.widgets.basic import Retranslatable, button, label, photo_thumbnail, scroll_area
-from ui.widgets.patrol import THUMB_HEIGHT, ButtonGrid
+from ui.widgets.patrol import ButtonGrid
 
 if TYPE_CHECKING:
     from fieldclient.photos.pipeline import Prepared
@@ -145,9 +146,8 @@ class VisitDialog(Retranslatable, QDialog):
         due_row.addWidget(self.due_check)
         due_row.addWidget(self.due_date)
         due_row.addStretch(1)
-        self.thumb_row = QHBoxLayout()
-        self.thumb_row.setSpacing(8)
-        self.thumbs: list[QLabel] = []
+        self.strip = PhotoStrip(removable=True)
+        self.strip.remove_requested.connect(self._remove_photo)
         self.photo_busy = label("muted", wrap=False)
         self.photo_busy.setVisible(False)
         self.camera_button = button("", "visitCamera")
@@ -155,7 +155,7 @@ class VisitDialog(Retranslatable, QDialog):
         self.pick_button = button("", "visitPick")
         self.pick_button.clicked.connect(self.pick_photo)
         photo_row = QHBoxLayout()
-        photo_row.addLayout(self.thumb_row)
+        photo_row.addWidget(self.strip)
         photo_row.addWidget(self.photo_busy)
         photo_row.addStretch(1)
         photo_row.addWidget(self.camera_button)
@@ -365,26 +365,30 @@ class VisitDialog(Retranslatable, QDialog):
 
             show_error(exc)
 
+    @property
+    def thumbs(self) -> list[QPushButton]:
+        return self.strip.thumbs
+
     def _show_photos(self) -> None:
+        """Thumbnails; a tap shows the photo at full size with 删除 (asks first)."""
         session = self._session()
-        while self.thumbs:
-            thumb = self.thumbs.pop()
-            self.thumb_row.removeWidget(thumb)
-            thumb.deleteLater()
+        pixmaps = []
         for photo_id in self.photo_ids:
             pixmap = self.pixmaps.get(photo_id)
             if pixmap is None and session is not None:
                 pixmap = self.pixmaps[photo_id] = photo_thumbnail(session, photo_id)
-            thumb = QLabel()
-            thumb.setObjectName("thumbnail")
-            if pixmap is not None and not pixmap.isNull():
-                thumb.setPixmap(pixmap.scaledToHeight(
-                    THUMB_HEIGHT, Qt.TransformationMode.SmoothTransformation))
-            self.thumb_row.addWidget(thumb)
-            self.thumbs.append(thumb)
+            pixmaps.append(pixmap if pixmap is not None else QPixmap())
+        self.strip.set_photos(pixmaps, [
+            lambda p=photo_id: stored_photo(self._session(), p) for photo_id in self.photo_ids])
         full = len(self.photo_ids) >= visits.MAX_PHOTOS
         self.camera_button.setEnabled(not full)
         self.pick_button.setEnabled(not full)
+
+    def _remove_photo(self, index: int) -> None:
+        """The photo leaves this visit (it stays in the device's photo store)."""
+        if 0 <= index < len(self.photo_ids):
+            self.photo_ids.pop(index)
+            self._show_photos()
 
     # -- saving and closing ----------------------------------------------------------
     def show_error(self, text: str) -> None:
@@ -531,14 +535,21 @@ class VisitHistoryDialog(Retranslatable, QDialog):
                  (self.tr("需求和问题"), visit.needs), (self.tr("答应跟进的事"), visit.follow_up)]
         if visit.follow_up_due is not None:
             lines.append((self.tr("约定完成日期"), visit.follow_up_due.isoformat()))
-        if visit.photos:
-            lines.append((self.tr("照片"), self.tr("{n}张").format(n=len(visit.photos))))
         for name, value in lines:
             if value:
                 text = label("")
                 text.setTextFormat(Qt.TextFormat.PlainText)
                 text.setText(self.tr("{name}：{value}").format(name=name, value=value))
                 box.addWidget(text)
+        if visit.photos:
+            session = self.controller.session
+            strip = PhotoStrip()
+            strip.setObjectName(f"visitPhotos_{visit.id}")
+            strip.set_photos(
+                [photo_thumbnail(session, p) if session is not None else QPixmap()
+                 for p in visit.photos],
+                [lambda p=p: stored_photo(self.controller.session, p) for p in visit.photos])
+            box.addWidget(strip, 0, Qt.AlignmentFlag.AlignLeft)
         verdicts = self.verdicts.get(visit.id, [])
         for line in review_lines(verdicts):  # every verdict, never edited
             box.addWidget(line)
