@@ -10,7 +10,9 @@ Keys: ``quota_rules`` (``{"rules": [{"id", "kind", "period", "times", "category"
 ``review_rules`` (``{"checks": {name: {threshold: n}}, "score": {weight: n}}``: the
 monthly review's checks and score, see sync/protocol/review.py and
 resources/review/review_rules.json),
-``event_categories`` (``{"categories": [{"zh", "en"}]}``) and ``pin_policy``
+``event_categories`` (``{"categories": [{"zh", "en"}]}``), ``quick_phrases``
+(``{"visit": [...], "event": [...]}``: phrases a tap writes into a visit or event) and
+``pin_policy``
 (``{"min_digits": 6-12}``: a device whose PIN is shorter asks the worker to change it at
 the next unlock; README, "How the data is protected", gives the cost of each length).
 """
@@ -28,6 +30,10 @@ QUOTA_RULES = "quota_rules"
 EVENT_CATEGORIES = "event_categories"
 PIN_POLICY = "pin_policy"
 REVIEW_RULES = "review_rules"
+QUICK_PHRASES = "quick_phrases"
+PHRASE_KINDS = ("visit", "event")
+MAX_PHRASES = 30
+MAX_PHRASE_CHARS = 40
 PIN_MIN_DIGITS = (6, 12)
 QUOTA_KINDS = ("patrol", "visit")
 QUOTA_PERIODS = ("day", "week", "month", "quarter", "year")
@@ -141,11 +147,35 @@ def validate_review_rules(value: Any) -> dict[str, Any]:
         raise SettingError(f"review_rules: {exc}") from None
 
 
+def validate_quick_phrases(value: Any) -> dict[str, Any]:
+    """``{"visit": ["按时服药", ...], "event": [...]}``: the phrases a tap writes into a
+    visit's situation or an event's description; each list (both optional, at least
+    one) up to 30 distinct phrases of at most 40 characters. A kind left out keeps
+    the product's defaults on the devices."""
+    top = _object(value, "quick_phrases", set(PHRASE_KINDS), set())
+    if not top:
+        raise SettingError(f"quick_phrases needs at least one of {', '.join(PHRASE_KINDS)}")
+    out: dict[str, list[str]] = {}
+    for kind, items in top.items():
+        where = f"quick_phrases.{kind}"
+        if not isinstance(items, list) or len(items) > MAX_PHRASES:
+            raise SettingError(f"{where} must be a list of at most {MAX_PHRASES} phrases")
+        clean: list[str] = []
+        for i, item in enumerate(items):
+            text = " ".join(_text(item, f"{where}[{i}]", MAX_PHRASE_CHARS).split())
+            if text in clean:
+                raise SettingError(f"{where}[{i}] {text!r} is listed twice")
+            clean.append(text)
+        out[kind] = clean
+    return out
+
+
 VALIDATORS: dict[str, Callable[[Any], dict[str, Any]]] = {
     QUOTA_RULES: validate_quota_rules,
     REVIEW_RULES: validate_review_rules,
     EVENT_CATEGORIES: validate_event_categories,
     PIN_POLICY: validate_pin_policy,
+    QUICK_PHRASES: validate_quick_phrases,
 }
 
 

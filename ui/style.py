@@ -26,6 +26,7 @@ def metrics(scale: float) -> dict[str, int]:
         "title": round(base * 1.45),
         "digit": min(round(pad * 0.45), round(base * 1.7)),
         "touch": max(MIN_TOUCH_PX, round(base * 2.6)),
+        "check": max(40, round(base * 2)),
         # eight navigation buttons (a reviewer's) fit 800 px at 175 %
         "navh": max(MIN_TOUCH_PX + 8, min(round(base * 2.8), 86)),
         "pad": pad,

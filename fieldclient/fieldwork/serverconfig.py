@@ -2,8 +2,9 @@
 
 Known keys: ``quota_rules`` (see :mod:`fieldclient.fieldwork.quotas`), ``review_rules``
 (see :mod:`fieldclient.fieldwork.review`),
-``event_categories`` (see :mod:`fieldclient.fieldwork.events`) and ``pin_policy``
-(:func:`min_pin_digits`). A key the centre never set
+``event_categories`` (see :mod:`fieldclient.fieldwork.events`), ``quick_phrases``
+(see :mod:`fieldclient.fieldwork.phrases`) and ``pin_policy`` (:func:`min_pin_digits`).
+A key the centre never set
 falls back to the product default shipped in ``resources/``; a value that does
 not parse is ignored the same way, so a bad setting never stops field work.
 """
@@ -19,6 +20,8 @@ QUOTA_RULES = "quota_rules"
 EVENT_CATEGORIES = "event_categories"
 PIN_POLICY = "pin_policy"
 REVIEW_RULES = "review_rules"
+QUICK_PHRASES = "quick_phrases"
+SUPPORT_CONTACT = "support_contact"
 
 
 def get(db: sqlite_utils.Database, key: str) -> Any | None:

@@ -515,6 +515,10 @@ When you find a problem on a patrol or a visit, tap "Report event" at the top ri
       <translation>Visits</translation>
     </message>
     <message>
+      <source>全部走访（查看、更正）</source>
+      <translation>All visits (view, correct)</translation>
+    </message>
+    <message>
       <source>这户的事件</source>
       <translation>Events of this household</translation>
     </message>
@@ -2707,6 +2711,14 @@ Go outdoors to an open place, away from tall buildings and trees.</translation>
   <context>
     <name>VisitDialog</name>
     <message>
+      <source>{name}（户主）</source>
+      <translation>{name} (head)</translation>
+    </message>
+    <message>
+      <source>{name}（{relation}）</source>
+      <translation>{name} ({relation})</translation>
+    </message>
+    <message>
       <source>记录走访</source>
       <translation>Record a visit</translation>
     </message>
@@ -2799,6 +2811,14 @@ Go outdoors to an open place, away from tall buildings and trees.</translation>
       <translation>At most {n} photos per visit.</translation>
     </message>
     <message>
+      <source>走访已保存（{name}家），有网络时会自动上传。</source>
+      <translation>Visit saved ({name}'s household); it uploads by itself when there is a network.</translation>
+    </message>
+    <message>
+      <source>更正已保存，原记录标为已更正。</source>
+      <translation>Correction saved; the original record is marked as corrected.</translation>
+    </message>
+    <message>
       <source>还没有保存。要放弃这次填写的内容吗？</source>
       <translation>Not saved yet. Throw away what you have entered?</translation>
     </message>
@@ -2840,6 +2860,10 @@ Go outdoors to an open place, away from tall buildings and trees.</translation>
     <message>
       <source>这是更正后的记录</source>
       <translation>This is a corrected record</translation>
+    </message>
+    <message>
+      <source>走访人</source>
+      <translation>Visited by</translation>
     </message>
     <message>
       <source>见到的人</source>
@@ -4487,6 +4511,14 @@ Go outdoors to an open place, away from tall buildings and trees.</translation>
     <message>
       <source>其他</source>
       <translation>Other</translation>
+    </message>
+    <message>
+      <source>本机记录</source>
+      <translation>recorded on this device</translation>
+    </message>
+    <message>
+      <source>未记录走访人</source>
+      <translation>visitor not recorded</translation>
     </message>
   </context>
 </TS>

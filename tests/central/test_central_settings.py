@@ -62,6 +62,22 @@ def test_default_rules_and_categories_are_valid() -> None:
         settings.validate("checklist", {})
 
 
+def test_quick_phrases_are_validated() -> None:
+    assert settings.validate("quick_phrases", {"event": [" 路灯  损坏 ", "井盖缺失"]}) == {
+        "event": ["路灯 损坏", "井盖缺失"]}
+    for bad, fragment in [
+        ({}, "at least one"),
+        ({"visit": ["按时服药", "按时服药"]}, "twice"),
+        ({"visit": ["一" * 41]}, "40"),
+        ({"visit": [""]}, "non-empty"),
+        ({"visit": ["好"] * 31}, "30"),
+        ({"patrol": ["正常"]}, "unknown key"),
+        ({"visit": "按时服药"}, "list"),
+    ]:
+        with pytest.raises(settings.SettingError, match=fragment):
+            settings.validate("quick_phrases", bad)
+
+
 def test_most_specific_unit_wins_and_each_change_gets_a_new_seq(fresh_db: str) -> None:
     engine = db.make_engine(fresh_db)
     try:

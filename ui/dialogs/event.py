@@ -33,6 +33,7 @@ from ui.widgets.event import (
     category_text,
     urgency_text,
 )
+from ui.widgets.phrases import PhraseButtons
 
 if TYPE_CHECKING:
     from fieldclient.storage.session import Session
@@ -47,6 +48,7 @@ class _EventDialog(Retranslatable, QDialog):
         super().__init__(owner)
         self.setObjectName(name)
         self.controller = controller
+        self.error_kind = ""
         self.setWindowModality(Qt.WindowModality.WindowModal)
         self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         self.body = QWidget()
@@ -102,9 +104,15 @@ class _EventDialog(Retranslatable, QDialog):
     def session(self) -> Session | None:
         return self.controller.session
 
-    def show_error(self, text: str) -> None:
+    def show_error(self, text: str, kind: str = "") -> None:
+        self.error_kind = kind if text else ""
         self.error.setText(text)
         self.error.setVisible(bool(text))
+
+    def text_filled(self, box: QPlainTextEdit) -> None:
+        """A "please write ..." error goes as soon as something is written."""
+        if self.error_kind == "text" and box.toPlainText().strip():
+            self.show_error("")
 
     def submit(self) -> None:
         session = self.session()
@@ -117,7 +125,9 @@ class _EventDialog(Retranslatable, QDialog):
         try:
             self.send(session)
         except FieldClientError as exc:
-            self.show_error(error_text(exc))
+            missing = isinstance(exc, events.EventDescriptionMissing | events.SupplementTextMissing
+                                 | events.VerifyReasonMissing)
+            self.show_error(error_text(exc), "text" if missing else "")
             return
         self.accept()
 
@@ -171,7 +181,15 @@ class ReportEventDialog(_EventDialog):
         self.form.addWidget(self.category_grid)
         self.description_name = self.heading()
         self.description = self.text_box("eventDescription")
+        self.description.textChanged.connect(lambda: self.text_filled(self.description))
         self.form.addWidget(self.description)
+        self.phrases = PhraseButtons(self._add_phrase, (3, 2, 1), "eventPhrases")
+        session = controller.session
+        if session is not None:
+            from fieldclient.fieldwork import phrases
+
+            self.phrases.set_phrases(phrases.quick_phrases(session.db, "event"))
+        self.form.addWidget(self.phrases)
         self.urgency_name = self.heading()
         self.urgency = ChoiceRow((3,))
         for key in events.URGENCIES:
@@ -206,6 +224,12 @@ class ReportEventDialog(_EventDialog):
         self.retranslate()
         self.fit()
         self.position.start()
+
+    def _add_phrase(self, phrase: str) -> None:
+        from fieldclient.fieldwork.phrases import append_phrase
+
+        self.description.setPlainText(append_phrase(self.description.toPlainText(), phrase))
+        self.description.moveCursor(self.description.textCursor().MoveOperation.End)
 
     def chosen_grid(self) -> str | None:
         if self.household_grid is not None:
@@ -270,6 +294,7 @@ class SupplementDialog(_EventDialog):
         self.form.addWidget(self.reason)
         self.text_name = self.heading()
         self.text = self.text_box("supplementText")
+        self.text.textChanged.connect(lambda: self.text_filled(self.text))
         self.form.addWidget(self.text)
         self.photos_name = self.heading()
         self.form.addWidget(self.photos)
@@ -320,6 +345,7 @@ class VerifyDialog(_EventDialog):
         self.form.addWidget(self.outcome)
         self.text_name = self.heading()
         self.text = self.text_box("verifyText")
+        self.text.textChanged.connect(lambda: self.text_filled(self.text))
         self.form.addWidget(self.text)
         self.photos_name = self.heading()
         self.position = PositionWatcher(controller, self)

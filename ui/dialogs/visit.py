@@ -45,6 +45,7 @@ from ui.platform.camera import ImagePicker, camera_available, pick_image_file
 from ui.tasks import run_task
 from ui.widgets.basic import Retranslatable, button, label, photo_thumbnail, scroll_area
 from ui.widgets.patrol import ButtonGrid
+from ui.widgets.phrases import PhraseButtons
 
 if TYPE_CHECKING:
     from fieldclient.photos.pipeline import Prepared
@@ -64,6 +65,15 @@ def when_text(visit: visits.Visit) -> str:
     moment = QDateTime.fromSecsSinceEpoch(int(visit.visited_at)).toOffsetFromUtc(
         visit.tz_offset_minutes * 60)
     return moment.toString("yyyy-MM-dd HH:mm")
+
+
+def visitor_text(visit: visits.Visit) -> str:
+    """Who made the visit: the worker's name, else which device recorded it."""
+    if visit.worker:
+        return visit.worker
+    if visit.origin == "local":
+        return QCoreApplication.translate("visits", "本机记录")
+    return QCoreApplication.translate("visits", "未记录走访人")
 
 
 def _text_box(name: str) -> QTextEdit:
@@ -103,6 +113,7 @@ class VisitDialog(Retranslatable, QDialog):
         self.busy_photos = 0
         self.confirm: ConfirmDialog | None = None
         self.discarding = False
+        self.error_kind = ""
         # Seams for tests and devices without a camera.
         self.image_picker: ImagePicker = pick_image_file
         self.camera_check: Callable[[], bool] = camera_available
@@ -128,7 +139,10 @@ class VisitDialog(Retranslatable, QDialog):
         self.people = QLineEdit()
         self.people.setObjectName("visitPeople")
         self.people.setMaxLength(visits.MAX_PEOPLE)
+        self.people_buttons = PhraseButtons(self._add_person, (4, 3, 2), "visitPeopleButtons")
         self.situation = _text_box("visitSituation")
+        self.situation.textChanged.connect(self._situation_changed)
+        self.situation_phrases = PhraseButtons(self._add_phrase, (3, 2, 1), "visitPhrases")
         self.needs = _text_box("visitNeeds")
         self.follow_up = QLineEdit()
         self.follow_up.setObjectName("visitFollowUp")
@@ -139,7 +153,11 @@ class VisitDialog(Retranslatable, QDialog):
         self.due_date.setObjectName("visitDueDate")
         self.due_date.setCalendarPopup(True)
         self.due_date.setDisplayFormat("yyyy-MM-dd")
-        self.due_date.setMinimumHeight(48)
+        self.due_date.setMinimumHeight(64)
+        # A week from today (not Qt's 2000-01-01): the usual promise, one tap to change.
+        today = QDate.currentDate()
+        self.due_date.setMinimumDate(today)
+        self.due_date.setDate(today.addDays(7))
         self.due_date.setEnabled(False)
         self.due_check.toggled.connect(self.due_date.setEnabled)
         due_row = QHBoxLayout()
@@ -175,6 +193,10 @@ class VisitDialog(Retranslatable, QDialog):
                             ("follow_up", self.follow_up)):
             form.addWidget(self.names[key])
             form.addWidget(widget)
+            if key == "people":
+                form.addWidget(self.people_buttons)
+            elif key == "situation":
+                form.addWidget(self.situation_phrases)
         form.addLayout(due_row)
         form.addWidget(self.names["photos"])
         form.addLayout(photo_row)
@@ -198,6 +220,7 @@ class VisitDialog(Retranslatable, QDialog):
         layout.addWidget(self.error)
         layout.addLayout(buttons)
         self.household = self._household()
+        self._fill_helpers()
         if corrects is not None:
             self._prefill(corrects)
         self.retranslate()
@@ -214,6 +237,45 @@ class VisitDialog(Retranslatable, QDialog):
             "SELECT head_name, address FROM households WHERE id = ?", (self.household_id,)
         ).fetchone() if session is not None else None
         return (str(row[0]), str(row[1])) if row is not None else ("", "")
+
+    def _fill_helpers(self) -> None:
+        """The household's people and the quick phrases in force, one tap each."""
+        session = self._session()
+        if session is None:
+            return
+        from fieldclient.fieldwork import households, phrases
+
+        people: list[tuple[str, str]] = []
+        head = self.household[0]
+        if head:
+            people.append((head, self.tr("{name}（户主）").format(name=head)))
+        for member in households.list_members(session, self.household_id):
+            name = str(member["name"] or "").strip()
+            if name and name != head and all(name != p for p, _ in people):
+                relation = str(member["relation"] or "").strip()
+                people.append((name, self.tr("{name}（{relation}）").format(
+                    name=name, relation=relation) if relation else name))
+        self.people_buttons.set_phrases([p for p, _ in people], [t for _, t in people])
+        self.situation_phrases.set_phrases(phrases.quick_phrases(session.db, "visit"))
+
+    def _add_person(self, name: str) -> None:
+        current = [p for p in self.people.text().replace("，", "、").split("、") if p.strip()]
+        if name not in current:
+            self.people.setText("、".join([*current, name])[: visits.MAX_PEOPLE])
+
+    def _add_phrase(self, phrase: str) -> None:
+        from fieldclient.fieldwork.phrases import append_phrase
+
+        text = append_phrase(self.situation.toPlainText(), phrase)
+        self.situation.setPlainText(text)
+        cursor = self.situation.textCursor()
+        cursor.movePosition(cursor.MoveOperation.End)
+        self.situation.setTextCursor(cursor)
+
+    def _situation_changed(self) -> None:
+        """The "please write the situation" error goes once there is something written."""
+        if self.error_kind == "situation" and self.situation.toPlainText().strip():
+            self.show_error("")
 
     def _current_fix(self) -> Fix | None:
         """The patrol tracker's last fix, when recent (there is no GPS otherwise)."""
@@ -391,7 +453,8 @@ class VisitDialog(Retranslatable, QDialog):
             self._show_photos()
 
     # -- saving and closing ----------------------------------------------------------
-    def show_error(self, text: str) -> None:
+    def show_error(self, text: str, kind: str = "") -> None:
+        self.error_kind = kind if text else ""
         self.error.setText(text)
         self.error.setVisible(bool(text))
 
@@ -413,10 +476,16 @@ class VisitDialog(Retranslatable, QDialog):
                 follow_up_due=self.follow_up_due(), photos=self.photo_ids,
                 position=self.position, corrects=self.corrects)
         except FieldClientError as exc:
-            self.show_error(error_text(exc))
-            if isinstance(exc, visits.VisitSituationEmpty):
+            empty = isinstance(exc, visits.VisitSituationEmpty)
+            self.show_error(error_text(exc), "situation" if empty else "")
+            if empty:
                 self.situation.setFocus()
             return
+        from ui.widgets.toast import show_toast
+
+        show_toast(self.parentWidget() or self, self.tr(
+            "走访已保存（{name}家），有网络时会自动上传。").format(name=self.household[0])
+            if self.corrects is None else self.tr("更正已保存，原记录标为已更正。"))
         self.accept()
 
     def reject(self) -> None:
@@ -531,7 +600,8 @@ class VisitHistoryDialog(Retranslatable, QDialog):
             note = label("info")
             note.setText(self.tr("这是更正后的记录"))
             box.addWidget(note)
-        lines = [(self.tr("见到的人"), visit.people_met), (self.tr("走访情况"), visit.situation),
+        lines = [(self.tr("走访人"), visitor_text(visit)),
+                 (self.tr("见到的人"), visit.people_met), (self.tr("走访情况"), visit.situation),
                  (self.tr("需求和问题"), visit.needs), (self.tr("答应跟进的事"), visit.follow_up)]
         if visit.follow_up_due is not None:
             lines.append((self.tr("约定完成日期"), visit.follow_up_due.isoformat()))
