@@ -148,7 +148,11 @@ class AppController(QObject):
         from ui.sync_controller import SyncController
 
         self.session = session
+        from ui.patrol_common import load_grid_names
+
+        load_grid_names(session)
         self.sync = SyncController(session, self)
+        self.sync.finished.connect(lambda _report: load_grid_names(self.session))
         self.sync.wiped.connect(self.on_erased)
         self.main_view = MainView(self)
         self.window.set_screen(self.main_view)
@@ -188,6 +192,9 @@ class AppController(QObject):
         if sync is not None:
             sync.shutdown()  # no sync thread uses the session after this
         session, self.session = self.session, None
+        from ui.patrol_common import load_grid_names
+
+        load_grid_names(None)
         if session is not None and session.is_open:
             session.close()
 

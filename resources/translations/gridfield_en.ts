@@ -622,10 +622,6 @@ When you find a problem on a patrol or a visit, tap "Report event" at the top ri
       <translation>Separate tags with commas, e.g. 低保户, 独居老人</translation>
     </message>
     <message>
-      <source>网格 {grid}</source>
-      <translation>Grid {grid}</translation>
-    </message>
-    <message>
       <source>不修改请留空（现为 {value}）</source>
       <translation>Leave empty to keep (now {value})</translation>
     </message>
@@ -1491,8 +1487,8 @@ Finish the patrol now?</translation>
   <context>
     <name>ReviewReport</name>
     <message>
-      <source>网格 {grid} · {month} 月度考核</source>
-      <translation>Grid {grid} · {month} monthly assessment</translation>
+      <source>{grid} · {month} 月度考核</source>
+      <translation>{grid} · {month} monthly assessment</translation>
     </message>
     <message>
       <source>统计时段：{start} 至 {until}；共{n}人；从最需要关注的排起</source>

@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
 from fieldclient.errors import FieldClientError
 from fieldclient.fieldwork import events
 from ui.errors import error_text
+from ui.patrol_common import grid_label
 from ui.widgets.basic import Retranslatable, button, label, scroll_area
 from ui.widgets.event import (
     ChoiceRow,
@@ -199,7 +200,7 @@ class ReportEventDialog(_EventDialog):
         self.grid_name = self.heading()
         self.grid_choice = ChoiceRow((4, 2))
         for grid in self.grids:
-            self.grid_choice.add_choice(grid, grid)
+            self.grid_choice.add_choice(grid, grid_label(grid))
         if self.grids:
             self.grid_choice.choose(self.grids[0])
         self.form.addWidget(self.grid_choice)

@@ -381,6 +381,7 @@ class VisitDialog(Retranslatable, QDialog):
             self.show_error(self.tr("一次走访最多{n}张照片。").format(n=visits.MAX_PHOTOS))
             return
         from fieldclient.photos.pipeline import prepare_photo
+        from ui.patrol_common import watermark_grid
 
         device_id, now, fix = session.device_id, session.clock(), self.position
         grid = session.db.execute(
@@ -392,7 +393,7 @@ class VisitDialog(Retranslatable, QDialog):
             data, name = load()
             return prepare_photo(device_id, data, now, name=name, place=place,
                                  lat=fix.lat if fix else None, lon=fix.lon if fix else None,
-                                 grid_id=grid_id, grid_name=grid_id)
+                                 grid_id=grid_id, grid_name=watermark_grid(grid_id))
 
         self._set_busy(+1)
         run_task(work, self._photo_ready, self._photo_failed)

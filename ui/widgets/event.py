@@ -268,7 +268,7 @@ class PhotoPicker(QWidget):
         if session is None:
             return
         from fieldclient.photos.pipeline import prepare_photo
-        from ui.patrol_common import worker_grids
+        from ui.patrol_common import watermark_grid, worker_grids
 
         device_id, now = session.device_id, session.clock()
         worker = worker_grids(session).worker_name
@@ -286,7 +286,7 @@ class PhotoPicker(QWidget):
                 lat=fix.lat if fix else None,
                 lon=fix.lon if fix else None,
                 grid_id=grid,
-                grid_name=grid,
+                grid_name=watermark_grid(grid),
                 worker=worker,
             )
 
