@@ -150,22 +150,33 @@ def validate_review_rules(value: Any) -> dict[str, Any]:
 def validate_quick_phrases(value: Any) -> dict[str, Any]:
     """``{"visit": ["按时服药", ...], "event": [...]}``: the phrases a tap writes into a
     visit's situation or an event's description; each list (both optional, at least
-    one) up to 30 distinct phrases of at most 40 characters. A kind left out keeps
+    one) up to 30 distinct phrases of at most 40 characters, each a text or
+    ``{"zh": ..., "en": ...}`` (shown on English screens; optional). A kind left out keeps
     the product's defaults on the devices."""
     top = _object(value, "quick_phrases", set(PHRASE_KINDS), set())
     if not top:
         raise SettingError(f"quick_phrases needs at least one of {', '.join(PHRASE_KINDS)}")
-    out: dict[str, list[str]] = {}
+    out: dict[str, list[Any]] = {}
     for kind, items in top.items():
         where = f"quick_phrases.{kind}"
         if not isinstance(items, list) or len(items) > MAX_PHRASES:
             raise SettingError(f"{where} must be a list of at most {MAX_PHRASES} phrases")
-        clean: list[str] = []
+        clean: list[Any] = []
+        seen: set[str] = set()
         for i, item in enumerate(items):
-            text = " ".join(_text(item, f"{where}[{i}]", MAX_PHRASE_CHARS).split())
-            if text in clean:
-                raise SettingError(f"{where}[{i}] {text!r} is listed twice")
-            clean.append(text)
+            if isinstance(item, dict):
+                _object(item, f"{where}[{i}]", {"zh", "en"}, {"zh"})
+                zh = " ".join(_text(item["zh"], f"{where}[{i}].zh", MAX_PHRASE_CHARS).split())
+                phrase: Any = {"zh": zh}
+                if item.get("en") is not None:
+                    phrase["en"] = " ".join(
+                        _text(item["en"], f"{where}[{i}].en", MAX_PHRASE_CHARS).split())
+            else:
+                zh = phrase = " ".join(_text(item, f"{where}[{i}]", MAX_PHRASE_CHARS).split())
+            if zh in seen:
+                raise SettingError(f"{where}[{i}] {zh!r} is listed twice")
+            seen.add(zh)
+            clean.append(phrase)
         out[kind] = clean
     return out
 

@@ -619,7 +619,7 @@ When you find a problem on a patrol or a visit, tap "Report event" at the top ri
     </message>
     <message>
       <source>多个标签用顿号分开，例如：低保户、独居老人</source>
-      <translation>Separate tags with commas, e.g. 低保户, 独居老人</translation>
+      <translation>Separate tags with commas, e.g. low income, elderly living alone</translation>
     </message>
     <message>
       <source>不修改请留空（现为 {value}）</source>
@@ -3041,6 +3041,13 @@ Go outdoors to an open place, away from tall buildings and trees.</translation>
     <message>
       <source>照片还在处理，请稍等一下再提交。</source>
       <translation>The photo is still being processed; please wait a moment, then send.</translation>
+    </message>
+  </context>
+  <context>
+    <name>basic</name>
+    <message>
+      <source>清除</source>
+      <translation>Clear</translation>
     </message>
   </context>
   <context>

@@ -65,6 +65,8 @@ def test_default_rules_and_categories_are_valid() -> None:
 def test_quick_phrases_are_validated() -> None:
     assert settings.validate("quick_phrases", {"event": [" 路灯  损坏 ", "井盖缺失"]}) == {
         "event": ["路灯 损坏", "井盖缺失"]}
+    both = {"visit": [{"zh": "按时服药", "en": "Takes medicine on time"}, "无特殊需求"]}
+    assert settings.validate("quick_phrases", both) == both
     for bad, fragment in [
         ({}, "at least one"),
         ({"visit": ["按时服药", "按时服药"]}, "twice"),
@@ -73,6 +75,8 @@ def test_quick_phrases_are_validated() -> None:
         ({"visit": ["好"] * 31}, "30"),
         ({"patrol": ["正常"]}, "unknown key"),
         ({"visit": "按时服药"}, "list"),
+        ({"visit": [{"en": "No zh"}]}, "missing zh"),
+        ({"visit": [{"zh": "好", "fr": "bien"}]}, "unknown key"),
     ]:
         with pytest.raises(settings.SettingError, match=fragment):
             settings.validate("quick_phrases", bad)

@@ -68,6 +68,12 @@ def test_centre_phrases_fall_back_to_the_defaults(unlocked: AppController) -> No
     assert phrases.quick_phrases(session.db, "event") == list(phrases.defaults()["event"])
     serverconfig.put(session.db, serverconfig.QUICK_PHRASES, {"event": "not a list"}, 1)
     assert phrases.quick_phrases(session.db, "event") == list(phrases.defaults()["event"])
+    serverconfig.put(session.db, serverconfig.QUICK_PHRASES,
+                     {"event": [{"zh": "路灯损坏", "en": "Street lamp broken"}, "井盖缺失"]}, 2)
+    assert phrases.quick_phrases(session.db, "event") == ["路灯损坏", "井盖缺失"]
+    assert phrases.quick_phrases(session.db, "event", english=True) == [
+        "Street lamp broken", "井盖缺失"]
+    assert phrases.defaults(english=True)["visit"][0] == "In good health"
     assert phrases.append_phrase("路灯坏了。", "道路破损") == "路灯坏了。道路破损"
     assert phrases.append_phrase("路灯坏了", "路灯坏了") == "路灯坏了"
 

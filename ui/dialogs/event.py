@@ -26,7 +26,7 @@ from fieldclient.errors import FieldClientError
 from fieldclient.fieldwork import events
 from ui.errors import error_text
 from ui.patrol_common import grid_label
-from ui.widgets.basic import Retranslatable, button, label, scroll_area
+from ui.widgets.basic import Retranslatable, button, clear_button, label, scroll_area
 from ui.widgets.event import (
     ChoiceRow,
     PhotoPicker,
@@ -188,8 +188,10 @@ class ReportEventDialog(_EventDialog):
         session = controller.session
         if session is not None:
             from fieldclient.fieldwork import phrases
+            from ui import i18n
 
-            self.phrases.set_phrases(phrases.quick_phrases(session.db, "event"))
+            english = not i18n.current_language().startswith("zh")
+            self.phrases.set_phrases(phrases.quick_phrases(session.db, "event", english))
         self.form.addWidget(self.phrases)
         self.urgency_name = self.heading()
         self.urgency = ChoiceRow((3,))
@@ -215,8 +217,10 @@ class ReportEventDialog(_EventDialog):
         self.address = QLineEdit(self.household_address)
         self.address.setObjectName("eventAddress")
         self.address.setMaxLength(events.MAX_ADDRESS)
-        self.address.setClearButtonEnabled(True)
-        self.form.addWidget(self.address)
+        address_row = QHBoxLayout()
+        address_row.addWidget(self.address, 1)
+        address_row.addWidget(clear_button(self.address, "eventAddressClear"))
+        self.form.addLayout(address_row)
         self.photos_name = self.heading()
         self.photos.position = self.position.current
         self.photos.grid_id = self.chosen_grid

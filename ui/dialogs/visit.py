@@ -153,7 +153,6 @@ class VisitDialog(Retranslatable, QDialog):
         self.due_date.setObjectName("visitDueDate")
         self.due_date.setCalendarPopup(True)
         self.due_date.setDisplayFormat("yyyy-MM-dd")
-        self.due_date.setMinimumHeight(64)
         # A week from today (not Qt's 2000-01-01): the usual promise, one tap to change.
         today = QDate.currentDate()
         self.due_date.setMinimumDate(today)
@@ -256,7 +255,10 @@ class VisitDialog(Retranslatable, QDialog):
                 people.append((name, self.tr("{name}（{relation}）").format(
                     name=name, relation=relation) if relation else name))
         self.people_buttons.set_phrases([p for p, _ in people], [t for _, t in people])
-        self.situation_phrases.set_phrases(phrases.quick_phrases(session.db, "visit"))
+        from ui import i18n
+
+        english = not i18n.current_language().startswith("zh")
+        self.situation_phrases.set_phrases(phrases.quick_phrases(session.db, "visit", english))
 
     def _add_person(self, name: str) -> None:
         current = [p for p in self.people.text().replace("，", "、").split("、") if p.strip()]

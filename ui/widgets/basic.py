@@ -15,7 +15,7 @@ from PySide6.QtWidgets import QLabel, QPushButton, QSizePolicy, QWidget
 
 if TYPE_CHECKING:
     from PySide6.QtGui import QPixmap
-    from PySide6.QtWidgets import QScrollArea
+    from PySide6.QtWidgets import QLineEdit, QScrollArea
 
     from fieldclient.storage.session import Session
 
@@ -100,3 +100,22 @@ def photo_thumbnail(session: Session, photo_id: str) -> QPixmap:
         logging.getLogger("gridfield.ui").warning("thumbnail of photo %s could not be read",
                                                   photo_id)
     return pixmap
+
+
+def clear_button(edit: QLineEdit, name: str) -> QPushButton:
+    """A big "×" that empties ``edit``, shown while it holds text: Qt's own clear
+    button is a 14 px icon that does not grow with the text. Put it beside the field."""
+    from PySide6.QtCore import QCoreApplication
+
+    btn = button("clear", name)
+    btn.setText("×")
+    btn.setAccessibleName(QCoreApplication.translate("basic", "清除"))
+    btn.setVisible(bool(edit.text()))
+    edit.textChanged.connect(lambda text: btn.setVisible(bool(text)))
+
+    def clear() -> None:
+        edit.clear()
+        edit.setFocus()
+
+    btn.clicked.connect(clear)
+    return btn
