@@ -715,13 +715,19 @@ When you find a problem on a patrol or a visit, tap "Report event" at the top ri
       <source>正在查找……</source>
       <translation>Searching…</translation>
     </message>
-    <message>
-      <source>找到{n}户以上</source>
-      <translation>Over {n} households found</translation>
+    <message numerus="yes">
+      <source>找到%n户以上</source>
+      <translation>
+        <numerusform>Over %n household found</numerusform>
+        <numerusform>Over %n households found</numerusform>
+      </translation>
     </message>
-    <message>
-      <source>找到{n}户</source>
-      <translation>{n} households found</translation>
+    <message numerus="yes">
+      <source>找到%n户</source>
+      <translation>
+        <numerusform>%n household found</numerusform>
+        <numerusform>%n households found</numerusform>
+      </translation>
     </message>
     <message>
       <source>没有找到符合条件的住户。
@@ -2512,9 +2518,12 @@ Tasks and notices from the command centre appear here after a sync.</translation
       <source>没有逾期或本周到期的住户。</source>
       <translation>No household is overdue or due this week.</translation>
     </message>
-    <message>
-      <source>本月已有{days}天巡查（本月已过{so_far}天）</source>
-      <translation>Patrols on {days} days this month ({so_far} days so far)</translation>
+    <message numerus="yes">
+      <source>本月已有%n天巡查（本月第{so_far}天）</source>
+      <translation>
+        <numerusform>Patrols on %n day this month (day {so_far} of the month)</numerusform>
+        <numerusform>Patrols on %n days this month (day {so_far} of the month)</numerusform>
+      </translation>
     </message>
     <message>
       <source>{start}至{end}，逾期{overdue}户</source>
@@ -2916,9 +2925,12 @@ Go outdoors to an open place, away from tall buildings and trees.</translation>
       <source>走了{km}公里，轨迹{points}个点</source>
       <translation>{km} km walked, {points} track points</translation>
     </message>
-    <message>
-      <source>；检查{done}/{total}项，发现问题{problems}项</source>
-      <translation>; {done}/{total} items checked, {problems} problems found</translation>
+    <message numerus="yes">
+      <source>；检查{done}/{total}项，发现问题%n项</source>
+      <translation>
+        <numerusform>; {done}/{total} items checked, %n problem found</numerusform>
+        <numerusform>; {done}/{total} items checked, %n problems found</numerusform>
+      </translation>
     </message>
     <message>
       <source>发现问题 {code}{note}</source>

@@ -323,8 +323,8 @@ class HouseholdsPage(Page):
             self.status.setText(self.tr("正在查找……"))
         elif self.model.rowCount():  # exact once every page is in; counting all costs
             count = self.model.rowCount()
-            self.status.setText((self.tr("找到{n}户以上") if self.model.has_more
-                                 else self.tr("找到{n}户")).format(n=count))
+            self.status.setText(self.tr("找到%n户以上", "", count) if self.model.has_more
+                                else self.tr("找到%n户", "", count))
         else:
             self.status.setText("")
 
