@@ -148,7 +148,10 @@ class AppController(QObject):
         from ui.sync_controller import SyncController
 
         self.session = session
+        from ui import tasks
         from ui.patrol_common import load_grid_names
+
+        tasks.data_dir = self.data_dir  # a write failing on a full disk: said plainly
 
         load_grid_names(session)
         self.sync = SyncController(session, self)

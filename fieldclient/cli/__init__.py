@@ -18,6 +18,7 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 from importlib.metadata import entry_points
+from pathlib import Path
 
 from fieldclient import __version__
 from fieldclient.cli import (
@@ -105,6 +106,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_NOT_SET_UP
     except FieldClientError as exc:
         print(exc.message(), file=sys.stderr)
+        return EXIT_ERROR
+    except Exception as exc:  # a write that failed on a full disk: say so plainly
+        from fieldclient.fsutil import storage_full
+
+        full = storage_full(Path(args.data_dir), exc)
+        if full is None:
+            raise
+        print(full.message(), file=sys.stderr)
         return EXIT_ERROR
     except KeyboardInterrupt:
         return 130

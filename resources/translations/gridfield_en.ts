@@ -3272,6 +3272,10 @@ Go outdoors to an open place, away from tall buildings and trees.</translation>
       <translation>The database cannot be opened: the key is wrong or the file is damaged.</translation>
     </message>
     <message>
+      <source>设备的存储空间已满，现在无法打开或保存数据。数据都还在，这也不是PIN码错误（没有计入错误次数）。设备还剩{free}，至少需要再腾出{needed}：请删除不需要的文件（如下载的视频），或请IT清理已上传到中心的照片（本机照片共占{photos}）。</source>
+      <translation>The device's storage is full, so data cannot be opened or saved now. All data is still there, and this is not a wrong PIN (no try was counted). {free} is left; free at least {needed}: delete files you do not need (such as downloaded videos), or ask IT to clear photos already uploaded to the centre (photos on this device take {photos}).</translation>
+    </message>
+    <message>
       <source>数据库版本（{found}）比本程序支持的版本（{supported}）新，请升级程序。</source>
       <translation>The database version ({found}) is newer than this program supports ({supported}). Please update the program.</translation>
     </message>
