@@ -817,8 +817,8 @@ def build_parser() -> argparse.ArgumentParser:
     cp = csub.add_parser("set", parents=[common],
                          help="validate and store a setting from a JSON file")
     cp.set_defaults(func=cmd_config_set)
-    cp.add_argument("key", help="quota_rules, review_rules, event_categories, pin_policy "
-                    "or quick_phrases")
+    cp.add_argument("key", help="quota_rules, review_rules, event_categories, pin_policy, "
+                    "quick_phrases or support_contact")
     cp.add_argument("file", help="the value as a UTF-8 JSON file")
     cp.add_argument("--district", type=int, default=None, metavar="ORG_UNIT_ID",
                     help="org unit (district, town, ...) it applies to; default: everywhere")

@@ -31,6 +31,7 @@ EVENT_CATEGORIES = "event_categories"
 PIN_POLICY = "pin_policy"
 REVIEW_RULES = "review_rules"
 QUICK_PHRASES = "quick_phrases"
+SUPPORT_CONTACT = "support_contact"
 PHRASE_KINDS = ("visit", "event")
 MAX_PHRASES = 30
 MAX_PHRASE_CHARS = 40
@@ -181,12 +182,27 @@ def validate_quick_phrases(value: Any) -> dict[str, Any]:
     return out
 
 
+def validate_support_contact(value: Any) -> dict[str, Any]:
+    """``{"name": "区网格中心信息科", "phone": "0574-87654321"}``: whom a worker who
+    forgot the PIN calls; the lock screen shows it (before any unlock)."""
+    import re
+
+    top = _object(value, "support_contact", {"name", "phone"}, {"name", "phone"})
+    name = " ".join(_text(top["name"], "support_contact.name", 40).split())
+    phone = _text(top["phone"], "support_contact.phone", 20)
+    if not re.fullmatch(r"[0-9+][0-9 -]{2,19}", phone):
+        raise SettingError("support_contact.phone must be a phone number "
+                           "(digits, spaces, - and a leading +)")
+    return {"name": name, "phone": phone}
+
+
 VALIDATORS: dict[str, Callable[[Any], dict[str, Any]]] = {
     QUOTA_RULES: validate_quota_rules,
     REVIEW_RULES: validate_review_rules,
     EVENT_CATEGORIES: validate_event_categories,
     PIN_POLICY: validate_pin_policy,
     QUICK_PHRASES: validate_quick_phrases,
+    SUPPORT_CONTACT: validate_support_contact,
 }
 
 

@@ -36,6 +36,11 @@ class Settings:
     text_scale: float = 1.0
     autolock_minutes: int = 5
     gps_source: str = "system"
+    # Whom a worker who forgot the PIN calls (the centre's setting support_contact,
+    # copied here at each unlock and sync): the lock screen must show it before any
+    # unlock, and an IT phone number is no secret.
+    support_name: str = ""
+    support_phone: str = ""
 
     def validated(self) -> Settings:
         if self.language not in LANGUAGES:
@@ -48,6 +53,8 @@ class Settings:
             parse_gps_source(self.gps_source)
         except ValueError:
             self.gps_source = "system"
+        self.support_name = str(self.support_name or "")[:40]
+        self.support_phone = str(self.support_phone or "")[:20]
         return self
 
 

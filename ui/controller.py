@@ -133,7 +133,8 @@ class AppController(QObject):
     def show_unlock(self) -> None:
         from ui.screens.unlock import UnlockScreen
 
-        screen = UnlockScreen(self.data_dir)
+        screen = UnlockScreen(self.data_dir, support=(self.settings.support_name,
+                                                      self.settings.support_phone))
         screen.unlocked.connect(self.on_session)
         screen.erased.connect(self.on_erased)
         self.window.set_screen(screen)
@@ -152,10 +153,12 @@ class AppController(QObject):
         from ui.patrol_common import load_grid_names
 
         tasks.data_dir = self.data_dir  # a write failing on a full disk: said plainly
+        self.remember_support(session)
 
         load_grid_names(session)
         self.sync = SyncController(session, self)
         self.sync.finished.connect(lambda _report: load_grid_names(self.session))
+        self.sync.finished.connect(lambda _report: self.remember_support(self.session))
         self.sync.wiped.connect(self.on_erased)
         self.main_view = MainView(self)
         self.window.set_screen(self.main_view)
@@ -243,6 +246,23 @@ class AppController(QObject):
         return False
 
     # -- settings ----------------------------------------------------------------
+    def remember_support(self, session: Session | None) -> None:
+        """Copy whom to call for a forgotten PIN (the centre's support_contact) into the
+        plain settings, where the lock screen finds it before any unlock."""
+        if session is None or not session.is_open:
+            return
+        from fieldclient.fieldwork.serverconfig import support_contact
+
+        try:
+            name, phone = support_contact(session.db) or ("", "")
+        except Exception:  # a closed or busy database: keep what is known
+            log.warning("support contact not readable", exc_info=True)
+            return
+        settings = self.settings
+        if (settings.support_name, settings.support_phone) != (name, phone):
+            settings.support_name, settings.support_phone = name, phone
+            self._save()
+
     def _save(self) -> None:
         from fieldclient.settings import save_settings
 

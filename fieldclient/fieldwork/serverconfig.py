@@ -3,7 +3,8 @@
 Known keys: ``quota_rules`` (see :mod:`fieldclient.fieldwork.quotas`), ``review_rules``
 (see :mod:`fieldclient.fieldwork.review`),
 ``event_categories`` (see :mod:`fieldclient.fieldwork.events`), ``quick_phrases``
-(see :mod:`fieldclient.fieldwork.phrases`) and ``pin_policy`` (:func:`min_pin_digits`).
+(see :mod:`fieldclient.fieldwork.phrases`), ``support_contact`` (:func:`support_contact`)
+and ``pin_policy`` (:func:`min_pin_digits`).
 A key the centre never set
 falls back to the product default shipped in ``resources/``; a value that does
 not parse is ignored the same way, so a bad setting never stops field work.
@@ -12,6 +13,7 @@ not parse is ignored the same way, so a bad setting never stops field work.
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import sqlite_utils
@@ -56,3 +58,21 @@ def min_pin_digits(db: sqlite_utils.Database) -> int:
     if not isinstance(digits, int) or isinstance(digits, bool):
         return MIN_PIN_LENGTH
     return max(MIN_PIN_LENGTH, min(MAX_PIN_LENGTH, digits))
+
+
+_PHONE = re.compile(r"^[0-9+][0-9 -]{2,19}$")
+
+
+def support_contact(db: sqlite_utils.Database) -> tuple[str, str] | None:
+    """Whom to call when the PIN is forgotten (``support_contact``: ``{"name", "phone"}``
+    from the centre), or None when unset or unreadable."""
+    value = get(db, SUPPORT_CONTACT)
+    if not isinstance(value, dict):
+        return None
+    name, phone = value.get("name"), value.get("phone")
+    if not isinstance(name, str) or not isinstance(phone, str):
+        return None
+    name, phone = " ".join(name.split()), phone.strip()
+    if not name or len(name) > 40 or not _PHONE.match(phone):
+        return None
+    return name, phone

@@ -2669,6 +2669,14 @@ Go outdoors to an open place, away from tall buildings and trees.</translation>
       <source>为保护数据，请等待{seconds}秒后再输入。</source>
       <translation>To protect your data, wait {seconds} seconds before trying again.</translation>
     </message>
+    <message>
+      <source>忘记PIN码时，请打电话给{name}：{phone}。IT会给您一个恢复码，数据不会丢失。</source>
+      <translation>If you forget your PIN, call {name}: {phone}. IT will give you a recovery code; no data is lost.</translation>
+    </message>
+    <message>
+      <source>忘记PIN码时，请联系单位的IT人员，他们会给您一个恢复码，数据不会丢失。</source>
+      <translation>If you forget your PIN, contact your office's IT staff: they will give you a recovery code; no data is lost.</translation>
+    </message>
   </context>
   <context>
     <name>VerifyDialog</name>

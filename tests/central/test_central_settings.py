@@ -82,6 +82,20 @@ def test_quick_phrases_are_validated() -> None:
             settings.validate("quick_phrases", bad)
 
 
+def test_support_contact_is_validated() -> None:
+    good = {"name": " 江北区 信息科 ", "phone": "0574-87654321"}
+    assert settings.validate("support_contact", good) == {
+        "name": "江北区 信息科", "phone": "0574-87654321"}
+    for bad, fragment in [
+        ({"name": "IT"}, "missing phone"),
+        ({"name": "IT", "phone": "call me"}, "phone number"),
+        ({"name": "", "phone": "110"}, "non-empty"),
+        ({"name": "IT", "phone": "110", "email": "x"}, "unknown key"),
+    ]:
+        with pytest.raises(settings.SettingError, match=fragment):
+            settings.validate("support_contact", bad)
+
+
 def test_most_specific_unit_wins_and_each_change_gets_a_new_seq(fresh_db: str) -> None:
     engine = db.make_engine(fresh_db)
     try:

@@ -213,7 +213,7 @@ def test_settings_reach_devices_most_specific_wins(
         ("event_categories", None), ("quota_rules", None), ("quota_rules", int(own_village))]
 
 
-def test_quick_phrases_set_at_the_centre_reach_the_device(
+def test_quick_phrases_and_support_contact_reach_the_device(
     own_live: LiveServer, make_device: MakeDevice, tmp_path: Path
 ) -> None:
     """``central config set quick_phrases``: the device's visit form offers the
@@ -235,3 +235,8 @@ def test_quick_phrases_set_at_the_centre_reach_the_device(
     bad = config_set(server, tmp_path, "quick_phrases", {"visit": ["一" * 41]})
     assert bad.returncode == 1 and "40" in bad.stderr and "nothing" in bad.stderr
     assert dev.engine.run_once().pulled == {}
+    # whom to call for a forgotten PIN, the same way
+    contact = {"name": "江北区网格中心信息科", "phone": "0574-87654321"}
+    assert config_set(server, tmp_path, "support_contact", contact).returncode == 0
+    assert dev.engine.run_once().pulled == {"config": 1}
+    assert serverconfig.support_contact(dev.session.db) == (contact["name"], contact["phone"])
