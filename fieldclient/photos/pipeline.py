@@ -191,6 +191,7 @@ class Photo:
     device_id: str
     source_sha256: str
     created_at: float
+    training: bool = False  # synthetic (fieldclient simulate), marked here and at the centre
     duplicate: bool = False  # add_photo: this source had been imported already
 
     def captured_local(self) -> datetime:
@@ -205,12 +206,14 @@ class Photo:
 COLUMNS = (
     "id", "sha256", "blob_id", "thumb_blob_id", "width", "height", "bytes", "thumb_width",
     "thumb_height", "captured_at", "tz_offset_minutes", "lat", "lon", "place", "grid_id",
-    "grid_name", "worker", "device_id", "source_sha256", "created_at",
+    "grid_name", "worker", "device_id", "source_sha256", "created_at", "training",
 )  # fmt: skip
 
 
 def _photo_from_row(row: Sequence[Any], duplicate: bool = False) -> Photo:
-    return Photo(**dict(zip(COLUMNS, row, strict=True)), duplicate=duplicate)
+    values = dict(zip(COLUMNS, row, strict=True))
+    values["training"] = bool(values["training"])
+    return Photo(**values, duplicate=duplicate)
 
 
 # -- fonts ------------------------------------------------------------------
@@ -820,6 +823,7 @@ def add_photo(
     worker: str | None = None,
     tz: timezone = CST,
     allow_duplicate: bool = False,
+    training: bool = False,
 ) -> Photo:
     """Run the pipeline on ``data`` (JPEG/PNG/HEIF bytes) and store the result.
 
@@ -836,6 +840,10 @@ def add_photo(
         lat=lat, lon=lon, place=place, grid_id=grid_id, grid_name=grid_name, worker=worker,
         tz=tz,
     )
+    if training:
+        from dataclasses import replace
+
+        prepared = replace(prepared, photo=replace(prepared.photo, training=True))
     return save_prepared(session, prepared)
 
 
@@ -845,12 +853,15 @@ def _store(session: Session, photo: Photo, out: Rendered) -> None:
         written.append(session.blobs.put(out.jpeg, photo.blob_id))
         written.append(session.blobs.put(out.thumbnail, photo.thumb_blob_id))
         row = {name: getattr(photo, name) for name in COLUMNS}
+        row["training"] = int(photo.training)
         payload = {
             k: v
             for k, v in row.items()
             if k not in ("blob_id", "thumb_blob_id", "source_sha256", "thumb_width",
-                         "thumb_height")
+                         "thumb_height", "training")
         }
+        if photo.training:
+            payload["training"] = True
         payload["media_type"] = MEDIA_TYPE
         with session.db.conn:
             session.db.execute(

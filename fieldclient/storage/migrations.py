@@ -723,6 +723,13 @@ def _review_access(db: sqlite_utils.Database) -> None:
     )
 
 
+def _training_marks(db: sqlite_utils.Database) -> None:
+    """Training data looks on the device as at the centre (issue 15): ``fieldclient
+    simulate``'s events (``events.training`` exists since 7) and photos are real rows
+    marked ``training`` (they were outbox ops only, so the device never showed them)."""
+    run_script(db, "ALTER TABLE photos ADD COLUMN training INTEGER NOT NULL DEFAULT 0;")
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "core: meta, append-only audit log, outbox, blob index", _core_tables),
     Migration(2, "household registry and members", _households),
@@ -739,6 +746,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(11, "review: households' known positions, who made a pulled visit", _review),
     Migration(12, "review access: reviews, other devices' patrols and last contact",
               _review_access),
+    Migration(13, "training photos marked", _training_marks),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version

@@ -200,6 +200,10 @@
   <context>
     <name>EventCard</name>
     <message>
+      <source>培训数据</source>
+      <translation>training data</translation>
+    </message>
+    <message>
       <source>查看</source>
       <translation>Open</translation>
     </message>
@@ -3827,6 +3831,10 @@ Go outdoors to an open place, away from tall buildings and trees.</translation>
     <message>
       <source>（待上传）</source>
       <translation> (waiting to upload)</translation>
+    </message>
+    <message>
+      <source>（培训数据）</source>
+      <translation> (training data)</translation>
     </message>
     <message>
       <source>一般</source>

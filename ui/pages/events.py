@@ -91,6 +91,8 @@ class EventCard(QFrame):
         title = category_text(s.category, self.page.categories)
         if s.urgency != "normal":
             title += f" · {urgency_text(s.urgency)}"
+        if s.training:  # fieldclient simulate: marked as the centre marks it
+            title += " · " + self.tr("培训数据")
         self.title.setText(title)
         self.when.setText(local_time(s.reported_at))
         short = s.description if len(s.description) <= 80 else s.description[:80] + "…"
