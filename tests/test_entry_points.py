@@ -43,3 +43,25 @@ def test_central_help_has_no_raw_backticks(tmp_path: Path) -> None:
         assert done.returncode == 0, done.stderr
         assert "`" not in done.stdout, done.stdout
     assert "'central init' makes it" in _central("--help", cwd=tmp_path).stdout
+
+
+def _fieldclient_help(*args: str, language: str) -> str:
+    done = subprocess.run([sys.executable, "-m", "fieldclient.cli", *args, "--help"],
+                          capture_output=True, text=True, cwd=ROOT, timeout=60,
+                          env={**os.environ, "PYTHONPATH": str(ROOT),
+                               "FIELDCLIENT_LANG": language})
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def test_fieldclient_help_follows_fieldclient_lang() -> None:
+    zh = _fieldclient_help(language="zh_CN")
+    assert zh.startswith("用法：fieldclient") and "设置本设备" in zh and "显示帮助并退出" in zh
+    assert "set up this device" not in zh and "show this help" not in zh
+    en = _fieldclient_help(language="en")
+    assert en.startswith("usage: fieldclient") and "set up this device" in en
+    assert "设置本设备" not in en
+    for command in (["photo", "add"], ["sync"], ["search"], ["track", "import"]):
+        text = _fieldclient_help(*command, language="en")
+        assert not any("\u4e00" <= ch <= "\u9fff" for ch in text), text  # all English
+        assert "显示帮助并退出" in _fieldclient_help(*command, language="zh_CN")

@@ -40,6 +40,7 @@ from fieldclient.cli.common import (
     EXIT_USAGE,
     EXIT_WRONG_PIN,
     CommandParser,
+    HelpParser,
     UsageError,
     data_dir_parent,
 )
@@ -50,6 +51,7 @@ from fieldclient.errors import (
     PinLockedOut,
     WrongPin,
 )
+from fieldclient.i18n import QT_TRANSLATE_NOOP
 from fieldclient.paths import default_data_dir
 
 ENTRY_POINT_GROUP = "gridfield.cli"
@@ -65,8 +67,9 @@ def plugin_groups() -> list[Callable[[CommandParser], None]]:
 
 def build_parser() -> argparse.ArgumentParser:
     common = data_dir_parent()
-    parser = argparse.ArgumentParser(
-        prog="fieldclient", parents=[common], description="Grid field client: device tools"
+    parser = HelpParser(
+        prog="fieldclient", parents=[common], description=QT_TRANSLATE_NOOP(
+            "cliHelp", "网格化服务管理外勤设备：命令行工具")
     )
     parser.add_argument("--version", action="version", version=__version__)
     commands = parser.add_subparsers(dest="command", required=True)

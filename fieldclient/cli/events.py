@@ -24,7 +24,8 @@ def te(text: str, **params: Any) -> str:
 
 def register(parser: cli.CommandParser) -> None:
     """Add ``events`` with the CLI's own ``command`` helper (``--pin-stdin``, ``--json``)."""
-    parser.command("events", cmd_events, "this device's events and their current status")
+    parser.command("events", cmd_events,
+                   QT_TRANSLATE_NOOP("cliHelp", "本设备上报的事件及其当前状态"))
 
 
 def _local_time(moment: float) -> str:
