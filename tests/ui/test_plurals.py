@@ -48,3 +48,29 @@ def test_patrol_days_and_problems_in_english(make_controller: Callable[..., AppC
     assert one.format(so_far=3) == "Patrols on 1 day this month (day 3 of the month)"
     many = QCoreApplication.translate("WorkerDialog", "；检查{done}/{total}项，发现问题%n项", "", 1)
     assert many.format(done=28, total=28).endswith("1 problem found")
+
+
+def test_a_chinese_word_is_not_broken_across_lines(qapp: object) -> None:
+    """女婿 on an English screen stays one word: Qt would break between its characters."""
+    from PySide6.QtGui import QFont, QTextLayout
+
+    from ui.widgets.basic import keep_together
+
+    def lines(text: str, width: float) -> list[str]:
+        layout = QTextLayout(text, QFont())
+        layout.beginLayout()
+        found = []
+        while True:
+            line = layout.createLine()
+            if not line.isValid():
+                break
+            line.setLineWidth(width)
+            found.append(text[line.textStart():line.textStart() + line.textLength()])
+        layout.endLayout()
+        return [s.replace("\u2060", "").strip() for s in found]
+
+    from PySide6.QtGui import QFontMetricsF
+
+    width = QFontMetricsF(QFont()).horizontalAdvance("Li Jianguo · 女") + 1
+    assert lines("Li Jianguo · 女婿", width)[-1] == "婿"  # what Qt does on its own
+    assert lines(keep_together("Li Jianguo · 女婿"), width)[-1] == "女婿"

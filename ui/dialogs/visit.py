@@ -43,7 +43,14 @@ from ui.dialogs.review import review_lines
 from ui.errors import error_text
 from ui.platform.camera import ImagePicker, camera_available, pick_image_file
 from ui.tasks import run_task
-from ui.widgets.basic import Retranslatable, button, label, photo_thumbnail, scroll_area
+from ui.widgets.basic import (
+    Retranslatable,
+    button,
+    keep_together,
+    label,
+    photo_thumbnail,
+    scroll_area,
+)
 from ui.widgets.patrol import ButtonGrid
 from ui.widgets.phrases import PhraseButtons
 
@@ -253,7 +260,8 @@ class VisitDialog(Retranslatable, QDialog):
             if name and name != head and all(name != p for p, _ in people):
                 relation = str(member["relation"] or "").strip()
                 people.append((name, self.tr("{name}（{relation}）").format(
-                    name=name, relation=relation) if relation else name))
+                    name=keep_together(name), relation=keep_together(relation))
+                    if relation else keep_together(name)))
         self.people_buttons.set_phrases([p for p, _ in people], [t for _, t in people])
         from ui import i18n
 

@@ -27,7 +27,7 @@ from ui.dialogs.household import HouseholdDialog, MemberDialog
 from ui.dialogs.patrol import ConfirmDialog
 from ui.patrol_common import worker_grids
 from ui.tasks import show_error
-from ui.widgets.basic import Retranslatable, button, label
+from ui.widgets.basic import Retranslatable, button, keep_together, label
 from ui.widgets.household_list import category_text, tag_text
 
 if TYPE_CHECKING:
@@ -266,7 +266,8 @@ class HouseholdDetail(Retranslatable, QWidget):
             card.setObjectName("itemCard")
             card.setProperty("memberId", member["id"])
             who = _plain("itemName")
-            who.setText(f"{member['name']}  ·  {member['relation'] or ''}")
+            who.setText(f"{keep_together(member['name'])}  ·  "
+                        f"{keep_together(member['relation'] or '')}")
             facts = [residence.get(member["residence"] or "", "")]
             member_id = member["id"]
             id_number = self.revealed.get(f"{member_id}:id_number", member["id_number"])

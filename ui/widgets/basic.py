@@ -68,6 +68,22 @@ def breakable(text: str) -> str:
     return text
 
 
+def keep_together(text: str) -> str:
+    """A Chinese name or word that must not break across lines (女婿, 王秀英): a word
+    joiner (U+2060) between its characters. Qt may break between any two Chinese
+    characters, which reads as two words on an English screen."""
+    out: list[str] = []
+    for index, ch in enumerate(text):
+        if index and _cjk(ch) and _cjk(text[index - 1]):
+            out.append("\u2060")
+        out.append(ch)
+    return "".join(out)
+
+
+def _cjk(ch: str) -> bool:
+    return "\u3400" <= ch <= "\u9fff" or "\uf900" <= ch <= "\ufaff"
+
+
 def scroll_area(body: QWidget) -> QScrollArea:
     """``body`` scrolling up and down only, without a frame (pages and dialogs whose
     content may be taller than the screen at large text sizes)."""
