@@ -651,17 +651,17 @@ def photo_screens(app: QApplication, out: Path, tag: str, tmp: Path) -> None:
         picker = TouchPhotoPicker(lambda _path: None, photo_sources(), host)
         picker.resize(1240, 760)
         picker.show()
-        save(picker, out, f"{tag}_40_photo_picker", app)
+        save(picker, out, f"{tag}_37_photo_picker", app)
         picker.reject()
     finally:
         del os.environ["GRIDFIELD_PHOTO_DIRS"]
     view = PhotoView(QPixmap(str(pictures / "IMG_0001.jpg")), removable=True, parent=host)
     view.resize(1240, 760)
     view.show()
-    save(view, out, f"{tag}_41_photo_view", app)
+    save(view, out, f"{tag}_38_photo_view", app)
     view.ask_remove()
     assert view.confirm is not None
-    save(view.confirm, out, f"{tag}_42_photo_remove_confirm", app)
+    save(view.confirm, out, f"{tag}_39_photo_remove_confirm", app)
     view.reject()
     host.deleteLater()
 
