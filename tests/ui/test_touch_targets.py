@@ -175,6 +175,13 @@ def test_every_screen_is_big_readable_whole_and_translated(
         problems.extend(f"[{name}] {p}" for p in found)
 
     check("unlock", controller.window)
+    from ui.screens.unlock import UnlockScreen
+
+    screen = controller.window.screen_widget()
+    assert isinstance(screen, UnlockScreen)
+    screen.open_recovery()
+    check("recover PIN", screen.recovery_dialog)
+    screen.recovery_dialog.reject()
     controller.on_session(unlock_device(data_dir, PIN))
     sync = controller.sync
     assert sync is not None
@@ -183,9 +190,23 @@ def test_every_screen_is_big_readable_whole_and_translated(
         top = open_()
         check(name, top)
         close(top)
+    controller.open_change_pin()
+    assert controller.change_pin_dialog is not None
+    check("change PIN", controller.change_pin_dialog)
+    controller.change_pin_dialog.reject()
     controller.lock("manual")
     settle(qtbot)
     check("unlock after lock", controller.window)
+    # The first screen of a new device: setting the PIN.
+    from ui.controller import AppController as Controller
+
+    fresh = Controller(tmp_path / "new-device")
+    qtbot.addWidget(fresh.window)
+    fresh.start()
+    fresh.window.show()
+    qtbot.waitExposed(fresh.window)
+    check("set-up", fresh.window)
+    fresh.window.close()
     unique = sorted(set(problems))
     assert not unique, f"{len(unique)} problems at {language} {scale:.0%}:\n" + "\n".join(
         unique[:80])
