@@ -37,10 +37,11 @@ ROOT = Path(__file__).resolve().parents[2]
 
 DATA = {  # the walk's own data: pinyin on English screens, so Chinese there is a bug
     "zh": {"grid": "测试第1网格", "leader": "张三", "head": "王秀英", "address": "培训村2组8号",
-           "member": "李建国", "relation": "女婿", "text": "身体尚可", "event": "楼道堆放杂物"},
+           "member": "李建国", "relation": "女婿", "text": "身体尚可", "event": "楼道堆放杂物",
+           "task": "排查秸秆焚烧"},
     "en": {"grid": "Test Grid 1", "leader": "Zhang San", "head": "Wang Xiuying",
            "address": "Lane 8, Group 2", "member": "Li Jianguo", "relation": "son-in-law",
-           "text": "Fine", "event": "Blocked exit"},
+           "text": "Fine", "event": "Blocked exit", "task": "Check for straw burning"},
 }
 
 
@@ -55,6 +56,7 @@ def _enrolled_leader(live: Any, data_dir: Path, language: str) -> None:
                      .values(name=data["grid"]))
         conn.execute(update(db.people).where(db.people.c.id == grid["leader"])
                      .values(name=data["leader"]))
+    ops.push_task(live.engine, grid["id"], data["task"], data["task"], None)
     session = setup_device(data_dir, PIN, store=FileSecretStore(data_dir))
     code = ops.create_enrollment_code(live.engine, grid["leader"])["code"]
     from sync.engine import SyncEngine, enroll_device
@@ -95,6 +97,10 @@ def _screens(controller: AppController, qtbot: QtBot, data_dir: Path,
     assert session is not None
     hid = str(session.db.execute("SELECT id FROM households LIMIT 1").fetchone()[0])
     [event] = events.my_events(session)
+    from fieldclient.fieldwork import tasks
+    from ui.dialogs.task import AnswerDialog
+
+    task_id = tasks.inbox(session)[0].id
     window = controller.window
 
     def page(key: str) -> Callable[[], QWidget]:
@@ -150,6 +156,7 @@ def _screens(controller: AppController, qtbot: QtBot, data_dir: Path,
         ("photo picker", opened(lambda: TouchPhotoPicker(lambda _p: None, None, window)), close),
         ("photo view", opened(lambda: PhotoView(QPixmap(str(data_dir.parent / "walk.jpg")),
                                                 True, window)), close),
+        ("task answer", opened(lambda: AnswerDialog(controller, task_id, window)), close),
         ("confirm", opened(lambda: ConfirmDialog(
             tr("删除这张照片吗？删除后要重新拍或重新选。"), tr("删除"), tr("保留"), window)),
          close),
