@@ -6,6 +6,27 @@ _STARTED = time.perf_counter()  # before any heavy import: start-up time counts 
 
 import sys  # noqa: E402
 
+# The packages the app cannot start without (import names): looked for, not imported,
+# so a Python without them (the system's, outside `make run`) gets a plain answer
+# instead of a traceback.
+REQUIRED = ("PySide6", "sqlcipher3", "sqlite_utils", "cryptography", "keyring", "platformdirs",
+            "PIL", "pypinyin", "requests")
+
+
+def missing_packages() -> list[str]:
+    import importlib.util
+
+    return [name for name in REQUIRED if importlib.util.find_spec(name) is None]
+
+
+if __name__ == "__main__" and (absent := missing_packages()):
+    sys.stderr.write(
+        f"gridfield: this Python ({sys.executable}) does not have the packages the app "
+        f"needs: {', '.join(absent)}.\n"
+        "Start it with `make run` (sets everything up, with demo data), or set it up once\n"
+        "with `make setup` and then run `.venv/bin/python main.py --data-dir DIR`.\n")
+    sys.exit(1)
+
 from fieldclient.security import hardening  # noqa: E402
 
 hardening.restart_with_scrubbing_allocator()  # freed memory overwritten (glibc); may exec

@@ -533,10 +533,16 @@ class BundleOut(BaseModel):
     unix_time: float
 
 
+class GridNameOut(BaseModel):
+    id: int
+    name: str
+
+
 class PullOut(BaseModel):
     changes: list[ChangeOut]
     next_after: int
     has_more: bool
+    grids: list[GridNameOut] = []  # the device's grids by name (勤勇村第1网格)
     server_time: str
     unix_time: float
 

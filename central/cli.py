@@ -38,6 +38,13 @@ def _fail(message: str, code: int = 2) -> int:
 def _engine(args: argparse.Namespace, require_schema: bool = True) -> Engine:
     """The database's engine with its keys (``--key-file``); with ``require_schema``,
     refuses a database not fully migrated, or whose sealed data the keys do not open."""
+    path = db.sqlite_path(args.db)
+    if require_schema and path is not None and not path.exists():
+        # sqlite would create an empty file here: a typo or a missing --db must not
+        # leave a stray central.db behind and answer "nothing" as if all were well
+        raise SystemExit(_fail(
+            f"no central database at {path} (give --db URL, or run 'central init' to "
+            "create one); nothing was created"))
     engine = db.make_engine(args.db, key_file=getattr(args, "key_file", None))
     if require_schema:
         with engine.connect() as conn:
@@ -50,6 +57,28 @@ def _engine(args: argparse.Namespace, require_schema: bool = True) -> Engine:
                 ))
             _check_keys(conn)
     return engine
+
+
+def plain(text: str) -> str:
+    """Help text as a terminal shows it: no reStructuredText ``literals`` or Markdown
+    `code` marks (``central`` reads central, `central init` reads 'central init')."""
+    return text.replace("``", "").replace("`", "'")
+
+
+class _PlainFormatter(argparse.HelpFormatter):
+    def _format_text(self, text: str) -> str:
+        return super()._format_text(plain(text))
+
+    def _expand_help(self, action: argparse.Action) -> str:
+        return plain(super()._expand_help(action))
+
+
+class _Parser(argparse.ArgumentParser):
+    """Every (sub)command's help without raw backticks (subparsers are this class too)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", _PlainFormatter)
+        super().__init__(*args, **kwargs)
 
 
 def _check_keys(conn: Any) -> None:
@@ -784,8 +813,7 @@ def build_parser() -> argparse.ArgumentParser:
                         f"(default: ${KEY_FILE_ENV}, else <sqlite file>.keys.json, else "
                         "./central-keys.json); `central init` makes it if there is none")
 
-    parser = argparse.ArgumentParser(prog="central", description=__doc__.splitlines()[0],
-                                     parents=[common])
+    parser = _Parser(prog="central", description=__doc__.splitlines()[0], parents=[common])
     sub = parser.add_subparsers(dest="command", required=True)
 
     def add(name: str, func: Any, help_text: str) -> argparse.ArgumentParser:
@@ -1006,7 +1034,8 @@ def build_parser() -> argparse.ArgumentParser:
     cp = csub.add_parser("set", parents=[common],
                          help="validate and store a setting from a JSON file")
     cp.set_defaults(func=cmd_config_set)
-    cp.add_argument("key", help="quota_rules or event_categories")
+    cp.add_argument("key", help="quota_rules, review_rules, event_categories, pin_policy, "
+                    "quick_phrases or support_contact")
     cp.add_argument("file", help="the value as a UTF-8 JSON file")
     cp.add_argument("--district", type=int, default=None, metavar="ORG_UNIT_ID",
                     help="org unit (district, town, ...) it applies to; default: everywhere")

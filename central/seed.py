@@ -154,7 +154,9 @@ def seed_demo(
             gid = _unit(conn, village_ids[v], "grid", grid_name)
             grid_ids.append(gid)
             leader = _person(conn, names.person(), "leader", names.phone())
-            workers = [_person(conn, names.person(), "worker", names.phone()) for _ in range(2)]
+            worker_names = [names.person() for _ in range(2)]
+            workers = [_person(conn, name, "worker", names.phone()) for name in worker_names]
+            named = dict(zip(workers, worker_names, strict=True))
             conn.execute(
                 insert(db.grid_assignments),
                 [{"person_id": p, "grid_id": gid} for p in (leader, *workers, supervisor)],
@@ -225,13 +227,13 @@ def seed_demo(
             total_households += len(hh_rows)
             if visit_months and hh_rows:
                 out.setdefault("visits", 0)
-                out["visits"] += _seed_visits(conn, visit_rng, hh_rows, gid, workers,
+                out["visits"] += _seed_visits(conn, visit_rng, hh_rows, gid, named,
                                               visit_months, moment)
                 out.setdefault("patrols", 0)
                 out["patrols"] += _seed_patrols(conn, visit_rng, gid, workers, visit_months,
                                                 moment)
                 out.setdefault("planted", 0)
-                out["planted"] += _seed_review_cases(conn, hh_rows, gid, workers, moment)
+                out["planted"] += _seed_review_cases(conn, hh_rows, gid, named, moment)
             event_ids = _seed_events(conn, rng, town, seed, g, gid, workers)
             out["grids"].append({
                 "id": gid, "name": grid_name, "village": village, "village_id": village_ids[v],
@@ -259,21 +261,30 @@ def seed_demo(
     return out
 
 
-VISIT_SITUATIONS = (
-    "家中情况稳定，身体尚可。", "老人独居，子女每周探望。", "反映村道路灯不亮。",
-    "家庭收入较低，已告知救助政策。", "租户已登记，人员无变化。", "邻里关系和睦，无矛盾纠纷。",
+# A household's situation stays the same from visit to visit (one profile each, picked
+# once); each visit adds what was done this time. Random notes per visit read as
+# contradictions ("老人独居" one month, "租户已登记" the next).
+VISIT_PROFILES = (
+    "家中情况稳定，身体尚可。", "老人独居，子女每周探望。", "家庭收入较低，享受低保。",
+    "有租户，已登记。", "邻里关系和睦，无矛盾纠纷。", "老人行动不便，由老伴照顾。",
+)
+VISIT_UPDATES = (
+    "本次无新情况。", "已提醒用电安全。", "已宣传防诈骗知识。", "反映村道路灯不亮，已记录。",
+    "已告知救助政策。", "已提醒冬季取暖安全。",
 )
 
 
 def _seed_visits(
     conn: Connection, rng: random.Random, households: list[dict[str, Any]], grid_id: int,
-    workers: list[int], months: int, now: float,
+    workers: dict[int, str], months: int, now: float,
 ) -> int:
     """Visits as the workers' devices would have pushed them: hardship and key households
-    about monthly, ordinary ones about twice a year, one in four missed."""
+    about monthly, ordinary ones about twice a year, one in four missed; in working
+    hours (China Standard Time), by a named worker, each household's notes consistent."""
     rows: list[dict[str, Any]] = []
     start = now - months * 30.5 * 86400
     for hh in households:
+        profile = rng.choice(VISIT_PROFILES)
         every = 30.5 if hh["category"] != "ordinary" else 182.0
         t = start + rng.random() * every * 86400
         while t < now - 3600:
@@ -283,12 +294,13 @@ def _seed_visits(
                 t = day + (8.5 + rng.random() * 9) * 3600
                 visit_type = rng.choice(("home", "home", "home", "phone", "revisit"))
                 on_site = visit_type != "phone"
+                worker = rng.choice(list(workers))
                 rows.append(_visit_row(
-                    hh, grid_id, rng.choice(workers), t, visit_type,
-                    f"{hh['head_name']}家：{rng.choice(VISIT_SITUATIONS)}"
-                    f"（{datetime.fromtimestamp(t, UTC).date().isoformat()}）",
+                    hh, grid_id, worker, t, visit_type,
+                    f"{profile}{rng.choice(VISIT_UPDATES)}",
                     (hh["lat"] + rng.uniform(-0.0002, 0.0002),
-                     hh["lon"] + rng.uniform(-0.0002, 0.0002)) if on_site else None))
+                     hh["lon"] + rng.uniform(-0.0002, 0.0002)) if on_site else None,
+                    worker_name=workers[worker]))
             t += every * 86400 * (0.8 + rng.random() * 0.4)
     rows.sort(key=lambda r: r["payload"]["visited_at"])
     _insert_records(conn, rows)
@@ -298,6 +310,7 @@ def _seed_visits(
 def _visit_row(
     hh: dict[str, Any], grid_id: int, worker: int, t: float, visit_type: str, text: str,
     position: tuple[float, float] | None, photos: list[str] | None = None,
+    worker_name: str | None = None,
 ) -> dict[str, Any]:
     """A ``visit.create`` record as a worker's device pushes it."""
     visit_id = str(uuid.uuid5(NAMESPACE, f"visit/{hh['id']}/{int(t)}"))
@@ -310,7 +323,7 @@ def _visit_row(
         "lat": None if position is None else round(position[0], 6),
         "lon": None if position is None else round(position[1], 6),
         "accuracy_m": None if position is None else 8.0, "corrects": None,
-        "worker": None, "device_id": "demo-history", "training": 0,
+        "worker": worker_name, "device_id": "demo-history", "training": 0,
     }
     return _record("visit.create", visit_id, grid_id, worker, payload, t)
 
@@ -373,7 +386,7 @@ def _seed_patrols(
 
 
 def _seed_review_cases(
-    conn: Connection, households: list[dict[str, Any]], grid_id: int, workers: list[int],
+    conn: Connection, households: list[dict[str, Any]], grid_id: int, workers: dict[int, str],
     now: float,
 ) -> int:
     """In the month before ``now``'s, visits and patrols of the grid's first worker that
@@ -383,7 +396,8 @@ def _seed_review_cases(
     and one with almost no track."""
     if len(households) < 4:
         return 0
-    worker = workers[0]
+    worker = next(iter(workers))
+    name = workers[worker]
     local = datetime.fromtimestamp(now + 8 * 3600, UTC)
     first_of_month = datetime(local.year, local.month, 1, tzinfo=UTC).timestamp() - 8 * 3600
     base = first_of_month - 20 * 86400 + 10 * 3600  # the 10th-ish of last month, 10:00 CST
@@ -395,18 +409,21 @@ def _seed_review_cases(
     sha = hashlib.sha256(f"demo-photo/{grid_id}".encode()).hexdigest()
     photo_ids = [str(uuid.uuid5(NAMESPACE, f"photo/{grid_id}/{i}")) for i in range(2)]
     pasted = "入户走访，家中一切正常，老人身体健康，无困难诉求，已宣传防诈骗知识。"
+    def visit(*args: Any, **options: Any) -> dict[str, Any]:
+        return _visit_row(*args, worker_name=name, **options)
+
     rows = [
-        _visit_row(a, grid_id, worker, base, "home", "在村委会登记的走访。", at(a, 1500)),
-        _visit_row(b, grid_id, worker, base + 86400, "home", "没有开定位的走访。", None),
-        _visit_row(c, grid_id, worker, base + 2 * 86400, "home", "第一户，情况稳定。", at(c)),
-        _visit_row(d, grid_id, worker, base + 2 * 86400 + 300, "home", "五分钟后另一户。",
+        visit(a, grid_id, worker, base, "home", "在村委会登记的走访。", at(a, 1500)),
+        visit(b, grid_id, worker, base + 86400, "home", "没有开定位的走访。", None),
+        visit(c, grid_id, worker, base + 2 * 86400, "home", "第一户，情况稳定。", at(c)),
+        visit(d, grid_id, worker, base + 2 * 86400 + 300, "home", "五分钟后另一户。",
                    (c["lat"] + 0.02, c["lon"])),
-        _visit_row(a, grid_id, worker, base + 3 * 86400, "home", pasted, at(a),
+        visit(a, grid_id, worker, base + 3 * 86400, "home", pasted, at(a),
                    photos=[photo_ids[0]]),
-        _visit_row(b, grid_id, worker, base + 4 * 86400, "home", pasted, at(b),
+        visit(b, grid_id, worker, base + 4 * 86400, "home", pasted, at(b),
                    photos=[photo_ids[1]]),
-        _visit_row(c, grid_id, worker, base + 5 * 86400 + 12.5 * 3600, "home",
-                   "深夜补记的走访。", at(c)),
+        visit(c, grid_id, worker, base + 5 * 86400 + 12.5 * 3600, "home",
+                   "晚上补记白天的走访：家中情况稳定。", at(c)),
         _patrol_row(grid_id, worker, base + 6 * 86400, 4, 300, 12),
         _patrol_row(grid_id, worker, base + 7 * 86400, 45, 20, 2),
     ]

@@ -10,7 +10,9 @@ Keys: ``quota_rules`` (``{"rules": [{"id", "kind", "period", "times", "category"
 ``review_rules`` (``{"checks": {name: {threshold: n}}, "score": {weight: n}}``: the
 monthly review's checks and score, see sync/protocol/review.py and
 resources/review/review_rules.json),
-``event_categories`` (``{"categories": [{"zh", "en"}]}``) and ``pin_policy``
+``event_categories`` (``{"categories": [{"zh", "en"}]}``), ``quick_phrases``
+(``{"visit": [...], "event": [...]}``: phrases a tap writes into a visit or event) and
+``pin_policy``
 (``{"min_digits": 6-12}``: a device whose PIN is shorter asks the worker to change it at
 the next unlock; README, "How the data is protected", gives the cost of each length).
 
@@ -31,6 +33,11 @@ QUOTA_RULES = "quota_rules"
 EVENT_CATEGORIES = "event_categories"
 PIN_POLICY = "pin_policy"
 REVIEW_RULES = "review_rules"
+QUICK_PHRASES = "quick_phrases"
+SUPPORT_CONTACT = "support_contact"
+PHRASE_KINDS = ("visit", "event")
+MAX_PHRASES = 30
+MAX_PHRASE_CHARS = 40
 PIN_MIN_DIGITS = (6, 12)
 QUOTA_KINDS = ("patrol", "visit")
 QUOTA_PERIODS = ("day", "week", "month", "quarter", "year")
@@ -144,11 +151,61 @@ def validate_review_rules(value: Any) -> dict[str, Any]:
         raise SettingError(f"review_rules: {exc}") from None
 
 
+def validate_quick_phrases(value: Any) -> dict[str, Any]:
+    """``{"visit": ["按时服药", ...], "event": [...]}``: the phrases a tap writes into a
+    visit's situation or an event's description; each list (both optional, at least
+    one) up to 30 distinct phrases of at most 40 characters, each a text or
+    ``{"zh": ..., "en": ...}`` (shown on English screens; optional). A kind left out keeps
+    the product's defaults on the devices."""
+    top = _object(value, "quick_phrases", set(PHRASE_KINDS), set())
+    if not top:
+        raise SettingError(f"quick_phrases needs at least one of {', '.join(PHRASE_KINDS)}")
+    out: dict[str, list[Any]] = {}
+    for kind, items in top.items():
+        where = f"quick_phrases.{kind}"
+        if not isinstance(items, list) or len(items) > MAX_PHRASES:
+            raise SettingError(f"{where} must be a list of at most {MAX_PHRASES} phrases")
+        clean: list[Any] = []
+        seen: set[str] = set()
+        for i, item in enumerate(items):
+            if isinstance(item, dict):
+                _object(item, f"{where}[{i}]", {"zh", "en"}, {"zh"})
+                zh = " ".join(_text(item["zh"], f"{where}[{i}].zh", MAX_PHRASE_CHARS).split())
+                phrase: Any = {"zh": zh}
+                if item.get("en") is not None:
+                    phrase["en"] = " ".join(
+                        _text(item["en"], f"{where}[{i}].en", MAX_PHRASE_CHARS).split())
+            else:
+                zh = phrase = " ".join(_text(item, f"{where}[{i}]", MAX_PHRASE_CHARS).split())
+            if zh in seen:
+                raise SettingError(f"{where}[{i}] {zh!r} is listed twice")
+            seen.add(zh)
+            clean.append(phrase)
+        out[kind] = clean
+    return out
+
+
+def validate_support_contact(value: Any) -> dict[str, Any]:
+    """``{"name": "区网格中心信息科", "phone": "0574-87654321"}``: whom a worker who
+    forgot the PIN calls; the lock screen shows it (before any unlock)."""
+    import re
+
+    top = _object(value, "support_contact", {"name", "phone"}, {"name", "phone"})
+    name = " ".join(_text(top["name"], "support_contact.name", 40).split())
+    phone = _text(top["phone"], "support_contact.phone", 20)
+    if not re.fullmatch(r"[0-9+][0-9 -]{2,19}", phone):
+        raise SettingError("support_contact.phone must be a phone number "
+                           "(digits, spaces, - and a leading +)")
+    return {"name": name, "phone": phone}
+
+
 VALIDATORS: dict[str, Callable[[Any], dict[str, Any]]] = {
     QUOTA_RULES: validate_quota_rules,
     REVIEW_RULES: validate_review_rules,
     EVENT_CATEGORIES: validate_event_categories,
     PIN_POLICY: validate_pin_policy,
+    QUICK_PHRASES: validate_quick_phrases,
+    SUPPORT_CONTACT: validate_support_contact,
 }
 
 

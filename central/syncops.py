@@ -1364,11 +1364,20 @@ def _snapshot(engine: Engine) -> Iterator[tuple[Connection, int]]:
 NO_WATERMARK = 2**63 - 1
 
 
+def _grid_names(conn: Connection, grids: tuple[int, ...]) -> list[dict[str, Any]]:
+    """The device's grids with their names (勤勇村第1网格): devices show names, never
+    bare numbers. A few rows by primary key on every pull, so a rename arrives too."""
+    rows = conn.execute(select(db.org_units.c.id, db.org_units.c.name)
+                        .where(db.org_units.c.id.in_(grids)).order_by(db.org_units.c.id))
+    return [{"id": int(r[0]), "name": str(r[1])} for r in rows]
+
+
 def pull(engine: Engine, device: Any, after: int, limit: int) -> dict[str, Any]:
     grids = tuple(device.grids)
     if not grids:
-        return {"changes": [], "next_after": after, "has_more": False}
+        return {"changes": [], "next_after": after, "has_more": False, "grids": []}
     with _snapshot(engine) as (conn, before):
+        names = _grid_names(conn, grids)
         candidates = _households_page(conn, grids, after, limit + 1, before)
         candidates += _conflicts_page(conn, grids, after, limit + 1, before)
         candidates += _events_page(conn, grids, after, limit + 1, before)
@@ -1387,7 +1396,7 @@ def pull(engine: Engine, device: Any, after: int, limit: int) -> dict[str, Any]:
     page = _bounded(candidates, limit)
     has_more = len(candidates) > len(page)
     next_after = int(page[-1]["seq"]) if page else after
-    return {"changes": page, "next_after": next_after, "has_more": has_more}
+    return {"changes": page, "next_after": next_after, "has_more": has_more, "grids": names}
 
 
 def _bounded(candidates: list[dict[str, Any]], limit: int) -> list[dict[str, Any]]:

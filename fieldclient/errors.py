@@ -129,6 +129,18 @@ class DatabaseLocked(FieldClientError):
     text = QT_TRANSLATE_NOOP("errors", "数据库无法打开：密钥不正确或文件已损坏。")
 
 
+class StorageFull(FieldClientError):
+    """The disk is full: said plainly, never as "wrong key or damaged" (the data is
+    all there and no wrong PIN was counted). Made by :func:`fieldclient.fsutil.storage_full`."""
+
+    text = QT_TRANSLATE_NOOP(
+        "errors",
+        "设备的存储空间已满，现在无法打开或保存数据。数据都还在，这也不是PIN码错误"
+        "（没有计入错误次数）。设备还剩{free}，至少需要再腾出{needed}：请删除不需要的文件"
+        "（如下载的视频），或请IT清理已上传到中心的照片（本机照片共占{photos}）。",
+    )
+
+
 class SchemaTooNew(FieldClientError):
     text = QT_TRANSLATE_NOOP(
         "errors", "数据库版本（{found}）比本程序支持的版本（{supported}）新，请升级程序。"

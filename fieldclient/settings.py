@@ -42,6 +42,11 @@ class Settings:
     autolock_minutes: int = 5
     gps_source: str = "system"
     update_channel: str = "stable"  # the release channel IT puts the device on
+    # Whom a worker who forgot the PIN calls (the centre's setting support_contact,
+    # copied here at each unlock and sync): the lock screen must show it before any
+    # unlock, and an IT phone number is no secret.
+    support_name: str = ""
+    support_phone: str = ""
 
     def validated(self) -> Settings:
         if self.language not in LANGUAGES:
@@ -58,6 +63,8 @@ class Settings:
             self.gps_source = "system"
         if self.update_channel not in UPDATE_CHANNELS:
             self.update_channel = "stable"
+        self.support_name = str(self.support_name or "")[:40]
+        self.support_phone = str(self.support_phone or "")[:20]
         return self
 
 

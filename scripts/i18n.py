@@ -3,6 +3,8 @@
   python scripts/i18n.py update          # extract strings (pyside6-lupdate) into the .ts
   python scripts/i18n.py missing         # list untranslated strings as JSON
   python scripts/i18n.py fill FILE.json  # set translations: [{"context","source","translation"}]
+                                         # (a plural, %n in the source: a list, one form
+                                         # per number: English ["%n day", "%n days"])
   python scripts/i18n.py compile         # .ts -> .qm (pyside6-lrelease), done by make
 """
 
@@ -13,6 +15,7 @@ import subprocess
 import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 TS_DIR = ROOT / "resources" / "translations"
@@ -42,12 +45,17 @@ def unfinished(ts_file: Path) -> list[dict[str, str]]:
         name = ctx.findtext("name") or ""
         for msg in ctx.iter("message"):
             tr = msg.find("translation")
-            if tr is None or not (tr.text or "").strip() or tr.get("type") == "unfinished":
+            forms = [] if tr is None else [f.text or "" for f in tr.iter("numerusform")]
+            if msg.get("numerus") == "yes":
+                done = bool(forms) and all(f.strip() for f in forms)
+            else:
+                done = tr is not None and bool((tr.text or "").strip())
+            if tr is None or not done or tr.get("type") == "unfinished":
                 missing.append({"context": name, "source": msg.findtext("source") or ""})
     return missing
 
 
-def fill(ts_file: Path, entries: list[dict[str, str]]) -> int:
+def fill(ts_file: Path, entries: list[dict[str, Any]]) -> int:
     wanted = {(e["context"], e["source"]): e["translation"] for e in entries}
     tree = ET.parse(ts_file)
     changed = 0
@@ -58,7 +66,15 @@ def fill(ts_file: Path, entries: list[dict[str, str]]) -> int:
             if key in wanted:
                 tr = msg.find("translation")
                 assert tr is not None
-                tr.text = wanted[key]
+                value: str | list[str] = wanted[key]
+                if isinstance(value, list):  # plural forms (Qt's %n)
+                    for old in list(tr):
+                        tr.remove(old)
+                    tr.text = None
+                    for form in value:
+                        ET.SubElement(tr, "numerusform").text = form
+                else:
+                    tr.text = value
                 tr.attrib.pop("type", None)
                 changed += 1
     ET.indent(tree)

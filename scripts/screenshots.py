@@ -110,6 +110,7 @@ def render(app: QApplication, out: Path, language: str, scale: float, tmp: Path)
     map_screens(app, out, tag, tmp)
     sync_screens(app, out, tag, controller, tmp)
     field_screens(app, out, tag, controller, tmp)
+    photo_screens(app, out, tag, tmp)
     controller.lock("manual")
     controller.window.close()
 
@@ -632,10 +633,53 @@ def field_screens(
     save(controller.window, out, f"{tag}_36_tasks", app)
 
 
+def photo_screens(app: QApplication, out: Path, tag: str, tmp: Path) -> None:
+    """The touch photo picker (a pictures folder with an album and three photos) and
+    the full-size view with 删除这张照片."""
+    import os
+
+    from PIL import Image, ImageDraw
+    from PySide6.QtGui import QPixmap
+
+    from ui.dialogs.photo import PhotoView
+    from ui.dialogs.photo_picker import TouchPhotoPicker, photo_sources
+
+    pictures = tmp / f"{tag}-Pictures"
+    (pictures / "2024相册").mkdir(parents=True)
+    drive = tmp / f"{tag}-KINGSTON"
+    drive.mkdir()
+    for index, colour in enumerate([(190, 60, 40), (40, 140, 70), (50, 90, 170)]):
+        image = Image.new("RGB", (1200, 900), colour)
+        ImageDraw.Draw(image).rectangle((300, 250, 900, 650), fill=(240, 240, 230))
+        image.save(pictures / f"IMG_00{index + 1:02d}.jpg", "JPEG", quality=80)
+    Image.new("RGB", (1200, 900), (120, 120, 120)).save(drive / "DSC_0007.JPG", "JPEG")
+    os.environ["GRIDFIELD_PHOTO_DIRS"] = os.pathsep.join([str(pictures), str(drive)])
+    host = QWidget()  # not the last screen's dialog, which is being deleted
+    host.resize(1280, 800)
+    try:
+        picker = TouchPhotoPicker(lambda _path: None, photo_sources(), host)
+        picker.resize(1240, 760)
+        picker.show()
+        save(picker, out, f"{tag}_37_photo_picker", app)
+        picker.reject()
+    finally:
+        del os.environ["GRIDFIELD_PHOTO_DIRS"]
+    view = PhotoView(QPixmap(str(pictures / "IMG_0001.jpg")), removable=True, parent=host)
+    view.resize(1240, 760)
+    view.show()
+    save(view, out, f"{tag}_38_photo_view", app)
+    view.ask_remove()
+    assert view.confirm is not None
+    save(view.confirm, out, f"{tag}_39_photo_remove_confirm", app)
+    view.reject()
+    host.deleteLater()
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--out", type=Path, default=ROOT / "screenshots")
-    parser.add_argument("--only", choices=["map", "review"], help="render only these screens")
+    parser.add_argument("--only", choices=["map", "review", "photos"],
+                        help="render only these screens")
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
     app = QApplication.instance() or QApplication(sys.argv[:1])
@@ -643,10 +687,11 @@ def main(argv: list[str]) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         for language in ("zh_CN", "en"):
             for scale in (1.0, 1.75):
-                if args.only in ("map", "review"):
+                if args.only in ("map", "review", "photos"):
                     i18n.set_language(language)
                     style.apply_style(app, scale)
-                    screens = map_screens if args.only == "map" else review_screens
+                    screens = {"map": map_screens, "review": review_screens,
+                               "photos": photo_screens}[args.only]
                     screens(app, args.out, f"{language}_{int(scale * 100)}", Path(tmp))
                     continue
                 render(app, args.out, language, scale, Path(tmp))

@@ -23,9 +23,12 @@ def t(text: str, **params: Any) -> str:
 
 
 def add_enroll_arguments(parser: argparse.ArgumentParser, required: bool) -> None:
-    parser.add_argument("--server", required=required, help="central server URL")
-    parser.add_argument("--enroll-code", required=required, help="one-time enrollment code")
-    parser.add_argument("--device-name", default=None, help="name shown to the administrator")
+    parser.add_argument("--server", required=required,
+                        help=QT_TRANSLATE_NOOP("cliHelp", "指挥中心服务器地址"))
+    parser.add_argument("--enroll-code", required=required,
+                        help=QT_TRANSLATE_NOOP("cliHelp", "一次性登记码"))
+    parser.add_argument("--device-name", default=None,
+                        help=QT_TRANSLATE_NOOP("cliHelp", "给管理员看的设备名称"))
 
 
 def _enroll_lines(info: Any) -> list[str]:
@@ -209,7 +212,8 @@ def cmd_sync(args: argparse.Namespace) -> int:
 def add_simulate_arguments(parser: argparse.ArgumentParser) -> None:
     for name in ("visits", "patrols", "photos", "events"):
         parser.add_argument(f"--{name}", type=int, default=0, metavar="N")
-    parser.add_argument("--seed", type=int, default=None, help="repeatable output")
+    parser.add_argument("--seed", type=int, default=None,
+                        help=QT_TRANSLATE_NOOP("cliHelp", "随机种子（输出可重复）"))
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
@@ -326,10 +330,12 @@ def register(parser: cli.CommandParser) -> None:
     init = parser.existing("init")
     add_enroll_arguments(init, required=False)
     init.set_defaults(func=cmd_init)
-    enroll = parser.command("enroll", cmd_enroll, "enroll this device with a central server")
+    enroll = parser.command("enroll", cmd_enroll,
+                            QT_TRANSLATE_NOOP("cliHelp", "把本设备登记到指挥中心"))
     add_enroll_arguments(enroll, required=True)
-    parser.command("sync", cmd_sync, "one full sync with the central server")
-    simulate = parser.command("simulate", cmd_simulate, "synthetic field work (training data)")
+    parser.command("sync", cmd_sync, QT_TRANSLATE_NOOP("cliHelp", "与指挥中心完整同步一次"))
+    simulate = parser.command("simulate", cmd_simulate,
+                              QT_TRANSLATE_NOOP("cliHelp", "生成模拟的外勤数据（培训数据）"))
     add_simulate_arguments(simulate)
     update = parser.commands.add_parser("update", parents=[parser.common],
                                         help="signed release updates (check, status)")

@@ -1610,6 +1610,11 @@ class SyncEngine:
         after = self.cursor()
         db = self.session.db
         page: protocol.PullResponse = self._call(partial(transport.pull, after, self.page_size))
+        if "grids" in page:  # the grids' names, on every pull: a rename arrives too
+            from fieldclient.fieldwork.enrollment import store_grid_names
+
+            with db.conn:
+                store_grid_names(self.session, page.get("grids"))
         # The next page is fetched (read-only GET) while this one is written: the
         # server's work and the device's overlap. The cursor moves only with the rows
         # it brought: each page writes both, and a commit takes whole pages (several

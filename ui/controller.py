@@ -155,7 +155,8 @@ class AppController(QObject):
     def show_unlock(self) -> None:
         from ui.screens.unlock import UnlockScreen
 
-        screen = UnlockScreen(self.data_dir)
+        screen = UnlockScreen(self.data_dir, support=(self.settings.support_name,
+                                                      self.settings.support_phone))
         screen.unlocked.connect(self.on_session)
         screen.erased.connect(self.on_erased)
         self.window.set_screen(screen)
@@ -173,7 +174,16 @@ class AppController(QObject):
         from fieldclient.update import install
 
         install.clear_ready(self.data_dir)  # a patrol may start: decided again at the lock
+        from ui import tasks
+        from ui.patrol_common import load_grid_names
+
+        tasks.data_dir = self.data_dir  # a write failing on a full disk: said plainly
+        self.remember_support(session)
+
+        load_grid_names(session)
         self.sync = SyncController(session, self)
+        self.sync.finished.connect(lambda _report: load_grid_names(self.session))
+        self.sync.finished.connect(lambda _report: self.remember_support(self.session))
         self.sync.wiped.connect(self.on_erased)
         self.main_view = MainView(self)
         self.window.set_screen(self.main_view)
@@ -213,6 +223,9 @@ class AppController(QObject):
         if sync is not None:
             sync.shutdown()  # no sync thread uses the session after this
         session, self.session = self.session, None
+        from ui.patrol_common import load_grid_names
+
+        load_grid_names(None)
         if session is not None and session.is_open:
             try:  # a staged release goes in at the next start only if nothing is at risk
                 from fieldclient.update import install
@@ -264,6 +277,23 @@ class AppController(QObject):
         return False
 
     # -- settings ----------------------------------------------------------------
+    def remember_support(self, session: Session | None) -> None:
+        """Copy whom to call for a forgotten PIN (the centre's support_contact) into the
+        plain settings, where the lock screen finds it before any unlock."""
+        if session is None or not session.is_open:
+            return
+        from fieldclient.fieldwork.serverconfig import support_contact
+
+        try:
+            name, phone = support_contact(session.db) or ("", "")
+        except Exception:  # a closed or busy database: keep what is known
+            log.warning("support contact not readable", exc_info=True)
+            return
+        settings = self.settings
+        if (settings.support_name, settings.support_phone) != (name, phone):
+            settings.support_name, settings.support_phone = name, phone
+            self._save()
+
     def _save(self) -> None:
         from fieldclient.settings import save_settings
 

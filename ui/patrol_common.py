@@ -57,8 +57,46 @@ def worker_grids(session: Session) -> WorkerGrids:
     return WorkerGrids(seen[:MAX_LOCAL_GRIDS], False)
 
 
-def grid_label(grid_id: str) -> str:
+# The centre's names of the unlocked device's grids (勤勇村第1网格), loaded at unlock
+# and after each sync (:func:`load_grid_names`), emptied at lock: every screen shows
+# a grid by its name, never by its bare number.
+_grid_names: dict[str, str] = {}
+
+
+def load_grid_names(session: Session | None) -> None:
+    from fieldclient.fieldwork.enrollment import grid_names
+
+    _grid_names.clear()
+    if session is not None and session.is_open:
+        try:
+            _grid_names.update(grid_names(session))
+        except Exception:  # an unreadable value: numbers, as before
+            log.warning("grid names unreadable", exc_info=True)
+
+
+def known_grid_names() -> dict[str, str]:
+    """A copy of the names known now (for work off the UI thread)."""
+    return dict(_grid_names)
+
+
+def grid_name(grid_id: str | int | None) -> str | None:
+    """The grid's name from the centre, or None when this device does not know it."""
+    return None if grid_id is None else _grid_names.get(str(grid_id))
+
+
+def grid_label(grid_id: str | int) -> str:
+    """The grid as a worker knows it: its name, else "网格 5" (not enrolled yet)."""
+    name = grid_name(grid_id)
+    if name:
+        return name
     return QCoreApplication.translate("patrolCommon", "网格 {grid}").format(grid=grid_id)
+
+
+def watermark_grid(grid_id: str | int | None) -> str | None:
+    """The grid for a photo's watermark (always Chinese): its name, else 网格5."""
+    if grid_id is None or str(grid_id).strip() == "":
+        return None
+    return grid_name(grid_id) or f"网格{grid_id}"
 
 
 def format_distance(metres: float) -> str:

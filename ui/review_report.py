@@ -50,6 +50,7 @@ from PySide6.QtWidgets import (
 
 from fieldclient.fieldwork import review, review_detail
 from fieldclient.i18n import QT_TRANSLATE_NOOP
+from ui.patrol_common import grid_label, known_grid_names
 from ui.style import FONT_FAMILIES
 from ui.tasks import run_task
 from ui.widgets.basic import Retranslatable, breakable, button, label, scroll_area
@@ -59,7 +60,7 @@ if TYPE_CHECKING:
     from ui.controller import AppController
 
 PDF_WORDS = {
-    "title": QT_TRANSLATE_NOOP("ReviewReport", "网格 {grid} · {month} 月度考核"),
+    "title": QT_TRANSLATE_NOOP("ReviewReport", "{grid} · {month} 月度考核"),
     "period": QT_TRANSLATE_NOOP("ReviewReport",
                                 "统计时段：{start} 至 {until}；共{n}人；从最需要关注的排起"),
     "more": QT_TRANSLATE_NOOP("ReviewReport", "（续）"),
@@ -153,7 +154,7 @@ def to_pdf(figures: dict[str, Any], charts: dict[str, QImage], texts: dict[str, 
     writer.setPageLayout(QPageLayout(QPageSize(QPageSize.PageSizeId.A4),
                                      QPageLayout.Orientation.Landscape, QMarginsF(12, 12, 12, 12),
                                      QPageLayout.Unit.Millimeter))
-    writer.setTitle(texts["title"].format(grid="", month=figures["month"]))
+    writer.setTitle(texts["title"].format(grid="", month=figures["month"]).lstrip(" ·"))
     writer.setCreator("gridfield")
     painter = QPainter(writer)
     page = writer.pageLayout().paintRectPixels(PDF_DPI)
@@ -176,7 +177,7 @@ def to_pdf(figures: dict[str, Any], charts: dict[str, QImage], texts: dict[str, 
             new_page()
             y = 0
             painter.setFont(_font(34, bold=True))
-            title = texts["title"].format(grid=grid, month=month)
+            title = texts["title"].format(grid=grid_label(grid), month=month)
             painter.drawText(QRectF(0, y, width, 50), Qt.AlignmentFlag.AlignLeft,
                              title + (texts["more"] if index else ""))
             y += 56
@@ -406,8 +407,10 @@ def export_report(controller: AppController, figures: dict[str, Any], kind: str,
         def produce() -> bytes:
             return to_pdf(figures, charts, texts)
     else:
+        names = known_grid_names()
+
         def produce() -> bytes:
-            return review_detail.to_xlsx(figures)
+            return review_detail.to_xlsx(figures, grid_names=names)
     dialog = SaveDialog(controller, filename, f"review_{kind}", len(figures["workers"]),
                         produce, parent)
     dialog.open()

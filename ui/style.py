@@ -26,6 +26,8 @@ def metrics(scale: float) -> dict[str, int]:
         "title": round(base * 1.45),
         "digit": min(round(pad * 0.45), round(base * 1.7)),
         "touch": max(MIN_TOUCH_PX, round(base * 2.6)),
+        "check": max(40, round(base * 2)),
+        "target": max(48, round(base * 2.4)),  # the smallest target: 48 px at 100 %
         # eight navigation buttons (a reviewer's) fit 800 px at 175 %
         "navh": max(MIN_TOUCH_PX + 8, min(round(base * 2.8), 86)),
         "pad": pad,
@@ -47,8 +49,18 @@ def app_font(scale: float) -> QFont:
     return font
 
 
+PLACEHOLDER = "#595959"  # 7:1 on white: a hint must be readable in the sun too
+
+
 def apply_style(app: QApplication, scale: float) -> None:
     """Apply (or re-apply, live) the text scale to every widget."""
+    from PySide6.QtGui import QColor, QPalette
+
+    palette = app.palette()
+    for group in (QPalette.ColorGroup.Active, QPalette.ColorGroup.Inactive,
+                  QPalette.ColorGroup.Disabled):
+        palette.setColor(group, QPalette.ColorRole.PlaceholderText, QColor(PLACEHOLDER))
+    app.setPalette(palette)
     app.setFont(app_font(scale))
     app.setStyleSheet(stylesheet(scale))
     app.setProperty("gridfield_text_scale", scale)

@@ -9,11 +9,15 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal, Slot
 
 _running: set[_Relay] = set()
+# The unlocked device's data folder (set by the controller): a failure there on a full
+# disk is shown as "storage full", not as a crash.
+data_dir: Path | None = None
 
 
 class _Relay(QObject):
@@ -93,6 +97,10 @@ def show_error(exc: BaseException) -> None:
     """Default error handling: core errors as a plain dialog, bugs to the exception hook."""
     from fieldclient.errors import FieldClientError
 
+    if not isinstance(exc, FieldClientError) and data_dir is not None:
+        from fieldclient.fsutil import storage_full
+
+        exc = storage_full(data_dir, exc) or exc
     if isinstance(exc, FieldClientError):
         from ui.dialogs.message import show_message
         from ui.errors import error_text

@@ -18,6 +18,7 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 from importlib.metadata import entry_points
+from pathlib import Path
 
 from fieldclient import __version__
 from fieldclient.cli import (
@@ -39,6 +40,7 @@ from fieldclient.cli.common import (
     EXIT_USAGE,
     EXIT_WRONG_PIN,
     CommandParser,
+    HelpParser,
     UsageError,
     data_dir_parent,
 )
@@ -49,6 +51,7 @@ from fieldclient.errors import (
     PinLockedOut,
     WrongPin,
 )
+from fieldclient.i18n import QT_TRANSLATE_NOOP
 from fieldclient.paths import default_data_dir
 
 ENTRY_POINT_GROUP = "gridfield.cli"
@@ -64,8 +67,9 @@ def plugin_groups() -> list[Callable[[CommandParser], None]]:
 
 def build_parser() -> argparse.ArgumentParser:
     common = data_dir_parent()
-    parser = argparse.ArgumentParser(
-        prog="fieldclient", parents=[common], description="Grid field client: device tools"
+    parser = HelpParser(
+        prog="fieldclient", parents=[common], description=QT_TRANSLATE_NOOP(
+            "cliHelp", "网格化服务管理外勤设备：命令行工具")
     )
     parser.add_argument("--version", action="version", version=__version__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -105,6 +109,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_NOT_SET_UP
     except FieldClientError as exc:
         print(exc.message(), file=sys.stderr)
+        return EXIT_ERROR
+    except Exception as exc:  # a write that failed on a full disk: say so plainly
+        from fieldclient.fsutil import storage_full
+
+        full = storage_full(Path(args.data_dir), exc)
+        if full is None:
+            raise
+        print(full.message(), file=sys.stderr)
         return EXIT_ERROR
     except KeyboardInterrupt:
         return 130

@@ -63,9 +63,12 @@ def cmd_audit_export(args: argparse.Namespace) -> int:
 
 
 def register(parser: CommandParser) -> None:
-    audit = parser.commands.add_parser("audit", parents=[parser.common], help="the audit log")
+    audit = parser.commands.add_parser("audit", parents=[parser.common],
+                                       help=QT_TRANSLATE_NOOP("cliHelp", "审计日志"))
     audit_commands = audit.add_subparsers(dest="audit_command", required=True)
-    parser.command("verify", cmd_audit_verify, "check the hash chain", into=audit_commands)
-    export = parser.command("export", cmd_audit_export, "export as JSON lines",
+    parser.command("verify", cmd_audit_verify,
+                   QT_TRANSLATE_NOOP("cliHelp", "检查哈希链是否完整"), into=audit_commands)
+    export = parser.command("export", cmd_audit_export,
+                            QT_TRANSLATE_NOOP("cliHelp", "导出为JSON Lines文件"),
                             into=audit_commands)
-    export.add_argument("--out", required=True, help="file to write")
+    export.add_argument("--out", required=True, help=QT_TRANSLATE_NOOP("cliHelp", "要写入的文件"))

@@ -86,6 +86,52 @@ def fallback_warning() -> str:
     )
 
 
+# argparse's own words, in Chinese on a Chinese command line (FIELDCLIENT_LANG).
+ARGPARSE_ZH = {
+    "show this help message and exit": "显示帮助并退出",
+    "show program's version number and exit": "显示版本号并退出",
+    "positional arguments": "参数",
+    "options": "选项",
+    "usage: ": "用法：",
+}
+
+
+def _argparse_text(text: str) -> str:
+    from fieldclient.i18n import cli_language
+
+    return ARGPARSE_ZH.get(text, text) if cli_language() == "zh_CN" else text
+
+
+class HelpFormatter(argparse.HelpFormatter):
+    """``--help`` in the command line's language: the help texts are Chinese sources
+    (context ``cliHelp``) translated when printed, so FIELDCLIENT_LANG=en gives English."""
+
+    def _format_text(self, text: str) -> str:
+        return super()._format_text(translate("cliHelp", text))
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = action.help
+        if text is None:
+            return None
+        return _argparse_text(translate("cliHelp", text))
+
+    def add_usage(self, usage: str | None, actions: Any, groups: Any,
+                  prefix: str | None = None) -> None:
+        super().add_usage(usage, actions, groups,
+                          _argparse_text("usage: ") if prefix is None else prefix)
+
+    def start_section(self, heading: str | None) -> None:
+        super().start_section(_argparse_text(heading) if heading else heading)
+
+
+class HelpParser(argparse.ArgumentParser):
+    """The ``fieldclient`` parser and all its sub-parsers (they are this class too)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", HelpFormatter)
+        super().__init__(*args, **kwargs)
+
+
 def data_dir_parent() -> argparse.ArgumentParser:
     """The options every command takes (``--data-dir``), as an argparse parent."""
     common = argparse.ArgumentParser(add_help=False)
@@ -93,7 +139,7 @@ def data_dir_parent() -> argparse.ArgumentParser:
         "--data-dir",
         type=Path,
         default=argparse.SUPPRESS,
-        help="device data directory (default: the platform's user data directory)",
+        help=QT_TRANSLATE_NOOP("cliHelp", "设备数据目录（默认：本系统的用户数据目录）"),
     )
     return common
 
@@ -114,9 +160,11 @@ class CommandParser:
         sub: argparse.ArgumentParser = target.add_parser(name, parents=[self.common],
                                                          help=help_text)
         if pin:
-            sub.add_argument("--pin-stdin", action="store_true", help="read the PIN from stdin")
+            sub.add_argument("--pin-stdin", action="store_true",
+                             help=QT_TRANSLATE_NOOP("cliHelp", "从标准输入读取PIN码"))
         if as_json:
-            sub.add_argument("--json", action="store_true", help="machine-readable output")
+            sub.add_argument("--json", action="store_true",
+                             help=QT_TRANSLATE_NOOP("cliHelp", "输出JSON，供程序读取"))
         sub.set_defaults(func=func)
         return sub
 

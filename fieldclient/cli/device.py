@@ -126,9 +126,14 @@ def cmd_reset_pin(args: argparse.Namespace) -> int:
 
 
 def register(parser: CommandParser) -> None:
-    parser.command("init", cmd_init, "set up this device (PIN on stdin)")
-    parser.command("status", cmd_status, "show the device state (unlocks with --pin-stdin)")
-    parser.command("change-pin", cmd_change_pin, "old and new PIN as two lines on stdin",
+    parser.command("init", cmd_init,
+                   QT_TRANSLATE_NOOP("cliHelp", "设置本设备（PIN码从标准输入读取）"))
+    parser.command("status", cmd_status,
+                   QT_TRANSLATE_NOOP("cliHelp", "显示设备状态（加 --pin-stdin 时解锁后显示更多）"))
+    parser.command("change-pin", cmd_change_pin,
+                   QT_TRANSLATE_NOOP("cliHelp", "修改PIN码：旧PIN码和新PIN码分两行从标准输入读取"),
                    pin=False)
-    parser.command("reset-pin", cmd_reset_pin, "forgotten PIN: IT's recovery code and the "
-                   "new PIN as two lines on stdin", pin=False)
+    parser.command("reset-pin", cmd_reset_pin,
+                   QT_TRANSLATE_NOOP(
+                       "cliHelp", "忘记PIN码：IT给的恢复码和新PIN码分两行从标准输入读取"),
+                   pin=False)

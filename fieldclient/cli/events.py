@@ -24,7 +24,8 @@ def te(text: str, **params: Any) -> str:
 
 def register(parser: cli.CommandParser) -> None:
     """Add ``events`` with the CLI's own ``command`` helper (``--pin-stdin``, ``--json``)."""
-    parser.command("events", cmd_events, "this device's events and their current status")
+    parser.command("events", cmd_events,
+                   QT_TRANSLATE_NOOP("cliHelp", "本设备上报的事件及其当前状态"))
 
 
 def _local_time(moment: float) -> str:
@@ -50,12 +51,15 @@ def cmd_events(args: argparse.Namespace) -> int:
             "last_change": e.last_change,
             "pending_upload": e.pending_upload,
             "action": e.action,
+            "training": e.training,
         }
         for e in found
     ]
     lines = [te(QT_TRANSLATE_NOOP("events", "共{count}个事件"), count=len(found))]
     for e, row in zip(found, data, strict=True):
         mark = te(QT_TRANSLATE_NOOP("events", "（待上传）")) if e.pending_upload else ""
+        if e.training:
+            mark += te(QT_TRANSLATE_NOOP("events", "（培训数据）"))
         lines.append(f"{_local_time(e.reported_at)}  {row['status_text']}{mark}  "
                      f"{e.category}  {e.description[:40]}  {e.id}")
     cli.emit(args, data, lines)

@@ -25,13 +25,18 @@ if TYPE_CHECKING:
 def register(parser: cli.CommandParser) -> None:
     """Add ``map install``, ``map show`` and ``map remove``."""
     group = parser.commands.add_parser("map", parents=[parser.common],
-                                       help="the offline map (tile archive) of the district")
+                                       help=QT_TRANSLATE_NOOP(
+                                           "cliHelp", "辖区的离线地图（瓦片文件）"))
     sub = group.add_subparsers(dest="map_command", required=True)
-    install = parser.command("install", cmd_install, "install an MBTiles or PMTiles file",
+    install = parser.command("install", cmd_install,
+                             QT_TRANSLATE_NOOP("cliHelp", "安装MBTiles或PMTiles地图文件"),
                              pin=False, into=sub)
-    install.add_argument("file", type=Path, metavar="FILE", help="the .mbtiles or .pmtiles file")
-    parser.command("show", cmd_show, "which map is installed", pin=False, into=sub)
-    parser.command("remove", cmd_remove, "uninstall the map", pin=False, into=sub)
+    install.add_argument("file", type=Path, metavar="FILE",
+                         help=QT_TRANSLATE_NOOP("cliHelp", ".mbtiles或.pmtiles文件"))
+    parser.command("show", cmd_show,
+                   QT_TRANSLATE_NOOP("cliHelp", "显示已安装的地图"), pin=False, into=sub)
+    parser.command("remove", cmd_remove,
+                   QT_TRANSLATE_NOOP("cliHelp", "卸载地图"), pin=False, into=sub)
 
 
 def describe(installed: InstalledMap) -> list[str]:

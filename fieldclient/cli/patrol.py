@@ -128,24 +128,29 @@ def cmd_track_import(args: argparse.Namespace) -> int:
 def register(parser: cli.CommandParser) -> None:
     """Add ``checklist show|install`` and ``track import``."""
     commands, common, command = parser.commands, parser.common, parser.command
-    checklist = commands.add_parser("checklist", parents=[common], help="the patrol checklist")
+    checklist = commands.add_parser("checklist", parents=[common],
+                                    help=QT_TRANSLATE_NOOP("cliHelp", "巡查检查清单"))
     checklist_commands = checklist.add_subparsers(dest="checklist_command", required=True)
     command("show", cmd_checklist_show,
-            "print the checklist in force (installed versions need --pin-stdin)",
+            QT_TRANSLATE_NOOP("cliHelp", "显示当前使用的检查清单（已安装的版本需要 --pin-stdin）"),
             into=checklist_commands)
     install = command("install", cmd_checklist_install,
-                      "install a signed checklist file (FILE and FILE.sig)",
+                      QT_TRANSLATE_NOOP("cliHelp", "安装签名的检查清单（FILE和FILE.sig）"),
                       into=checklist_commands)
-    install.add_argument("file", help="checklist definition (JSON)")
-    install.add_argument("--sig", help="detached signature (default: FILE.sig)")
-    track = commands.add_parser("track", parents=[common], help="GPS tracks")
+    install.add_argument("file", help=QT_TRANSLATE_NOOP("cliHelp", "检查清单定义（JSON）"))
+    install.add_argument("--sig",
+                         help=QT_TRANSLATE_NOOP("cliHelp", "单独的签名文件（默认：FILE.sig）"))
+    track = commands.add_parser("track", parents=[common],
+                                help=QT_TRANSLATE_NOOP("cliHelp", "GPS轨迹"))
     track_commands = track.add_subparsers(dest="track_command", required=True)
     imp = command("import", cmd_track_import,
-                  "import an NMEA or GPX log from a GPS logger as a track",
+                  QT_TRANSLATE_NOOP("cliHelp", "把GPS记录仪的NMEA或GPX记录导入为轨迹"),
                   into=track_commands)
-    imp.add_argument("file", help="NMEA log or GPX file")
-    imp.add_argument("--patrol", help="attach the track to this patrol")
-    imp.add_argument("--grid", help="grid id of the track (default: the patrol's)")
-    imp.add_argument("--format", choices=("nmea", "gpx"), help="default: detected")
+    imp.add_argument("file", help=QT_TRANSLATE_NOOP("cliHelp", "NMEA记录或GPX文件"))
+    imp.add_argument("--patrol", help=QT_TRANSLATE_NOOP("cliHelp", "把轨迹附到这次巡查"))
+    imp.add_argument("--grid",
+                     help=QT_TRANSLATE_NOOP("cliHelp", "轨迹所属网格编号（默认：巡查的网格）"))
+    imp.add_argument("--format", choices=("nmea", "gpx"),
+                     help=QT_TRANSLATE_NOOP("cliHelp", "默认：自动识别"))
     imp.add_argument("--tolerance", type=float, default=3.0,
-                     help="simplification tolerance in metres (default 3)")
+                     help=QT_TRANSLATE_NOOP("cliHelp", "轨迹简化容差，单位米（默认3）"))

@@ -38,29 +38,40 @@ def _coordinate(text: str) -> float:
 def register(parser: cli.CommandParser) -> None:
     """Add ``photo add`` and ``photo export`` to the CLI's sub-commands."""
     commands, common = parser.commands, parser.common
-    photo = commands.add_parser("photo", parents=[common], help="evidence photos")
+    photo = commands.add_parser("photo", parents=[common],
+                                help=QT_TRANSLATE_NOOP("cliHelp", "取证照片"))
     sub = photo.add_subparsers(dest="photo_command", required=True)
 
-    add = sub.add_parser("add", parents=[common], help="import image files through the pipeline")
+    add = sub.add_parser("add", parents=[common],
+                         help=QT_TRANSLATE_NOOP("cliHelp", "通过照片处理流程导入图片文件"))
     add.add_argument("paths", nargs="+", type=Path, metavar="PATH",
-                     help="image files (JPEG, PNG, HEIF) or folders of them")
-    add.add_argument("--lat", type=_coordinate, help="latitude, WGS-84 degrees")
-    add.add_argument("--lon", type=_coordinate, help="longitude, WGS-84 degrees")
-    add.add_argument("--grid", help="grid name shown in the watermark")
-    add.add_argument("--grid-id", help="grid id the photo belongs to (for sync)")
-    add.add_argument("--worker", help="worker name shown in the watermark")
-    add.add_argument("--place", help="place name shown in the watermark")
+                     help=QT_TRANSLATE_NOOP(
+                         "cliHelp", "图片文件（JPEG、PNG、HEIF）或包含它们的文件夹"))
+    add.add_argument("--lat", type=_coordinate,
+                     help=QT_TRANSLATE_NOOP("cliHelp", "纬度（WGS-84，度）"))
+    add.add_argument("--lon", type=_coordinate,
+                     help=QT_TRANSLATE_NOOP("cliHelp", "经度（WGS-84，度）"))
+    add.add_argument("--grid", help=QT_TRANSLATE_NOOP("cliHelp", "水印中显示的网格名称"))
+    add.add_argument("--grid-id", help=QT_TRANSLATE_NOOP("cliHelp", "照片所属网格编号（用于同步）"))
+    add.add_argument("--worker", help=QT_TRANSLATE_NOOP("cliHelp", "水印中显示的网格员姓名"))
+    add.add_argument("--place", help=QT_TRANSLATE_NOOP("cliHelp", "水印中显示的地点名称"))
     add.add_argument("--allow-duplicate", action="store_true",
-                     help="import a file again even if it was imported before")
-    add.add_argument("--pin-stdin", action="store_true", help="read the PIN from stdin")
-    add.add_argument("--json", action="store_true", help="machine-readable output")
+                     help=QT_TRANSLATE_NOOP("cliHelp", "即使以前导入过，也再导入一次"))
+    add.add_argument("--pin-stdin", action="store_true",
+                     help=QT_TRANSLATE_NOOP("cliHelp", "从标准输入读取PIN码"))
+    add.add_argument("--json", action="store_true",
+                     help=QT_TRANSLATE_NOOP("cliHelp", "输出JSON，供程序读取"))
     add.set_defaults(func=cmd_photo_add)
 
-    export = sub.add_parser("export", parents=[common], help="write a photo's JPEG decrypted")
+    export = sub.add_parser("export", parents=[common],
+                            help=QT_TRANSLATE_NOOP("cliHelp", "把照片解密后写成JPEG文件"))
     export.add_argument("photo_id", metavar="ID")
-    export.add_argument("out", type=Path, metavar="OUT", help="file (or folder) to write")
-    export.add_argument("--pin-stdin", action="store_true", help="read the PIN from stdin")
-    export.add_argument("--json", action="store_true", help="machine-readable output")
+    export.add_argument("out", type=Path, metavar="OUT",
+                        help=QT_TRANSLATE_NOOP("cliHelp", "要写入的文件（或文件夹）"))
+    export.add_argument("--pin-stdin", action="store_true",
+                        help=QT_TRANSLATE_NOOP("cliHelp", "从标准输入读取PIN码"))
+    export.add_argument("--json", action="store_true",
+                        help=QT_TRANSLATE_NOOP("cliHelp", "输出JSON，供程序读取"))
     export.set_defaults(func=cmd_photo_export)
 
 

@@ -61,6 +61,9 @@ def cmd_quota(args: argparse.Namespace) -> int:
 
 def register(parser: cli.CommandParser) -> None:
     """Add ``quota``."""
-    quota = parser.command("quota", cmd_quota, "the worker's quota status (PIN on stdin)")
+    quota = parser.command("quota", cmd_quota,
+                           QT_TRANSLATE_NOOP(
+                               "cliHelp", "网格员的任务完成情况（PIN码从标准输入读取）"))
     quota.add_argument("--first", type=int, default=20,
-                       help="how many overdue or due households to list (default 20)")
+                       help=QT_TRANSLATE_NOOP(
+                           "cliHelp", "最多列出多少户逾期或到期的住户（默认20）"))

@@ -65,7 +65,9 @@ def cmd_review(args: argparse.Namespace) -> int:
 def register(parser: cli.CommandParser) -> None:
     """Add ``review``."""
     command = parser.command("review", cmd_review,
-                             "the month's review figures per worker (PIN on stdin)")
+                             QT_TRANSLATE_NOOP(
+                                 "cliHelp", "本月每位网格员的督导数据（PIN码从标准输入读取）"))
     command.add_argument("--month", default=None, metavar="YYYY-MM",
-                         help="the month (default: this month)")
-    command.add_argument("--grid", default=None, help="only this grid (default: all)")
+                         help=QT_TRANSLATE_NOOP("cliHelp", "月份（默认：本月）"))
+    command.add_argument("--grid", default=None,
+                         help=QT_TRANSLATE_NOOP("cliHelp", "只看这个网格（默认：全部）"))

@@ -74,10 +74,14 @@ def cmd_search(args: argparse.Namespace) -> int:
 def register(parser: cli.CommandParser) -> None:
     """Add ``search``."""
     sub = parser.command("search", cmd_search,
-                         "find households by name, pinyin, initials, address or number tail")
-    sub.add_argument("query", help="what to look for (empty: all households)")
+                         QT_TRANSLATE_NOOP(
+                             "cliHelp", "按姓名、拼音、首字母、地址或号码尾号查找住户"))
+    sub.add_argument("query", help=QT_TRANSLATE_NOOP("cliHelp", "要查找的内容（留空：全部住户）"))
     sub.add_argument("--category", choices=("ordinary", "hardship", "key"))
-    sub.add_argument("--tag", help="only households with this tag")
-    sub.add_argument("--due", action="store_true", help="only households due for a visit")
-    sub.add_argument("--limit", type=int, default=50, help="at most this many (default 50)")
-    sub.add_argument("--offset", type=int, default=0, help="skip this many first")
+    sub.add_argument("--tag", help=QT_TRANSLATE_NOOP("cliHelp", "只查有这个标签的住户"))
+    sub.add_argument("--due", action="store_true",
+                     help=QT_TRANSLATE_NOOP("cliHelp", "只查需要走访的住户"))
+    sub.add_argument("--limit", type=int, default=50,
+                     help=QT_TRANSLATE_NOOP("cliHelp", "最多显示多少户（默认50）"))
+    sub.add_argument("--offset", type=int, default=0,
+                     help=QT_TRANSLATE_NOOP("cliHelp", "跳过前面多少户"))

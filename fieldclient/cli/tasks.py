@@ -84,13 +84,15 @@ def cmd_answer(args: argparse.Namespace) -> int:
 
 def register(parser: cli.CommandParser) -> None:
     """Add ``tasks`` (list) with ``ack`` and ``answer``."""
-    inbox = parser.command("tasks", cmd_tasks, "the task inbox (unread first)")
+    inbox = parser.command("tasks", cmd_tasks,
+                           QT_TRANSLATE_NOOP("cliHelp", "任务收件箱（未读的在前）"))
     sub = inbox.add_subparsers(dest="tasks_command", required=False)
-    ack = parser.command("ack", cmd_ack, "acknowledge a task (确认收到)", into=sub)
-    ack.add_argument("id", help="task id")
+    ack = parser.command("ack", cmd_ack, QT_TRANSLATE_NOOP("cliHelp", "确认收到任务"), into=sub)
+    ack.add_argument("id", help=QT_TRANSLATE_NOOP("cliHelp", "任务编号"))
     ans = parser.command("answer", cmd_answer,
-                         "answer a task with text (and photos, an event)", into=sub)
-    ans.add_argument("id", help="task id")
-    ans.add_argument("--text", default="", help="the answer")
-    ans.add_argument("--photo", action="append", help="id of a stored photo (repeatable)")
-    ans.add_argument("--event", help="id of an event reported for this task")
+                         QT_TRANSLATE_NOOP("cliHelp", "回复任务（文字，可附照片和事件）"), into=sub)
+    ans.add_argument("id", help=QT_TRANSLATE_NOOP("cliHelp", "任务编号"))
+    ans.add_argument("--text", default="", help=QT_TRANSLATE_NOOP("cliHelp", "回复内容"))
+    ans.add_argument("--photo", action="append",
+                     help=QT_TRANSLATE_NOOP("cliHelp", "已保存照片的编号（可重复）"))
+    ans.add_argument("--event", help=QT_TRANSLATE_NOOP("cliHelp", "为这个任务上报的事件编号"))

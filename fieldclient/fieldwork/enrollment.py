@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from fieldclient.security import crypto
 from fieldclient.storage.session import Session
@@ -84,3 +84,39 @@ def enrollment(session: Session) -> Enrollment | None:
         role=str(person.get("role", "")),
         grids=[int(g) for g in json.loads(meta_get(session, "grids") or "[]")],
     )
+
+
+MAX_GRID_NAME = 100
+
+
+def store_grid_names(session: Session, grids: Any) -> bool:
+    """Keep the centre's names of the device's grids (``[{"id", "name"}]`` from a pull
+    page; call inside the caller's transaction). Anything malformed is ignored (an
+    older centre sends none). True when they changed."""
+    if not isinstance(grids, list):
+        return False
+    names: dict[str, str] = {}
+    for item in grids:
+        if not isinstance(item, dict):
+            return False
+        grid_id, name = item.get("id"), item.get("name")
+        if isinstance(grid_id, bool) or not isinstance(grid_id, int | str) or not isinstance(
+                name, str) or not name.strip() or len(name) > MAX_GRID_NAME:
+            return False
+        names[str(grid_id)] = " ".join(name.split())
+    text = json.dumps(names, ensure_ascii=False, sort_keys=True)
+    if meta_get(session, "grid_names") == text:
+        return False
+    meta_set(session, "grid_names", text)
+    return True
+
+
+def grid_names(session: Session) -> dict[str, str]:
+    """Grid id -> the centre's name (勤勇村第1网格) for the grids this device knows."""
+    try:
+        value = json.loads(meta_get(session, "grid_names") or "{}")
+    except ValueError:
+        return {}
+    if not isinstance(value, dict):
+        return {}
+    return {str(k): str(v) for k, v in value.items() if isinstance(v, str)}

@@ -180,6 +180,7 @@ class EventSummary:
     work_done: bool
     own: bool = True  # reported on this device; False: another worker's (pulled)
     reporter_id: int | None = None
+    training: bool = False  # synthetic (fieldclient simulate): shown as 培训数据
 
 
 @dataclass(frozen=True)
@@ -280,8 +281,10 @@ def report_event(
     photos: Sequence[str] = (),
     grid_id: str | None = None,
     source: dict[str, Any] | None = None,
+    training: bool = False,
 ) -> str:
-    """Save and queue a new event; returns its id.
+    """Save and queue a new event; returns its id. ``training``: synthetic (``fieldclient
+    simulate``), marked so here and at the centre.
 
     The grid defaults to the household's. The address defaults to the household's
     when the event is about one.
@@ -326,16 +329,18 @@ def report_event(
     }
     if source is not None:
         payload["source"] = source
+    if training:
+        payload["training"] = True
     with session.db.conn:
         session.db.execute(
             "INSERT INTO events (id, grid_id, category, description, urgency, household_id,"
-            " address, lat, lon, accuracy_m, photos, source, reported_at)"
-            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            " address, lat, lon, accuracy_m, photos, source, reported_at, training)"
+            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             (event_id, grid_text, category, text, urgency, household_id, place or None,
              location["lat"] if location else None, location["lon"] if location else None,
              location["accuracy_m"] if location else None,
              json.dumps(photo_ids), json.dumps(source, ensure_ascii=False) if source else None,
-             now),
+             now, int(training)),
         )
         session.enqueue("event.report", event_id, payload)
         detail: dict[str, Any] = {"kind": "event", "id": event_id, "grid_id": grid_text}
@@ -410,7 +415,7 @@ def _followups(session: Session, event_ids: Sequence[str] | None = None) -> list
 
 _SUMMARY_SQL = (
     "SELECT e.id, e.grid_id, e.category, e.description, e.urgency, e.household_id, e.address,"
-    " e.photos, e.reported_at, s.status, s.history, s.updated_at"
+    " e.photos, e.reported_at, s.status, s.history, s.updated_at, e.training"
     " FROM events e LEFT JOIN sync_events s ON s.id = e.id"
 )
 
@@ -428,7 +433,7 @@ def _summaries(session: Session, where: str = "", params: Sequence[Any] = ()) ->
         by_event.setdefault(f.event_id, []).append(f)
     out = []
     for (event_id, grid_id, category, description, urgency, household_id, address, photos,
-         reported_at, status, history_raw, updated_at) in rows:
+         reported_at, status, history_raw, updated_at, training) in rows:
         history = _history(history_raw)
         confirmed = {h.get("followup_id") for h in history}
         own = by_event.get(event_id, [])
@@ -458,7 +463,7 @@ def _summaries(session: Session, where: str = "", params: Sequence[Any] = ()) ->
             photos=tuple(json.loads(photos or "[]")), reported_at=reported_at,
             last_change=max(times),
             pending_upload=state == "pending" or bool(waiting_list),
-            action=action, waiting=waiting, work_done=work_done,
+            action=action, waiting=waiting, work_done=work_done, training=bool(training),
         ))
     return out
 

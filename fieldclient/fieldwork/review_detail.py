@@ -273,7 +273,7 @@ def to_xlsx(figures: dict[str, Any], grid_names: dict[str, str] | None = None) -
         sheet.append(table_row(w))
     sheets = [sheet]
     for grid in grids_of(figures):
-        ws = book.create_sheet(f"网格{names.get(grid, grid)}"[:31])
+        ws = book.create_sheet((names.get(grid) or f"网格{grid}")[:31])
         ws.append(list(HEADINGS))
         for w in figures["workers"]:
             if grid in w["grid_ids"]:

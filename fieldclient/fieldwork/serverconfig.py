@@ -2,8 +2,10 @@
 
 Known keys: ``quota_rules`` (see :mod:`fieldclient.fieldwork.quotas`), ``review_rules``
 (see :mod:`fieldclient.fieldwork.review`),
-``event_categories`` (see :mod:`fieldclient.fieldwork.events`) and ``pin_policy``
-(:func:`min_pin_digits`). A key the centre never set
+``event_categories`` (see :mod:`fieldclient.fieldwork.events`), ``quick_phrases``
+(see :mod:`fieldclient.fieldwork.phrases`), ``support_contact`` (:func:`support_contact`)
+and ``pin_policy`` (:func:`min_pin_digits`).
+A key the centre never set
 falls back to the product default shipped in ``resources/``; a value that does
 not parse is ignored the same way, so a bad setting never stops field work.
 
@@ -15,6 +17,7 @@ draws for the grids it shows.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable
 from typing import Any
 
@@ -24,6 +27,8 @@ QUOTA_RULES = "quota_rules"
 EVENT_CATEGORIES = "event_categories"
 PIN_POLICY = "pin_policy"
 REVIEW_RULES = "review_rules"
+QUICK_PHRASES = "quick_phrases"
+SUPPORT_CONTACT = "support_contact"
 
 
 def get(db: sqlite_utils.Database, key: str) -> Any | None:
@@ -101,3 +106,19 @@ def household_grids(db: sqlite_utils.Database, household_id: str) -> list[str]:
     that grid's boundary."""
     row = db.execute("SELECT grid_id FROM households WHERE id = ?", (household_id,)).fetchone()
     return [str(row[0])] if row is not None and row[0] else []
+_PHONE = re.compile(r"^[0-9+][0-9 -]{2,19}$")
+
+
+def support_contact(db: sqlite_utils.Database) -> tuple[str, str] | None:
+    """Whom to call when the PIN is forgotten (``support_contact``: ``{"name", "phone"}``
+    from the centre), or None when unset or unreadable."""
+    value = get(db, SUPPORT_CONTACT)
+    if not isinstance(value, dict):
+        return None
+    name, phone = value.get("name"), value.get("phone")
+    if not isinstance(name, str) or not isinstance(phone, str):
+        return None
+    name, phone = " ".join(name.split()), phone.strip()
+    if not name or len(name) > 40 or not _PHONE.match(phone):
+        return None
+    return name, phone

@@ -1,21 +1,19 @@
 """Synthetic field work for training and load tests (``fieldclient simulate``).
 
 Every record made here carries ``"training": true`` in its synced payload (and the
-audit log says ``simulated``), so the centre can tell it from real work. Visits,
-event reports and photos go through the same transactional outbox as real ones;
-patrols go through :mod:`fieldclient.fieldwork.patrols` itself.
+audit log says ``simulated``), so the centre can tell it from real work. Visits, event
+reports and photos are real rows made by the same functions as real ones (the device
+lists them as the centre does, marked 培训数据); patrols go through
+:mod:`fieldclient.fieldwork.patrols` itself.
 """
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 import random
 from dataclasses import asdict, dataclass
-from typing import Any
 
-from fieldclient.ids import new_id
 from fieldclient.security import audit
 from fieldclient.storage.session import Session
 
@@ -59,6 +57,12 @@ def _grid(session: Session) -> str | None:
     return str(grids[0]) if grids else None
 
 
+def _grid_name(session: Session, grid: str | None) -> str | None:
+    from fieldclient.fieldwork.enrollment import grid_names
+
+    return None if grid is None else grid_names(session).get(grid) or f"网格{grid}"
+
+
 def _jpeg(rng: random.Random) -> bytes:
     from PIL import Image
 
@@ -97,7 +101,6 @@ def simulate(
                 tags=["培训数据"], grid_id=grid,
             ))
             result.households += 1
-    grid_value: Any = int(grid) if grid is not None else None
     for _ in range(visits):  # real visit rows, marked training (they count for no quota)
         record_visit(
             session, rng.choice(households), visit_type=rng.choice(VISIT_TYPES),
@@ -105,32 +108,20 @@ def simulate(
             training=True,
         )
         result.visits += 1
+    from fieldclient.fieldwork.events import report_event
+    from fieldclient.photos.pipeline import add_photo
+
+    for _ in range(events):  # real event rows, marked training: listed like the centre's
+        category, description = rng.choice(EVENT_SAMPLES)
+        report_event(session, category=category, description=description, grid_id=grid,
+                     training=True)
+        result.events += 1
     with session.db.conn:
-        for _ in range(events):
-            event_id = new_id(session.clock())
-            category, description = rng.choice(EVENT_SAMPLES)
-            session.enqueue("event.report", event_id, {
-                "id": event_id, "grid_id": grid_value, "category": category,
-                "description": description, "reported_at": session.clock(), "training": True,
-            })
-            result.events += 1
         session.audit.append(audit.RECORD_CREATED, {
             "kind": "simulated", "visits": visits, "events": events, "training": True})
-    for _ in range(photos):
-        data = _jpeg(rng)
-        sha = hashlib.sha256(data).hexdigest()
-        blob_id = session.blobs.put(data)
-        photo_id = new_id(session.clock())
-        with session.db.conn:
-            session.db.execute(
-                "INSERT INTO blobs (blob_id, sha256, size, media_type, created_at)"
-                " VALUES (?, ?, ?, 'image/jpeg', ?)",
-                (blob_id, sha, len(data), session.clock()),
-            )
-            session.enqueue("photo.meta", photo_id, {
-                "id": photo_id, "grid_id": grid_value, "sha256": sha, "bytes": len(data),
-                "media_type": "image/jpeg", "taken_at": session.clock(), "training": True,
-            })
+    for _ in range(photos):  # through the photo pipeline, marked training
+        add_photo(session, _jpeg(rng), grid_id=grid, grid_name=_grid_name(session, grid),
+                  worker="培训数据", training=True, allow_duplicate=True)
         result.photos += 1
     for _ in range(patrols):
         _simulate_patrol(session, grid or "0", rng)

@@ -86,6 +86,8 @@ TAG_EXIF_IFD = 0x8769
 TAG_GPS_IFD = 0x8825
 TAG_DATETIME_ORIGINAL = 0x9003
 TAG_OFFSET_TIME_ORIGINAL = 0x9011
+TAG_DATETIME_DIGITIZED = 0x9004
+TAG_OFFSET_TIME_DIGITIZED = 0x9012
 TAG_SUBSEC_TIME_ORIGINAL = 0x9291
 TAG_IMAGE_UNIQUE_ID = 0xA420
 TAG_BODY_SERIAL_NUMBER = 0xA431
@@ -189,6 +191,7 @@ class Photo:
     device_id: str
     source_sha256: str
     created_at: float
+    training: bool = False  # synthetic (fieldclient simulate), marked here and at the centre
     duplicate: bool = False  # add_photo: this source had been imported already
 
     def captured_local(self) -> datetime:
@@ -203,12 +206,14 @@ class Photo:
 COLUMNS = (
     "id", "sha256", "blob_id", "thumb_blob_id", "width", "height", "bytes", "thumb_width",
     "thumb_height", "captured_at", "tz_offset_minutes", "lat", "lon", "place", "grid_id",
-    "grid_name", "worker", "device_id", "source_sha256", "created_at",
+    "grid_name", "worker", "device_id", "source_sha256", "created_at", "training",
 )  # fmt: skip
 
 
 def _photo_from_row(row: Sequence[Any], duplicate: bool = False) -> Photo:
-    return Photo(**dict(zip(COLUMNS, row, strict=True)), duplicate=duplicate)
+    values = dict(zip(COLUMNS, row, strict=True))
+    values["training"] = bool(values["training"])
+    return Photo(**values, duplicate=duplicate)
 
 
 # -- fonts ------------------------------------------------------------------
@@ -364,7 +369,11 @@ def _dms_to_degrees(dms: Any, ref: Any) -> float | None:
 
 
 def _parse_exif_time(text: Any, offset: Any, tz: timezone) -> float | None:
-    if not isinstance(text, str):
+    if isinstance(text, bytes):  # some writers store ASCII as UNDEFINED
+        text = text.decode("ascii", "replace")
+    if isinstance(offset, bytes):
+        offset = offset.decode("ascii", "replace")
+    if not isinstance(text, str) or text.startswith("0000"):
         return None
     try:
         naive = datetime.strptime(text.strip("\x00 ")[:19], "%Y:%m:%d %H:%M:%S")
@@ -396,9 +405,15 @@ def _source_info(image: Image.Image, tz: timezone) -> SourceInfo:
     captured_at = lat = lon = None
     try:
         sub = exif.get_ifd(TAG_EXIF_IFD)
-        captured_at = _parse_exif_time(
-            sub.get(TAG_DATETIME_ORIGINAL), sub.get(TAG_OFFSET_TIME_ORIGINAL), tz
-        ) or _parse_exif_time(exif.get(TAG_DATETIME), None, tz)
+        # When it was taken (a gallery photo keeps it, whenever it is imported):
+        # DateTimeOriginal, else DateTimeDigitized (some phones write only that),
+        # else the file's DateTime.
+        captured_at = (
+            _parse_exif_time(sub.get(TAG_DATETIME_ORIGINAL), sub.get(TAG_OFFSET_TIME_ORIGINAL), tz)
+            or _parse_exif_time(
+                sub.get(TAG_DATETIME_DIGITIZED), sub.get(TAG_OFFSET_TIME_DIGITIZED), tz)
+            or _parse_exif_time(exif.get(TAG_DATETIME), None, tz)
+        )
     except Exception:
         captured_at = None
     try:
@@ -808,6 +823,7 @@ def add_photo(
     worker: str | None = None,
     tz: timezone = CST,
     allow_duplicate: bool = False,
+    training: bool = False,
 ) -> Photo:
     """Run the pipeline on ``data`` (JPEG/PNG/HEIF bytes) and store the result.
 
@@ -824,6 +840,10 @@ def add_photo(
         lat=lat, lon=lon, place=place, grid_id=grid_id, grid_name=grid_name, worker=worker,
         tz=tz,
     )
+    if training:
+        from dataclasses import replace
+
+        prepared = replace(prepared, photo=replace(prepared.photo, training=True))
     return save_prepared(session, prepared)
 
 
@@ -833,12 +853,15 @@ def _store(session: Session, photo: Photo, out: Rendered) -> None:
         written.append(session.blobs.put(out.jpeg, photo.blob_id))
         written.append(session.blobs.put(out.thumbnail, photo.thumb_blob_id))
         row = {name: getattr(photo, name) for name in COLUMNS}
+        row["training"] = int(photo.training)
         payload = {
             k: v
             for k, v in row.items()
             if k not in ("blob_id", "thumb_blob_id", "source_sha256", "thumb_width",
-                         "thumb_height")
+                         "thumb_height", "training")
         }
+        if photo.training:
+            payload["training"] = True
         payload["media_type"] = MEDIA_TYPE
         with session.db.conn:
             session.db.execute(

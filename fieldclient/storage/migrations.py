@@ -795,6 +795,13 @@ def _photo_hashes(db: sqlite_utils.Database) -> None:
     )
 
 
+def _training_marks(db: sqlite_utils.Database) -> None:
+    """Training data looks on the device as at the centre (issue 15): ``fieldclient
+    simulate``'s events (``events.training`` exists since 7) and photos are real rows
+    marked ``training`` (they were outbox ops only, so the device never showed them)."""
+    run_script(db, "ALTER TABLE photos ADD COLUMN training INTEGER NOT NULL DEFAULT 0;")
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "core: meta, append-only audit log, outbox, blob index", _core_tables),
     Migration(2, "household registry and members", _households),
@@ -815,6 +822,7 @@ MIGRATIONS: tuple[Migration, ...] = (
               " facts", _quota_grids),
     Migration(14, "grid boundaries from the centre", _grids),
     Migration(15, "review: the SHA-256 of other devices' photos", _photo_hashes),
+    Migration(16, "training photos marked", _training_marks),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version

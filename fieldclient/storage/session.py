@@ -185,5 +185,16 @@ def reset_pin_device(data_dir: Path, code: str, new_pin: str,
 
 
 def unlock_device(data_dir: Path, pin: str, clock: Callable[[], float] = time.time) -> Session:
-    result = Vault(data_dir, clock).unlock(pin)
+    """Unlock with ``pin``. A full disk says so (:class:`StorageFull`): the vault
+    counts a try on disk before checking it, so with no room it tries nothing (no
+    guess goes uncounted) and nothing is lost."""
+    from fieldclient.fsutil import storage_full
+
+    try:
+        result = Vault(data_dir, clock).unlock(pin)
+    except OSError as exc:
+        full = storage_full(data_dir, exc)
+        if full is None:
+            raise
+        raise full from exc
     return _open_session(data_dir, result, audit.UNLOCK, clock)

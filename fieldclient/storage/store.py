@@ -75,6 +75,11 @@ def connect(path: Path, key: bytes | bytearray) -> sqlcipher3.Connection:
         conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
     except sqlcipher3.DatabaseError as exc:
         conn.close()
+        from fieldclient.fsutil import storage_full
+
+        full = storage_full(path.parent, exc)  # a full disk, not a wrong key
+        if full is not None:
+            raise full from exc
         raise DatabaseLocked() from exc
     conn.execute("PRAGMA temp_store = MEMORY")
     conn.execute("PRAGMA journal_mode = WAL")

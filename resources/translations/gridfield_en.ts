@@ -200,6 +200,10 @@
   <context>
     <name>EventCard</name>
     <message>
+      <source>培训数据</source>
+      <translation>training data</translation>
+    </message>
+    <message>
       <source>查看</source>
       <translation>Open</translation>
     </message>
@@ -328,10 +332,6 @@ When you find a problem on a patrol or a visit, tap "Report event" at the top ri
     <message>
       <source>地址：{address}</source>
       <translation>Address: {address}</translation>
-    </message>
-    <message>
-      <source>照片：{n}张</source>
-      <translation>Photos: {n}</translation>
     </message>
     <message>
       <source>最近变化：{time}</source>
@@ -519,6 +519,10 @@ When you find a problem on a patrol or a visit, tap "Report event" at the top ri
       <translation>Visits</translation>
     </message>
     <message>
+      <source>全部走访（查看、更正）</source>
+      <translation>All visits (view, correct)</translation>
+    </message>
+    <message>
       <source>这户的事件</source>
       <translation>Events of this household</translation>
     </message>
@@ -619,11 +623,7 @@ When you find a problem on a patrol or a visit, tap "Report event" at the top ri
     </message>
     <message>
       <source>多个标签用顿号分开，例如：低保户、独居老人</source>
-      <translation>Separate tags with commas, e.g. 低保户, 独居老人</translation>
-    </message>
-    <message>
-      <source>网格 {grid}</source>
-      <translation>Grid {grid}</translation>
+      <translation>Separate tags with commas, e.g. low income, elderly living alone</translation>
     </message>
     <message>
       <source>不修改请留空（现为 {value}）</source>
@@ -719,13 +719,19 @@ When you find a problem on a patrol or a visit, tap "Report event" at the top ri
       <source>正在查找……</source>
       <translation>Searching…</translation>
     </message>
-    <message>
-      <source>找到{n}户以上</source>
-      <translation>Over {n} households found</translation>
+    <message numerus="yes">
+      <source>找到%n户以上</source>
+      <translation>
+        <numerusform>Over %n household found</numerusform>
+        <numerusform>Over %n households found</numerusform>
+      </translation>
     </message>
-    <message>
-      <source>找到{n}户</source>
-      <translation>{n} households found</translation>
+    <message numerus="yes">
+      <source>找到%n户</source>
+      <translation>
+        <numerusform>%n household found</numerusform>
+        <numerusform>%n households found</numerusform>
+      </translation>
     </message>
     <message>
       <source>没有找到符合条件的住户。
@@ -1108,6 +1114,44 @@ Finish the patrol now? If it was started by mistake, you can cancel it.</transla
     <message>
       <source>已上报为事件，有网络时自动发送。</source>
       <translation>Reported as an event; sent automatically when there is a network.</translation>
+    </message>
+  </context>
+  <context>
+    <name>PhotoStrip</name>
+    <message>
+      <source>照片{n}</source>
+      <translation>Photo {n}</translation>
+    </message>
+  </context>
+  <context>
+    <name>PhotoView</name>
+    <message>
+      <source>照片</source>
+      <translation>Photo</translation>
+    </message>
+    <message>
+      <source>关闭</source>
+      <translation>Close</translation>
+    </message>
+    <message>
+      <source>删除这张照片</source>
+      <translation>Delete this photo</translation>
+    </message>
+    <message>
+      <source>这张照片不在本机上（照片留在中心，本机只收到记录）。</source>
+      <translation>This photo is not on this device (photos stay at the centre; the device only receives the record).</translation>
+    </message>
+    <message>
+      <source>删除这张照片吗？删除后要重新拍或重新选。</source>
+      <translation>Delete this photo? You will have to take or choose it again.</translation>
+    </message>
+    <message>
+      <source>删除</source>
+      <translation>Delete</translation>
+    </message>
+    <message>
+      <source>保留</source>
+      <translation>Keep</translation>
     </message>
   </context>
   <context>
@@ -1563,8 +1607,8 @@ Finish the patrol now? If it was started by mistake, you can cancel it.</transla
   <context>
     <name>ReviewReport</name>
     <message>
-      <source>网格 {grid} · {month} 月度考核</source>
-      <translation>Grid {grid} · {month} monthly assessment</translation>
+      <source>{grid} · {month} 月度考核</source>
+      <translation>{grid} · {month} monthly assessment</translation>
     </message>
     <message>
       <source>统计时段：{start} 至 {until}；共{n}人；从最需要关注的排起</source>
@@ -2588,9 +2632,12 @@ Tasks and notices from the command centre appear here after a sync.</translation
       <source>没有逾期或本周到期的住户。</source>
       <translation>No household is overdue or due this week.</translation>
     </message>
-    <message>
-      <source>本月已有{days}天巡查（本月已过{so_far}天）</source>
-      <translation>Patrols on {days} days this month ({so_far} days so far)</translation>
+    <message numerus="yes">
+      <source>本月已有%n天巡查（本月第{so_far}天）</source>
+      <translation>
+        <numerusform>Patrols on %n day this month (day {so_far} of the month)</numerusform>
+        <numerusform>Patrols on %n days this month (day {so_far} of the month)</numerusform>
+      </translation>
     </message>
     <message>
       <source>{start}至{end}，逾期{overdue}户</source>
@@ -2623,6 +2670,45 @@ Tasks and notices from the command centre appear here after a sync.</translation
     <message>
       <source>今天还没有巡查</source>
       <translation>Not patrolled yet today</translation>
+    </message>
+  </context>
+  <context>
+    <name>TouchPhotoPicker</name>
+    <message>
+      <source>图片文件夹</source>
+      <translation>Pictures folder</translation>
+    </message>
+    <message>
+      <source>U盘/存储卡：{name}</source>
+      <translation>USB drive/card: {name}</translation>
+    </message>
+    <message>
+      <source>选择照片</source>
+      <translation>Choose a photo</translation>
+    </message>
+    <message>
+      <source>点一下要用的照片</source>
+      <translation>Tap the photo to use</translation>
+    </message>
+    <message>
+      <source>上一级</source>
+      <translation>Up one level</translation>
+    </message>
+    <message>
+      <source>刷新</source>
+      <translation>Refresh</translation>
+    </message>
+    <message>
+      <source>取消</source>
+      <translation>Cancel</translation>
+    </message>
+    <message>
+      <source>没有找到图片文件夹或U盘。插入存储卡或U盘后点“刷新”。</source>
+      <translation>No pictures folder or USB drive found. Insert a memory card or USB drive, then tap “Refresh”.</translation>
+    </message>
+    <message>
+      <source>这个文件夹里没有照片。可以点上面的其他位置，或插入存储卡后点“刷新”。</source>
+      <translation>There are no photos in this folder. Tap another place above, or insert a memory card and tap “Refresh”.</translation>
     </message>
   </context>
   <context>
@@ -2696,6 +2782,14 @@ Go outdoors to an open place, away from tall buildings and trees.</translation>
     <message>
       <source>为保护数据，请等待{seconds}秒后再输入。</source>
       <translation>To protect your data, wait {seconds} seconds before trying again.</translation>
+    </message>
+    <message>
+      <source>忘记PIN码时，请打电话给{name}：{phone}。IT会给您一个恢复码，数据不会丢失。</source>
+      <translation>If you forget your PIN, call {name}: {phone}. IT will give you a recovery code; no data is lost.</translation>
+    </message>
+    <message>
+      <source>忘记PIN码时，请联系单位的IT人员，他们会给您一个恢复码，数据不会丢失。</source>
+      <translation>If you forget your PIN, contact your office's IT staff: they will give you a recovery code; no data is lost.</translation>
     </message>
   </context>
   <context>
@@ -2786,6 +2880,14 @@ Go outdoors to an open place, away from tall buildings and trees.</translation>
   </context>
   <context>
     <name>VisitDialog</name>
+    <message>
+      <source>{name}（户主）</source>
+      <translation>{name} (head)</translation>
+    </message>
+    <message>
+      <source>{name}（{relation}）</source>
+      <translation>{name} ({relation})</translation>
+    </message>
     <message>
       <source>记录走访</source>
       <translation>Record a visit</translation>
@@ -2879,6 +2981,14 @@ Go outdoors to an open place, away from tall buildings and trees.</translation>
       <translation>At most {n} photos per visit.</translation>
     </message>
     <message>
+      <source>走访已保存（{name}家），有网络时会自动上传。</source>
+      <translation>Visit saved ({name}'s household); it uploads by itself when there is a network.</translation>
+    </message>
+    <message>
+      <source>更正已保存，原记录标为已更正。</source>
+      <translation>Correction saved; the original record is marked as corrected.</translation>
+    </message>
+    <message>
       <source>还没有保存。要放弃这次填写的内容吗？</source>
       <translation>Not saved yet. Throw away what you have entered?</translation>
     </message>
@@ -2922,6 +3032,10 @@ Go outdoors to an open place, away from tall buildings and trees.</translation>
       <translation>This is a corrected record</translation>
     </message>
     <message>
+      <source>走访人</source>
+      <translation>Visited by</translation>
+    </message>
+    <message>
       <source>见到的人</source>
       <translation>People met</translation>
     </message>
@@ -2940,14 +3054,6 @@ Go outdoors to an open place, away from tall buildings and trees.</translation>
     <message>
       <source>约定完成日期</source>
       <translation>Promised by</translation>
-    </message>
-    <message>
-      <source>照片</source>
-      <translation>Photos</translation>
-    </message>
-    <message>
-      <source>{n}张</source>
-      <translation>{n}</translation>
     </message>
     <message>
       <source>{name}：{value}</source>
@@ -2984,9 +3090,12 @@ Go outdoors to an open place, away from tall buildings and trees.</translation>
       <source>走了{km}公里，轨迹{points}个点</source>
       <translation>{km} km walked, {points} track points</translation>
     </message>
-    <message>
-      <source>；检查{done}/{total}项，发现问题{problems}项</source>
-      <translation>; {done}/{total} items checked, {problems} problems found</translation>
+    <message numerus="yes">
+      <source>；检查{done}/{total}项，发现问题%n项</source>
+      <translation>
+        <numerusform>; {done}/{total} items checked, %n problem found</numerusform>
+        <numerusform>; {done}/{total} items checked, %n problems found</numerusform>
+      </translation>
     </message>
     <message>
       <source>发现问题 {code}{note}</source>
@@ -3113,6 +3222,13 @@ Go outdoors to an open place, away from tall buildings and trees.</translation>
     <message>
       <source>照片还在处理，请稍等一下再提交。</source>
       <translation>The photo is still being processed; please wait a moment, then send.</translation>
+    </message>
+  </context>
+  <context>
+    <name>basic</name>
+    <message>
+      <source>清除</source>
+      <translation>Clear</translation>
     </message>
   </context>
   <context>
@@ -3251,6 +3367,277 @@ Go outdoors to an open place, away from tall buildings and trees.</translation>
     </message>
   </context>
   <context>
+    <name>cliHelp</name>
+    <message>
+      <source>网格化服务管理外勤设备：命令行工具</source>
+      <translation>Grid field client: device tools</translation>
+    </message>
+    <message>
+      <source>审计日志</source>
+      <translation>the audit log</translation>
+    </message>
+    <message>
+      <source>检查哈希链是否完整</source>
+      <translation>check the hash chain</translation>
+    </message>
+    <message>
+      <source>导出为JSON Lines文件</source>
+      <translation>export as JSON lines</translation>
+    </message>
+    <message>
+      <source>要写入的文件</source>
+      <translation>file to write</translation>
+    </message>
+    <message>
+      <source>设备数据目录（默认：本系统的用户数据目录）</source>
+      <translation>device data directory (default: the platform's user data directory)</translation>
+    </message>
+    <message>
+      <source>从标准输入读取PIN码</source>
+      <translation>read the PIN from stdin</translation>
+    </message>
+    <message>
+      <source>输出JSON，供程序读取</source>
+      <translation>machine-readable output</translation>
+    </message>
+    <message>
+      <source>设置本设备（PIN码从标准输入读取）</source>
+      <translation>set up this device (PIN on stdin)</translation>
+    </message>
+    <message>
+      <source>显示设备状态（加 --pin-stdin 时解锁后显示更多）</source>
+      <translation>show the device state (unlocks with --pin-stdin)</translation>
+    </message>
+    <message>
+      <source>修改PIN码：旧PIN码和新PIN码分两行从标准输入读取</source>
+      <translation>old and new PIN as two lines on stdin</translation>
+    </message>
+    <message>
+      <source>忘记PIN码：IT给的恢复码和新PIN码分两行从标准输入读取</source>
+      <translation>forgotten PIN: IT's recovery code and the new PIN as two lines on stdin</translation>
+    </message>
+    <message>
+      <source>本设备上报的事件及其当前状态</source>
+      <translation>this device's events and their current status</translation>
+    </message>
+    <message>
+      <source>辖区的离线地图（瓦片文件）</source>
+      <translation>the offline map (tile archive) of the district</translation>
+    </message>
+    <message>
+      <source>安装MBTiles或PMTiles地图文件</source>
+      <translation>install an MBTiles or PMTiles file</translation>
+    </message>
+    <message>
+      <source>.mbtiles或.pmtiles文件</source>
+      <translation>the .mbtiles or .pmtiles file</translation>
+    </message>
+    <message>
+      <source>显示已安装的地图</source>
+      <translation>which map is installed</translation>
+    </message>
+    <message>
+      <source>卸载地图</source>
+      <translation>uninstall the map</translation>
+    </message>
+    <message>
+      <source>巡查检查清单</source>
+      <translation>the patrol checklist</translation>
+    </message>
+    <message>
+      <source>显示当前使用的检查清单（已安装的版本需要 --pin-stdin）</source>
+      <translation>print the checklist in force (installed versions need --pin-stdin)</translation>
+    </message>
+    <message>
+      <source>安装签名的检查清单（FILE和FILE.sig）</source>
+      <translation>install a signed checklist file (FILE and FILE.sig)</translation>
+    </message>
+    <message>
+      <source>检查清单定义（JSON）</source>
+      <translation>checklist definition (JSON)</translation>
+    </message>
+    <message>
+      <source>单独的签名文件（默认：FILE.sig）</source>
+      <translation>detached signature (default: FILE.sig)</translation>
+    </message>
+    <message>
+      <source>GPS轨迹</source>
+      <translation>GPS tracks</translation>
+    </message>
+    <message>
+      <source>把GPS记录仪的NMEA或GPX记录导入为轨迹</source>
+      <translation>import an NMEA or GPX log from a GPS logger as a track</translation>
+    </message>
+    <message>
+      <source>NMEA记录或GPX文件</source>
+      <translation>NMEA log or GPX file</translation>
+    </message>
+    <message>
+      <source>把轨迹附到这次巡查</source>
+      <translation>attach the track to this patrol</translation>
+    </message>
+    <message>
+      <source>轨迹所属网格编号（默认：巡查的网格）</source>
+      <translation>grid id of the track (default: the patrol's)</translation>
+    </message>
+    <message>
+      <source>默认：自动识别</source>
+      <translation>default: detected</translation>
+    </message>
+    <message>
+      <source>轨迹简化容差，单位米（默认3）</source>
+      <translation>simplification tolerance in metres (default 3)</translation>
+    </message>
+    <message>
+      <source>取证照片</source>
+      <translation>evidence photos</translation>
+    </message>
+    <message>
+      <source>通过照片处理流程导入图片文件</source>
+      <translation>import image files through the pipeline</translation>
+    </message>
+    <message>
+      <source>图片文件（JPEG、PNG、HEIF）或包含它们的文件夹</source>
+      <translation>image files (JPEG, PNG, HEIF) or folders of them</translation>
+    </message>
+    <message>
+      <source>纬度（WGS-84，度）</source>
+      <translation>latitude, WGS-84 degrees</translation>
+    </message>
+    <message>
+      <source>经度（WGS-84，度）</source>
+      <translation>longitude, WGS-84 degrees</translation>
+    </message>
+    <message>
+      <source>水印中显示的网格名称</source>
+      <translation>grid name shown in the watermark</translation>
+    </message>
+    <message>
+      <source>照片所属网格编号（用于同步）</source>
+      <translation>grid id the photo belongs to (for sync)</translation>
+    </message>
+    <message>
+      <source>水印中显示的网格员姓名</source>
+      <translation>worker name shown in the watermark</translation>
+    </message>
+    <message>
+      <source>水印中显示的地点名称</source>
+      <translation>place name shown in the watermark</translation>
+    </message>
+    <message>
+      <source>即使以前导入过，也再导入一次</source>
+      <translation>import a file again even if it was imported before</translation>
+    </message>
+    <message>
+      <source>把照片解密后写成JPEG文件</source>
+      <translation>write a photo's JPEG decrypted</translation>
+    </message>
+    <message>
+      <source>要写入的文件（或文件夹）</source>
+      <translation>file (or folder) to write</translation>
+    </message>
+    <message>
+      <source>网格员的任务完成情况（PIN码从标准输入读取）</source>
+      <translation>the worker's quota status (PIN on stdin)</translation>
+    </message>
+    <message>
+      <source>最多列出多少户逾期或到期的住户（默认20）</source>
+      <translation>how many overdue or due households to list (default 20)</translation>
+    </message>
+    <message>
+      <source>本月每位网格员的督导数据（PIN码从标准输入读取）</source>
+      <translation>the month's review figures per worker (PIN on stdin)</translation>
+    </message>
+    <message>
+      <source>月份（默认：本月）</source>
+      <translation>the month (default: this month)</translation>
+    </message>
+    <message>
+      <source>只看这个网格（默认：全部）</source>
+      <translation>only this grid (default: all)</translation>
+    </message>
+    <message>
+      <source>按姓名、拼音、首字母、地址或号码尾号查找住户</source>
+      <translation>find households by name, pinyin, initials, address or number tail</translation>
+    </message>
+    <message>
+      <source>要查找的内容（留空：全部住户）</source>
+      <translation>what to look for (empty: all households)</translation>
+    </message>
+    <message>
+      <source>只查有这个标签的住户</source>
+      <translation>only households with this tag</translation>
+    </message>
+    <message>
+      <source>只查需要走访的住户</source>
+      <translation>only households due for a visit</translation>
+    </message>
+    <message>
+      <source>最多显示多少户（默认50）</source>
+      <translation>at most this many (default 50)</translation>
+    </message>
+    <message>
+      <source>跳过前面多少户</source>
+      <translation>skip this many first</translation>
+    </message>
+    <message>
+      <source>任务收件箱（未读的在前）</source>
+      <translation>the task inbox (unread first)</translation>
+    </message>
+    <message>
+      <source>确认收到任务</source>
+      <translation>acknowledge a task (确认收到)</translation>
+    </message>
+    <message>
+      <source>任务编号</source>
+      <translation>task id</translation>
+    </message>
+    <message>
+      <source>回复任务（文字，可附照片和事件）</source>
+      <translation>answer a task with text (and photos, an event)</translation>
+    </message>
+    <message>
+      <source>回复内容</source>
+      <translation>the answer</translation>
+    </message>
+    <message>
+      <source>已保存照片的编号（可重复）</source>
+      <translation>id of a stored photo (repeatable)</translation>
+    </message>
+    <message>
+      <source>为这个任务上报的事件编号</source>
+      <translation>id of an event reported for this task</translation>
+    </message>
+    <message>
+      <source>指挥中心服务器地址</source>
+      <translation>central server URL</translation>
+    </message>
+    <message>
+      <source>一次性登记码</source>
+      <translation>one-time enrollment code</translation>
+    </message>
+    <message>
+      <source>给管理员看的设备名称</source>
+      <translation>name shown to the administrator</translation>
+    </message>
+    <message>
+      <source>随机种子（输出可重复）</source>
+      <translation>repeatable output</translation>
+    </message>
+    <message>
+      <source>把本设备登记到指挥中心</source>
+      <translation>enroll this device with a central server</translation>
+    </message>
+    <message>
+      <source>与指挥中心完整同步一次</source>
+      <translation>one full sync with the central server</translation>
+    </message>
+    <message>
+      <source>生成模拟的外勤数据（培训数据）</source>
+      <translation>synthetic field work (training data)</translation>
+    </message>
+  </context>
+  <context>
     <name>errors</name>
     <message>
       <source>发生了未知错误。</source>
@@ -3323,6 +3710,10 @@ Go outdoors to an open place, away from tall buildings and trees.</translation>
     <message>
       <source>数据库无法打开：密钥不正确或文件已损坏。</source>
       <translation>The database cannot be opened: the key is wrong or the file is damaged.</translation>
+    </message>
+    <message>
+      <source>设备的存储空间已满，现在无法打开或保存数据。数据都还在，这也不是PIN码错误（没有计入错误次数）。设备还剩{free}，至少需要再腾出{needed}：请删除不需要的文件（如下载的视频），或请IT清理已上传到中心的照片（本机照片共占{photos}）。</source>
+      <translation>The device's storage is full, so data cannot be opened or saved now. All data is still there, and this is not a wrong PIN (no try was counted). {free} is left; free at least {needed}: delete files you do not need (such as downloaded videos), or ask IT to clear photos already uploaded to the centre (photos on this device take {photos}).</translation>
     </message>
     <message>
       <source>数据库版本（{found}）比本程序支持的版本（{supported}）新，请升级程序。</source>
@@ -3843,10 +4234,6 @@ Go outdoors to an open place, away from tall buildings and trees.</translation>
       <translation>Processing the photo…</translation>
     </message>
     <message>
-      <source>点一下可去掉这张照片</source>
-      <translation>Tap to remove this photo</translation>
-    </message>
-    <message>
       <source>本设备没有可用的摄像头。请点“选择图片”，从相册或存储卡里选一张照片。</source>
       <translation>This device has no camera available. Tap "Choose picture" to pick a photo from the gallery or a memory card.</translation>
     </message>
@@ -3908,6 +4295,10 @@ Go outdoors to an open place, away from tall buildings and trees.</translation>
     <message>
       <source>（待上传）</source>
       <translation> (waiting to upload)</translation>
+    </message>
+    <message>
+      <source>（培训数据）</source>
+      <translation> (training data)</translation>
     </message>
     <message>
       <source>一般</source>
@@ -4173,17 +4564,6 @@ Go outdoors to an open place, away from tall buildings and trees.</translation>
     <message>
       <source>北纬{lat}°，东经{lon}°</source>
       <translation>{lat}° N, {lon}° E</translation>
-    </message>
-  </context>
-  <context>
-    <name>photoCapture</name>
-    <message>
-      <source>选择照片</source>
-      <translation>Choose a photo</translation>
-    </message>
-    <message>
-      <source>图片</source>
-      <translation>Pictures</translation>
     </message>
   </context>
   <context>
@@ -4748,6 +5128,14 @@ Go outdoors to an open place, away from tall buildings and trees.</translation>
     <message>
       <source>其他</source>
       <translation>Other</translation>
+    </message>
+    <message>
+      <source>本机记录</source>
+      <translation>recorded on this device</translation>
+    </message>
+    <message>
+      <source>未记录走访人</source>
+      <translation>visitor not recorded</translation>
     </message>
   </context>
 </TS>

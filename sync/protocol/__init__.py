@@ -437,7 +437,7 @@ headers did not arrive within the server's read timeout (20 s by default) of its
 first byte, or its body came slower than about 8 KiB/s after that.
 """
 
-from typing import Any, Literal, TypedDict  # noqa: E402
+from typing import Any, Literal, NotRequired, TypedDict  # noqa: E402
 
 # Special groups (7类特殊群体, domain.md): sensitive personal information shown only to
 # roles that may reveal it; the device and the centre's supervisor masking share them.
@@ -644,12 +644,18 @@ class Change(TypedDict):
     data: dict[str, Any]
 
 
+class GridName(TypedDict):
+    id: int
+    name: str
+
+
 class PullResponse(TypedDict):
     changes: list[Change]
     next_after: int
     has_more: bool
     server_time: str
     unix_time: float
+    grids: NotRequired[list[GridName]]  # the device's grids by name; older centres: none
 
 
 def canonical_json(value: Any) -> str:

@@ -290,3 +290,39 @@ def test_seeded_history_patrols_are_gathered_for_review(fresh_db: str) -> None:
     finally:
         engine.dispose()
     assert out["patrols"] > 0 and reports and gathered == reports
+
+
+def test_seeded_visit_history_reads_like_real_work(fresh_db: str) -> None:
+    """The demo's visits: each by a named worker of the grid, in working hours (China
+    Standard Time; only the planted late entry at 22:30 for the review's night check),
+    and a household's notes never contradict each other (one situation, then what was
+    done this time)."""
+    from datetime import datetime, timedelta, timezone
+
+    from central.seed import VISIT_PROFILES
+
+    out = central_json(fresh_db, "seed-demo", "--grids", "2", "--households-per-grid", "20",
+                       "--visit-months", "6")
+    people = {p["id"]: p["name"] for p in out["people"]}
+    workers = {g["id"]: {people[w] for w in g["workers"]} for g in out["grids"]}
+    cst = timezone(timedelta(hours=8))
+    engine = db.make_engine(fresh_db)
+    try:
+        with engine.connect() as conn:
+            payloads = [r[0] for r in conn.execute(select(db.records.c.payload).where(
+                db.records.c.kind == "visit.create"))]
+    finally:
+        engine.dispose()
+    assert len(payloads) > 50
+    profiles: dict[str, set[str]] = {}
+    for p in payloads:
+        assert p["worker"] in workers[int(p["grid_id"])], p
+        hour = datetime.fromtimestamp(p["visited_at"], cst).hour
+        if p["situation"].startswith("晚上补记"):
+            assert hour == 22
+            continue
+        assert 8 <= hour < 18, (hour, p["situation"])
+        found = [v for v in VISIT_PROFILES if p["situation"].startswith(v)]
+        if found:
+            profiles.setdefault(p["household_id"], set()).add(found[0])
+    assert profiles and all(len(v) == 1 for v in profiles.values())

@@ -62,6 +62,40 @@ def test_default_rules_and_categories_are_valid() -> None:
         settings.validate("checklist", {})
 
 
+def test_quick_phrases_are_validated() -> None:
+    assert settings.validate("quick_phrases", {"event": [" 路灯  损坏 ", "井盖缺失"]}) == {
+        "event": ["路灯 损坏", "井盖缺失"]}
+    both = {"visit": [{"zh": "按时服药", "en": "Takes medicine on time"}, "无特殊需求"]}
+    assert settings.validate("quick_phrases", both) == both
+    for bad, fragment in [
+        ({}, "at least one"),
+        ({"visit": ["按时服药", "按时服药"]}, "twice"),
+        ({"visit": ["一" * 41]}, "40"),
+        ({"visit": [""]}, "non-empty"),
+        ({"visit": ["好"] * 31}, "30"),
+        ({"patrol": ["正常"]}, "unknown key"),
+        ({"visit": "按时服药"}, "list"),
+        ({"visit": [{"en": "No zh"}]}, "missing zh"),
+        ({"visit": [{"zh": "好", "fr": "bien"}]}, "unknown key"),
+    ]:
+        with pytest.raises(settings.SettingError, match=fragment):
+            settings.validate("quick_phrases", bad)
+
+
+def test_support_contact_is_validated() -> None:
+    good = {"name": " 江北区 信息科 ", "phone": "0574-87654321"}
+    assert settings.validate("support_contact", good) == {
+        "name": "江北区 信息科", "phone": "0574-87654321"}
+    for bad, fragment in [
+        ({"name": "IT"}, "missing phone"),
+        ({"name": "IT", "phone": "call me"}, "phone number"),
+        ({"name": "", "phone": "110"}, "non-empty"),
+        ({"name": "IT", "phone": "110", "email": "x"}, "unknown key"),
+    ]:
+        with pytest.raises(settings.SettingError, match=fragment):
+            settings.validate("support_contact", bad)
+
+
 def test_most_specific_unit_wins_and_each_change_gets_a_new_seq(fresh_db: str) -> None:
     engine = db.make_engine(fresh_db)
     try:

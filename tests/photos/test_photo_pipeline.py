@@ -159,6 +159,25 @@ def test_source_exif_time_and_gps_are_used_when_not_given(session: Session) -> N
     assert photo.lat == pytest.approx(30.5) and photo.lon == pytest.approx(114.25)
 
 
+@pytest.mark.parametrize("fmt", ["JPEG", "PNG"])
+def test_gallery_photo_keeps_when_it_was_taken(session: Session, fmt: str) -> None:
+    """A photo picked from the gallery a week later is stamped with when it was taken
+    (DateTimeOriginal with its zone; DateTimeDigitized when that is all there is)."""
+    exif = Image.Exif()
+    sub = exif.get_ifd(photos.TAG_EXIF_IFD)
+    sub[photos.TAG_DATETIME_ORIGINAL] = "2024:03:02 07:15:00"
+    sub[photos.TAG_OFFSET_TIME_ORIGINAL] = "+08:00"
+    out = io.BytesIO()
+    scene(1000, 750).save(out, fmt, exif=exif.tobytes())
+    photo = photos.add_photo(session, out.getvalue())
+    assert photo.captured_local().isoformat() == "2024-03-02T07:15:00+08:00"
+    assert photo.captured_at != session.clock()
+    digitized = Image.Exif()
+    digitized.get_ifd(photos.TAG_EXIF_IFD)[photos.TAG_DATETIME_DIGITIZED] = "2023:11:30 16:00:05"
+    photo = photos.add_photo(session, jpeg_bytes(scene(1000, 751), exif=digitized))
+    assert photo.captured_local().isoformat() == "2023-11-30T16:00:05+08:00"
+
+
 def test_capture_time_falls_back_to_the_clock(session: Session) -> None:
     photo = photos.add_photo(session, jpeg_bytes(scene(1000, 750)))
     assert photo.captured_at == session.clock()

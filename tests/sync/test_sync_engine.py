@@ -410,6 +410,20 @@ def test_simulated_training_work_syncs(live: LiveServer, make_device: MakeDevice
     assert kinds["patrol.report"] == 2 and kinds["photo.meta"] == 3
     assert kinds["household.create"] == 10
     assert all(p["training"] == 1 for p in payloads)  # the row value: 1 = training
+    with live.engine.connect() as conn:
+        marked = [r[0] for r in conn.execute(select(db.records.c.payload).where(
+            db.records.c.grid_id == grid["id"],
+            db.records.c.kind.in_(("event.report", "photo.meta"))))]
+    assert len(marked) == 7 and all(p["training"] for p in marked)
+    # On the device as at the centre: the events listed (marked), the photos stored.
+    from fieldclient.fieldwork import events
+    from fieldclient.photos.pipeline import list_photos
+
+    mine = events.my_events(dev.session)
+    assert len(mine) == 4 and all(e.training for e in mine)
+    assert all(e.status == "reported" for e in mine)  # the centre's status, after the sync
+    stored = list_photos(dev.session)
+    assert len(stored) == 3 and all(p.training for p in stored)
 
 
 def test_schedule_backs_off_and_resets() -> None:

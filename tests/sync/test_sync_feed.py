@@ -211,3 +211,32 @@ def test_settings_reach_devices_most_specific_wins(
     shown = json.loads(central(server.db_url, "config", "show", "--json").stdout)
     assert [(s["key"], s["org_unit_id"]) for s in shown] == [
         ("event_categories", None), ("quota_rules", None), ("quota_rules", int(own_village))]
+
+
+def test_quick_phrases_and_support_contact_reach_the_device(
+    own_live: LiveServer, make_device: MakeDevice, tmp_path: Path
+) -> None:
+    """``central config set quick_phrases``: the device's visit form offers the
+    centre's phrases; a kind the centre left out keeps the product's defaults; a bad
+    file changes nothing."""
+    from fieldclient.fieldwork import phrases
+
+    server = own_live
+    grid = new_grid(server.engine)
+    dev = make_device(server, grid["workers"][0], "phrases")
+    assert dev.engine.run_once().ok  # what other tests set on this centre
+    assert phrases.quick_phrases(dev.session.db, "visit") == list(phrases.defaults()["visit"])
+    value = {"visit": ["老人独居，已安装烟感", " 子女每周 回来 "]}
+    assert config_set(server, tmp_path, "quick_phrases", value).returncode == 0
+    assert dev.engine.run_once().pulled == {"config": 1}
+    assert phrases.quick_phrases(dev.session.db, "visit") == [
+        "老人独居，已安装烟感", "子女每周 回来"]
+    assert phrases.quick_phrases(dev.session.db, "event") == list(phrases.defaults()["event"])
+    bad = config_set(server, tmp_path, "quick_phrases", {"visit": ["一" * 41]})
+    assert bad.returncode == 1 and "40" in bad.stderr and "nothing" in bad.stderr
+    assert dev.engine.run_once().pulled == {}
+    # whom to call for a forgotten PIN, the same way
+    contact = {"name": "江北区网格中心信息科", "phone": "0574-87654321"}
+    assert config_set(server, tmp_path, "support_contact", contact).returncode == 0
+    assert dev.engine.run_once().pulled == {"config": 1}
+    assert serverconfig.support_contact(dev.session.db) == (contact["name"], contact["phone"])

@@ -129,7 +129,7 @@ def test_enroll_in_the_gui_then_sync_now(
     assert page.server_edit.text() == live.base  # "http://" added
     wait_sync(qtbot, controller)  # enrolling starts the first sync by itself
     assert page.status_box.isVisible() and not page.enroll_box.isVisible()
-    assert "网格员0" in page.who.text() and str(grid["id"]) in page.who.text()
+    assert "网格员0" in page.who.text() and "负责网格：测试网格" in page.who.text()  # by name
 
     # a household made on the device waits, then goes with "Sync now"
     session = controller.session

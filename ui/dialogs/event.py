@@ -25,7 +25,8 @@ from PySide6.QtWidgets import (
 from fieldclient.errors import FieldClientError
 from fieldclient.fieldwork import events
 from ui.errors import error_text
-from ui.widgets.basic import Retranslatable, button, label, scroll_area
+from ui.patrol_common import grid_label
+from ui.widgets.basic import Retranslatable, button, clear_button, label, scroll_area
 from ui.widgets.event import (
     ChoiceRow,
     PhotoPicker,
@@ -33,6 +34,7 @@ from ui.widgets.event import (
     category_text,
     urgency_text,
 )
+from ui.widgets.phrases import PhraseButtons
 
 if TYPE_CHECKING:
     from fieldclient.storage.session import Session
@@ -47,6 +49,7 @@ class _EventDialog(Retranslatable, QDialog):
         super().__init__(owner)
         self.setObjectName(name)
         self.controller = controller
+        self.error_kind = ""
         self.setWindowModality(Qt.WindowModality.WindowModal)
         self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         self.body = QWidget()
@@ -102,9 +105,15 @@ class _EventDialog(Retranslatable, QDialog):
     def session(self) -> Session | None:
         return self.controller.session
 
-    def show_error(self, text: str) -> None:
+    def show_error(self, text: str, kind: str = "") -> None:
+        self.error_kind = kind if text else ""
         self.error.setText(text)
         self.error.setVisible(bool(text))
+
+    def text_filled(self, box: QPlainTextEdit) -> None:
+        """A "please write ..." error goes as soon as something is written."""
+        if self.error_kind == "text" and box.toPlainText().strip():
+            self.show_error("")
 
     def submit(self) -> None:
         session = self.session()
@@ -117,7 +126,9 @@ class _EventDialog(Retranslatable, QDialog):
         try:
             self.send(session)
         except FieldClientError as exc:
-            self.show_error(error_text(exc))
+            missing = isinstance(exc, events.EventDescriptionMissing | events.SupplementTextMissing
+                                 | events.VerifyReasonMissing)
+            self.show_error(error_text(exc), "text" if missing else "")
             return
         self.accept()
 
@@ -171,7 +182,17 @@ class ReportEventDialog(_EventDialog):
         self.form.addWidget(self.category_grid)
         self.description_name = self.heading()
         self.description = self.text_box("eventDescription")
+        self.description.textChanged.connect(lambda: self.text_filled(self.description))
         self.form.addWidget(self.description)
+        self.phrases = PhraseButtons(self._add_phrase, (3, 2, 1), "eventPhrases")
+        session = controller.session
+        if session is not None:
+            from fieldclient.fieldwork import phrases
+            from ui import i18n
+
+            english = not i18n.current_language().startswith("zh")
+            self.phrases.set_phrases(phrases.quick_phrases(session.db, "event", english))
+        self.form.addWidget(self.phrases)
         self.urgency_name = self.heading()
         self.urgency = ChoiceRow((3,))
         for key in events.URGENCIES:
@@ -181,7 +202,7 @@ class ReportEventDialog(_EventDialog):
         self.grid_name = self.heading()
         self.grid_choice = ChoiceRow((4, 2))
         for grid in self.grids:
-            self.grid_choice.add_choice(grid, grid)
+            self.grid_choice.add_choice(grid, grid_label(grid))
         if self.grids:
             self.grid_choice.choose(self.grids[0])
         self.form.addWidget(self.grid_choice)
@@ -196,8 +217,10 @@ class ReportEventDialog(_EventDialog):
         self.address = QLineEdit(self.household_address)
         self.address.setObjectName("eventAddress")
         self.address.setMaxLength(events.MAX_ADDRESS)
-        self.address.setClearButtonEnabled(True)
-        self.form.addWidget(self.address)
+        address_row = QHBoxLayout()
+        address_row.addWidget(self.address, 1)
+        address_row.addWidget(clear_button(self.address, "eventAddressClear"))
+        self.form.addLayout(address_row)
         self.photos_name = self.heading()
         self.photos.position = self.position.current
         self.photos.grid_id = self.chosen_grid
@@ -206,6 +229,12 @@ class ReportEventDialog(_EventDialog):
         self.retranslate()
         self.fit()
         self.position.start()
+
+    def _add_phrase(self, phrase: str) -> None:
+        from fieldclient.fieldwork.phrases import append_phrase
+
+        self.description.setPlainText(append_phrase(self.description.toPlainText(), phrase))
+        self.description.moveCursor(self.description.textCursor().MoveOperation.End)
 
     def chosen_grid(self) -> str | None:
         if self.household_grid is not None:
@@ -270,6 +299,7 @@ class SupplementDialog(_EventDialog):
         self.form.addWidget(self.reason)
         self.text_name = self.heading()
         self.text = self.text_box("supplementText")
+        self.text.textChanged.connect(lambda: self.text_filled(self.text))
         self.form.addWidget(self.text)
         self.photos_name = self.heading()
         self.form.addWidget(self.photos)
@@ -320,6 +350,7 @@ class VerifyDialog(_EventDialog):
         self.form.addWidget(self.outcome)
         self.text_name = self.heading()
         self.text = self.text_box("verifyText")
+        self.text.textChanged.connect(lambda: self.text_filled(self.text))
         self.form.addWidget(self.text)
         self.photos_name = self.heading()
         self.position = PositionWatcher(controller, self)

@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
 )
 
 from fieldclient.fieldwork import households
+from ui.patrol_common import grid_label
 from ui.widgets.basic import Retranslatable, button, label
 from ui.widgets.household_list import category_text
 
@@ -205,7 +206,7 @@ class HouseholdDialog(_FormDialog):
             btn.setText(category_text(value))
         if self.grid is not None:
             for value, btn in self.grid.buttons.items():
-                btn.setText(self.tr("网格 {grid}").format(grid=value))
+                btn.setText(grid_label(value))
         if not adding:
             keep = self.tr("不修改请留空（现为 {value}）")
             self.phone.setPlaceholderText(keep.format(value=self.current.get("phone") or "—"))

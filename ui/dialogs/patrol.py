@@ -134,7 +134,9 @@ class EventDialog(_Dialog):
         self.form.addRow(self.description_name, self.description)
         self.values["item"].setText(item_name)
         self.values["category"].setText(category_text(draft.category))
-        self.values["grid"].setText(draft.grid_id)
+        from ui.patrol_common import grid_label
+
+        self.values["grid"].setText(grid_label(draft.grid_id))
         self.values["place"].setText(position_text(draft.lat, draft.lon))
         self.layout_.addWidget(self.heading)
         self.layout_.addLayout(self.form)

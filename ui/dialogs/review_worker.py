@@ -446,8 +446,8 @@ class WorkerDialog(_Drill):
         facts = self.tr("走了{km}公里，轨迹{points}个点").format(
             km=f"{p.distance_m / 1000:.1f}", points=p.points)
         if p.items_total:
-            facts += self.tr("；检查{done}/{total}项，发现问题{problems}项").format(
-                done=p.items_done or 0, total=p.items_total, problems=p.problems or 0)
+            facts += self.tr("；检查{done}/{total}项，发现问题%n项", "", p.problems or 0).format(
+                done=p.items_done or 0, total=p.items_total)
         self.text_line(box, facts)
         problems = [r for r in p.results if r.get("result") == "problem"]
         for item in problems[:5]:

@@ -38,12 +38,21 @@ from fieldclient.errors import FieldClientError
 from fieldclient.fieldwork import reviews, visits
 from fieldclient.geo.geometry import Fix
 from ui.dialogs.patrol import ConfirmDialog
+from ui.dialogs.photo import PhotoStrip, stored_photo
 from ui.dialogs.review import review_lines
 from ui.errors import error_text
 from ui.platform.camera import ImagePicker, camera_available, pick_image_file
 from ui.tasks import run_task
-from ui.widgets.basic import Retranslatable, button, label, photo_thumbnail, scroll_area
-from ui.widgets.patrol import THUMB_HEIGHT, ButtonGrid
+from ui.widgets.basic import (
+    Retranslatable,
+    button,
+    keep_together,
+    label,
+    photo_thumbnail,
+    scroll_area,
+)
+from ui.widgets.patrol import ButtonGrid
+from ui.widgets.phrases import PhraseButtons
 
 if TYPE_CHECKING:
     from fieldclient.photos.pipeline import Prepared
@@ -63,6 +72,15 @@ def when_text(visit: visits.Visit) -> str:
     moment = QDateTime.fromSecsSinceEpoch(int(visit.visited_at)).toOffsetFromUtc(
         visit.tz_offset_minutes * 60)
     return moment.toString("yyyy-MM-dd HH:mm")
+
+
+def visitor_text(visit: visits.Visit) -> str:
+    """Who made the visit: the worker's name, else which device recorded it."""
+    if visit.worker:
+        return visit.worker
+    if visit.origin == "local":
+        return QCoreApplication.translate("visits", "本机记录")
+    return QCoreApplication.translate("visits", "未记录走访人")
 
 
 def _text_box(name: str) -> QTextEdit:
@@ -102,6 +120,7 @@ class VisitDialog(Retranslatable, QDialog):
         self.busy_photos = 0
         self.confirm: ConfirmDialog | None = None
         self.discarding = False
+        self.error_kind = ""
         # Seams for tests and devices without a camera.
         self.image_picker: ImagePicker = pick_image_file
         self.camera_check: Callable[[], bool] = camera_available
@@ -127,7 +146,10 @@ class VisitDialog(Retranslatable, QDialog):
         self.people = QLineEdit()
         self.people.setObjectName("visitPeople")
         self.people.setMaxLength(visits.MAX_PEOPLE)
+        self.people_buttons = PhraseButtons(self._add_person, (4, 3, 2), "visitPeopleButtons")
         self.situation = _text_box("visitSituation")
+        self.situation.textChanged.connect(self._situation_changed)
+        self.situation_phrases = PhraseButtons(self._add_phrase, (3, 2, 1), "visitPhrases")
         self.needs = _text_box("visitNeeds")
         self.follow_up = QLineEdit()
         self.follow_up.setObjectName("visitFollowUp")
@@ -138,16 +160,18 @@ class VisitDialog(Retranslatable, QDialog):
         self.due_date.setObjectName("visitDueDate")
         self.due_date.setCalendarPopup(True)
         self.due_date.setDisplayFormat("yyyy-MM-dd")
-        self.due_date.setMinimumHeight(48)
+        # A week from today (not Qt's 2000-01-01): the usual promise, one tap to change.
+        today = QDate.currentDate()
+        self.due_date.setMinimumDate(today)
+        self.due_date.setDate(today.addDays(7))
         self.due_date.setEnabled(False)
         self.due_check.toggled.connect(self.due_date.setEnabled)
         due_row = QHBoxLayout()
         due_row.addWidget(self.due_check)
         due_row.addWidget(self.due_date)
         due_row.addStretch(1)
-        self.thumb_row = QHBoxLayout()
-        self.thumb_row.setSpacing(8)
-        self.thumbs: list[QLabel] = []
+        self.strip = PhotoStrip(removable=True)
+        self.strip.remove_requested.connect(self._remove_photo)
         self.photo_busy = label("muted", wrap=False)
         self.photo_busy.setVisible(False)
         self.camera_button = button("", "visitCamera")
@@ -155,7 +179,7 @@ class VisitDialog(Retranslatable, QDialog):
         self.pick_button = button("", "visitPick")
         self.pick_button.clicked.connect(self.pick_photo)
         photo_row = QHBoxLayout()
-        photo_row.addLayout(self.thumb_row)
+        photo_row.addWidget(self.strip)
         photo_row.addWidget(self.photo_busy)
         photo_row.addStretch(1)
         photo_row.addWidget(self.camera_button)
@@ -175,6 +199,10 @@ class VisitDialog(Retranslatable, QDialog):
                             ("follow_up", self.follow_up)):
             form.addWidget(self.names[key])
             form.addWidget(widget)
+            if key == "people":
+                form.addWidget(self.people_buttons)
+            elif key == "situation":
+                form.addWidget(self.situation_phrases)
         form.addLayout(due_row)
         form.addWidget(self.names["photos"])
         form.addLayout(photo_row)
@@ -198,6 +226,7 @@ class VisitDialog(Retranslatable, QDialog):
         layout.addWidget(self.error)
         layout.addLayout(buttons)
         self.household = self._household()
+        self._fill_helpers()
         if corrects is not None:
             self._prefill(corrects)
         self.retranslate()
@@ -214,6 +243,49 @@ class VisitDialog(Retranslatable, QDialog):
             "SELECT head_name, address FROM households WHERE id = ?", (self.household_id,)
         ).fetchone() if session is not None else None
         return (str(row[0]), str(row[1])) if row is not None else ("", "")
+
+    def _fill_helpers(self) -> None:
+        """The household's people and the quick phrases in force, one tap each."""
+        session = self._session()
+        if session is None:
+            return
+        from fieldclient.fieldwork import households, phrases
+
+        people: list[tuple[str, str]] = []
+        head = self.household[0]
+        if head:
+            people.append((head, self.tr("{name}（户主）").format(name=head)))
+        for member in households.list_members(session, self.household_id):
+            name = str(member["name"] or "").strip()
+            if name and name != head and all(name != p for p, _ in people):
+                relation = str(member["relation"] or "").strip()
+                people.append((name, self.tr("{name}（{relation}）").format(
+                    name=keep_together(name), relation=keep_together(relation))
+                    if relation else keep_together(name)))
+        self.people_buttons.set_phrases([p for p, _ in people], [t for _, t in people])
+        from ui import i18n
+
+        english = not i18n.current_language().startswith("zh")
+        self.situation_phrases.set_phrases(phrases.quick_phrases(session.db, "visit", english))
+
+    def _add_person(self, name: str) -> None:
+        current = [p for p in self.people.text().replace("，", "、").split("、") if p.strip()]
+        if name not in current:
+            self.people.setText("、".join([*current, name])[: visits.MAX_PEOPLE])
+
+    def _add_phrase(self, phrase: str) -> None:
+        from fieldclient.fieldwork.phrases import append_phrase
+
+        text = append_phrase(self.situation.toPlainText(), phrase)
+        self.situation.setPlainText(text)
+        cursor = self.situation.textCursor()
+        cursor.movePosition(cursor.MoveOperation.End)
+        self.situation.setTextCursor(cursor)
+
+    def _situation_changed(self) -> None:
+        """The "please write the situation" error goes once there is something written."""
+        if self.error_kind == "situation" and self.situation.toPlainText().strip():
+            self.show_error("")
 
     def _current_fix(self) -> Fix | None:
         """The patrol tracker's last fix, when recent (there is no GPS otherwise)."""
@@ -319,6 +391,7 @@ class VisitDialog(Retranslatable, QDialog):
             self.show_error(self.tr("一次走访最多{n}张照片。").format(n=visits.MAX_PHOTOS))
             return
         from fieldclient.photos.pipeline import prepare_photo
+        from ui.patrol_common import watermark_grid
 
         device_id, now, fix = session.device_id, session.clock(), self.position
         grid = session.db.execute(
@@ -330,7 +403,7 @@ class VisitDialog(Retranslatable, QDialog):
             data, name = load()
             return prepare_photo(device_id, data, now, name=name, place=place,
                                  lat=fix.lat if fix else None, lon=fix.lon if fix else None,
-                                 grid_id=grid_id, grid_name=grid_id)
+                                 grid_id=grid_id, grid_name=watermark_grid(grid_id))
 
         self._set_busy(+1)
         run_task(work, self._photo_ready, self._photo_failed)
@@ -365,29 +438,34 @@ class VisitDialog(Retranslatable, QDialog):
 
             show_error(exc)
 
+    @property
+    def thumbs(self) -> list[QPushButton]:
+        return self.strip.thumbs
+
     def _show_photos(self) -> None:
+        """Thumbnails; a tap shows the photo at full size with 删除 (asks first)."""
         session = self._session()
-        while self.thumbs:
-            thumb = self.thumbs.pop()
-            self.thumb_row.removeWidget(thumb)
-            thumb.deleteLater()
+        pixmaps = []
         for photo_id in self.photo_ids:
             pixmap = self.pixmaps.get(photo_id)
             if pixmap is None and session is not None:
                 pixmap = self.pixmaps[photo_id] = photo_thumbnail(session, photo_id)
-            thumb = QLabel()
-            thumb.setObjectName("thumbnail")
-            if pixmap is not None and not pixmap.isNull():
-                thumb.setPixmap(pixmap.scaledToHeight(
-                    THUMB_HEIGHT, Qt.TransformationMode.SmoothTransformation))
-            self.thumb_row.addWidget(thumb)
-            self.thumbs.append(thumb)
+            pixmaps.append(pixmap if pixmap is not None else QPixmap())
+        self.strip.set_photos(pixmaps, [
+            lambda p=photo_id: stored_photo(self._session(), p) for photo_id in self.photo_ids])
         full = len(self.photo_ids) >= visits.MAX_PHOTOS
         self.camera_button.setEnabled(not full)
         self.pick_button.setEnabled(not full)
 
+    def _remove_photo(self, index: int) -> None:
+        """The photo leaves this visit (it stays in the device's photo store)."""
+        if 0 <= index < len(self.photo_ids):
+            self.photo_ids.pop(index)
+            self._show_photos()
+
     # -- saving and closing ----------------------------------------------------------
-    def show_error(self, text: str) -> None:
+    def show_error(self, text: str, kind: str = "") -> None:
+        self.error_kind = kind if text else ""
         self.error.setText(text)
         self.error.setVisible(bool(text))
 
@@ -409,10 +487,16 @@ class VisitDialog(Retranslatable, QDialog):
                 follow_up_due=self.follow_up_due(), photos=self.photo_ids,
                 position=self.position, corrects=self.corrects)
         except FieldClientError as exc:
-            self.show_error(error_text(exc))
-            if isinstance(exc, visits.VisitSituationEmpty):
+            empty = isinstance(exc, visits.VisitSituationEmpty)
+            self.show_error(error_text(exc), "situation" if empty else "")
+            if empty:
                 self.situation.setFocus()
             return
+        from ui.widgets.toast import show_toast
+
+        show_toast(self.parentWidget() or self, self.tr(
+            "走访已保存（{name}家），有网络时会自动上传。").format(name=self.household[0])
+            if self.corrects is None else self.tr("更正已保存，原记录标为已更正。"))
         self.accept()
 
     def reject(self) -> None:
@@ -527,18 +611,26 @@ class VisitHistoryDialog(Retranslatable, QDialog):
             note = label("info")
             note.setText(self.tr("这是更正后的记录"))
             box.addWidget(note)
-        lines = [(self.tr("见到的人"), visit.people_met), (self.tr("走访情况"), visit.situation),
+        lines = [(self.tr("走访人"), visitor_text(visit)),
+                 (self.tr("见到的人"), visit.people_met), (self.tr("走访情况"), visit.situation),
                  (self.tr("需求和问题"), visit.needs), (self.tr("答应跟进的事"), visit.follow_up)]
         if visit.follow_up_due is not None:
             lines.append((self.tr("约定完成日期"), visit.follow_up_due.isoformat()))
-        if visit.photos:
-            lines.append((self.tr("照片"), self.tr("{n}张").format(n=len(visit.photos))))
         for name, value in lines:
             if value:
                 text = label("")
                 text.setTextFormat(Qt.TextFormat.PlainText)
                 text.setText(self.tr("{name}：{value}").format(name=name, value=value))
                 box.addWidget(text)
+        if visit.photos:
+            session = self.controller.session
+            strip = PhotoStrip()
+            strip.setObjectName(f"visitPhotos_{visit.id}")
+            strip.set_photos(
+                [photo_thumbnail(session, p) if session is not None else QPixmap()
+                 for p in visit.photos],
+                [lambda p=p: stored_photo(self.controller.session, p) for p in visit.photos])
+            box.addWidget(strip, 0, Qt.AlignmentFlag.AlignLeft)
         verdicts = self.verdicts.get(visit.id, [])
         for line in review_lines(verdicts):  # every verdict, never edited
             box.addWidget(line)

@@ -42,6 +42,9 @@ from ui.widgets.event import (
 )
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from fieldclient.storage.session import Session
     from ui.controller import AppController
 
 PAGE_SIZE = 50
@@ -88,6 +91,8 @@ class EventCard(QFrame):
         title = category_text(s.category, self.page.categories)
         if s.urgency != "normal":
             title += f" · {urgency_text(s.urgency)}"
+        if s.training:  # fieldclient simulate: marked as the centre marks it
+            title += " · " + self.tr("培训数据")
         self.title.setText(title)
         self.when.setText(local_time(s.reported_at))
         short = s.description if len(s.description) <= 80 else s.description[:80] + "…"
@@ -183,6 +188,10 @@ class EventsPage(Page):
         self.detail_text = label("fact")
         self.detail_text.setTextFormat(Qt.TextFormat.PlainText)
         self.detail_text.setObjectName("eventDetailText")
+        from ui.dialogs.photo import PhotoStrip
+
+        self.detail_photos = PhotoStrip()
+        self.detail_photos.setObjectName("eventDetailPhotos")
         self.detail_facts = label("muted")
         self.detail_facts.setTextFormat(Qt.TextFormat.PlainText)
         self.action_note = label("warning")
@@ -228,6 +237,7 @@ class EventsPage(Page):
         column.addLayout(title_row)
         column.addWidget(self.detail_text)
         column.addWidget(self.detail_facts)
+        column.addWidget(self.detail_photos, 0, Qt.AlignmentFlag.AlignLeft)
         column.addWidget(self.detail_error)
         column.addWidget(self.action_note)
         column.addWidget(self.done_note)
@@ -358,8 +368,6 @@ class EventsPage(Page):
             facts.append(self.reporter_text(summary))
         if summary.address:
             facts.append(self.tr("地址：{address}").format(address=summary.address))
-        if summary.photos:
-            facts.append(self.tr("照片：{n}张").format(n=len(summary.photos)))
         facts.append(self.tr("最近变化：{time}").format(time=local_time(summary.last_change)))
         self.detail_facts.setText("\n".join(facts))
         self.detail_facts.setVisible(True)
@@ -385,8 +393,20 @@ class EventsPage(Page):
         self.side_state.setText(side)
         self.side_state.setVisible(bool(side))
         self.history.set_entries(timeline)
+        self._show_detail_photos(session, timeline)
         self.summary_for_detail = summary
         self._retranslate_detail()
+
+    def _show_detail_photos(self, session: Session,
+                            timeline: Sequence[events.TimelineEntry]) -> None:
+        """The report's and the follow-ups' pictures themselves; a tap: full size."""
+        from ui.dialogs.photo import stored_photo
+
+        ids = list(dict.fromkeys(p for entry in timeline for p in entry.photos))
+        self.detail_photos.set_photos(
+            [stored_photo(session, p, thumbnail=True) for p in ids],
+            [lambda p=p: stored_photo(self.controller.session, p) for p in ids])
+        self.detail_photos.setVisible(bool(ids))
 
     def _retranslate_detail(self) -> None:
         self.back_button.setText(self.tr("返回事件列表"))

@@ -27,7 +27,7 @@ from ui.dialogs.household import HouseholdDialog, MemberDialog
 from ui.dialogs.patrol import ConfirmDialog
 from ui.patrol_common import worker_grids
 from ui.tasks import show_error
-from ui.widgets.basic import Retranslatable, button, label
+from ui.widgets.basic import Retranslatable, button, keep_together, label
 from ui.widgets.household_list import category_text, tag_text
 
 if TYPE_CHECKING:
@@ -37,6 +37,12 @@ if TYPE_CHECKING:
 log = logging.getLogger("gridfield.ui")
 SHOWN_VISITS = 10
 SHOWN_EVENTS = 10
+
+
+def visitor_text(visit: visits.Visit) -> str:
+    from ui.dialogs.visit import visitor_text as text
+
+    return text(visit)
 
 
 def visit_type_text(kind: str) -> str:
@@ -143,6 +149,11 @@ class HouseholdDetail(Retranslatable, QWidget):
         self.members_box = QVBoxLayout()
         self.members_box.setSpacing(8)
         self.visits_heading = label("heading")
+        self.history_button = button("", "visitHistoryButton")
+        self.history_button.clicked.connect(self.open_history)
+        visits_head = QHBoxLayout()
+        visits_head.addWidget(self.visits_heading, 1)
+        visits_head.addWidget(self.history_button)
         self.visits_box = QVBoxLayout()
         self.visits_box.setSpacing(6)
         self.events_heading = label("heading")
@@ -157,7 +168,7 @@ class HouseholdDetail(Retranslatable, QWidget):
         body_layout.addLayout(actions)
         body_layout.addLayout(members_head)
         body_layout.addLayout(self.members_box)
-        body_layout.addWidget(self.visits_heading)
+        body_layout.addLayout(visits_head)
         body_layout.addLayout(self.visits_box)
         body_layout.addWidget(self.events_heading)
         body_layout.addLayout(self.events_box)
@@ -255,7 +266,8 @@ class HouseholdDetail(Retranslatable, QWidget):
             card.setObjectName("itemCard")
             card.setProperty("memberId", member["id"])
             who = _plain("itemName")
-            who.setText(f"{member['name']}  ·  {member['relation'] or ''}")
+            who.setText(f"{keep_together(member['name'])}  ·  "
+                        f"{keep_together(member['relation'] or '')}")
             facts = [residence.get(member["residence"] or "", "")]
             member_id = member["id"]
             id_number = self.revealed.get(f"{member_id}:id_number", member["id_number"])
@@ -307,7 +319,8 @@ class HouseholdDetail(Retranslatable, QWidget):
             when = devicetime.minute_text(visit.visited_at)
             situation = visit.situation if len(visit.situation) <= 60 else (
                 visit.situation[:60] + "…")
-            line.setText(f"{when}  {visit_type_text(visit.visit_type)}  {situation}")
+            line.setText(f"{when}  {visit_type_text(visit.visit_type)}  "
+                         f"{visitor_text(visit)}\n{situation}")
             self.visits_box.addWidget(line)
 
     def _show_events(self) -> None:
@@ -330,6 +343,7 @@ class HouseholdDetail(Retranslatable, QWidget):
         self.members_heading.setText(self.tr("家庭成员（{n}人）").format(
             n=len(self.members)))
         self.visits_heading.setText(self.tr("走访记录"))
+        self.history_button.setText(self.tr("全部走访（查看、更正）"))
         self.events_heading.setText(self.tr("这户的事件"))
 
     def retranslate(self) -> None:
@@ -432,6 +446,18 @@ class HouseholdDetail(Retranslatable, QWidget):
             return
         dialog = VisitDialog(self.controller, self.household_id, self.window())
         dialog.accepted.connect(self.reload)
+        self.dialog = dialog
+        dialog.open()
+
+    def open_history(self) -> None:
+        """Every visit of the household, each with its photos and, for this device's
+        own, 更正 (a wrong visit is corrected there, never edited in place)."""
+        from ui.dialogs.visit import VisitHistoryDialog
+
+        if self.household_id is None:
+            return
+        dialog = VisitHistoryDialog(self.controller, self.household_id, self.window())
+        dialog.finished.connect(lambda _r: self.reload())
         self.dialog = dialog
         dialog.open()
 

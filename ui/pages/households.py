@@ -41,7 +41,7 @@ from ui.pages.base import Page
 from ui.pages.household_detail import HouseholdDetail
 from ui.patrol_common import worker_grids
 from ui.tasks import run_task
-from ui.widgets.basic import button, label
+from ui.widgets.basic import button, clear_button, label
 from ui.widgets.household_list import HouseholdDelegate, HouseholdListModel, Row
 
 if TYPE_CHECKING:
@@ -143,7 +143,7 @@ class HouseholdsPage(Page):
         # -- list view --
         self.search = QLineEdit()
         self.search.setObjectName("householdSearch")
-        self.search.setClearButtonEnabled(True)
+        self.search_clear = clear_button(self.search, "householdSearchClear")
         self.debounce = QTimer(self)
         self.debounce.setSingleShot(True)
         self.debounce.setInterval(DEBOUNCE_MS)
@@ -176,6 +176,7 @@ class HouseholdsPage(Page):
         search_row = QHBoxLayout()
         search_row.setSpacing(16)
         search_row.addWidget(self.search, 1)
+        search_row.addWidget(self.search_clear)
         search_row.addWidget(self.add_button)
         self.status = label("muted")
         self.status.setObjectName("householdStatus")
@@ -322,8 +323,8 @@ class HouseholdsPage(Page):
             self.status.setText(self.tr("正在查找……"))
         elif self.model.rowCount():  # exact once every page is in; counting all costs
             count = self.model.rowCount()
-            self.status.setText((self.tr("找到{n}户以上") if self.model.has_more
-                                 else self.tr("找到{n}户")).format(n=count))
+            self.status.setText(self.tr("找到%n户以上", "", count) if self.model.has_more
+                                else self.tr("找到%n户", "", count))
         else:
             self.status.setText("")
 

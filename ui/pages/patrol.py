@@ -37,7 +37,13 @@ from ui.dialogs.message import show_message
 from ui.dialogs.patrol import ConfirmDialog, EventDialog, TrackDialog
 from ui.errors import error_text
 from ui.pages.base import Page
-from ui.patrol_common import format_distance, format_duration, grid_label, worker_grids
+from ui.patrol_common import (
+    format_distance,
+    format_duration,
+    grid_label,
+    watermark_grid,
+    worker_grids,
+)
 from ui.patrol_tracker import PatrolTracker
 from ui.platform.camera import ImagePicker, camera_available, pick_image_file
 from ui.platform.positioning import status_short, status_text
@@ -702,7 +708,7 @@ class PatrolPage(Page):
             return prepare_photo(
                 device_id, data, now, name=name,
                 lat=fix.lat if fix else None, lon=fix.lon if fix else None,
-                grid_id=grid_id, grid_name=grid_id, worker=worker)
+                grid_id=grid_id, grid_name=watermark_grid(grid_id), worker=worker)
 
         def done(prepared: Prepared) -> None:
             self._photo_ready(code, patrol_id, prepared)

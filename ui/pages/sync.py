@@ -407,7 +407,9 @@ class SyncPage(Page):
             return
         role = self.tr("网格长") if info.role == "leader" else (
             self.tr("网格指导员") if info.role == "supervisor" else self.tr("网格员"))
-        grids = self.tr("、").join(str(g) for g in info.grids) or self.tr("无")
+        from ui.patrol_common import grid_label
+
+        grids = self.tr("、").join(grid_label(g) for g in info.grids) or self.tr("无")
         self.who.setText(self.tr("使用人：{name}（{role}）　负责网格：{grids}").format(
             name=info.person_name, role=role, grids=grids))
         self.server_fact.setText(breakable(self.tr("指挥中心：{server}").format(

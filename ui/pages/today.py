@@ -398,8 +398,8 @@ class TodayPage(Page):
         bar.setValue(min(progress.done, max(progress.total, 1)))
         self.progress_numbers[rule_id].setText(f"{progress.done} / {progress.total}")
         if progress.rule.kind == "patrol":
-            extra = self.tr("本月已有{days}天巡查（本月已过{so_far}天）").format(
-                days=progress.patrol_days, so_far=progress.days_so_far)
+            extra = self.tr("本月已有%n天巡查（本月第{so_far}天）", "",
+                            progress.patrol_days).format(so_far=progress.days_so_far)
         else:
             extra = self.tr("{start}至{end}，逾期{overdue}户").format(
                 start=progress.span.start.date().isoformat(),

@@ -13,15 +13,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QBuffer, QCoreApplication, QIODevice, QStandardPaths, Qt, Signal
+from PySide6.QtCore import QBuffer, QIODevice, Qt, Signal
 from PySide6.QtGui import QImage
-from PySide6.QtWidgets import QDialog, QFileDialog, QHBoxLayout, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QDialog, QHBoxLayout, QVBoxLayout, QWidget
 
 from ui.tasks import run_task
 from ui.widgets.basic import Retranslatable, button, label
 
 ImagePicker = Callable[[QWidget, Callable[[Path], None]], None]
-IMAGE_PATTERNS = "*.jpg *.jpeg *.JPG *.JPEG *.png *.PNG *.heic *.HEIC *.heif"
 _quieted = False
 
 
@@ -47,20 +46,11 @@ def camera_available() -> bool:
 
 
 def pick_image_file(parent: QWidget, on_picked: Callable[[Path], None]) -> None:
-    """Qt's own (not the system's) file dialog: it follows the app's big text."""
-    dialog = QFileDialog(parent)
-    dialog.setWindowTitle(QCoreApplication.translate("photoCapture", "选择照片"))
-    dialog.setOption(QFileDialog.Option.DontUseNativeDialog)
-    dialog.setFileMode(QFileDialog.FileMode.ExistingFile)
-    images = QCoreApplication.translate("photoCapture", "图片")
-    dialog.setNameFilter(f"{images} ({IMAGE_PATTERNS})")
-    pictures = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.PicturesLocation)
-    if pictures and Path(pictures).is_dir():
-        dialog.setDirectory(pictures)
-    dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-    dialog.resize(1100, 700)
-    dialog.fileSelected.connect(lambda path: on_picked(Path(path)))
-    dialog.open()
+    """Our own touch picker (big thumbnails of the pictures folder and removable
+    drives, in the app's language), not Qt's desktop file dialog."""
+    from ui.dialogs.photo_picker import pick_photo
+
+    pick_photo(parent, on_picked)
 
 
 def encode_jpeg(image: QImage, quality: int = 92) -> bytes:

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QDialog, QLineEdit, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QDialog, QHBoxLayout, QLineEdit, QVBoxLayout, QWidget
 
 from ui.errors import error_text
 from ui.screens.setup import is_weak_pin
@@ -56,8 +56,13 @@ class RecoverPinDialog(Retranslatable, QDialog):
         self.cancel_button.clicked.connect(self.reject)
         index = self.panel.left.indexOf(self.panel.message)
         self.panel.left.insertWidget(index, self.code_edit)
-        self.panel.left.insertWidget(index + 1, self.next_button)
-        self.panel.left.addWidget(self.cancel_button)
+        # 下一步 and 取消 side by side: one row less, so the long explanation keeps
+        # its room at the largest text size
+        buttons = QHBoxLayout()
+        buttons.setSpacing(16)
+        buttons.addWidget(self.cancel_button)
+        buttons.addWidget(self.next_button, 1)
+        self.panel.left.insertLayout(index + 1, buttons)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.panel)

@@ -14,7 +14,7 @@ from PySide6.QtWidgets import QVBoxLayout, QWidget
 from fieldclient.security.vaultstate import lockout_seconds
 from ui.errors import error_text
 from ui.tasks import run_task
-from ui.widgets.basic import Retranslatable, button
+from ui.widgets.basic import Retranslatable, button, label
 from ui.widgets.pinpanel import PinPanel
 
 if TYPE_CHECKING:
@@ -33,10 +33,12 @@ class UnlockScreen(Retranslatable, QWidget):
     unlocked = Signal(object)
     erased = Signal()
 
-    def __init__(self, data_dir: Path, parent: QWidget | None = None) -> None:
+    def __init__(self, data_dir: Path, parent: QWidget | None = None,
+                 support: tuple[str, str] = ("", "")) -> None:
         super().__init__(parent)
         self.setObjectName("screen")
         self.data_dir = data_dir
+        self.support = support  # (name, phone) whom to call, from the centre
         self.busy = False
         self._deadline = 0.0
         self._wrong_message: Callable[[], str] | None = None
@@ -51,6 +53,10 @@ class UnlockScreen(Retranslatable, QWidget):
         self.forgot_button.clicked.connect(self.open_recovery)
         self.forgot_button.setText(self.tr("忘记PIN码？"))
         self.panel.left.addWidget(self.forgot_button)
+        self.support_hint = label("muted")
+        self.support_hint.setObjectName("supportHint")
+        self.support_hint.setText(self.support_text())
+        self.panel.left.addWidget(self.support_hint)
         self.recovery_dialog: Any = None
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -142,6 +148,14 @@ class UnlockScreen(Retranslatable, QWidget):
 
         self.panel.show_message(text)
 
+    def support_text(self) -> str:
+        name, phone = self.support
+        if name and phone:
+            return self.tr("忘记PIN码时，请打电话给{name}：{phone}。IT会给您一个恢复码，"
+                           "数据不会丢失。").format(name=name, phone=phone)
+        return self.tr("忘记PIN码时，请联系单位的IT人员，他们会给您一个恢复码，数据不会丢失。")
+
     def retranslate(self) -> None:
         self.forgot_button.setText(self.tr("忘记PIN码？"))
+        self.support_hint.setText(self.support_text())
         self.panel.refresh_texts()

@@ -15,7 +15,7 @@ from PySide6.QtWidgets import QLabel, QPushButton, QSizePolicy, QWidget
 
 if TYPE_CHECKING:
     from PySide6.QtGui import QPixmap
-    from PySide6.QtWidgets import QScrollArea
+    from PySide6.QtWidgets import QLineEdit, QScrollArea
 
     from fieldclient.storage.session import Session
 
@@ -68,6 +68,22 @@ def breakable(text: str) -> str:
     return text
 
 
+def keep_together(text: str) -> str:
+    """A Chinese name or word that must not break across lines (女婿, 王秀英): a word
+    joiner (U+2060) between its characters. Qt may break between any two Chinese
+    characters, which reads as two words on an English screen."""
+    out: list[str] = []
+    for index, ch in enumerate(text):
+        if index and _cjk(ch) and _cjk(text[index - 1]):
+            out.append("\u2060")
+        out.append(ch)
+    return "".join(out)
+
+
+def _cjk(ch: str) -> bool:
+    return "\u3400" <= ch <= "\u9fff" or "\uf900" <= ch <= "\ufaff"
+
+
 def scroll_area(body: QWidget) -> QScrollArea:
     """``body`` scrolling up and down only, without a frame (pages and dialogs whose
     content may be taller than the screen at large text sizes)."""
@@ -100,3 +116,22 @@ def photo_thumbnail(session: Session, photo_id: str) -> QPixmap:
         logging.getLogger("gridfield.ui").warning("thumbnail of photo %s could not be read",
                                                   photo_id)
     return pixmap
+
+
+def clear_button(edit: QLineEdit, name: str) -> QPushButton:
+    """A big "×" that empties ``edit``, shown while it holds text: Qt's own clear
+    button is a 14 px icon that does not grow with the text. Put it beside the field."""
+    from PySide6.QtCore import QCoreApplication
+
+    btn = button("clear", name)
+    btn.setText("×")
+    btn.setAccessibleName(QCoreApplication.translate("basic", "清除"))
+    btn.setVisible(bool(edit.text()))
+    edit.textChanged.connect(lambda text: btn.setVisible(bool(text)))
+
+    def clear() -> None:
+        edit.clear()
+        edit.setFocus()
+
+    btn.clicked.connect(clear)
+    return btn

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QCoreApplication, QObject, QSize, Qt, Signal
-from PySide6.QtGui import QIcon, QPixmap
+from PySide6.QtCore import QCoreApplication, QObject, Qt, Signal
+from PySide6.QtGui import QPixmap
 from PySide6.QtWidgets import (
     QButtonGroup,
     QFrame,
@@ -169,6 +169,12 @@ class LoopSteps(QWidget):
                 set_role(widget, f"step_{step.state}")
 
 
+def _pixmap(data: bytes) -> QPixmap:
+    pixmap = QPixmap()
+    pixmap.loadFromData(data)
+    return pixmap
+
+
 @dataclass
 class _Photo:
     prepared: Prepared
@@ -176,7 +182,7 @@ class _Photo:
 
 
 class PhotoPicker(QWidget):
-    """Take or pick evidence photos; shown as thumbnails (tap one to drop it)."""
+    """Take or pick evidence photos; shown as thumbnails (tap one: full size, 删除)."""
 
     changed = Signal()
 
@@ -189,9 +195,10 @@ class PhotoPicker(QWidget):
         self.position: Callable[[], Fix | None] = lambda: None
         self.grid_id: Callable[[], str | None] = lambda: None
         self.working = 0
-        self.thumb_row = QHBoxLayout()
-        self.thumb_row.setSpacing(8)
-        self.thumbs: list[QPushButton] = []
+        from ui.dialogs.photo import PhotoStrip
+
+        self.strip = PhotoStrip(removable=True)
+        self.strip.remove_requested.connect(self._drop)
         self.camera_button = button("", "eventCameraButton")
         self.pick_button = button("", "eventPickButton")
         self.camera_button.clicked.connect(self.take_photo)
@@ -205,7 +212,7 @@ class PhotoPicker(QWidget):
         row.setSpacing(12)
         row.addWidget(self.camera_button)
         row.addWidget(self.pick_button)
-        row.addLayout(self.thumb_row)
+        row.addWidget(self.strip)
         row.addWidget(self.busy)
         row.addStretch(1)
         layout = QVBoxLayout(self)
@@ -219,8 +226,6 @@ class PhotoPicker(QWidget):
         self.camera_button.setText(QCoreApplication.translate("eventWidgets", "拍照"))
         self.pick_button.setText(QCoreApplication.translate("eventWidgets", "选择图片"))
         self.busy.setText(QCoreApplication.translate("eventWidgets", "正在处理照片…"))
-        for thumb in self.thumbs:
-            thumb.setToolTip(QCoreApplication.translate("eventWidgets", "点一下可去掉这张照片"))
 
     def count(self) -> int:
         return len(self.photos)
@@ -263,7 +268,7 @@ class PhotoPicker(QWidget):
         if session is None:
             return
         from fieldclient.photos.pipeline import prepare_photo
-        from ui.patrol_common import worker_grids
+        from ui.patrol_common import watermark_grid, worker_grids
 
         device_id, now = session.device_id, session.clock()
         worker = worker_grids(session).worker_name
@@ -281,7 +286,7 @@ class PhotoPicker(QWidget):
                 lat=fix.lat if fix else None,
                 lon=fix.lon if fix else None,
                 grid_id=grid,
-                grid_name=grid,
+                grid_name=watermark_grid(grid),
                 worker=worker,
             )
 
@@ -307,28 +312,31 @@ class PhotoPicker(QWidget):
             self._show_state()
             return
         self.photos.append(_Photo(prepared))
-        pixmap = QPixmap()
-        pixmap.loadFromData(prepared.rendered.thumbnail)
-        thumb = QPushButton()
-        thumb.setObjectName("eventThumb")
-        thumb.setIcon(QIcon(pixmap))
-        thumb.setIconSize(QSize(THUMB_PX, THUMB_PX))
-        thumb.setFixedSize(THUMB_PX + 12, THUMB_PX + 12)
-        thumb.setToolTip(QCoreApplication.translate("eventWidgets", "点一下可去掉这张照片"))
-        thumb.clicked.connect(lambda _=False, t=thumb: self._drop(t))
-        self.thumbs.append(thumb)
-        self.thumb_row.addWidget(thumb)
+        self._show_thumbs()
         self.show_error("")
         self._show_state()
         self.changed.emit()
 
-    def _drop(self, thumb: QPushButton) -> None:
-        index = self.thumbs.index(thumb)
-        self.thumbs.pop(index)
-        self.photos.pop(index)
-        self.thumb_row.removeWidget(thumb)
-        thumb.deleteLater()
-        self.changed.emit()
+    @property
+    def thumbs(self) -> list[QPushButton]:
+        return self.strip.thumbs
+
+    def _show_thumbs(self) -> None:
+        """Tap a thumbnail: the photo at full size, with 删除 (asks first)."""
+        thumbs, full = [], []
+        for item in self.photos:
+            pixmap = QPixmap()
+            pixmap.loadFromData(item.prepared.rendered.thumbnail)
+            thumbs.append(pixmap)
+            full.append(lambda data=item.prepared.rendered.jpeg: _pixmap(data))
+        self.strip.set_photos(thumbs, full)
+
+    def _drop(self, index: int) -> None:
+        if 0 <= index < len(self.photos):
+            self.photos.pop(index)
+            self._show_thumbs()
+            self._show_state()
+            self.changed.emit()
 
     def _show_state(self) -> None:
         self.busy.setVisible(self.working > 0)

@@ -54,7 +54,10 @@ def month_text(month: str) -> str:
 def grid_text(grid: str | None) -> str:
     if grid is None:
         return QCoreApplication.translate("ReviewPage", "全部网格")
-    return QCoreApplication.translate("ReviewPage", "网格 {grid}").format(grid=grid)
+    from ui.patrol_common import grid_name
+
+    return grid_name(grid) or QCoreApplication.translate("ReviewPage", "网格 {grid}").format(
+        grid=grid)
 
 
 def sync_text(value: str | None) -> str:

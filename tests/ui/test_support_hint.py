@@ -1,0 +1,52 @@
+"""The lock screen says whom to call for a forgotten PIN: the centre's support_contact,
+kept beside the plain settings at unlock and sync so it shows before any unlock."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from pytestqt.qtbot import QtBot
+from uihelpers import PIN
+
+from fieldclient.fieldwork import serverconfig
+from fieldclient.settings import load_settings
+from fieldclient.storage.session import unlock_device
+from ui.controller import AppController
+from ui.screens.unlock import UnlockScreen
+
+
+def test_forgot_pin_says_whom_to_call(
+    make_controller: Callable[..., AppController], device: Path, qtbot: QtBot
+) -> None:
+    controller = make_controller()
+    screen = controller.window.screen_widget()
+    assert isinstance(screen, UnlockScreen)
+    assert "请联系单位的IT人员" in screen.support_hint.text()  # nothing from the centre yet
+    session = unlock_device(device, PIN)
+    serverconfig.put(session.db, serverconfig.SUPPORT_CONTACT,  # as a sync stores it
+                     {"name": "江北区网格中心信息科", "phone": "0574-87654321"}, 1)
+    controller.on_session(session)
+    saved = load_settings(controller.settings_path)
+    assert (saved.support_name, saved.support_phone) == ("江北区网格中心信息科", "0574-87654321")
+    controller.lock("manual")
+    screen = controller.window.screen_widget()
+    assert isinstance(screen, UnlockScreen)
+    assert screen.support_hint.isVisible()
+    assert "江北区网格中心信息科：0574-87654321" in screen.support_hint.text()
+    from ui import i18n
+
+    i18n.set_language("en")
+    qtbot.waitUntil(lambda: "forget" in screen.support_hint.text().lower())
+    assert "0574-87654321" in screen.support_hint.text()
+    assert "江北区网格中心信息科" in screen.support_hint.text()
+
+
+def test_a_bad_contact_is_ignored(make_controller: Callable[..., AppController],
+                                  device: Path) -> None:
+    session = unlock_device(device, PIN)
+    try:
+        serverconfig.put(session.db, serverconfig.SUPPORT_CONTACT, {"name": "IT", "phone": "x"}, 1)
+        assert serverconfig.support_contact(session.db) is None
+    finally:
+        session.close()
