@@ -30,7 +30,7 @@ from starlette.middleware.gzip import GZipMiddleware
 from central import auditanchor, db, identity, ops, recovery, reviews, syncops
 from central.limits import Limits
 from central.photos import MAX_PHOTO_BYTES, PhotoError, PhotoStore, default_blob_dir
-from central.shedding import LoadShedder
+from central.web.shedding import LoadShedder
 from sync import protocol
 from sync.protocol import bundle, releases, schemas
 

@@ -31,7 +31,7 @@ DEFAULT_PHOTO_QUOTA_COUNT = 4000
 # device starts that photo again from byte 0).
 DEFAULT_PARTIAL_MAX_AGE = 48 * 3600.0
 # Work waiting for a server thread past which a request is answered 503 with a random
-# Retry-After (central/shedding.py): about a second of queue at ~100 requests/s.
+# Retry-After (central/web/shedding.py): about a second of queue at ~100 requests/s.
 DEFAULT_MAX_WAITING = 100
 
 

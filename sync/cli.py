@@ -324,6 +324,33 @@ def cmd_update_status(args: argparse.Namespace) -> int:
     return cli.EXIT_OK
 
 
+def cmd_update_apply(args: argparse.Namespace) -> int:
+    """``fieldclient update apply``: the staged release goes in at the app's next start
+    (the launcher installs it, tries it, rolls back if it fails to start) when nothing
+    is at risk: no patrol under way, no unsynced records if it migrates the database.
+    Otherwise says why it waits (exit 1)."""
+    from fieldclient.storage.session import unlock_device
+    from fieldclient.update import install
+
+    pin = cli.require_pin_stdin(args)
+    with unlock_device(args.data_dir, pin) as session:
+        staged = install.pending(args.data_dir)
+        reason = install.note_ready(args.data_dir, session)
+    waiting = reason.message() if reason is not None else None
+    data = {"staged": staged.version if staged is not None else None,
+            "ready": staged is not None and reason is None, "waiting": waiting}
+    if staged is None:
+        lines = [t(QT_TRANSLATE_NOOP("sync", "没有待安装的更新。"))]
+    elif waiting is not None:
+        lines = [waiting]
+    else:
+        lines = [t(QT_TRANSLATE_NOOP(
+            "sync", "更新{version}将在下次启动程序时安装；启动失败会自动退回当前版本。"),
+            version=staged.version)]
+    cli.emit(args, data, lines)
+    return cli.EXIT_ERROR if waiting is not None else cli.EXIT_OK
+
+
 def register(parser: cli.CommandParser) -> None:
     """Add ``enroll``, ``sync`` and ``simulate``, and ``--server``/``--enroll-code`` to
     the core's ``init``."""
@@ -337,14 +364,18 @@ def register(parser: cli.CommandParser) -> None:
     simulate = parser.command("simulate", cmd_simulate,
                               QT_TRANSLATE_NOOP("cliHelp", "生成模拟的外勤数据（培训数据）"))
     add_simulate_arguments(simulate)
-    update = parser.commands.add_parser("update", parents=[parser.common],
-                                        help="signed release updates (check, status)")
+    update = parser.commands.add_parser(
+        "update", parents=[parser.common],
+        help=QT_TRANSLATE_NOOP("cliHelp", "签名的软件更新（检查、状态、安装）"))
     update_commands = update.add_subparsers(dest="update_command", required=True)
-    check = parser.command("check", cmd_update_check, "ask the centre for a release now, "
-                           "fetch, verify and stage it", into=update_commands)
+    check = parser.command("check", cmd_update_check, QT_TRANSLATE_NOOP(
+        "cliHelp", "立即向指挥中心查询新版本，下载、验证并准备安装"), into=update_commands)
     check.add_argument("--budget", type=int, default=None, metavar="BYTES",
-                       help="fetch at most this many archive bytes (default: no limit)")
+                       help=QT_TRANSLATE_NOOP("cliHelp", "最多下载这么多字节（默认不限）"))
     check.add_argument("--no-download", action="store_true",
-                       help="only say what is available")
-    parser.command("status", cmd_update_status, "installed, staged and pending update, "
-                   "and whether it may be applied now", into=update_commands)
+                       help=QT_TRANSLATE_NOOP("cliHelp", "只说明有什么可更新，不下载"))
+    parser.command("status", cmd_update_status, QT_TRANSLATE_NOOP(
+        "cliHelp", "已安装、已准备和待安装的更新，以及现在能否安装"), into=update_commands)
+    parser.command("apply", cmd_update_apply, QT_TRANSLATE_NOOP(
+        "cliHelp", "下次启动时安装已准备好的更新（巡查中或有未同步数据时说明原因）"),
+        into=update_commands)

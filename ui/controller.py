@@ -210,6 +210,33 @@ class AppController(QObject):
         self.idle_timer.start()
         self.unlocked.emit()
 
+    # -- release updates ---------------------------------------------------------
+    def update_now(self, version: str) -> None:
+        """The worker tapped 立即更新 (Settings): when the staged release may go in, close
+        the session and end with :data:`~fieldclient.update.install.RESTART_FOR_UPDATE`,
+        so the launcher installs it, tries it and rolls back if it fails; else say why
+        it waits. Started without the launcher (from source), nothing could install it."""
+        import os
+
+        from fieldclient.update import install
+        from ui.dialogs.message import show_message
+
+        session = self.session
+        if session is None or not session.is_open:
+            return
+        if not os.environ.get(install.INSTALL_ROOT_ENV):
+            show_message(QApplication.translate(
+                "AppController", "这个程序不是从安装目录启动的，不能在这里安装更新{v}。"
+                "请联系信息管理员。").format(v=version), parent=self.window, role="info")
+            return
+        reason = install.note_ready(self.data_dir, session)
+        if reason is not None:
+            show_message(reason.message(i18n.current_language()), parent=self.window,
+                         role="info")
+            return
+        self.close_session()  # decides again at the close: the same answer
+        self.app.exit(install.RESTART_FOR_UPDATE)
+
     # -- locking ---------------------------------------------------------------
     def close_session(self) -> None:
         self.idle_timer.stop()

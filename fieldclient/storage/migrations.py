@@ -775,6 +775,7 @@ def _grids(db: sqlite_utils.Database) -> None:
             boundary TEXT,
             updated_at TEXT,
             server_seq INTEGER NOT NULL
+        );
         """
     )
 

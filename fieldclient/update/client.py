@@ -578,6 +578,9 @@ class UpdateClient:
                 "channel": channel, "staged_at": time.time(), "action": action,
                 "target_sha256": target_sha, "via": via}
         _write_json(self.paths.staged_file, info)
+        # last: the install step (fieldclient.update.install) reads the stage from its
+        # own folder, and trusts only one whose staged.json is there
+        _write_json(folder / "staged.json", info)
         for other in self.paths.staged.iterdir():
             if other.is_dir() and other.name != release.version_text:
                 shutil.rmtree(other, ignore_errors=True)

@@ -1,4 +1,4 @@
-"""Load shedding (central/shedding.py): past a queue of work waiting for a server thread,
+"""Load shedding (central/web/shedding.py): past a queue of work waiting for a server thread,
 new requests get 503 with a random Retry-After at once instead of queueing until the
 devices' timeouts; the health check is never shed; the device backs off by it."""
 
@@ -20,7 +20,7 @@ from starlette.routing import Route
 
 from central import ops
 from central.db import make_engine
-from central.shedding import LoadShedder
+from central.web.shedding import LoadShedder
 from sync.errors import ServerBusy
 from sync.transport import _raise_for  # the device's reading of an answer
 

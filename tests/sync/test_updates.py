@@ -141,6 +141,12 @@ def test_publish_then_a_device_fetches_through_cuts_verifies_and_stages(
     state = status(dev.data_dir, dev.session)
     assert state["installed"] == "1.0.0" and state["apply_allowed"] is True
     assert state["pending"]["version"] == "1.0.1"
+    from fieldclient.update import install  # the install step reads the same stage
+
+    for_install = install.pending(dev.data_dir, current="1.0.0")
+    assert for_install is not None and for_install.version == "1.0.1"
+    assert for_install.sha256 == published["sha256"] and for_install.archive == staged_path
+    install.verify_staged(for_install)
     create_household(dev.session, "赵六", "人民路1号")  # unsynced work holds it back
     reason = apply_allowed(dev.session)
     assert reason is not None and "1条记录" in reason
@@ -307,6 +313,12 @@ def test_fieldclient_update_check_and_status_for_it_scripts(
     shown = json.loads(run("status", "--json").stdout)
     assert shown["staged"]["version"] == "1.0.1" and shown["apply_allowed"] is True
     assert shown["channel"] == "stable"
+    applied = run("apply", "--json")  # nothing at risk: goes in at the next start
+    assert applied.returncode == 0, applied.stderr
+    assert json.loads(applied.stdout) == {"staged": "1.0.1", "ready": True, "waiting": None}
+    ready = json.loads((dev.data_dir / "updates" / "ready.json").read_text("utf-8"))
+    assert ready["version"] == "1.0.1"
+    assert "1.0.1" in run("apply", lang="en").stdout
     # a tampered archive: exit 1 with the reason
     (updates.UpdatePaths.of(dev.data_dir).staged / "staged.json").unlink()
     archive = next(centre.repo.targets_dir.glob("*.gridfield-1.0.1-*.tar.gz"))

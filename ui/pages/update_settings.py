@@ -41,6 +41,7 @@ class UpdateSettings(QWidget):
         self.reason.setWordWrap(True)
         self.update_button = button("primary", "updateNowButton")
         self.update_button.clicked.connect(self._update_now)
+        self.update_now_requested.connect(controller.update_now)
         self.state: dict[str, Any] = {}
         column = QVBoxLayout(self)
         column.setContentsMargins(0, 0, 0, 0)
