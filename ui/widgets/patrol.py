@@ -108,7 +108,7 @@ class ButtonGrid(QWidget):
         if not shown:
             return
         width = max(self.width(), 120)
-        pad = 2 * style.metrics(style.current_scale())["gap"] + 12
+        pad = 2 * style.metrics(style.current_scale())["gap"] + 28  # padding, border, room
         metrics = shown[0][0].fontMetrics()
 
         def room(columns: int) -> int:
