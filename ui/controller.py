@@ -127,7 +127,6 @@ class AppController(QObject):
         """Once, at the start after an update: installed, or failed and rolled back (the
         launcher recorded it, fieldclient.update.install), in plain words."""
         from fieldclient.update import install
-        from ui.dialogs.message import show_message
 
         if install.on_trial():  # the new version's first start
             from fieldclient import __version__
@@ -139,7 +138,9 @@ class AppController(QObject):
             except OSError:
                 log.exception("could not read the last update's outcome")
                 return
-        if outcome is not None:
+        if outcome is not None:  # the dialog module only then: the PIN pad paints first
+            from ui.dialogs.message import show_message
+
             show_message(install.outcome_message(outcome, i18n.current_language()),
                          parent=self.window,
                          role="info" if outcome.get("kind") == "updated" else "warning")
