@@ -16,6 +16,8 @@ REQUIRED = ("PySide6", "sqlcipher3", "sqlite_utils", "cryptography", "keyring", 
 def missing_packages() -> list[str]:
     import importlib.util
 
+    if getattr(sys, "frozen", False):  # a built bundle carries what it imports
+        return []
     return [name for name in REQUIRED if importlib.util.find_spec(name) is None]
 
 
