@@ -673,19 +673,46 @@ def cmd_release_list(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_config_set(args: argparse.Namespace) -> int:
+class _Unreadable(Exception):
+    """A file IT gave cannot be read as JSON; ``code`` is the command's exit code."""
+
+    def __init__(self, code: int) -> None:
+        super().__init__(code)
+        self.code = code
+
+
+def _json_file(path: str) -> Any:
+    """The JSON in ``path`` (UTF-8, a BOM allowed as Windows editors write it); said
+    and raised as :class:`_Unreadable` when it cannot be read (nothing was changed)."""
+    try:
+        return json.loads(Path(path).read_text("utf-8-sig"))
+    except OSError as exc:
+        raise _Unreadable(_fail(f"cannot read {path}: {exc.strerror}")) from None
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise _Unreadable(_fail(f"{path} is not valid UTF-8 JSON: {exc}; nothing was "
+                                "changed", 1)) from None
+
+
+def _store_file(path: str, store: Any) -> dict[str, Any] | int:
+    """``store(value)`` of the JSON in ``path``: its result, or the exit code after
+    saying why nothing was changed (unreadable file, or a value the centre refuses)."""
     from central import settings
 
     try:
-        value = json.loads(Path(args.file).read_text("utf-8"))
-    except OSError as exc:
-        return _fail(f"cannot read {args.file}: {exc.strerror}")
-    except (UnicodeDecodeError, ValueError) as exc:
-        return _fail(f"{args.file} is not valid UTF-8 JSON: {exc}", 1)
-    try:
-        result = settings.set_setting(_engine(args), args.key, value, args.district)
+        return dict(store(_json_file(path)))
+    except _Unreadable as exc:
+        return exc.code
     except settings.SettingError as exc:
-        return _fail(f"{args.file}: {exc}; nothing was changed", 1)
+        return _fail(f"{path}: {exc}; nothing was changed", 1)
+
+
+def cmd_config_set(args: argparse.Namespace) -> int:
+    from central import settings
+
+    result = _store_file(args.file, lambda value: settings.set_setting(
+        _engine(args), args.key, value, args.district))
+    if isinstance(result, int):
+        return result
     if args.json:
         _print_json(result)
     else:
@@ -729,16 +756,10 @@ def cmd_grids_list(args: argparse.Namespace) -> int:
 def cmd_grids_set_boundary(args: argparse.Namespace) -> int:
     from central import settings
 
-    try:
-        value = json.loads(Path(args.file).read_text("utf-8-sig"))
-    except OSError as exc:
-        return _fail(f"cannot read {args.file}: {exc.strerror}")
-    except (UnicodeDecodeError, ValueError) as exc:
-        return _fail(f"{args.file} is not valid UTF-8 JSON: {exc}; nothing was changed", 1)
-    try:
-        result = settings.set_boundary(_engine(args), args.grid, value, args.crs)
-    except settings.SettingError as exc:
-        return _fail(f"{args.file}: {exc}; nothing was changed", 1)
+    result = _store_file(args.file, lambda value: settings.set_boundary(
+        _engine(args), args.grid, value, args.crs))
+    if isinstance(result, int):
+        return result
     if args.json:
         _print_json({k: v for k, v in result.items() if k != "boundary"})
     else:
