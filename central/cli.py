@@ -225,7 +225,7 @@ def cmd_import_households(args: argparse.Namespace) -> int:
     except OSError as exc:
         return _fail(f"cannot read {args.file}: {exc.strerror}")
     try:
-        result = import_households(_engine(args), data, args.grid)
+        result = import_households(_engine(args), data, args.grid, args.crs)
     except ImportFileError as exc:
         if args.json:
             _print_json({"imported": 0, "errors": [{"line": None, "reason": str(exc)}]})
@@ -912,6 +912,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("import-households", cmd_import_households, "import households from a CSV file")
     p.add_argument("file")
     p.add_argument("--grid", type=int, required=True)
+    p.add_argument("--crs", choices=("wgs84", "gcj02"), default="wgs84",
+                   help="the coordinate system of the file's 纬度/经度 columns (gcj02: a "
+                   "web map's; converted to WGS-84)")
 
     p = add("enroll", cmd_enroll, "make a one-time enrollment code for a person's device")
     p.add_argument("--worker", type=int, required=True, help="person id")
