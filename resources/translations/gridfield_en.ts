@@ -626,6 +626,16 @@ When you find a problem on a patrol or a visit, tap "Report event" at the top ri
       <translation>Grid</translation>
     </message>
     <message>
+      <source>住户位置</source>
+      <translation>Home position</translation>
+    </message>
+    <message>
+      <source>我在这户门口：记下此处位置
+北纬{lat}°，东经{lon}°</source>
+      <translation>At this door: keep this position
+{lat}° N, {lon}° E</translation>
+    </message>
+    <message>
       <source>多个标签用顿号分开，例如：低保户、独居老人</source>
       <translation>Separate tags with commas, e.g. low income, elderly living alone</translation>
     </message>
