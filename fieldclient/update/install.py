@@ -842,8 +842,9 @@ def apply_return(data_dir: Path, root: Path, ready: dict[str, Any]) -> str | Non
     version, left, schema = str(ready["version"]), str(ready["from"]), int(ready["schema"])
     clear_ready(data_dir)
     state = read_state(root)
-    if state.current != left or state.trial is not None:
-        return None
+    if state.current != left or state.trial is not None \
+            or revoked_check(data_dir, left) != version:
+        return None  # a stale word: the check no longer says so, or another version runs
     staged = None
     try:
         if version in (state.failed or []):
@@ -869,6 +870,12 @@ def apply_return(data_dir: Path, root: Path, ready: dict[str, Any]) -> str | Non
         raise
     if staged is not None:
         _discard_staged(data_dir, staged)
-    _prune(root, read_state(root))
+    # the revoked version is never started again: its folder goes (as a failed start's)
+    state = read_state(root)
+    state.previous = next((v for v in reversed(installed_versions(root))
+                           if v not in (version, left, *(state.failed or []))), None)
+    write_state(root, state)
+    shutil.rmtree(version_dir(root, left), ignore_errors=True)
+    _prune(root, state)
     return version
 

@@ -131,6 +131,7 @@ def test_a_revoked_release_goes_back_to_the_installed_previous_one(
     state = install.read_state(root)
     assert (state.current, state.trial, state.failed) == ("1.0.0", None, ["1.0.1"])
     assert json.loads((root / "install.json").read_text())["failed"] == ["1.0.1"]
+    assert install.installed_versions(root) == ["1.0.0"]
     assert install.ready_return(dev.data_dir) is None
     outcome = install.take_outcome(dev.data_dir)  # told once, at 1.0.0's start
     assert outcome is not None and outcome["kind"] == "switched"
@@ -186,8 +187,8 @@ def test_a_revoked_release_not_installed_here_fetches_the_one_before_through_tuf
     assert done.returncode == 0, done.stderr
     assert started(log) == ["1.0.0"]
     state = install.read_state(root)
-    assert (state.current, state.previous, state.failed) == ("1.0.0", "1.0.1", ["1.0.1"])
-    assert install.installed_versions(root) == ["1.0.0", "1.0.1"]
+    assert (state.current, state.previous, state.failed) == ("1.0.0", None, ["1.0.1"])
+    assert install.installed_versions(root) == ["1.0.0"]  # the revoked one is gone
     assert not (dev.data_dir / "updates" / "staged" / "1.0.0").exists()
     outcome = install.take_outcome(dev.data_dir)
     assert outcome is not None and outcome["kind"] == "switched"
