@@ -328,22 +328,38 @@ def cmd_update_apply(args: argparse.Namespace) -> int:
     """``fieldclient update apply``: the staged release goes in at the app's next start
     (the launcher installs it, tries it, rolls back if it fails to start) when nothing
     is at risk: no patrol under way, no unsynced records if it migrates the database.
+    When the running release was revoked, the same for going back to the version before
+    it (installed here or fetched; refused when it cannot open the migrated database).
     Otherwise says why it waits (exit 1)."""
     from fieldclient.storage.session import unlock_device
     from fieldclient.update import install
 
     pin = cli.require_pin_stdin(args)
     with unlock_device(args.data_dir, pin) as session:
+        root = install.install_root()
+        back = install.pending_return(args.data_dir, root)
+        return_to = install.revoked_check(args.data_dir)
         staged = install.pending(args.data_dir)
-        reason = install.note_ready(args.data_dir, session)
+        reason = install.note_ready(args.data_dir, session, root)
+    if return_to is not None and back is None and reason is None:
+        from fieldclient import __version__
+
+        reason = install.ReturnNotHere(version=return_to, revoked=__version__)
     waiting = reason.message() if reason is not None else None
-    data = {"staged": staged.version if staged is not None else None,
-            "ready": staged is not None and reason is None, "waiting": waiting}
-    if staged is None:
+    action = "return" if return_to is not None else "update" if staged is not None else None
+    data = {"action": action, "return_to": return_to,
+            "staged": staged.version if staged is not None else None,
+            "ready": action is not None and reason is None, "waiting": waiting}
+    if action is None:
         lines = [t(QT_TRANSLATE_NOOP("sync", "没有待安装的更新。"))]
     elif waiting is not None:
         lines = [waiting]
+    elif back is not None:
+        lines = [t(QT_TRANSLATE_NOOP(
+            "sync", "{revoked}版已被撤回：下次启动程序时退回{version}版。"),
+            revoked=back.revoked, version=back.version)]
     else:
+        assert staged is not None
         lines = [t(QT_TRANSLATE_NOOP(
             "sync", "更新{version}将在下次启动程序时安装；启动失败会自动退回当前版本。"),
             version=staged.version)]

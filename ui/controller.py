@@ -216,7 +216,9 @@ class AppController(QObject):
         """The worker tapped 立即更新 (Settings): when the staged release may go in, close
         the session and end with :data:`~fieldclient.update.install.RESTART_FOR_UPDATE`,
         so the launcher installs it, tries it and rolls back if it fails; else say why
-        it waits. Started without the launcher (from source), nothing could install it."""
+        it waits. When IT revoked the running release, the same goes back to the version
+        before it (``note_ready`` decides which; a return the database forbids is said
+        here). Started without the launcher (from source), nothing could install it."""
         import os
 
         from fieldclient.update import install

@@ -11,7 +11,8 @@ every device, and TUF verifies it, not the disk):
   ``Range`` pieces written as they arrive (a cut keeps what came);
 - ``staged/<version>/<archive>`` with ``staged/staged.json`` ``{"version", "archive",
   "sha256", "length", "channel", "staged_at", "action"}``: a verified archive ready to
-  install (``action`` ``update``, or ``return`` when the running version was revoked);
+  install (``action`` ``update``, or ``return`` when the running version was revoked;
+  a return to a version still installed beside it fetches nothing: state ``installed``);
 - ``state.json``: the last check's outcome, for the Settings page without a network.
 
 What TUF refuses (ngclient): metadata not signed by the keys root names (a target signed
@@ -48,6 +49,7 @@ from tuf.ngclient.updater import Updater
 import fieldclient
 from fieldclient.errors import FieldClientError
 from fieldclient.i18n import QT_TRANSLATE_NOOP
+from fieldclient.update import install
 from sync.protocol import releases
 
 BUNDLED_ROOT = Path(__file__).resolve().parents[2] / "resources" / "updates" / "root.json"
@@ -358,8 +360,12 @@ class UpdateClient:
                                     "sha256": target.hashes.get("sha256")}
                 delta = deltas.get((now, decision.target.version, platform)) \
                     if decision.action == "update" else None
-                result["state"] = self._fetch(decision, target, channel,
-                                              budget or Budget(), download, result, delta)
+                if decision.action == "return" and install.has_version(
+                        install.install_root(), decision.target.version_text):
+                    result["state"] = "installed"  # still here: nothing to fetch
+                else:
+                    result["state"] = self._fetch(decision, target, channel,
+                                                  budget or Budget(), download, result, delta)
             elif decision.action == "return":
                 result["state"] = "revoked"  # nothing older to return to
         except Exception as exc:  # every failure is an answer, never a crash of the sync

@@ -20,7 +20,8 @@ data directory::
                                "channel", "staged_at"}
     updates/ready.json         the app's word, written when it last locked or closed, that
                                installing <V> puts nothing at risk (no patrol under way; no
-                               unsynced record if <V> changes the database)
+                               unsynced record if <V> changes the database); for a return
+                               (below) {"version", "action": "return", "from", "schema"}
     updates/outcome.json       what the last update did, for the app to tell the worker once
 
 The rules: a staged release is installed at the next start (the launcher) or when the
@@ -41,6 +42,16 @@ older version can open the database (its ``schema`` is at least the database's);
 it is refused with a clear message and the device stays on the version it has, with every
 record: the pre-migration backup is never restored automatically, since it lacks whatever
 was recorded after the migration. IT publishes a fixed, newer release instead.
+
+A return (IT revoked the running release; the TUF client's check, ``updates/state.json``,
+says ``"action": "return"`` with the version to go back to) follows the same rules as an
+update: the app decides at a lock, a close or "update now" (:func:`note_ready`, which needs
+the unlocked database for its schema) and writes ``ready.json`` with ``"action":
+"return"``; the launcher switches at the next start (:func:`apply_return`). The version
+to return to is taken from the install root when it is still there, else from the archive
+the TUF client fetched and staged for the return (``staged.json`` ``"action": "return"``),
+installed beside the others first. The revoked version is marked failed (never installed
+again) and the worker is told once (``outcome.json``, ``switched``).
 """
 
 from __future__ import annotations
@@ -113,6 +124,11 @@ class SchemaBlocksRollBack(InstallError):
     )
 
 
+class ReturnNotHere(InstallError):
+    text = QT_TRANSLATE_NOOP(
+        "install", "{revoked}版已被撤回，要退回的{version}版还没有下载完：同步后再试。")
+
+
 class UpdateDeferred(InstallError):
     """Why the staged update waits (:func:`can_apply`)."""
 
@@ -154,6 +170,7 @@ class Staged:
     channel: str
     staged_at: str
     folder: Path
+    action: str = "update"  # "return": fetched to go back to (the running one was revoked)
 
 
 def updates_dir(data_dir: Path) -> Path:
@@ -177,7 +194,8 @@ def staged_updates(data_dir: Path) -> list[Staged]:
             staged = Staged(version=version, archive=folder / archive,
                             sha256=str(meta["sha256"]).lower(), length=int(meta["length"]),
                             channel=str(meta.get("channel", "")),
-                            staged_at=str(meta.get("staged_at", "")), folder=folder)
+                            staged_at=str(meta.get("staged_at", "")), folder=folder,
+                            action="return" if meta.get("action") == "return" else "update")
         except (OSError, ValueError, KeyError, TypeError):
             continue
         if staged.archive.is_file():
@@ -193,7 +211,8 @@ def pending(data_dir: Path, current: str | None = None) -> Staged | None:
 
         current = __version__
     floor = version_key(current)
-    newer = [s for s in staged_updates(data_dir) if version_key(s.version) > floor]
+    newer = [s for s in staged_updates(data_dir)
+             if version_key(s.version) > floor and s.action != "return"]
     return newer[-1] if newer else None
 
 
@@ -248,6 +267,28 @@ def installed_versions(root: Path) -> list[str]:
     versions = [p.name for p in folder.iterdir()
                 if _valid_version(p.name) and (p / RELEASE_MANIFEST).is_file()]
     return sorted(versions, key=version_key)
+
+
+def install_root() -> Path | None:
+    """The install root this program runs from: ``GRIDFIELD_INSTALL_ROOT`` (the launcher
+    sets it for the app), else, for a built bundle, the root above
+    ``versions/<V>/gridfield/`` when it has an ``install.json``; None when run from
+    source."""
+    override = os.environ.get(INSTALL_ROOT_ENV)
+    if override:
+        return Path(override)
+    if getattr(sys, "frozen", False):
+        parents = Path(sys.executable).resolve().parents
+        if len(parents) > 3 and parents[2].name == VERSIONS_DIR \
+                and (parents[3] / STATE_FILE).is_file():
+            return parents[3]
+    return None
+
+
+def has_version(root: Path | None, version: str) -> bool:
+    """Whether ``version`` is installed, complete, under ``root``."""
+    return (root is not None and _valid_version(version)
+            and version in installed_versions(root) and app_executable(root, version).exists())
 
 
 # -- unpacking --------------------------------------------------------------------------
@@ -414,6 +455,11 @@ _OUTCOME_TEXTS = {
         "install", "更新包{version}没有安装（{reason}），继续使用当前版本。"),
     "switched": QT_TRANSLATE_NOOP(
         "install", "{version}版已被信息管理员撤回，本设备已退回{restored}版。"),
+    "return_refused": QT_TRANSLATE_NOOP(
+        "install",
+        "{version}版已被信息管理员撤回，但没有退回{restored}版（{reason}），继续使用{version}版。"
+        "数据没有受影响。请告知信息管理员。",
+    ),
 }
 _REASON_TEXTS = {
     "exit": QT_TRANSLATE_NOOP("install", "新版本启动时退出，代码{code}"),
@@ -634,12 +680,29 @@ def can_apply(session: Session, staged: Staged) -> UpdateDeferred | None:
     return None
 
 
-def note_ready(data_dir: Path, session: Session) -> UpdateDeferred | None:
+def note_ready(data_dir: Path, session: Session,
+               root: Path | None = None) -> InstallError | None:
     """At a lock or close (session still open): write ``ready.json`` for the newest staged
     release when :func:`can_apply` agrees, so the launcher installs it at the next start;
     remove it otherwise. Returns why it waits, or None. Also for "update now": on None the
-    app exits with :data:`RESTART_FOR_UPDATE`."""
+    app exits with :data:`RESTART_FOR_UPDATE`.
+
+    When the running release was revoked and the version to go back to is at hand
+    (:func:`pending_return`; ``root``: default :func:`install_root`), the return comes
+    first, with its own rules (:func:`can_return`): ``ready.json`` then says
+    ``"action": "return"`` with the database's schema, which the launcher cannot read."""
     ready = updates_dir(data_dir) / "ready.json"
+    back = pending_return(data_dir, root if root is not None else install_root())
+    if back is not None:
+        refusal = can_return(session, back)
+        if refusal is not None:
+            with contextlib.suppress(FileNotFoundError):
+                ready.unlink()
+            return refusal
+        atomic_write(ready, json.dumps({
+            "version": back.version, "action": "return", "from": back.revoked,
+            "schema": database_schema(session), "at": time.time()}).encode())
+        return None
     staged = pending(data_dir)
     reason = can_apply(session, staged) if staged is not None else None
     if staged is None or reason is not None:
@@ -657,10 +720,162 @@ def clear_ready(data_dir: Path) -> None:
         (updates_dir(data_dir) / "ready.json").unlink()
 
 
-def ready_version(data_dir: Path) -> str | None:
+def _ready(data_dir: Path) -> dict[str, Any] | None:
     try:
-        return str(json.loads((updates_dir(data_dir) / "ready.json").read_text("utf-8"))[
-            "version"])
-    except (OSError, ValueError, KeyError, TypeError):
+        value = json.loads((updates_dir(data_dir) / "ready.json").read_text("utf-8"))
+    except (OSError, ValueError):
         return None
+    return value if isinstance(value, dict) else None
+
+
+def ready_version(data_dir: Path) -> str | None:
+    """The staged update the app declared safe (not a return: :func:`ready_return`)."""
+    ready = _ready(data_dir)
+    if ready is None or ready.get("action", "update") != "update" \
+            or not _valid_version(ready.get("version")):
+        return None
+    return str(ready["version"])
+
+
+# -- going back from a revoked release --------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Return:
+    """Going back from the revoked ``revoked`` (running) to ``version``: installed under
+    ``root`` (``staged`` None), or fetched and staged by the TUF client for it."""
+
+    version: str
+    revoked: str
+    root: Path | None
+    staged: Staged | None
+
+
+def revoked_check(data_dir: Path, current: str | None = None) -> str | None:
+    """The version to go back to when the last check (the TUF client's ``state.json``)
+    found the running version ``current`` revoked; else None."""
+    if current is None:
+        from fieldclient import __version__
+
+        current = __version__
+    try:
+        check = json.loads((updates_dir(data_dir) / "state.json").read_text("utf-8"))
+        target = check["target"]["version"] if check.get("action") == "return" else None
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None
+    if (not isinstance(target, str) or not _valid_version(target)
+            or check.get("installed") != current or version_key(target) >= version_key(current)):
+        return None
+    return target
+
+
+def pending_return(data_dir: Path, root: Path | None, current: str | None = None
+                   ) -> Return | None:
+    """The return to make when the running ``current`` (default: this program's version)
+    was revoked and the version before it is at hand: installed under ``root``, or
+    staged for the return; None otherwise."""
+    if current is None:
+        from fieldclient import __version__
+
+        current = __version__
+    version = revoked_check(data_dir, current)
+    if version is None:
+        return None
+    if has_version(root, version):
+        return Return(version, current, root, None)
+    staged = _staged_return(data_dir, version)
+    return Return(version, current, root, staged) if staged is not None else None
+
+
+def _staged_return(data_dir: Path, version: str) -> Staged | None:
+    return next((s for s in staged_updates(data_dir)
+                 if s.version == version and s.action == "return"), None)
+
+
+def return_schema(back: Return) -> int:
+    """The highest database schema the version to go back to opens (0: unknown, which
+    blocks the return unless the database is new)."""
+    try:
+        if back.staged is None:
+            assert back.root is not None
+            info = release_info(back.root, back.version)
+        else:
+            info = read_manifest(back.staged.archive)
+        return int(info.get("schema", 0))
+    except (OSError, ValueError, TypeError, tarfile.TarError):
+        return 0
+
+
+def can_return(session: Session, back: Return) -> InstallError | None:
+    """Why going back must wait or cannot be done, or None: not in the middle of a patrol
+    (as an update); and never to a version that cannot open the database as it is now
+    (:class:`SchemaBlocksRollBack`: the device stays, with every record)."""
+    if session.db.execute("SELECT 1 FROM patrols WHERE state = 'active'").fetchone():
+        return PatrolUnderWay()
+    schema = database_schema(session)
+    if return_schema(back) < schema:
+        return SchemaBlocksRollBack(version=back.version, schema=schema)
+    return None
+
+
+def ready_return(data_dir: Path) -> dict[str, Any] | None:
+    """The app's word (``ready.json``) that the device may go back: {"version", "from",
+    "schema"}, checked; else None."""
+    ready = _ready(data_dir)
+    if ready is None or ready.get("action") != "return":
+        return None
+    version, left, schema = ready.get("version"), ready.get("from"), ready.get("schema")
+    if (not _valid_version(version) or not _valid_version(left)
+            or isinstance(schema, bool) or not isinstance(schema, int) or schema < 0):
+        return None
+    return {"version": version, "from": left, "schema": schema}
+
+
+def apply_return(data_dir: Path, root: Path, ready: dict[str, Any]) -> str | None:
+    """At the launcher's start, with the app's word (:func:`ready_return`): go back from
+    the revoked current version to ``ready["version"]`` (installing it first from the
+    archive staged for the return when it is not here), the revoked one marked failed
+    and the worker told (``switched``). Returns the version now current; None when the
+    word is stale (the current version is no longer the one it was given for). Refused
+    (:class:`InstallError`): nothing changes, the worker is told once."""
+    root = Path(root)
+    version, left, schema = str(ready["version"]), str(ready["from"]), int(ready["schema"])
+    clear_ready(data_dir)
+    state = read_state(root)
+    if state.current != left or state.trial is not None \
+            or revoked_check(data_dir, left) != version:
+        return None  # a stale word: the check no longer says so, or another version runs
+    staged = None
+    try:
+        if version in (state.failed or []):
+            raise BadRelease(version=version, what="failed before")
+        if not has_version(root, version):
+            staged = _staged_return(data_dir, version)
+            if staged is None:
+                raise ReturnNotHere(version=version, revoked=left)
+            verify_staged(staged)
+            try:
+                supports = int(read_manifest(staged.archive).get("schema", 0))
+            except (OSError, ValueError, TypeError, tarfile.TarError) as exc:
+                raise BadRelease(version=version, what=str(exc)[:200]) from exc
+            if supports < schema:  # known before unpacking anything
+                raise SchemaBlocksRollBack(version=version, schema=schema)
+            install_archive(root, staged.archive, expected_version=version)
+        switch_to(root, version, db_schema=schema, data_dir=data_dir)
+    except InstallError as exc:
+        record_outcome(data_dir, "return_refused", left, restored=version,
+                       reason={"kind": "error", "text": exc.text, "params": exc.params})
+        if staged is not None and not isinstance(exc, SchemaBlocksRollBack):
+            _discard_staged(data_dir, staged)  # a bad archive is fetched again
+        raise
+    if staged is not None:
+        _discard_staged(data_dir, staged)
+    # the revoked version is never started again: its folder goes (as a failed start's)
+    state = read_state(root)
+    state.previous = next((v for v in reversed(installed_versions(root))
+                           if v not in (version, left, *(state.failed or []))), None)
+    write_state(root, state)
+    shutil.rmtree(version_dir(root, left), ignore_errors=True)
+    _prune(root, state)
+    return version
 

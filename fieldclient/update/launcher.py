@@ -13,8 +13,11 @@ Each start: a trial an earlier start left undecided (power cut) is rolled back; 
 release the app declared safe at its last lock or close (``updates/ready.json``) is
 installed and started on trial: it must confirm within ``GRIDFIELD_START_TIMEOUT`` seconds
 (default 120) that its first window is painted, else it is stopped and the previous
-version starts instead, which tells the worker. The app's exit code is the launcher's;
-exit code 75 ("update now") installs the staged release and starts again.
+version starts instead, which tells the worker. When IT revoked the current release and
+the app declared going back safe (``ready.json`` ``"action": "return"``: no patrol, the
+older version opens the database), the launcher switches back first
+(``install.apply_return``). The app's exit code is the launcher's; exit code 75 ("update
+now") installs the staged release, or goes back, and starts again.
 
 The install root is the folder above the launcher's (``GRIDFIELD_INSTALL_ROOT`` overrides
 it); the data directory is the app's ``--data-dir``, else ``GRIDFIELD_DATA_DIR``, else the
@@ -145,6 +148,15 @@ def run(root: Path, args: list[str], timeout: float | None = None) -> int:
         if current is None:
             say(f"nothing installed under {root} (--install-from ARCHIVE)")
             return 1
+        back = install.ready_return(data_dir)
+        if back is not None:  # the current release was revoked: back to the one before
+            try:
+                if install.apply_return(data_dir, root, back) is not None:
+                    say(f"{back['from']} was revoked; back to {back['version']}")
+            except install.InstallError as exc:
+                say(f"not back to {back['version']}: {exc.message('en')}")
+            state = install.read_state(root)
+            current = state.current or current
         staged = install.pending(data_dir, current)
         if staged is not None and install.ready_version(data_dir) == staged.version:
             try:

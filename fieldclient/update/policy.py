@@ -15,7 +15,7 @@ from fieldclient.fieldwork.patrols import active_patrol
 from fieldclient.i18n import QT_TRANSLATE_NOOP, translate
 from fieldclient.settings import load_settings
 from fieldclient.storage.session import Session
-from fieldclient.update import client
+from fieldclient.update import client, install
 
 CTX = "update"
 
@@ -53,7 +53,12 @@ def channel_of(data_dir: Path) -> str:
 def status(data_dir: Path, session: Session | None = None,
            language: str | None = None) -> dict[str, Any]:
     """What is installed, staged (with its size), what the last check found, and whether
-    applying is allowed now (with a session: the patrol and the outbox are known)."""
+    applying is allowed now (with a session: the patrol and the outbox are known).
+
+    When the running version was revoked (``return_to``: the version to go back to),
+    "applying" is the return: allowed once that version is at hand (``return_ready``:
+    installed beside this one or fetched) and :func:`install.can_return` agrees (no
+    patrol; the older version opens the database)."""
     found = client.staged(data_dir)
     last = client.last_check(data_dir)
     blocked = None if session is None else apply_allowed(session, language)
@@ -63,6 +68,14 @@ def status(data_dir: Path, session: Session | None = None,
         pending = {"version": target.get("version"), "length": target.get("length"),
                    "action": last.get("action"), "state": last.get("state"),
                    "downloaded": last.get("downloaded", 0)}
+    return_to = install.revoked_check(data_dir, client.installed_version())
+    back = None if return_to is None else install.pending_return(
+        data_dir, install.install_root(), client.installed_version())
+    allowed = found is not None and blocked is None
+    if return_to is not None:
+        refusal = None if session is None or back is None else install.can_return(session, back)
+        blocked = None if refusal is None else refusal.message(language)
+        allowed = back is not None and blocked is None
     return {
         "installed": client.installed_version(),
         "channel": channel_of(data_dir),
@@ -70,8 +83,8 @@ def status(data_dir: Path, session: Session | None = None,
         "staged": found,
         "pending": pending,
         "last_check": last,
-        "apply_allowed": found is not None and blocked is None,
+        "apply_allowed": allowed,
         "apply_blocked_reason": blocked,
-        "return_to": (pending or {}).get("version") if (last or {}).get("action") == "return"
-        else None,
+        "return_to": return_to,
+        "return_ready": back is not None,
     }

@@ -2833,6 +2833,10 @@ Go outdoors to an open place, away from tall buildings and trees.</translation>
       <translation>This version has been withdrawn; the app will return to {version}.</translation>
     </message>
     <message>
+      <source>{version} 还没有下载完，同步时继续下载。</source>
+      <translation>{version} is not fully downloaded yet; the download continues at each sync.</translation>
+    </message>
+    <message>
       <source>新版本 {version} 已下载并验证（{size}），可以安装。</source>
       <translation>New version {version} downloaded and verified ({size}), ready to install.</translation>
     </message>
@@ -4455,6 +4459,10 @@ Go outdoors to an open place, away from tall buildings and trees.</translation>
       <translation>The current version has upgraded the database to schema {schema}, which version {version} cannot open, so it cannot go back; the current version stays and every record is kept. IT should publish a fixed, newer version.</translation>
     </message>
     <message>
+      <source>{revoked}版已被撤回，要退回的{version}版还没有下载完：同步后再试。</source>
+      <translation>Version {revoked} was withdrawn, but version {version} to return to is not fully downloaded yet: sync, then try again.</translation>
+    </message>
+    <message>
       <source>巡查正在进行中，结束巡查后再安装更新。</source>
       <translation>A patrol is under way; the update will be installed after it ends.</translation>
     </message>
@@ -4477,6 +4485,10 @@ Go outdoors to an open place, away from tall buildings and trees.</translation>
     <message>
       <source>{version}版已被信息管理员撤回，本设备已退回{restored}版。</source>
       <translation>IT withdrew version {version}; this device is back on version {restored}.</translation>
+    </message>
+    <message>
+      <source>{version}版已被信息管理员撤回，但没有退回{restored}版（{reason}），继续使用{version}版。数据没有受影响。请告知信息管理员。</source>
+      <translation>IT withdrew version {version}, but the device did not return to version {restored} ({reason}); it stays on version {version}. Your data is not affected. Please tell IT.</translation>
     </message>
     <message>
       <source>新版本启动时退出，代码{code}</source>
@@ -5047,6 +5059,10 @@ Go outdoors to an open place, away from tall buildings and trees.</translation>
     <message>
       <source>没有待安装的更新。</source>
       <translation>No update is waiting to be installed.</translation>
+    </message>
+    <message>
+      <source>{revoked}版已被撤回：下次启动程序时退回{version}版。</source>
+      <translation>IT withdrew version {revoked}: the device returns to version {version} the next time the app starts.</translation>
     </message>
     <message>
       <source>更新{version}将在下次启动程序时安装；启动失败会自动退回当前版本。</source>

@@ -142,8 +142,9 @@ def release_info(name: str, length: int, custom: Any) -> Release:
 @dataclass(frozen=True)
 class Decision:
     """What a device should do: ``action`` is ``none``, ``update`` (to ``target``, a
-    newer release) or ``return`` (its version was revoked: back to ``target``, the
-    newest release before it; None when there is none)."""
+    newer release; also when its own version was revoked and a fixed newer one is out)
+    or ``return`` (its version was revoked and nothing newer is out: back to ``target``,
+    the newest release before it; None when there is none)."""
 
     action: str
     target: Release | None
@@ -153,18 +154,21 @@ class Decision:
 def choose(releases: list[Release], current: Version, channel: str,
            grids: tuple[int, ...] | list[int], platform: str) -> Decision:
     """The newest release for this device above ``current``, or, when ``current`` was
-    revoked, the newest one below it that was not."""
+    revoked and nothing newer is out, the newest one below it that was not. (A device
+    that cannot go back because its database was migrated waits for the fixed release
+    IT publishes: it must then be offered, not the return again.)"""
     revoked = {r.version for r in releases if r.revoked}
     usable = [r for r in releases
               if not r.revoked and r.version not in revoked and r.reaches(channel, grids,
                                                                            platform)]
+    newer = [r for r in usable if r.version > current]
+    if newer:
+        return Decision("update", max(newer, key=lambda r: r.version),
+                        current_revoked=current in revoked)
     if current in revoked:
         older = [r for r in usable if r.version < current]
         return Decision("return", max(older, key=lambda r: r.version) if older else None,
                         current_revoked=True)
-    newer = [r for r in usable if r.version > current]
-    if newer:
-        return Decision("update", max(newer, key=lambda r: r.version))
     return Decision("none", None)
 
 

@@ -315,7 +315,8 @@ def test_fieldclient_update_check_and_status_for_it_scripts(
     assert shown["channel"] == "stable"
     applied = run("apply", "--json")  # nothing at risk: goes in at the next start
     assert applied.returncode == 0, applied.stderr
-    assert json.loads(applied.stdout) == {"staged": "1.0.1", "ready": True, "waiting": None}
+    assert json.loads(applied.stdout) == {"action": "update", "return_to": None,
+                                          "staged": "1.0.1", "ready": True, "waiting": None}
     ready = json.loads((dev.data_dir / "updates" / "ready.json").read_text("utf-8"))
     assert ready["version"] == "1.0.1"
     assert "1.0.1" in run("apply", lang="en").stdout

@@ -143,3 +143,51 @@ def test_install_update_and_roll_back_with_the_built_launcher(unpacked: Path,
     assert outcome["reason"]["kind"] in ("exit", "signal")
     assert outcome["shown"] is True  # the restored 1.0.1 told the worker
     assert "1.0.2" in install.outcome_message(outcome, "en")
+
+
+def test_a_revoked_release_goes_back_with_the_built_launcher(unpacked: Path,
+                                                             tmp_path: Path) -> None:
+    """IT revoked 1.0.1: the built 1.0.1's ``fieldclient update apply`` (finding its
+    install root from where it runs) agrees to go back, the built launcher switches to
+    the 1.0.0 installed beside it at the next start, and 1.0.0 tells the worker."""
+    source = built_archive()
+    bundles = tmp_path / "bundles"
+    v100 = restamp(source, "1.0.0", bundles / "gridfield-1.0.0.tar.gz")
+    v101 = restamp(source, "1.0.1", bundles / "gridfield-1.0.1.tar.gz")
+    root, data = tmp_path / "install", tmp_path / "data"
+    root.mkdir()
+    shutil.copytree(unpacked / "launcher", root / "launcher", symlinks=True)
+    launcher = root / "launcher/gridfield-launcher"
+    for archive in (v100, v101):
+        done = run([launcher, "--install-from", archive])
+        assert done.returncode == 0, done.stderr
+    state = install.read_state(root)
+    assert (state.current, state.previous) == ("1.0.1", "1.0.0")
+    cli = install.app_executable(root, "1.0.1", "fieldclient")
+    done = run([cli, "--data-dir", data, "init", "--pin-stdin"], stdin=PIN + "\n")
+    assert done.returncode == 0, done.stderr
+    # what the TUF client's check leaves once IT revoked 1.0.1 and 1.0.0 is still here
+    # (the check itself against a real centre: tests/sync/test_update_revoke.py)
+    (data / "updates").mkdir(parents=True, exist_ok=True)
+    (data / "updates/state.json").write_text(json.dumps({
+        "action": "return", "installed": "1.0.1", "state": "installed",
+        "current_revoked": True, "target": {"version": "1.0.0"}, "error": None,
+        "message": None, "downloaded": 0}))
+
+    apply = [cli, "update", "apply", "--json", "--data-dir", data, "--pin-stdin"]
+    done = run(apply, stdin=PIN + "\n")  # no GRIDFIELD_INSTALL_ROOT: found from the bundle
+    assert done.returncode == 0, done.stderr + done.stdout
+    assert json.loads(done.stdout) == {"action": "return", "return_to": "1.0.0",
+                                       "staged": None, "ready": True, "waiting": None}
+
+    done = run([launcher, "--data-dir", data, "--exit-after-startup"])
+    assert done.returncode == 0 and "startup_ms=" in done.stdout, done.stderr
+    assert "1.0.1 was revoked; back to 1.0.0" in done.stderr
+    state = install.read_state(root)
+    assert (state.current, state.trial, state.failed) == ("1.0.0", None, ["1.0.1"])
+    outcome = json.loads((data / "updates/outcome.json").read_text())
+    assert (outcome["kind"], outcome["version"], outcome["restored"]) == (
+        "switched", "1.0.1", "1.0.0")
+    assert outcome["shown"] is True  # the restored 1.0.0 told the worker at its start
+    exe = install.app_executable(root, "1.0.0", "fieldclient")
+    assert run([exe, "--version"]).stdout.strip() == "1.0.0"

@@ -326,3 +326,69 @@ def test_confirm_started_writes_the_launchers_file(tmp_path: Path,
     monkeypatch.setenv(install.STARTED_ENV, str(target))
     assert install.confirm_started() is True
     assert json.loads(target.read_text())["pid"] == os.getpid()
+
+
+@pytest.mark.parametrize("ready", [
+    {"version": "../../etc", "action": "return", "from": "1.0.1", "schema": 1},
+    {"version": "1.0.0", "action": "return", "from": "1.0.1", "schema": "1"},
+    {"version": "1.0.0", "action": "return", "from": "1.0.1", "schema": True},
+    {"version": "1.0.0", "action": "return", "from": "1.0.1", "schema": -1},
+    {"version": "1.0.0", "action": "return", "from": None, "schema": 1},
+    {"version": "1.0.0", "from": "1.0.1", "schema": 1},  # an update's word, not a return
+    ["not", "an", "object"],
+])
+def test_a_malformed_word_to_go_back_is_ignored(data: Path, ready: object) -> None:
+    (data / "updates").mkdir()
+    (data / "updates" / "ready.json").write_text(json.dumps(ready))
+    assert install.ready_return(data) is None
+
+
+@pytest.mark.parametrize("check", [
+    {"action": "return", "installed": "1.0.1", "target": {"version": "1.0.2"}},  # newer
+    {"action": "return", "installed": "1.0.0", "target": {"version": "0.9.0"}},  # stale
+    {"action": "return", "installed": "1.0.1", "target": {"version": "../0.9"}},
+    {"action": "return", "installed": "1.0.1", "target": None},
+    {"action": "update", "installed": "1.0.1", "target": {"version": "1.0.0"}},
+    "garbage",
+])
+def test_only_a_sound_check_sends_the_device_back(installed: Path, data: Path,
+                                                  tmp_path: Path, check: object) -> None:
+    """The launcher goes back only when the last check says the running version was
+    revoked and names an older one: a stale or hostile state.json does nothing."""
+    (data / "updates").mkdir()
+    state = data / "updates" / "state.json"
+    state.write_text(json.dumps(check))
+    assert install.revoked_check(data, "1.0.1") is None
+    install.first_install(installed, make_bundle(tmp_path / "b", "1.0.1"))
+    ready = {"version": "1.0.0", "action": "return", "from": "1.0.1", "schema": 1}
+    assert install.apply_return(data, installed, ready) is None
+    assert install.read_state(installed).current == "1.0.1"
+    state.write_text(json.dumps({"action": "return", "installed": "1.0.1",
+                                 "target": {"version": "1.0.0"}}))
+    assert install.apply_return(data, installed, ready) == "1.0.0"
+    assert install.read_state(installed).failed == ["1.0.1"]
+
+
+def test_a_return_archive_changed_on_disk_is_refused_and_dropped(
+        root: Path, data: Path, tmp_path: Path) -> None:
+    """The older release fetched for a return (not installed here) is checked again
+    before unpacking, as an update is: a changed one is dropped (fetched again), the
+    device stays, the worker is told once."""
+    install.first_install(root, make_bundle(tmp_path / "b", "1.0.1"))
+    folder = stage(data, make_bundle(tmp_path / "b", "1.0.0"), "1.0.0")
+    meta = json.loads((folder / "staged.json").read_text())
+    (folder / "staged.json").write_text(json.dumps({**meta, "action": "return"}))
+    (data / "updates" / "state.json").write_text(json.dumps({
+        "action": "return", "installed": "1.0.1", "target": {"version": "1.0.0"}}))
+    back = install.pending_return(data, root, "1.0.1")
+    assert back is not None and back.staged is not None
+    archive = back.staged.archive
+    archive.write_bytes(archive.read_bytes()[:-4] + b"evil")
+    ready = {"version": "1.0.0", "action": "return", "from": "1.0.1", "schema": 1}
+    with pytest.raises(install.ArchiveMismatch):
+        install.apply_return(data, root, ready)
+    assert install.read_state(root).current == "1.0.1"
+    assert install.installed_versions(root) == ["1.0.1"] and not folder.exists()
+    outcome = install.take_outcome(data)
+    assert outcome is not None and outcome["kind"] == "return_refused"
+    assert "1.0.0" in install.outcome_message(outcome, "en")

@@ -1,6 +1,8 @@
 """The Settings section for release updates: the version, the channel IT put the device
 on, the pending update and its size, and "update now" (enabled when a verified update
-is staged and applying is allowed: no patrol running, nothing waiting to sync).
+is staged and applying is allowed: no patrol running, nothing waiting to sync). When IT
+revoked the running release, the section says so and the same button goes back to the
+version before it (once it is at hand and the older version can open the database).
 
 The button only asks (``update_now_requested`` with the staged version): installing
 and restarting belong to the install step, which the main window connects to it.
@@ -25,7 +27,7 @@ def _mb(length: Any) -> str:
 
 
 class UpdateSettings(QWidget):
-    update_now_requested = Signal(str)  # the staged version
+    update_now_requested = Signal(str)  # the staged version, or the one to go back to
 
     def __init__(self, controller: AppController, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -56,7 +58,11 @@ class UpdateSettings(QWidget):
 
     def _update_now(self) -> None:
         staged = self.state.get("staged")
-        if self.state.get("apply_allowed") and isinstance(staged, dict):
+        if not self.state.get("apply_allowed"):
+            return
+        if self.state.get("return_to"):
+            self.update_now_requested.emit(str(self.state["return_to"]))
+        elif isinstance(staged, dict):
             self.update_now_requested.emit(str(staged["version"]))
 
     def refresh(self) -> None:
@@ -76,6 +82,9 @@ class UpdateSettings(QWidget):
         if self.state["return_to"]:
             lines.append(self.tr("当前版本已被撤回，将回退到 {version}。").format(
                 version=self.state["return_to"]))
+            if not self.state["return_ready"]:
+                lines.append(self.tr("{version} 还没有下载完，同步时继续下载。").format(
+                    version=self.state["return_to"]))
         elif staged is not None:
             lines.append(self.tr("新版本 {version} 已下载并验证（{size}），可以安装。").format(
                 version=staged["version"], size=_mb(staged["length"])))
@@ -90,7 +99,8 @@ class UpdateSettings(QWidget):
         if last.get("message"):
             lines.append(str(last["message"]))
         self.summary.setText("\n".join(lines))
-        blocked = self.state["apply_blocked_reason"] if staged is not None else None
+        blocked = self.state["apply_blocked_reason"] \
+            if staged is not None or self.state["return_to"] else None
         self.reason.setText(blocked or "")
         self.reason.setVisible(bool(blocked))
         self.update_button.setEnabled(bool(self.state["apply_allowed"]))
