@@ -144,7 +144,7 @@ def test_full_patrol_through_the_ui(
                     and page.patrol.items["P07"].result is ItemResult.PROBLEM)
     assert card.result_buttons[ItemResult.PROBLEM].isChecked()
     assert not card.error.isVisibleTo(card)
-    assert len(card.thumbs) == 1 and not card.thumbs[0].pixmap().isNull()
+    assert len(card.thumbs) == 1 and not card.thumbs[0].icon().isNull()
     ime_type(card.note, "消防通道被杂物堵塞")
 
     # Report as event: the draft comes from the item, confirmed in a dialog.

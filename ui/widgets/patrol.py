@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from PySide6.QtCore import QSize, Qt
+from PySide6.QtCore import QSize
 from PySide6.QtGui import QPixmap, QResizeEvent, QShowEvent
 from PySide6.QtWidgets import (
     QButtonGroup,
     QFrame,
     QGridLayout,
     QHBoxLayout,
-    QLabel,
     QLineEdit,
     QPushButton,
     QSizePolicy,
@@ -23,8 +22,6 @@ from fieldclient.fieldwork.checklist import ChecklistItem
 from fieldclient.fieldwork.patrols import MAX_NOTE, MAX_PHOTOS, ItemResult, ItemState
 from ui import style
 from ui.widgets.basic import button, label, set_role
-
-THUMB_HEIGHT = 88
 
 
 def wrap_words(text: str, width: int, measure: Callable[[str], int]) -> str:
@@ -181,9 +178,12 @@ class ItemCard(QFrame):
         self.note.setObjectName(f"note_{item.code}")
         self.note.setMaxLength(MAX_NOTE)
         self.note.setClearButtonEnabled(True)
-        self.thumb_row = QHBoxLayout()
-        self.thumb_row.setSpacing(8)
-        self.thumbs: list[QLabel] = []
+        from ui.dialogs.photo import PhotoStrip
+
+        # The one strip of the app: a tap shows the photo full size; 删除这张照片 there
+        # asks first and then ``remove_requested(index)`` (the page detaches it).
+        self.strip = PhotoStrip(removable=True)
+        self.photo_ids: tuple[str, ...] = ()
         self.camera_button = button("", f"camera_{item.code}")
         self.pick_button = button("", f"pick_{item.code}")
         self.event_button = button("primary", f"report_{item.code}")
@@ -196,7 +196,7 @@ class ItemCard(QFrame):
         self.error.setVisible(False)
         photo_row = QHBoxLayout()
         photo_row.setSpacing(12)
-        photo_row.addLayout(self.thumb_row)
+        photo_row.addWidget(self.strip)
         photo_row.addWidget(self.busy)
         photo_row.addStretch(1)
         self.actions = ButtonGrid((3, 2))
@@ -231,9 +231,14 @@ class ItemCard(QFrame):
         self.busy.setText(labels["busy"])
         self.reported.setText(labels["reported"])
 
+    @property
+    def thumbs(self) -> list[QPushButton]:
+        return self.strip.thumbs
+
     def apply(self, state: ItemState, reported: bool, pixmaps: Sequence[QPixmap],
-              typing: bool) -> None:
-        """Show the saved state; ``typing``: leave the note alone (unsaved keystrokes)."""
+              typing: bool, loaders: Sequence[Callable[[], QPixmap]] = ()) -> None:
+        """Show the saved state; ``typing``: leave the note alone (unsaved keystrokes).
+        ``pixmaps[i]`` is photo i's thumbnail, ``loaders[i]()`` the photo at full size."""
         self.state = state
         for result, btn in self.result_buttons.items():
             btn.setChecked(state.result is result)
@@ -246,17 +251,10 @@ class ItemCard(QFrame):
         full = len(state.photos) >= MAX_PHOTOS
         self.camera_button.setEnabled(not full)
         self.pick_button.setEnabled(not full)
-        while self.thumbs:
-            thumb = self.thumbs.pop()
-            self.thumb_row.removeWidget(thumb)
-            thumb.deleteLater()
-        for pixmap in pixmaps:
-            thumb = QLabel()
-            thumb.setObjectName("thumbnail")
-            thumb.setPixmap(pixmap.scaledToHeight(THUMB_HEIGHT,
-                                                  Qt.TransformationMode.SmoothTransformation))
-            self.thumb_row.addWidget(thumb)
-            self.thumbs.append(thumb)
+        if state.photos != self.photo_ids or len(self.strip.thumbs) != len(pixmaps):
+            self.photo_ids = state.photos
+            self.strip.set_photos(list(pixmaps), list(loaders) or [
+                (lambda p=p: p) for p in pixmaps])
 
     def show_error(self, text: str) -> None:
         self.error.setText(text)
