@@ -1121,6 +1121,45 @@ Finish the patrol now? If it was started by mistake, you can cancel it.</transla
     </message>
   </context>
   <context>
+    <name>PhotoSpaceSettings</name>
+    <message>
+      <source>照片占用的空间</source>
+      <translation>Space used by photos</translation>
+    </message>
+    <message>
+      <source>释放已同步照片</source>
+      <translation>Free synced photos</translation>
+    </message>
+    <message>
+      <source>已上传到中心的照片可以从本机删掉原图，腾出空间：缩略图和记录都留着，原图在中心可以查看。还没上传的照片不会删。</source>
+      <translation>Photos already uploaded to the centre can have their full image deleted from this device to free space: the thumbnail and the record stay, and the full photo can be seen at the centre. Photos not uploaded yet are never deleted.</translation>
+    </message>
+    <message>
+      <source>本机照片{n}张，占用{size}。已上传、可以释放：{free}张（{free_size}）；还没上传：{waiting}张；已释放过原图：{freed}张。</source>
+      <translation>Photos on this device: {n}, using {size}. Uploaded and can be freed: {free} ({free_size}); not uploaded yet: {waiting}; full image already freed: {freed}.</translation>
+    </message>
+    <message>
+      <source>已释放{n}张照片的原图，腾出{size}。</source>
+      <translation>Freed the full image of {n} photo(s): {size} of space made.</translation>
+    </message>
+    <message>
+      <source>从本机删除{n}张已上传到中心的照片原图，可以腾出约{size}。缩略图和记录都留着，原图在中心可以查看，不能再从本机导出。还没上传的{waiting}张不会删。</source>
+      <translation>Delete from this device the full image of {n} photo(s) already uploaded to the centre, freeing about {size}? The thumbnails and records stay; the full photos can be seen at the centre but no longer exported from this device. The {waiting} photo(s) not uploaded yet are not deleted.</translation>
+    </message>
+    <message>
+      <source>释放</source>
+      <translation>Free</translation>
+    </message>
+    <message>
+      <source>取消</source>
+      <translation>Cancel</translation>
+    </message>
+    <message>
+      <source>没有释放任何照片：本机数据库写不进去。照片都还在，请稍后再试或联系IT。</source>
+      <translation>No photo was freed: the device's database could not be written. All photos are still here; try again later or call IT.</translation>
+    </message>
+  </context>
+  <context>
     <name>PhotoStrip</name>
     <message>
       <source>照片{n}</source>
@@ -1142,6 +1181,10 @@ Finish the patrol now? If it was started by mistake, you can cancel it.</transla
       <translation>Delete this photo</translation>
     </message>
     <message>
+      <source>这里只是缩略图：原图已上传到中心，为腾出空间已从本机释放，原图请在中心查看。</source>
+      <translation>This is only the thumbnail: the full photo was uploaded to the centre and freed from this device to make space. See the full photo at the centre.</translation>
+    </message>
+    <message>
       <source>这张照片不在本机上（照片留在中心，本机只收到记录）。</source>
       <translation>This photo is not on this device (photos stay at the centre; the device only receives the record).</translation>
     </message>
@@ -1156,21 +1199,6 @@ Finish the patrol now? If it was started by mistake, you can cancel it.</transla
     <message>
       <source>保留</source>
       <translation>Keep</translation>
-    </message>
-  </context>
-  <context>
-    <name>PhotoViewer</name>
-    <message>
-      <source>照片</source>
-      <translation>Photo</translation>
-    </message>
-    <message>
-      <source>关闭</source>
-      <translation>Close</translation>
-    </message>
-    <message>
-      <source>这张照片不在本机上（照片留在中心，本机只收到记录）。</source>
-      <translation>This photo is not on this device (photos stay at the centre; this device received only the record).</translation>
     </message>
   </context>
   <context>
@@ -3153,14 +3181,6 @@ Go outdoors to an open place, away from tall buildings and trees.</translation>
       <translation>Flag: {reason}</translation>
     </message>
     <message>
-      <source>照片</source>
-      <translation>Photo</translation>
-    </message>
-    <message>
-      <source>看大图</source>
-      <translation>Show full size</translation>
-    </message>
-    <message>
       <source>审核</source>
       <translation>Review</translation>
     </message>
@@ -3541,6 +3561,14 @@ Go outdoors to an open place, away from tall buildings and trees.</translation>
       <translation>file (or folder) to write</translation>
     </message>
     <message>
+      <source>释放已上传到中心的照片原图占用的空间（缩略图保留）</source>
+      <translation>free the space of full photos already uploaded to the centre (thumbnails are kept)</translation>
+    </message>
+    <message>
+      <source>只显示能释放多少，不删除</source>
+      <translation>only show how much could be freed; delete nothing</translation>
+    </message>
+    <message>
       <source>网格员的任务完成情况（PIN码从标准输入读取）</source>
       <translation>the worker's quota status (PIN on stdin)</translation>
     </message>
@@ -3740,8 +3768,8 @@ Go outdoors to an open place, away from tall buildings and trees.</translation>
       <translation>The database cannot be opened: the key is wrong or the file is damaged.</translation>
     </message>
     <message>
-      <source>设备的存储空间已满，现在无法打开或保存数据。数据都还在，这也不是PIN码错误（没有计入错误次数）。设备还剩{free}，至少需要再腾出{needed}：请删除不需要的文件（如下载的视频），或请IT清理已上传到中心的照片（本机照片共占{photos}）。</source>
-      <translation>The device's storage is full, so data cannot be opened or saved now. All data is still there, and this is not a wrong PIN (no try was counted). {free} is left; free at least {needed}: delete files you do not need (such as downloaded videos), or ask IT to clear photos already uploaded to the centre (photos on this device take {photos}).</translation>
+      <source>设备的存储空间已满，现在无法打开或保存数据。数据都还在，这也不是PIN码错误（没有计入错误次数）。设备还剩{free}，至少需要再腾出{needed}。本机照片共占{photos}：程序能打开时，在“设置”的“照片占用的空间”里点“释放已同步照片”，删掉已上传到中心的照片原图（IT可用命令 fieldclient photos free-synced）；打不开时，请先删除不需要的文件（如下载的视频）。</source>
+      <translation>The device's storage is full, so data cannot be opened or saved now. All data is still there, and this is not a wrong PIN (no failed attempt was counted). {free} is left; at least {needed} more must be freed. Photos on this device use {photos}: while the app opens, tap "Free synced photos" under "Space used by photos" in Settings to delete the full images of photos already uploaded to the centre (IT can run fieldclient photos free-synced); if it does not open, first delete files you do not need (such as downloaded videos).</translation>
     </message>
     <message>
       <source>数据库版本（{found}）比本程序支持的版本（{supported}）新，请升级程序。</source>
@@ -3818,6 +3846,10 @@ Go outdoors to an open place, away from tall buildings and trees.</translation>
     <message>
       <source>照片“{photo_id}”的内容与记录的校验值不一致，可能已被篡改。</source>
       <translation>The content of photo “{photo_id}” does not match its recorded checksum; it may have been tampered with.</translation>
+    </message>
+    <message>
+      <source>照片“{photo_id}”已上传到中心，为腾出空间已从本机释放原图；本机只留有缩略图，原图请在中心查看。</source>
+      <translation>Photo "{photo_id}" was uploaded to the centre and its full image freed from this device to make space; only its thumbnail is here. See the full photo at the centre.</translation>
     </message>
     <message>
       <source>文件中没有可用的定位点（读到{read}个点，全部因精度差或无定位被过滤）。</source>
@@ -4615,6 +4647,14 @@ Go outdoors to an open place, away from tall buildings and trees.</translation>
     <message>
       <source>已导出照片 {id} 到 {file}（SHA-256 {sha}）</source>
       <translation>Exported photo {id} to {file} (SHA-256 {sha})</translation>
+    </message>
+    <message>
+      <source>本机照片{n}张，占用{size}；已上传到中心、可以释放的{free}张（{free_size}）；还没上传的{waiting}张，不会释放。</source>
+      <translation>Photos on this device: {n}, using {size}; uploaded to the centre and can be freed: {free} ({free_size}); not uploaded yet (kept): {waiting}.</translation>
+    </message>
+    <message>
+      <source>已释放{n}张照片的原图，腾出{size}（缩略图保留，原图在中心）。</source>
+      <translation>Freed the full image of {n} photo(s), {size} made (thumbnails kept, full photos at the centre).</translation>
     </message>
     <message>
       <source>时间：{value}</source>
