@@ -71,7 +71,7 @@
     </message>
     <message>
       <source>相机出错了，请再拍一次，或者用“选择图片”。</source>
-      <translation>The camera had a problem. Take the photo again, or use “Choose picture”.</translation>
+      <translation>The camera had a problem. Take the photo again, or use "Choose picture".</translation>
     </message>
   </context>
   <context>
@@ -159,15 +159,15 @@
     </message>
     <message>
       <source>已决定用“{value}”，下次同步时告诉中心。</source>
-      <translation>Decided: “{value}”. The centre is told at the next sync.</translation>
+      <translation>Decided: "{value}". The centre is told at the next sync.</translation>
     </message>
     <message>
       <source>保留“{value}”</source>
-      <translation>Keep “{value}”</translation>
+      <translation>Keep "{value}"</translation>
     </message>
     <message>
       <source>改用“{value}”</source>
-      <translation>Use “{value}”</translation>
+      <translation>Use "{value}"</translation>
     </message>
     <message>
       <source>等待网格长决定</source>
@@ -572,7 +572,7 @@ When you find a problem on a patrol or a visit, tap "Report event" at the top ri
     </message>
     <message>
       <source>确定要从这户删除“{name}”吗？下次同步时上报。</source>
-      <translation>Remove “{name}” from this household? The change is sent with the next sync.</translation>
+      <translation>Remove "{name}" from this household? The change is sent with the next sync.</translation>
     </message>
     <message>
       <source>不删除</source>
@@ -595,7 +595,7 @@ When you find a problem on a patrol or a visit, tap "Report event" at the top ri
     </message>
     <message>
       <source>修改后点“保存”，下次同步时上报。</source>
-      <translation>Make your changes and tap “Save”; they are sent with the next sync.</translation>
+      <translation>Make your changes and tap "Save"; they are sent with the next sync.</translation>
     </message>
     <message>
       <source>户主姓名*</source>
@@ -929,11 +929,11 @@ Once this device is enrolled with the command centre and synchronised, the house
     </message>
     <message>
       <source>本设备还没有登记到指挥中心，不知道您负责哪些网格。下面是本设备上用过的网格；也可以输入网格编号，再点“开始巡查”。</source>
-      <translation>This device is not enrolled with the command centre yet, so it does not know your grids. Below are the grids used on this device; or type a grid number and tap “Start patrol”.</translation>
+      <translation>This device is not enrolled with the command centre yet, so it does not know your grids. Below are the grids used on this device; or type a grid number and tap "Start patrol".</translation>
     </message>
     <message>
       <source>本设备还没有登记到指挥中心，不知道您负责哪些网格。请输入要巡查的网格编号，再点“开始巡查”。</source>
-      <translation>This device is not enrolled with the command centre yet, so it does not know your grids. Type the number of the grid to patrol and tap “Start patrol”.</translation>
+      <translation>This device is not enrolled with the command centre yet, so it does not know your grids. Type the number of the grid to patrol and tap "Start patrol".</translation>
     </message>
     <message>
       <source>定位来源：{source}</source>
@@ -949,7 +949,7 @@ Once this device is enrolled with the command centre and synchronised, the house
     </message>
     <message>
       <source>‹上一项</source>
-      <translation>‹ Previous</translation>
+      <translation>‹ Back</translation>
     </message>
     <message>
       <source>全部项目</source>
@@ -969,7 +969,7 @@ Once this device is enrolled with the command centre and synchronised, the house
     </message>
     <message>
       <source>{n}项都检查完了。点“结束巡查”保存并上报。</source>
-      <translation>All {n} items are checked. Tap “Finish” to save and report the patrol.</translation>
+      <translation>All {n} items are checked. Tap "Finish" to save and report the patrol.</translation>
     </message>
     <message>
       <source>取消这次巡查吗？
@@ -989,7 +989,7 @@ The items checked so far ({done}) and the recorded track will be deleted: nothin
     </message>
     <message>
       <source>本设备没有可用的摄像头。请点“选择图片”，从相册或存储卡里选一张照片。</source>
-      <translation>This device has no camera that can be used. Tap “Choose picture” to take a photo from the gallery or a memory card.</translation>
+      <translation>This device has no camera that can be used. Tap "Choose picture" to take a photo from the gallery or a memory card.</translation>
     </message>
     <message>
       <source>{grid}：已检查{done}/{total}项</source>
@@ -1330,7 +1330,7 @@ Finish the patrol now? If it was started by mistake, you can cancel it.</transla
     </message>
     <message>
       <source>“{group}”还有{n}项没有检查。标为“正常”表示您看过、没有发现问题：</source>
-      <translation>Items of “{group}” not checked yet: {n}. Marking them “Normal” means you looked and found no problem:</translation>
+      <translation>Items of "{group}" not checked yet: {n}. Marking them "Normal" means you looked and found no problem:</translation>
     </message>
     <message>
       <source>、</source>
@@ -1338,7 +1338,7 @@ Finish the patrol now? If it was started by mistake, you can cancel it.</transla
     </message>
     <message>
       <source>“{group}”的项目都检查过了。</source>
-      <translation>Every item of “{group}” is checked.</translation>
+      <translation>Every item of "{group}" is checked.</translation>
     </message>
     <message>
       <source>其他组还有{n}项没有检查。</source>
@@ -2037,7 +2037,7 @@ Finish the patrol now? If it was started by mistake, you can cancel it.</transla
     </message>
     <message>
       <source>已读出注册码。二维码里没有服务器地址，请填写服务器地址后点“登记本设备”。</source>
-      <translation>The code was read. The QR code has no server address: enter it, then tap “Enroll this device”.</translation>
+      <translation>The code was read. The QR code has no server address: enter it, then tap "Enroll this device".</translation>
     </message>
     <message>
       <source>这张图片里找不到二维码。请选择信息管理员给你的注册二维码图片。</source>
@@ -2736,11 +2736,11 @@ Tasks and notices from the command centre appear here after a sync.</translation
     </message>
     <message>
       <source>没有找到图片文件夹或U盘。插入存储卡或U盘后点“刷新”。</source>
-      <translation>No pictures folder or USB drive found. Insert a memory card or USB drive, then tap “Refresh”.</translation>
+      <translation>No pictures folder or USB drive found. Insert a memory card or USB drive, then tap "Refresh".</translation>
     </message>
     <message>
       <source>这个文件夹里没有照片。可以点上面的其他位置，或插入存储卡后点“刷新”。</source>
-      <translation>There are no photos in this folder. Tap another place above, or insert a memory card and tap “Refresh”.</translation>
+      <translation>There are no photos in this folder. Tap another place above, or insert a memory card and tap "Refresh".</translation>
     </message>
   </context>
   <context>
@@ -3817,19 +3817,19 @@ Go outdoors to an open place, away from tall buildings and trees.</translation>
     </message>
     <message>
       <source>照片“{name}”是空文件，没有保存。</source>
-      <translation>The photo “{name}” is an empty file; nothing was saved.</translation>
+      <translation>The photo "{name}" is an empty file; nothing was saved.</translation>
     </message>
     <message>
       <source>无法读取照片“{name}”：文件已损坏，或不是支持的格式（{formats}）。没有保存。</source>
-      <translation>Cannot read the photo “{name}”: the file is damaged or not in a supported format ({formats}). Nothing was saved.</translation>
+      <translation>Cannot read the photo "{name}": the file is damaged or not in a supported format ({formats}). Nothing was saved.</translation>
     </message>
     <message>
       <source>照片“{name}”太大（{megapixels}百万像素或{megabytes}MB），无法处理。没有保存。</source>
-      <translation>The photo “{name}” is too large ({megapixels} megapixels or {megabytes} MB) to process. Nothing was saved.</translation>
+      <translation>The photo "{name}" is too large ({megapixels} megapixels or {megabytes} MB) to process. Nothing was saved.</translation>
     </message>
     <message>
       <source>无法打开文件“{name}”：{reason}</source>
-      <translation>Cannot open the file “{name}”: {reason}</translation>
+      <translation>Cannot open the file "{name}": {reason}</translation>
     </message>
     <message>
       <source>找不到能显示中文的字体，无法给照片加水印，照片没有保存。请安装中文字体（例如 fonts-noto-cjk）。</source>
@@ -3841,11 +3841,11 @@ Go outdoors to an open place, away from tall buildings and trees.</translation>
     </message>
     <message>
       <source>找不到照片“{photo_id}”。</source>
-      <translation>Photo “{photo_id}” not found.</translation>
+      <translation>Photo "{photo_id}" not found.</translation>
     </message>
     <message>
       <source>照片“{photo_id}”的内容与记录的校验值不一致，可能已被篡改。</source>
-      <translation>The content of photo “{photo_id}” does not match its recorded checksum; it may have been tampered with.</translation>
+      <translation>The content of photo "{photo_id}" does not match its recorded checksum; it may have been tampered with.</translation>
     </message>
     <message>
       <source>照片“{photo_id}”已上传到中心，为腾出空间已从本机释放原图；本机只留有缩略图，原图请在中心查看。</source>
@@ -3857,11 +3857,11 @@ Go outdoors to an open place, away from tall buildings and trees.</translation>
     </message>
     <message>
       <source>无法读取轨迹文件“{path}”：{reason}</source>
-      <translation>Cannot read the track file “{path}”: {reason}</translation>
+      <translation>Cannot read the track file "{path}": {reason}</translation>
     </message>
     <message>
       <source>无法识别轨迹文件“{path}”的格式：只支持NMEA日志和GPX文件。</source>
-      <translation>The format of the track file “{path}” is not recognised: only NMEA logs and GPX files are supported.</translation>
+      <translation>The format of the track file "{path}" is not recognised: only NMEA logs and GPX files are supported.</translation>
     </message>
     <message>
       <source>同步失败。数据已保存在本机，下次同步会继续。</source>
@@ -3965,11 +3965,11 @@ Go outdoors to an open place, away from tall buildings and trees.</translation>
     </message>
     <message>
       <source>巡查清单里没有“{code}”这一项。</source>
-      <translation>The patrol checklist has no item “{code}”.</translation>
+      <translation>The patrol checklist has no item "{code}".</translation>
     </message>
     <message>
       <source>“{item}”发现问题时必须拍照留证：请先拍照，再保存。</source>
-      <translation>A problem found under “{item_en}” needs a photo as evidence: take a photo first, then save.</translation>
+      <translation>A problem found under "{item_en}" needs a photo as evidence: take a photo first, then save.</translation>
     </message>
     <message>
       <source>还有{missing}项没有检查，请检查完再结束巡查。</source>

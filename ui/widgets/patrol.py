@@ -132,13 +132,18 @@ class ButtonGrid(QWidget):
 
 
 class GroupTabs(ButtonGrid):
-    """Big checkable buttons, one per platform: 4 in a row, or 2×2 when the text is
-    too wide (English at large text); long names wrap onto a second line."""
+    """Big checkable buttons, one per platform, always in one row: 4 named tabs when
+    the names fit; otherwise (English at large text) the chosen tab keeps its name and
+    takes the room, the others show their number (and ✓), named for screen readers.
+    Two rows of tabs took a quarter of the screen at 175 % and pushed the item's
+    answers out of sight."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__((4, 2), parent)
         self.setObjectName("groupTabs")
         self.group = QButtonGroup(self)
+        self.group.idToggled.connect(lambda _i, on: on and self.arrange(force=True))
+        self.compact = False
 
     def set_groups(self, count: int) -> None:
         for btn in self.buttons:
@@ -149,6 +154,44 @@ class GroupTabs(ButtonGrid):
             btn.setCheckable(True)
             self.group.addButton(btn, index)
             self.add_button(btn)
+
+    def arrange(self, force: bool = False) -> None:
+        if not self.buttons:
+            return
+        width = max(self.width(), 120)
+        pad = 2 * style.metrics(style.current_scale())["gap"] + 28
+        metrics = self.buttons[0].fontMetrics()
+        count = len(self.buttons)
+        room = int((width - self.grid.spacing() * (count - 1)) / count - pad)
+        words = [w for t in self.texts for w in t.split(" ")]
+        compact = self.isVisible() and any(metrics.horizontalAdvance(w) > room for w in words)
+        if not compact:
+            if self.compact:
+                for column in range(count):
+                    self.grid.setColumnStretch(column, 0)
+                self.compact = False
+                force = True
+            super().arrange(force)
+            return
+        self.compact = True
+        checked = self.group.checkedId()
+        short = [f"{i + 1}{' ✓' if t.endswith(' ✓') else ''}" for i, t in enumerate(self.texts)]
+        narrow = max(metrics.horizontalAdvance(t) for t in short) + pad
+        wide = width - self.grid.spacing() * (count - 1) - narrow * (count - 1) - pad
+        for index, (btn, text) in enumerate(zip(self.buttons, self.texts, strict=True)):
+            label_text = wrap_words(text, wide, metrics.horizontalAdvance) \
+                if index == checked else short[index]
+            if btn.text() != label_text:
+                btn.setText(label_text)
+            btn.setAccessibleName(text)
+            self.grid.setColumnStretch(index, 1 if index == checked else 0)
+            btn.setMinimumWidth(0 if index == checked else narrow)
+        if self.columns != count or force:
+            self.columns = count
+            for btn in self.buttons:
+                self.grid.removeWidget(btn)
+            for index, btn in enumerate(self.buttons):
+                self.grid.addWidget(btn, 0, index)
 
 
 class ItemCard(QFrame):
@@ -255,6 +298,19 @@ class ItemCard(QFrame):
             self.photo_ids = state.photos
             self.strip.set_photos(list(pixmaps), list(loaders) or [
                 (lambda p=p: p) for p in pixmaps])
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        self._fit_labels()
+
+    def _fit_labels(self) -> None:
+        """Wrapped labels get the height their text needs at this width: in a scroll
+        area the layout otherwise squeezes a two-line item name under the answers."""
+        for text in (self.name, self.hint, self.error, self.reported):
+            if text.wordWrap() and text.width() > 0:
+                need = text.heightForWidth(text.width())
+                if need > 0 and text.minimumHeight() != need:
+                    text.setMinimumHeight(need)
 
     def show_error(self, text: str) -> None:
         self.error.setText(text)
