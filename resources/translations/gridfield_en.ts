@@ -5214,4 +5214,15 @@ Go outdoors to an open place, away from tall buildings and trees.</translation>
       <translation>visitor not recorded</translation>
     </message>
   </context>
+  <context>
+    <name>voiceInput</name>
+    <message>
+      <source>语音</source>
+      <translation>Voice</translation>
+    </message>
+    <message>
+      <source>语音输入</source>
+      <translation>Voice input</translation>
+    </message>
+  </context>
 </TS>
