@@ -136,8 +136,10 @@ class StorageFull(FieldClientError):
     text = QT_TRANSLATE_NOOP(
         "errors",
         "设备的存储空间已满，现在无法打开或保存数据。数据都还在，这也不是PIN码错误"
-        "（没有计入错误次数）。设备还剩{free}，至少需要再腾出{needed}：请删除不需要的文件"
-        "（如下载的视频），或请IT清理已上传到中心的照片（本机照片共占{photos}）。",
+        "（没有计入错误次数）。设备还剩{free}，至少需要再腾出{needed}。本机照片共占{photos}："
+        "程序能打开时，在“设置”的“照片占用的空间”里点“释放已同步照片”，删掉已上传到中心的"
+        "照片原图（IT可用命令 fieldclient photos free-synced）；打不开时，请先删除不需要的"
+        "文件（如下载的视频）。",
     )
 
 

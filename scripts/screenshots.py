@@ -1,6 +1,8 @@
 """Render every screen to screenshots/*.png (offscreen) for review: zh_CN and en, 100 % and 175 %.
 
-  .venv/bin/python scripts/screenshots.py [--out DIR]
+  .venv/bin/python scripts/screenshots.py [--out DIR] [--only NAME]
+  .venv/bin/python scripts/screenshots.py --docs   # zh_CN at 100 % into docs/screenshots/,
+                                                   # optimised, with its index (README links it)
 
 Uses a throw-away data directory and the file secret store; nothing else is touched.
 """
@@ -631,6 +633,55 @@ def field_screens(
     save(controller.window, out, f"{tag}_35_event_timeline", app)
     view.show_page("tasks")
     save(controller.window, out, f"{tag}_36_tasks", app)
+    field_dialogs(app, out, tag, controller, hid)
+
+
+def field_dialogs(app: QApplication, out: Path, tag: str, controller: AppController,
+                  hid: str) -> None:
+    """The forms a worker fills in: a visit (quick phrases, the household's people),
+    the household's visit history, an event from the header, a task's answer, the
+    household's details and a member."""
+    from fieldclient.fieldwork import tasks
+    from ui.dialogs.event import ReportEventDialog
+    from ui.dialogs.household import HouseholdDialog, MemberDialog
+    from ui.dialogs.visit import VisitDialog, VisitHistoryDialog
+
+    session = controller.session
+    assert session is not None
+    window = controller.window
+    visit = VisitDialog(controller, hid, window)
+    visit.open()
+    save(visit, out, f"{tag}_36b_visit_dialog", app)
+    visit.discarding = True
+    visit.reject()
+    history = VisitHistoryDialog(controller, hid, window)
+    history.open()
+    save(history, out, f"{tag}_36c_visit_history", app)
+    history.reject()
+    report = ReportEventDialog(controller, window)
+    report.open()
+    save(report, out, f"{tag}_36d_report_event", app)
+    report.reject()
+    view = window.screen_widget()
+    assert isinstance(view, MainView)
+    page = view.pages["tasks"]
+    task = next(t for t in tasks.inbox(session) if not t.is_notice)
+    page.open_task(task.id)  # type: ignore[attr-defined]
+    save(window, out, f"{tag}_36e_task_detail", app)
+    page.open_answer()  # type: ignore[attr-defined]
+    answer = page.dialog  # type: ignore[attr-defined]
+    save(answer, out, f"{tag}_36f_task_answer", app)
+    answer.reject()
+    grid = str(session.db.execute("SELECT grid_id FROM households WHERE id = ?",
+                                  (hid,)).fetchone()[0])
+    household = HouseholdDialog(session, [grid], hid, parent=window)
+    household.open()
+    save(household, out, f"{tag}_36g_household_edit", app)
+    household.reject()
+    member = MemberDialog(session, hid, parent=window)
+    member.open()
+    save(member, out, f"{tag}_36h_member_add", app)
+    member.reject()
 
 
 def photo_screens(app: QApplication, out: Path, tag: str, tmp: Path) -> None:
@@ -680,25 +731,62 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--out", type=Path, default=ROOT / "screenshots")
     parser.add_argument("--only", choices=["map", "review", "photos"],
                         help="render only these screens")
+    parser.add_argument("--docs", action="store_true",
+                        help="zh_CN at 100 %% into docs/screenshots/, optimised, with an index")
     args = parser.parse_args(argv)
+    if args.docs:
+        args.out = ROOT / "docs" / "screenshots"
+        for old in args.out.glob("*.png"):
+            old.unlink()
     args.out.mkdir(parents=True, exist_ok=True)
+    combos = [("zh_CN", 1.0)] if args.docs else [
+        (language, scale) for language in ("zh_CN", "en") for scale in (1.0, 1.75)]
     app = QApplication.instance() or QApplication(sys.argv[:1])
     assert isinstance(app, QApplication)
     with tempfile.TemporaryDirectory() as tmp:
-        for language in ("zh_CN", "en"):
-            for scale in (1.0, 1.75):
-                if args.only in ("map", "review", "photos"):
-                    i18n.set_language(language)
-                    style.apply_style(app, scale)
-                    screens = {"map": map_screens, "review": review_screens,
-                               "photos": photo_screens}[args.only]
-                    screens(app, args.out, f"{language}_{int(scale * 100)}", Path(tmp))
-                    continue
-                render(app, args.out, language, scale, Path(tmp))
-                review_screens(app, args.out, f"{language}_{int(scale * 100)}", Path(tmp))
+        for language, scale in combos:
+            if args.only in ("map", "review", "photos"):
+                i18n.set_language(language)
+                style.apply_style(app, scale)
+                screens = {"map": map_screens, "review": review_screens,
+                           "photos": photo_screens}[args.only]
+                screens(app, args.out, f"{language}_{int(scale * 100)}", Path(tmp))
+                continue
+            render(app, args.out, language, scale, Path(tmp))
+            review_screens(app, args.out, f"{language}_{int(scale * 100)}", Path(tmp))
         if _CENTRAL is not None:
             _CENTRAL.stop()
+    if args.docs:
+        write_docs_index(args.out)
     return 0
+
+
+def optimise_png(path: Path) -> None:
+    """256 colours (the UI is flat colour and text), then zlib at its best: a few
+    tens of KB a screen instead of a few hundred."""
+    from PIL import Image
+
+    with Image.open(path) as image:
+        small = image.convert("RGB").quantize(colors=256, method=Image.Quantize.MEDIANCUT,
+                                              dither=Image.Dither.NONE)
+    small.save(path, optimize=True)
+
+
+def write_docs_index(folder: Path) -> None:
+    """docs/screenshots/README.md: every PNG, in the order rendered (by name)."""
+    shots = sorted(folder.glob("*.png"))
+    for shot in shots:
+        optimise_png(shot)
+    lines = ["# Screenshots (中文, 100 %)", "",
+             "Rendered by `python scripts/screenshots.py --docs` (1280×800; offscreen, or under X",
+             "with `QT_QPA_PLATFORM=xcb xvfb-run -a`), a throw-away device and a local central",
+             "server. Every page and dialog:", ""]
+    for shot in shots:
+        title = shot.stem.removeprefix("zh_CN_100_").replace("_", " ")
+        lines += [f"## {title}", "", f"![{title}]({shot.name})", ""]
+    (folder / "README.md").write_text("\n".join(lines), encoding="utf-8")
+    total = sum(s.stat().st_size for s in shots)
+    print(f"{len(shots)} screenshots, {total / 1024 / 1024:.1f} MB, index {folder / 'README.md'}")
 
 
 if __name__ == "__main__":

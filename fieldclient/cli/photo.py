@@ -1,10 +1,12 @@
-"""``fieldclient photo add`` and ``fieldclient photo export``.
+"""``fieldclient photo add``, ``photo export`` and ``photo free-synced``.
 
 ``add`` runs the same in-memory pipeline as the camera (:mod:`fieldclient.photos.pipeline`)
 on image files, e.g. a camera card's folder: each file is resized, watermarked,
 hashed and stored encrypted. A bad file is reported and skipped, the rest go on;
 the exit code is then 1. ``export`` writes one photo's final JPEG decrypted
-(0600, atomic) and records the export in the audit log.
+(0600, atomic) and records the export in the audit log. ``free-synced`` deletes the
+full JPEG of the photos the centre holds (:mod:`fieldclient.photos.space`); ``photos``
+is the same command group.
 
 Registered by :func:`register` (see :mod:`fieldclient.cli`); messages are Chinese source
 text (context ``photos``) translated like the rest of the CLI.
@@ -38,7 +40,7 @@ def _coordinate(text: str) -> float:
 def register(parser: cli.CommandParser) -> None:
     """Add ``photo add`` and ``photo export`` to the CLI's sub-commands."""
     commands, common = parser.commands, parser.common
-    photo = commands.add_parser("photo", parents=[common],
+    photo = commands.add_parser("photo", aliases=["photos"], parents=[common],
                                 help=QT_TRANSLATE_NOOP("cliHelp", "取证照片"))
     sub = photo.add_subparsers(dest="photo_command", required=True)
 
@@ -73,6 +75,17 @@ def register(parser: cli.CommandParser) -> None:
     export.add_argument("--json", action="store_true",
                         help=QT_TRANSLATE_NOOP("cliHelp", "输出JSON，供程序读取"))
     export.set_defaults(func=cmd_photo_export)
+
+    free = sub.add_parser(
+        "free-synced", parents=[common],
+        help=QT_TRANSLATE_NOOP("cliHelp", "释放已上传到中心的照片原图占用的空间（缩略图保留）"))
+    free.add_argument("--dry-run", action="store_true",
+                      help=QT_TRANSLATE_NOOP("cliHelp", "只显示能释放多少，不删除"))
+    free.add_argument("--pin-stdin", action="store_true",
+                      help=QT_TRANSLATE_NOOP("cliHelp", "从标准输入读取PIN码"))
+    free.add_argument("--json", action="store_true",
+                      help=QT_TRANSLATE_NOOP("cliHelp", "输出JSON，供程序读取"))
+    free.set_defaults(func=cmd_photo_free_synced)
 
 
 def expand_paths(paths: list[Path]) -> list[Path]:
@@ -150,4 +163,30 @@ def cmd_photo_export(args: argparse.Namespace) -> int:
         [t(QT_TRANSLATE_NOOP("photos", "已导出照片 {id} 到 {file}（SHA-256 {sha}）"),
            id=photo.id, file=target, sha=photo.sha256)],
     )
+    return cli.EXIT_OK
+
+
+def cmd_photo_free_synced(args: argparse.Namespace) -> int:
+    from fieldclient.fsutil import human_size
+    from fieldclient.photos import space
+    from fieldclient.storage.session import unlock_device
+
+    pin = cli.require_pin_stdin(args)
+    with unlock_device(args.data_dir, pin) as session:
+        before = space.photo_space(session)
+        freed = None if args.dry_run else space.free_synced(session)
+        after = space.photo_space(session)
+    lines = [t(QT_TRANSLATE_NOOP(
+        "photos", "本机照片{n}张，占用{size}；已上传到中心、可以释放的{free}张（{free_size}）；"
+                  "还没上传的{waiting}张，不会释放。"),
+        n=before.photos, size=human_size(before.on_disk_bytes), free=before.freeable,
+        free_size=human_size(before.freeable_bytes), waiting=before.waiting)]
+    if freed is not None:
+        lines.append(t(QT_TRANSLATE_NOOP(
+            "photos", "已释放{n}张照片的原图，腾出{size}（缩略图保留，原图在中心）。"),
+            n=freed.count, size=human_size(freed.bytes)))
+    data: dict[str, Any] = {"before": before.to_json(), "after": after.to_json(),
+                            "freed": freed.to_json() if freed is not None else None,
+                            "dry_run": bool(args.dry_run)}
+    cli.emit(args, data, lines)
     return cli.EXIT_OK

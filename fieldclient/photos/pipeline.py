@@ -162,6 +162,16 @@ class PhotoIntegrityError(PhotoError):
     )
 
 
+class PhotoFreed(PhotoError):
+    """The full photo was freed here to make space (:mod:`fieldclient.photos.space`):
+    the centre holds it; the thumbnail is still on the device."""
+
+    text = QT_TRANSLATE_NOOP(
+        "errors", "照片“{photo_id}”已上传到中心，为腾出空间已从本机释放原图；"
+                  "本机只留有缩略图，原图请在中心查看。"
+    )
+
+
 def supported_formats() -> str:
     return "、".join("HEIF/HEIC" if f == "HEIF" else f for f in _FORMATS)
 
@@ -932,6 +942,9 @@ def decode_for_display(session: Session, photo_id: str, thumbnail: bool = False)
     photo = get_photo(session, photo_id)
     if thumbnail:
         return session.blobs.get(photo.thumb_blob_id)
+    if session.db.execute("SELECT 1 FROM photos_freed WHERE photo_id = ?",
+                          (photo_id,)).fetchone() is not None:
+        raise PhotoFreed(photo_id=photo_id)
     data = session.blobs.get(photo.blob_id)
     if hashlib.sha256(data).hexdigest() != photo.sha256:
         raise PhotoIntegrityError(photo_id=photo_id)

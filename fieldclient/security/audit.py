@@ -39,6 +39,7 @@ SYNC_ENROLLED = "sync_enrolled"
 CONFLICT_RESOLVED = "conflict_resolved"
 SENSITIVE_VIEWED = "sensitive_viewed"
 EXPORT = "export"
+PHOTOS_FREED = "photos_freed"  # full JPEGs the centre holds, deleted here for space
 WIPE = "wipe"
 LOCK = "lock"
 

@@ -803,6 +803,24 @@ def _training_marks(db: sqlite_utils.Database) -> None:
     run_script(db, "ALTER TABLE photos ADD COLUMN training INTEGER NOT NULL DEFAULT 0;")
 
 
+def _photos_freed(db: sqlite_utils.Database) -> None:
+    """Freeing synced photos (issue 15): a photo whose full JPEG the centre confirmed
+    holding may have that file deleted here to free space; its ``photos`` row (the
+    metadata) and its encrypted thumbnail stay, and this row says when and how much."""
+    run_script(db,
+        """
+        CREATE TABLE photos_freed (
+            photo_id TEXT PRIMARY KEY,
+            sha256 TEXT NOT NULL,
+            bytes INTEGER NOT NULL,
+            freed_at REAL NOT NULL
+        );
+        CREATE TRIGGER photos_freed_no_update BEFORE UPDATE ON photos_freed
+            BEGIN SELECT RAISE(ABORT, 'photos_freed is insert-only'); END;
+        """
+    )
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "core: meta, append-only audit log, outbox, blob index", _core_tables),
     Migration(2, "household registry and members", _households),
@@ -824,6 +842,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(14, "grid boundaries from the centre", _grids),
     Migration(15, "review: the SHA-256 of other devices' photos", _photo_hashes),
     Migration(16, "training photos marked", _training_marks),
+    Migration(17, "synced photos freed on the device", _photos_freed),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version

@@ -71,7 +71,7 @@
     </message>
     <message>
       <source>相机出错了，请再拍一次，或者用“选择图片”。</source>
-      <translation>The camera had a problem. Take the photo again, or use “Choose picture”.</translation>
+      <translation>The camera had a problem. Take the photo again, or use "Choose picture".</translation>
     </message>
   </context>
   <context>
@@ -159,15 +159,15 @@
     </message>
     <message>
       <source>已决定用“{value}”，下次同步时告诉中心。</source>
-      <translation>Decided: “{value}”. The centre is told at the next sync.</translation>
+      <translation>Decided: "{value}". The centre is told at the next sync.</translation>
     </message>
     <message>
       <source>保留“{value}”</source>
-      <translation>Keep “{value}”</translation>
+      <translation>Keep "{value}"</translation>
     </message>
     <message>
       <source>改用“{value}”</source>
-      <translation>Use “{value}”</translation>
+      <translation>Use "{value}"</translation>
     </message>
     <message>
       <source>等待网格长决定</source>
@@ -572,7 +572,7 @@ When you find a problem on a patrol or a visit, tap "Report event" at the top ri
     </message>
     <message>
       <source>确定要从这户删除“{name}”吗？下次同步时上报。</source>
-      <translation>Remove “{name}” from this household? The change is sent with the next sync.</translation>
+      <translation>Remove "{name}" from this household? The change is sent with the next sync.</translation>
     </message>
     <message>
       <source>不删除</source>
@@ -595,7 +595,7 @@ When you find a problem on a patrol or a visit, tap "Report event" at the top ri
     </message>
     <message>
       <source>修改后点“保存”，下次同步时上报。</source>
-      <translation>Make your changes and tap “Save”; they are sent with the next sync.</translation>
+      <translation>Make your changes and tap "Save"; they are sent with the next sync.</translation>
     </message>
     <message>
       <source>户主姓名*</source>
@@ -939,11 +939,11 @@ Once this device is enrolled with the command centre and synchronised, the house
     </message>
     <message>
       <source>本设备还没有登记到指挥中心，不知道您负责哪些网格。下面是本设备上用过的网格；也可以输入网格编号，再点“开始巡查”。</source>
-      <translation>This device is not enrolled with the command centre yet, so it does not know your grids. Below are the grids used on this device; or type a grid number and tap “Start patrol”.</translation>
+      <translation>This device is not enrolled with the command centre yet, so it does not know your grids. Below are the grids used on this device; or type a grid number and tap "Start patrol".</translation>
     </message>
     <message>
       <source>本设备还没有登记到指挥中心，不知道您负责哪些网格。请输入要巡查的网格编号，再点“开始巡查”。</source>
-      <translation>This device is not enrolled with the command centre yet, so it does not know your grids. Type the number of the grid to patrol and tap “Start patrol”.</translation>
+      <translation>This device is not enrolled with the command centre yet, so it does not know your grids. Type the number of the grid to patrol and tap "Start patrol".</translation>
     </message>
     <message>
       <source>定位来源：{source}</source>
@@ -959,7 +959,7 @@ Once this device is enrolled with the command centre and synchronised, the house
     </message>
     <message>
       <source>‹上一项</source>
-      <translation>‹ Previous</translation>
+      <translation>‹ Back</translation>
     </message>
     <message>
       <source>全部项目</source>
@@ -979,7 +979,7 @@ Once this device is enrolled with the command centre and synchronised, the house
     </message>
     <message>
       <source>{n}项都检查完了。点“结束巡查”保存并上报。</source>
-      <translation>All {n} items are checked. Tap “Finish” to save and report the patrol.</translation>
+      <translation>All {n} items are checked. Tap "Finish" to save and report the patrol.</translation>
     </message>
     <message>
       <source>取消这次巡查吗？
@@ -999,7 +999,7 @@ The items checked so far ({done}) and the recorded track will be deleted: nothin
     </message>
     <message>
       <source>本设备没有可用的摄像头。请点“选择图片”，从相册或存储卡里选一张照片。</source>
-      <translation>This device has no camera that can be used. Tap “Choose picture” to take a photo from the gallery or a memory card.</translation>
+      <translation>This device has no camera that can be used. Tap "Choose picture" to take a photo from the gallery or a memory card.</translation>
     </message>
     <message>
       <source>{grid}：已检查{done}/{total}项</source>
@@ -1131,6 +1131,45 @@ Finish the patrol now? If it was started by mistake, you can cancel it.</transla
     </message>
   </context>
   <context>
+    <name>PhotoSpaceSettings</name>
+    <message>
+      <source>照片占用的空间</source>
+      <translation>Space used by photos</translation>
+    </message>
+    <message>
+      <source>释放已同步照片</source>
+      <translation>Free synced photos</translation>
+    </message>
+    <message>
+      <source>已上传到中心的照片可以从本机删掉原图，腾出空间：缩略图和记录都留着，原图在中心可以查看。还没上传的照片不会删。</source>
+      <translation>Photos already uploaded to the centre can have their full image deleted from this device to free space: the thumbnail and the record stay, and the full photo can be seen at the centre. Photos not uploaded yet are never deleted.</translation>
+    </message>
+    <message>
+      <source>本机照片{n}张，占用{size}。已上传、可以释放：{free}张（{free_size}）；还没上传：{waiting}张；已释放过原图：{freed}张。</source>
+      <translation>Photos on this device: {n}, using {size}. Uploaded and can be freed: {free} ({free_size}); not uploaded yet: {waiting}; full image already freed: {freed}.</translation>
+    </message>
+    <message>
+      <source>已释放{n}张照片的原图，腾出{size}。</source>
+      <translation>Freed the full image of {n} photo(s): {size} of space made.</translation>
+    </message>
+    <message>
+      <source>从本机删除{n}张已上传到中心的照片原图，可以腾出约{size}。缩略图和记录都留着，原图在中心可以查看，不能再从本机导出。还没上传的{waiting}张不会删。</source>
+      <translation>Delete from this device the full image of {n} photo(s) already uploaded to the centre, freeing about {size}? The thumbnails and records stay; the full photos can be seen at the centre but no longer exported from this device. The {waiting} photo(s) not uploaded yet are not deleted.</translation>
+    </message>
+    <message>
+      <source>释放</source>
+      <translation>Free</translation>
+    </message>
+    <message>
+      <source>取消</source>
+      <translation>Cancel</translation>
+    </message>
+    <message>
+      <source>没有释放任何照片：本机数据库写不进去。照片都还在，请稍后再试或联系IT。</source>
+      <translation>No photo was freed: the device's database could not be written. All photos are still here; try again later or call IT.</translation>
+    </message>
+  </context>
+  <context>
     <name>PhotoStrip</name>
     <message>
       <source>照片{n}</source>
@@ -1152,6 +1191,10 @@ Finish the patrol now? If it was started by mistake, you can cancel it.</transla
       <translation>Delete this photo</translation>
     </message>
     <message>
+      <source>这里只是缩略图：原图已上传到中心，为腾出空间已从本机释放，原图请在中心查看。</source>
+      <translation>This is only the thumbnail: the full photo was uploaded to the centre and freed from this device to make space. See the full photo at the centre.</translation>
+    </message>
+    <message>
       <source>这张照片不在本机上（照片留在中心，本机只收到记录）。</source>
       <translation>This photo is not on this device (photos stay at the centre; the device only receives the record).</translation>
     </message>
@@ -1166,21 +1209,6 @@ Finish the patrol now? If it was started by mistake, you can cancel it.</transla
     <message>
       <source>保留</source>
       <translation>Keep</translation>
-    </message>
-  </context>
-  <context>
-    <name>PhotoViewer</name>
-    <message>
-      <source>照片</source>
-      <translation>Photo</translation>
-    </message>
-    <message>
-      <source>关闭</source>
-      <translation>Close</translation>
-    </message>
-    <message>
-      <source>这张照片不在本机上（照片留在中心，本机只收到记录）。</source>
-      <translation>This photo is not on this device (photos stay at the centre; this device received only the record).</translation>
     </message>
   </context>
   <context>
@@ -1312,7 +1340,7 @@ Finish the patrol now? If it was started by mistake, you can cancel it.</transla
     </message>
     <message>
       <source>“{group}”还有{n}项没有检查。标为“正常”表示您看过、没有发现问题：</source>
-      <translation>Items of “{group}” not checked yet: {n}. Marking them “Normal” means you looked and found no problem:</translation>
+      <translation>Items of "{group}" not checked yet: {n}. Marking them "Normal" means you looked and found no problem:</translation>
     </message>
     <message>
       <source>、</source>
@@ -1320,7 +1348,7 @@ Finish the patrol now? If it was started by mistake, you can cancel it.</transla
     </message>
     <message>
       <source>“{group}”的项目都检查过了。</source>
-      <translation>Every item of “{group}” is checked.</translation>
+      <translation>Every item of "{group}" is checked.</translation>
     </message>
     <message>
       <source>其他组还有{n}项没有检查。</source>
@@ -2019,7 +2047,7 @@ Finish the patrol now? If it was started by mistake, you can cancel it.</transla
     </message>
     <message>
       <source>已读出注册码。二维码里没有服务器地址，请填写服务器地址后点“登记本设备”。</source>
-      <translation>The code was read. The QR code has no server address: enter it, then tap “Enroll this device”.</translation>
+      <translation>The code was read. The QR code has no server address: enter it, then tap "Enroll this device".</translation>
     </message>
     <message>
       <source>这张图片里找不到二维码。请选择信息管理员给你的注册二维码图片。</source>
@@ -2718,11 +2746,11 @@ Tasks and notices from the command centre appear here after a sync.</translation
     </message>
     <message>
       <source>没有找到图片文件夹或U盘。插入存储卡或U盘后点“刷新”。</source>
-      <translation>No pictures folder or USB drive found. Insert a memory card or USB drive, then tap “Refresh”.</translation>
+      <translation>No pictures folder or USB drive found. Insert a memory card or USB drive, then tap "Refresh".</translation>
     </message>
     <message>
       <source>这个文件夹里没有照片。可以点上面的其他位置，或插入存储卡后点“刷新”。</source>
-      <translation>There are no photos in this folder. Tap another place above, or insert a memory card and tap “Refresh”.</translation>
+      <translation>There are no photos in this folder. Tap another place above, or insert a memory card and tap "Refresh".</translation>
     </message>
   </context>
   <context>
@@ -3167,14 +3195,6 @@ Go outdoors to an open place, away from tall buildings and trees.</translation>
       <translation>Flag: {reason}</translation>
     </message>
     <message>
-      <source>照片</source>
-      <translation>Photo</translation>
-    </message>
-    <message>
-      <source>看大图</source>
-      <translation>Show full size</translation>
-    </message>
-    <message>
       <source>审核</source>
       <translation>Review</translation>
     </message>
@@ -3555,6 +3575,14 @@ Go outdoors to an open place, away from tall buildings and trees.</translation>
       <translation>file (or folder) to write</translation>
     </message>
     <message>
+      <source>释放已上传到中心的照片原图占用的空间（缩略图保留）</source>
+      <translation>free the space of full photos already uploaded to the centre (thumbnails are kept)</translation>
+    </message>
+    <message>
+      <source>只显示能释放多少，不删除</source>
+      <translation>only show how much could be freed; delete nothing</translation>
+    </message>
+    <message>
       <source>网格员的任务完成情况（PIN码从标准输入读取）</source>
       <translation>the worker's quota status (PIN on stdin)</translation>
     </message>
@@ -3754,8 +3782,8 @@ Go outdoors to an open place, away from tall buildings and trees.</translation>
       <translation>The database cannot be opened: the key is wrong or the file is damaged.</translation>
     </message>
     <message>
-      <source>设备的存储空间已满，现在无法打开或保存数据。数据都还在，这也不是PIN码错误（没有计入错误次数）。设备还剩{free}，至少需要再腾出{needed}：请删除不需要的文件（如下载的视频），或请IT清理已上传到中心的照片（本机照片共占{photos}）。</source>
-      <translation>The device's storage is full, so data cannot be opened or saved now. All data is still there, and this is not a wrong PIN (no try was counted). {free} is left; free at least {needed}: delete files you do not need (such as downloaded videos), or ask IT to clear photos already uploaded to the centre (photos on this device take {photos}).</translation>
+      <source>设备的存储空间已满，现在无法打开或保存数据。数据都还在，这也不是PIN码错误（没有计入错误次数）。设备还剩{free}，至少需要再腾出{needed}。本机照片共占{photos}：程序能打开时，在“设置”的“照片占用的空间”里点“释放已同步照片”，删掉已上传到中心的照片原图（IT可用命令 fieldclient photos free-synced）；打不开时，请先删除不需要的文件（如下载的视频）。</source>
+      <translation>The device's storage is full, so data cannot be opened or saved now. All data is still there, and this is not a wrong PIN (no failed attempt was counted). {free} is left; at least {needed} more must be freed. Photos on this device use {photos}: while the app opens, tap "Free synced photos" under "Space used by photos" in Settings to delete the full images of photos already uploaded to the centre (IT can run fieldclient photos free-synced); if it does not open, first delete files you do not need (such as downloaded videos).</translation>
     </message>
     <message>
       <source>数据库版本（{found}）比本程序支持的版本（{supported}）新，请升级程序。</source>
@@ -3803,19 +3831,19 @@ Go outdoors to an open place, away from tall buildings and trees.</translation>
     </message>
     <message>
       <source>照片“{name}”是空文件，没有保存。</source>
-      <translation>The photo “{name}” is an empty file; nothing was saved.</translation>
+      <translation>The photo "{name}" is an empty file; nothing was saved.</translation>
     </message>
     <message>
       <source>无法读取照片“{name}”：文件已损坏，或不是支持的格式（{formats}）。没有保存。</source>
-      <translation>Cannot read the photo “{name}”: the file is damaged or not in a supported format ({formats}). Nothing was saved.</translation>
+      <translation>Cannot read the photo "{name}": the file is damaged or not in a supported format ({formats}). Nothing was saved.</translation>
     </message>
     <message>
       <source>照片“{name}”太大（{megapixels}百万像素或{megabytes}MB），无法处理。没有保存。</source>
-      <translation>The photo “{name}” is too large ({megapixels} megapixels or {megabytes} MB) to process. Nothing was saved.</translation>
+      <translation>The photo "{name}" is too large ({megapixels} megapixels or {megabytes} MB) to process. Nothing was saved.</translation>
     </message>
     <message>
       <source>无法打开文件“{name}”：{reason}</source>
-      <translation>Cannot open the file “{name}”: {reason}</translation>
+      <translation>Cannot open the file "{name}": {reason}</translation>
     </message>
     <message>
       <source>找不到能显示中文的字体，无法给照片加水印，照片没有保存。请安装中文字体（例如 fonts-noto-cjk）。</source>
@@ -3827,11 +3855,15 @@ Go outdoors to an open place, away from tall buildings and trees.</translation>
     </message>
     <message>
       <source>找不到照片“{photo_id}”。</source>
-      <translation>Photo “{photo_id}” not found.</translation>
+      <translation>Photo "{photo_id}" not found.</translation>
     </message>
     <message>
       <source>照片“{photo_id}”的内容与记录的校验值不一致，可能已被篡改。</source>
-      <translation>The content of photo “{photo_id}” does not match its recorded checksum; it may have been tampered with.</translation>
+      <translation>The content of photo "{photo_id}" does not match its recorded checksum; it may have been tampered with.</translation>
+    </message>
+    <message>
+      <source>照片“{photo_id}”已上传到中心，为腾出空间已从本机释放原图；本机只留有缩略图，原图请在中心查看。</source>
+      <translation>Photo "{photo_id}" was uploaded to the centre and its full image freed from this device to make space; only its thumbnail is here. See the full photo at the centre.</translation>
     </message>
     <message>
       <source>文件中没有可用的定位点（读到{read}个点，全部因精度差或无定位被过滤）。</source>
@@ -3839,11 +3871,11 @@ Go outdoors to an open place, away from tall buildings and trees.</translation>
     </message>
     <message>
       <source>无法读取轨迹文件“{path}”：{reason}</source>
-      <translation>Cannot read the track file “{path}”: {reason}</translation>
+      <translation>Cannot read the track file "{path}": {reason}</translation>
     </message>
     <message>
       <source>无法识别轨迹文件“{path}”的格式：只支持NMEA日志和GPX文件。</source>
-      <translation>The format of the track file “{path}” is not recognised: only NMEA logs and GPX files are supported.</translation>
+      <translation>The format of the track file "{path}" is not recognised: only NMEA logs and GPX files are supported.</translation>
     </message>
     <message>
       <source>同步失败。数据已保存在本机，下次同步会继续。</source>
@@ -3947,11 +3979,11 @@ Go outdoors to an open place, away from tall buildings and trees.</translation>
     </message>
     <message>
       <source>巡查清单里没有“{code}”这一项。</source>
-      <translation>The patrol checklist has no item “{code}”.</translation>
+      <translation>The patrol checklist has no item "{code}".</translation>
     </message>
     <message>
       <source>“{item}”发现问题时必须拍照留证：请先拍照，再保存。</source>
-      <translation>A problem found under “{item_en}” needs a photo as evidence: take a photo first, then save.</translation>
+      <translation>A problem found under "{item_en}" needs a photo as evidence: take a photo first, then save.</translation>
     </message>
     <message>
       <source>还有{missing}项没有检查，请检查完再结束巡查。</source>
@@ -4639,6 +4671,14 @@ Go outdoors to an open place, away from tall buildings and trees.</translation>
       <translation>Exported photo {id} to {file} (SHA-256 {sha})</translation>
     </message>
     <message>
+      <source>本机照片{n}张，占用{size}；已上传到中心、可以释放的{free}张（{free_size}）；还没上传的{waiting}张，不会释放。</source>
+      <translation>Photos on this device: {n}, using {size}; uploaded to the centre and can be freed: {free} ({free_size}); not uploaded yet (kept): {waiting}.</translation>
+    </message>
+    <message>
+      <source>已释放{n}张照片的原图，腾出{size}（缩略图保留，原图在中心）。</source>
+      <translation>Freed the full image of {n} photo(s), {size} made (thumbnails kept, full photos at the centre).</translation>
+    </message>
+    <message>
       <source>时间：{value}</source>
       <translation>Time: {value}</translation>
     </message>
@@ -5198,6 +5238,17 @@ Go outdoors to an open place, away from tall buildings and trees.</translation>
     <message>
       <source>未记录走访人</source>
       <translation>visitor not recorded</translation>
+    </message>
+  </context>
+  <context>
+    <name>voiceInput</name>
+    <message>
+      <source>语音</source>
+      <translation>Voice</translation>
+    </message>
+    <message>
+      <source>语音输入</source>
+      <translation>Voice input</translation>
     </message>
   </context>
 </TS>

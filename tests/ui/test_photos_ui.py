@@ -3,6 +3,7 @@ full-size view wherever photos appear, and removing only after a confirmation.""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -174,3 +175,144 @@ def test_event_form_thumbnail_tap_never_drops_and_detail_shows_the_pictures(
     assert not shown.remove_button.isVisibleTo(shown)  # a sent report's photo stays
     shown.accept()
     assert visits.MAX_PHOTOS > 0
+
+
+def test_patrol_item_thumbnail_opens_the_viewer_and_removes_only_when_confirmed(
+    unlocked: AppController, qtbot: QtBot, gallery: tuple[Path, Path],
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+) -> None:
+    from fieldclient.fieldwork import patrols
+    from fieldclient.fieldwork.patrols import ItemResult
+    from ui.mainwindow import MainView
+    from ui.pages.patrol import PatrolPage
+    from ui.patrol_tracker import PatrolTracker
+
+    missing = f"nmea-file:{tmp_path / 'no-such.nmea'}"
+    monkeypatch.setattr(PatrolTracker, "source_spec", lambda self: missing)
+    pictures, _drive = gallery
+    view_ = unlocked.window.screen_widget()
+    assert isinstance(view_, MainView)
+    view_.show_page("patrol")
+    page = view_.pages["patrol"]
+    assert isinstance(page, PatrolPage)
+    page.start("12")
+    assert page.patrol is not None
+    page.image_picker = lambda _parent, picked: picked(pictures / "IMG_0001.JPG")
+    # P07 (a problem needs its photo) gets two photos, P01 one.
+    page.show_item("P07")
+    card = page.cards["P07"]
+    click(qtbot, card.result_buttons[ItemResult.PROBLEM])
+    settle(qtbot)
+    qtbot.waitUntil(lambda: page.patrol is not None
+                    and page.patrol.items["P07"].result is ItemResult.PROBLEM, timeout=15_000)
+    page.image_picker = lambda _parent, picked: picked(pictures / "IMG_0002.jpg")
+    click(qtbot, card.pick_button)
+    settle(qtbot)
+    qtbot.waitUntil(lambda: len(card.thumbs) == 2, timeout=15_000)
+    first, second = page.patrol.items["P07"].photos
+    # A tap on a thumbnail shows that photo large; the tap itself drops nothing.
+    click(qtbot, card.thumbs[1])
+    view = card.strip.view
+    assert isinstance(view, PhotoView) and view.isVisible() and not view.pixmap.isNull()
+    assert view.pixmap.toImage().pixelColor(10, 10).green() > 150  # IMG_0002 is green
+    assert view.remove_button.isVisibleTo(view)
+    click(qtbot, view.remove_button)
+    assert isinstance(view.confirm, ConfirmDialog)
+    click(qtbot, view.confirm.cancel_button)  # 保留
+    assert page.patrol.items["P07"].photos == (first, second)
+    click(qtbot, view.remove_button)
+    assert isinstance(view.confirm, ConfirmDialog)
+    click(qtbot, view.confirm.ok_button)
+    qtbot.waitUntil(lambda: not view.isVisible())
+    assert page.patrol.items["P07"].photos == (first,) and len(card.thumbs) == 1
+    session = unlocked.session
+    assert session is not None
+    assert patrols.get_patrol(session, page.patrol.id).items["P07"].photos == (first,)
+    # The last photo of a problem that needs one stays: the card says why.
+    click(qtbot, card.thumbs[0])
+    view = card.strip.view
+    assert isinstance(view, PhotoView)
+    click(qtbot, view.remove_button)
+    assert isinstance(view.confirm, ConfirmDialog)
+    click(qtbot, view.confirm.ok_button)
+    assert page.patrol.items["P07"].photos == (first,) and len(card.thumbs) == 1
+    assert card.error.isVisibleTo(card) and "拍照" in card.error.text()
+
+
+def test_review_drill_down_shows_visit_photos_in_the_shared_viewer(
+    make_controller: Callable[..., AppController], device: Path, qtbot: QtBot,
+    gallery: tuple[Path, Path],
+) -> None:
+    """A visit's photos in the leader's drill-down: the one strip and viewer (not
+    removable: it is someone's sent record); one held only at the centre says so."""
+    from review_data import NOW, _visit, at, seed
+    from uihelpers import PIN
+
+    from fieldclient.storage.session import unlock_device
+    from sync.pulled_visits import save_pulled_visit
+    from ui.dialogs.photo import PhotoStrip
+    from ui.dialogs.review_worker import WorkerDialog
+
+    pictures, _drive = gallery
+    session = unlock_device(device, PIN)
+    seed(session, "leader")
+    photo = pipeline.add_photo_file(session, pictures / "IMG_0001.JPG")
+    at_centre = "c" * 32  # pulled with the visit, its picture never downloaded
+    with session.db.conn:
+        save_pulled_visit(session.db, _visit(
+            "v-z4", "11", "h7-0", at(10, 10), (29.950, 121.580), "门口消防通道已清理。",
+            photos=[photo.id, at_centre]), NOW)
+    session.close()
+    controller = make_controller()
+    controller.on_session(unlock_device(device, PIN, clock=lambda: NOW))
+    page_view = controller.main_view
+    assert page_view is not None
+    from ui.pages.review import ReviewPage
+
+    page_view.show_page("review")  # type: ignore[attr-defined]
+    page = page_view.pages["review"]  # type: ignore[attr-defined]
+    assert isinstance(page, ReviewPage)
+    qtbot.waitUntil(lambda: page.figures is not None and not page.loading, timeout=10_000)
+    zhang = next(w for w in page.workers() if w["name"] == "张三")
+    click(qtbot, page.open_buttons[zhang["person_id"]])
+    dialog = page.dialog
+    assert isinstance(dialog, WorkerDialog)
+    strip = dialog.cards["v-z4"].findChild(PhotoStrip)
+    assert isinstance(strip, PhotoStrip) and len(strip.thumbs) == 2
+    assert not strip.thumbs[0].icon().isNull() and strip.thumbs[1].icon().isNull()
+    click(qtbot, strip.thumbs[0])
+    view = strip.view
+    assert isinstance(view, PhotoView) and not view.pixmap.isNull()
+    assert not view.remove_button.isVisibleTo(view) and not view.note.isVisibleTo(view)
+    view.accept()
+    click(qtbot, strip.thumbs[1])
+    view = strip.view
+    assert isinstance(view, PhotoView) and view.pixmap.isNull()
+    assert view.note.isVisibleTo(view) and "留在中心" in view.note.text()
+    view.accept()
+    dialog.accept()
+
+
+def test_visit_history_photos_open_full_size(
+    unlocked: AppController, qtbot: QtBot, gallery: tuple[Path, Path],
+) -> None:
+    from ui.dialogs.photo import PhotoStrip
+    from ui.dialogs.visit import VisitHistoryDialog
+
+    pictures, _drive = gallery
+    session = unlocked.session
+    assert session is not None
+    hid = create_household(session, "赵大伯", "培训村3组2号")
+    photo = pipeline.add_photo_file(session, pictures / "IMG_0002.jpg")
+    vid = visits.record_visit(session, hid, visit_type="home", people_met="户主",
+                              situation="身体好，家里整洁。", photos=[photo.id])
+    history = VisitHistoryDialog(unlocked, hid, unlocked.window)
+    history.open()
+    strip = history.findChild(PhotoStrip, f"visitPhotos_{vid}")
+    assert isinstance(strip, PhotoStrip) and len(strip.thumbs) == 1
+    click(qtbot, strip.thumbs[0])
+    view = strip.view
+    assert isinstance(view, PhotoView) and not view.pixmap.isNull()
+    assert not view.remove_button.isVisibleTo(view)  # a saved visit's photo stays
+    view.accept()
+    history.accept()

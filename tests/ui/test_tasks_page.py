@@ -116,6 +116,17 @@ def test_answer_with_a_photo(unlocked: AppController, qtbot: QtBot, tmp_path: Pa
     assert session.db.execute("SELECT 1 FROM photos WHERE id = ?", (photo_id,)).fetchone()
     assert "附照片1张" in page.answers_label.text()
     assert tasks.get_task(session, "t-burn").acknowledged  # the answer acknowledged it
+    # The sent photo shows in the detail; a tap opens it full size, not removable.
+    from ui.dialogs.photo import PhotoView
+
+    strip = page.answer_photos
+    assert strip.isVisibleTo(page) and len(strip.thumbs) == 1
+    assert not strip.thumbs[0].icon().isNull()
+    click(qtbot, strip.thumbs[0])
+    view = strip.view
+    assert isinstance(view, PhotoView) and view.isVisible() and not view.pixmap.isNull()
+    assert not view.remove_button.isVisibleTo(view)
+    view.accept()
 
 
 def test_cancelled_answer_stores_nothing(unlocked: AppController, qtbot: QtBot) -> None:

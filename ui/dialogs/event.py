@@ -95,6 +95,9 @@ class _EventDialog(Retranslatable, QDialog):
         box.setTabChangesFocus(True)
         box.setMinimumHeight(120)
         box.setMaximumHeight(200)
+        from ui.widgets.voice import add_voice_button
+
+        add_voice_button(box)  # the platform's voice input, where it has one
         return box
 
     def fit(self) -> None:

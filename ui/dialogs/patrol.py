@@ -223,10 +223,25 @@ class RestNormalDialog(_Dialog):
         self.buttons.addWidget(self.all_button)
         self.group_button.setVisible(bool(self.names))
         self.all_button.setVisible(elsewhere > 0)
+        from ui.widgets.basic import scroll_area
+
+        body = QWidget()
+        column = QVBoxLayout(body)
+        column.setContentsMargins(0, 0, 8, 0)
+        column.addWidget(self.items_text)
+        # The names scroll (28 English names at 175 % are taller than the screen);
+        # the question and the answers always stay in sight.
+        self.items_area = scroll_area(body)
+        self.items_area.setObjectName("restNormalItemsArea")
         self.layout_.addWidget(self.message)
-        self.layout_.addWidget(self.items_text)
+        self.layout_.addWidget(self.items_area, 1)
         self.layout_.addLayout(self.buttons)
         self.retranslate()
+        owner = self.parentWidget()
+        window = owner.window() if owner is not None else None
+        if window is not None:  # wide: fewer lines of names
+            self.resize(max(640, window.width() - 80),
+                        min(self.sizeHint().height(), max(480, window.height() - 40)))
 
     def _choose(self, scope: str) -> None:
         self.chosen.emit(scope)
@@ -244,6 +259,7 @@ class RestNormalDialog(_Dialog):
                 group=self.group_name))
             self.items_text.setText("")
         self.items_text.setVisible(bool(self.names))
+        self.items_area.setVisible(bool(self.names) or bool(self.elsewhere))
         if self.elsewhere:
             self.items_text.setText(self.items_text.text() + ("\n\n" if self.names else "")
                                     + self.tr("其他组还有{n}项没有检查。").format(n=self.elsewhere))

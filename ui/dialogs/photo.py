@@ -33,16 +33,31 @@ log = logging.getLogger("gridfield.ui")
 THUMB_PX = 96
 
 
-def stored_photo(session: Session | None, photo_id: str, thumbnail: bool = False) -> QPixmap:
-    """A stored photo decrypted in memory; a null pixmap when it is not on this device."""
-    from fieldclient.errors import FieldClientError
-    from fieldclient.photos.pipeline import decode_for_display
+class StoredPhoto(QPixmap):
+    """A pixmap that knows whether it is only the thumbnail of a photo whose full
+    JPEG was freed here (the centre holds it): the view says so."""
 
-    pixmap = QPixmap()
+    freed = False
+
+
+def stored_photo(session: Session | None, photo_id: str, thumbnail: bool = False) -> QPixmap:
+    """A stored photo decrypted in memory; a null pixmap when it is not on this device,
+    the thumbnail (``freed`` set) when its full JPEG was freed to make space."""
+    from fieldclient.errors import FieldClientError
+    from fieldclient.photos.pipeline import PhotoFreed, decode_for_display
+
+    pixmap = StoredPhoto()
     if session is None:
         return pixmap
     try:
         pixmap.loadFromData(decode_for_display(session, photo_id, thumbnail=thumbnail))
+    except PhotoFreed:
+        pixmap.freed = True
+        try:
+            pixmap.loadFromData(decode_for_display(session, photo_id, thumbnail=True))
+        except FieldClientError as exc:
+            log.warning("thumbnail of freed photo %s not shown: %s", photo_id,
+                        type(exc).__name__)
     except FieldClientError as exc:
         log.warning("photo %s could not be shown: %s", photo_id, type(exc).__name__)
     return pixmap
@@ -91,9 +106,14 @@ class PhotoView(Retranslatable, QDialog):
         self.setWindowTitle(self.tr("照片"))
         self.close_button.setText(self.tr("关闭"))
         self.remove_button.setText(self.tr("删除这张照片"))
-        self.note.setText(self.tr("这张照片不在本机上（照片留在中心，本机只收到记录）。")
-                          if self.pixmap.isNull() else "")
-        self.note.setVisible(self.pixmap.isNull())
+        freed = bool(getattr(self.pixmap, "freed", False))
+        if freed:
+            self.note.setText(self.tr("这里只是缩略图：原图已上传到中心，为腾出空间已从本机释放，"
+                                      "原图请在中心查看。"))
+        else:
+            self.note.setText(self.tr("这张照片不在本机上（照片留在中心，本机只收到记录）。")
+                              if self.pixmap.isNull() else "")
+        self.note.setVisible(self.pixmap.isNull() or freed)
 
     def resizeEvent(self, event: QResizeEvent) -> None:
         super().resizeEvent(event)

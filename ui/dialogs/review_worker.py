@@ -1,5 +1,5 @@
 """The Review page's drill-down: one worker's month (走访 / 巡查) with the map, a
-household's history, and a photo at full size.
+household's history; photos open full size in the shared viewer (ui.dialogs.photo).
 
 * :class:`WorkerDialog`: the worker's visits of the month (content, photos, position
   against the household's known one) and patrols (times, distance, checklist, the
@@ -9,7 +9,6 @@ household's history, and a photo at full size.
   household's history.
 * :class:`HouseholdHistoryDialog`: every visit of one household here, oldest first,
   with their positions and the household on the map.
-* :class:`PhotoViewer`: a photo decrypted in memory and shown as large as the window.
 """
 
 from __future__ import annotations
@@ -18,7 +17,7 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QPixmap, QResizeEvent
+from PySide6.QtGui import QPixmap
 from PySide6.QtWidgets import (
     QApplication,
     QDialog,
@@ -32,7 +31,6 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from fieldclient.errors import FieldClientError
 from fieldclient.fieldwork import review, review_detail, reviews, serverconfig
 from fieldclient.fieldwork.review_detail import PatrolRow, VisitRow
 from fieldclient.geo.boundary import BoundaryInvalid
@@ -45,6 +43,7 @@ from ui.widgets.patrol import ButtonGrid
 if TYPE_CHECKING:
     from fieldclient.storage.session import Session
     from ui.controller import AppController
+    from ui.dialogs.photo import PhotoStrip
 
 log = logging.getLogger("gridfield.ui")
 
@@ -64,58 +63,6 @@ def when_text(at: float, fmt: str = "%m-%d %H:%M") -> str:
     from fieldclient.devicetime import device_zone
 
     return datetime.fromtimestamp(at, device_zone()).strftime(fmt)
-
-
-class PhotoViewer(Retranslatable, QDialog):
-    """One photo, as large as the window allows; 关闭 (or a tap) closes it."""
-
-    def __init__(self, session: Session, photo_id: str, parent: QWidget | None = None) -> None:
-        super().__init__(parent or QApplication.activeWindow())
-        self.setObjectName("photoViewer")
-        self.setWindowModality(Qt.WindowModality.WindowModal)
-        self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        self.photo_id = photo_id
-        self.pixmap = QPixmap()
-        self.problem = ""
-        from fieldclient.photos.pipeline import decode_for_display
-
-        try:
-            self.pixmap.loadFromData(decode_for_display(session, photo_id))
-        except FieldClientError as exc:
-            log.warning("photo %s could not be shown: %s", photo_id, type(exc).__name__)
-            self.problem = "missing"
-        self.image = QLabel()
-        self.image.setObjectName("fullPhoto")
-        self.image.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.image.setMinimumSize(200, 150)
-        self.note = label("empty")
-        self.close_button = button("primary", "closeButton")
-        self.close_button.clicked.connect(self.accept)
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(16, 12, 16, 12)
-        layout.addWidget(self.image, 1)
-        layout.addWidget(self.note)
-        layout.addWidget(self.close_button, 0, Qt.AlignmentFlag.AlignRight)
-        self.retranslate()
-        _fit(self, 40)
-
-    def retranslate(self) -> None:
-        self.setWindowTitle(self.tr("照片"))
-        self.close_button.setText(self.tr("关闭"))
-        self.note.setText(self.tr("这张照片不在本机上（照片留在中心，本机只收到记录）。")
-                          if self.pixmap.isNull() else "")
-        self.note.setVisible(self.pixmap.isNull())
-
-    def resizeEvent(self, event: QResizeEvent) -> None:
-        super().resizeEvent(event)
-        if not self.pixmap.isNull():
-            self.image.setPixmap(self.pixmap.scaled(
-                self.image.size(), Qt.AspectRatioMode.KeepAspectRatio,
-                Qt.TransformationMode.SmoothTransformation))
-
-    def mouseReleaseEvent(self, event: Any) -> None:
-        super().mouseReleaseEvent(event)
-        self.accept()
 
 
 class _RecordList(QWidget):
@@ -151,6 +98,7 @@ class _Drill(Retranslatable, QDialog):
         self.dialog: QDialog | None = None
         self.review_buttons: dict[str, QPushButton] = {}
         self.cards: dict[str, QFrame] = {}
+        self.strips: list[PhotoStrip] = []
         self.map = MapView(archive=installed_archive(controller.data_dir))
         self.map.setObjectName("reviewMap")
         self.map.marker_activated.connect(self.marker_tapped)
@@ -205,22 +153,22 @@ class _Drill(Retranslatable, QDialog):
             line.setObjectName(f"flag_{flag['check']}_{flag['record_id']}")
 
     def photo_row(self, box: QVBoxLayout, photos: tuple[str, ...]) -> None:
+        """The record's photos as the app's one strip: a tap shows one full size (a
+        photo held only at the centre says so there); nothing is removable here."""
+        from ui.dialogs.photo import PhotoStrip, stored_photo
+
         session = self.session()
         if not photos or session is None:
             return
+        strip = PhotoStrip(removable=False)
+        strip.setObjectName(f"photos_{photos[0]}")
+        strip.set_photos(
+            [photo_thumbnail(session, p) if _has_photo(session, p) else QPixmap()
+             for p in photos],
+            [(lambda p=p: stored_photo(self.session(), p)) for p in photos])
+        self.strips.append(strip)
         row = QHBoxLayout()
-        for photo_id in photos:
-            btn = button("", f"photo_{photo_id}")
-            pixmap = photo_thumbnail(session, photo_id) if _has_photo(session, photo_id) \
-                else QPixmap()
-            if pixmap.isNull():
-                btn.setText(self.tr("照片"))
-            else:
-                btn.setIcon(pixmap)
-                btn.setIconSize(pixmap.size().scaled(120, 90, Qt.AspectRatioMode.KeepAspectRatio))
-                btn.setAccessibleName(self.tr("看大图"))
-            btn.clicked.connect(lambda _=False, p=photo_id: self.open_photo(p))
-            row.addWidget(btn)
+        row.addWidget(strip)
         row.addStretch(1)
         box.addLayout(row)
 
@@ -236,14 +184,6 @@ class _Drill(Retranslatable, QDialog):
         btn.clicked.connect(lambda: self.open_review(kind, record_id))
         row.add_button(btn)
         self.review_buttons[record_id] = btn
-
-    def open_photo(self, photo_id: str) -> None:
-        session = self.session()
-        if session is None:
-            return
-        viewer = PhotoViewer(session, photo_id, self)
-        self.dialog = viewer
-        viewer.open()
 
     def open_review(self, kind: str, record_id: str) -> None:
         from ui.dialogs.review import ReviewDialog
@@ -414,6 +354,7 @@ class WorkerDialog(_Drill):
                                                     figures=self.figures)
         self.cards.clear()
         self.review_buttons.clear()
+        self.strips.clear()
         self.patrol_buttons.clear()
         self.visit_list.clear()
         self.patrol_list.clear()
@@ -565,6 +506,7 @@ class HouseholdHistoryDialog(_Drill):
                                                     figures=self.figures)
         self.cards.clear()
         self.review_buttons.clear()
+        self.strips.clear()
         self.list.clear()
         for v in self.rows:
             self.list.box.addWidget(self.visit_card(v, history=False))

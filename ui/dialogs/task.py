@@ -58,6 +58,9 @@ class AnswerDialog(Retranslatable, QDialog):
         self.text.setTabChangesFocus(True)
         self.text.setMinimumHeight(140)
         self.text.setMaximumHeight(220)
+        from ui.widgets.voice import add_voice_button
+
+        self.voice_button = add_voice_button(self.text)
         self.text.textChanged.connect(lambda: self.show_error(""))
         self.photos_name = label("heading")
         self.photos = PhotoPicker(controller)

@@ -89,6 +89,9 @@ def _text_box(name: str) -> QTextEdit:
     box.setTabChangesFocus(True)
     box.setMinimumHeight(96)
     box.setMaximumHeight(150)
+    from ui.widgets.voice import add_voice_button
+
+    add_voice_button(box)  # the platform's voice input, where it has one
     return box
 
 

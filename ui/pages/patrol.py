@@ -283,6 +283,8 @@ class PatrolPage(Page):
                 card.camera_button.clicked.connect(lambda _=False, c=code: self.take_photo(c))
                 card.pick_button.clicked.connect(lambda _=False, c=code: self.pick_photo(c))
                 card.event_button.clicked.connect(lambda _=False, c=code: self.report_event(c))
+                card.strip.remove_requested.connect(
+                    lambda index, c=code: self.remove_photo(c, index))
                 self.cards[code] = card
                 body = QWidget()
                 column = QVBoxLayout(body)
@@ -356,18 +358,45 @@ class PatrolPage(Page):
             return
         state = self.patrol.items[code]
         self.cards[code].apply(state, code in self.reported, self._thumbs(state.photos),
-                               typing=code in self.dirty_notes)
+                               typing=code in self.dirty_notes,
+                               loaders=[self._full_photo(p) for p in state.photos])
 
     def _thumbs(self, photo_ids: tuple[str, ...]) -> list[QPixmap]:
+        """One thumbnail per photo (a null one, shown as an empty tile, when it cannot
+        be read) so that index i of the strip is photo i of the item."""
         session = self._session()
         found: list[QPixmap] = []
         for photo_id in photo_ids:
             pixmap = self.thumb_cache.get(photo_id)
             if pixmap is None and session is not None:
                 pixmap = self.thumb_cache[photo_id] = photo_thumbnail(session, photo_id)
-            if pixmap is not None and not pixmap.isNull():
-                found.append(pixmap)
+            found.append(pixmap if pixmap is not None else QPixmap())
         return found
+
+    def _full_photo(self, photo_id: str) -> Callable[[], QPixmap]:
+        """The photo at full size, decrypted only when the worker opens it."""
+        from ui.dialogs.photo import stored_photo
+
+        return lambda: stored_photo(self._session(), photo_id)
+
+    def remove_photo(self, code: str, index: int) -> None:
+        """The worker confirmed 删除这张照片 in the full-size view: detach it from the
+        item (the core refuses when it is a required problem photo's last one)."""
+        session = self._session()
+        card = self.cards.get(code)
+        if session is None or self.patrol is None or card is None:
+            return
+        photos = self.patrol.items[code].photos
+        if not 0 <= index < len(photos):
+            return
+        try:
+            patrols.remove_photo(session, self.patrol.id, code, photos[index])
+        except FieldClientError as exc:
+            card.show_error(error_text(exc))
+            return
+        self.thumb_cache.pop(photos[index], None)
+        card.show_error("")
+        self._reload(code)
 
     # -- starting ------------------------------------------------------------------
     def _fill_start(self, session: Session) -> None:

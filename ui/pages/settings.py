@@ -86,6 +86,12 @@ class SettingsPage(Page):
         grid.setColumnStretch(3, 1)
         column.addLayout(grid)
 
+        # photos' storage, 释放已同步照片 (ui/pages/photo_space.py)
+        from ui.pages.photo_space import PhotoSpaceSettings
+
+        self.photo_space = PhotoSpaceSettings(controller)
+        column.addWidget(self.photo_space)
+
         # positioning for patrol tracks (ui/gps_settings.py)
         from ui.pages.gps_settings import GpsSettings
 
@@ -185,6 +191,7 @@ class SettingsPage(Page):
             self.scale_buttons[settings.text_scale].setChecked(True)
         if settings.autolock_minutes in self.autolock_buttons:
             self.autolock_buttons[settings.autolock_minutes].setChecked(True)
+        self.photo_space.refresh()
         self.gps.refresh()
         self.updates.refresh()
         self._refresh_facts()

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QPixmap
 from PySide6.QtWidgets import (
     QDialog,
     QHBoxLayout,
@@ -86,6 +87,14 @@ class TasksPage(Page):
         self.answers_label = label("fact")
         self.answers_label.setObjectName("taskAnswers")
         self.answers_label.setTextFormat(Qt.TextFormat.PlainText)
+        from ui.dialogs.photo import PhotoStrip
+
+        # The answers' photos (all of them, in order): a tap shows one full size; a
+        # sent answer's photo is not removable.
+        self.answer_photos = PhotoStrip()
+        self.answer_photos.setObjectName("taskAnswerPhotos")
+        self.answer_photos.setVisible(False)
+        self._answer_photo_ids: list[str] = []
         self.error = label("error")
         self.error.setObjectName("taskError")
         self.error.setVisible(False)
@@ -106,6 +115,7 @@ class TasksPage(Page):
         for widget in (self.title_label, self.due, self.body, self.answers_heading,
                        self.answers_label):
             text.addWidget(widget)
+        text.addWidget(self.answer_photos, 0, Qt.AlignmentFlag.AlignLeft)
         text.addStretch(1)
         actions = QHBoxLayout()
         actions.setSpacing(16)
@@ -233,6 +243,20 @@ class TasksPage(Page):
         self.answers_heading.setVisible(task.answered)
         self.answers_label.setVisible(task.answered)
         self.answers_label.setText("\n\n".join(self._answer_text(a) for a in task.answers))
+        self._show_answer_photos([p for a in task.answers for p in a.photos])
+
+    def _show_answer_photos(self, photo_ids: list[str]) -> None:
+        from ui.dialogs.photo import stored_photo
+        from ui.widgets.basic import photo_thumbnail
+
+        session = self._session()
+        if photo_ids != self._answer_photo_ids or len(self.answer_photos.thumbs) != len(photo_ids):
+            self._answer_photo_ids = photo_ids
+            self.answer_photos.set_photos(
+                [photo_thumbnail(session, p) if session is not None else QPixmap()
+                 for p in photo_ids],
+                [(lambda p=p: stored_photo(self._session(), p)) for p in photo_ids])
+        self.answer_photos.setVisible(bool(photo_ids))
 
     def _answer_text(self, answer: tasks.TaskAnswer) -> str:
         lines = [self.tr("{when}：{text}").format(

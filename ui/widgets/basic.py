@@ -40,6 +40,12 @@ def set_role(widget: QWidget, role: str) -> None:
     style = widget.style()
     style.unpolish(widget)
     style.polish(widget)
+    # A re-polish alone leaves the old box (padding, border) in the contents margins:
+    # a pill given its role after it was shown had its text on the border.
+    from PySide6.QtCore import QEvent
+    from PySide6.QtWidgets import QApplication
+
+    QApplication.sendEvent(widget, QEvent(QEvent.Type.StyleChange))
 
 
 def label(role: str = "", wrap: bool = True, parent: QWidget | None = None) -> QLabel:

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from PySide6.QtCore import QSize, Qt
+from PySide6.QtCore import QSize
 from PySide6.QtGui import QPixmap, QResizeEvent, QShowEvent
 from PySide6.QtWidgets import (
     QButtonGroup,
     QFrame,
     QGridLayout,
     QHBoxLayout,
-    QLabel,
     QLineEdit,
     QPushButton,
     QSizePolicy,
@@ -23,8 +22,6 @@ from fieldclient.fieldwork.checklist import ChecklistItem
 from fieldclient.fieldwork.patrols import MAX_NOTE, MAX_PHOTOS, ItemResult, ItemState
 from ui import style
 from ui.widgets.basic import button, label, set_role
-
-THUMB_HEIGHT = 88
 
 
 def wrap_words(text: str, width: int, measure: Callable[[str], int]) -> str:
@@ -135,13 +132,18 @@ class ButtonGrid(QWidget):
 
 
 class GroupTabs(ButtonGrid):
-    """Big checkable buttons, one per platform: 4 in a row, or 2×2 when the text is
-    too wide (English at large text); long names wrap onto a second line."""
+    """Big checkable buttons, one per platform, always in one row: 4 named tabs when
+    the names fit; otherwise (English at large text) the chosen tab keeps its name and
+    takes the room, the others show their number (and ✓), named for screen readers.
+    Two rows of tabs took a quarter of the screen at 175 % and pushed the item's
+    answers out of sight."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__((4, 2), parent)
         self.setObjectName("groupTabs")
         self.group = QButtonGroup(self)
+        self.group.idToggled.connect(lambda _i, on: on and self.arrange(force=True))
+        self.compact = False
 
     def set_groups(self, count: int) -> None:
         for btn in self.buttons:
@@ -152,6 +154,44 @@ class GroupTabs(ButtonGrid):
             btn.setCheckable(True)
             self.group.addButton(btn, index)
             self.add_button(btn)
+
+    def arrange(self, force: bool = False) -> None:
+        if not self.buttons:
+            return
+        width = max(self.width(), 120)
+        pad = 2 * style.metrics(style.current_scale())["gap"] + 28
+        metrics = self.buttons[0].fontMetrics()
+        count = len(self.buttons)
+        room = int((width - self.grid.spacing() * (count - 1)) / count - pad)
+        words = [w for t in self.texts for w in t.split(" ")]
+        compact = self.isVisible() and any(metrics.horizontalAdvance(w) > room for w in words)
+        if not compact:
+            if self.compact:
+                for column in range(count):
+                    self.grid.setColumnStretch(column, 0)
+                self.compact = False
+                force = True
+            super().arrange(force)
+            return
+        self.compact = True
+        checked = self.group.checkedId()
+        short = [f"{i + 1}{' ✓' if t.endswith(' ✓') else ''}" for i, t in enumerate(self.texts)]
+        narrow = max(metrics.horizontalAdvance(t) for t in short) + pad
+        wide = width - self.grid.spacing() * (count - 1) - narrow * (count - 1) - pad
+        for index, (btn, text) in enumerate(zip(self.buttons, self.texts, strict=True)):
+            label_text = wrap_words(text, wide, metrics.horizontalAdvance) \
+                if index == checked else short[index]
+            if btn.text() != label_text:
+                btn.setText(label_text)
+            btn.setAccessibleName(text)
+            self.grid.setColumnStretch(index, 1 if index == checked else 0)
+            btn.setMinimumWidth(0 if index == checked else narrow)
+        if self.columns != count or force:
+            self.columns = count
+            for btn in self.buttons:
+                self.grid.removeWidget(btn)
+            for index, btn in enumerate(self.buttons):
+                self.grid.addWidget(btn, 0, index)
 
 
 class ItemCard(QFrame):
@@ -181,9 +221,12 @@ class ItemCard(QFrame):
         self.note.setObjectName(f"note_{item.code}")
         self.note.setMaxLength(MAX_NOTE)
         self.note.setClearButtonEnabled(True)
-        self.thumb_row = QHBoxLayout()
-        self.thumb_row.setSpacing(8)
-        self.thumbs: list[QLabel] = []
+        from ui.dialogs.photo import PhotoStrip
+
+        # The one strip of the app: a tap shows the photo full size; 删除这张照片 there
+        # asks first and then ``remove_requested(index)`` (the page detaches it).
+        self.strip = PhotoStrip(removable=True)
+        self.photo_ids: tuple[str, ...] = ()
         self.camera_button = button("", f"camera_{item.code}")
         self.pick_button = button("", f"pick_{item.code}")
         self.event_button = button("primary", f"report_{item.code}")
@@ -196,7 +239,7 @@ class ItemCard(QFrame):
         self.error.setVisible(False)
         photo_row = QHBoxLayout()
         photo_row.setSpacing(12)
-        photo_row.addLayout(self.thumb_row)
+        photo_row.addWidget(self.strip)
         photo_row.addWidget(self.busy)
         photo_row.addStretch(1)
         self.actions = ButtonGrid((3, 2))
@@ -231,9 +274,14 @@ class ItemCard(QFrame):
         self.busy.setText(labels["busy"])
         self.reported.setText(labels["reported"])
 
+    @property
+    def thumbs(self) -> list[QPushButton]:
+        return self.strip.thumbs
+
     def apply(self, state: ItemState, reported: bool, pixmaps: Sequence[QPixmap],
-              typing: bool) -> None:
-        """Show the saved state; ``typing``: leave the note alone (unsaved keystrokes)."""
+              typing: bool, loaders: Sequence[Callable[[], QPixmap]] = ()) -> None:
+        """Show the saved state; ``typing``: leave the note alone (unsaved keystrokes).
+        ``pixmaps[i]`` is photo i's thumbnail, ``loaders[i]()`` the photo at full size."""
         self.state = state
         for result, btn in self.result_buttons.items():
             btn.setChecked(state.result is result)
@@ -246,17 +294,23 @@ class ItemCard(QFrame):
         full = len(state.photos) >= MAX_PHOTOS
         self.camera_button.setEnabled(not full)
         self.pick_button.setEnabled(not full)
-        while self.thumbs:
-            thumb = self.thumbs.pop()
-            self.thumb_row.removeWidget(thumb)
-            thumb.deleteLater()
-        for pixmap in pixmaps:
-            thumb = QLabel()
-            thumb.setObjectName("thumbnail")
-            thumb.setPixmap(pixmap.scaledToHeight(THUMB_HEIGHT,
-                                                  Qt.TransformationMode.SmoothTransformation))
-            self.thumb_row.addWidget(thumb)
-            self.thumbs.append(thumb)
+        if state.photos != self.photo_ids or len(self.strip.thumbs) != len(pixmaps):
+            self.photo_ids = state.photos
+            self.strip.set_photos(list(pixmaps), list(loaders) or [
+                (lambda p=p: p) for p in pixmaps])
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        self._fit_labels()
+
+    def _fit_labels(self) -> None:
+        """Wrapped labels get the height their text needs at this width: in a scroll
+        area the layout otherwise squeezes a two-line item name under the answers."""
+        for text in (self.name, self.hint, self.error, self.reported):
+            if text.wordWrap() and text.width() > 0:
+                need = text.heightForWidth(text.width())
+                if need > 0 and text.minimumHeight() != need:
+                    text.setMinimumHeight(need)
 
     def show_error(self, text: str) -> None:
         self.error.setText(text)

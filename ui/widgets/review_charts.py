@@ -109,8 +109,7 @@ def bar_chart(workers: list[dict[str, Any]], measure: str, scale: float = 1.0,
     series.attachAxis(names)
     values = QValueAxis()
     top = max([measure_value(w, measure) for w in shown] + [1.0])
-    values.setRange(0, 100 if measure == "score" else max(1.0, top * 1.2))
-    values.setLabelFormat("%d")
+    whole_ticks(values, 100 if measure == "score" else top)
     values.setLabelsFont(chart_font(scale, small=True))
     chart.addAxis(values, Qt.AlignmentFlag.AlignLeft)
     series.attachAxis(values)
@@ -165,10 +164,25 @@ def trend_chart(months: list[dict[str, Any]], measure: str, person: str | None,
     chart.addAxis(axis, Qt.AlignmentFlag.AlignBottom)
     line.attachAxis(axis)
     y = QValueAxis()
-    y.setRange(0, 100 if measure == "score" and person is not None
-               else max([1.0, *values]) * 1.2)
-    y.setLabelFormat("%d")
+    whole_ticks(y, 100 if measure == "score" and person is not None
+                else max([1.0, *values]))
     y.setLabelsFont(chart_font(scale, small=True))
     chart.addAxis(y, Qt.AlignmentFlag.AlignLeft)
     line.attachAxis(y)
     return chart
+
+
+def whole_ticks(axis: Any, top: float) -> None:
+    """0 to a little above ``top`` with ticks on whole numbers (1, 2, 5, 10, 20, …
+    apart, at most 8): counts labelled "%d" on fractional ticks read 0, 0, 1, 2, 3."""
+    import math
+
+    top = max(1.0, float(top))
+    step = next(base * 10 ** power for power in range(12) for base in (1, 2, 5)
+                if top / (base * 10 ** power) <= 7)
+    high = step * math.ceil(top / step)
+    if high == top and top != 100:
+        high += step  # a little room above the tallest bar
+    axis.setRange(0, high)
+    axis.setTickCount(int(high // step) + 1)
+    axis.setLabelFormat("%d")
