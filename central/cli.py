@@ -739,11 +739,11 @@ def cmd_config_set(args: argparse.Namespace) -> int:
         if args.keys:  # signed with IT's config key: the same as `central config publish`
             return cmd_config_publish(args)
         repo = _repository(args)
-        if config.has_config_role(repo):
-            return _fail(f"{args.key} is signed configuration: devices that have seen the "
-                         "signed configuration ignore an unsigned value. Sign it: `central "
-                         f"config publish {args.key} FILE --keys DIR` (or add --keys DIR); "
-                         "nothing was changed", 1)
+        if config.is_published(repo, args.key):
+            return _fail(f"{args.key} is published signed: devices that had it signed ignore "
+                         "an unsigned value. Sign it: `central config publish "
+                         f"{args.key} FILE --keys DIR` (or add --keys DIR); nothing was "
+                         "changed", 1)
         if args.key == config.CHECKLIST:
             return _fail("a checklist goes to devices signed only: `central release keys "
                          "init --keys DIR`, then `central config publish checklist FILE "

@@ -12,6 +12,9 @@ config     3 months     each configuration file's hash and length, and to whom i
                         applies (custom ``gridfield_config``: key, org unit, grids)
 ========== ============ ============================================================
 
+Devices take a key signed only once it has come signed (fieldclient/update/config.py);
+``central config set`` refuses a key published here, since devices would ignore it.
+
 Target names: ``config-<key>.json`` (every district) and ``config-u<org unit>-<key>.json``
 (an org unit and everything under it; its grids are listed when published, as a
 release's districts are). A device takes, per key, the target of the most specific
@@ -81,6 +84,17 @@ def has_config_role(repo: Repository) -> bool:
     targets: Targets = repo.load(Targets.type).signed
     return targets.delegations is not None and targets.delegations.roles is not None \
         and ROLE in targets.delegations.roles
+
+
+def is_published(repo: Repository, key: str) -> bool:
+    """True when the config role signs ``key`` for some org unit (devices then take it
+    signed only: an unsigned value for it would be ignored)."""
+    if not has_config_role(repo):
+        return False
+    md = _load_config(repo)
+    return md is not None and any(
+        (t.unrecognized_fields.get("custom") or {}).get("gridfield_config", {}).get("key")
+        == key for t in md.signed.targets.values())
 
 
 def _new_key(keys_dir: Path) -> CryptoSigner:
