@@ -608,9 +608,9 @@ def cmd_release_keys_init(args: argparse.Namespace) -> int:
         _print_json(result)
         return 0
     print(f"update repository made in {result['update_dir']}")
-    print(f"root and targets keys written to {result['keys_dir']} (keep it offline, e.g. a "
-          "USB stick, with a copy in a safe; the centre keeps only the snapshot and "
-          "timestamp keys)")
+    print(f"root, targets and config keys written to {result['keys_dir']} (keep it "
+          "offline, e.g. a USB stick, with a copy in a safe; the centre keeps only the "
+          "snapshot and timestamp keys)")
     print(f"the devices' trusted root: {result['root']} -> copy it to "
           "resources/updates/root.json before `make dist`")
     return 0
@@ -1066,7 +1066,8 @@ def build_parser() -> argparse.ArgumentParser:
         _update_dir_option(rp)
         if keys:
             rp.add_argument("--keys", required=True, metavar="DIR",
-                            help="the offline keys directory (root.pem, targets.pem)")
+                            help="the offline keys directory (root.pem, targets.pem, "
+                            "config.pem)")
         return rp
 
     rp = rsub.add_parser("keys", parents=[common], help="the repository's signing keys")

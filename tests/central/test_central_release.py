@@ -33,8 +33,14 @@ def test_keys_init_keeps_root_and_targets_keys_offline(sqlite_db: str, tmp_path:
     out = central(sqlite_db, "release", "keys", "init", "--keys", str(keys), "--update-dir",
                   str(updates), "--json")
     made = json.loads(out.stdout)
-    assert sorted(p.name for p in keys.iterdir()) == ["root.json", "root.pem", "targets.pem"]
+    assert sorted(p.name for p in keys.iterdir()) == ["config.pem", "root.json", "root.pem",
+                                                      "targets.pem"]
     assert (keys / "targets.pem").stat().st_mode & 0o777 == 0o600
+    assert (keys / "config.pem").stat().st_mode & 0o777 == 0o600
+    # the signed configuration's role, delegated by targets to a fifth key (offline too)
+    delegated = Metadata.from_file(str(updates / "metadata" / "targets.json")).signed
+    assert delegated.delegations.roles["config"].paths == ["config-*"]
+    assert made["keyids"]["config"] in delegated.delegations.roles["config"].keyids
     root = Metadata.from_file(str(keys / "root.json")).signed
     assert isinstance(root, Root) and root.consistent_snapshot
     keyids = {role: root.roles[role].keyids for role in ("root", "targets", "snapshot",
@@ -58,6 +64,8 @@ def test_keys_init_keeps_root_and_targets_keys_offline(sqlite_db: str, tmp_path:
     assert timedelta(days=89) < lifetimes["targets"] <= timedelta(days=90)
     assert timedelta(days=6) < lifetimes["snapshot"] <= timedelta(days=7)
     assert timedelta(hours=23) < lifetimes["timestamp"] <= timedelta(days=1)
+    config_md = Metadata.from_file(str(updates / "metadata" / "config.json")).signed
+    assert timedelta(days=89) < config_md.expires - _now() <= timedelta(days=90)
     again = central(sqlite_db, "release", "keys", "init", "--keys", str(tmp_path / "other"),
                     "--update-dir", str(updates), check=False)
     assert again.returncode == 1 and "already holds" in again.stderr
