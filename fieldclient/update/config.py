@@ -117,6 +117,26 @@ def _refusal(exc: BaseException, key: str = "") -> ConfigError:
     return ConfigError()
 
 
+ERRORS: dict[str, type[ConfigError]] = {cls.code: cls for cls in (
+    ConfigError, ConfigUnreachable, ConfigTampered, ConfigExpired, ConfigRollback,
+    ConfigWrongKey, ConfigInvalid)}
+
+
+def error_of(result: dict[str, Any] | None) -> ConfigError | None:
+    """The refusal a check's outcome records (``error`` code, ``params``), for a screen
+    to word in its own language; None when there was none."""
+    if not result or result.get("state") != "error":
+        return None
+    cls = ERRORS.get(str(result.get("error")), ConfigError)
+    params = result.get("params")
+    params = {str(k): str(v) for k, v in params.items()} if isinstance(params, dict) else {}
+    if "{key}" in cls.text:
+        params.setdefault("key", "?")
+    if "{reason}" in cls.text:
+        params.setdefault("reason", "?")
+    return cls(**params)
+
+
 def _custom(target: TargetFile) -> dict[str, Any]:
     custom = target.unrecognized_fields.get("custom")
     info = custom.get("gridfield_config") if isinstance(custom, dict) else None
@@ -243,10 +263,14 @@ class ConfigClient:
             result["state"] = "error"
             result["error"] = error.code
             result["message"] = error.message()
+            result["params"] = {k: str(v) for k, v in error.params.items()}
             result["detail"] = str(exc)[:300]
         return result
 
     def _download(self, updater: Any, target: TargetFile) -> bytes:
+        key = str(_custom(target).get("key") or target.path)
+        if target.length > MAX_CONFIG_BYTES:  # not fetched at all: no config is that big
+            raise ConfigInvalid(key=key, reason="size")
         folder = self.paths.root / "config"
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / target.path

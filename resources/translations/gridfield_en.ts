@@ -2487,6 +2487,26 @@ Finish the patrol now? If it was started by mistake, you can cancel it.</transla
       <translation>sending photos</translation>
     </message>
     <message>
+      <source>巡查清单</source>
+      <translation>patrol checklist</translation>
+    </message>
+    <message>
+      <source>走访巡查频次</source>
+      <translation>visit and patrol quotas</translation>
+    </message>
+    <message>
+      <source>督导规则</source>
+      <translation>review rules</translation>
+    </message>
+    <message>
+      <source>事件分类</source>
+      <translation>event classes</translation>
+    </message>
+    <message>
+      <source>已启用指挥中心签名的新配置：{keys}</source>
+      <translation>New configuration signed by the command centre now in force: {keys}</translation>
+    </message>
+    <message>
       <source>还要上传{n}条记录和{size}照片</source>
       <translation>Still to send: {n} records and {size} of photos</translation>
     </message>
