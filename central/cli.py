@@ -225,7 +225,7 @@ def cmd_import_households(args: argparse.Namespace) -> int:
     except OSError as exc:
         return _fail(f"cannot read {args.file}: {exc.strerror}")
     try:
-        result = import_households(_engine(args), data, args.grid)
+        result = import_households(_engine(args), data, args.grid, args.crs)
     except ImportFileError as exc:
         if args.json:
             _print_json({"imported": 0, "errors": [{"line": None, "reason": str(exc)}]})
@@ -728,7 +728,40 @@ def cmd_config_publish(args: argparse.Namespace) -> int:
         raw = Path(args.file).read_bytes()
     except OSError as exc:
         return _fail(f"cannot read {args.file}: {exc.strerror}")
-    return _publish_config(args, raw)
+    return _publish_config(args, raw.removeprefix(b"\xef\xbb\xbf"))  # a Windows editor's BOM
+
+
+class _Unreadable(Exception):
+    """A file IT gave cannot be read as JSON; ``code`` is the command's exit code."""
+
+    def __init__(self, code: int) -> None:
+        super().__init__(code)
+        self.code = code
+
+
+def _json_file(path: str) -> Any:
+    """The JSON in ``path`` (UTF-8, a BOM allowed as Windows editors write it); said
+    and raised as :class:`_Unreadable` when it cannot be read (nothing was changed)."""
+    try:
+        return json.loads(Path(path).read_text("utf-8-sig"))
+    except OSError as exc:
+        raise _Unreadable(_fail(f"cannot read {path}: {exc.strerror}")) from None
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise _Unreadable(_fail(f"{path} is not valid UTF-8 JSON: {exc}; nothing was "
+                                "changed", 1)) from None
+
+
+def _store_file(path: str, store: Any) -> dict[str, Any] | int:
+    """``store(value)`` of the JSON in ``path``: its result, or the exit code after
+    saying why nothing was changed (unreadable file, or a value the centre refuses)."""
+    from central import settings
+
+    try:
+        return dict(store(_json_file(path)))
+    except _Unreadable as exc:
+        return exc.code
+    except settings.SettingError as exc:
+        return _fail(f"{path}: {exc}; nothing was changed", 1)
 
 
 def cmd_config_set(args: argparse.Namespace) -> int:
@@ -748,16 +781,10 @@ def cmd_config_set(args: argparse.Namespace) -> int:
             return _fail("a checklist goes to devices signed only: `central release keys "
                          "init --keys DIR`, then `central config publish checklist FILE "
                          "--keys DIR`; nothing was changed", 1)
-    try:
-        value = json.loads(Path(args.file).read_text("utf-8"))
-    except OSError as exc:
-        return _fail(f"cannot read {args.file}: {exc.strerror}")
-    except (UnicodeDecodeError, ValueError) as exc:
-        return _fail(f"{args.file} is not valid UTF-8 JSON: {exc}", 1)
-    try:
-        result = settings.set_setting(_engine(args), args.key, value, args.district)
-    except settings.SettingError as exc:
-        return _fail(f"{args.file}: {exc}; nothing was changed", 1)
+    result = _store_file(args.file, lambda value: settings.set_setting(
+        _engine(args), args.key, value, args.district))
+    if isinstance(result, int):
+        return result
     if args.json:
         _print_json(result)
     else:
@@ -801,16 +828,10 @@ def cmd_grids_list(args: argparse.Namespace) -> int:
 def cmd_grids_set_boundary(args: argparse.Namespace) -> int:
     from central import settings
 
-    try:
-        value = json.loads(Path(args.file).read_text("utf-8-sig"))
-    except OSError as exc:
-        return _fail(f"cannot read {args.file}: {exc.strerror}")
-    except (UnicodeDecodeError, ValueError) as exc:
-        return _fail(f"{args.file} is not valid UTF-8 JSON: {exc}; nothing was changed", 1)
-    try:
-        result = settings.set_boundary(_engine(args), args.grid, value, args.crs)
-    except settings.SettingError as exc:
-        return _fail(f"{args.file}: {exc}; nothing was changed", 1)
+    result = _store_file(args.file, lambda value: settings.set_boundary(
+        _engine(args), args.grid, value, args.crs))
+    if isinstance(result, int):
+        return result
     if args.json:
         _print_json({k: v for k, v in result.items() if k != "boundary"})
     else:
@@ -963,6 +984,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("import-households", cmd_import_households, "import households from a CSV file")
     p.add_argument("file")
     p.add_argument("--grid", type=int, required=True)
+    p.add_argument("--crs", choices=("wgs84", "gcj02"), default="wgs84",
+                   help="the coordinate system of the file's 纬度/经度 columns (gcj02: a "
+                   "web map's; converted to WGS-84)")
 
     p = add("enroll", cmd_enroll, "make a one-time enrollment code for a person's device")
     p.add_argument("--worker", type=int, required=True, help="person id")

@@ -1188,38 +1188,53 @@ _REVIEW_RECORDS = "kind IN ('visit.create', 'patrol.report', 'event.report')"
 assert _REVIEW_RECORDS == "kind IN (" + ", ".join(f"'{k}'" for k in REVIEW_TIMES) + ")"
 
 
-def _review_backfill_query(conn: Connection, condition: str, limit: int | None) -> Any:
+def _backfill_query(conn: Connection, index: str, kinds: str, columns: list[Any],
+                    condition: str, limit: int | None) -> Any:
+    """The records of ``kinds`` (an SQL condition naming them as the partial ``index``
+    does, literally, so both databases see that it applies; SQLite is told to use it)
+    meeting ``condition``, by feed number: ``columns`` of them."""
     source = "records"
     if conn.dialect.name == "sqlite":
-        source += f" INDEXED BY {REVIEW_BACKFILL_INDEX}"
-    sql = (f"SELECT kind, id, payload, seq, happened_at, household_id, counted"
-           f" FROM {source} WHERE {_REVIEW_RECORDS} AND {condition} ORDER BY seq")
+        source += f" INDEXED BY {index}"
+    sql = (f"SELECT {', '.join(c.name for c in columns)} FROM {source}"
+           f" WHERE {kinds} AND {condition} ORDER BY seq")
     if limit is not None:
         sql += f" LIMIT {int(limit)}"
-    r = records.c
-    return text(sql).columns(r.kind, r.id, r.payload, r.seq, r.happened_at, r.household_id,
-                             r.counted)
+    return text(sql).columns(*columns)
+
+
+def _backfill_batch(conn: Connection, index: str, kinds: str, columns: list[Any],
+                    position: int | None, batch: int) -> list[Any] | None:
+    """The next ``batch`` records of a backfill walking ``index`` after feed number
+    ``position``. Records sharing a number are never split between two batches (more
+    than a batch of them: all at once). None when none is left: the temporary index is
+    dropped then."""
+    after = -1 if position is None else position
+    rows = conn.execute(_backfill_query(conn, index, kinds, columns, "seq > :after",
+                                        batch + 1), {"after": after}).all()
+    if not rows:
+        conn.execute(text(f"DROP INDEX IF EXISTS {index}"))
+        return None
+    if len(rows) > batch:
+        boundary = int(rows[batch].seq)
+        rows = [x for x in rows if int(x.seq) < boundary]
+        if not rows:
+            rows = conn.execute(_backfill_query(conn, index, kinds, columns, "seq = :at",
+                                                None), {"at": boundary}).all()
+    return list(rows)
 
 
 def _backfill_review_columns(conn: Connection, position: int | None, batch: int
                              ) -> tuple[int | None, int]:
     """Migration 14: the review columns of the next ``batch`` visit, patrol-report and
     event-report records after feed number ``position``, from their payloads; returns
-    the batch's last number and how many records it read. Records sharing a number are
-    never split between two batches (more than a batch of them: all at once). None
-    left: drops the temporary index, returns 0."""
-    after = -1 if position is None else position
-    rows = conn.execute(_review_backfill_query(conn, "seq > :after", batch + 1),
-                        {"after": after}).all()
-    if not rows:
-        conn.execute(text(f"DROP INDEX IF EXISTS {REVIEW_BACKFILL_INDEX}"))
+    the batch's last number and how many records it read (:func:`_backfill_batch`)."""
+    r = records.c
+    rows = _backfill_batch(conn, REVIEW_BACKFILL_INDEX, _REVIEW_RECORDS,
+                           [r.kind, r.id, r.payload, r.seq, r.happened_at, r.household_id,
+                            r.counted], position, batch)
+    if rows is None:
         return position, 0
-    if len(rows) > batch:
-        boundary = int(rows[batch].seq)
-        rows = [x for x in rows if int(x.seq) < boundary]
-        if not rows:
-            rows = conn.execute(_review_backfill_query(conn, "seq = :at", None),
-                                {"at": boundary}).all()
     changed = []
     for row in rows:
         values = review_columns(str(row.kind), row.payload)
@@ -1289,37 +1304,18 @@ def household_position(payload: Any) -> tuple[float, float] | None:
     return float(lat), float(lon)
 
 
-def _position_backfill_query(conn: Connection, condition: str, limit: int | None) -> Any:
-    source = "records"
-    if conn.dialect.name == "sqlite":
-        source += f" INDEXED BY {POSITION_BACKFILL_INDEX}"
-    sql = (f"SELECT id, payload, seq FROM {source} WHERE {_HOUSEHOLD_RECORDS}"
-           f" AND {condition} ORDER BY seq")
-    if limit is not None:
-        sql += f" LIMIT {int(limit)}"
-    r = records.c
-    return text(sql).columns(r.id, r.payload, r.seq)
-
-
 def _backfill_household_positions(conn: Connection, position: int | None, batch: int
                                   ) -> tuple[int | None, int]:
     """Migration 15: the next ``batch`` ``household.create`` records after feed number
     ``position``; each whose payload gives a position fills its household's
     ``lat``/``lon`` when both are empty (a position stored since is kept) and moves
     the household in the feed. Returns the batch's last number and how many records
-    it read; records sharing a number are never split. None left: drops the index."""
-    after = -1 if position is None else position
-    rows = conn.execute(_position_backfill_query(conn, "seq > :after", batch + 1),
-                        {"after": after}).all()
-    if not rows:
-        conn.execute(text(f"DROP INDEX IF EXISTS {POSITION_BACKFILL_INDEX}"))
+    it read (:func:`_backfill_batch`)."""
+    r = records.c
+    rows = _backfill_batch(conn, POSITION_BACKFILL_INDEX, _HOUSEHOLD_RECORDS,
+                           [r.id, r.payload, r.seq], position, batch)
+    if rows is None:
         return position, 0
-    if len(rows) > batch:
-        boundary = int(rows[batch].seq)
-        rows = [x for x in rows if int(x.seq) < boundary]
-        if not rows:
-            rows = conn.execute(_position_backfill_query(conn, "seq = :at", None),
-                                {"at": boundary}).all()
     found = {str(row.id): place for row in rows
              if (place := household_position(row.payload)) is not None}
     h = households.c

@@ -17,7 +17,15 @@ column                also accepted                content
                                                     (``:`` or ``：``); 户籍 is 户籍/registered,
                                                     流动/floating or 租住/tenant (default 户籍)
 ``tags``              标签                           tags separated by ``;``, ``；`` or ``、``
+``lat``, ``lon``      纬度, 经度                     where the household lives, in decimal
+                                                    degrees (both or neither), WGS-84 /
+                                                    CGCS2000 as BeiDou gives them; with
+                                                    ``--crs gcj02`` (a web map's 火星坐标)
+                                                    converted to WGS-84
 ====================  ===========================  ===================================
+
+Positions feed the review's far-from-home check (a home visit recorded far from the
+household's known position is flagged), at the centre and on the grid's devices.
 
 The file may be UTF-8 (with or without BOM) or GBK/GB18030. Every row is checked;
 rows with problems are reported with their line number in the file (the header is
@@ -29,6 +37,7 @@ from __future__ import annotations
 
 import csv
 import io
+import math
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -38,6 +47,7 @@ from sqlalchemy import Engine, insert
 
 from central import cnid, db
 from central.ops import OpError, get_grid
+from sync.protocol import boundary
 
 HEADER_ALIASES: dict[str, tuple[str, ...]] = {
     "name": ("name", "户主姓名", "户主", "姓名"),
@@ -47,6 +57,8 @@ HEADER_ALIASES: dict[str, tuple[str, ...]] = {
     "id_number": ("id_number", "身份证号", "身份证号码"),
     "members": ("members", "家庭成员", "成员"),
     "tags": ("tags", "标签"),
+    "lat": ("lat", "纬度", "latitude"),
+    "lon": ("lon", "经度", "longitude"),
 }
 CATEGORY_VALUES = {
     "一般": "ordinary", "一般家庭": "ordinary", "ordinary": "ordinary",
@@ -120,7 +132,28 @@ def _parse_members(value: str) -> list[dict[str, Any]]:
     return out
 
 
-def _parse_row(row: dict[str, str]) -> dict[str, Any]:
+def _parse_position(lat_text: str, lon_text: str, crs: str
+                    ) -> tuple[float | None, float | None]:
+    """The household's position from its two cells (both or neither), as WGS-84."""
+    if not lat_text and not lon_text:
+        return None, None
+    if not lat_text or not lon_text:
+        raise ValueError("give both 纬度 (lat) and 经度 (lon), or neither")
+    try:
+        lat, lon = float(lat_text), float(lon_text)
+    except ValueError:
+        raise ValueError(f"position {lat_text!r}, {lon_text!r} is not two decimal numbers "
+                         "(degrees, e.g. 29.95, 121.58)") from None
+    if not (math.isfinite(lat) and math.isfinite(lon) and -90 <= lat <= 90
+            and -180 <= lon <= 180):
+        raise ValueError(f"position {lat_text}, {lon_text} is out of range "
+                         "(纬度 -90..90, 经度 -180..180)")
+    if crs == "gcj02":
+        lat, lon = boundary.gcj02_to_wgs84(lat, lon)
+    return lat, lon
+
+
+def _parse_row(row: dict[str, str], crs: str = "wgs84") -> dict[str, Any]:
     def get(key: str) -> str:
         return (row.get(key) or "").strip()
 
@@ -148,13 +181,20 @@ def _parse_row(row: dict[str, str]) -> dict[str, Any]:
     tags = _split(get("tags"), ";；、")
     if any(len(t) > 50 for t in tags):
         raise ValueError("a tag is longer than 50 characters")
+    lat, lon = _parse_position(get("lat"), get("lon"), crs)
     return {
         "head_name": name, "address": address, "category": category, "phone": phone,
         "id_number": id_number, "tags": tags, "members": _parse_members(get("members")),
+        "lat": lat, "lon": lon,
     }
 
 
-def import_households(engine: Engine, data: bytes, grid_id: int) -> ImportResult:
+def import_households(engine: Engine, data: bytes, grid_id: int, crs: str = "wgs84"
+                      ) -> ImportResult:
+    """Import the roster in ``data`` into grid ``grid_id``; ``crs``: the positions'
+    coordinate system, ``wgs84`` or ``gcj02`` (module docstring)."""
+    if crs not in ("wgs84", "gcj02"):
+        raise ImportFileError(f"unknown coordinate system {crs!r}: wgs84 or gcj02")
     if len(data) > MAX_BYTES:
         raise ImportFileError(f"the file is larger than {MAX_BYTES // (1024 * 1024)} MiB")
     text, encoding = decode(data)
@@ -196,7 +236,7 @@ def import_households(engine: Engine, data: bytes, grid_id: int) -> ImportResult
             continue  # blank line
         row = {key: cells[i] for i, key in columns.items() if i < len(cells)}
         try:
-            parsed.append(_parse_row(row))
+            parsed.append(_parse_row(row, crs))
         except ValueError as exc:
             result.errors.append({"line": start, "reason": str(exc)})
     with engine.begin() as conn:
@@ -217,6 +257,7 @@ def import_households(engine: Engine, data: bytes, grid_id: int) -> ImportResult
                     "address": p["address"], "category": p["category"], "phone": p["phone"],
                     "id_number": p["id_number"], "tags": p["tags"], "version": 1,
                     "updated_seq": first + i, "registered_at": registered_at,
+                    "lat": p["lat"], "lon": p["lon"],
                 })
                 family = [{"name": p["head_name"], "relation": "户主", "id_number": p["id_number"],
                            "phone": p["phone"], "residence": "registered"}, *p["members"]]

@@ -246,3 +246,18 @@ class PatrolTracker(QObject):
 
     def _on_session_closing(self) -> None:
         self.recorder = None  # the feed goes on; fixes wait in memory until unlock
+
+
+RECENT_FIX_S = 120.0  # an older fix does not say where the worker stands now
+
+
+def recent_fix(controller: QObject, now: float) -> Fix | None:
+    """The patrol tracker's last fix when taken within :data:`RECENT_FIX_S` of ``now``
+    (the device's clock): the worker's position for a visit or a household registered
+    at the door. None without a running patrol (there is no GPS otherwise)."""
+    found = controller.findChild(PatrolTracker, "patrolTracker")
+    fix = found.last_fix if isinstance(found, PatrolTracker) else None
+    if fix is None or abs(now - fix.t) > RECENT_FIX_S:
+        return None
+    return fix
+

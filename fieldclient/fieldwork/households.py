@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
 from sqlite_utils.db import Table
@@ -86,10 +87,19 @@ def create_household(
     id_number: str | None = None,
     tags: list[str] | None = None,
     grid_id: str | None = None,
+    position: tuple[float, float] | None = None,
 ) -> str:
-    """Insert a household, its outbox entry and its audit entry in one transaction."""
+    """Insert a household, its outbox entry and its audit entry in one transaction.
+    ``position``: (lat, lon) WGS-84 where the household lives, when the worker
+    registers it at its door (the review's far-from-home check compares home visits
+    with it, here and at the centre)."""
     if category not in CATEGORIES:
         raise ValueError(f"unknown category {category!r}")
+    if position is not None:
+        lat, lon = (float(v) for v in position)
+        if not (math.isfinite(lat) and math.isfinite(lon) and -90 <= lat <= 90
+                and -180 <= lon <= 180):
+            raise ValueError(f"position out of range: {position!r}")
     household_id = new_id()
     now = session.clock()
     row = {
@@ -105,6 +115,8 @@ def create_household(
         "created_at": now,
         "updated_at": now,
     }
+    if position is not None:
+        row["lat"], row["lon"] = lat, lon
     # A plain INSERT, not sqlite-utils' ``Table.insert``: that wraps itself in
     # ``with conn:`` and so would COMMIT the row on its own, before the outbox and
     # audit entries, breaking the one-transaction guarantee if either then fails.

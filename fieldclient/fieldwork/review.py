@@ -137,19 +137,28 @@ def _photo_list(value: Any) -> list[str]:
 
 
 def _visits(db: sqlite_utils.Database, me: str, window: shared.MonthWindow
-            ) -> tuple[list[shared.Visit], dict[str, tuple[str, set[str]]]]:
-    """The month's visits, and who made the pulled ones (name, grids)."""
+            ) -> tuple[list[shared.Visit], dict[str, tuple[str, set[str]]],
+                       list[shared.Household]]:
+    """The month's visits, who made the pulled ones (name, grids), and the households
+    they name (category, grid and known position, from the quota roster: reached by
+    the household id's index alone, not the wide households table)."""
     rows = db.execute(
-        "SELECT id, coalesce(person_id, CASE WHEN origin = 'local' THEN ? END), household_id,"
-        " visit_type, visited_at, lat, lon, situation, needs, follow_up, photos, corrects,"
-        " training, worker, grid_id FROM visits WHERE visited_at >= ? AND visited_at < ?",
+        "SELECT v.id, coalesce(v.person_id, CASE WHEN v.origin = 'local' THEN ? END),"
+        " v.household_id, v.visit_type, v.visited_at, v.lat, v.lon, v.situation, v.needs,"
+        " v.follow_up, v.photos, v.corrects, v.training, v.worker, v.grid_id,"
+        " q.grid_id, q.category, q.created_at, q.lat, q.lon"
+        " FROM visits v LEFT JOIN quota_households q ON q.household_rowid ="
+        " (SELECT h.rowid FROM households h WHERE h.id = v.household_id)"
+        " WHERE v.visited_at >= ? AND v.visited_at < ?",
         (me, window.start, window.until)).fetchall()
     photo_ids = {r[0]: _photo_list(r[10]) for r in rows if r[10] and r[10] != "[]"}
     hashes = _photo_hashes(db, (p for ids in photo_ids.values() for p in ids))
     visits: list[shared.Visit] = []
     others: dict[str, tuple[str, set[str]]] = {}
+    households: dict[str, shared.Household] = {}
     for (vid, person, household, kind, when, lat, lon, situation, needs, follow_up, _p,
-         corrects, training, worker, grid_id) in rows:
+         corrects, training, worker, grid_id, home_grid, category, created, home_lat,
+         home_lon) in rows:
         if person is None:
             continue  # pulled from an older centre that did not say who
         person = str(person)
@@ -157,6 +166,10 @@ def _visits(db: sqlite_utils.Database, me: str, window: shared.MonthWindow
             _name, grids = others.setdefault(person, (str(worker or person), set()))
             if grid_id is not None:
                 grids.add(str(grid_id))
+        if home_grid is not None and household not in households:
+            households[household] = shared.Household(
+                household, str(home_grid), category, float(created or 0.0), None,
+                home_lat, home_lon)
         photos = photo_ids.get(vid)
         visits.append(shared.Visit(
             vid, person, household, kind, float(when), lat, lon,
@@ -164,7 +177,7 @@ def _visits(db: sqlite_utils.Database, me: str, window: shared.MonthWindow
              else situation or ""),
             tuple(hashes[p] for p in photos if p in hashes) if photos else (),
             bool(corrects), bool(training)))
-    return visits, others
+    return visits, others, list(households.values())
 
 
 def _household_tallies(db: sqlite_utils.Database, window: shared.MonthWindow, now: float,
@@ -198,23 +211,6 @@ def _household_tallies(db: sqlite_utils.Database, window: shared.MonthWindow, no
                                   (None if seen == 0 else shared.tally_value(seen, thresholds)),
                                   count)
             for grid, category, born, seen, count in rows]
-
-
-def _visited_households(db: sqlite_utils.Database, ids: Iterable[str]
-                        ) -> list[shared.Household]:
-    """The households the month's visits name: category, grid and known position."""
-    wanted = sorted(set(ids))
-    out: list[shared.Household] = []
-    for i in range(0, len(wanted), 500):
-        chunk = wanted[i:i + 500]
-        out.extend(shared.Household(hid, str(grid), category, float(created or 0.0), None,
-                                    lat, lon)
-                   for hid, grid, category, created, lat, lon in db.execute(
-                       "SELECT h.id, q.grid_id, q.category, q.created_at, q.lat, q.lon"
-                       " FROM households h JOIN quota_households q"
-                       " ON q.household_rowid = h.rowid WHERE q.grid_id IS NOT NULL"
-                       f" AND h.id IN ({','.join('?' * len(chunk))})", chunk))
-    return out
 
 
 def _patrols(db: sqlite_utils.Database, me: str, window: shared.MonthWindow
@@ -346,7 +342,7 @@ def month_figures(
     at = session.clock() if now is None else now
     window = shared.month_window(month, at, zone)
     me, my_name = _me(db)
-    visits, others = _visits(db, me, window)
+    visits, others, households = _visits(db, me, window)
     events, reporters = _events(db, me)
     person = _meta(db, "sync.person")
     role = person.get("role") if isinstance(person, dict) else None
@@ -368,7 +364,7 @@ def month_figures(
     thresholds = shared.tally_thresholds(quota_rules, window.month, at, zone)
     return shared.month_figures(
         window.month, people=people,
-        households=_visited_households(db, (v.household_id for v in visits)),
+        households=households,
         household_tallies=_household_tallies(db, window, at, thresholds), visits=visits,
         patrols=_patrols(db, me, window), events=events, quota_rules=quota_rules,
         review_rules=review_rules_in_force(db), now=at, zone=zone, grid=grid)

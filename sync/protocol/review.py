@@ -296,8 +296,11 @@ _NOT_WORD = re.compile(r"[\W_]+")
 
 
 def _normal_text(text: str) -> str:
-    """Letters and digits only (spaces, punctuation and symbols dropped), NFKC, lower."""
-    return _NOT_WORD.sub("", unicodedata.normalize("NFKC", text).lower())
+    """Letters and digits only (spaces, punctuation and symbols dropped), NFKC, lower.
+    (Most notes are NFKC already: the quick check spares normalising them.)"""
+    if not unicodedata.is_normalized("NFKC", text):
+        text = unicodedata.normalize("NFKC", text)
+    return _NOT_WORD.sub("", text.lower())
 
 
 def distance_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
@@ -326,6 +329,7 @@ class _LocalClock:
     def __init__(self, zone: tzinfo) -> None:
         self.zone = zone
         self.blocks: dict[int, datetime] = {}
+        self.offsets: dict[int, float] = {}
 
     def at(self, ts: float) -> datetime:
         block = int(ts // 900)
@@ -333,6 +337,16 @@ class _LocalClock:
         if base is None:
             base = self.blocks[block] = local_time(block * 900.0, self.zone)
         return base + timedelta(seconds=ts - block * 900.0)
+
+    def hour(self, ts: float) -> int:
+        """The local hour of ``ts`` (what :meth:`at` gives, without building a datetime)."""
+        block = int(ts // 900)
+        offset = self.offsets.get(block)
+        if offset is None:
+            base = self.at(block * 900.0)
+            offset = self.offsets[block] = (
+                base.hour * 3600 + base.minute * 60 + base.second - (block * 900) % 86400)
+        return int(((ts + offset) % 86400) // 3600)
 
 
 def _flag(check: str, record_id: str, **detail: Any) -> dict[str, Any]:
@@ -381,10 +395,10 @@ def _visit_checks(
                         previous=last.id)))
             previous[v.person_id] = v
         if night is not None:
-            moment = clock.at(v.visited_at)
             low, high = int(night["from_hour"]), int(night["to_hour"])
-            hour = moment.hour
+            hour = clock.hour(v.visited_at)
             if (hour >= low or hour < high) if low > high else (low <= hour < high):
+                moment = clock.at(v.visited_at)
                 out.append((v.person_id, _flag("night", v.id, time=moment.strftime("%H:%M"))))
     return out
 

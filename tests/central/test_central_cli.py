@@ -326,3 +326,41 @@ def test_seeded_visit_history_reads_like_real_work(fresh_db: str) -> None:
         if found:
             profiles.setdefault(p["household_id"], set()).add(found[0])
     assert profiles and all(len(v) == 1 for v in profiles.values())
+
+
+def test_import_households_takes_known_positions(sqlite_db: str, tmp_path: Path) -> None:
+    """纬度/经度 columns give households their known position (what the review's
+    far-from-home check compares home visits with); bad positions are reported by
+    line, a web map's GCJ-02 is converted with ``--crs gcj02``."""
+    from sync.protocol import boundary
+
+    grid = str(seed(sqlite_db, 1, 0)["grids"][0]["id"])
+    roster = _write(tmp_path / "roster.csv", (
+        "户主姓名,地址,纬度,经度\n"
+        "王建国,勤勇村3组12号,29.95,121.58\n"
+        "陈桂兰,勤勇村3组14号,,\n"                 # no position: stored without
+        "赵强,勤勇村3组15号,29.95,\n"              # line 4: one of the two
+        "孙芳,勤勇村3组16号,北纬30,121.5\n"        # line 5: not a number
+        "周杰,勤勇村3组17号,95,121.5\n"            # line 6: out of range
+        "吴敏,勤勇村3组18号,nan,121.5\n"           # line 7: not finite
+    ), "utf-8")
+    result = central(sqlite_db, "import-households", str(roster), "--grid", grid, "--json",
+                     check=False)
+    assert result.returncode == 1, result.stderr
+    summary = json.loads(result.stdout)
+    assert summary["imported"] == 2
+    assert [e["line"] for e in summary["errors"]] == [4, 5, 6, 7]
+    web = _write(tmp_path / "web.csv", "name,address,latitude,longitude\n"
+                 "Li Lei,No. 5 Lane 2,29.9481,121.5848\n", "utf-8")
+    assert central_json(sqlite_db, "import-households", str(web), "--grid", grid,
+                        "--crs", "gcj02")["imported"] == 1
+    engine = db.make_engine(sqlite_db)
+    with engine.connect() as conn:
+        got = {r.head_name: (r.lat, r.lon) for r in conn.execute(
+            select(db.households.c.head_name, db.households.c.lat, db.households.c.lon))}
+    engine.dispose()
+    assert got["王建国"] == (29.95, 121.58)
+    assert got["陈桂兰"] == (None, None)
+    lat, lon = got["Li Lei"]
+    assert (lat, lon) == pytest.approx(boundary.gcj02_to_wgs84(29.9481, 121.5848))
+    assert abs(lat - 29.9481) + abs(lon - 121.5848) > 0.001  # really moved (~500 m)

@@ -19,9 +19,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import backfill_helpers
 import pytest
-from central_helpers import start_server, stop_process
-from sqlalchemy import Engine, MetaData, Table, event, func, insert, inspect, select, text
+from sqlalchemy import Engine, MetaData, Table, func, insert, inspect, select, text
 
 from central import db, report
 from sync import protocol
@@ -224,21 +224,7 @@ def backends(request: pytest.FixtureRequest, tmp_path: Path
              ) -> Iterator[tuple[Engine, Engine, str, Path]]:
     """A version-13 database and a reference always at 14, on one backend:
     (version 13, reference, its URL, its key file)."""
-    if request.param == "sqlite":
-        url, other = (f"sqlite:///{tmp_path / 'central.db'}",
-                      f"sqlite:///{tmp_path / 'reference.db'}")
-    else:
-        pg = request.getfixturevalue("pg_server")
-        url, other = pg.new_database(), pg.new_database()
-    monkeypatch = request.getfixturevalue("monkeypatch")
-    key_file = tmp_path / "keys.json"
-    engine = version_13(url, key_file, monkeypatch)
-    reference = version_14(other, tmp_path / "reference-keys.json")
-    try:
-        yield engine, reference, url, key_file
-    finally:
-        engine.dispose()
-        reference.dispose()
+    yield from backfill_helpers.backends(request, tmp_path, version_13, version_14)
 
 
 def check_reference(reference: Engine, centre: Centre) -> dict[str, Any]:
@@ -322,17 +308,7 @@ def test_an_interrupted_backfill_resumes_and_ends_as_an_uninterrupted_one(
     centre = populate(engine, modern=False)
     populate(reference, modern=True)
     want = check_reference(reference, centre)
-    batches: list[int] = []
-
-    def crash(name: str, rows: int) -> None:
-        if name != "14.records":
-            return
-        batches.append(rows)
-        if len(batches) == 4:
-            raise KeyboardInterrupt  # the power goes mid-batch: it rolls back
-
-    with pytest.raises(KeyboardInterrupt):
-        db.migrate(engine, backfill_batch=7, on_batch=crash)
+    batches = backfill_helpers.cut_mid_batch(engine, "14.records", batch=7, cut_at=4)
     with engine.connect() as conn:
         assert db.current_version(conn) == db.LATEST_VERSION  # the schema is there
         assert db.pending_backfills(conn)[0] == "14.records"  # (15's after it)
@@ -344,14 +320,8 @@ def test_an_interrupted_backfill_resumes_and_ends_as_an_uninterrupted_one(
         assert filled <= done
     assert unfilled(engine) == centre.timed - filled
     assert figures(engine) == want  # the report meanwhile: the payloads of the rest
-    if url.startswith("sqlite"):  # the server's start-up finishes it before it serves
-        proc, _base = start_server(url, tmp_path, "--key-file", str(key_file))
-        stop_process(proc)
-    else:  # or `central init` again
-        assert db.migrate(engine, backfill_batch=7) == (db.LATEST_VERSION,
-                                                        db.LATEST_VERSION)
+    backfill_helpers.finish_after_restart(engine, url, tmp_path, key_file, batch=7)
     with engine.connect() as conn:
-        assert db.pending_backfills(conn) == []
         assert db.REVIEW_BACKFILL_INDEX not in {
             i["name"] for i in inspect(conn).get_indexes("records")}
     assert columns(engine) == columns(reference)
@@ -372,30 +342,12 @@ def test_a_batch_committing_while_the_report_reads_changes_nothing(
     populate(engine, modern=False)
     populate(reference, modern=True)
     want = figures(reference)
-    with monkeypatch.context() as m:
-        m.setitem(db.BACKFILLS, "14.records", lambda *_a: (_ for _ in ()).throw(
-            KeyboardInterrupt()))
-        with pytest.raises(KeyboardInterrupt):
-            db.migrate(engine)
-    other = db.make_engine(url, key_file=key_file)
-    fired: list[str] = []
+    backfill_helpers.stop_before_backfill(engine, "14.records", monkeypatch)
 
-    def batch_from_another_server(_conn: Any, _cursor: Any, statement: str, *_a: Any) -> None:
-        if before not in statement or fired:
-            return
-        fired.append(statement)
-        with other.begin() as conn, db.local_seq(conn):
-            db.lock_writer(conn, "backfill")
-            position, rows = db.BACKFILLS["14.records"](conn, None, 10_000)
-            conn.execute(db.backfills.update().where(db.backfills.c.name == "14.records")
-                         .values(position=position, rows_done=rows))
-        assert unfilled(other) == 0  # committed: the rest of the report reads columns
+    def committed(other: Engine) -> None:
+        assert unfilled(other) == 0  # the rest of the report reads columns
 
-    event.listen(engine, "before_cursor_execute", batch_from_another_server)
-    try:
-        got = json.loads(json.dumps(report.month_report(engine, MONTH, NOW)))
-    finally:
-        event.remove(engine, "before_cursor_execute", batch_from_another_server)
-        other.dispose()
-    assert fired
+    got = backfill_helpers.read_while_another_server_fills(
+        engine, url, key_file, "14.records", before,
+        lambda: report.month_report(engine, MONTH, NOW), committed)
     assert got == want["all"]

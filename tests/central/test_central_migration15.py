@@ -20,9 +20,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import backfill_helpers
 import pytest
-from central_helpers import start_server, stop_process
-from sqlalchemy import Engine, event, insert, inspect, select, update
+from sqlalchemy import Engine, insert, inspect, select, update
 
 from central import db, report, syncops
 from central.app import AuthDevice
@@ -176,21 +176,8 @@ def backends(request: pytest.FixtureRequest, tmp_path: Path
              ) -> Iterator[tuple[Engine, Engine, str, Path]]:
     """A version-14 database and a reference always at the latest, on one backend:
     (version 14, reference, its URL, its key file)."""
-    if request.param == "sqlite":
-        url, other = (f"sqlite:///{tmp_path / 'central.db'}",
-                      f"sqlite:///{tmp_path / 'reference.db'}")
-    else:
-        pg = request.getfixturevalue("pg_server")
-        url, other = pg.new_database(), pg.new_database()
-    key_file = tmp_path / "keys.json"
-    engine = version_14(url, key_file, request.getfixturevalue("monkeypatch"))
-    reference = db.make_engine(other, key_file=tmp_path / "reference-keys.json")
-    db.migrate(reference)
-    try:
-        yield engine, reference, url, key_file
-    finally:
-        engine.dispose()
-        reference.dispose()
+    yield from backfill_helpers.backends(request, tmp_path, version_14,
+                                         backfill_helpers.latest)
 
 
 def check_reference(reference: Engine, centre: Centre) -> dict[str, Any]:
@@ -279,17 +266,7 @@ def test_an_interrupted_backfill_resumes_and_ends_as_an_uninterrupted_one(
     centre = populate(engine, modern=False)
     populate(reference, modern=True)
     want = check_reference(reference, centre)
-    batches: list[int] = []
-
-    def crash(name: str, rows: int) -> None:
-        if name != "15.positions":
-            return
-        batches.append(rows)
-        if len(batches) == 3:
-            raise KeyboardInterrupt  # the power goes mid-batch: it rolls back
-
-    with pytest.raises(KeyboardInterrupt):
-        db.migrate(engine, backfill_batch=4, on_batch=crash)
+    batches = backfill_helpers.cut_mid_batch(engine, "15.positions", batch=4, cut_at=3)
     with engine.connect() as conn:
         assert db.current_version(conn) == db.LATEST_VERSION
         assert db.pending_backfills(conn) == ["15.positions"]
@@ -298,14 +275,7 @@ def test_an_interrupted_backfill_resumes_and_ends_as_an_uninterrupted_one(
     filled = sum(1 for p in positions(engine).values() if p is not None)
     assert 0 < filled < sum(1 for p in centre.positions.values() if p is not None)
     assert figures(engine) == want  # the rest read from their payloads meanwhile
-    if url.startswith("sqlite"):  # the server's start-up finishes it before it serves
-        proc, _base = start_server(url, tmp_path, "--key-file", str(key_file))
-        stop_process(proc)
-    else:  # or `central init` again
-        assert db.migrate(engine, backfill_batch=4) == (db.LATEST_VERSION,
-                                                        db.LATEST_VERSION)
-    with engine.connect() as conn:
-        assert db.pending_backfills(conn) == []
+    backfill_helpers.finish_after_restart(engine, url, tmp_path, key_file, batch=4)
     assert positions(engine) == centre.positions
     assert figures(engine) == want
 
@@ -323,30 +293,12 @@ def test_a_batch_committing_while_the_report_reads_changes_nothing(
     populate(engine, modern=False)
     centre = populate(reference, modern=True)
     want = check_reference(reference, centre)
-    with monkeypatch.context() as m:
-        m.setitem(db.BACKFILLS, "15.positions", lambda *_a: (_ for _ in ()).throw(
-            KeyboardInterrupt()))
-        with pytest.raises(KeyboardInterrupt):
-            db.migrate(engine)
-    other = db.make_engine(url, key_file=key_file)
-    fired: list[str] = []
+    backfill_helpers.stop_before_backfill(engine, "15.positions", monkeypatch)
 
-    def batch_from_another_server(_conn: Any, _cursor: Any, statement: str, *_a: Any) -> None:
-        if before not in statement or fired:
-            return
-        fired.append(statement)
-        with other.begin() as conn, db.local_seq(conn):
-            db.lock_writer(conn, "backfill")
-            position, rows = db.BACKFILLS["15.positions"](conn, None, 10_000)
-            conn.execute(db.backfills.update().where(db.backfills.c.name == "15.positions")
-                         .values(position=position, rows_done=rows))
-        assert positions(other) == centre.positions  # committed
+    def committed(other: Engine) -> None:
+        assert positions(other) == centre.positions
 
-    event.listen(engine, "before_cursor_execute", batch_from_another_server)
-    try:
-        got = json.loads(json.dumps(report.month_report(engine, MONTH, NOW)))
-    finally:
-        event.remove(engine, "before_cursor_execute", batch_from_another_server)
-        other.dispose()
-    assert fired
+    got = backfill_helpers.read_while_another_server_fills(
+        engine, url, key_file, "15.positions", before,
+        lambda: report.month_report(engine, MONTH, NOW), committed)
     assert got == want["all"]

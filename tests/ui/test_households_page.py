@@ -165,6 +165,42 @@ def test_add_household_dialog(unlocked: AppController, qtbot: QtBot) -> None:
     assert kind == "household.create" and payload["category"] == "hardship"
 
 
+def test_a_household_registered_at_its_door_gets_the_position(
+        unlocked: AppController, qtbot: QtBot) -> None:
+    """During a patrol the form offers the position the tracker has (never ticked by
+    default): ticked, the household and its create op carry it; not ticked, neither."""
+    from fieldclient.geo.geometry import Fix
+
+    session = session_of(unlocked)
+    fix = Fix(t=session.clock(), lat=29.95123, lon=121.58456)
+    saved: list[str] = []
+    for at_door in (True, False):
+        dialog = HouseholdDialog(session, ["1"], None, on_saved=saved.append, fix=fix)
+        qtbot.addWidget(dialog)
+        assert dialog.at_door.isVisibleTo(dialog) and not dialog.at_door.isChecked()
+        assert "29.95123" in dialog.at_door.text()
+        dialog.name.insert("门口登记" if at_door else "办公室登记")
+        dialog.address.insert("胜利路9号")
+        if at_door:
+            click(qtbot, dialog.at_door)
+        click(qtbot, dialog.save_button)
+        kind, payload = outbox(session)[-1]
+        assert kind == "household.create"
+        row = session.db.execute("SELECT lat, lon FROM households WHERE id = ?",
+                                 (saved[-1],)).fetchone()
+        if at_door:
+            assert (payload["lat"], payload["lon"]) == (29.95123, 121.58456) == tuple(row)
+        else:
+            assert "lat" not in payload and tuple(row) == (None, None)
+    quota = session.db.execute(
+        "SELECT q.lat FROM quota_households q JOIN households h ON q.household_rowid = h.rowid"
+        " WHERE h.id = ?", (saved[0],)).fetchone()
+    assert quota == (29.95123,)  # the review finds it there
+    without = HouseholdDialog(session, ["1"], None)  # no patrol running: no offer
+    qtbot.addWidget(without)
+    assert not without.at_door.isVisibleTo(without)
+
+
 def remove_button(detail: QWidget) -> QPushButton:
     return next(b for b in detail.findChildren(QPushButton)
                 if b.objectName() == "removeMemberButton")

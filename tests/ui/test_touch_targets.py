@@ -80,6 +80,7 @@ def _screens(controller: AppController, qtbot: QtBot, data_dir: Path,
     """(name, open it, close it) for every page, sub-view and dialog."""
     from PySide6.QtCore import QCoreApplication
 
+    from fieldclient.geo.geometry import Fix
     from ui.dialogs.event import ReportEventDialog
     from ui.dialogs.household import HouseholdDialog, MemberDialog
     from ui.dialogs.patrol import ConfirmDialog
@@ -151,6 +152,9 @@ def _screens(controller: AppController, qtbot: QtBot, data_dir: Path,
         ("household form", opened(lambda: HouseholdDialog(
             session, worker_grids(session).grids, hid, on_saved=lambda _i: None,
             parent=window)), close),
+        ("household at the door", opened(lambda: HouseholdDialog(
+            session, worker_grids(session).grids, None, on_saved=lambda _i: None,
+            parent=window, fix=Fix(t=session.clock(), lat=29.95123, lon=121.58456))), close),
         ("member form", opened(lambda: MemberDialog(
             session, hid, None, on_saved=lambda _i: None, parent=window)), close),
         ("photo picker", opened(lambda: TouchPhotoPicker(lambda _p: None, None, window)), close),

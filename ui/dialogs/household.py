@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
 )
 
 from fieldclient.fieldwork import households
+from fieldclient.geo.geometry import Fix
 from ui.patrol_common import grid_label
 from ui.widgets.basic import Retranslatable, button, label
 from ui.widgets.household_list import category_text
@@ -145,8 +146,13 @@ class HouseholdDialog(_FormDialog):
 
     def __init__(self, session: Session, grids: list[str], household_id: str | None = None,
                  on_saved: Callable[[str], None] | None = None,
-                 parent: QWidget | None = None) -> None:
+                 parent: QWidget | None = None, fix: Fix | None = None) -> None:
         super().__init__("householdDialog", parent)
+        # Registering at the door during a patrol: the worker may record where the
+        # household lives (the review's far-from-home check compares home visits with
+        # it). Never by default: a worker registering from the office would give
+        # every later visit a false flag.
+        self.fix = fix if household_id is None else None
         self.session = session
         self.household_id = household_id
         self.on_saved = on_saved
@@ -175,6 +181,14 @@ class HouseholdDialog(_FormDialog):
         if self.grid is not None:
             self.form.addRow(self.grid_label, self.grid)
             self.grid.set_value(grids[0])
+        self.position_label = label("fact")
+        self.at_door = button("groupTab", "atDoorButton")
+        self.at_door.setCheckable(True)
+        if self.fix is not None:
+            self.form.addRow(self.position_label, self.at_door)
+        else:
+            self.position_label.hide()
+            self.at_door.hide()
         if self.current:
             self.name.setText(self.current["head_name"])
             self.address.setText(self.current["address"])
@@ -201,6 +215,10 @@ class HouseholdDialog(_FormDialog):
         self.id_label.setText(self.tr("身份证号"))
         self.tags_label.setText(self.tr("标签"))
         self.grid_label.setText(self.tr("网格"))
+        self.position_label.setText(self.tr("住户位置"))
+        if self.fix is not None:
+            self.at_door.setText(self.tr("我在这户门口：记下此处位置\n北纬{lat}°，东经{lon}°")
+                                 .format(lat=f"{self.fix.lat:.5f}", lon=f"{self.fix.lon:.5f}"))
         self.tags.setPlaceholderText(self.tr("多个标签用顿号分开，例如：低保户、独居老人"))
         for value, btn in self.category.buttons.items():
             btn.setText(category_text(value))
@@ -231,9 +249,11 @@ class HouseholdDialog(_FormDialog):
         if self.household_id is None:
             grid = self.grid.value() if self.grid is not None else (
                 self.grids[0] if self.grids else None)
+            position = ((self.fix.lat, self.fix.lon)
+                        if self.fix is not None and self.at_door.isChecked() else None)
             saved = households.create_household(
                 self.session, name, address, category=category, phone=phone or None,
-                id_number=id_number or None, tags=tags, grid_id=grid)
+                id_number=id_number or None, tags=tags, grid_id=grid, position=position)
         else:
             fields: dict[str, Any] = {}
             for key, value in (("head_name", name), ("address", address),

@@ -60,7 +60,6 @@ if TYPE_CHECKING:
     from ui.controller import AppController
 
 log = logging.getLogger("gridfield.ui")
-FIX_MAX_AGE_S = 120.0
 
 
 def visit_type_text(visit_type: str) -> str:
@@ -289,14 +288,10 @@ class VisitDialog(Retranslatable, QDialog):
 
     def _current_fix(self) -> Fix | None:
         """The patrol tracker's last fix, when recent (there is no GPS otherwise)."""
-        from ui.patrol_tracker import PatrolTracker
+        from ui.patrol_tracker import recent_fix
 
         session = self._session()
-        found = self.controller.findChild(PatrolTracker, "patrolTracker")
-        fix = found.last_fix if isinstance(found, PatrolTracker) else None
-        if fix is None or session is None or abs(session.clock() - fix.t) > FIX_MAX_AGE_S:
-            return None
-        return fix
+        return None if session is None else recent_fix(self.controller, session.clock())
 
     def _prefill(self, visit_id: str) -> None:
         session = self._session()

@@ -40,6 +40,7 @@ from ui.dialogs.household import HouseholdDialog
 from ui.pages.base import Page
 from ui.pages.household_detail import HouseholdDetail
 from ui.patrol_common import worker_grids
+from ui.patrol_tracker import recent_fix
 from ui.tasks import run_task
 from ui.widgets.basic import button, clear_button, label
 from ui.widgets.household_list import HouseholdDelegate, HouseholdListModel, Row
@@ -399,7 +400,8 @@ class HouseholdsPage(Page):
         opened: Callable[[str], None] = self.show_household
         dialog = HouseholdDialog(session, worker_grids(session).grids, None,
                                  on_saved=lambda hid: QTimer.singleShot(0, lambda: opened(hid)),
-                                 parent=self.window())
+                                 parent=self.window(),
+                                 fix=recent_fix(self.controller, session.clock()))
         self.dialog = dialog
         dialog.open()
 
