@@ -1050,8 +1050,9 @@ def create_app(
     return app
 
 
-_METADATA_NAME = r"^([1-9][0-9]{0,9}\.)?(root|targets|snapshot|timestamp)\.json$"
-_TARGET_NAME = r"^[0-9a-f]{64}\.gridfield-[A-Za-z0-9._-]{1,150}\.tar\.gz$"
+_METADATA_NAME = r"^([1-9][0-9]{0,9}\.)?(root|targets|snapshot|timestamp|config)\.json$"
+_TARGET_NAME = (r"^[0-9a-f]{64}\.(gridfield-[A-Za-z0-9._-]{1,150}\.tar\.gz"
+                r"|config-(u[1-9][0-9]{0,9}-)?[a-z_]{1,40}\.json)$")
 RESIGN_CHECK_SECONDS = 60.0  # how often a request for timestamp.json checks its expiry
 RESIGN_CHECK_ENV = "GRIDFIELD_CENTRAL_RESIGN_CHECK"  # seconds (tests freeze the timestamp)
 
@@ -1102,11 +1103,13 @@ def _serve_updates(app: FastAPI, engine: Engine, update_dir: Any) -> None:
     def update_target(
         name: Annotated[str, Path(pattern=_TARGET_NAME)],
     ) -> FileResponse:
-        """A release archive by its hash (``Range: bytes=N-`` resumes a download)."""
+        """A release archive by its hash (``Range: bytes=N-`` resumes a download), or a
+        signed configuration file (``config-*.json``, central/updates/config.py)."""
         path = repo.target_file(name)
         if path is None:
             raise ApiError(404, "not_found", f"no update archive {name}")
-        return FileResponse(path, media_type="application/gzip")
+        return FileResponse(path, media_type="application/json" if name.endswith(".json")
+                            else "application/gzip")
 
 
 def _publish_schemas(app: FastAPI) -> None:

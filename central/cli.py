@@ -608,9 +608,9 @@ def cmd_release_keys_init(args: argparse.Namespace) -> int:
         _print_json(result)
         return 0
     print(f"update repository made in {result['update_dir']}")
-    print(f"root and targets keys written to {result['keys_dir']} (keep it offline, e.g. a "
-          "USB stick, with a copy in a safe; the centre keeps only the snapshot and "
-          "timestamp keys)")
+    print(f"root, targets and config keys written to {result['keys_dir']} (keep it "
+          "offline, e.g. a USB stick, with a copy in a safe; the centre keeps only the "
+          "snapshot and timestamp keys)")
     print(f"the devices' trusted root: {result['root']} -> copy it to "
           "resources/updates/root.json before `make dist`")
     return 0
@@ -670,7 +670,65 @@ def cmd_release_list(args: argparse.Namespace) -> int:
         print("no releases published")
     print("signed metadata expires: " + ", ".join(
         f"{role} {when}" for role, when in result["expires"].items()))
+    for f in result.get("config", {}).get("files", []):
+        where = "everywhere" if f.get("org_unit_id") is None else f"org unit {f['org_unit_id']}"
+        print(f"config {f.get('key')} for {where}: {f['length']} bytes, published "
+              f"{f.get('published_at')}")
     return 0
+
+
+def cmd_release_keys_rotate_config(args: argparse.Namespace) -> int:
+    from central.updates import config
+
+    result = config.rotate_config_key(_repository(args), Path(args.keys))
+    if args.json:
+        _print_json(result)
+    else:
+        print(f"new config key written to {result['key_file']} (the old one kept beside it "
+              "as .retired); the targets role now delegates to it alone and every signed "
+              "configuration was re-signed: devices refuse the old key from their next sync")
+    return 0
+
+
+def cmd_release_keys_refresh_config(args: argparse.Namespace) -> int:
+    from central.updates import config
+
+    result = config.refresh_config(_repository(args), Path(args.keys))
+    if args.json:
+        _print_json(result)
+    else:
+        print(f"signed configuration re-signed; it now expires {result['expires']}")
+    return 0
+
+
+def _publish_config(args: argparse.Namespace, raw: bytes) -> int:
+    from central import settings
+    from central.updates import config
+    from central.updates.repository import ReleaseError
+
+    try:
+        result = config.publish(_repository(args), args.key, raw, Path(args.keys),
+                                args.district)
+    except settings.SettingError as exc:
+        return _fail(f"{args.file}: {exc}; nothing was changed", 1)
+    except ReleaseError as exc:
+        return _fail(f"{exc}; nothing was changed", 1)
+    if args.json:
+        _print_json(result)
+    else:
+        where = "everywhere" if args.district is None else f"org unit {args.district}"
+        print(f"{args.key} signed for {where} ({result['name']}, config version "
+              f"{result['config_version']}, expires {result['expires']}); devices apply it "
+              "on their next sync")
+    return 0
+
+
+def cmd_config_publish(args: argparse.Namespace) -> int:
+    try:
+        raw = Path(args.file).read_bytes()
+    except OSError as exc:
+        return _fail(f"cannot read {args.file}: {exc.strerror}")
+    return _publish_config(args, raw.removeprefix(b"\xef\xbb\xbf"))  # a Windows editor's BOM
 
 
 class _Unreadable(Exception):
@@ -708,7 +766,21 @@ def _store_file(path: str, store: Any) -> dict[str, Any] | int:
 
 def cmd_config_set(args: argparse.Namespace) -> int:
     from central import settings
+    from central.updates import config
 
+    if args.key in config.SIGNED_KEYS:
+        if args.keys:  # signed with IT's config key: the same as `central config publish`
+            return cmd_config_publish(args)
+        repo = _repository(args)
+        if config.is_published(repo, args.key):
+            return _fail(f"{args.key} is published signed: devices that had it signed ignore "
+                         "an unsigned value. Sign it: `central config publish "
+                         f"{args.key} FILE --keys DIR` (or add --keys DIR); nothing was "
+                         "changed", 1)
+        if args.key == config.CHECKLIST:
+            return _fail("a checklist goes to devices signed only: `central release keys "
+                         "init --keys DIR`, then `central config publish checklist FILE "
+                         "--keys DIR`; nothing was changed", 1)
     result = _store_file(args.file, lambda value: settings.set_setting(
         _engine(args), args.key, value, args.district))
     if isinstance(result, int):
@@ -1018,7 +1090,8 @@ def build_parser() -> argparse.ArgumentParser:
         _update_dir_option(rp)
         if keys:
             rp.add_argument("--keys", required=True, metavar="DIR",
-                            help="the offline keys directory (root.pem, targets.pem)")
+                            help="the offline keys directory (root.pem, targets.pem, "
+                            "config.pem)")
         return rp
 
     rp = rsub.add_parser("keys", parents=[common], help="the repository's signing keys")
@@ -1052,6 +1125,12 @@ def build_parser() -> argparse.ArgumentParser:
     rp.add_argument("version")
     release(rsub, "list", cmd_release_list, "releases, their rollout and the metadata's "
             "expiry", keys=False)
+    release(ksub2, "rotate-config", cmd_release_keys_rotate_config,
+            "a new key for the signed configuration (after a leak; or the first one for a "
+            "repository made before it): the targets key delegates to it, every "
+            "configuration is re-signed; no app rebuild")
+    release(ksub2, "refresh-config", cmd_release_keys_refresh_config,
+            "re-sign the signed configuration before it expires (3 months)")
 
     p = add("config", lambda _a: 2, "settings sent to devices (quota rules, event classes)")
     csub = p.add_subparsers(dest="config_command", required=True)
@@ -1063,6 +1142,23 @@ def build_parser() -> argparse.ArgumentParser:
     cp.add_argument("file", help="the value as a UTF-8 JSON file")
     cp.add_argument("--district", type=int, default=None, metavar="ORG_UNIT_ID",
                     help="org unit (district, town, ...) it applies to; default: everywhere")
+    cp.add_argument("--keys", default=None, metavar="DIR",
+                    help="for checklist, quota_rules, review_rules, event_categories: sign "
+                    "it with the offline config key in DIR (as `central config publish`)")
+    _update_dir_option(cp)
+    cp = csub.add_parser("publish", parents=[common],
+                         help="validate, then sign a configuration with IT's offline config "
+                         "key (TUF): checklist, quota_rules, review_rules or event_categories")
+    cp.set_defaults(func=cmd_config_publish)
+    cp.add_argument("key", help="checklist, quota_rules, review_rules or event_categories")
+    cp.add_argument("file", help="the value as a UTF-8 JSON file (a checklist definition as "
+                    "it is, without .sig)")
+    cp.add_argument("--keys", required=True, metavar="DIR",
+                    help="the offline keys directory (config.pem, targets.pem)")
+    cp.add_argument("--district", type=int, default=None, metavar="ORG_UNIT_ID",
+                    help="org unit it applies to (and everything under it); default: "
+                    "everywhere")
+    _update_dir_option(cp)
     cp = csub.add_parser("show", parents=[common], help="the stored settings")
     cp.set_defaults(func=cmd_config_show)
 

@@ -182,6 +182,16 @@ def report_lines(data: dict[str, Any]) -> list[str]:
             QT_TRANSLATE_NOOP("sync", "注意：本机时间与服务器相差{seconds}秒，请校准本机时间。"),
             seconds=round(data["clock_skew_seconds"] or 0),
         ))
+    config = data.get("config") or {}
+    if config.get("state") == "applied":
+        names = {"checklist": t(QT_TRANSLATE_NOOP("sync", "巡查清单")),
+                 "quota_rules": t(QT_TRANSLATE_NOOP("sync", "走访巡查频次")),
+                 "review_rules": t(QT_TRANSLATE_NOOP("sync", "督导规则")),
+                 "event_categories": t(QT_TRANSLATE_NOOP("sync", "事件分类"))}
+        lines.append(t(QT_TRANSLATE_NOOP("sync", "已启用指挥中心签名的新配置：{keys}"),
+                       keys="、".join(names.get(k, k) for k in config.get("applied", []))))
+    elif config.get("state") == "error" and config.get("message"):
+        lines.append(str(config["message"]))
     if data["error_message"]:
         lines.append(data["error_message"])
     return lines

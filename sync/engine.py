@@ -103,6 +103,7 @@ PULL_SECONDS_PER_COMMIT = 1.0
 HELD_UNKNOWN_KIND = "unknown_kind"  # sync_held.reason: a kind newer than this app
 HELD_FAILED = "failed"  # sync_held.reason: applying it raised here
 HELD_REPORT_LIMIT = 100  # held rows listed in a report (all are counted)
+CONFIG_CHECK_SECONDS = 600.0  # signed configuration checks at most this often
 UPDATE_CHECK_SECONDS = 3600.0  # release checks at most this often (unless fetching one)
 # Errors of the database itself (locked, disk full, I/O): never the row's fault, so
 # they stop the page (rolled back, nothing lost) instead of quarantining the row.
@@ -227,6 +228,7 @@ class SyncReport:
     wiped: bool = False
     cancelled: bool = False  # stopped on request (lock, quit): nothing lost, not an error
     update: dict[str, Any] | None = None  # the release check's outcome, when one ran
+    config: dict[str, Any] | None = None  # the signed configuration's outcome, when checked
 
     def error_message(self, language: str | None = None) -> str | None:
         return None if self.error is None else self.error.message(language)
@@ -264,6 +266,7 @@ class SyncReport:
             "error_message": self.error_message(language),
             "wiped": self.wiped,
             "update": self.update,
+            "config": self.config,
         }
 
 
@@ -646,6 +649,8 @@ class SyncEngine:
         self._no_answers = False  # this run: the server has no /sync/answers after all
         self.link = LinkState()  # loaded at each run
         self.update_interval = UPDATE_CHECK_SECONDS
+        self.config_interval = CONFIG_CHECK_SECONDS
+        self._config_checked = -1e18
 
     # -- facts for the UI ------------------------------------------------------------
     def enrollment(self) -> Enrollment | None:
@@ -830,6 +835,7 @@ class SyncEngine:
             if report.ok:
                 self._pin_server_key(transport)
                 self._check_update(transport, report)
+                self._check_config(transport, report)
         except SyncCancelled:
             report.cancelled = True
         except DeviceRevoked as exc:
@@ -1096,6 +1102,35 @@ class SyncEngine:
             transport.bytes_received += checker.bytes_received
         report.update = result
         report.steps["update"] = str(result["error"] or result["state"])
+
+    def _check_config(self, transport: Transport, report: SyncReport) -> None:
+        """After a successful sync: the signed configuration (checklist, quota rules,
+        review rules, event classes) from the centre's TUF config role, verified and
+        applied (fieldclient.update.config). Never fails the sync: the outcome is
+        ``report.config`` and ``report.steps["config"]``; a refusal leaves what is in
+        force. At most every ``config_interval`` seconds; a device without a trusted
+        root does not ask."""
+        from fieldclient.update import client as updates
+        from fieldclient.update import config as signed
+
+        data_dir = self.session.paths.root
+        paths = updates.UpdatePaths.of(data_dir)
+        info = self.enrollment()
+        if not isinstance(transport, HttpTransport) or info is None or not (
+                (paths.metadata / "root.json").is_file() or updates.BUNDLED_ROOT.is_file()):
+            return
+        if 0 <= time.time() - self._config_checked < self.config_interval:
+            return
+        checker = signed.ConfigClient(self.session, transport.base, transport.http,
+                                      skew_headers(), timeout=transport.timeout)
+        try:
+            result = checker.check(info.grids)
+        finally:
+            transport.bytes_received += checker.bytes_received
+        if result["state"] != "error":
+            self._config_checked = time.time()
+        report.config = result
+        report.steps["config"] = str(result["error"] or result["state"])
 
     def backlog(self) -> dict[str, Any]:
         """What is still to send and how long the link needs for it at its measured rate

@@ -191,6 +191,28 @@ def step_text(step: str) -> str:
     return names.get(step, step)
 
 
+def config_text(config: dict[str, Any] | None) -> str:
+    """The signed configuration's outcome of a sync: what came into force, or why it was
+    refused (the configuration in force stays); empty when nothing to say."""
+    if not config:
+        return ""
+    if config.get("state") == "applied":
+        names = {
+            "checklist": T.translate("SyncTexts", "巡查清单"),
+            "quota_rules": T.translate("SyncTexts", "走访巡查频次"),
+            "review_rules": T.translate("SyncTexts", "督导规则"),
+            "event_categories": T.translate("SyncTexts", "事件分类"),
+        }
+        keys = T.translate("SyncTexts", "、").join(
+            names.get(k, k) for k in config.get("applied", []))
+        return T.translate("SyncTexts", "已启用指挥中心签名的新配置：{keys}").format(keys=keys)
+    from fieldclient.update.config import error_of
+    from ui.errors import error_text as core_error_text
+
+    refused = error_of(config)
+    return core_error_text(refused) if refused is not None else ""
+
+
 def left_text(left: dict[str, Any]) -> str:
     """What is still to send and how long it needs at the link's measured speed."""
     records, photo_bytes = int(left.get("records") or 0), int(left.get("photo_bytes") or 0)

@@ -218,10 +218,10 @@ class Repository:
         with self._locked():
             if self.initialized() or (self.metadata_dir / "root.json").exists():
                 raise ReleaseError(f"{self.root_dir} already holds an update repository")
-            for role in OFFLINE_ROLES:
-                if (keys_dir / KEY_FILES[role]).exists():
-                    raise ReleaseError(f"{keys_dir / KEY_FILES[role]} exists already: give an "
-                                       "empty directory")
+            for role in (*OFFLINE_ROLES, "config"):
+                if (keys_dir / KEY_FILES.get(role, f"{role}.pem")).exists():
+                    raise ReleaseError(f"{keys_dir / KEY_FILES.get(role, f'{role}.pem')} "
+                                       "exists already: give an empty directory")
             keys_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
             signers: dict[str, CryptoSigner] = {}
             for role in OFFLINE_ROLES:
@@ -246,9 +246,13 @@ class Repository:
             self._sign_timestamp(1, 1, signers[Timestamp.type])
             self.targets_dir.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(self.metadata_dir / "1.root.json", keys_dir / "root.json")
+        from central.updates import config  # signed configuration: the delegated role
+
+        made = config.rotate_config_key(self, keys_dir)
         return {"update_dir": str(self.root_dir), "keys_dir": str(keys_dir),
                 "root": str(keys_dir / "root.json"),
-                "keyids": {role: s.public_key.keyid for role, s in signers.items()}}
+                "keyids": {**{role: s.public_key.keyid for role, s in signers.items()},
+                           "config": made["keyid"]}}
 
     def rotate_online_keys(self, keys_dir: Path) -> dict[str, str]:
         """New snapshot and timestamp keys (a leak of the centre's database): root
@@ -278,8 +282,11 @@ class Repository:
 
     # -- online roles ------------------------------------------------------------------
     def _sign_snapshot(self, targets_version: int, version: int, signer: CryptoSigner) -> None:
-        snap = Snapshot(version=version, expires=_now() + EXPIRY[Snapshot.type],
-                        meta={"targets.json": MetaFile(version=targets_version)})
+        meta = {"targets.json": MetaFile(version=targets_version)}
+        config = self.metadata_dir / "config.json"  # the delegated config role, when made
+        if config.is_file():
+            meta["config.json"] = MetaFile(version=Metadata.from_file(str(config)).signed.version)
+        snap = Snapshot(version=version, expires=_now() + EXPIRY[Snapshot.type], meta=meta)
         md = Metadata(snap)
         md.sign(signer)
         self._write(md)
@@ -324,7 +331,10 @@ class Repository:
         return done
 
     def expiries(self) -> dict[str, str]:
-        return {role: _iso(self.load(role).signed.expires) for role in EXPIRY}
+        found = {role: _iso(self.load(role).signed.expires) for role in EXPIRY}
+        if (self.metadata_dir / "config.json").is_file():
+            found["config"] = _iso(self.load("config").signed.expires)
+        return found
 
     # -- releases ----------------------------------------------------------------------
     def releases(self) -> list[releases.Release]:
@@ -510,8 +520,11 @@ class Repository:
             row = rel.as_dict()
             row["sha256"] = targets.targets[rel.name].hashes["sha256"]
             rows.append(row)
+        from central.updates import config
+
         return {"releases": rows, "expires": self.expiries(),
-                "versions": {role: self.load(role).signed.version for role in EXPIRY}}
+                "versions": {role: self.load(role).signed.version for role in EXPIRY},
+                "config": config.listing(self)}
 
     # -- serving -----------------------------------------------------------------------
     def metadata_file(self, name: str) -> Path | None:

@@ -9,12 +9,21 @@ default in ``resources/checklists/``, the centre, a file IT loads).
 Installed versions live in the encrypted database and are never replaced or
 deleted, so a patrol always finds the version it started with. The version in
 force is the highest one installed, or the bundled default when that is higher.
+
+Signed configuration (issue 14): a checklist that came as a target of the centre's TUF
+config role (:mod:`fieldclient.update.config`) is in force whatever its number, until
+TUF names another: the order is the TUF metadata's, so a version 2³¹−1 cannot block a
+later one numbered 2. Its row keeps ``tuf-sha256:<hex>`` instead of an Ed25519
+signature (TUF verified it on arrival; the hash is checked again on every load). Once a
+device has had a signed checklist, a checklist signed with the pinned keys is no longer
+installed from a file: the pinned keys cannot be rotated, the TUF ones can.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import json
 import re
 from collections.abc import Iterator
@@ -36,6 +45,7 @@ CHECKLIST_DIR = Path(__file__).resolve().parents[2] / "resources" / "checklists"
 BUNDLED_DEFINITION = CHECKLIST_DIR / "default.json"
 FORMAT = "gridfield-checklist"
 FORMAT_VERSION = 1
+TUF_SIGNATURE = "tuf-sha256:"  # a TUF-delivered row's signature column: the target's hash
 SIGNATURE_CONTEXT = b"gridfield checklist v1\n"  # domain separation: IT's key signs builds too
 
 # IT's checklist signing keys (raw Ed25519 public keys, base64). The default
@@ -77,6 +87,12 @@ class ChecklistNotNewer(FieldClientError):
 class ChecklistVersionConflict(FieldClientError):
     text = QT_TRANSLATE_NOOP(
         "errors", "本机已有内容不同的巡查清单第{version}版，没有安装。请联系信息管理员。"
+    )
+
+
+class ChecklistSignedOnly(FieldClientError):
+    text = QT_TRANSLATE_NOOP(
+        "errors", "本机的巡查清单由指挥中心签名下发，不能再从文件安装。请信息管理员在指挥中心发布。"
     )
 
 
@@ -390,6 +406,10 @@ def install_checklist(
     the one in force, the same version with other content. Installing the same
     bytes again is a no-op.
     """
+    from fieldclient.fieldwork import serverconfig
+
+    if serverconfig.signed(session.db, serverconfig.CHECKLIST) is not None:
+        raise ChecklistSignedOnly()
     checklist = load_checklist(definition, signature, public_keys)
     existing = _stored(session, checklist.version)
     if existing is not None and existing[0] == checklist.definition:
@@ -411,12 +431,16 @@ def install_checklist(
 MARKER_NAME = "checklist-version.json"
 
 
-def write_marker(data_dir: Path, version: int) -> None:
+def write_marker(data_dir: Path, version: int, signed: bool = False) -> None:
     """Note, readable without the PIN, that a newer checklist is installed (the
-    number only: the command line then knows the bundled one is not in force)."""
+    number only: the command line then knows the bundled one is not in force);
+    ``signed``: the TUF-delivered one is in force whatever its number."""
     from fieldclient.fsutil import atomic_write
 
-    atomic_write(data_dir / MARKER_NAME, json.dumps({"version": version}).encode("ascii"))
+    value: dict[str, Any] = {"version": version}
+    if signed:
+        value["signed"] = True
+    atomic_write(data_dir / MARKER_NAME, json.dumps(value).encode("ascii"))
 
 
 def marker_version(data_dir: Path) -> int | None:
@@ -431,11 +455,55 @@ def bundled_is_in_force(data_dir: Path) -> bool:
     """True unless the device noted a newer installed version than the bundled one."""
     installed = marker_version(data_dir)
     bundled = _bundled_version()
+    try:
+        signed = json.loads((data_dir / MARKER_NAME).read_text("ascii")).get("signed")
+    except (OSError, ValueError, AttributeError):
+        signed = False
+    if signed is True:  # the signed one is in force: the bundled one only if the same
+        return installed is not None and bundled == installed
     return installed is None or (bundled is not None and bundled >= installed)
 
 
+def _load_tuf_row(definition: bytes, signature: str) -> Checklist:
+    if hashlib.sha256(definition).hexdigest() != signature[len(TUF_SIGNATURE):]:
+        raise ChecklistBadSignature()
+    return parse_definition(definition, signature)
+
+
+def signed_version(session: Session) -> int | None:
+    """The version of the checklist the TUF config role put in force, if any."""
+    from fieldclient.fieldwork import serverconfig
+
+    row = serverconfig.signed(session.db, serverconfig.CHECKLIST)
+    value = row["value"] if row is not None else None
+    version = value.get("version") if isinstance(value, dict) else None
+    return version if isinstance(version, int) and not isinstance(version, bool) else None
+
+
+def store_signed(session: Session, definition: bytes) -> Checklist:
+    """Keep a checklist that TUF verified (call inside the caller's transaction; the
+    caller records it in ``signed_config``). Refused: a definition that does not parse,
+    or a version number this device already has with other content (ChecklistInvalid,
+    ChecklistVersionConflict); the same bytes again are kept once."""
+    signature = TUF_SIGNATURE + hashlib.sha256(definition).hexdigest()
+    checklist = parse_definition(definition, signature)
+    existing = _stored(session, checklist.version)
+    if existing is None and _bundled_version() == checklist.version \
+            and BUNDLED_DEFINITION.read_bytes() != definition:
+        raise ChecklistVersionConflict(version=checklist.version)
+    if existing is not None and existing[0] != definition:
+        raise ChecklistVersionConflict(version=checklist.version)
+    if existing is None:
+        store_checklist(session, checklist, "tuf")
+    return checklist
+
+
 def current_version(session: Session) -> int | None:
-    """The version number in force (installed or bundled), without loading it."""
+    """The version number in force (the signed one, else installed or bundled), without
+    loading it."""
+    signed = signed_version(session)
+    if signed is not None:
+        return signed
     candidates = [v for v in (*installed_versions(session), _bundled_version()) if v]
     return max(candidates) if candidates else None
 
@@ -446,6 +514,8 @@ def checklist_version(
     """One version: from the database (re-verified), else the bundled file if it matches."""
     stored = _stored(session, version)
     if stored is not None:
+        if stored[1].startswith(TUF_SIGNATURE):
+            return _load_tuf_row(stored[0], stored[1])
         return load_checklist(stored[0], stored[1], public_keys)
     if _bundled_version() == version:
         return bundled_checklist(public_keys)

@@ -1,5 +1,10 @@
 """Per-district settings the centre sends down the pull feed (change kind ``config``).
 
+Checklists, quota rules, review rules and event classes also come signed (the centre's
+TUF config role, :mod:`fieldclient.update.config`, table ``signed_config``): a signed
+value wins, and once a key has come signed the unsigned pulled value of that key is
+ignored for good (:func:`get`).
+
 Known keys: ``quota_rules`` (see :mod:`fieldclient.fieldwork.quotas`), ``review_rules``
 (see :mod:`fieldclient.fieldwork.review`),
 ``event_categories`` (see :mod:`fieldclient.fieldwork.events`), ``quick_phrases``
@@ -31,8 +36,48 @@ QUICK_PHRASES = "quick_phrases"
 SUPPORT_CONTACT = "support_contact"
 
 
+CHECKLIST = "checklist"
+# Delivered signed (TUF config role, fieldclient.update.config); the others stay plain
+SIGNED_KEYS = (CHECKLIST, QUOTA_RULES, REVIEW_RULES, EVENT_CATEGORIES)
+SIGNED_SEEN = "signed_config_version"  # meta: the newest config metadata version verified
+
+
+def signed_seen(db: sqlite_utils.Database) -> int | None:
+    """The newest signed config version this device verified (None before the first):
+    an older one is a rollback."""
+    row = db.execute("SELECT value FROM meta WHERE key = ?", (SIGNED_SEEN,)).fetchone()
+    try:
+        return int(row[0]) if row is not None else None
+    except (TypeError, ValueError):
+        return None
+
+
+def signed(db: sqlite_utils.Database, key: str) -> dict[str, Any] | None:
+    """The signed row of ``key`` (``value`` parsed; None when the centre withdrew it:
+    the product default, never the unsigned value again), or None when ``key`` never
+    came signed."""
+    row = db.execute("SELECT value, name, sha256, config_version, applied_at"
+                     " FROM signed_config WHERE key = ?", (key,)).fetchone()
+    if row is None:
+        return None
+    try:
+        value = json.loads(row[0])
+    except (TypeError, ValueError):
+        return None
+    return {"value": value, "name": row[1], "sha256": row[2], "config_version": row[3],
+            "applied_at": row[4]}
+
+
 def get(db: sqlite_utils.Database, key: str) -> Any | None:
-    """The centre's value for ``key`` (parsed JSON), or None when unset or unreadable."""
+    """The centre's value for ``key`` (parsed JSON), or None when unset or unreadable.
+
+    For :data:`SIGNED_KEYS`, once the key has come signed, only the signed value counts
+    (None when withdrawn: the product default); an unsigned value that came over the
+    pull feed no longer does. A key that never came signed is read as before."""
+    if key in SIGNED_KEYS:
+        found = signed(db, key)
+        if found is not None:
+            return found["value"]
     row = db.execute("SELECT value FROM server_config WHERE key = ?", (key,)).fetchone()
     if row is None:
         return None

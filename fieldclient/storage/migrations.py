@@ -821,6 +821,27 @@ def _photos_freed(db: sqlite_utils.Database) -> None:
     )
 
 
+def _signed_config(db: sqlite_utils.Database) -> None:
+    """Signed configuration (issue 14): the checklist, quota rules, review rules and
+    event classes as the centre's TUF config role signed them (fieldclient.update.config),
+    each with the target's SHA-256 and the config metadata version it came in. A row
+    here wins over the unsigned ``server_config`` value of the same key; the meta key
+    ``signed_config_version`` (the newest config version verified) marks a device that
+    has seen signed configuration: from then on it takes these keys signed only."""
+    run_script(db,
+        """
+        CREATE TABLE signed_config (
+            key TEXT PRIMARY KEY,
+            value TEXT NOT NULL,
+            name TEXT NOT NULL,
+            sha256 TEXT NOT NULL,
+            config_version INTEGER NOT NULL,
+            applied_at REAL NOT NULL
+        );
+        """
+    )
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "core: meta, append-only audit log, outbox, blob index", _core_tables),
     Migration(2, "household registry and members", _households),
@@ -843,6 +864,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(15, "review: the SHA-256 of other devices' photos", _photo_hashes),
     Migration(16, "training photos marked", _training_marks),
     Migration(17, "synced photos freed on the device", _photos_freed),
+    Migration(18, "signed configuration (TUF config role)", _signed_config),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version

@@ -2525,6 +2525,26 @@ Finish the patrol now? If it was started by mistake, you can cancel it.</transla
       <translation>sending photos</translation>
     </message>
     <message>
+      <source>巡查清单</source>
+      <translation>patrol checklist</translation>
+    </message>
+    <message>
+      <source>走访巡查频次</source>
+      <translation>visit and patrol quotas</translation>
+    </message>
+    <message>
+      <source>督导规则</source>
+      <translation>review rules</translation>
+    </message>
+    <message>
+      <source>事件分类</source>
+      <translation>event classes</translation>
+    </message>
+    <message>
+      <source>已启用指挥中心签名的新配置：{keys}</source>
+      <translation>New configuration signed by the command centre now in force: {keys}</translation>
+    </message>
+    <message>
       <source>还要上传{n}条记录和{size}照片</source>
       <translation>Still to send: {n} records and {size} of photos</translation>
     </message>
@@ -3814,6 +3834,10 @@ Go outdoors to an open place, away from tall buildings and trees.</translation>
       <translation>This device already has a different patrol checklist version {version}; it was not installed. Contact your IT administrator.</translation>
     </message>
     <message>
+      <source>本机的巡查清单由指挥中心签名下发，不能再从文件安装。请信息管理员在指挥中心发布。</source>
+      <translation>This device's checklist comes signed from the command centre and can no longer be installed from a file. Ask IT to publish it at the centre.</translation>
+    </message>
+    <message>
       <source>本机没有巡查清单第{version}版。</source>
       <translation>Patrol checklist version {version} is not on this device.</translation>
     </message>
@@ -4200,6 +4224,34 @@ Go outdoors to an open place, away from tall buildings and trees.</translation>
     <message>
       <source>存储空间不足，无法下载更新：需要{needed_mb} MB，只剩{free_mb} MB。</source>
       <translation>Not enough storage space to download the update: {needed_mb} MB needed, only {free_mb} MB free.</translation>
+    </message>
+    <message>
+      <source>获取签名配置失败，当前配置不变，下次同步时再试。</source>
+      <translation>Could not get the signed configuration; the current one stays in force. Trying again at the next sync.</translation>
+    </message>
+    <message>
+      <source>无法从服务器获取签名配置，当前配置不变，下次同步时再试。</source>
+      <translation>Could not reach the server for the signed configuration; the current one stays in force. Trying again at the next sync.</translation>
+    </message>
+    <message>
+      <source>下载的配置文件（{key}）与签名不符（可能被篡改），已拒绝，当前配置不变。</source>
+      <translation>The downloaded configuration file ({key}) does not match its signature (it may have been tampered with): refused, the current configuration stays in force.</translation>
+    </message>
+    <message>
+      <source>指挥中心的配置签名已过期，已拒绝，当前配置不变。请联系信息管理员重新签名。</source>
+      <translation>The command centre's configuration signature has expired: refused, the current configuration stays in force. Ask IT to re-sign it.</translation>
+    </message>
+    <message>
+      <source>服务器的配置比本机已验证过的还旧（可能是回滚攻击），已拒绝，当前配置不变。</source>
+      <translation>The server's configuration is older than what this device has already verified (possibly a rollback attack): refused, the current configuration stays in force.</translation>
+    </message>
+    <message>
+      <source>配置的签名无效或不是受信任的密钥签的，已拒绝，当前配置不变。请联系信息管理员。</source>
+      <translation>The configuration's signature is invalid or not made by a trusted key: refused, the current configuration stays in force. Contact IT.</translation>
+    </message>
+    <message>
+      <source>签名配置（{key}）的内容无法使用，已拒绝，当前配置不变：{reason}</source>
+      <translation>The signed configuration ({key}) cannot be used: refused, the current configuration stays in force: {reason}</translation>
     </message>
   </context>
   <context>
@@ -5059,6 +5111,26 @@ Go outdoors to an open place, away from tall buildings and trees.</translation>
     <message>
       <source>注意：本机时间与服务器相差{seconds}秒，请校准本机时间。</source>
       <translation>Note: this device's clock is {seconds} seconds off the server's. Please correct the device time.</translation>
+    </message>
+    <message>
+      <source>巡查清单</source>
+      <translation>patrol checklist</translation>
+    </message>
+    <message>
+      <source>走访巡查频次</source>
+      <translation>visit and patrol quotas</translation>
+    </message>
+    <message>
+      <source>督导规则</source>
+      <translation>review rules</translation>
+    </message>
+    <message>
+      <source>事件分类</source>
+      <translation>event classes</translation>
+    </message>
+    <message>
+      <source>已启用指挥中心签名的新配置：{keys}</source>
+      <translation>New configuration signed by the command centre now in force: {keys}</translation>
     </message>
     <message>
       <source>数量必须在0到1000000之间。</source>

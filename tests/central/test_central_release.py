@@ -33,8 +33,14 @@ def test_keys_init_keeps_root_and_targets_keys_offline(sqlite_db: str, tmp_path:
     out = central(sqlite_db, "release", "keys", "init", "--keys", str(keys), "--update-dir",
                   str(updates), "--json")
     made = json.loads(out.stdout)
-    assert sorted(p.name for p in keys.iterdir()) == ["root.json", "root.pem", "targets.pem"]
+    assert sorted(p.name for p in keys.iterdir()) == ["config.pem", "root.json", "root.pem",
+                                                      "targets.pem"]
     assert (keys / "targets.pem").stat().st_mode & 0o777 == 0o600
+    assert (keys / "config.pem").stat().st_mode & 0o777 == 0o600
+    # the signed configuration's role, delegated by targets to a fifth key (offline too)
+    delegated = Metadata.from_file(str(updates / "metadata" / "targets.json")).signed
+    assert delegated.delegations.roles["config"].paths == ["config-*"]
+    assert made["keyids"]["config"] in delegated.delegations.roles["config"].keyids
     root = Metadata.from_file(str(keys / "root.json")).signed
     assert isinstance(root, Root) and root.consistent_snapshot
     keyids = {role: root.roles[role].keyids for role in ("root", "targets", "snapshot",
@@ -58,6 +64,8 @@ def test_keys_init_keeps_root_and_targets_keys_offline(sqlite_db: str, tmp_path:
     assert timedelta(days=89) < lifetimes["targets"] <= timedelta(days=90)
     assert timedelta(days=6) < lifetimes["snapshot"] <= timedelta(days=7)
     assert timedelta(hours=23) < lifetimes["timestamp"] <= timedelta(days=1)
+    config_md = Metadata.from_file(str(updates / "metadata" / "config.json")).signed
+    assert timedelta(days=89) < config_md.expires - _now() <= timedelta(days=90)
     again = central(sqlite_db, "release", "keys", "init", "--keys", str(tmp_path / "other"),
                     "--update-dir", str(updates), check=False)
     assert again.returncode == 1 and "already holds" in again.stderr
@@ -179,3 +187,62 @@ def test_serve_gives_metadata_and_archives_with_ranges(sqlite_db: str, tmp_path:
             assert "error" in answer.json()
     finally:
         stop_process(proc)
+
+
+def test_config_commands_sign_validate_and_refuse_unsigned(sqlite_db: str,
+                                                          tmp_path: Path) -> None:
+    """``central config publish`` signs (delegated role ``config``, snapshot naming it);
+    ``config set`` stays plain for a key not yet signed, refuses one published signed,
+    signs with --keys; a checklist never goes unsigned; a wrong key directory, an
+    unknown key or a bad value change nothing."""
+    keys, updates = tmp_path / "usb", tmp_path / "updates"
+    cats = tmp_path / "cats.json"
+    cats.write_text(json.dumps({"categories": [{"zh": "消防", "en": "Fire"}]}), "utf-8")
+    refused = central(sqlite_db, "config", "set", "checklist", str(cats), "--update-dir",
+                      str(updates), check=False)
+    assert refused.returncode == 1 and "signed only" in refused.stderr
+    central(sqlite_db, "config", "set", "event_categories", str(cats), "--update-dir",
+            str(updates))  # no repository yet: as before
+    central(sqlite_db, "release", "keys", "init", "--keys", str(keys), "--update-dir",
+            str(updates))
+    args = ["--update-dir", str(updates)]
+    central(sqlite_db, "config", "set", "event_categories", str(cats), *args)  # not signed yet
+    out = json.loads(central(sqlite_db, "config", "set", "event_categories", str(cats),
+                             "--keys", str(keys), *args, "--json").stdout)
+    assert out["name"] == "config-event_categories.json" and out["config_version"] == 2
+    refused = central(sqlite_db, "config", "set", "event_categories", str(cats), *args,
+                      check=False)
+    assert refused.returncode == 1 and "published signed" in refused.stderr
+    engine = db.make_engine(sqlite_db)
+    repo = Repository(engine, updates)
+    snap = repo.load(Snapshot.type).signed
+    assert snap.meta["config.json"].version == 2
+    config_md = Metadata.from_file(str(updates / "metadata" / "2.config.json")).signed
+    target = config_md.targets["config-event_categories.json"]
+    stored = updates / "targets" / f"{target.hashes['sha256']}.config-event_categories.json"
+    assert json.loads(stored.read_bytes()) == {"categories": [{"zh": "消防", "en": "Fire"}]}
+    for bad_args, why in (
+            (["pin_policy", str(cats), "--keys", str(keys)], "not delivered signed"),
+            (["quota_rules", str(cats), "--keys", str(keys)], "unknown key"),
+            (["event_categories", str(cats), "--keys", str(tmp_path / "nothing")],
+             "no config key")):
+        bad = central(sqlite_db, "config", "publish", *bad_args, *args, check=False)
+        assert bad.returncode == 1 and why in bad.stderr and "nothing was changed" in bad.stderr
+    # rotation: the old key is refused, the new one signs; refresh re-signs
+    old = tmp_path / "old-keys"
+    old.mkdir()
+    for name in ("root.pem", "targets.pem", "config.pem"):
+        (old / name).write_bytes((keys / name).read_bytes())
+    central(sqlite_db, "release", "keys", "rotate-config", "--keys", str(keys), *args)
+    assert len(list(keys.glob("config.pem.*.retired"))) == 1
+    bad = central(sqlite_db, "config", "publish", "event_categories", str(cats), "--keys",
+                  str(old), *args, check=False)
+    assert bad.returncode == 1 and "rotated out" in bad.stderr
+    central(sqlite_db, "config", "publish", "event_categories", str(cats), "--keys", str(keys),
+            *args)
+    listed = json.loads(central(sqlite_db, "release", "list", *args, "--json").stdout)
+    assert listed["config"]["version"] == 4 and "config" in listed["expires"]
+    assert [f["key"] for f in listed["config"]["files"]] == ["event_categories"]
+    central(sqlite_db, "release", "keys", "refresh-config", "--keys", str(keys), *args)
+    assert repo.load(Snapshot.type).signed.meta["config.json"].version == 5
+    engine.dispose()

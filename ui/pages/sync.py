@@ -465,8 +465,10 @@ class SyncPage(Page):
             # nor the rows kept aside here (both are shown below)
             sent = sum(n for status, n in report.pushed.items() if status != "retry_later")
             got = max(0, sum(report.pulled.values()) - report.held_new)
-            self.result.setText(self.tr("刚才的同步：上传{sent}条，下载{got}条，照片{photos}张。").format(
-                sent=sent, got=got, photos=report.photos_uploaded))
+            text = self.tr("刚才的同步：上传{sent}条，下载{got}条，照片{photos}张。").format(
+                sent=sent, got=got, photos=report.photos_uploaded)
+            config = sync_texts.config_text(report.config)  # signed configuration
+            self.result.setText(text + ("\n" + config if config else ""))
             self.result.setVisible(True)
         # progress
         self.progress_box.setVisible(sync.running)
