@@ -12,7 +12,6 @@ The server listens on http://127.0.0.1:8765 while the app runs.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import time
@@ -110,7 +109,11 @@ def main(argv: list[str] | None = None) -> int:
     server = start_central()
     enroll_and_sync(args.role, device)
     print(f"Demo device ({args.role}): {device}\nDemo PIN / 演示PIN码: {DEMO_PIN}", flush=True)
-    env = dict(os.environ)
+    from fieldclient.security import hardening
+
+    # Started with the allocator settings that scrub freed memory, as the launcher starts
+    # the installed app: main.py need not start itself again to get them.
+    env = hardening.start_environment()
     if not env.get("DISPLAY") and not env.get("WAYLAND_DISPLAY") and sys.platform == "linux":
         print("No display found: set DISPLAY, or run under xvfb-run.", file=sys.stderr)
     try:

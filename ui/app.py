@@ -69,16 +69,16 @@ class _FirstPaint(QObject):
         return False
 
     def _report(self) -> None:
-        from fieldclient.update import install
-
-        install.confirm_started()  # a new version on trial tells the launcher it starts
         if self.report:
             ms = int((time.perf_counter() - self.t0) * 1000)
             print(f"startup_ms={ms}", flush=True)
-            self.app.exit(0)
-            return
+        from fieldclient.update import install
+
+        install.confirm_started()  # a new version on trial tells the launcher it starts
         for callback in self.after:
             callback()
+        if self.report:
+            self.app.exit(0)
 
 
 def create_app(argv: list[str]) -> QApplication:
@@ -113,7 +113,7 @@ def main(argv: list[str] | None = None, t0: float | None = None) -> int:
     controller.gps_override = args.gps
     controller.start()
     watcher = _FirstPaint(app, t0 if t0 is not None else _T0, report=args.exit_after_startup,
-                          after=[excepthook.ensure_logging])
+                          after=[excepthook.ensure_logging, controller.tell_update_outcome])
     controller.window.installEventFilter(watcher)  # not app-wide: see AppController
     if args.fullscreen:
         controller.window.showFullScreen()

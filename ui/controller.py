@@ -121,11 +121,11 @@ class AppController(QObject):
             self.show_unlock()
         else:
             self.show_setup(erased=status == "erased")
-        self.tell_update_outcome()
 
     def tell_update_outcome(self) -> None:
         """Once, at the start after an update: installed, or failed and rolled back (the
-        launcher recorded it, fieldclient.update.install), in plain words."""
+        launcher recorded it, fieldclient.update.install), in plain words. Called once the
+        first screen is painted (ui.app): the PIN pad shows first."""
         from fieldclient.update import install
 
         if install.on_trial():  # the new version's first start

@@ -64,10 +64,10 @@ _grid_names: dict[str, str] = {}
 
 
 def load_grid_names(session: Session | None) -> None:
-    from fieldclient.fieldwork.enrollment import grid_names
-
     _grid_names.clear()
     if session is not None and session.is_open:
+        from fieldclient.fieldwork.enrollment import grid_names  # not at a lock or quit
+
         try:
             _grid_names.update(grid_names(session))
         except Exception:  # an unreadable value: numbers, as before

@@ -31,6 +31,12 @@ nothing (tests/ui/test_lock_memory_gui.py). The cost is some speed in allocation
 work; ``GRIDFIELD_SCRUB_FREED=0`` turns it off (glibc only; a PyInstaller build gets
 the glibc part, as its interpreter ignores ``PYTHONMALLOC``).
 
+A restart is a second interpreter start before the PIN pad shows, so whoever starts the
+app gives it these settings from the outset (:func:`start_environment`): the launcher
+(the installed app), ``make run`` (scripts/run_demo.py) and bench/startup.py. The restart
+stays as the fallback for a start without them (``python main.py``, the ``gridfield``
+script), so the unlocked process always has them.
+
 ``GRIDFIELD_KEEP_DUMPABLE=1`` leaves the process dumpable (and core files as they
 were), for a debugger or a test that must look into a running process from outside.
 The umask is set regardless.
@@ -43,7 +49,8 @@ import os
 import sys
 from dataclasses import dataclass
 
-SCRUB_ENV = "GRIDFIELD_SCRUB_FREED"  # "0": off; "restarted": set by the restart itself
+SCRUB_ENV = "GRIDFIELD_SCRUB_FREED"  # "0": off; "restarted": set by the restart itself;
+# "given": set by whoever started the app (start_environment)
 SCRUB_TUNABLES = ("glibc.malloc.tcache_count=0", "glibc.malloc.perturb=165")
 PR_SET_DUMPABLE = 4
 PR_GET_DUMPABLE = 3
@@ -139,26 +146,48 @@ def freed_memory_scrubbed() -> bool:
         getattr(sys, "frozen", False) or os.environ.get("PYTHONMALLOC") == "malloc")
 
 
-def scrubbing_environment(environ: dict[str, str] | None = None) -> dict[str, str]:
+def scrubbing_environment(environ: dict[str, str] | None = None,
+                          marker: str = "restarted") -> dict[str, str]:
     """``environ`` (default: this process's) with the scrubbing allocator settings."""
     env = dict(os.environ if environ is None else environ)
     tunables = [t for t in env.get("GLIBC_TUNABLES", "").split(":") if t
                 and not t.startswith(("glibc.malloc.tcache_count=", "glibc.malloc.perturb="))]
     env["GLIBC_TUNABLES"] = ":".join([*tunables, *SCRUB_TUNABLES])
     env["PYTHONMALLOC"] = "malloc"
-    env[SCRUB_ENV] = "restarted"
+    env[SCRUB_ENV] = marker
     return env
+
+
+def _glibc() -> bool:
+    """Linux with glibc (whose malloc reads ``GLIBC_TUNABLES``); no ``platform`` import:
+    this runs before the PIN pad shows."""
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        return (os.confstr("CS_GNU_LIBC_VERSION") or "").startswith("glibc")
+    except (ValueError, OSError):
+        return False
+
+
+def start_environment(environ: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment to start the app in (default: from this process's): with the
+    scrubbing allocator settings where they work (Linux with glibc) and are not turned off
+    (``GRIDFIELD_SCRUB_FREED=0``), so the app need not start itself again; else as it
+    is. For the programs that start the app: the launcher, ``make run``, the benchmark."""
+    env = dict(os.environ if environ is None else environ)
+    if env.get(SCRUB_ENV) == "0" or not _glibc():
+        return env
+    return scrubbing_environment(env, marker="given")
 
 
 def restart_with_scrubbing_allocator() -> None:
     """Linux with glibc: start this program again (same interpreter, same arguments)
     with an allocator that overwrites freed memory; returns only where that is not
-    possible or already done, or ``GRIDFIELD_SCRUB_FREED=0``. Call it first thing."""
-    import platform
-
+    possible or already done (:func:`start_environment` gave the settings), or
+    ``GRIDFIELD_SCRUB_FREED=0``. Call it first thing."""
     if not sys.platform.startswith("linux") or os.environ.get(SCRUB_ENV) in ("0", "restarted"):
         return
-    if freed_memory_scrubbed() or platform.libc_ver()[0] != "glibc":
+    if freed_memory_scrubbed() or not _glibc():
         return
     args = list(sys.argv) if getattr(sys, "frozen", False) else [
         sys.executable, *sys.orig_argv[1:]]

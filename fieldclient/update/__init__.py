@@ -11,6 +11,7 @@ version and is never replaced by an update.
 
 Qt-free; may import the field-work domain and below, and the shared release rules
 (``sync.protocol.releases``), never ``sync`` itself: the sync engine hands it the HTTP
-session to use. ``install`` and ``launcher`` import only the foundation at run time,
+session to use. ``install`` and ``launcher`` import only the foundation (and the launcher
+the stdlib-only ``fieldclient.security.hardening``) at run time,
 so the launcher builds as a small executable of its own.
 """

@@ -39,6 +39,7 @@ from typing import Any
 if __package__ in (None, ""):  # pragma: no cover - frozen or ``python launcher.py``
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
+from fieldclient.security import hardening
 from fieldclient.update import install
 
 PROG = "gridfield-launcher"
@@ -137,7 +138,9 @@ def run(root: Path, args: list[str], timeout: float | None = None) -> int:
     back a failed start; the app's exit code."""
     timeout = start_timeout() if timeout is None else timeout
     data_dir = data_dir_from(args)
-    env = dict(os.environ, **{install.INSTALL_ROOT_ENV: str(root)})
+    # The app gets the allocator settings that scrub freed memory from the outset: it need
+    # not start itself again to have them (a second start before the PIN pad shows).
+    env = hardening.start_environment(dict(os.environ, **{install.INSTALL_ROOT_ENV: str(root)}))
     while True:
         state = install.read_state(root)
         if state.trial is not None:  # an earlier start on trial never confirmed

@@ -105,3 +105,55 @@ def test_the_app_restarts_itself_with_an_allocator_that_overwrites_freed_memory(
                          capture_output=True, text=True, timeout=60, check=True)
     assert out.stdout.splitlines().count("start") == 1
     assert json.loads(out.stdout.splitlines()[-1])[2] is False
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc")
+def test_started_with_the_start_environment_the_app_needs_no_restart() -> None:
+    """The launcher and `make run` start the app with hardening.start_environment(): the
+    allocator that overwrites freed memory is in force from the first instruction, and
+    the process does not start itself again (a second interpreter start)."""
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("PYTHONMALLOC", "GLIBC_TUNABLES", hardening.SCRUB_ENV)}
+    env["GLIBC_TUNABLES"] = "glibc.malloc.arena_max=2"
+    given = hardening.start_environment(env)
+    assert given[hardening.SCRUB_ENV] == "given" and given["PYTHONMALLOC"] == "malloc"
+    assert given["GLIBC_TUNABLES"].split(":") == ["glibc.malloc.arena_max=2",
+                                                  *hardening.SCRUB_TUNABLES]
+    out = subprocess.run([sys.executable, "-c", _ALLOCATOR], cwd=ROOT, env=given,
+                         capture_output=True, text=True, timeout=60, check=True)
+    lines = out.stdout.splitlines()
+    assert lines.count("start") == 1  # no restart
+    assert json.loads(lines[-1]) == ["malloc", given["GLIBC_TUNABLES"], True]
+    # Half of the settings (say PYTHONMALLOC dropped on the way): the restart still
+    # gives the whole of them.
+    partial = {k: v for k, v in given.items() if k != "PYTHONMALLOC"}
+    out = subprocess.run([sys.executable, "-c", _ALLOCATOR], cwd=ROOT, env=partial,
+                         capture_output=True, text=True, timeout=60, check=True)
+    assert out.stdout.splitlines().count("start") == 2
+    assert json.loads(out.stdout.splitlines()[-1])[2] is True
+    # Turned off: the environment is left as it is.
+    off = dict(env, **{hardening.SCRUB_ENV: "0"})
+    assert hardening.start_environment(off) == off
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc")
+def test_main_py_restarts_only_without_the_start_environment() -> None:
+    """main.py started in hardening.start_environment() (make run: scripts/run_demo.py)
+    has the allocator settings and never restarts itself; started without them
+    (``python main.py``) it still restarts, the fallback."""
+    probe = (
+        "import json, os, sys, runpy\n"
+        "from fieldclient.security import hardening\n"
+        "calls = []\n"
+        "os.execve = lambda *a: calls.append(a)  # a restart would show here\n"
+        "sys.argv = ['main.py', '--version']\n"
+        "try:\n    runpy.run_path('main.py', run_name='__main__')\nexcept SystemExit:\n"
+        "    pass\n"
+        "print(json.dumps([len(calls), hardening.freed_memory_scrubbed()]))\n"
+    )
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("PYTHONMALLOC", "GLIBC_TUNABLES", hardening.SCRUB_ENV)}
+    for given, expected in ((hardening.start_environment(env), [0, True]), (env, [1, False])):
+        out = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, env=given,
+                             capture_output=True, text=True, timeout=60, check=True)
+        assert json.loads(out.stdout.splitlines()[-1]) == expected

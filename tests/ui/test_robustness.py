@@ -137,7 +137,8 @@ def test_main_exit_after_startup(data_dir: Path, state: str) -> None:
 
 
 def test_startup_stays_lean(data_dir: Path) -> None:
-    """No crypto, database or Qt enum namespace is loaded before the first paint."""
+    """No crypto, database, update installer or Qt enum namespace is loaded before the
+    first paint (the update outcome is told and the launcher told after it)."""
     probe = f"""
 import sys, time
 t0 = time.perf_counter()
@@ -148,7 +149,7 @@ orig = app._FirstPaint._report
 def report(self):
     seen["modules"] = sorted(m for m in ("cryptography", "sqlcipher3", "sqlite_utils",
         "fieldclient.security.vault", "fieldclient.storage.session", "logging.handlers",
-        "platformdirs")
+        "platformdirs", "fieldclient.update.install", "tarfile", "ui.dialogs.message")
         if m in sys.modules)
     seen["Qt"] = "Qt" in vars(QtCore)
     orig(self)
