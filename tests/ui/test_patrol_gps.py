@@ -8,6 +8,8 @@ from itertools import pairwise
 from pathlib import Path
 
 import pytest
+import shiboken6
+from PySide6.QtCore import QEvent
 from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 from uihelpers import PIN, click, settle, type_pin
@@ -89,6 +91,9 @@ def test_beidou_log_replayed_into_the_patrol_track(
     assert dialog.view.notice.isHidden()  # positions came: no waiting notice
     dialog.grab()  # paints without error
     dialog.accept()
+    QApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)  # it deletes itself
+    assert not shiboken6.isValid(dialog)
+    page._update_status()  # asks nothing of the deleted dialog (it raised before)
     # Finish: the simplified track is stored, distance in the summary.
     page._finish(allow_incomplete=True)
     settle(qtbot)

@@ -10,8 +10,9 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
+import shiboken6
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QPixmap
 from PySide6.QtWidgets import (
@@ -63,6 +64,8 @@ NOTE_DELAY_MS = 500
 STATUS_EVERY_MS = 3000
 RECENT_PATROLS = 5
 
+
+_D = TypeVar("_D", bound=QWidget)
 
 class PatrolPage(Page):
     key = "patrol"
@@ -650,8 +653,9 @@ class PatrolPage(Page):
 
     def cancel(self) -> None:
         """取消巡查 (started by mistake), confirmed: nothing of it is kept or sent."""
-        if isinstance(self.dialog, ConfirmDialog) and self.dialog.isVisible():
-            self.dialog.reject()  # the finish question it was chosen in
+        confirm = self._shown(ConfirmDialog)
+        if confirm is not None:
+            confirm.reject()  # the finish question it was chosen in
         if self.patrol is None:
             return
         self.flush_notes()
@@ -808,10 +812,19 @@ class PatrolPage(Page):
     def _on_fix(self, fix: Fix) -> None:
         if self.patrol is not None and not self.status_timer.isActive():
             self.status_timer.start()
-        dialog = self.dialog
-        if isinstance(dialog, TrackDialog) and dialog.isVisible():
+        dialog = self._shown(TrackDialog)
+        if dialog is not None:
             dialog.view.append_to_track(fix)
             dialog.view.set_waiting(self.tracker.waiting_since())
+
+    def _shown(self, kind: type[_D]) -> _D | None:
+        """The last dialog opened, if it is a ``kind`` still on screen: a dialog that
+        deletes itself on close leaves ``self.dialog`` pointing at a deleted object
+        (asking it anything raises), so its C++ side is checked first."""
+        dialog = self.dialog
+        if isinstance(dialog, kind) and shiboken6.isValid(dialog) and dialog.isVisible():
+            return dialog
+        return None
 
     def _progress(self) -> PatrolSummary | None:
         """The running totals from memory: the items as last read, the tracker's live
@@ -852,8 +865,9 @@ class PatrolPage(Page):
                     problems=progress.problems, distance=format_distance(progress.distance_m),
                     duration=format_duration(progress.duration_s)))
         self.gps_label.setText(status_short(self.tracker.feed))
-        if isinstance(self.dialog, TrackDialog) and self.dialog.isVisible():
-            self.dialog.view.set_waiting(self.tracker.waiting_since())
+        track = self._shown(TrackDialog)
+        if track is not None:
+            track.view.set_waiting(self.tracker.waiting_since())
         receiving = self.tracker.feed is not None and self.tracker.feed.status == "receiving"
         set_role(self.gps_label, "gps" if receiving else "gpsWarning")
 
