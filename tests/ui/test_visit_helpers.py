@@ -110,3 +110,24 @@ def test_history_says_who_and_a_wrong_visit_is_corrected_from_the_household_page
     toast = unlocked.window.findChild(QLabel, "toast")
     assert isinstance(toast, QLabel) and "更正已保存" in toast.text()
     history.accept()
+
+
+def test_hostile_phrases_from_the_centre_are_refused_or_shown_as_they_are(
+    unlocked: AppController,
+) -> None:
+    """Phrases with control or bidirectional characters are not used (the defaults
+    are); an ampersand is shown, not taken as a keyboard mnemonic."""
+    session = unlocked.session
+    assert session is not None
+    for bad in ("按时\x1b[2J服药", "按时\u202e服药", "按时\x00服药", "按时\x9b服药"):
+        serverconfig.put(session.db, serverconfig.QUICK_PHRASES, {"visit": [bad]}, 1)
+        assert phrases.quick_phrases(session.db, "visit") == list(
+            phrases.defaults()["visit"]), bad
+    serverconfig.put(session.db, serverconfig.QUICK_PHRASES, {"visit": ["水&电正常"]}, 2)
+    dialog = VisitDialog(unlocked, households.create_household(session, "王秀英", "2组8号"),
+                         unlocked.window)
+    [btn] = dialog.situation_phrases.buttons
+    assert btn.text() == "水&&电正常"  # && is how a button shows one &
+    assert btn.shortcut().isEmpty()
+    btn.click()
+    assert dialog.situation.toPlainText() == "水&电正常"
