@@ -131,3 +131,30 @@ def test_hostile_phrases_from_the_centre_are_refused_or_shown_as_they_are(
     assert btn.shortcut().isEmpty()
     btn.click()
     assert dialog.situation.toPlainText() == "水&电正常"
+
+
+def test_a_household_name_with_markup_is_plain_text_in_labels_and_the_toast(
+    unlocked: AppController, qtbot: QtBot
+) -> None:
+    """Household names reach every device of the grid through the centre: one with Qt
+    rich text in it (an image 2000 px tall) must show as its characters."""
+    from ui.widgets.basic import label
+    from ui.widgets.toast import show_toast
+
+    session = unlocked.session
+    assert session is not None
+    name = "<img src=x width=2000 height=2000>"
+    hid = households.create_household(session, name, "2组8号")
+    dialog = VisitDialog(unlocked, hid, unlocked.window)
+    dialog.open()
+    dialog.situation.setPlainText("身体状况良好")
+    click(qtbot, dialog.save_button)
+    qtbot.waitUntil(lambda: not dialog.isVisible())
+    toast = unlocked.window.findChild(QLabel, "toast")
+    assert isinstance(toast, QLabel) and name in toast.text()
+    assert toast.height() < 400
+    show_toast(unlocked.window, f"<a href='http://x'>{name}</a>")
+    assert toast.height() < 400
+    shown = label()
+    shown.setText(name)
+    assert shown.heightForWidth(400) < 400
