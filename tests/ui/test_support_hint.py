@@ -70,7 +70,9 @@ def test_a_hostile_contact_from_the_centre_shows_as_plain_bounded_text(
     hint = screen.support_hint
     assert markup in hint.text()
     assert hint.heightForWidth(400) < 400  # the tags are text, not a 2000 px image
+    session = unlock_device(device, PIN)  # the lock closed the other
     for name in ("信息科\u202e", "信息科\x1b[2J", "信息\u200f科", "信息科\x07"):
         serverconfig.put(session.db, serverconfig.SUPPORT_CONTACT,
                          {"name": name, "phone": "0574-87654321"}, 2)
         assert serverconfig.support_contact(session.db) is None, name
+    session.close()
