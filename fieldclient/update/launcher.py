@@ -152,6 +152,8 @@ def run(root: Path, args: list[str], timeout: float | None = None) -> int:
                 say(f"installed {staged.version}; starting it on trial")
             except install.InstallError as exc:
                 say(f"{staged.version} not installed: {exc.message('en')}")
+            except Exception as exc:  # never keep the current version from starting
+                say(f"{staged.version} not installed: {type(exc).__name__}: {exc}")
             state = install.read_state(root)
             current = state.current or current
         if state.trial is not None:
