@@ -389,3 +389,20 @@ def test_an_archive_that_breaks_while_unpacking_leaves_the_current_version_runni
     assert outcome is not None and outcome["kind"] == "refused"
     assert "1.0.1" in install.outcome_message(outcome, "zh_CN")
     assert install.pending(data, "1.0.0") is None  # not tried again at every start
+
+
+@pytest.mark.parametrize("content", ['{"current": "1.0', "", "[]", '{"current": "../../x"}',
+                                     '{"current": 5, "trial": "x"}'])
+def test_a_damaged_install_json_still_starts_an_installed_version(
+        installed: Path, data: Path, tmp_path: Path, content: str) -> None:
+    """install.json half-written (a power cut on a file system that lost the rename's
+    order) or edited by hand: the launcher says so and starts the newest version that is
+    installed, rather than dying with a traceback and starting nothing."""
+    (installed / install.STATE_FILE).write_text(content)
+    log = tmp_path / "log"
+    done = launch(installed, data, log)
+    assert "Traceback" not in done.stderr, done.stderr
+    assert done.returncode == 0, done.stderr
+    assert install.STATE_FILE in done.stderr
+    assert runs(log)[-1]["version"] == "1.0.0"
+    assert install.read_state(installed).current == "1.0.0"  # repaired
