@@ -109,6 +109,11 @@ class UnpackFailed(InstallError):
         "install", "更新包{version}无法解包（{what}），没有安装，继续使用当前版本。")
 
 
+class StateDamaged(InstallError):
+    text = QT_TRANSLATE_NOOP(
+        "install", "安装记录{file}已损坏（{what}），改为启动已安装的最新版本{version}。")
+
+
 class NotInstalled(InstallError):
     text = QT_TRANSLATE_NOOP("install", "版本{version}没有安装在本设备上。")
 
@@ -220,13 +225,50 @@ class InstallState:
                 "failed": sorted(set(self.failed or []), key=version_key)}
 
 
+def _parse_state(data: Any) -> InstallState:
+    """install.json's content checked; ValueError naming what is wrong."""
+    if not isinstance(data, dict):
+        raise ValueError("not an object")
+
+    def version(value: Any, what: str) -> str | None:
+        if value is not None and not _valid_version(value):
+            raise ValueError(f"{what} {value!r}")
+        return value  # type: ignore[no-any-return]
+
+    trial = data.get("trial")
+    if trial is not None:
+        if not isinstance(trial, dict) or version(trial.get("version"), "trial") is None:
+            raise ValueError(f"trial {trial!r}")
+        version(trial.get("from"), "trial from")
+    failed = data.get("failed") or []
+    if not isinstance(failed, list):
+        raise ValueError(f"failed {failed!r}")
+    return InstallState(current=version(data.get("current"), "current"),
+                        previous=version(data.get("previous"), "previous"), trial=trial,
+                        failed=[str(version(v, "failed")) for v in failed])
+
+
 def read_state(root: Path) -> InstallState:
+    """install.json; :class:`StateDamaged` when it cannot be read as one (the launcher
+    then calls :func:`repair_state`)."""
+    path = Path(root) / STATE_FILE
     try:
-        data = json.loads((Path(root) / STATE_FILE).read_text("utf-8"))
+        return _parse_state(json.loads(path.read_text("utf-8")))
     except FileNotFoundError:
         return InstallState()
-    return InstallState(current=data.get("current"), previous=data.get("previous"),
-                        trial=data.get("trial"), failed=list(data.get("failed") or []))
+    except (OSError, ValueError) as exc:  # JSONDecodeError and UnicodeError are ValueErrors
+        newest = (installed_versions(root) or ["-"])[-1]
+        raise StateDamaged(file=str(path), what=str(exc)[:200], version=newest) from exc
+
+
+def repair_state(root: Path) -> InstallState:
+    """A new install.json from what is installed: the newest complete version current,
+    the one before it previous, no trial (a damaged file says nothing to trust)."""
+    versions = [v for v in installed_versions(root) if app_executable(root, v).exists()]
+    state = InstallState(current=versions[-1] if versions else None,
+                         previous=versions[-2] if len(versions) > 1 else None, failed=[])
+    write_state(root, state)
+    return state
 
 
 def write_state(root: Path, state: InstallState) -> None:

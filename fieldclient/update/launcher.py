@@ -136,7 +136,11 @@ def run(root: Path, args: list[str], timeout: float | None = None) -> int:
     data_dir = data_dir_from(args)
     env = dict(os.environ, **{install.INSTALL_ROOT_ENV: str(root)})
     while True:
-        state = install.read_state(root)
+        try:
+            state = install.read_state(root)
+        except install.StateDamaged as exc:
+            say(exc.message("en"))
+            state = install.repair_state(root)
         if state.trial is not None:  # an earlier start on trial never confirmed
             restored = install.roll_back(root, data_dir, {"kind": "interrupted"})
             say(f"an unfinished trial start: back to {restored}")
