@@ -406,3 +406,18 @@ def test_a_damaged_install_json_still_starts_an_installed_version(
     assert install.STATE_FILE in done.stderr
     assert runs(log)[-1]["version"] == "1.0.0"
     assert install.read_state(installed).current == "1.0.0"  # repaired
+
+
+def test_a_staged_archive_that_is_a_link_is_not_followed(
+        installed: Path, data: Path, tmp_path: Path) -> None:
+    """The TUF client stages a regular file; a link in its place (to a file elsewhere,
+    whose hash staged.json was edited to match) is not read."""
+    elsewhere = make_bundle(tmp_path / "elsewhere", "1.0.1")
+    folder = stage(data, elsewhere, "1.0.1")
+    staged_archive = folder / elsewhere.name
+    staged_archive.unlink()
+    staged_archive.symlink_to(elsewhere)
+    with pytest.raises(install.InstallError):
+        install.apply_staged(data, installed)
+    assert install.installed_versions(installed) == ["1.0.0"]
+    assert install.read_state(installed).current == "1.0.0"
