@@ -8,7 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtCore import QTimer, Signal
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
 from fieldclient.security.vaultstate import lockout_seconds
@@ -55,7 +55,6 @@ class UnlockScreen(Retranslatable, QWidget):
         self.panel.left.addWidget(self.forgot_button)
         self.support_hint = label("muted")
         self.support_hint.setObjectName("supportHint")
-        self.support_hint.setTextFormat(Qt.TextFormat.PlainText)  # the centre's text
         self.support_hint.setText(self.support_text())
         self.panel.left.addWidget(self.support_hint)
         self.recovery_dialog: Any = None

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QEvent, Qt
+from PySide6.QtCore import QEvent
 from PySide6.QtWidgets import QLabel, QPushButton, QSizePolicy, QWidget
 
 if TYPE_CHECKING:
@@ -42,11 +42,15 @@ def set_role(widget: QWidget, role: str) -> None:
     style.polish(widget)
 
 
+PLAIN_TEXT = 0  # Qt.TextFormat.PlainText
+
+
 def label(role: str = "", wrap: bool = True, parent: QWidget | None = None) -> QLabel:
     lab = QLabel(parent)
     # Plain text always: a label shows names and notes that come from other devices and
     # the centre, and Qt would render "<img ...>" or "<a href>" in them as rich text.
-    lab.setTextFormat(Qt.TextFormat.PlainText)
+    # (By property: Qt.TextFormat would load Qt's enum namespace before the first paint.)
+    lab.setProperty("textFormat", PLAIN_TEXT)
     if role:
         lab.setProperty("role", role)
     lab.setWordWrap(wrap)
