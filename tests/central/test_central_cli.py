@@ -326,3 +326,13 @@ def test_seeded_visit_history_reads_like_real_work(fresh_db: str) -> None:
         if found:
             profiles.setdefault(p["household_id"], set()).add(found[0])
     assert profiles and all(len(v) == 1 for v in profiles.values())
+
+
+def test_csv_on_standard_output_keeps_its_line_ends(sqlite_db: str) -> None:
+    """The terminal-safe output (escape sequences shown as text) leaves a CSV's CRLF
+    line ends as they are: a report piped into a file must stay a CSV."""
+    out = subprocess.run([*CENTRAL, "--db", sqlite_db, "report", "--month", "2026-11",
+                          "--format", "csv"], capture_output=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.startswith(b"month,") and out.stdout.endswith(b"\r\n")
+    assert b"\\x0d" not in out.stdout
