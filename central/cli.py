@@ -33,8 +33,8 @@ from central.limits import DEFAULT_READ_TIMEOUT, Limits
 # choose some of what is printed (their name at enrollment, events, households), so every
 # line the command writes goes through :class:`_TerminalSafe`.
 _TERMINAL_UNSAFE = re.compile(
-    "[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029"
-    "\u202a-\u202e\u2066-\u2069]")
+    "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029"
+    "\u202a-\u202e\u2066-\u2069]|\r(?!\n)")  # a CSV's CRLF line ends stay
 
 
 def _visible(match: re.Match[str]) -> str:
@@ -45,7 +45,7 @@ def _visible(match: re.Match[str]) -> str:
 
 def terminal_safe(text: str) -> str:
     """``text`` with every character a terminal would act on written as a visible
-    escape (``\\x1b``, ``\\u202e``); newlines and tabs kept."""
+    escape (``\\x1b``, ``\\u202e``); newlines, CRLF line ends and tabs kept."""
     return _TERMINAL_UNSAFE.sub(_visible, text)
 
 
