@@ -421,3 +421,27 @@ def test_a_staged_archive_that_is_a_link_is_not_followed(
         install.apply_staged(data, installed)
     assert install.installed_versions(installed) == ["1.0.0"]
     assert install.read_state(installed).current == "1.0.0"
+
+
+@pytest.mark.parametrize("version", ["1.0.²", "1.0.١", "1.0.1\u202e", "1.0.1/..", "..", "1.0.1\n"])
+def test_a_staged_version_that_is_not_plain_ascii_is_ignored(
+        installed: Path, data: Path, tmp_path: Path, version: str) -> None:
+    """Staged versions come from signed metadata; one edited in (a superscript or
+    Arabic-Indic digit that str.isdigit accepts and int() does not, a direction mark,
+    a path) is skipped, and the current version starts."""
+    folder = data / "updates" / "staged" / "x"
+    folder.mkdir(parents=True)
+    archive = make_bundle(tmp_path / "bundles", "1.0.1")
+    (folder / archive.name).write_bytes(archive.read_bytes())
+    (folder / "staged.json").write_text(json.dumps(
+        {"version": version, "archive": archive.name, "sha256": "0" * 64, "length": 1}))
+    try:
+        folder.rename(folder.with_name(version))
+    except (OSError, ValueError):
+        pytest.skip("not a possible folder name")
+    mark_ready(data, version)
+    assert install.pending(data, "1.0.0") is None
+    log = tmp_path / "log"
+    done = launch(installed, data, log)
+    assert "Traceback" not in done.stderr, done.stderr
+    assert runs(log)[-1]["version"] == "1.0.0"
