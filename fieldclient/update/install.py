@@ -146,13 +146,14 @@ def version_key(version: str) -> tuple[tuple[int, str], ...]:
     """Orders ``1.0.10`` after ``1.0.9``; a non-numeric part sorts before numbers."""
     parts = []
     for part in version.replace("-", ".").split("."):
-        parts.append((int(part), "") if part.isdigit() else (-1, part))
+        # ASCII digits only: str.isdigit() accepts "²", which int() refuses
+        parts.append((int(part), "") if part.isascii() and part.isdigit() else (-1, part))
     return tuple(parts)
 
 
 def _valid_version(version: object) -> bool:
     return (isinstance(version, str) and bool(version) and len(version) <= 64
-            and not version.startswith(".")
+            and version.isascii() and not version.startswith(".")
             and all(c.isalnum() or c in ".-_+" for c in version))
 
 
