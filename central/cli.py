@@ -729,6 +729,9 @@ def _json_file(path: str) -> Any:
     except (UnicodeDecodeError, ValueError) as exc:
         raise _Unreadable(_fail(f"{path} is not valid UTF-8 JSON: {exc}; nothing was "
                                 "changed", 1)) from None
+    except RecursionError:
+        raise _Unreadable(_fail(f"{path} is JSON nested too deeply; nothing was changed",
+                                1)) from None
 
 
 def _store_file(path: str, store: Any) -> dict[str, Any] | int:
