@@ -303,6 +303,12 @@ def _short_time(value: Any) -> str:
     return f"{text[:10]} {text[11:16]}Z" if len(text) >= 16 else text
 
 
+def one_line(value: Any) -> str:
+    """``value`` as text on one line: a line break or tab a device put in its name is
+    shown as ``\\n``/``\\t``, never as a row of its own (``central`` escapes the rest)."""
+    return str(value).replace("\r", "\\r").replace("\n", "\\n").replace("\t", "\\t")
+
+
 def table_row(row: Mapping[str, Any]) -> list[str]:
     """A device's cells in :data:`COLUMNS` order."""
     def known(value: Any) -> str:
@@ -317,7 +323,8 @@ def table_row(row: Mapping[str, Any]) -> list[str]:
     status = row["status"]
     if row["revoked"] and row["upload_until"]:
         status += f" (uploading until {_short_time(row['upload_until'])})"
-    return [str(row["device_id"]), str(row["name"]), f"{row['person']} ({row['role']})",
+    return [one_line(row["device_id"]), one_line(row["name"]),
+            one_line(f"{row['person']} ({row['role']})"),
             ",".join(str(g) for g in row["grids"]) or "-", known(row["app_version"]),
             known(row["channel"]), _short_time(row["last_contact"]),
             known(row["pending_ops"]), photos, audit, known(row["pin_failures_total"]),
@@ -341,6 +348,6 @@ def render_table(rows: list[Mapping[str, Any]]) -> str:
            .rstrip() for line in lines]
     for r in rows:
         for flag in r["flags"]:
-            out.append(f"{r['device_id']} FLAG {flag['verdict']} at {flag['received_at']}: "
-                       f"{flag['detail']}")
+            out.append(one_line(f"{r['device_id']} FLAG {flag['verdict']} at "
+                                f"{flag['received_at']}: {flag['detail']}"))
     return "\n".join(out) + "\n"

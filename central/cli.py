@@ -12,6 +12,7 @@ import argparse
 import getpass
 import json
 import os
+import re
 import sys
 import time
 from pathlib import Path
@@ -24,6 +25,42 @@ from central import audit, auditanchor, db, ops, recovery
 from central import limits as defaults
 from central.atrest import KEY_FILE_ENV, AtRestError
 from central.limits import DEFAULT_READ_TIMEOUT, Limits
+
+# What a terminal acts on instead of showing: C0 controls but newline and tab (ESC starts
+# colours, a new window title, a screen clear, OSC 52 writes IT's clipboard; CR and BS
+# overwrite what was printed), DEL and C1 (U+009B is a CSI), and the bidirectional and
+# line-separator format characters (text shown reversed or on a line of its own). Devices
+# choose some of what is printed (their name at enrollment, events, households), so every
+# line the command writes goes through :class:`_TerminalSafe`.
+_TERMINAL_UNSAFE = re.compile(
+    "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029"
+    "\u202a-\u202e\u2066-\u2069]|\r(?!\n)")  # a CSV's CRLF line ends stay
+
+
+def _visible(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    # \u form past ASCII controls: inside --json output it is the same JSON string
+    return f"\\x{code:02x}" if code < 0x20 else f"\\u{code:04x}"
+
+
+def terminal_safe(text: str) -> str:
+    """``text`` with every character a terminal would act on written as a visible
+    escape (``\\x1b``, ``\\u202e``); newlines, CRLF line ends and tabs kept."""
+    return _TERMINAL_UNSAFE.sub(_visible, text)
+
+
+class _TerminalSafe:
+    """A text stream that writes :func:`terminal_safe` text to the one it wraps."""
+
+    def __init__(self, stream: Any) -> None:
+        self.stream = stream
+
+    def write(self, text: str) -> int:
+        self.stream.write(terminal_safe(text))
+        return len(text)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.stream, name)
 
 
 def _print_json(value: Any) -> None:
@@ -378,7 +415,8 @@ def cmd_stats(args: argparse.Namespace) -> int:
     print(f"photos: {result['photos']}")
     print(f"devices: {len(result['devices'])}")
     for d in result["devices"]:
-        print(f"  {d['id']} {d['name']} ({d['person_name']}) {d['status']}, "
+        print(f"  {d['id']} {auditanchor.one_line(d['name'])} "
+              f"({auditanchor.one_line(d['person_name'])}) {d['status']}, "
               f"last contact {d['last_contact'] or 'never'}, "
               f"ops {result['ops_by_device'].get(d['id'], 0)}")
     return 0
@@ -749,6 +787,9 @@ def _json_file(path: str) -> Any:
     except (UnicodeDecodeError, ValueError) as exc:
         raise _Unreadable(_fail(f"{path} is not valid UTF-8 JSON: {exc}; nothing was "
                                 "changed", 1)) from None
+    except RecursionError:
+        raise _Unreadable(_fail(f"{path} is JSON nested too deeply; nothing was changed",
+                                1)) from None
 
 
 def _store_file(path: str, store: Any) -> dict[str, Any] | int:
@@ -1199,6 +1240,17 @@ def main(argv: list[str] | None = None) -> int:
         args.json = False
     if not hasattr(args, "key_file"):
         args.key_file = None
+    out, err = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = _TerminalSafe(out), _TerminalSafe(err)
+    try:
+        return _run(args)
+    finally:
+        if isinstance(sys.stdout, _TerminalSafe):  # not the null stream of a broken pipe
+            sys.stdout = out
+        sys.stderr = err
+
+
+def _run(args: argparse.Namespace) -> int:
     try:
         return int(args.func(args))
     except (OperationalError, ProgrammingError) as exc:

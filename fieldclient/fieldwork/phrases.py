@@ -29,7 +29,7 @@ log = logging.getLogger("gridfield.phrases")
 
 
 def _text(value: Any) -> str | None:
-    if not isinstance(value, str):
+    if not isinstance(value, str) or not serverconfig.printable(value):
         return None
     text = " ".join(value.split())
     return text if text and len(text) <= MAX_PHRASE_CHARS else None

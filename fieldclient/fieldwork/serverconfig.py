@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import re
+import unicodedata
 from collections.abc import Iterable
 from typing import Any
 
@@ -151,7 +152,16 @@ def household_grids(db: sqlite_utils.Database, household_id: str) -> list[str]:
     that grid's boundary."""
     row = db.execute("SELECT grid_id FROM households WHERE id = ?", (household_id,)).fetchone()
     return [str(row[0])] if row is not None and row[0] else []
+_UNFIT = {"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"}  # unicodedata categories
 _PHONE = re.compile(r"^[0-9+][0-9 -]{2,19}$")
+
+
+def printable(text: str) -> bool:
+    """Whether ``text`` from the centre is fit to show and to copy into a record: no
+    control character but ordinary white space (an escape sequence, NUL), no format
+    character (a right-to-left override shows a phone number reversed), no surrogate
+    or private-use character."""
+    return all(c in "\t\n\r" or unicodedata.category(c) not in _UNFIT for c in text)
 
 
 def support_contact(db: sqlite_utils.Database) -> tuple[str, str] | None:
@@ -161,7 +171,7 @@ def support_contact(db: sqlite_utils.Database) -> tuple[str, str] | None:
     if not isinstance(value, dict):
         return None
     name, phone = value.get("name"), value.get("phone")
-    if not isinstance(name, str) or not isinstance(phone, str):
+    if not isinstance(name, str) or not isinstance(phone, str) or not printable(name):
         return None
     name, phone = " ".join(name.split()), phone.strip()
     if not name or len(name) > 40 or not _PHONE.match(phone):

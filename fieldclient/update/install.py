@@ -58,12 +58,15 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import io
 import json
 import os
 import shutil
 import sys
 import tarfile
 import time
+import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
@@ -112,6 +115,16 @@ class BadRelease(InstallError):
     text = QT_TRANSLATE_NOOP("install", "更新包{version}不是有效的发布包（{what}），没有安装。")
 
 
+class UnpackFailed(InstallError):
+    text = QT_TRANSLATE_NOOP(
+        "install", "更新包{version}无法解包（{what}），没有安装，继续使用当前版本。")
+
+
+class StateDamaged(InstallError):
+    text = QT_TRANSLATE_NOOP(
+        "install", "安装记录{file}已损坏（{what}），改为启动已安装的最新版本{version}。")
+
+
 class NotInstalled(InstallError):
     text = QT_TRANSLATE_NOOP("install", "版本{version}没有安装在本设备上。")
 
@@ -149,13 +162,14 @@ def version_key(version: str) -> tuple[tuple[int, str], ...]:
     """Orders ``1.0.10`` after ``1.0.9``; a non-numeric part sorts before numbers."""
     parts = []
     for part in version.replace("-", ".").split("."):
-        parts.append((int(part), "") if part.isdigit() else (-1, part))
+        # ASCII digits only: str.isdigit() accepts "²", which int() refuses
+        parts.append((int(part), "") if part.isascii() and part.isdigit() else (-1, part))
     return tuple(parts)
 
 
 def _valid_version(version: object) -> bool:
     return (isinstance(version, str) and bool(version) and len(version) <= 64
-            and not version.startswith(".")
+            and version.isascii() and not version.startswith(".")
             and all(c.isalnum() or c in ".-_+" for c in version))
 
 
@@ -231,13 +245,50 @@ class InstallState:
                 "failed": sorted(set(self.failed or []), key=version_key)}
 
 
+def _parse_state(data: Any) -> InstallState:
+    """install.json's content checked; ValueError naming what is wrong."""
+    if not isinstance(data, dict):
+        raise ValueError("not an object")
+
+    def version(value: Any, what: str) -> str | None:
+        if value is not None and not _valid_version(value):
+            raise ValueError(f"{what} {value!r}")
+        return value  # type: ignore[no-any-return]
+
+    trial = data.get("trial")
+    if trial is not None:
+        if not isinstance(trial, dict) or version(trial.get("version"), "trial") is None:
+            raise ValueError(f"trial {trial!r}")
+        version(trial.get("from"), "trial from")
+    failed = data.get("failed") or []
+    if not isinstance(failed, list):
+        raise ValueError(f"failed {failed!r}")
+    return InstallState(current=version(data.get("current"), "current"),
+                        previous=version(data.get("previous"), "previous"), trial=trial,
+                        failed=[str(version(v, "failed")) for v in failed])
+
+
 def read_state(root: Path) -> InstallState:
+    """install.json; :class:`StateDamaged` when it cannot be read as one (the launcher
+    then calls :func:`repair_state`)."""
+    path = Path(root) / STATE_FILE
     try:
-        data = json.loads((Path(root) / STATE_FILE).read_text("utf-8"))
+        return _parse_state(json.loads(path.read_text("utf-8")))
     except FileNotFoundError:
         return InstallState()
-    return InstallState(current=data.get("current"), previous=data.get("previous"),
-                        trial=data.get("trial"), failed=list(data.get("failed") or []))
+    except (OSError, ValueError) as exc:  # JSONDecodeError and UnicodeError are ValueErrors
+        newest = (installed_versions(root) or ["-"])[-1]
+        raise StateDamaged(file=str(path), what=str(exc)[:200], version=newest) from exc
+
+
+def repair_state(root: Path) -> InstallState:
+    """A new install.json from what is installed: the newest complete version current,
+    the one before it previous, no trial (a damaged file says nothing to trust)."""
+    versions = [v for v in installed_versions(root) if app_executable(root, v).exists()]
+    state = InstallState(current=versions[-1] if versions else None,
+                         previous=versions[-2] if len(versions) > 1 else None, failed=[])
+    write_state(root, state)
+    return state
 
 
 def write_state(root: Path, state: InstallState) -> None:
@@ -354,27 +405,33 @@ def unpack(archive: Path, target: Path, version: str) -> None:
     """Unpack ``archive`` into the new folder ``target``, member by member, refusing any
     path or link that would leave it. Files get their executable bit and nothing else
     from the archive (no owners, no set-uid)."""
+    with tarfile.open(archive, "r|gz") as tar:
+        _unpack_members(tar, iter(tar), target, version)
+
+
+def _unpack_members(tar: tarfile.TarFile, members: Iterator[tarfile.TarInfo], target: Path,
+                    version: str) -> None:
+    """:func:`unpack`'s work on ``tar`` read as a stream (each member once, in order)."""
     target.mkdir(parents=True)
     links: list[tuple[tarfile.TarInfo, PurePosixPath]] = []
-    with tarfile.open(archive, "r:gz") as tar:
-        for member in tar:
-            rel = _check_member(member, version)
-            dest = target.joinpath(*rel.parts)
-            if member.isdir():
-                dest.mkdir(parents=True, exist_ok=True)
-                continue
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            if member.issym() or member.islnk():
-                links.append((member, rel))  # made last: nothing is written through a link
-                continue
-            src = tar.extractfile(member)
-            assert src is not None
-            try:
-                with open(dest, "xb") as out:
-                    shutil.copyfileobj(src, out, 1 << 20)
-            except (FileExistsError, IsADirectoryError):
-                raise UnsafeArchive(version=version, member=f"{member.name} (twice)") from None
-            os.chmod(dest, 0o755 if member.mode & 0o111 else 0o644)
+    for member in members:
+        rel = _check_member(member, version)
+        dest = target.joinpath(*rel.parts)
+        if member.isdir():
+            dest.mkdir(parents=True, exist_ok=True)
+            continue
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        if member.issym() or member.islnk():
+            links.append((member, rel))  # made last: nothing is written through a link
+            continue
+        src = tar.extractfile(member)
+        assert src is not None
+        try:
+            with open(dest, "xb") as out:
+                shutil.copyfileobj(src, out, 1 << 20)
+        except (FileExistsError, IsADirectoryError):
+            raise UnsafeArchive(version=version, member=f"{member.name} (twice)") from None
+        os.chmod(dest, 0o755 if member.mode & 0o111 else 0o644)
     for member, rel in links:
         dest = target.joinpath(*rel.parts)
         if os.path.lexists(dest):  # a link over a folder or file already unpacked
@@ -389,36 +446,125 @@ def unpack(archive: Path, target: Path, version: str) -> None:
     # A symlinked folder in the archive must not let a later member write through it.
     for path in target.rglob("*"):
         if path.is_symlink():
-            resolved = path.resolve()
+            try:
+                resolved = path.resolve()
+            except (OSError, RuntimeError):  # links pointing at each other
+                raise UnsafeArchive(version=version,
+                                    member=str(path.relative_to(target))) from None
             if resolved != target.resolve() and target.resolve() not in resolved.parents:
                 raise UnsafeArchive(version=version, member=str(path.relative_to(target)))
 
 
-def install_archive(root: Path, archive: Path, expected_version: str | None = None) -> str:
+class _Checked(io.RawIOBase):
+    """The staged archive read once, through one descriptor opened without following a
+    link, every byte counted and hashed: what is unpacked is what is checked, whatever
+    happens to the file's name meanwhile."""
+
+    def __init__(self, path: Path, length: int, version: str) -> None:
+        super().__init__()
+        self.length, self.version = length, version
+        flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0)
+        self.fd = os.open(path, flags)
+        self.hash = hashlib.sha256()
+        self.count = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        n = os.readv(self.fd, [buffer]) if hasattr(os, "readv") else self._read_into(buffer)
+        self.hash.update(memoryview(buffer)[:n])
+        self.count += n
+        if self.count > self.length:  # longer than the checked archive: stop here
+            raise ArchiveMismatch(version=self.version, what=f"more than {self.length} bytes")
+        return n
+
+    def _read_into(self, buffer: Any) -> int:
+        data = os.read(self.fd, len(buffer))
+        memoryview(buffer)[:len(data)] = data
+        return len(data)
+
+    def close(self) -> None:
+        if not self.closed:
+            os.close(self.fd)
+        super().close()
+
+
+def _unpack_checked(archive: Path, target: Path, version: str, sha256: str, length: int,
+                    manifest_check: Any) -> None:
+    """Unpack ``archive`` (release.json first, given to ``manifest_check``) reading it
+    once; :class:`ArchiveMismatch` when the bytes read are not ``length`` bytes with
+    ``sha256`` (checked before the caller moves the folder into place)."""
+    with _Checked(archive, length, version) as raw, io.BufferedReader(raw, 1 << 20) as buffered, \
+            tarfile.open(fileobj=buffered, mode="r|gz") as tar:
+        members = iter(tar)
+        first = next(members, None)
+        if first is None or first.name != RELEASE_MANIFEST or not first.isfile():
+            raise BadRelease(version=version, what="release.json is not the first member")
+        if first.size > 65536:
+            raise BadRelease(version=version, what="release.json is too large")
+        fh = tar.extractfile(first)
+        assert fh is not None
+        data = fh.read()
+        manifest_check(json.loads(data))
+        _unpack_members(tar, members, target, version)
+        try:  # a stream is read once: the manifest as read above
+            with open(target / RELEASE_MANIFEST, "xb") as out:
+                out.write(data)
+        except (FileExistsError, IsADirectoryError):
+            raise UnsafeArchive(version=version, member=f"{RELEASE_MANIFEST} (twice)") from None
+        while buffered.read(1 << 20):  # the rest, past the tar's end: hashed too
+            pass
+        if raw.count != length:
+            raise ArchiveMismatch(version=version, what=f"{raw.count} != {length} bytes")
+        if raw.hash.hexdigest() != sha256:
+            raise ArchiveMismatch(version=version, what="SHA-256")
+
+
+def install_archive(root: Path, archive: Path, expected_version: str | None = None,
+                    checked: tuple[str, int] | None = None) -> str:
     """Unpack a release archive into ``versions/<V>/`` (beside the others) and return V.
     The current version's folder is never touched; a leftover folder of a version that is
-    neither current nor previous is replaced."""
+    neither current nor previous is replaced. ``checked``: the archive's SHA-256 and
+    length, verified on the very bytes unpacked (a staged archive)."""
     root = Path(root)
-    try:
-        manifest = read_manifest(archive)
-    except (OSError, ValueError, tarfile.TarError) as exc:
-        raise BadRelease(version=expected_version or archive.name, what=str(exc)) from exc
-    version = manifest.get("version")
-    if not _valid_version(version):
-        raise BadRelease(version=expected_version or archive.name, what=f"version {version!r}")
-    assert isinstance(version, str)
-    if expected_version is not None and version != expected_version:
-        raise BadRelease(version=expected_version, what=f"release.json says {version}")
-    state = read_state(root)
-    if version in (state.current, state.previous) and (
-            version_dir(root, version) / RELEASE_MANIFEST).is_file():
-        raise BadRelease(version=version, what="already installed")
+    if checked is None:
+        try:
+            sha256, length = sha256_of(archive), archive.stat().st_size
+        except OSError as exc:
+            raise BadRelease(version=expected_version or archive.name, what=str(exc)) from exc
+    else:
+        sha256, length = checked
+    found: list[str] = []
+
+    def manifest_check(manifest: Any) -> None:
+        version = manifest.get("version") if isinstance(manifest, dict) else None
+        if not _valid_version(version):
+            raise BadRelease(version=expected_version or archive.name,
+                             what=f"version {version!r}")
+        assert isinstance(version, str)
+        if expected_version is not None and version != expected_version:
+            raise BadRelease(version=expected_version, what=f"release.json says {version}")
+        state = read_state(root)
+        if version in (state.current, state.previous) and (
+                version_dir(root, version) / RELEASE_MANIFEST).is_file():
+            raise BadRelease(version=version, what="already installed")
+        found.append(version)
+
     versions = root / VERSIONS_DIR
     versions.mkdir(parents=True, exist_ok=True)
-    partial = versions / f".{version}.partial"
+    # the folder is named before the version is known: one unpack at a time per root
+    partial = versions / f".{expected_version or 'unpacking'}.partial"
     shutil.rmtree(partial, ignore_errors=True)
+    name = expected_version or archive.name
     try:
-        unpack(archive, partial, version)
+        try:
+            _unpack_checked(archive, partial, name, sha256, length, manifest_check)
+        except InstallError:
+            raise
+        except (OSError, EOFError, ValueError, tarfile.TarError, zlib.error) as exc:
+            raise UnpackFailed(version=name, what=str(exc) or type(exc).__name__) from exc
+        [version] = found
         if not (partial / APP_DIR).is_dir():
             raise BadRelease(version=version, what=f"no {APP_DIR}/ folder")
         final = version_dir(root, version)
@@ -520,8 +666,12 @@ def take_outcome(data_dir: Path) -> dict[str, Any] | None:
 
 
 def verify_staged(staged: Staged) -> None:
-    """The archive is still the one the TUF client verified: same length, same SHA-256."""
-    size = staged.archive.stat().st_size
+    """The archive is still the one the TUF client verified: same length, same SHA-256
+    (checked again on the bytes unpacked, :func:`install_archive`)."""
+    try:
+        size = staged.archive.stat().st_size
+    except OSError as exc:
+        raise ArchiveMismatch(version=staged.version, what=str(exc)) from exc
     if size != staged.length:
         raise ArchiveMismatch(version=staged.version, what=f"{size} != {staged.length} bytes")
     if sha256_of(staged.archive) != staged.sha256:
@@ -542,7 +692,8 @@ def apply_staged(data_dir: Path, root: Path, staged: Staged | None = None) -> st
         if staged.version in (state.failed or []):
             raise BadRelease(version=staged.version, what="failed before")
         verify_staged(staged)
-        install_archive(root, staged.archive, expected_version=staged.version)
+        install_archive(root, staged.archive, expected_version=staged.version,
+                        checked=(staged.sha256, staged.length))
     except InstallError as exc:
         record_outcome(data_dir, "refused", staged.version,
                        reason={"kind": "error", "text": exc.text, "params": exc.params})

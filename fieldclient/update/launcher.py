@@ -142,7 +142,11 @@ def run(root: Path, args: list[str], timeout: float | None = None) -> int:
     # not start itself again to have them (a second start before the PIN pad shows).
     env = hardening.start_environment(dict(os.environ, **{install.INSTALL_ROOT_ENV: str(root)}))
     while True:
-        state = install.read_state(root)
+        try:
+            state = install.read_state(root)
+        except install.StateDamaged as exc:
+            say(exc.message("en"))
+            state = install.repair_state(root)
         if state.trial is not None:  # an earlier start on trial never confirmed
             restored = install.roll_back(root, data_dir, {"kind": "interrupted"})
             say(f"an unfinished trial start: back to {restored}")
@@ -167,6 +171,8 @@ def run(root: Path, args: list[str], timeout: float | None = None) -> int:
                 say(f"installed {staged.version}; starting it on trial")
             except install.InstallError as exc:
                 say(f"{staged.version} not installed: {exc.message('en')}")
+            except Exception as exc:  # never keep the current version from starting
+                say(f"{staged.version} not installed: {type(exc).__name__}: {exc}")
             state = install.read_state(root)
             current = state.current or current
         if state.trial is not None:

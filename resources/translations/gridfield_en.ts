@@ -4535,6 +4535,14 @@ Go outdoors to an open place, away from tall buildings and trees.</translation>
       <translation>The update package {version} is not a valid release ({what}); it was not installed.</translation>
     </message>
     <message>
+      <source>更新包{version}无法解包（{what}），没有安装，继续使用当前版本。</source>
+      <translation>Update package {version} could not be unpacked ({what}); it was not installed, and the current version stays in use.</translation>
+    </message>
+    <message>
+      <source>安装记录{file}已损坏（{what}），改为启动已安装的最新版本{version}。</source>
+      <translation>The install record {file} is damaged ({what}); starting the newest installed version, {version}, instead.</translation>
+    </message>
+    <message>
       <source>版本{version}没有安装在本设备上。</source>
       <translation>Version {version} is not installed on this device.</translation>
     </message>

@@ -364,3 +364,13 @@ def test_import_households_takes_known_positions(sqlite_db: str, tmp_path: Path)
     lat, lon = got["Li Lei"]
     assert (lat, lon) == pytest.approx(boundary.gcj02_to_wgs84(29.9481, 121.5848))
     assert abs(lat - 29.9481) + abs(lon - 121.5848) > 0.001  # really moved (~500 m)
+
+
+def test_csv_on_standard_output_keeps_its_line_ends(sqlite_db: str) -> None:
+    """The terminal-safe output (escape sequences shown as text) leaves a CSV's CRLF
+    line ends as they are: a report piped into a file must stay a CSV."""
+    out = subprocess.run([*CENTRAL, "--db", sqlite_db, "report", "--month", "2026-11",
+                          "--format", "csv"], capture_output=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.startswith(b"month,") and out.stdout.endswith(b"\r\n")
+    assert b"\\x0d" not in out.stdout

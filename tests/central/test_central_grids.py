@@ -100,6 +100,7 @@ def test_set_list_and_clear_a_grids_boundary(district: str, tmp_path: Path) -> N
     ({"type": "Polygon", "coordinates": [[[-73.98, 40.75], [-73.97, 40.75], [-73.97, 40.76],
                                           [-73.98, 40.75]]]}, None),  # gcj02: not China
     ("{not json", "not valid UTF-8 JSON"),
+    ("[" * 100_000 + "]" * 100_000, "nested too deeply"),  # a traceback before
 ])
 def test_a_bad_boundary_is_refused_with_the_reason_and_nothing_changes(
         district: str, tmp_path: Path, value: Any, reason: str | None) -> None:

@@ -251,3 +251,40 @@ def test_an_older_centre_is_sent_no_status_and_the_sync_goes_on(
     report = dev.engine.run_once()
     assert report.ok and report.steps["status"] == "ok"
     assert _fleet(live)[dev.transport.device_id]["channel"] == "stable"
+
+
+# what a terminal would act on: ESC (colours, title, clear screen, OSC 52 clipboard), BEL,
+# carriage return and backspace (overwrite what IT reads), C1 CSI, right-to-left override
+TERMINAL_CONTROLS = ("\x1b", "\x07", "\r", "\b", "\x9b", "\u202e", "\x00")
+
+
+def test_a_hostile_device_name_reaches_it_s_terminal_only_as_visible_text(
+        live: LiveServer) -> None:
+    """The device chooses its own name at enrollment (up to 100 characters): escape
+    sequences in it must not reach IT's terminal through ``central devices`` or
+    ``central stats``; ``--json`` keeps the name as it is."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    grid = new_grid(live.engine)
+    hostile = ("\x1b]0;owned\x07\x1b[2J\x1b]52;c;cm0gLXJmIH4=\x07平板\r\nFAKE\b\b"
+               "\x9b31m\u202eok")
+    code = ops.create_enrollment_code(live.engine, grid["workers"][0])["code"]
+    key = protocol.public_key_b64(Ed25519PrivateKey.generate())
+    resp = requests.post(live.base + protocol.API_PREFIX + "/enroll", timeout=10,
+                         json={"code": code, "device_name": hostile, "public_key": key})
+    assert resp.status_code == 200, resp.text
+    device_id = resp.json()["device_id"]
+
+    table = _devices(live).stdout
+    stats = subprocess.run([*CLI, "stats", "--db", live.db_url], capture_output=True,
+                           text=True, timeout=60)
+    assert stats.returncode == 0, stats.stderr
+    for out in (table, stats.stdout):
+        assert device_id in out
+        for control in TERMINAL_CONTROLS:
+            assert control not in out, (control, out)
+        assert "\\x1b]0;owned" in out  # shown, visibly escaped
+    # one line per device: the name cannot start a line of its own
+    assert "FAKE" in _line(table, device_id)
+    assert "FAKE" in next(line for line in stats.stdout.splitlines() if device_id in line)
+    assert _fleet(live)[device_id]["name"] == hostile  # scripts get the name as it is

@@ -112,3 +112,36 @@ def test_a_pulled_boundary_that_is_not_valid_is_held_not_drawn(
     assert report.ok and report.held_new == 1 and report.held[0]["reason"] == "failed"
     assert "not closed" in report.held[0]["error"]
     assert serverconfig.grid_boundary(dev.session.db, [str(grid["id"])]) is None
+
+
+def test_a_hostile_boundary_row_is_held_quickly_and_the_sync_goes_on(
+        live: LiveServer, make_device: Any) -> None:
+    """A centre sending a grid row far past the protocol's bounds (a million vertices,
+    NaN and infinite positions, a wrong shape) costs the device a held row, not a crash
+    or a frozen sync; the grid's other data still arrives."""
+    import time
+
+    grids = [new_grid(live.engine) for _ in range(4)]
+    ring = [[121.58 + i * 1e-6, 31.24] for i in range(1_000_000)] + [[121.58, 31.24]]
+    # PostgreSQL's json type stores no NaN: there the largest doubles stand in for them
+    nan, inf = ((float("nan"), float("inf")) if live.db_url.startswith("sqlite")
+                else (1.7e308, -1.7e308))
+    rows = [{"type": "MultiPolygon", "coordinates": [[ring]]},
+            {"type": "MultiPolygon", "coordinates": [[[[nan, 31.24], *SQUARE[1:]]]]},
+            {"type": "MultiPolygon", "coordinates": [[[[inf, 31.24], *SQUARE[1:]]]]},
+            {"type": "MultiPolygon", "coordinates": "x" * 100_000}]
+    with live.engine.begin() as conn:
+        person = _supervisor(live, [g["id"] for g in grids])
+        for grid, boundary in zip(grids, rows, strict=True):
+            conn.execute(insert(db.grid_boundaries).values(
+                grid_id=grid["id"], boundary=boundary, vertices=4,
+                updated_at=db.now_iso(), updated_seq=db.next_seq(conn)))
+    dev = make_device(live, person)
+    started = time.monotonic()
+    report = dev.engine.run_once()
+    took = time.monotonic() - started
+    assert report.ok, report
+    assert took < 60, took  # indicative: a noisy machine
+    assert all(serverconfig.grid_boundary(dev.session.db, [str(g["id"])]) is None
+               for g in grids)
+    assert report.held_new >= 1

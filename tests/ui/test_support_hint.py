@@ -50,3 +50,29 @@ def test_a_bad_contact_is_ignored(make_controller: Callable[..., AppController],
         assert serverconfig.support_contact(session.db) is None
     finally:
         session.close()
+
+
+def test_a_hostile_contact_from_the_centre_shows_as_plain_bounded_text(
+    make_controller: Callable[..., AppController], device: Path, qtbot: QtBot
+) -> None:
+    """The name comes from the centre (40 characters at most): Qt rich text in it (an
+    image 2000 px tall, a link) must not be rendered on the lock screen; a name with
+    control or bidirectional characters (a phone number shown reversed) is not used."""
+    controller = make_controller()
+    session = unlock_device(device, PIN)
+    markup = "<img src=x width=2000 height=2000>"
+    serverconfig.put(session.db, serverconfig.SUPPORT_CONTACT,
+                     {"name": markup, "phone": "0574-87654321"}, 1)
+    controller.on_session(session)
+    controller.lock("manual")
+    screen = controller.window.screen_widget()
+    assert isinstance(screen, UnlockScreen)
+    hint = screen.support_hint
+    assert markup in hint.text()
+    assert hint.heightForWidth(400) < 400  # the tags are text, not a 2000 px image
+    session = unlock_device(device, PIN)  # the lock closed the other
+    for name in ("信息科\u202e", "信息科\x1b[2J", "信息\u200f科", "信息科\x07"):
+        serverconfig.put(session.db, serverconfig.SUPPORT_CONTACT,
+                         {"name": name, "phone": "0574-87654321"}, 2)
+        assert serverconfig.support_contact(session.db) is None, name
+    session.close()

@@ -110,3 +110,51 @@ def test_history_says_who_and_a_wrong_visit_is_corrected_from_the_household_page
     toast = unlocked.window.findChild(QLabel, "toast")
     assert isinstance(toast, QLabel) and "更正已保存" in toast.text()
     history.accept()
+
+
+def test_hostile_phrases_from_the_centre_are_refused_or_shown_as_they_are(
+    unlocked: AppController,
+) -> None:
+    """Phrases with control or bidirectional characters are not used (the defaults
+    are); an ampersand is shown, not taken as a keyboard mnemonic."""
+    session = unlocked.session
+    assert session is not None
+    for bad in ("按时\x1b[2J服药", "按时\u202e服药", "按时\x00服药", "按时\x9b服药"):
+        serverconfig.put(session.db, serverconfig.QUICK_PHRASES, {"visit": [bad]}, 1)
+        assert phrases.quick_phrases(session.db, "visit") == list(
+            phrases.defaults()["visit"]), bad
+    serverconfig.put(session.db, serverconfig.QUICK_PHRASES, {"visit": ["水&电正常"]}, 2)
+    dialog = VisitDialog(unlocked, households.create_household(session, "王秀英", "2组8号"),
+                         unlocked.window)
+    [btn] = dialog.situation_phrases.buttons
+    assert btn.text() == "水&&电正常"  # && is how a button shows one &
+    assert btn.shortcut().isEmpty()
+    btn.click()
+    assert dialog.situation.toPlainText() == "水&电正常"
+
+
+def test_a_household_name_with_markup_is_plain_text_in_labels_and_the_toast(
+    unlocked: AppController, qtbot: QtBot
+) -> None:
+    """Household names reach every device of the grid through the centre: one with Qt
+    rich text in it (an image 2000 px tall) must show as its characters."""
+    from ui.widgets.basic import label
+    from ui.widgets.toast import show_toast
+
+    session = unlocked.session
+    assert session is not None
+    name = "<img src=x width=2000 height=2000>"
+    hid = households.create_household(session, name, "2组8号")
+    dialog = VisitDialog(unlocked, hid, unlocked.window)
+    dialog.open()
+    dialog.situation.setPlainText("身体状况良好")
+    click(qtbot, dialog.save_button)
+    qtbot.waitUntil(lambda: not dialog.isVisible())
+    toast = unlocked.window.findChild(QLabel, "toast")
+    assert isinstance(toast, QLabel) and name in toast.text()
+    assert toast.height() < 400
+    show_toast(unlocked.window, f"<a href='http://x'>{name}</a>")
+    assert toast.height() < 400
+    shown = label()
+    shown.setText(name)
+    assert shown.heightForWidth(400) < 400

@@ -392,3 +392,122 @@ def test_a_return_archive_changed_on_disk_is_refused_and_dropped(
     outcome = install.take_outcome(data)
     assert outcome is not None and outcome["kind"] == "return_refused"
     assert "1.0.0" in install.outcome_message(outcome, "en")
+
+
+def test_an_archive_swapped_after_its_check_is_not_installed(
+        installed: Path, data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Someone who can write the data folder replaces the staged archive right after
+    the check of its SHA-256 (the real check runs; the swap happens as it returns): what
+    is unpacked must be the bytes that were checked, or nothing."""
+    good = make_bundle(tmp_path / "good", "1.0.1")
+    evil = make_bundle(tmp_path / "evil", "1.0.1", behaviour="exit1", extra=[
+        ("gridfield/planted", b"not in the signed build", 0o755, tarfile.REGTYPE, "")])
+    folder = stage(data, good, "1.0.1")
+    checked = install.verify_staged
+
+    def check_then_swap(staged: install.Staged) -> None:
+        checked(staged)
+        os.replace(evil, staged.archive)
+
+    monkeypatch.setattr(install, "verify_staged", check_then_swap)
+    with pytest.raises(install.ArchiveMismatch):
+        install.apply_staged(data, installed)
+    assert install.installed_versions(installed) == ["1.0.0"]
+    assert not (installed / "versions/1.0.1").exists()
+    assert not (installed / "versions/.1.0.1.partial").exists()
+    assert install.read_state(installed).current == "1.0.0"
+    assert not folder.exists()  # fetched again
+
+
+BROKEN = [
+    # a build whose gzip stream stops half-way (published as it was: the hash matches)
+    ("truncated", None),
+    # two links pointing at each other: resolving them loops
+    ("symlink-loop", [("gridfield/a", b"", 0o777, tarfile.SYMTYPE, "b"),
+                      ("gridfield/b", b"", 0o777, tarfile.SYMTYPE, "a")]),
+]
+
+
+@pytest.mark.parametrize(("label", "extra"), BROKEN, ids=[b[0] for b in BROKEN])
+def test_an_archive_that_breaks_while_unpacking_leaves_the_current_version_running(
+        installed: Path, data: Path, tmp_path: Path, label: str,
+        extra: list[tuple[str, bytes, int, bytes, str]] | None) -> None:
+    """The launcher must not die on an error it did not foresee: the current version
+    starts, with a clear line saying why the update was not installed, and the next
+    start does not stumble on it again."""
+    archive = make_bundle(tmp_path / "bundles", "1.0.1", extra=extra or [
+        ("gridfield/_internal/big", os.urandom(256 * 1024), 0o644, tarfile.REGTYPE, "")])
+    if label == "truncated":
+        raw = archive.read_bytes()
+        archive.write_bytes(raw[: len(raw) * 2 // 3])
+    stage(data, archive, "1.0.1")
+    mark_ready(data, "1.0.1")
+    log = tmp_path / "log"
+    done = launch(installed, data, log)
+    assert done.returncode == 0, done.stderr
+    assert "Traceback" not in done.stderr
+    assert "1.0.1 not installed" in done.stderr + done.stdout
+    assert runs(log)[-1]["version"] == "1.0.0"
+    assert install.read_state(installed).current == "1.0.0"
+    assert install.installed_versions(installed) == ["1.0.0"]
+    assert not (installed / "versions/.1.0.1.partial").exists()
+    outcome = install.take_outcome(data)
+    assert outcome is not None and outcome["kind"] == "refused"
+    assert "1.0.1" in install.outcome_message(outcome, "zh_CN")
+    assert install.pending(data, "1.0.0") is None  # not tried again at every start
+
+
+@pytest.mark.parametrize("content", ['{"current": "1.0', "", "[]", '{"current": "../../x"}',
+                                     '{"current": 5, "trial": "x"}'])
+def test_a_damaged_install_json_still_starts_an_installed_version(
+        installed: Path, data: Path, tmp_path: Path, content: str) -> None:
+    """install.json half-written (a power cut on a file system that lost the rename's
+    order) or edited by hand: the launcher says so and starts the newest version that is
+    installed, rather than dying with a traceback and starting nothing."""
+    (installed / install.STATE_FILE).write_text(content)
+    log = tmp_path / "log"
+    done = launch(installed, data, log)
+    assert "Traceback" not in done.stderr, done.stderr
+    assert done.returncode == 0, done.stderr
+    assert install.STATE_FILE in done.stderr
+    assert runs(log)[-1]["version"] == "1.0.0"
+    assert install.read_state(installed).current == "1.0.0"  # repaired
+
+
+def test_a_staged_archive_that_is_a_link_is_not_followed(
+        installed: Path, data: Path, tmp_path: Path) -> None:
+    """The TUF client stages a regular file; a link in its place (to a file elsewhere,
+    whose hash staged.json was edited to match) is not read."""
+    elsewhere = make_bundle(tmp_path / "elsewhere", "1.0.1")
+    folder = stage(data, elsewhere, "1.0.1")
+    staged_archive = folder / elsewhere.name
+    staged_archive.unlink()
+    staged_archive.symlink_to(elsewhere)
+    with pytest.raises(install.InstallError):
+        install.apply_staged(data, installed)
+    assert install.installed_versions(installed) == ["1.0.0"]
+    assert install.read_state(installed).current == "1.0.0"
+
+
+@pytest.mark.parametrize("version", ["1.0.²", "1.0.١", "1.0.1\u202e", "1.0.1/..", "..", "1.0.1\n"])
+def test_a_staged_version_that_is_not_plain_ascii_is_ignored(
+        installed: Path, data: Path, tmp_path: Path, version: str) -> None:
+    """Staged versions come from signed metadata; one edited in (a superscript or
+    Arabic-Indic digit that str.isdigit accepts and int() does not, a direction mark,
+    a path) is skipped, and the current version starts."""
+    folder = data / "updates" / "staged" / "x"
+    folder.mkdir(parents=True)
+    archive = make_bundle(tmp_path / "bundles", "1.0.1")
+    (folder / archive.name).write_bytes(archive.read_bytes())
+    (folder / "staged.json").write_text(json.dumps(
+        {"version": version, "archive": archive.name, "sha256": "0" * 64, "length": 1}))
+    try:
+        folder.rename(folder.with_name(version))
+    except (OSError, ValueError):
+        pytest.skip("not a possible folder name")
+    mark_ready(data, version)
+    assert install.pending(data, "1.0.0") is None
+    log = tmp_path / "log"
+    done = launch(installed, data, log)
+    assert "Traceback" not in done.stderr, done.stderr
+    assert runs(log)[-1]["version"] == "1.0.0"

@@ -48,8 +48,15 @@ def set_role(widget: QWidget, role: str) -> None:
     QApplication.sendEvent(widget, QEvent(QEvent.Type.StyleChange))
 
 
+PLAIN_TEXT = 0  # Qt.TextFormat.PlainText
+
+
 def label(role: str = "", wrap: bool = True, parent: QWidget | None = None) -> QLabel:
     lab = QLabel(parent)
+    # Plain text always: a label shows names and notes that come from other devices and
+    # the centre, and Qt would render "<img ...>" or "<a href>" in them as rich text.
+    # (By property: Qt.TextFormat would load Qt's enum namespace before the first paint.)
+    lab.setProperty("textFormat", PLAIN_TEXT)
     if role:
         lab.setProperty("role", role)
     lab.setWordWrap(wrap)

@@ -33,7 +33,7 @@ class PhraseButtons(ButtonGrid):
         shown = list(labels) if labels is not None else self.phrases
         for index, (phrase, text) in enumerate(zip(self.phrases, shown, strict=True)):
             btn = button("phrase", f"phrase_{index}")
-            btn.setText(text)
+            btn.setText(text.replace("&", "&&"))  # an & shown, never a mnemonic
             btn.setAccessibleName(text)
             btn.clicked.connect(lambda _=False, p=phrase: self.on_pick(p))
             self.add_button(btn)

@@ -24,6 +24,7 @@ def show_toast(anchor: QWidget, text: str, shown_ms: int = SHOWN_MS) -> QLabel:
         toast.setObjectName("toast")
         toast.setProperty("role", "toast")
         toast.setWordWrap(True)
+        toast.setTextFormat(Qt.TextFormat.PlainText)  # names from the centre in it
         toast.setAlignment(Qt.AlignmentFlag.AlignCenter)
         toast.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
         timer = QTimer(toast)
