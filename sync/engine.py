@@ -1068,6 +1068,18 @@ class SyncEngine:
                 "server_key_pinned": protocol.key_fingerprint(key)})
         transport.server_key = key
 
+    def _trusting_enrollment(self, transport: Transport) -> Enrollment | None:
+        """The device's enrollment when it can ask the centre's TUF repository: over
+        HTTP, enrolled, with a trusted root (stored, or the one built into the app)."""
+        from fieldclient.update import client as updates
+
+        paths = updates.UpdatePaths.of(self.session.paths.root)
+        info = self.enrollment()
+        if not isinstance(transport, HttpTransport) or info is None or not (
+                (paths.metadata / "root.json").is_file() or updates.BUNDLED_ROOT.is_file()):
+            return None
+        return info
+
     def _check_update(self, transport: Transport, report: SyncReport) -> None:
         """After a successful sync: ask the centre's signed release repository for a newer
         release for this device (channel, grids) and fetch a piece of it within the
@@ -1079,11 +1091,10 @@ class SyncEngine:
         from fieldclient.update.policy import channel_of
 
         data_dir = self.session.paths.root
-        paths = updates.UpdatePaths.of(data_dir)
-        info = self.enrollment()
-        if not isinstance(transport, HttpTransport) or info is None or not (
-                (paths.metadata / "root.json").is_file() or updates.BUNDLED_ROOT.is_file()):
+        info = self._trusting_enrollment(transport)
+        if info is None:
             return
+        assert isinstance(transport, HttpTransport)
         last = updates.last_check(data_dir) or {}
         when = last.get("checked_at")
         if last.get("state") != "downloading" and isinstance(when, int | float) \
@@ -1110,15 +1121,12 @@ class SyncEngine:
         ``report.config`` and ``report.steps["config"]``; a refusal leaves what is in
         force. At most every ``config_interval`` seconds; a device without a trusted
         root does not ask."""
-        from fieldclient.update import client as updates
         from fieldclient.update import config as signed
 
-        data_dir = self.session.paths.root
-        paths = updates.UpdatePaths.of(data_dir)
-        info = self.enrollment()
-        if not isinstance(transport, HttpTransport) or info is None or not (
-                (paths.metadata / "root.json").is_file() or updates.BUNDLED_ROOT.is_file()):
+        info = self._trusting_enrollment(transport)
+        if info is None:
             return
+        assert isinstance(transport, HttpTransport)
         if 0 <= time.time() - self._config_checked < self.config_interval:
             return
         checker = signed.ConfigClient(self.session, transport.base, transport.http,

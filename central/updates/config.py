@@ -45,7 +45,6 @@ from cryptography.hazmat.primitives.serialization import (
     Encoding,
     NoEncryption,
     PrivateFormat,
-    load_pem_private_key,
 )
 from securesystemslib.signer import CryptoSigner
 from sqlalchemy import select
@@ -59,6 +58,7 @@ from central.updates.repository import (
     _atomic,
     _iso,
     _now,
+    offline_key,
 )
 
 ROLE = "config"
@@ -111,16 +111,9 @@ def _new_key(keys_dir: Path) -> CryptoSigner:
 
 def _config_signer(repo: Repository, keys_dir: Path) -> CryptoSigner:
     path = Path(keys_dir) / KEY_FILE
-    try:
-        private = load_pem_private_key(path.read_bytes(), None)
-    except FileNotFoundError:
-        raise ReleaseError(f"no config key in {keys_dir} ({KEY_FILE}): give the directory "
-                           "`central release keys init` (or `rotate-config`) wrote") from None
-    except (OSError, ValueError, TypeError) as exc:
-        raise ReleaseError(f"{path} is not a usable private key: {exc}") from None
-    if not isinstance(private, Ed25519PrivateKey):
-        raise ReleaseError(f"{path} is not an Ed25519 key")
-    signer = CryptoSigner(private)
+    signer = offline_key(path, f"no config key in {keys_dir} ({KEY_FILE}): give the "
+                               "directory `central release keys init` (or `rotate-config`) "
+                               "wrote")
     targets: Targets = repo.load(Targets.type).signed
     if not has_config_role(repo):
         raise ReleaseError("this repository has no config role yet: run `central release "

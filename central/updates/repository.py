@@ -85,6 +85,7 @@ _SERVER_KEY = "tuf-{role}"  # server_keys.name of an online key
 ENV_UPDATE_DIR = "GRIDFIELD_CENTRAL_UPDATE_DIR"
 
 
+
 class ReleaseError(Exception):
     """A release command that cannot be carried out; nothing was changed."""
 
@@ -112,6 +113,22 @@ def _now() -> datetime:
 
 def _iso(dt: datetime) -> str:
     return dt.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+
+def offline_key(path: Path, missing: str) -> CryptoSigner:
+    """The Ed25519 private key IT keeps offline at ``path`` (PEM) as a signer;
+    :class:`ReleaseError` with ``missing`` when there is no such file, or saying why
+    the file is no usable key."""
+    try:
+        private = load_pem_private_key(path.read_bytes(), None)
+    except FileNotFoundError:
+        raise ReleaseError(missing) from None
+    except (OSError, ValueError, TypeError) as exc:
+        raise ReleaseError(f"{path} is not a usable private key: {exc}") from None
+    if not isinstance(private, Ed25519PrivateKey):
+        raise ReleaseError(f"{path} is not an Ed25519 key")
+    return CryptoSigner(private)
 
 
 class Repository:
@@ -196,16 +213,8 @@ class Repository:
 
     def _offline_signer(self, keys_dir: Path, role: str, root: Root) -> CryptoSigner:
         path = Path(keys_dir) / KEY_FILES[role]
-        try:
-            private = load_pem_private_key(path.read_bytes(), None)
-        except FileNotFoundError:
-            raise ReleaseError(f"no {role} key in {keys_dir} ({KEY_FILES[role]}): give the "
-                               "directory `central release keys init` wrote") from None
-        except (OSError, ValueError, TypeError) as exc:
-            raise ReleaseError(f"{path} is not a usable private key: {exc}") from None
-        if not isinstance(private, Ed25519PrivateKey):
-            raise ReleaseError(f"{path} is not an Ed25519 key")
-        signer = CryptoSigner(private)
+        signer = offline_key(path, f"no {role} key in {keys_dir} ({KEY_FILES[role]}): give "
+                                   "the directory `central release keys init` wrote")
         if signer.public_key.keyid not in root.roles[role].keyids:
             raise ReleaseError(f"the {role} key in {path} is not the one this repository's "
                                "root trusts: wrong key directory")
