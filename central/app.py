@@ -30,6 +30,7 @@ from starlette.middleware.gzip import GZipMiddleware
 from central import auditanchor, db, identity, ops, recovery, reviews, syncops
 from central.limits import Limits
 from central.photos import MAX_PHOTO_BYTES, PhotoError, PhotoStore, default_blob_dir
+from central.shared.snapshots import Snapshots
 from central.web.shedding import LoadShedder
 from sync import protocol
 from sync.protocol import bundle, releases, schemas
@@ -747,6 +748,7 @@ def create_app(
         if limits.enroll_per_minute > 0 else None
     )
     app.state.enroll_limiter = enroll_limiter
+    first_pulls = Snapshots(engine)
     photo_store = PhotoStore(
         photo_dir or default_blob_dir(str(engine.url)), quota_bytes=limits.photo_quota_bytes,
         quota_count=limits.photo_quota_count, partial_max_age=limits.partial_max_age,
@@ -976,7 +978,7 @@ def create_app(
         limit: Annotated[int, Query(ge=1, le=protocol.MAX_PULL_LIMIT)] = 500,
     ) -> dict[str, Any]:
         """Changes in the device's grids after server sequence ``after``, oldest first."""
-        page = syncops.pull(engine, device, after, limit)
+        page = first_pulls.pull(device, after, limit)  # a snapshot's, or the feed's
         now = db.now_utc()
         return {**page, "server_time": db.iso(now), "unix_time": now.timestamp()}
 
