@@ -16,10 +16,9 @@ device's usual pull costs what it did; a device's pages come over one connection
 one process). Served from a snapshot: the rows above ``after``, bounded as a normal page
 (:func:`central.syncops._bounded`), without the device's own rows (its visits and
 patrols, its own device row), plus, for a worker, its own reviews (the only rows that
-differ between devices of one view). The page that reaches the end says ``next_after`` =
-the snapshot's cursor and ``has_more``, so the device's next request is a normal pull
-from there: every write after the snapshot comes that way. The wire format is the normal
-pull's: devices need no change.
+differ between devices of one view). The page that reaches its end goes on with the
+normal feed from the snapshot's cursor: every write after the snapshot comes that way.
+The wire format is the normal pull's: devices need no change.
 
 Why serving an older snapshot is right: a row's feed number only grows, so every row the
 normal pull would give between ``after`` and the cursor is in the snapshot with the same
@@ -144,9 +143,17 @@ class Snapshots:
         if not rows:
             return syncops.pull(self.engine, device, snap.cursor, limit)
         page = syncops._bounded(rows, limit)
-        next_after = snap.cursor if len(page) == len(rows) else int(page[-1]["seq"])
-        # has_more at the end too: the next pull, from the cursor, is the feed's
-        return {"changes": page, "next_after": next_after, "has_more": True, "grids": names}
+        if len(page) < len(rows):
+            return {"changes": page, "next_after": int(page[-1]["seq"]), "has_more": True,
+                    "grids": names}
+        # the snapshot's end: the page goes on with the feed from its cursor (or, full,
+        # says has_more, and the next pull is the feed's)
+        if len(page) >= limit:
+            return {"changes": page, "next_after": snap.cursor, "has_more": True,
+                    "grids": names}
+        rest = syncops.pull(self.engine, device, snap.cursor, limit - len(page))
+        return {"changes": [*page, *rest["changes"]], "next_after": int(rest["next_after"]),
+                "has_more": bool(rest["has_more"]), "grids": rest.get("grids", names)}
 
     # -- finding, building -----------------------------------------------------------
 

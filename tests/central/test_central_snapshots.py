@@ -148,7 +148,7 @@ def test_first_pulls_of_a_grid_share_one_snapshot(centre: Server) -> None:
                                        "situation": "入户走访"}, record_id=own_visit)])
     state_a, cursor_a, pages_a = _http_pull(first)
     assert _builds(centre.engine, key) == 1
-    assert pages_a > 3  # many pages, all but the last from the snapshot
+    assert pages_a >= 3  # several pages from the snapshot
     assert ("visit", own_visit) not in state_a
     assert state_a == _feed(centre.engine, _auth(centre, first))
     assert sum(1 for kind, _ in state_a if kind == "household") == 30
