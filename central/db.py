@@ -568,6 +568,7 @@ rate_buckets = Table(
     Column("key", String(200), primary_key=True),
     Column("tokens", Float, nullable=False),
     Column("at", Float, nullable=False),  # Unix seconds of the last update
+    Column("granted", Boolean, nullable=False),  # whether the last request got a token
 )
 SHARED_TABLES = ("pull_snapshots", "rate_buckets")
 
