@@ -56,7 +56,9 @@ from sync import protocol
 log = logging.getLogger("central.snapshots")
 
 REUSE_SECONDS = 300.0  # a device's sync interval: no staler than a device that just synced
-CACHE_ENTRIES = 16  # decoded snapshots kept per process (a grid's devices come together)
+# decoded snapshots kept per process (a grid's devices come together): at most this many
+# rows in all (~2 KB each decoded), the most recently used first
+CACHE_ROWS = 100_000
 MAX_BUILDS = 4  # builds at once per process: each holds two connections of the pool
 FORMAT = 1
 
@@ -100,6 +102,7 @@ class Snapshots:
         self.engine = engine
         self.reuse_seconds = reuse_seconds
         self._cache: OrderedDict[str, Snapshot] = OrderedDict()
+        self._cached_rows = 0
         self._lock = threading.Lock()
         self._key_locks: dict[str, threading.Lock] = {}
         self._builds = threading.BoundedSemaphore(MAX_BUILDS)
@@ -116,6 +119,8 @@ class Snapshots:
         if after > 0:  # the next page of a first pull, or a device's usual pull
             with self._lock:  # no query for it: a usual pull stays as cheap as it was
                 snap = self._cache.get(view_key(view.role, grids))
+                if snap is not None:
+                    self._cache.move_to_end(snap.key)
             if snap is None or after >= snap.cursor:
                 return syncops.pull(self.engine, device, after, limit)
             return self._serve(snap, device, grids, after, limit)
@@ -258,8 +263,10 @@ class Snapshots:
         with self._lock:
             self._cache[key] = snap
             self._cache.move_to_end(key)
-            while len(self._cache) > CACHE_ENTRIES:
-                self._cache.popitem(last=False)
+            self._cached_rows = sum(len(c.entries) for c in self._cache.values())
+            while len(self._cache) > 1 and self._cached_rows > CACHE_ROWS:
+                _key, dropped = self._cache.popitem(last=False)
+                self._cached_rows -= len(dropped.entries)
         return snap
 
     def _load(self, key: str, cursor: int, built_at: float) -> Snapshot | None:
