@@ -1,6 +1,7 @@
-"""Rate limits shared by the processes of ``central serve --workers 2`` on PostgreSQL
-(central/shared/ratelimit.py): a device gets its burst once in total, not once per
-process; so do an address's enrollment attempts and failed signatures."""
+"""State shared by the processes of ``central serve --workers 2`` on PostgreSQL
+(central/shared/): a device gets its rate limit's burst once in total, not once per
+process, and so does an address's enrollment attempts; a grid's first-pull snapshot is
+built once for both processes."""
 
 from __future__ import annotations
 
@@ -21,8 +22,10 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import Engine, func, select
 from test_central_workers import _established_to, _socket_inodes, _workers_listening
 
-from central import db, ops
+from central import db, ops, syncops
+from central.app import AuthDevice
 from central.shared.ratelimit import RateLimiter, SharedRateLimiter, limiter
+from central.shared.snapshots import view_key
 from sync import protocol
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"),
@@ -165,3 +168,74 @@ def test_sqlite_keeps_the_buckets_in_memory(tmp_path: Path) -> None:
         assert type(made) is RateLimiter and not made.blocking
     finally:
         engine.dispose()
+
+
+def test_first_pulls_at_two_processes_build_one_snapshot(pair: Pair) -> None:
+    """Eight devices of one grid start their first pull at once over connections held by
+    both processes, the stored snapshot damaged: one build (the advisory lock; the others
+    wait and take it), every device the feed's state."""
+    grid = pair.demo["grids"][0]
+    devices = []
+    for i in range(8):
+        code = ops.create_enrollment_code(pair.engine, grid["workers"][i % 2])["code"]
+        dev = Device(pair.base)
+        assert dev.enroll(code).status_code == 200
+        devices.append(dev)
+    key = view_key("worker", (grid["id"],))
+    with pair.engine.begin() as conn:  # a damaged one: every process would build again
+        conn.execute(db.pull_snapshots.insert().values(
+            key=key, cursor=1, built_at=0.0, builds=0, body="damaged"))
+    sessions = _sessions_on_both(pair, 8)
+    results: dict[str, dict[tuple[str, str], Any]] = {}
+    failures: list[BaseException] = []
+    barrier = threading.Barrier(len(devices))
+
+    def first_pull(dev: Device, session: requests.Session) -> None:
+        dev.session = session
+        state: dict[tuple[str, str], Any] = {}
+        after = 0
+        try:
+            barrier.wait()
+            while True:
+                resp = dev.get(protocol.SYNC_PULL_PATH, params={"after": after, "limit": 2})
+                assert resp.status_code == 200, resp.text
+                page = resp.json()
+                for change in page["changes"]:
+                    state[(change["kind"], str(change["id"]))] = change["data"]
+                after = page["next_after"]
+                if not (page["has_more"] and page["changes"]):
+                    break
+            results[dev.device_id] = state
+        except BaseException as exc:  # reported below
+            failures.append(exc)
+
+    threads = [threading.Thread(target=first_pull, args=(d, s))
+               for d, s in zip(devices, sessions, strict=True)]
+    try:
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+    finally:
+        for session in sessions:
+            session.close()
+    assert not failures, failures
+    with pair.engine.connect() as conn:
+        builds = conn.execute(select(db.pull_snapshots.c.builds)
+                              .where(db.pull_snapshots.c.key == key)).scalar_one()
+    assert builds == 1
+    person = {d.device_id: grid["workers"][i % 2] for i, d in enumerate(devices)}
+    for dev in devices:
+        me = AuthDevice(dev.device_id, person[dev.device_id], "worker", (grid["id"],))
+        expected: dict[tuple[str, str], Any] = {}
+        after = 0
+        while True:
+            page = syncops.pull(pair.engine, me, after, 2)
+            for change in page["changes"]:
+                expected[(change["kind"], str(change["id"]))] = json.loads(
+                    json.dumps(change["data"]))
+            after = int(page["next_after"])
+            if not (page["has_more"] and page["changes"]):
+                break
+        assert results[dev.device_id] == expected
+        assert sum(1 for kind, _ in expected if kind == "household") == 2
