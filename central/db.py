@@ -1212,6 +1212,8 @@ def _migration_18(conn: Connection) -> None:
     if conn.dialect.name == "postgresql":
         for name in SHARED_TABLES:
             conn.execute(text(f"ALTER TABLE {name} SET UNLOGGED"))
+        # a snapshot is gzip'd and sealed already: not worth PostgreSQL's compressing
+        conn.execute(text("ALTER TABLE pull_snapshots ALTER COLUMN body SET STORAGE EXTERNAL"))
 
 
 # Migration 14's backfill walks the review records by feed number through a partial

@@ -36,6 +36,7 @@ served: the first pull that finds it builds it again.
 from __future__ import annotations
 
 import gzip
+import hashlib
 import json
 import logging
 import threading
@@ -84,7 +85,12 @@ class Snapshot:
 
 
 def view_key(role: str, grids: tuple[int, ...]) -> str:
-    return f"{role}:{','.join(str(g) for g in sorted(grids))}"
+    """``role:grid,grid,...``; past 200 characters of grids (a supervisor of a whole
+    district) their SHA-256 instead, so the key fits its column."""
+    listed = ",".join(str(g) for g in sorted(grids))
+    if len(listed) > 200:
+        listed = "sha256-" + hashlib.sha256(listed.encode()).hexdigest()
+    return f"{role}:{listed}"
 
 
 def _ad(key: str) -> str:

@@ -19,7 +19,7 @@ import pytest
 import requests
 from central_helpers import Device, PgServer, central, start_server, stop_process
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, func, select, text
 from test_central_workers import _established_to, _socket_inodes, _workers_listening
 
 from central import db, ops, syncops
@@ -239,3 +239,37 @@ def test_first_pulls_at_two_processes_build_one_snapshot(pair: Pair) -> None:
                 break
         assert results[dev.device_id] == expected
         assert sum(1 for kind, _ in expected if kind == "household") == 2
+
+
+def test_migration_18_adds_the_shared_tables_unlogged(pg_server: PgServer) -> None:
+    """From a centre at version 17: the two tables come, UNLOGGED, the snapshot body
+    stored as it is (already compressed); run again, nothing changes."""
+    engine = db.make_engine(pg_server.new_database())
+    try:
+        db.migrate(engine)
+        with engine.begin() as conn:  # back to version 17, as a centre before this
+            conn.execute(db.schema_version.delete().where(db.schema_version.c.version == 18))
+            for name in db.SHARED_TABLES:
+                conn.execute(text(f"DROP TABLE {name}"))
+        assert db.migrate(engine) == (17, 18)
+        with engine.connect() as conn:
+            kinds = dict(conn.execute(text(
+                "SELECT relname, relpersistence FROM pg_class WHERE relname IN"
+                " ('pull_snapshots', 'rate_buckets')")).all())
+            storage = conn.execute(text(
+                "SELECT attstorage FROM pg_attribute WHERE attrelid = 'pull_snapshots'::regclass"
+                " AND attname = 'body'")).scalar_one()
+        assert kinds == {"pull_snapshots": "u", "rate_buckets": "u"}
+        assert storage == "e"
+        assert db.migrate(engine) == (18, 18)
+    finally:
+        engine.dispose()
+
+
+def test_a_view_of_many_grids_has_a_key_that_fits() -> None:
+    few = view_key("supervisor", (3, 1, 2))
+    assert few == "supervisor:1,2,3"
+    many = view_key("supervisor", tuple(range(1, 5001)))
+    assert len(many) <= 100 and many.startswith("supervisor:sha256-")
+    assert many != view_key("supervisor", tuple(range(1, 5000)))
+    assert many == view_key("supervisor", tuple(reversed(range(1, 5001))))
