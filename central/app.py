@@ -30,6 +30,9 @@ from starlette.middleware.gzip import GZipMiddleware
 from central import auditanchor, db, identity, ops, recovery, reviews, syncops
 from central.limits import Limits
 from central.photos import MAX_PHOTO_BYTES, PhotoError, PhotoStore, default_blob_dir
+from central.shared import ratelimit
+from central.shared.ratelimit import RateLimiter
+from central.shared.snapshots import Snapshots
 from central.web.shedding import LoadShedder
 from sync import protocol
 from sync.protocol import bundle, releases, schemas
@@ -64,60 +67,6 @@ def error_response(status: int, code: str, message: str, **extra: Any) -> JSONRe
     return JSONResponse(
         {"error": code, "message": message, **extra}, status_code=status, headers=headers
     )
-
-
-class RateLimiter:
-    """Token bucket per key (a device id, a client address): ``rate`` requests per
-    second, bursts of ``burst``."""
-
-    PRUNE_EVERY = 10_000  # keys; buckets that have filled up again are then forgotten
-
-    def __init__(self, rate: float, burst: float | None = None) -> None:
-        self.rate = rate
-        self.burst = burst if burst is not None else max(1.0, rate)
-        self._buckets: dict[str, tuple[float, float]] = {}
-        self._prune_at = self.PRUNE_EVERY
-        self._lock = threading.Lock()
-
-    def wait_needed(self, key: str, take: bool = True) -> float:
-        """0 when a request may go now (and takes a token unless ``take`` is false),
-        else seconds to wait."""
-        now = time.monotonic()
-        with self._lock:
-            if len(self._buckets) >= self._prune_at:
-                self._prune(now)
-            tokens, last = self._buckets.get(key, (self.burst, now))
-            tokens = min(self.burst, tokens + (now - last) * self.rate)
-            if tokens >= 1.0:
-                self._buckets[key] = (tokens - 1.0 if take else tokens, now)
-                return 0.0
-            self._buckets[key] = (tokens, now)
-            return (1.0 - tokens) / self.rate
-
-    def charge(self, key: str, tokens: float) -> None:
-        """Take ``tokens`` more for a request that does the work of that many (a photo
-        bundle's parts): the bucket may go below zero, so the next requests wait."""
-        if tokens <= 0:
-            return
-        now = time.monotonic()
-        with self._lock:
-            have, last = self._buckets.get(key, (self.burst, now))
-            have = min(self.burst, have + (now - last) * self.rate)
-            self._buckets[key] = (have - tokens, now)
-
-    def refund(self, key: str) -> None:
-        """Give back the token a request took (it turned out not to count)."""
-        with self._lock:
-            tokens, last = self._buckets.get(key, (self.burst, time.monotonic()))
-            self._buckets[key] = (min(self.burst, tokens + 1.0), last)
-
-    def _prune(self, now: float) -> None:
-        """Forget full buckets, so a flood from many addresses cannot grow memory."""
-        self._buckets = {
-            k: (tokens, last) for k, (tokens, last) in self._buckets.items()
-            if tokens + (now - last) * self.rate < self.burst
-        }
-        self._prune_at = max(self.PRUNE_EVERY, 2 * len(self._buckets))
 
 
 class BodyLimit:
@@ -690,7 +639,7 @@ async def authenticated(
     if failures is not None:
         # Only requests that failed authentication count here, by address: a flood of
         # forged requests naming a real device cannot use up that device's allowance.
-        _refuse_if_waiting(failures.wait_needed(client, take=False),
+        _refuse_if_waiting(await ratelimit.wait_needed(failures, client, take=False),
                            "too many unauthenticated requests from this address")
     engine: Engine = request.app.state.engine
     try:
@@ -699,10 +648,10 @@ async def authenticated(
         )
     except ApiError as exc:
         if failures is not None and exc.status == 401:
-            failures.wait_needed(client)
+            await ratelimit.wait_needed(failures, client)
         raise
     if limiter is not None:  # counted only once the signature proved who is asking
-        _refuse_if_waiting(limiter.wait_needed(device.device_id),
+        _refuse_if_waiting(await ratelimit.wait_needed(limiter, device.device_id),
                            "too many requests from this device; retry later")
     return device
 
@@ -734,19 +683,24 @@ def create_app(
 
     app.state.engine = engine
     rate = limits.rate
-    app.state.rate_limiter = RateLimiter(rate, burst=limits.burst) if rate > 0 else None
+    # each shared by every process of the server (central/shared/ratelimit.py)
+    app.state.rate_limiter = (
+        ratelimit.limiter(engine, "device", rate, burst=limits.burst) if rate > 0 else None)
     # Forged or stale requests by address: lenient (a whole village may share one NAT).
     app.state.auth_failure_limiter = (
-        RateLimiter(rate * 10, burst=max(20.0, rate * 10)) if rate > 0 else None
+        ratelimit.limiter(engine, "failed", rate * 10, burst=max(20.0, rate * 10))
+        if rate > 0 else None
     )
     # Enrollment attempts by address, counted before the code is looked at (so parallel
     # guesses cannot slip through) and given back when the attempt succeeds: guessing
     # codes is hopeless, while enrolling a box of tablets in one office is not slowed.
     enroll_limiter = (
-        RateLimiter(limits.enroll_per_minute / 60.0, burst=max(1.0, limits.enroll_burst))
+        ratelimit.limiter(engine, "enroll", limits.enroll_per_minute / 60.0,
+                          burst=max(1.0, limits.enroll_burst))
         if limits.enroll_per_minute > 0 else None
     )
     app.state.enroll_limiter = enroll_limiter
+    first_pulls = Snapshots(engine)
     photo_store = PhotoStore(
         photo_dir or default_blob_dir(str(engine.url)), quota_bytes=limits.photo_quota_bytes,
         quota_count=limits.photo_quota_count, partial_max_age=limits.partial_max_age,
@@ -976,7 +930,7 @@ def create_app(
         limit: Annotated[int, Query(ge=1, le=protocol.MAX_PULL_LIMIT)] = 500,
     ) -> dict[str, Any]:
         """Changes in the device's grids after server sequence ``after``, oldest first."""
-        page = syncops.pull(engine, device, after, limit)
+        page = first_pulls.pull(device, after, limit)  # a snapshot's, or the feed's
         now = db.now_utc()
         return {**page, "server_time": db.iso(now), "unix_time": now.timestamp()}
 
@@ -1033,7 +987,7 @@ def create_app(
             raise ApiError(422, "invalid_input", str(exc)) from None
         limiter: RateLimiter | None = request.app.state.rate_limiter
         if limiter is not None:  # each part is the work of a chunk request
-            limiter.charge(device.device_id, len(parts) - 1)
+            await ratelimit.charge(limiter, device.device_id, len(parts) - 1)
         answers = await run_in_threadpool(_store_bundle, photo_store, engine, device, parts)
         now = db.now_utc()
         return {"parts": answers, "server_time": db.iso(now), "unix_time": now.timestamp()}

@@ -548,6 +548,30 @@ grid_boundaries = Table(
 )
 Index("ix_grid_boundaries_seq", grid_boundaries.c.updated_seq)
 
+# Shared state of the server processes (central/shared/), UNLOGGED on PostgreSQL (no WAL:
+# lost in a crash, which costs nothing: a snapshot is rebuilt, a bucket starts full).
+# A grid's first pull, built once per (grids, role) and feed position (snapshots.py):
+# ``body`` the sealed gzip JSON of its rows, ``cursor`` the feed position at its end.
+pull_snapshots = Table(
+    "pull_snapshots",
+    metadata,
+    Column("key", String(400), primary_key=True),
+    Column("cursor", BigInteger, nullable=False),
+    Column("built_at", Float, nullable=False),  # Unix seconds
+    Column("builds", Integer, nullable=False),  # times this key was built (operators' view)
+    Column("body", Text, nullable=False),
+)
+# Token buckets of the rate limits on PostgreSQL (ratelimit.py; SQLite: in memory).
+rate_buckets = Table(
+    "rate_buckets",
+    metadata,
+    Column("key", String(200), primary_key=True),
+    Column("tokens", Float, nullable=False),
+    Column("at", Float, nullable=False),  # Unix seconds of the last update
+    Column("granted", Boolean, nullable=False),  # whether the last request got a token
+)
+SHARED_TABLES = ("pull_snapshots", "rate_buckets")
+
 V5_TABLES = ("task_responses", "settings")
 
 
@@ -851,7 +875,8 @@ def _migration_1(conn: Connection) -> None:
         t for name, t in metadata.tables.items()
         if name != "schema_version"
         and name not in (V2_TABLES + V3_TABLES + V4_TABLES + V5_TABLES + V8_TABLES
-                         + V10_TABLES + V11_TABLES + V12_TABLES + V13_TABLES)
+                         + V10_TABLES + V11_TABLES + V12_TABLES + V13_TABLES
+                         + SHARED_TABLES)
     ]
     metadata.create_all(conn, tables=v1)
     conn.execute(counters.insert().values(name="change_seq", value=0))
@@ -1177,6 +1202,18 @@ def _migration_17(conn: Connection) -> None:
     """Grid boundaries from the centre (``central grids set-boundary``; pull kind
     ``grid``): a new table, nothing existing changes."""
     metadata.create_all(conn, tables=[grid_boundaries])
+
+
+def _migration_18(conn: Connection) -> None:
+    """State the server processes share (``central serve --workers``): first-pull
+    snapshots and rate-limit buckets. Two new tables, UNLOGGED on PostgreSQL (a cache
+    and counters: no WAL write per request, nothing worth keeping after a crash)."""
+    metadata.create_all(conn, tables=[pull_snapshots, rate_buckets])
+    if conn.dialect.name == "postgresql":
+        for name in SHARED_TABLES:
+            conn.execute(text(f"ALTER TABLE {name} SET UNLOGGED"))
+        # a snapshot is gzip'd and sealed already: not worth PostgreSQL's compressing
+        conn.execute(text("ALTER TABLE pull_snapshots ALTER COLUMN body SET STORAGE EXTERNAL"))
 
 
 # Migration 14's backfill walks the review records by feed number through a partial
@@ -1556,6 +1593,7 @@ MIGRATIONS: list[tuple[int, Callable[[Connection], None]]] = [
     (15, _migration_15),
     (16, _migration_16),
     (17, _migration_17),
+    (18, _migration_18),
 ]
 LATEST_VERSION = MIGRATIONS[-1][0]
 
