@@ -189,6 +189,7 @@ def _serve_app(args: argparse.Namespace, engine: Engine) -> Any:
         photo_quota_count=args.photo_quota_count,
         partial_max_age=args.partial_max_age_hours * 3600.0,
         max_waiting=args.max_waiting,
+        contact_flush=getattr(args, "contact_flush", defaults.DEFAULT_CONTACT_FLUSH),
     )
     return create_app(engine, max_body=args.max_body, photo_dir=args.photo_dir, limits=limits,
                       update_dir=getattr(args, "update_dir", None))
@@ -844,6 +845,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="requests waiting for a server thread past which new ones are "
                    "answered 503 with a random Retry-After (load shedding; default "
                    f"{defaults.DEFAULT_MAX_WAITING}; 0: off)")
+    p.add_argument("--contact-flush", type=float, default=defaults.DEFAULT_CONTACT_FLUSH,
+                   metavar="SECONDS",
+                   help="devices' last contacts are kept in memory and written this often "
+                   "and at shutdown; the fleet view (central devices) is at most this late "
+                   f"(default {defaults.DEFAULT_CONTACT_FLUSH:g}; 0: written at every request)")
     p.add_argument("--rate-limit", type=float, default=defaults.DEFAULT_RATE,
                    metavar="PER_SECOND",
                    help="signed requests per second per device, sustained; over it the answer "

@@ -1711,6 +1711,13 @@ def feed_watermark(conn: Connection) -> int | None:
     return (xmin + _txid_offset(conn)) << SEQ_SHIFT
 
 
+def watermark_of(conn: Connection, xmin: int) -> int:
+    """PostgreSQL: :func:`feed_watermark` for a snapshot ``xmin`` read in another
+    statement (``pg_snapshot_xmin(pg_current_snapshot())``, e.g. along with a query
+    that must share its snapshot)."""
+    return (xmin + _txid_offset(conn)) << SEQ_SHIFT
+
+
 @contextlib.contextmanager
 def local_seq(conn: Connection) -> Iterator[None]:
     """SQLite: hand out sequence numbers in this process for the block: one counter

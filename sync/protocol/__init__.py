@@ -28,8 +28,38 @@ The canonical string is UTF-8 text, lines joined by ``\\n``::
     <lower-case hex SHA-256 of the request body (empty body: SHA-256 of b"")>
 
 The server rejects (401) a timestamp more than :data:`MAX_CLOCK_SKEW` seconds away
-from its own clock and a nonce it has already seen from the device. No bearer
-secret exists: the private key never leaves the device.
+from its own clock and, for a state-changing request, a nonce it has already seen from
+the device. No bearer secret exists: the private key never leaves the device.
+
+Replay protection
+~~~~~~~~~~~~~~~~~
+A replayed request is refused when it changes something: ``POST``, ``PUT`` and
+``DELETE`` (:func:`keeps_nonce`). The server keeps their nonces (durably, in the same
+transaction as what the request writes) for twice :data:`MAX_CLOCK_SKEW`; an older
+replay fails the timestamp check. Any request of a revoked device keeps its nonce
+too: its answer (the signed wipe, sent exactly once) changes the device's row.
+
+An idempotent ``GET`` of an active device keeps no nonce: that would be a durable
+write per read, and nearly all of a city's traffic is devices asking "anything new?"
+every few minutes. Replaying one inside the timestamp window gains an attacker
+nothing:
+
+* it changes nothing at the centre (a ``GET`` only reads; the last contact it notes
+  is the device's own, at most :data:`MAX_CLOCK_SKEW` seconds later than true);
+* its answer is only what the signing device may read, as of now: to replay the
+  request at all one needs its signed headers, which travel inside TLS; a party that
+  can read the device's TLS traffic already reads every answer the device gets, and
+  sees the same data at its next sync anyway. A party that cannot read it cannot
+  replay it;
+* the path and query are signed, so a replay cannot ask for anything else, nor for
+  another device's data, nor with another cursor;
+* revocation is checked on every request, replayed or not: a revoked device's
+  ``GET`` keeps its nonce (above), so a replay cannot take its wipe instruction.
+
+So signed headers must not be logged (a TLS-terminating proxy included): inside the
+window such a log would let its reader fetch what the device may read. The property
+holds with any number of server processes, since nothing about a ``GET`` is remembered
+between requests.
 """
 
 from __future__ import annotations
@@ -60,6 +90,13 @@ AUTH_HEADERS = (HEADER_DEVICE, HEADER_TIMESTAMP, HEADER_NONCE, HEADER_SIGNATURE)
 
 MAX_CLOCK_SKEW = 300  # seconds; also the threshold for warning the user
 NONCE_RE = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
+
+
+def keeps_nonce(method: str) -> bool:
+    """Whether the server keeps (and refuses a second time) a request's nonce: a
+    state-changing request (module docstring, "Replay protection"). Unknown methods
+    count as state-changing."""
+    return method.upper() not in ("GET", "HEAD", "OPTIONS")
 
 
 def body_digest(body: bytes) -> str:
