@@ -144,8 +144,12 @@ _SERVE_ARGS = "GRIDFIELD_CENTRAL_SERVE_ARGS"  # the serve options, for worker pr
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from central.server import serve, serve_workers
+    from central.server import protocol_base, serve, serve_workers
 
+    try:
+        protocol_base(args.http)
+    except ValueError as exc:
+        return _fail(str(exc))
     if bool(args.certfile) != bool(args.keyfile):
         return _fail("--certfile and --keyfile go together (the certificate and its key)")
     for path in (args.certfile, args.keyfile):
@@ -162,10 +166,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
         serve_workers("central.cli:app_from_environment", args.host, args.port,
                       workers=args.workers, log_level=args.log_level,
                       read_timeout=args.read_timeout, certfile=args.certfile,
-                      keyfile=args.keyfile)
+                      keyfile=args.keyfile, http=args.http)
         return 0
     serve(_serve_app(args, engine), args.host, args.port, log_level=args.log_level,
-          read_timeout=args.read_timeout, certfile=args.certfile, keyfile=args.keyfile)
+          read_timeout=args.read_timeout, certfile=args.certfile, keyfile=args.keyfile,
+          http=args.http)
     return 0
 
 
@@ -883,6 +888,9 @@ def build_parser() -> argparse.ArgumentParser:
                    "first byte, its body within as many more plus 1 s per 8 KiB received; else "
                    "408 and the connection is closed "
                    f"(default {DEFAULT_READ_TIMEOUT:g}; 0: off)")
+    p.add_argument("--http", choices=("auto", "httptools", "h11"), default="auto",
+                   help="the HTTP parser: httptools (C) where installed, else h11 (pure "
+                   "Python); both with the read timeouts (default auto)")
     _update_dir_option(p)
     p.add_argument("--log-level", default="warning",
                    choices=("critical", "error", "warning", "info", "debug"))

@@ -71,13 +71,16 @@ def look(conn: Connection, device: Any, grids: tuple[int, ...], after: int
     """Whether anything may be newer than ``after`` for the device, and the feed's
     head (module docstring), from one statement's snapshot."""
     newer = _newer_exists(device, grids, after).label("newer")
-    if conn.dialect.name == "postgresql":
-        row = conn.execute(select(newer, _PG_XMIN)).one()
-        return bool(row[0]), db.watermark_of(conn, int(row[1] or 0)) - 1
-    counter = (select(db.counters.c.value).where(db.counters.c.name == "change_seq")
-               .scalar_subquery())
-    row = conn.execute(select(newer, counter)).one()
+    if conn.dialect.name == "postgresql":  # the watermark's offset read along, no extra trip
+        row = conn.execute(select(newer, _PG_XMIN, _counter(db.TXID_OFFSET))).one()
+        return bool(row[0]), db.watermark_of(int(row[1] or 0), int(row[2] or 0)) - 1
+    row = conn.execute(select(newer, _counter("change_seq"))).one()
     return bool(row[0]), int(row[1] or 0)
+
+
+def _counter(name: str) -> Any:
+    c = db.counters
+    return select(c.c.value).where(c.c.name == name).scalar_subquery()
 
 
 def pull(engine: Engine, device: Any, after: int, limit: int) -> dict[str, Any]:

@@ -275,3 +275,46 @@ def test_contacts_noted_are_written_at_shutdown(live: Live) -> None:
     with live.engine.connect() as conn:
         assert conn.execute(select(db.devices.c.last_contact).where(
             db.devices.c.id == dev.device_id)).scalar()
+
+
+def test_connections_are_pooled_for_every_thread_and_never_reopened(live: Live) -> None:
+    """The pool holds a connection per server thread (40) without a ping per checkout:
+    40 requests at once, twice; the second round opens no connection."""
+    import anyio.to_thread
+
+    async def threads() -> int:
+        return int(anyio.to_thread.current_default_thread_limiter().total_tokens)
+
+    import asyncio
+
+    assert live.engine.pool.size() == asyncio.run(threads()) == db.SERVER_THREADS
+    assert not getattr(live.engine.pool, "_pre_ping", False)
+    grid = live.grid(0)
+    devices = [live.device(grid["workers"][0]) for _ in range(4)]
+    opened: list[int] = []
+    closed: list[int] = []
+    event.listen(live.engine, "connect", lambda *_a: opened.append(1))
+    event.listen(live.engine.pool, "close", lambda *_a: closed.append(1))
+    event.listen(live.engine.pool, "close_detached", lambda *_a: closed.append(1))
+
+    def one(dev: Device, codes: list[int]) -> None:
+        for _ in range(5):
+            codes.append(dev.get(protocol.SYNC_PULL_PATH, params={"after": 2**40}).status_code)
+
+    def round_of_40() -> list[int]:
+        codes: list[int] = []
+        workers = [threading.Thread(target=one, args=(devices[i % 4], codes))
+                   for i in range(40)]
+        for w in workers:
+            w.start()
+        for w in workers:
+            w.join()
+        return codes
+
+    first = round_of_40()
+    second = round_of_40()
+    assert set(first) == set(second) == {200}
+    # each connection opened once and kept: none closed (overflow or recycled), never
+    # more than a thread each (and the contact flush's)
+    assert closed == [], f"{len(closed)} connections closed and opened again"
+    assert len(opened) <= db.SERVER_THREADS + 1
