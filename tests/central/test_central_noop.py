@@ -17,7 +17,14 @@ from typing import Any
 
 import pytest
 import uvicorn
-from central_helpers import Device, central_json, free_port, seeded_database
+from central_helpers import (
+    Device,
+    central_json,
+    free_port,
+    seeded_database,
+    start_server,
+    stop_process,
+)
 from sqlalchemy import Engine, event, select
 
 from central import db, ops, syncops
@@ -318,3 +325,30 @@ def test_connections_are_pooled_for_every_thread_and_never_reopened(live: Live) 
     # more than a thread each (and the contact flush's)
     assert closed == [], f"{len(closed)} connections closed and opened again"
     assert len(opened) <= db.SERVER_THREADS + 1
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_a_stopped_server_writes_the_contacts_it_kept(
+        backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> None:
+    """``central serve`` stopped (SIGTERM) before its next flush writes what it noted."""
+    db_url, demo = seeded_database(backend, tmp_path, request)
+    proc, base = start_server(db_url, tmp_path, "--contact-flush", "600")
+    engine = db.make_engine(db_url)
+    try:
+        code = ops.create_enrollment_code(engine, demo["grids"][0]["workers"][0])["code"]
+        dev = Device(base)
+        assert dev.enroll(code).status_code == 200
+        assert dev.get(protocol.SYNC_PULL_PATH, extra_headers={
+            protocol.HEADER_APP_VERSION: "7.7.7"}).status_code == 200
+        with engine.connect() as conn:  # kept in memory for now
+            assert conn.execute(select(db.devices.c.app_version).where(
+                db.devices.c.id == dev.device_id)).scalar() is None
+        stop_process(proc)
+        assert proc.returncode is not None
+        with engine.connect() as conn:
+            row = conn.execute(select(db.devices.c.last_contact, db.devices.c.app_version)
+                               .where(db.devices.c.id == dev.device_id)).one()
+        assert row.last_contact and row.app_version == "7.7.7"
+    finally:
+        stop_process(proc)
+        engine.dispose()
