@@ -53,8 +53,11 @@ nothing:
   replay it;
 * the path and query are signed, so a replay cannot ask for anything else, nor for
   another device's data, nor with another cursor;
-* revocation is checked on every request, replayed or not: a revoked device's
-  ``GET`` keeps its nonce (above), so a replay cannot take its wipe instruction.
+* revocation is checked on every request, replayed or not, and a revoked device's
+  ``GET`` keeps its nonce (above). A ``GET`` captured before the revocation and
+  replayed after it may be the request answered ``410`` with the wipe; the device
+  still erases itself, since every later answer to it (``401 revoked``) carries the
+  same signed wipe command.
 
 So signed headers must not be logged (a TLS-terminating proxy included): inside the
 window such a log would let its reader fetch what the device may read. The property
