@@ -144,6 +144,17 @@ if HttpToolsProtocol is not None:
             if self.transport.is_closing():
                 self._disarm()
 
+        def send_400_response(self, msg: str) -> None:
+            """A request the parser refuses (e.g. a control character in a header,
+            which RFC 9110 forbids and h11 lets through): 400 in JSON, as every error,
+            and the connection closed."""
+            body = json.dumps({"error": "bad_request", "message": msg}).encode()
+            self.transport.write(
+                b"HTTP/1.1 400 Bad Request\r\ncontent-type: application/json\r\n"
+                b"connection: close\r\ncontent-length: " + str(len(body)).encode()
+                + b"\r\n\r\n" + body)
+            self.transport.close()
+
         def on_message_begin(self) -> None:
             super().on_message_begin()
             self._arm(_HEADERS)  # from the request's first byte (or the connection's)
