@@ -368,8 +368,9 @@ never split); every row fits its kind's schema in :mod:`sync.protocol.schemas`;
 ``next_after`` is the cursor to store (with the rows, in one transaction) and ``has_more`` says
 whether to ask again. A page with no rows may still move the cursor: to the feed's
 head, past rows that are not the device's (other grids), so its next "anything new?"
-is a few index entries (central/fastpath/noop.py); a device stores it as any cursor. A page is read in one transaction (one snapshot:
-REPEATABLE READ on PostgreSQL, a read transaction on SQLite), and the cursor never
+is a few index entries (central/fastpath/noop.py); a device stores it as any cursor.
+A page is read in one transaction (one snapshot: REPEATABLE READ on PostgreSQL, a read
+transaction on SQLite), and the cursor never
 passes a number that can still commit. The design, different per database so that
 writers on PostgreSQL never queue behind one row:
 
