@@ -21,13 +21,15 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.security import APIKeyHeader
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, TypeAdapter
-from sqlalchemy import Connection, Engine, delete, insert, select, update
+from sqlalchemy import Engine, bindparam, delete, insert, select, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.gzip import GZipMiddleware
 
 from central import auditanchor, db, identity, ops, recovery, reviews, syncops
+from central.fastpath import noop
+from central.fastpath.contacts import ContactBook
 from central.limits import Limits
 from central.photos import MAX_PHOTO_BYTES, PhotoError, PhotoStore, default_blob_dir
 from central.shared import ratelimit
@@ -507,8 +509,17 @@ class AuthDevice:
 # -- authentication --------------------------------------------------------------------
 
 def _authenticate(
-    engine: Engine, method: str, path: str, headers: dict[str, str], body: bytes
+    engine: Engine, method: str, path: str, headers: dict[str, str], body: bytes,
+    contacts: ContactBook | None = None,
 ) -> AuthDevice:
+    """The device that signed this request (sync/protocol: "replay protection").
+
+    One read for every request: the device's row (key, status: revocation is checked
+    on every request) with its person's role and grids. An active device's idempotent
+    request (``GET``) writes nothing: its nonce is not kept and its last contact is
+    noted in memory (``contacts``, written in batches). A state-changing request, and
+    any request of a revoked device, keeps its nonce in the same transaction as what
+    it writes, so a replay of it is refused."""
     missing = protocol.missing_headers(headers)
     if missing:
         raise ApiError(401, "unauthenticated", f"missing header(s): {', '.join(missing)}")
@@ -520,62 +531,58 @@ def _authenticate(
         raise ApiError(401, "bad_timestamp", "timestamp must be whole Unix seconds") from None
     if not protocol.NONCE_RE.match(nonce):
         raise ApiError(401, "bad_nonce", "nonce must be 16-64 characters of A-Z a-z 0-9 _ -")
-    # One transaction for the whole check (each round trip counts on PostgreSQL): the
-    # device's key, then the nonce, the revocation check's write and the last contact
-    # (a replayed nonce fails the insert and rolls all of it back).
+    with engine.connect() as conn:  # one statement, no transaction
+        rows = conn.execution_options(isolation_level="AUTOCOMMIT").execute(
+            _DEVICE_AND_GRIDS, {"device_id": device_id[:64]}).mappings().all()
+    if not rows:
+        raise ApiError(401, "unknown_device", "device is not enrolled")
+    device = rows[0]
+    public_key = protocol.decode_public_key(str(device["public_key"]))
+    signature = headers[protocol.HEADER_SIGNATURE.lower()]
+    if not protocol.verify_signature(public_key, signature, method, path, timestamp,
+                                     nonce, body):
+        raise ApiError(401, "bad_signature", "request signature does not verify")
+    now = db.now_utc()
+    server_unix = now.timestamp()
+    if abs(server_unix - timestamp) > protocol.MAX_CLOCK_SKEW:
+        raise ApiError(
+            401, "clock_skew",
+            f"device clock is more than {protocol.MAX_CLOCK_SKEW} s away from the "
+            "server's", server_time=db.iso(now), unix_time=server_unix,
+        )
+    if device["person_role"] is None:
+        raise ApiError(401, "unknown_device", "the device's person no longer exists")
+    role = str(device["person_role"])
+    grids = tuple(int(r["grid_id"]) for r in rows if r["grid_id"] is not None)
+    active = device["status"] != "revoked"
+    if active and not protocol.keeps_nonce(method):
+        _note_contact(engine, contacts, device, now, headers)
+        return AuthDevice(device_id, int(device["person_id"]), role, grids)
     wipe = uploading = False
-    role, grids = "", []
     try:
         with engine.begin() as conn:
-            device = (
-                conn.execute(select(db.devices).where(db.devices.c.id == device_id[:64]))
-                .mappings()
-                .first()
-            )
-            if device is None:
-                raise ApiError(401, "unknown_device", "device is not enrolled")
-            public_key = protocol.decode_public_key(str(device["public_key"]))
-            signature = headers[protocol.HEADER_SIGNATURE.lower()]
-            if not protocol.verify_signature(public_key, signature, method, path, timestamp,
-                                             nonce, body):
-                raise ApiError(401, "bad_signature", "request signature does not verify")
-            now = db.now_utc()
-            server_unix = now.timestamp()
-            if abs(server_unix - timestamp) > protocol.MAX_CLOCK_SKEW:
-                raise ApiError(
-                    401, "clock_skew",
-                    f"device clock is more than {protocol.MAX_CLOCK_SKEW} s away from the "
-                    "server's", server_time=db.iso(now), unix_time=server_unix,
-                )
             conn.execute(insert(db.nonces).values(device_id=device_id, nonce=nonce,
                                                   ts=timestamp))
-            uploading = device["status"] == "revoked" and _may_upload_first(
-                device, method, path, db.iso(now))
+            uploading = not active and _may_upload_first(device, method, path, db.iso(now))
             if uploading:  # revoked, but sending what it holds first (sync.protocol)
                 conn.execute(update(db.devices).where(db.devices.c.id == device_id)
                              .values(last_contact=db.iso(now),
                                      **auditanchor.contact_values(headers)))
-                role, grids = _role_and_grids(conn, int(device["person_id"]))
-            elif device["status"] == "revoked":
+            elif not active:
                 wipe = conn.execute(
                     update(db.devices)
                     .where(db.devices.c.id == device_id, db.devices.c.wipe_sent_at.is_(None))
                     .values(wipe_sent_at=db.iso(now), last_contact=db.iso(now))
                 ).rowcount == 1
-            else:
-                conn.execute(
-                    update(db.devices).where(db.devices.c.id == device_id)
-                    .values(**reviews.note_contact(conn, device, now),
-                            **auditanchor.contact_values(headers))
-                )
-                if server_unix - _last_prune[0] > 60:  # replays this old fail the skew test
-                    _last_prune[0] = server_unix
-                    conn.execute(delete(db.nonces).where(
-                        db.nonces.c.ts < server_unix - NONCE_KEEP_SECONDS))
-                role, grids = _role_and_grids(conn, int(device["person_id"]))
+            elif server_unix - _last_prune[0] > 60:  # replays this old fail the skew test
+                _last_prune[0] = server_unix
+                conn.execute(delete(db.nonces).where(
+                    db.nonces.c.ts < server_unix - NONCE_KEEP_SECONDS))
     except IntegrityError:
         raise ApiError(401, "replayed", "nonce already used (replayed request)") from None
-    if device["status"] == "revoked" and not uploading:
+    if active:
+        _note_contact(engine, contacts, device, now, headers)
+    elif not uploading:
         with engine.begin() as conn:  # signed: a device erases itself on nothing else
             command = identity.wipe_command(conn, device_id)
         if wipe:  # committed: the wipe instruction goes out exactly once
@@ -584,7 +591,31 @@ def _authenticate(
                 command=command,
             )
         raise ApiError(401, "revoked", "this device has been revoked", command=command)
-    return AuthDevice(device_id, int(device["person_id"]), role, tuple(grids))
+    return AuthDevice(device_id, int(device["person_id"]), role, grids)
+
+
+_p, _g = db.people, db.grid_assignments
+# The device's row with its person's role and grids (a row per grid): every signed
+# request's one read.
+_DEVICE_AND_GRIDS = (
+    select(db.devices, _p.c.role.label("person_role"), _g.c.grid_id)
+    .select_from(db.devices.outerjoin(_p, _p.c.id == db.devices.c.person_id)
+                 .outerjoin(_g, _g.c.person_id == _p.c.id))
+    .where(db.devices.c.id == bindparam("device_id"))
+    .order_by(_g.c.grid_id)
+)
+
+
+def _note_contact(engine: Engine, contacts: ContactBook | None, device: Any, now: Any,
+                  headers: dict[str, str]) -> None:
+    """The active device's contact: batched in ``contacts``, else written now."""
+    if contacts is not None:
+        contacts.note(str(device["id"]), device["contact_sent"], now, headers)
+        return
+    with engine.begin() as conn:
+        conn.execute(update(db.devices).where(db.devices.c.id == device["id"])
+                     .values(**reviews.note_contact(conn, device, now),
+                             **auditanchor.contact_values(headers)))
 
 
 def _may_upload_first(device: Any, method: str, path: str, now_iso: str) -> bool:
@@ -595,18 +626,6 @@ def _may_upload_first(device: Any, method: str, path: str, now_iso: str) -> bool
     base = path.split("?", 1)[0]
     return base in protocol.UPLOAD_BEFORE_WIPE_PATHS or (
         method == "PUT" and base.startswith(protocol.UPLOAD_BEFORE_WIPE_PREFIX))
-
-
-def _role_and_grids(conn: Connection, person_id: int) -> tuple[str, list[int]]:
-    """The person's role and grids in one query (every signed request asks)."""
-    p, g = db.people, db.grid_assignments
-    rows = conn.execute(
-        select(p.c.role, g.c.grid_id).select_from(p.outerjoin(g, g.c.person_id == p.c.id))
-        .where(p.c.id == person_id).order_by(g.c.grid_id)
-    ).all()
-    if not rows:
-        raise ApiError(401, "unknown_device", "the device's person no longer exists")
-    return str(rows[0][0]), [int(r[1]) for r in rows if r[1] is not None]
 
 
 # The signature headers as security schemes (all four together), so /openapi.json says
@@ -644,7 +663,8 @@ async def authenticated(
     engine: Engine = request.app.state.engine
     try:
         device = await run_in_threadpool(
-            _authenticate, engine, request.method, path, headers, body
+            _authenticate, engine, request.method, path, headers, body,
+            request.app.state.contacts,
         )
     except ApiError as exc:
         if failures is not None and exc.status == 401:
@@ -682,6 +702,11 @@ def create_app(
     )
 
     app.state.engine = engine
+    # last contacts written in batches (central/fastpath/contacts.py), the rest at shutdown
+    contacts = ContactBook(engine, limits.contact_flush) if limits.contact_flush > 0 else None
+    app.state.contacts = contacts
+    if contacts is not None:
+        app.router.on_shutdown.append(contacts.close)
     rate = limits.rate
     # each shared by every process of the server (central/shared/ratelimit.py)
     app.state.rate_limiter = (
@@ -930,7 +955,8 @@ def create_app(
         limit: Annotated[int, Query(ge=1, le=protocol.MAX_PULL_LIMIT)] = 500,
     ) -> dict[str, Any]:
         """Changes in the device's grids after server sequence ``after``, oldest first."""
-        page = first_pulls.pull(device, after, limit)  # a snapshot's, or the feed's
+        # one cheap look when nothing is new; else a first pull's snapshot, or the feed
+        page = noop.pull(engine, device, after, limit, full=first_pulls.pull)
         now = db.now_utc()
         return {**page, "server_time": db.iso(now), "unix_time": now.timestamp()}
 

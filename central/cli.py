@@ -181,8 +181,12 @@ _SERVE_ARGS = "GRIDFIELD_CENTRAL_SERVE_ARGS"  # the serve options, for worker pr
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from central.server import serve, serve_workers
+    from central.server import protocol_base, serve, serve_workers
 
+    try:
+        protocol_base(args.http)
+    except ValueError as exc:
+        return _fail(str(exc))
     if bool(args.certfile) != bool(args.keyfile):
         return _fail("--certfile and --keyfile go together (the certificate and its key)")
     for path in (args.certfile, args.keyfile):
@@ -199,10 +203,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
         serve_workers("central.cli:app_from_environment", args.host, args.port,
                       workers=args.workers, log_level=args.log_level,
                       read_timeout=args.read_timeout, certfile=args.certfile,
-                      keyfile=args.keyfile)
+                      keyfile=args.keyfile, http=args.http)
         return 0
     serve(_serve_app(args, engine), args.host, args.port, log_level=args.log_level,
-          read_timeout=args.read_timeout, certfile=args.certfile, keyfile=args.keyfile)
+          read_timeout=args.read_timeout, certfile=args.certfile, keyfile=args.keyfile,
+          http=args.http)
     return 0
 
 
@@ -226,6 +231,7 @@ def _serve_app(args: argparse.Namespace, engine: Engine) -> Any:
         photo_quota_count=args.photo_quota_count,
         partial_max_age=args.partial_max_age_hours * 3600.0,
         max_waiting=args.max_waiting,
+        contact_flush=getattr(args, "contact_flush", defaults.DEFAULT_CONTACT_FLUSH),
     )
     return create_app(engine, max_body=args.max_body, photo_dir=args.photo_dir, limits=limits,
                       update_dir=getattr(args, "update_dir", None))
@@ -978,6 +984,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="requests waiting for a server thread past which new ones are "
                    "answered 503 with a random Retry-After (load shedding; default "
                    f"{defaults.DEFAULT_MAX_WAITING}; 0: off)")
+    p.add_argument("--contact-flush", type=float, default=defaults.DEFAULT_CONTACT_FLUSH,
+                   metavar="SECONDS",
+                   help="devices' last contacts are kept in memory and written this often "
+                   "and at shutdown; the fleet view (central devices) is at most this late "
+                   f"(default {defaults.DEFAULT_CONTACT_FLUSH:g}; 0: written at every request)")
     p.add_argument("--rate-limit", type=float, default=defaults.DEFAULT_RATE,
                    metavar="PER_SECOND",
                    help="signed requests per second per device, sustained; over it the answer "
@@ -1011,6 +1022,9 @@ def build_parser() -> argparse.ArgumentParser:
                    "first byte, its body within as many more plus 1 s per 8 KiB received; else "
                    "408 and the connection is closed "
                    f"(default {DEFAULT_READ_TIMEOUT:g}; 0: off)")
+    p.add_argument("--http", choices=("auto", "httptools", "h11"), default="auto",
+                   help="the HTTP parser: httptools (C) where installed, else h11 (pure "
+                   "Python); both with the read timeouts (default auto)")
     _update_dir_option(p)
     p.add_argument("--log-level", default="warning",
                    choices=("critical", "error", "warning", "info", "debug"))

@@ -837,7 +837,12 @@ def _private_files(path: Path) -> None:
 
 def _make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+        # A file database: as many pooled connections as the server's threads, as below
+        # (each new one runs the pragmas and the file mode check).
+        pool = {} if ":memory:" in url or url.rstrip("/").endswith("sqlite:") else {
+            "pool_size": SERVER_THREADS, "max_overflow": 10}
+        engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False},
+                               **pool)
         path = sqlite_path(url)
         if path is not None and not path.exists():
             with contextlib.suppress(OSError):  # created 0600 (SQLite would use 0644)
@@ -863,8 +868,13 @@ def _make_engine(url: str) -> Engine:
     # waits for one; no ping per checkout (a round trip each, twice per request): a
     # connection the database dropped fails once, the pool is invalidated and refilled,
     # and the request is answered 503 "retry" (central.app).
-    return create_engine(url, pool_pre_ping=False, pool_size=40, max_overflow=10,
+    return create_engine(url, pool_pre_ping=False, pool_size=SERVER_THREADS, max_overflow=10,
                          pool_recycle=3600)
+
+
+# The server's worker threads: Starlette runs sync endpoints and the signature check in
+# anyio's default thread pool, 40 threads (what the pools above are sized to).
+SERVER_THREADS = 40
 
 
 # -- migrations ------------------------------------------------------------------------
@@ -1743,6 +1753,13 @@ def feed_watermark(conn: Connection) -> int | None:
     xmin = int(conn.execute(text(
         "SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint")).scalar() or 0)
     return (xmin + _txid_offset(conn)) << SEQ_SHIFT
+
+
+def watermark_of(xmin: int, offset: int) -> int:
+    """PostgreSQL: :func:`feed_watermark` for a snapshot ``xmin`` and the counter
+    :data:`TXID_OFFSET` read in another statement (e.g. along with a query that must
+    share its snapshot)."""
+    return (xmin + offset) << SEQ_SHIFT
 
 
 @contextlib.contextmanager

@@ -33,6 +33,9 @@ DEFAULT_PARTIAL_MAX_AGE = 48 * 3600.0
 # Work waiting for a server thread past which a request is answered 503 with a random
 # Retry-After (central/web/shedding.py): about a second of queue at ~100 requests/s.
 DEFAULT_MAX_WAITING = 100
+# Devices' last contacts are kept in memory and written this often, and at shutdown
+# (central/fastpath/contacts.py): the fleet view is at most this late.
+DEFAULT_CONTACT_FLUSH = 2.0
 
 
 @dataclass(frozen=True)
@@ -47,3 +50,4 @@ class Limits:
     photo_quota_count: int = DEFAULT_PHOTO_QUOTA_COUNT
     partial_max_age: float = DEFAULT_PARTIAL_MAX_AGE
     max_waiting: int = DEFAULT_MAX_WAITING
+    contact_flush: float = DEFAULT_CONTACT_FLUSH  # seconds; 0: written at each request

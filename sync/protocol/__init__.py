@@ -28,8 +28,41 @@ The canonical string is UTF-8 text, lines joined by ``\\n``::
     <lower-case hex SHA-256 of the request body (empty body: SHA-256 of b"")>
 
 The server rejects (401) a timestamp more than :data:`MAX_CLOCK_SKEW` seconds away
-from its own clock and a nonce it has already seen from the device. No bearer
-secret exists: the private key never leaves the device.
+from its own clock and, for a state-changing request, a nonce it has already seen from
+the device. No bearer secret exists: the private key never leaves the device.
+
+Replay protection
+~~~~~~~~~~~~~~~~~
+A replayed request is refused when it changes something: ``POST``, ``PUT`` and
+``DELETE`` (:func:`keeps_nonce`). The server keeps their nonces (durably, in the same
+transaction as what the request writes) for twice :data:`MAX_CLOCK_SKEW`; an older
+replay fails the timestamp check. Any request of a revoked device keeps its nonce
+too: its answer (the signed wipe, sent exactly once) changes the device's row.
+
+An idempotent ``GET`` of an active device keeps no nonce: that would be a durable
+write per read, and nearly all of a city's traffic is devices asking "anything new?"
+every few minutes. Replaying one inside the timestamp window gains an attacker
+nothing:
+
+* it changes nothing at the centre (a ``GET`` only reads; the last contact it notes
+  is the device's own, at most :data:`MAX_CLOCK_SKEW` seconds later than true);
+* its answer is only what the signing device may read, as of now: to replay the
+  request at all one needs its signed headers, which travel inside TLS; a party that
+  can read the device's TLS traffic already reads every answer the device gets, and
+  sees the same data at its next sync anyway. A party that cannot read it cannot
+  replay it;
+* the path and query are signed, so a replay cannot ask for anything else, nor for
+  another device's data, nor with another cursor;
+* revocation is checked on every request, replayed or not, and a revoked device's
+  ``GET`` keeps its nonce (above). A ``GET`` captured before the revocation and
+  replayed after it may be the request answered ``410`` with the wipe; the device
+  still erases itself, since every later answer to it (``401 revoked``) carries the
+  same signed wipe command.
+
+So signed headers must not be logged (a TLS-terminating proxy included): inside the
+window such a log would let its reader fetch what the device may read. The property
+holds with any number of server processes, since nothing about a ``GET`` is remembered
+between requests.
 """
 
 from __future__ import annotations
@@ -60,6 +93,13 @@ AUTH_HEADERS = (HEADER_DEVICE, HEADER_TIMESTAMP, HEADER_NONCE, HEADER_SIGNATURE)
 
 MAX_CLOCK_SKEW = 300  # seconds; also the threshold for warning the user
 NONCE_RE = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
+
+
+def keeps_nonce(method: str) -> bool:
+    """Whether the server keeps (and refuses a second time) a request's nonce: a
+    state-changing request (module docstring, "Replay protection"). Unknown methods
+    count as state-changing."""
+    return method.upper() not in ("GET", "HEAD", "OPTIONS")
 
 
 def body_digest(body: bytes) -> str:
@@ -326,8 +366,11 @@ the device's grids, oldest first, at most ``limit`` and about
 :data:`MAX_PULL_BYTES` of JSON (at least one row; rows of one sequence number are
 never split); every row fits its kind's schema in :mod:`sync.protocol.schemas`;
 ``next_after`` is the cursor to store (with the rows, in one transaction) and ``has_more`` says
-whether to ask again. A page is read in one transaction (one snapshot:
-REPEATABLE READ on PostgreSQL, a read transaction on SQLite), and the cursor never
+whether to ask again. A page with no rows may still move the cursor: to the feed's
+head, past rows that are not the device's (other grids), so its next "anything new?"
+is a few index entries (central/fastpath/noop.py); a device stores it as any cursor.
+A page is read in one transaction (one snapshot: REPEATABLE READ on PostgreSQL, a read
+transaction on SQLite), and the cursor never
 passes a number that can still commit. The design, different per database so that
 writers on PostgreSQL never queue behind one row:
 

@@ -223,10 +223,15 @@ def target(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
         worker = _enrolled(base, db_url, grid["workers"][0])
         other = _enrolled(base, db_url, grid["workers"][1])
         leader = _enrolled(base, db_url, grid["leader"])
-        nonce = protocol.new_nonce()  # used once, for real: every later use is a replay
-        path = f"/api/v1/tasks?grid={grid['id']}"
-        used = requests.get(base + path, timeout=10,
-                            headers=worker.headers("GET", path, b"", nonce=nonce))
+        # used once, for real, by a state-changing request (the server keeps its nonce):
+        # every later use is a replay (a GET keeps none: sync/protocol, "Replay protection")
+        nonce = protocol.new_nonce()
+        path = protocol.DEVICE_STATUS_PATH
+        status = json.dumps({"channel": "stable", "pending_ops": 0, "photos_waiting": 0,
+                             "photo_bytes": 0, "secret_store": "keyring"}).encode()
+        used = requests.post(base + path, data=status, timeout=10, headers={
+            **worker.headers("POST", path, status, nonce=nonce),
+            "Content-Type": "application/json"})
         assert used.status_code == 200, used.text
         doc = requests.get(base + "/openapi.json", timeout=10).json()
         log = workdir / f"serve-{base.rsplit(':', 1)[1]}.log"
@@ -430,6 +435,11 @@ def test_unauthenticated(api: schemathesis.BaseSchema, target: FuzzTarget, metho
         response = case.call_and_validate(base_url=target.base, session=http, auth=forger,
                                           checks=CHECKS)
         assert_sound(response)
+        if attack == "replayed" and not protocol.keeps_nonce(method):
+            # a GET signed right with a used nonce: no nonce is kept for a read
+            # (sync/protocol, "Replay protection"); answered as the device's own read
+            assert response.status_code != 401 or response.json()["error"] != "replayed"
+            return
         assert response.status_code == 401, (attack, response.status_code, response.text)
 
     run()
@@ -444,7 +454,10 @@ def test_any_protocol_level_header(target: FuzzTarget, level: str) -> None:
     update (426); never a 5xx."""
     response = requests.get(target.base + "/api/v1/health", timeout=10,
                             headers={protocol.HEADER_PROTOCOL: level})
-    assert response.status_code in (200, 426), (level, response.text)
+    if "\x7f" in level:  # a control character (RFC 9110): httptools refuses the request
+        assert response.status_code in (200, 400, 426), (level, response.text)
+    else:
+        assert response.status_code in (200, 426), (level, response.text)
     assert_sound(response)
 
 
@@ -539,7 +552,10 @@ class SyncSequences(RuleBasedStateMachine):
         page: dict[str, Any] = response.json()
         seqs = [c["seq"] for c in page["changes"]]
         assert seqs == sorted(seqs) and all(s > self.cursor for s in seqs), seqs
-        assert page["next_after"] == (seqs[-1] if seqs else self.cursor), page["next_after"]
+        if seqs:
+            assert page["next_after"] == seqs[-1], page["next_after"]
+        else:  # nothing for the device: the cursor may move to the feed's head
+            assert page["next_after"] >= self.cursor, page["next_after"]
         assert len(set(seqs)) <= limit, (limit, seqs)  # a sequence number is never cut
         for change in page["changes"]:
             if change["kind"] in schemas.PULL_DATA:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -49,6 +50,18 @@ def _line(table: str, device_id: str) -> str:
 def _enqueue(dev: Any, kind: str, record_id: str, payload: dict[str, Any]) -> str:
     with dev.session.db.conn:  # Session.enqueue joins the caller's transaction
         return str(dev.session.enqueue(kind, record_id, payload))
+
+
+def _eventually(read: Any, done: Any, timeout: float = 15.0) -> Any:
+    """``read()`` until ``done(value)``: the centre writes last contacts and app
+    versions in batches (central serve --contact-flush, 2 s)."""
+    deadline = time.monotonic() + timeout
+    value = read()
+    while not done(value) and time.monotonic() < deadline:
+        time.sleep(0.2)
+        value = read()
+    return value
+
 
 
 def _signed(dev: Any, base: str, path: str, body: Any, **headers: str) -> requests.Response:
@@ -92,7 +105,8 @@ def test_central_devices_shows_what_each_device_reported_at_its_last_sync(
     other = make_device(live, grid["leader"], "stable")
     assert other.engine.run_once().ok
 
-    rows = _fleet(live)
+    rows = _eventually(lambda: _fleet(live), lambda r: all(
+        r[d.transport.device_id]["app_version"] for d in (dev, other)))
     mine = rows[dev.transport.device_id]
     assert mine["person_id"] == grid["workers"][0] and mine["grids"] == [grid["id"]]
     assert mine["role"] == "worker" and mine["status"] == "active" and not mine["revoked"]
@@ -173,7 +187,8 @@ def test_hostile_values_from_an_enrolled_device_are_refused_and_change_nothing(
 
     # riding in an anchor, a bad status costs the status only, never the anchor
     head_seq, head_hash = dev.session.audit.head()
-    before = _fleet_columns(live, device_id)
+    before = _eventually(lambda: _fleet_columns(live, device_id),
+                         lambda r: r["app_version"] == fieldclient.__version__)
     anchor = {"head_seq": head_seq, "head_hash": head_hash, "at_seq": head_seq,
               "at_hash": head_hash, "intact": True, "pin_failures_total": 0,
               "status": {**GOOD, "pending_ops": -5}}
@@ -190,11 +205,13 @@ def test_hostile_values_from_an_enrolled_device_are_refused_and_change_nothing(
         resp = _signed(dev, live.base, path, GOOD, **{
             protocol.HEADER_APP_VERSION: version, protocol.HEADER_PROTOCOL: level})
         assert resp.status_code in (200, 426), resp.text
-    kept = _fleet_columns(live, device_id)
+    kept = _eventually(lambda: _fleet_columns(live, device_id),
+                       lambda r: r["app_version"] == "1.2.3")
     assert kept["app_version"] == "1.2.3"  # the one well-formed version sent
     assert kept["protocol_level"] == protocol.PROTOCOL_LEVEL  # no odd level kept
     resp = _signed(dev, live.base, path, GOOD, **{protocol.HEADER_APP_VERSION: "2.0.1-rc1"})
-    assert _fleet_columns(live, device_id)["app_version"] == "2.0.1-rc1"
+    assert _eventually(lambda: _fleet_columns(live, device_id),
+                       lambda r: r["app_version"] == "2.0.1-rc1")["app_version"] == "2.0.1-rc1"
 
 
 def test_an_older_device_without_the_status_still_syncs_and_shows_unknown(
@@ -210,7 +227,8 @@ def test_an_older_device_without_the_status_still_syncs_and_shows_unknown(
     simulate(dev.session, visits=2, seed=8)
     report = dev.engine.run_once()
     assert report.ok and "status" not in report.steps and report.steps["audit"] == "first"
-    row = _fleet(live)[dev.transport.device_id]
+    row = _eventually(lambda: _fleet(live)[dev.transport.device_id],
+                      lambda r: r["app_version"] == "0.9.0")
     assert (row["app_version"], row["protocol_level"]) == ("0.9.0", 4)
     assert row["audit_state"] == "ok" and row["last_contact"]
     assert [row[k] for k in ("channel", "pending_ops", "photos_waiting", "photo_bytes",
@@ -220,7 +238,8 @@ def test_an_older_device_without_the_status_still_syncs_and_shows_unknown(
     monkeypatch.undo()  # the app is updated: its next sync reports
     report = dev.engine.run_once()
     assert report.ok and report.steps["status"] == "ok"
-    row = _fleet(live)[dev.transport.device_id]
+    row = _eventually(lambda: _fleet(live)[dev.transport.device_id],
+                      lambda r: r["app_version"] == fieldclient.__version__)
     assert (row["channel"], row["pending_ops"], row["app_version"]) == (
         "stable", 0, fieldclient.__version__)
 

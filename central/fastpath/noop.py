@@ -1,0 +1,111 @@
+"""The pull with nothing new (issue 16), answered by one indexed read.
+
+Most pulls are a device at its grids' head asking every few minutes. The full pull
+(:func:`central.syncops.pull`) opens a REPEATABLE READ snapshot and asks each kind of
+feed row for its page: a dozen statements to find nothing. Here one statement asks
+first "is anything newer than the cursor for these grids?": an ``EXISTS`` per kind of
+feed row, each a range of the index on (grid, sequence) the full pull reads too, and
+in the same statement (one snapshot) the feed's head, the highest number below which
+no row can still appear. Nothing newer: the answer is an empty page whose cursor is
+that head, so the next no-op look is a range of a few index entries again. Something
+(maybe) newer: the full pull as before.
+
+The look is a superset of the pull: it leaves out only what the pull's own conditions
+leave out cheaply (the device's own visits and patrols; others' reviews on a worker's
+device). When it finds a row the pull then does not hand out (a setting of another
+district, a device that is not a worker's or leader's), the full pull's empty answer
+carries the head as its cursor too, so such a row costs one full pull, not every pull.
+
+Why moving the cursor to the head loses nothing: the head is read in the statement's
+snapshot. PostgreSQL: numbers below the snapshot's ``xmin`` watermark
+(:func:`central.db.feed_watermark`) belong to transactions that have committed (and
+are in the snapshot) or rolled back. SQLite: writers take the change counter first and
+hold the write lock until they commit, so every number up to the counter's value in
+the snapshot is committed. So no row numbered after the cursor and up to the head can
+appear later, and none was in the snapshot (the look found nothing).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy import Connection, Engine, exists, literal_column, or_, select
+
+from central import db, syncops
+from sync import protocol
+
+
+def _newer_exists(device: Any, grids: tuple[int, ...], after: int) -> Any:
+    """One boolean: any feed row of these grids numbered after ``after`` (module
+    docstring: a superset of what the full pull hands out)."""
+    cursor = db.seq_cursor(after)
+    me = device.device_id
+    reviewer = device.role in protocol.REVIEW_ROLES
+    looks = [
+        exists().where(t.c.grid_id.in_(grids), t.c.updated_seq > cursor)
+        for t in (db.households, db.conflicts, db.events, db.tasks, db.grid_boundaries)
+    ]
+    r = db.records
+    looks.append(exists().where(r.c.kind == "visit.create", r.c.grid_id.in_(grids),
+                                r.c.seq > cursor, r.c.device_id != me))
+    looks.append(exists().where(db.settings.c.updated_seq > cursor))
+    rv = db.reviews
+    mine = [] if reviewer else [rv.c.worker_id == device.person_id]
+    looks.append(exists().where(rv.c.grid_id.in_(grids), rv.c.updated_seq > cursor, *mine))
+    if reviewer:
+        p = db.patrols
+        looks.append(exists().where(p.c.grid_id.in_(grids), p.c.updated_seq > cursor,
+                                    p.c.device_id != me))
+        d, g = db.devices, db.grid_assignments
+        people = select(g.c.person_id).where(g.c.grid_id.in_(grids))
+        looks.append(exists().where(d.c.feed_seq > cursor, d.c.id != me,
+                                    d.c.person_id.in_(people)))
+    return or_(*looks)
+
+
+_PG_XMIN = literal_column("pg_snapshot_xmin(pg_current_snapshot())::text::bigint")
+
+
+def look(conn: Connection, device: Any, grids: tuple[int, ...], after: int
+         ) -> tuple[bool, int]:
+    """Whether anything may be newer than ``after`` for the device, and the feed's
+    head (module docstring), from one statement's snapshot."""
+    newer = _newer_exists(device, grids, after).label("newer")
+    if conn.dialect.name == "postgresql":  # the watermark's offset read along, no extra trip
+        row = conn.execute(select(newer, _PG_XMIN, _counter(db.TXID_OFFSET))).one()
+        return bool(row[0]), db.watermark_of(int(row[1] or 0), int(row[2] or 0)) - 1
+    row = conn.execute(select(newer, _counter("change_seq"))).one()
+    return bool(row[0]), int(row[1] or 0)
+
+
+def _counter(name: str) -> Any:
+    c = db.counters
+    return select(c.c.value).where(c.c.name == name).scalar_subquery()
+
+
+def pull(engine: Engine, device: Any, after: int, limit: int,
+         full: Callable[[Any, int, int], dict[str, Any]] | None = None) -> dict[str, Any]:
+    """A pull page as :func:`central.syncops.pull` answers it, cheaply when nothing is
+    new: the grids' names and the look (two statements, no transaction opened);
+    otherwise the full pull (``full(device, after, limit)``: the feed's, or a first
+    pull's snapshot), whose empty answer moves the cursor to the head too."""
+    def feed(device: Any, after: int, limit: int) -> dict[str, Any]:
+        return syncops.pull(engine, device, after, limit)
+
+    full = full or feed
+    grids = tuple(device.grids)
+    if not grids:
+        return full(device, after, limit)
+    with engine.connect() as conn:
+        conn = conn.execution_options(isolation_level="AUTOCOMMIT")
+        newer, head = look(conn, device, grids, after)
+        names = None if newer else syncops._grid_names(conn, grids)
+    if names is not None:
+        return {"changes": [], "next_after": max(after, head), "has_more": False,
+                "grids": names}
+    page = full(device, after, limit)
+    if not page["changes"] and not page["has_more"]:
+        page["next_after"] = max(after, head)  # read before the pull's later snapshot
+    return page
+
