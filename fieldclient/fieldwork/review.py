@@ -140,25 +140,18 @@ def _visits(db: sqlite_utils.Database, me: str, window: shared.MonthWindow
             ) -> tuple[list[shared.Visit], dict[str, tuple[str, set[str]]],
                        list[shared.Household]]:
     """The month's visits, who made the pulled ones (name, grids), and the households
-    they name (category, grid and known position, from the quota roster: reached by
-    the household id's index alone, not the wide households table)."""
+    they name (:func:`_visited_households`)."""
     rows = db.execute(
-        "SELECT v.id, coalesce(v.person_id, CASE WHEN v.origin = 'local' THEN ? END),"
-        " v.household_id, v.visit_type, v.visited_at, v.lat, v.lon, v.situation, v.needs,"
-        " v.follow_up, v.photos, v.corrects, v.training, v.worker, v.grid_id,"
-        " q.grid_id, q.category, q.created_at, q.lat, q.lon"
-        " FROM visits v LEFT JOIN quota_households q ON q.household_rowid ="
-        " (SELECT h.rowid FROM households h WHERE h.id = v.household_id)"
-        " WHERE v.visited_at >= ? AND v.visited_at < ?",
+        "SELECT id, coalesce(person_id, CASE WHEN origin = 'local' THEN ? END), household_id,"
+        " visit_type, visited_at, lat, lon, situation, needs, follow_up, photos, corrects,"
+        " training, worker, grid_id FROM visits WHERE visited_at >= ? AND visited_at < ?",
         (me, window.start, window.until)).fetchall()
     photo_ids = {r[0]: _photo_list(r[10]) for r in rows if r[10] and r[10] != "[]"}
     hashes = _photo_hashes(db, (p for ids in photo_ids.values() for p in ids))
     visits: list[shared.Visit] = []
     others: dict[str, tuple[str, set[str]]] = {}
-    households: dict[str, shared.Household] = {}
     for (vid, person, household, kind, when, lat, lon, situation, needs, follow_up, _p,
-         corrects, training, worker, grid_id, home_grid, category, created, home_lat,
-         home_lon) in rows:
+         corrects, training, worker, grid_id) in rows:
         if person is None:
             continue  # pulled from an older centre that did not say who
         person = str(person)
@@ -166,10 +159,6 @@ def _visits(db: sqlite_utils.Database, me: str, window: shared.MonthWindow
             _name, grids = others.setdefault(person, (str(worker or person), set()))
             if grid_id is not None:
                 grids.add(str(grid_id))
-        if home_grid is not None and household not in households:
-            households[household] = shared.Household(
-                household, str(home_grid), category, float(created or 0.0), None,
-                home_lat, home_lon)
         photos = photo_ids.get(vid)
         visits.append(shared.Visit(
             vid, person, household, kind, float(when), lat, lon,
@@ -177,7 +166,20 @@ def _visits(db: sqlite_utils.Database, me: str, window: shared.MonthWindow
              else situation or ""),
             tuple(hashes[p] for p in photos if p in hashes) if photos else (),
             bool(corrects), bool(training)))
-    return visits, others, list(households.values())
+    return visits, others, _visited_households(db, {v.household_id for v in visits})
+
+
+def _visited_households(db: sqlite_utils.Database, ids: set[str]) -> list[shared.Household]:
+    """The households the month's visits name: category, grid and known position from
+    the quota roster, in one statement (the ids as a JSON array, looked up in order
+    through the id's covering index, then the roster by rowid: measured 45-50 ms for
+    28,000 against 85 ms in chunks of 500 and 150 ms joined to each visit)."""
+    return [shared.Household(hid, str(grid), category, float(created or 0.0), None, lat, lon)
+            for hid, grid, category, created, lat, lon in db.execute(
+                "SELECT h.id, q.grid_id, q.category, q.created_at, q.lat, q.lon"
+                " FROM households h JOIN quota_households q ON q.household_rowid = h.rowid"
+                " WHERE q.grid_id IS NOT NULL AND h.id IN (SELECT value FROM json_each(?))",
+                (json.dumps(sorted(ids)),))]
 
 
 def _household_tallies(db: sqlite_utils.Database, window: shared.MonthWindow, now: float,
