@@ -52,7 +52,7 @@ def test_migration_16_adds_the_fleet_columns_and_keeps_every_device(
             {"p": person, "k": "k" * 44})
         before = dict(conn.execute(text("SELECT * FROM devices")).mappings().one())
     with engine.connect() as conn:
-        assert db.pending_versions(conn) == [16, 17]
+        assert db.pending_versions(conn) == list(range(16, db.LATEST_VERSION + 1))
     assert db.migrate(engine) == (15, db.LATEST_VERSION)
     with engine.connect() as conn:
         names = {c["name"] for c in inspect(conn).get_columns("devices")}

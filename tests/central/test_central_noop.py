@@ -53,8 +53,19 @@ class Live:
         return dev
 
     def requests_sql(self) -> list[str]:
-        """The statements the server's request threads ran (not the contact flush)."""
-        return [sql for thread, sql in self.statements if thread != "contact-flush"]
+        """The statements the server's request threads ran (not the contact flush), the
+        shared rate limits left out: on PostgreSQL they are a look and a token taken in
+        ``rate_buckets``, an UNLOGGED table (no WAL, nothing flushed per request), kept
+        apart so N server processes give a device its rate once (central/shared/); what
+        is counted here is the durable work of a sync (:meth:`rate_sql` is the rest)."""
+        return [sql for thread, sql in self.statements
+                if thread != "contact-flush" and "rate_buckets" not in sql]
+
+    def rate_sql(self) -> list[str]:
+        """The rate-limit statements of the request threads (at most a look and a token
+        per request; none on SQLite, whose single process keeps them in memory)."""
+        return [sql for thread, sql in self.statements
+                if thread != "contact-flush" and "rate_buckets" in sql]
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -117,6 +128,7 @@ def test_a_noop_pull_is_two_reads_and_writes_nothing(live: Live) -> None:
     assert len(ran) <= 3, ran
     assert _writes(ran) == [], ran
     assert not any(s.strip().upper().startswith(("BEGIN", "COMMIT")) for s in ran), ran
+    assert len(live.rate_sql()) <= 2  # the shared rate limit: UNLOGGED, not durable
 
 
 def test_after_a_noop_pull_moved_the_cursor_new_rows_still_arrive(live: Live) -> None:

@@ -307,7 +307,9 @@ def test_snapshot_serves_only_below_its_cursor(centre: Server) -> None:
     _state, cursor, _n = _http_pull(dev)
     resp = dev.get(protocol.SYNC_PULL_PATH, params={"after": cursor, "limit": PAGE})
     body = resp.json()
-    assert body["changes"] == [] and body["next_after"] == cursor and not body["has_more"]
+    # nothing newer: no rows, and the cursor may move up to the feed's head (the no-op
+    # look of central/fastpath/noop.py), never back
+    assert body["changes"] == [] and body["next_after"] >= cursor and not body["has_more"]
     assert snapshots.FORMAT == 1
 
 
