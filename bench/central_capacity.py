@@ -15,6 +15,10 @@ a throw-away server) with one and two processes (``--workers``):
   after page: the time until the last is done, p95 page time;
 - ``devices_per_process_at_5_min``: the no-op rate at 50 connections × 300 s ÷ processes.
 
+``--only first-pulls`` (only the devices they need enrolled) or ``--only noop``, and
+``--backend``/``--processes``, run a part (its figures, no verdict); first pulls report
+the CPU seconds of the server, PostgreSQL and this client process (``cpu_s``).
+
 Targets (issue 16, this 2-core machine, where client, server and database share the
 cores): >= 400 no-op syncs/s per process on PostgreSQL with p95 <= 200 ms at 50
 connections; 100 first pulls <= 2 s; overload answered with 503, not queues past 2 s.
@@ -23,6 +27,7 @@ Prints one JSON object; progress on stderr.
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import json
 import os
@@ -57,15 +62,15 @@ TARGET_NOOP_P95_MS = 200.0
 TARGET_FIRST_PULLS_S = 2.0
 
 
-def enroll_all(server: Any) -> list[Device]:
-    """DEVICES devices, round-robin over the grids' workers (8 enrolling at a time)."""
+def enroll_all(server: Any, count: int = DEVICES) -> list[Device]:
+    """``count`` devices, round-robin over the grids' workers (8 enrolling at a time)."""
     workers = [w for g in server.demo["grids"] for w in g["workers"]]
     codes = [ops.create_enrollment_code(server.engine, workers[i % len(workers)])["code"]
-             for i in range(DEVICES)]
-    devices: list[Device | None] = [None] * DEVICES
+             for i in range(count)]
+    devices: list[Device | None] = [None] * count
 
     def enroll(start: int) -> None:
-        for i in range(start, DEVICES, 8):
+        for i in range(start, count, 8):
             dev = Device(server.base)
             answer = dev.enroll(codes[i], name=f"平板{i}")
             if answer.status_code != 200:
@@ -170,7 +175,7 @@ def noop_run(server: Any, devices: list[Device], heads: dict[str, int],
     return result
 
 
-def first_pulls(devices: list[Device], by_grid: dict[int, list[Device]]) -> dict[str, Any]:
+def first_pulls(server: Any, by_grid: dict[int, list[Device]]) -> dict[str, Any]:
     chosen = [d for grid in sorted(by_grid) for d in by_grid[grid][:2]][:FIRST_PULLS]
     pages: list[float] = []
     failures: list[str] = []
@@ -180,31 +185,39 @@ def first_pulls(devices: list[Device], by_grid: dict[int, list[Device]]) -> dict
         barrier.wait()
         try:
             pull_to_end(dev, pages)
-        except SystemExit as exc:
-            failures.append(str(exc))
+        except (SystemExit, Exception) as exc:  # a timeout too: a failure, not a lost thread
+            failures.append(f"{type(exc).__name__}: {exc}")
 
     threads = [threading.Thread(target=one, args=(d,)) for d in chosen]
     for t in threads:
         t.start()
+    cpu_before = server_cpu_seconds(server.proc.pid)
+    client_before = time.process_time()
     barrier.wait()
     began = time.perf_counter()
     for t in threads:
         t.join()
     wall = time.perf_counter() - began
+    client_cpu = time.process_time() - client_before
+    cpu = {k: round(v - cpu_before.get(k, 0.0), 2)
+           for k, v in server_cpu_seconds(server.proc.pid).items()}
     ms = sorted(x * 1000 for x in pages)
     result = {"devices": len(chosen), "seconds": round(wall, 2), "pages": len(ms),
               "page_p95_ms": round(ms[int(0.95 * (len(ms) - 1))], 1) if ms else None,
+              "cpu_s": {**cpu, "client": round(client_cpu, 2)},
               "failures": failures[:3], "ok": not failures}
     log(f"  first pulls: {json.dumps(result)}")
     return result
 
 
-def run(backend: str, db_url: str | None, work: Path, processes: int) -> dict[str, Any]:
+def run(backend: str, db_url: str | None, work: Path, processes: int,
+        only: str | None = None) -> dict[str, Any]:
     extra = ("--enroll-limit", "0", "--workers", str(processes))
     log(f"{backend}, {processes} process(es): seeding {GRIDS}x{HOUSEHOLDS_PER_GRID}")
     with serve(work, db_url, grids=GRIDS, households_per_grid=HOUSEHOLDS_PER_GRID,
                extra=extra) as server:
-        devices = enroll_all(server)
+        # first pulls alone need only their devices (two workers per grid: one each)
+        devices = enroll_all(server, FIRST_PULLS if only == "first-pulls" else DEVICES)
         grid_of = {w: int(g["id"]) for g in server.demo["grids"] for w in g["workers"]}
         person = {d.device_id: i for i, d in enumerate(devices)}
         workers = [w for g in server.demo["grids"] for w in g["workers"]]
@@ -212,7 +225,9 @@ def run(backend: str, db_url: str | None, work: Path, processes: int) -> dict[st
         for d in devices:
             by_grid.setdefault(grid_of[workers[person[d.device_id] % len(workers)]],
                                []).append(d)
-        first = first_pulls(devices, by_grid)
+        first = None if only == "noop" else first_pulls(server, by_grid)
+        if only == "first-pulls":
+            return {"processes": processes, "first_pulls": first}
         heads = {}
         for grid_devices in by_grid.values():
             head = pull_to_end(grid_devices[0])
@@ -224,6 +239,15 @@ def run(backend: str, db_url: str | None, work: Path, processes: int) -> dict[st
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--only", choices=("first-pulls", "noop"),
+                        help="run only this part (first pulls: no no-op runs, and only "
+                        "the devices they need enrolled)")
+    parser.add_argument("--backend", choices=("sqlite", "postgresql"),
+                        help="only this database (default: both)")
+    parser.add_argument("--processes", type=int, choices=(1, 2),
+                        help="PostgreSQL: only this many server processes (default: 1 and 2)")
+    args = parser.parse_args()
     out: dict[str, Any] = {
         "benchmark": "central_capacity", "grids": GRIDS,
         "households_per_grid": HOUSEHOLDS_PER_GRID, "devices": DEVICES,
@@ -231,12 +255,19 @@ def main() -> None:
         "targets": {"noop_per_s_per_process_pg": TARGET_NOOP_PER_PROCESS,
                     "noop_p95_ms": TARGET_NOOP_P95_MS, "first_pulls_s": TARGET_FIRST_PULLS_S},
     }
-    with workdir("gridfield-bench-capacity-sqlite-") as work:
-        out["sqlite"] = [run("sqlite", None, work, 1)]
-    out["postgresql"] = []
-    for processes in (1, 2):
+    out["sqlite"], out["postgresql"] = [], []
+    if args.backend in (None, "sqlite"):
+        with workdir("gridfield-bench-capacity-sqlite-") as work:
+            out["sqlite"].append(run("sqlite", None, work, 1, args.only))
+    for processes in (1, 2) if args.backend in (None, "postgresql") else ():
+        if args.processes not in (None, processes):
+            continue
         with workdir("gridfield-bench-capacity-pg-") as work, pg_server(durable=True) as pg:
-            out["postgresql"].append(run("postgresql", pg.new_database(), work, processes))
+            out["postgresql"].append(run("postgresql", pg.new_database(), work, processes,
+                                         args.only))
+    if args.only or args.backend or args.processes:  # a part: its figures, no verdict
+        print(json.dumps(out, ensure_ascii=False))
+        return
     pg1, pg2 = (r["noop"][0]["noop_per_s"] for r in out["postgresql"])
     out["pg_two_process_scaling"] = round(pg2 / pg1, 2) if pg1 else None
     best = out["postgresql"][0]["noop"][0]
