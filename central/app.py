@@ -18,7 +18,7 @@ from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Header, Path, Query, Request, Security
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import FileResponse, JSONResponse
+from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.security import APIKeyHeader
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, TypeAdapter
 from sqlalchemy import Engine, bindparam, delete, insert, select, update
@@ -34,7 +34,7 @@ from central.limits import Limits
 from central.photos import MAX_PHOTO_BYTES, PhotoError, PhotoStore, default_blob_dir
 from central.shared import ratelimit
 from central.shared.ratelimit import RateLimiter
-from central.shared.snapshots import Snapshots
+from central.shared.snapshots import EncodedPage, Snapshots
 from central.web.shedding import LoadShedder
 from sync import protocol
 from sync.protocol import bundle, releases, schemas
@@ -953,11 +953,14 @@ def create_app(
         device: Device,
         after: Annotated[int, Query(ge=0, le=2**62)] = 0,
         limit: Annotated[int, Query(ge=1, le=protocol.MAX_PULL_LIMIT)] = 500,
-    ) -> dict[str, Any]:
+    ) -> Any:
         """Changes in the device's grids after server sequence ``after``, oldest first."""
         # one cheap look when nothing is new; else a first pull's snapshot, or the feed
-        page = noop.pull(engine, device, after, limit, full=first_pulls.pull)
+        page = noop.pull(engine, device, after, limit, full=first_pulls.page)
         now = db.now_utc()
+        if isinstance(page, EncodedPage):  # a snapshot's rows, encoded once for all
+            return Response(page.body(db.iso(now), now.timestamp()),
+                            media_type="application/json")
         return {**page, "server_time": db.iso(now), "unix_time": now.timestamp()}
 
     @app.post(protocol.PHOTOS_MISSING_PATH, response_model=MissingOut, responses=sync_errors)

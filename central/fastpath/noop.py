@@ -35,6 +35,10 @@ from sqlalchemy import Connection, Engine, exists, literal_column, or_, select
 from central import db, syncops
 from sync import protocol
 
+# a page as a dict (central.syncops.pull's), or one encoded already (a snapshot's:
+# central.shared.snapshots.EncodedPage, never empty)
+Page = Any
+
 
 def _newer_exists(device: Any, grids: tuple[int, ...], after: int) -> Any:
     """One boolean: any feed row of these grids numbered after ``after`` (module
@@ -85,11 +89,13 @@ def _counter(name: str) -> Any:
 
 
 def pull(engine: Engine, device: Any, after: int, limit: int,
-         full: Callable[[Any, int, int], dict[str, Any]] | None = None) -> dict[str, Any]:
+         full: Callable[[Any, int, int], Page] | None = None) -> Page:
     """A pull page as :func:`central.syncops.pull` answers it, cheaply when nothing is
     new: the grids' names and the look (two statements, no transaction opened);
     otherwise the full pull (``full(device, after, limit)``: the feed's, or a first
-    pull's snapshot), whose empty answer moves the cursor to the head too."""
+    pull's snapshot, whose pages may come encoded already), whose empty answer moves
+    the cursor to the head too. A first pull (``after`` 0) has its grids' rows to get:
+    no look first, unless its answer is empty."""
     def feed(device: Any, after: int, limit: int) -> dict[str, Any]:
         return syncops.pull(engine, device, after, limit)
 
@@ -97,6 +103,15 @@ def pull(engine: Engine, device: Any, after: int, limit: int,
     grids = tuple(device.grids)
     if not grids:
         return full(device, after, limit)
+    if after == 0:
+        page = full(device, after, limit)
+        if isinstance(page, dict) and not page["changes"] and not page["has_more"]:
+            with engine.connect() as conn:  # read after the pull: only when still empty
+                conn = conn.execution_options(isolation_level="AUTOCOMMIT")
+                newer, head = look(conn, device, grids, after)
+            if not newer:
+                page["next_after"] = max(after, head)
+        return page
     with engine.connect() as conn:
         conn = conn.execution_options(isolation_level="AUTOCOMMIT")
         newer, head = look(conn, device, grids, after)
@@ -105,7 +120,7 @@ def pull(engine: Engine, device: Any, after: int, limit: int,
         return {"changes": [], "next_after": max(after, head), "has_more": False,
                 "grids": names}
     page = full(device, after, limit)
-    if not page["changes"] and not page["has_more"]:
+    if isinstance(page, dict) and not page["changes"] and not page["has_more"]:
         page["next_after"] = max(after, head)  # read before the pull's later snapshot
     return page
 

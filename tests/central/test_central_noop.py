@@ -364,3 +364,40 @@ def test_a_stopped_server_writes_the_contacts_it_kept(
     finally:
         stop_process(proc)
         engine.dispose()
+
+
+def test_a_first_pull_skips_the_look_unless_its_answer_is_empty(
+        live: Live, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A first pull (``after`` 0) has its grids' rows to get: no look before it. An empty
+    first answer takes the head as its cursor only when the look, read after it, finds
+    nothing newer (a row committed in between keeps the cursor where it was)."""
+    from central.app import AuthDevice
+
+    grid = live.grid(0)
+    auth = AuthDevice("no-device", grid["workers"][0], "worker", (grid["id"],))
+    looks: list[int] = []
+    real_look = noop.look
+
+    def counted(conn: Any, device: Any, grids: tuple[int, ...], after: int) -> Any:
+        looks.append(after)
+        return real_look(conn, device, grids, after)
+
+    monkeypatch.setattr(noop, "look", counted)
+    page = noop.pull(live.engine, auth, 0, 500)
+    assert page["changes"] and looks == []
+
+    def empty(_device: Any, after: int, _limit: int) -> dict[str, Any]:
+        return {"changes": [], "next_after": after, "has_more": False, "grids": []}
+
+    # the grid has rows newer than 0: the look says so, the cursor stays at 0
+    assert noop.pull(live.engine, auth, 0, 500, full=empty)["next_after"] == 0
+    assert looks == [0]
+    # a grid the look finds nothing in: the head
+    with live.engine.begin() as conn:
+        bare = int(conn.execute(db.org_units.insert().values(
+            name="空网格", level="grid", parent_id=None)).inserted_primary_key[0])
+    nobody = AuthDevice("no-device", grid["workers"][0], "worker", (bare,))
+    with live.engine.connect() as conn:
+        head = noop.look(conn, nobody, (bare,), 0)[1]
+    assert head > 0
+    assert noop.pull(live.engine, nobody, 0, 500, full=empty)["next_after"] >= head

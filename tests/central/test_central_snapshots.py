@@ -344,3 +344,30 @@ def test_a_worker_gets_its_own_reviews_and_nobody_elses(centre: Server) -> None:
         got = {i for kind, i in state if kind == "review"}
         assert got == ({review_ids[worker]} if worker in review_ids else set())
     assert _builds(centre.engine, key) == 1
+
+
+def test_an_encoded_page_is_the_bytes_the_response_model_gives(centre: Server) -> None:
+    """A snapshot's page is sent as encoded once (EncodedPage), not through the app's
+    response model: its bytes are the model's, to the byte, for rows of every kind
+    (Chinese text, nulls, nested members), and it decodes to the feed's page."""
+    from central.app import PullOut
+    from central.shared.snapshots import EncodedPage
+
+    grid = centre.grid(0)
+    me = _auth(centre, _device(centre, grid["leader"]))
+    process = Snapshots(centre.engine)
+    after, kinds = 0, set()
+    while True:
+        page = process.page(me, after, PAGE)
+        assert isinstance(page, EncodedPage)
+        body = page.body("2026-12-04T08:00:00+00:00", 1796371200.25)
+        plain = page.decoded()
+        model = PullOut.model_validate({**plain, "server_time": "2026-12-04T08:00:00+00:00",
+                                        "unix_time": 1796371200.25})
+        assert body == model.model_dump_json().encode()
+        assert json.loads(body)["changes"] == plain["changes"]
+        kinds |= {c["kind"] for c in plain["changes"]}
+        after = page.next_after
+        if not page.has_more:
+            break
+    assert {"household", "visit", "event"} <= kinds
