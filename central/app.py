@@ -725,7 +725,8 @@ def create_app(
         if limits.enroll_per_minute > 0 else None
     )
     app.state.enroll_limiter = enroll_limiter
-    first_pulls = Snapshots(engine)
+    first_pulls = Snapshots(engine, warm=limits.warm_snapshots)
+    app.router.on_shutdown.append(first_pulls.close)
     photo_store = PhotoStore(
         photo_dir or default_blob_dir(str(engine.url)), quota_bytes=limits.photo_quota_bytes,
         quota_count=limits.photo_quota_count, partial_max_age=limits.partial_max_age,
@@ -832,6 +833,10 @@ def create_app(
         result = ops.redeem_enrollment_code(engine, req.code, req.public_key, req.device_name)
         if enroll_limiter is not None:
             enroll_limiter.refund(client)
+        # its first pull comes next: its view's snapshot meanwhile
+        first_pulls.prewarm(AuthDevice(str(result["device_id"]), int(result["person"]["id"]),
+                                       str(result["person"]["role"]),
+                                       tuple(int(g) for g in result["grids"])))
         with engine.begin() as conn:  # the key devices pin for the centre's commands
             result["server_key"] = identity.public_key_b64(conn)
         return result

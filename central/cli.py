@@ -232,6 +232,7 @@ def _serve_app(args: argparse.Namespace, engine: Engine) -> Any:
         partial_max_age=args.partial_max_age_hours * 3600.0,
         max_waiting=args.max_waiting,
         contact_flush=getattr(args, "contact_flush", defaults.DEFAULT_CONTACT_FLUSH),
+        warm_snapshots=getattr(args, "warm_snapshots", True),
     )
     return create_app(engine, max_body=args.max_body, photo_dir=args.photo_dir, limits=limits,
                       update_dir=getattr(args, "update_dir", None))
@@ -984,6 +985,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="requests waiting for a server thread past which new ones are "
                    "answered 503 with a random Retry-After (load shedding; default "
                    f"{defaults.DEFAULT_MAX_WAITING}; 0: off)")
+    p.add_argument("--no-warm-snapshots", dest="warm_snapshots", action="store_false",
+                   help="build a grid's first-pull snapshot at a device's first pull, not "
+                   "in the background when a device of it enrolls (measuring; default: "
+                   "at enrollment, so a room of new devices syncing at once is served)")
     p.add_argument("--contact-flush", type=float, default=defaults.DEFAULT_CONTACT_FLUSH,
                    metavar="SECONDS",
                    help="devices' last contacts are kept in memory and written this often "

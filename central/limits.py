@@ -51,3 +51,6 @@ class Limits:
     partial_max_age: float = DEFAULT_PARTIAL_MAX_AGE
     max_waiting: int = DEFAULT_MAX_WAITING
     contact_flush: float = DEFAULT_CONTACT_FLUSH  # seconds; 0: written at each request
+    # an enrolled device's view's first-pull snapshot built in the background at once
+    # (central/shared/snapshots.py, Snapshots.prewarm); off: at its first pull
+    warm_snapshots: bool = True
