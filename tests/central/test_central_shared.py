@@ -19,7 +19,7 @@ import pytest
 import requests
 from central_helpers import Device, PgServer, central, start_server, stop_process
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from sqlalchemy import Engine, func, select, text
+from sqlalchemy import Engine, func, select, text, update
 from test_central_workers import _established_to, _socket_inodes, _workers_listening
 
 from central import db, ops, syncops
@@ -170,6 +170,12 @@ def test_sqlite_keeps_the_buckets_in_memory(tmp_path: Path) -> None:
         engine.dispose()
 
 
+def _snapshot_stored(engine: Engine, key: str) -> bool:
+    with engine.connect() as conn:
+        return conn.execute(select(db.pull_snapshots.c.key)
+                            .where(db.pull_snapshots.c.key == key)).first() is not None
+
+
 def test_first_pulls_at_two_processes_build_one_snapshot(pair: Pair) -> None:
     """Eight devices of one grid start their first pull at once over connections held by
     both processes, the stored snapshot damaged: one build (the advisory lock; the others
@@ -182,9 +188,13 @@ def test_first_pulls_at_two_processes_build_one_snapshot(pair: Pair) -> None:
         assert dev.enroll(code).status_code == 200
         devices.append(dev)
     key = view_key("worker", (grid["id"],))
+    deadline = time.monotonic() + 20  # built when they enrolled (Snapshots.prewarm)
+    while time.monotonic() < deadline and not _snapshot_stored(pair.engine, key):
+        time.sleep(0.05)
     with pair.engine.begin() as conn:  # a damaged one: every process would build again
-        conn.execute(db.pull_snapshots.insert().values(
-            key=key, cursor=1, built_at=0.0, builds=0, body="damaged"))
+        assert conn.execute(update(db.pull_snapshots).where(db.pull_snapshots.c.key == key)
+                            .values(cursor=1, built_at=0.0, builds=0, body="damaged")
+                            ).rowcount == 1
     sessions = _sessions_on_both(pair, 8)
     results: dict[str, dict[tuple[str, str], Any]] = {}
     failures: list[BaseException] = []
