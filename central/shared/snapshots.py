@@ -244,7 +244,6 @@ class Snapshots:
             (snap.seqs[i], snap.sizes[i], snap.wire[i])
             for i in range(start, len(snap)) if snap.whose[i] != me)
         with self.engine.connect() as conn:
-            conn = conn.execution_options(isolation_level="AUTOCOMMIT")
             names = syncops._grid_names(conn, grids)
             if device.role not in protocol.REVIEW_ROLES:  # a worker's own reviews
                 own = reviews.reviews_page(conn, device, grids, after, limit + 1,
@@ -253,9 +252,6 @@ class Snapshots:
                     rows = heapq.merge(rows, [
                         (int(c["seq"]), syncops.wire_size(c), syncops.encode_change(c))
                         for c in own], key=lambda row: row[0])
-            # anything after the snapshot? (one statement: the no-op look; the usual
-            # answer is no, and the feed's ten statements cost more than the page)
-            newer, head = noop.look(conn, device, grids, snap.cursor)
         page: list[bytes] = []
         last = after
         size = 0
@@ -269,8 +265,13 @@ class Snapshots:
         if not page:
             return syncops.pull(self.engine, device, snap.cursor, limit)
         # the snapshot's end: the page goes on with the feed from its cursor (or, full,
-        # says has_more, and the next pull is the feed's); nothing newer, the cursor
-        # moves to the look's head (central/fastpath/noop.py: no row up to it can come)
+        # says has_more, and the next pull is the feed's). First one statement, the
+        # no-op look: anything after the snapshot? Usually not (the feed's ten
+        # statements cost more than the page), and the cursor moves to the look's head
+        # (central/fastpath/noop.py: no row up to it can come later)
+        with self.engine.connect() as conn:
+            conn = conn.execution_options(isolation_level="AUTOCOMMIT")
+            newer, head = noop.look(conn, device, grids, snap.cursor)
         if not newer:
             return EncodedPage(page, max(snap.cursor, head), False, names)
         if len(page) >= limit:
