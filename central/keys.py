@@ -9,7 +9,8 @@ Steps, each safe to interrupt and run again (``rotate`` resumes):
 2. Rows not sealed under the current key are re-sealed in batches, each batch its own
    transaction (blind indexes recomputed with them); photos are re-sealed file by file
    (written beside, renamed over), and partial uploads under an old key dropped (those
-   uploads start over from byte 0).
+   uploads start over from byte 0), as are first-pull snapshots (``pull_snapshots``,
+   sealed whole: the next first pull of their view builds them again).
 3. Once nothing is left under an old key (counted again after a last pass), the old
    keys' checks are deleted, the database compacted (SQLite VACUUM, PostgreSQL
    VACUUM FULL of the sealed tables: no free page keeps an old ciphertext) and the old
@@ -23,7 +24,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import Engine, delete
+from sqlalchemy import Engine, delete, func, select
 
 from central import atrest, db
 from central.photos import PhotoStore
@@ -69,8 +70,14 @@ def rotate(engine: Engine, photos: PhotoStore, batch: int = 500, settle: float =
                 break
             say(f"re-sealed {rows} rows")
         photo_counts = photos.reseal()
+        with engine.begin() as conn:  # first-pull snapshots: dropped, built again on demand
+            s = db.pull_snapshots
+            conn.execute(delete(s).where(s.c.body.not_like(f"{atrest.PREFIX}{current}:%")))
         with engine.connect() as conn:
             left = db.stale_rows(conn, current)
+            left += int(conn.execute(  # one a server built meanwhile under the old key
+                select(func.count()).select_from(s)
+                .where(s.c.body.not_like(f"{atrest.PREFIX}{current}:%"))).scalar() or 0)
         if not left and not photos.stale_files():
             break
     with engine.begin() as conn:
