@@ -33,6 +33,7 @@ from central.fastpath.contacts import ContactBook
 from central.limits import Limits
 from central.photos import MAX_PHOTO_BYTES, PhotoError, PhotoStore, default_blob_dir
 from central.shared import ratelimit
+from central.shared.blobs import PhotoFiles
 from central.shared.ratelimit import RateLimiter
 from central.shared.snapshots import Snapshots
 from central.web.shedding import LoadShedder
@@ -690,9 +691,11 @@ def create_app(
     photo_dir: Any = None,
     limits: Limits | None = None,
     update_dir: Any = None,
+    photo_files: PhotoFiles | None = None,
 ) -> FastAPI:
     """The API on ``engine``; ``limits`` default to those for a real deployment;
-    ``update_dir`` the signed release repository (central/updates/repository.py)."""
+    ``update_dir`` the signed release repository (central/updates/repository.py);
+    photos in ``photo_files`` if given (e.g. the database), else in ``photo_dir``."""
     limits = limits or Limits()
     app = FastAPI(
         title="gridfield central server",
@@ -727,7 +730,8 @@ def create_app(
     app.state.enroll_limiter = enroll_limiter
     first_pulls = Snapshots(engine)
     photo_store = PhotoStore(
-        photo_dir or default_blob_dir(str(engine.url)), quota_bytes=limits.photo_quota_bytes,
+        photo_files or FilePath(photo_dir or default_blob_dir(str(engine.url))),
+        quota_bytes=limits.photo_quota_bytes,
         quota_count=limits.photo_quota_count, partial_max_age=limits.partial_max_age,
         keys=db.keyring(engine),
     )
