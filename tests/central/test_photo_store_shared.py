@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 from central_helpers import Device, seeded_database, start_server, stop_process
-from sqlalchemy import select, update
+from sqlalchemy import func, select, text, update
 
 from central import atrest, db, ops
 from central.photos import PhotoStore
@@ -159,3 +159,23 @@ def test_abandoned_partials_expire(store: PhotoStore) -> None:
     assert store.expire_partials(engine) == 2
     assert [n for n, _ in store.files.listing()] == [store.final_name(sha)]
     assert store.read(sha) == JPEG and store.stale_files() == 0
+
+
+def test_migration_19_adds_the_photo_table(fresh_db: str) -> None:
+    """A centre from before migration 19 gets the table; photos on disk stay where they
+    are (the table is empty); run again, nothing changes."""
+    engine = db.make_engine(fresh_db)
+    try:
+        with engine.begin() as conn:
+            conn.execute(db.schema_version.delete().where(db.schema_version.c.version == 19))
+            conn.execute(text("DROP TABLE photo_blobs"))
+        assert db.migrate(engine)[1] == db.LATEST_VERSION
+        with engine.connect() as conn:
+            assert conn.execute(select(func.count()).select_from(db.photo_blobs)).scalar() == 0
+            if conn.dialect.name == "postgresql":
+                assert conn.execute(text(
+                    "SELECT attstorage FROM pg_attribute WHERE attrelid ="
+                    " 'photo_blobs'::regclass AND attname = 'data'")).scalar_one() == "e"
+        assert db.migrate(engine) == (db.LATEST_VERSION, db.LATEST_VERSION)
+    finally:
+        engine.dispose()
