@@ -123,18 +123,22 @@ def _fill(session: Session, households: list[tuple], visits: list[tuple]) -> Non
 
 def device(households: list[tuple] | None, visits: list[tuple] | None, *, rounds: int,
            keep: Path | None, profile: Path | None
-           ) -> tuple[list[float], list[float], float, float]:
-    """(wall times, CPU times) of the month's rounds, the past month's (wall, CPU)."""
+           ) -> tuple[list[float], list[float], float, float, float | None]:
+    """(wall times, CPU times) of the month's rounds, the past month's (wall, CPU), the
+    time the device took to take the data in (None: reused)."""
     from fieldclient.fieldwork import review
 
     with tempfile.TemporaryDirectory(prefix="bench-review-") as tmp:
         path = keep or Path(tmp) / "device"
+        load_s = None
         if keep is not None and (keep / "built").exists():
             session = unlock_device(path, PIN, clock=lambda: NOW)
         else:
             assert households is not None and visits is not None
             session = setup_device(path, PIN, store=FileSecretStore(path), clock=lambda: NOW)
+            began = time.perf_counter()
             _fill(session, households, visits)
+            load_s = time.perf_counter() - began
             if keep is not None:
                 (keep / "built").write_text("bench/review.py device\n")
         walls, cpus = [], []
@@ -153,7 +157,7 @@ def device(households: list[tuple] | None, visits: list[tuple] | None, *, rounds
             profiler.runcall(review.month_figures, session, MONTH, now=NOW)
             profiler.dump_stats(str(profile))
         session.close()
-    return walls, cpus, past, past_cpu
+    return walls, cpus, past, past_cpu, load_s
 
 
 def centre(households: list[tuple], visits: list[tuple], patrols: list[tuple]
@@ -228,7 +232,7 @@ def main() -> None:
         households, visits, patrols = data(random.Random(13))
     if args.keep is not None:
         args.keep.mkdir(parents=True, exist_ok=True)
-    walls, cpus, past_s, past_cpu = device(households, visits, rounds=args.rounds,
+    walls, cpus, past_s, past_cpu, load_s = device(households, visits, rounds=args.rounds,
                                            keep=args.keep, profile=args.profile)
     device_ms = _ms(statistics.median(walls))
     out: dict[str, object] = {
@@ -240,6 +244,7 @@ def main() -> None:
         "device_cpu_runs_ms": [_ms(t) for t in cpus],
         "device_target_ms": TARGET_DEVICE_MS, "device_ok": device_ms <= TARGET_DEVICE_MS,
         "device_past_month_ms": _ms(past_s), "device_past_month_cpu_ms": _ms(past_cpu),
+        "device_load_s": None if load_s is None else round(load_s, 1),
     }
     if not args.device_only:
         assert households is not None and visits is not None and patrols is not None
