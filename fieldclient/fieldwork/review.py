@@ -31,6 +31,7 @@ import json
 import logging
 from collections.abc import Iterable
 from datetime import UTC, datetime, tzinfo
+from operator import itemgetter
 from typing import TYPE_CHECKING, Any
 
 from fieldclient.devicetime import device_zone
@@ -166,7 +167,7 @@ def _visits(db: sqlite_utils.Database, me: str, window: shared.MonthWindow
                    training, _worker, _grid) in rows]
     others: dict[str, tuple[str, set[str]]] = {}
     # each person's name as their first visit of the month gives it
-    for person, worker, grid_id in dict.fromkeys((r[1], r[11], r[12]) for r in rows):
+    for person, worker, grid_id in dict.fromkeys(map(itemgetter(1, 11, 12), rows)):
         if person != me:
             _name, grids = others.setdefault(person, (str(worker or person), set()))
             if grid_id is not None:

@@ -306,8 +306,14 @@ def _normal_text(text: str) -> str:
     return _NOT_WORD.sub("", text.lower())
 
 
+# Chinese notes' fullwidth punctuation and what NFKC makes of it (their compatibility
+# decomposition, one character each): replacing them first gives NFKC the same text to
+# decompose, and leaves most notes already normalised (the check then spares the pass)
+_WIDE_PUNCTUATION = tuple((c, unicodedata.normalize("NFKC", c)) for c in "，：；！？（）")
+
+
 def _normal_texts(texts: Sequence[str]) -> list[str]:
-    """:func:`_normal_text` of each text, in three calls for all of them instead of
+    """:func:`_normal_text` of each text, in a few calls for all of them instead of
     three per text (a month's notes: a quarter of the checks' time one by one).
 
     The texts are joined with NUL, which no text here holds (else one by one): NFKC
@@ -319,6 +325,8 @@ def _normal_texts(texts: Sequence[str]) -> list[str]:
     joined = "\x00".join(texts)
     if joined.count("\x00") != len(texts) - 1:
         return [_normal_text(t) for t in texts]
+    for wide, narrow in _WIDE_PUNCTUATION:  # most notes are NFKC but for these
+        joined = joined.replace(wide, narrow)
     if not unicodedata.is_normalized("NFKC", joined):
         joined = unicodedata.normalize("NFKC", joined)
     return _NOT_WORD_NOR_NUL.sub("", joined.lower()).replace("_", "").split("\x00")

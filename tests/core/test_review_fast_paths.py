@@ -22,7 +22,7 @@ from sync.protocol import review as rv
 
 # letters that change under NFKC or lower() in context, combining marks that compose
 # across a text's end, NUL, fullwidth punctuation and symbols that NFKC turns to words
-_TRICKY = ("aZΣσςΟΔΟΣ\u0301\u0308\u0345ｱﾞＡ①：，_ \t\nİẞﬁ가ᄀ하ᅡᆨǅ\x00＿︳㏂™"
+_TRICKY = ("aZΣσςΟΔΟΣ\u0301\u0308\u0345ｱﾞＡ①：，；！？（）_ \t\nİẞﬁ가ᄀ하ᅡᆨǅ\x00＿︳㏂™"
            "情况稳定老人身体好")
 
 
