@@ -172,7 +172,7 @@ def _visits(db: sqlite_utils.Database, me: str, window: shared.MonthWindow
             _name, grids = others.setdefault(person, (str(worker or person), set()))
             if grid_id is not None:
                 grids.add(str(grid_id))
-    return visits, others, _visited_households(db, {v.household_id for v in visits})
+    return visits, others, _visited_households(db, set(map(itemgetter(2), visits)))
 
 
 def _visited_households(db: sqlite_utils.Database, ids: set[str]) -> list[shared.Household]:
