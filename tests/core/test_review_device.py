@@ -303,7 +303,7 @@ def _tally_plans(session: Session, month: str, grid: str | None = None) -> list[
     finally:
         session.db.conn.set_trace_callback(None)
     return [" | ".join(row[3] for row in session.db.execute("EXPLAIN QUERY PLAN " + sql))
-            for sql in statements if "FROM quota_households q WHERE" in sql]
+            for sql in statements if "FROM quota_households q" in sql]
 
 
 def test_the_roster_index_follows_every_change_and_the_month_reads_by_it(
@@ -311,7 +311,7 @@ def test_the_roster_index_follows_every_change_and_the_month_reads_by_it(
     """``quota_households_tally`` (migration 19) after new, moved, re-categorised and
     deleted households, visits of the device (a correction, training) and pulled ones
     (a correction, training, a visit before its household): the index holds what the
-    table holds, the month's roster is read through it (grouped without sorting the
+    table holds, this month's roster is read through it (grouped without sorting the
     households first) and the figures are the whole roster's."""
     from fieldclient.fieldwork.visits import record_visit
 
@@ -357,8 +357,12 @@ def test_the_roster_index_follows_every_change_and_the_month_reads_by_it(
     for month, grid in (("2026-12", None), ("2026-12", "2"), ("2026-08", None),
                         ("2026-08", "3")):
         plans = _tally_plans(session, month, grid)
-        assert len(plans) == 1 and "COVERING INDEX quota_households_tally" in plans[0], plans
-        assert "SCAN q" not in plans[0], plans
+        assert len(plans) == 1, plans
+        if month == "2026-12":  # this month: through the index, grouped as it goes
+            assert "COVERING INDEX quota_households_tally" in plans[0], plans
+            assert "SCAN q" not in plans[0], plans
+        else:  # a month gone by: the roster in its own order (lookups near each other)
+            assert "SCAN q" in plans[0] and "quota_households_tally" not in plans[0], plans
         got = device_review.month_figures(session, month, grid, now=NOW, zone=ZONE)
         assert _comparable(got) == _comparable(_reference(session, month, grid)), month
 
