@@ -234,7 +234,7 @@ def main() -> None:
         # The data set (hundreds of thousands of tuples, kept for the centre's part) is
         # the bench's, not the app's: out of the collector's sight, or every full
         # collection during a timed month walks it (a device-only run has none of it;
-        # the two modes differed by ~40 % for that alone).
+        # full-bench device times ran well above device-only ones).
         gc.freeze()
     if args.keep is not None:
         args.keep.mkdir(parents=True, exist_ok=True)
