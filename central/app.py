@@ -33,6 +33,7 @@ from central.fastpath.contacts import ContactBook
 from central.limits import Limits
 from central.photos import MAX_PHOTO_BYTES, PhotoError, PhotoStore, default_blob_dir
 from central.shared import ratelimit
+from central.shared.blobs import PhotoFiles
 from central.shared.ratelimit import RateLimiter
 from central.shared.snapshots import EncodedPage, Snapshots
 from central.web.shedding import LoadShedder
@@ -655,25 +656,29 @@ async def authenticated(
     limiter: RateLimiter | None = request.app.state.rate_limiter
     failures: RateLimiter | None = request.app.state.auth_failure_limiter
     client = request.client.host if request.client is not None else "?"
-    if failures is not None:
-        # Only requests that failed authentication count here, by address: a flood of
-        # forged requests naming a real device cannot use up that device's allowance.
-        _refuse_if_waiting(await ratelimit.wait_needed(failures, client, take=False),
-                           "too many unauthenticated requests from this address")
     engine: Engine = request.app.state.engine
-    try:
-        device = await run_in_threadpool(
-            _authenticate, engine, request.method, path, headers, body,
-            request.app.state.contacts,
-        )
-    except ApiError as exc:
-        if failures is not None and exc.status == 401:
-            await ratelimit.wait_needed(failures, client)
-        raise
-    if limiter is not None:  # counted only once the signature proved who is asking
-        _refuse_if_waiting(await ratelimit.wait_needed(limiter, device.device_id),
-                           "too many requests from this device; retry later")
-    return device
+    contacts = request.app.state.contacts
+
+    def check() -> AuthDevice:
+        # One trip to a worker thread for the limits and the signature (each trip costs
+        # a no-op sync about as much CPU as a statement).
+        if failures is not None:
+            # Only requests that failed authentication count here, by address: a flood
+            # of forged requests naming a real device cannot use up its allowance.
+            _refuse_if_waiting(failures.wait_needed(client, take=False),
+                               "too many unauthenticated requests from this address")
+        try:
+            device = _authenticate(engine, request.method, path, headers, body, contacts)
+        except ApiError as exc:
+            if failures is not None and exc.status == 401:
+                failures.wait_needed(client)
+            raise
+        if limiter is not None:  # counted only once the signature proved who is asking
+            _refuse_if_waiting(limiter.wait_needed(device.device_id),
+                               "too many requests from this device; retry later")
+        return device
+
+    return await run_in_threadpool(check)
 
 
 def _refuse_if_waiting(wait: float, message: str) -> None:
@@ -690,9 +695,11 @@ def create_app(
     photo_dir: Any = None,
     limits: Limits | None = None,
     update_dir: Any = None,
+    photo_files: PhotoFiles | None = None,
 ) -> FastAPI:
     """The API on ``engine``; ``limits`` default to those for a real deployment;
-    ``update_dir`` the signed release repository (central/updates/repository.py)."""
+    ``update_dir`` the signed release repository (central/updates/repository.py);
+    photos in ``photo_files`` if given (e.g. the database), else in ``photo_dir``."""
     limits = limits or Limits()
     app = FastAPI(
         title="gridfield central server",
@@ -728,7 +735,8 @@ def create_app(
     first_pulls = Snapshots(engine, warm=limits.warm_snapshots)
     app.router.on_shutdown.append(first_pulls.close)
     photo_store = PhotoStore(
-        photo_dir or default_blob_dir(str(engine.url)), quota_bytes=limits.photo_quota_bytes,
+        photo_files or FilePath(photo_dir or default_blob_dir(str(engine.url))),
+        quota_bytes=limits.photo_quota_bytes,
         quota_count=limits.photo_quota_count, partial_max_age=limits.partial_max_age,
         keys=db.keyring(engine),
     )

@@ -387,7 +387,7 @@ def frames(fh: BinaryIO) -> Iterator[tuple[int, int, int]]:
     if len(head) < 5 or head[:4] != FILE_MAGIC:
         return
     pos = 5 + head[4]
-    size = os.fstat(fh.fileno()).st_size
+    size = fh.seek(0, os.SEEK_END)  # a file on disk or in memory (central.shared.blobs)
     index = 0
     while pos + FRAME_HEAD.size <= size:
         fh.seek(pos)

@@ -25,6 +25,7 @@ from central import audit, auditanchor, db, ops, recovery
 from central import limits as defaults
 from central.atrest import KEY_FILE_ENV, AtRestError
 from central.limits import DEFAULT_READ_TIMEOUT, Limits
+from central.shared.blobs import PHOTO_STORES
 
 # What a terminal acts on instead of showing: C0 controls but newline and tab (ESC starts
 # colours, a new window title, a screen clear, OSC 52 writes IT's clipboard; CR and BS
@@ -234,8 +235,19 @@ def _serve_app(args: argparse.Namespace, engine: Engine) -> Any:
         contact_flush=getattr(args, "contact_flush", defaults.DEFAULT_CONTACT_FLUSH),
         warm_snapshots=getattr(args, "warm_snapshots", True),
     )
-    return create_app(engine, max_body=args.max_body, photo_dir=args.photo_dir, limits=limits,
-                      update_dir=getattr(args, "update_dir", None))
+    return create_app(engine, max_body=args.max_body, limits=limits,
+                      update_dir=getattr(args, "update_dir", None),
+                      photo_files=_photo_files(args, engine))
+
+
+def _photo_files(args: argparse.Namespace, engine: Engine) -> Any:
+    """Where ``--photo-store`` keeps photos: ``--photo-dir`` (default: next to a SQLite
+    file, else ./central-photos) or the database."""
+    from central.photos import default_blob_dir
+    from central.shared.blobs import photo_files
+
+    root = Path(args.photo_dir) if args.photo_dir else default_blob_dir(args.db)
+    return photo_files(getattr(args, "photo_store", "dir"), engine, root)
 
 
 def cmd_seed_demo(args: argparse.Namespace) -> int:
@@ -591,11 +603,10 @@ def cmd_audit(args: argparse.Namespace) -> int:
 
 def cmd_keys_rotate(args: argparse.Namespace) -> int:
     from central.keys import rotate
-    from central.photos import PhotoStore, default_blob_dir
+    from central.photos import PhotoStore
 
     engine = _engine(args)
-    photos = PhotoStore(Path(args.photo_dir) if args.photo_dir else default_blob_dir(args.db),
-                        keys=db.keyring(engine))
+    photos = PhotoStore(_photo_files(args, engine), keys=db.keyring(engine))
     say = (lambda _m: None) if args.json else print
     try:
         result = rotate(engine, photos, batch=args.batch, settle=args.settle, progress=say)
@@ -974,12 +985,16 @@ def build_parser() -> argparse.ArgumentParser:
                    help="the certificate's private key (PEM)")
     p.add_argument("--workers", type=int, default=1, metavar="N",
                    help="server processes (PostgreSQL only; e.g. one per CPU core). Rate "
-                   "limits are kept per process, so a device may get up to N times them")
+                   "limits and replay protection are shared through the database; photos "
+                   "too with --photo-store database")
     p.add_argument("--max-body", type=int, default=1024 * 1024,
                    help="largest accepted request body in bytes (default 1 MiB)")
     p.add_argument("--photo-dir", default=None,
                    help="where photos are kept by SHA-256 (default: next to a SQLite "
                    "database file, else ./central-photos)")
+    p.add_argument("--photo-store", choices=PHOTO_STORES, default="dir",
+                   help="dir: photos in --photo-dir (one machine); database: in the "
+                   "database, shared by server processes on several machines")
     p.add_argument("--max-waiting", type=int, default=defaults.DEFAULT_MAX_WAITING,
                    metavar="N",
                    help="requests waiting for a server thread past which new ones are "
@@ -1135,6 +1150,8 @@ def build_parser() -> argparse.ArgumentParser:
     kp.set_defaults(func=cmd_keys_rotate)
     kp.add_argument("--photo-dir", default=None,
                     help="the server's --photo-dir (default as `central serve`)")
+    kp.add_argument("--photo-store", choices=PHOTO_STORES, default="dir",
+                    help="the server's --photo-store (default as `central serve`)")
     kp.add_argument("--batch", type=int, default=500, help="rows per transaction")
     kp.add_argument("--settle", type=float, default=2.0, metavar="SECONDS",
                     help="wait after adding the key, so running servers use it")

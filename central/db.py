@@ -30,6 +30,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     PrimaryKeyConstraint,
     String,
@@ -572,6 +573,20 @@ rate_buckets = Table(
 )
 SHARED_TABLES = ("pull_snapshots", "rate_buckets")
 
+# Photos kept in the database (migration 19; ``central serve --photo-store database``):
+# the bytes of the photo store's sealed files (central/shared/blobs.py), so server
+# processes on several machines share them. A file is its pieces in order of ``pos``
+# (one per write: a sealed frame, the first with the file's header).
+photo_blobs = Table(
+    "photo_blobs",
+    metadata,
+    Column("name", String(160), primary_key=True),
+    Column("pos", BigInteger, primary_key=True),
+    Column("data", LargeBinary, nullable=False),
+    Column("written_at", Float, nullable=False),  # Unix seconds
+)
+V19_TABLES = ("photo_blobs",)
+
 V5_TABLES = ("task_responses", "settings")
 
 
@@ -886,7 +901,7 @@ def _migration_1(conn: Connection) -> None:
         if name != "schema_version"
         and name not in (V2_TABLES + V3_TABLES + V4_TABLES + V5_TABLES + V8_TABLES
                          + V10_TABLES + V11_TABLES + V12_TABLES + V13_TABLES
-                         + SHARED_TABLES)
+                         + SHARED_TABLES + V19_TABLES)
     ]
     metadata.create_all(conn, tables=v1)
     conn.execute(counters.insert().values(name="change_seq", value=0))
@@ -1224,6 +1239,15 @@ def _migration_18(conn: Connection) -> None:
             conn.execute(text(f"ALTER TABLE {name} SET UNLOGGED"))
         # a snapshot is gzip'd and sealed already: not worth PostgreSQL's compressing
         conn.execute(text("ALTER TABLE pull_snapshots ALTER COLUMN body SET STORAGE EXTERNAL"))
+
+
+def _migration_19(conn: Connection) -> None:
+    """Photos in the database for servers on several machines (``central serve
+    --photo-store database``): a new table; photos on disk stay where they are."""
+    metadata.create_all(conn, tables=[photo_blobs])
+    if conn.dialect.name == "postgresql":
+        # sealed bytes do not compress: stored out of line as they are
+        conn.execute(text("ALTER TABLE photo_blobs ALTER COLUMN data SET STORAGE EXTERNAL"))
 
 
 # Migration 14's backfill walks the review records by feed number through a partial
@@ -1604,6 +1628,7 @@ MIGRATIONS: list[tuple[int, Callable[[Connection], None]]] = [
     (16, _migration_16),
     (17, _migration_17),
     (18, _migration_18),
+    (19, _migration_19),
 ]
 LATEST_VERSION = MIGRATIONS[-1][0]
 

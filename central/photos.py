@@ -11,15 +11,17 @@ device's daily quota; abandoned ones expire. A full disk is a ``507`` that leave
 nothing half-recorded: the upload resumes where it was.
 
 Nothing is kept in the clear (central.atrest): a partial upload and a photo are files
-of sealed frames (one per chunk as it arrived), 0600 in directories 0700, under the
-database's key ring; :meth:`PhotoStore.read` opens one. ``central keys rotate`` re-seals
-them under the new key (:meth:`PhotoStore.reseal`); photos kept in the clear before
-are sealed when the server starts.
+of sealed frames (one per chunk as it arrived) under the database's key ring;
+:meth:`PhotoStore.read` opens one. ``central keys rotate`` re-seals them under the new
+key (:meth:`PhotoStore.reseal`); photos kept in the clear before are sealed when the
+server starts. The files are in a directory (0600 in directories 0700) or, for servers
+on several machines, in the database (``central.shared.blobs``).
 """
 
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 import threading
 import time
@@ -33,6 +35,7 @@ from sqlalchemy.exc import IntegrityError
 
 from central import atrest, db
 from central.limits import DEFAULT_PARTIAL_MAX_AGE
+from central.shared.blobs import DirectoryFiles, PhotoFiles
 
 MAX_PHOTO_BYTES = 50 * 1024 * 1024
 QUOTA_WINDOW = timedelta(hours=24)
@@ -65,13 +68,15 @@ def default_blob_dir(db_url: str) -> Path:
 
 
 class PhotoStore:
-    """Photos under ``root``; ``quota_bytes``/``quota_count`` per device per 24 hours
-    (0: none); partial uploads untouched for ``partial_max_age`` seconds expire."""
+    """Photos in ``files`` (a directory's path, or a :class:`PhotoFiles`);
+    ``quota_bytes``/``quota_count`` per device per 24 hours (0: none); partial uploads
+    untouched for ``partial_max_age`` seconds expire."""
 
-    def __init__(self, root: Path, quota_bytes: int = 0, quota_count: int = 0,
+    def __init__(self, files: Path | PhotoFiles, quota_bytes: int = 0, quota_count: int = 0,
                  partial_max_age: float = DEFAULT_PARTIAL_MAX_AGE,
                  keys: atrest.KeyRing | None = None) -> None:
-        self.root = Path(root)  # created on the first upload
+        self.files: PhotoFiles = (
+            DirectoryFiles(files) if isinstance(files, (str, Path)) else files)
         self._keys = keys
         self.quota_bytes = quota_bytes
         self.quota_count = quota_count
@@ -87,12 +92,27 @@ class PhotoStore:
             raise atrest.AtRestError("this photo store has no keys: photos are kept sealed")
         return self._keys
 
-    def final_path(self, sha: str) -> Path:
-        return self.root / sha[:2] / sha
+    @staticmethod
+    def final_name(sha: str) -> str:
+        return f"{sha[:2]}/{sha}"
+
+    @staticmethod
+    def partial_name(sha: str, device_id: str) -> str:
+        device_key = hashlib.sha256(device_id.encode()).hexdigest()[:32]
+        return f"partial/{sha}-{device_key}.part"
 
     def partial_path(self, sha: str, device_id: str) -> Path:
-        device_key = hashlib.sha256(device_id.encode()).hexdigest()[:32]
-        return self.root / "partial" / f"{sha}-{device_key}.part"
+        """The partial upload's file, for a store in a directory (tests, operators)."""
+        return self._directory().path(self.partial_name(sha, device_id))
+
+    def final_path(self, sha: str) -> Path:
+        """The photo's file, for a store in a directory."""
+        return self._directory().path(self.final_name(sha))
+
+    def _directory(self) -> DirectoryFiles:
+        if not isinstance(self.files, DirectoryFiles):
+            raise TypeError(f"photos are kept in {self.files.describe()}, not in files")
+        return self.files
 
     # -- which photos a device still has to send ---------------------------------------
 
@@ -141,7 +161,8 @@ class PhotoStore:
         or discarded) is committed; a database failure raises and rolls it all back."""
         up = db.photo_uploads
         mine = (up.c.sha256 == sha) & (up.c.device_id == device_id)
-        part = self.partial_path(sha, device_id)
+        part = self.partial_name(sha, device_id)
+        files = self.files
         done = {"sha256": sha, "offset": total, "complete": True}
         with engine.begin() as conn:
             db.lock_key(conn, f"photo:{device_id}")  # across server processes too
@@ -149,13 +170,13 @@ class PhotoStore:
                 select(db.photos.c.sha256).where(db.photos.c.sha256 == sha)).first() is not None
             if stored and known_photos(conn, device_id, grids, {sha}):
                 if conn.execute(delete(up).where(mine)).rowcount:
-                    part.unlink(missing_ok=True)
+                    files.remove(part, conn)
                 return done
             row = conn.execute(select(up).where(mine)).mappings().first()
             if row is not None and (
                     int(row["size"]) != total
-                    or (int(row["offset"]) > 0 and self._resume_at(part, int(row["offset"]))
-                        is None)):
+                    or (int(row["offset"]) > 0
+                        and self._resume_at(part, int(row["offset"]), conn) is None)):
                 # Another size than this device announced before, or its partial file is
                 # gone (expired, lost, sealed with a key rotated away): this device's
                 # upload, and only it, starts over.
@@ -169,7 +190,7 @@ class PhotoStore:
                 over = self._over_quota(conn, device_id, total)
                 if over is not None:
                     return over
-            if not self._write(part, sha, offset, chunk):
+            if not self._write(part, sha, offset, chunk, conn):
                 return storage_full()
             new_offset = offset + len(chunk)
             now = db.now_iso()
@@ -181,41 +202,33 @@ class PhotoStore:
             if new_offset < total:
                 return {"sha256": sha, "offset": new_offset, "complete": False}
             conn.execute(delete(up).where(mine))
-            if self._plain_sha256(part, sha) != sha:
-                part.unlink(missing_ok=True)
+            if self._plain_sha256(part, sha, conn) != sha:
+                files.remove(part, conn)
                 return PhotoError(422, "hash_mismatch", "the uploaded bytes do not have the "
                                   "announced SHA-256; start again", offset=0)
             if stored:  # the same bytes as a photo kept already: nothing more to keep
-                part.unlink(missing_ok=True)
+                files.remove(part, conn)
             else:
-                final = self.final_path(sha)
                 try:
-                    self._private_dir(final.parent)
+                    files.rename(part, self.final_name(sha), conn)
                 except OSError as exc:
                     if db.is_storage_full(exc):
                         return storage_full()  # the partial file stays: resume at the end
                     raise
-                os.replace(part, final)
                 _insert_once(conn, insert(db.photos).values(
                     sha256=sha, size=total, device_id=device_id, received_at=now))
             _insert_once(conn, insert(db.photo_holders).values(
                 sha256=sha, device_id=device_id, received_at=now))
         return done
 
-    def _private_dir(self, path: Path) -> None:
-        """``path`` (the root or a directory in it) exists, 0700."""
-        for d in (self.root, path) if path != self.root else (self.root,):
-            d.mkdir(parents=True, exist_ok=True, mode=0o700)
-            if d.stat().st_mode & 0o077:
-                os.chmod(d, 0o700)
-
-    def _resume_at(self, part: Path, offset: int) -> tuple[int, int, str] | None:
+    def _resume_at(self, part: str, offset: int, conn: Connection | None = None,
+                   ) -> tuple[int, int, str] | None:
         """Where the sealed partial file continues after ``offset`` bytes of photo:
         (file position, next frame number, its key id); None when it cannot (missing,
         in the clear, under a key the ring no longer has, ``offset`` not at a frame's
         end: the upload starts over)."""
         try:
-            with open(part, "rb") as fh:
+            with self.files.open(part, conn) as fh:
                 kid = atrest.file_key_id(fh)
                 if kid is None or kid not in self.keys.keyset().keys:
                     return None
@@ -230,15 +243,16 @@ class PhotoStore:
             return None
         return (end, count, kid) if done == offset else None
 
-    def _write(self, part: Path, sha: str, offset: int, chunk: bytes) -> bool:
+    def _write(self, part: str, sha: str, offset: int, chunk: bytes,
+               conn: Connection | None = None) -> bool:
         """Seal ``chunk`` as the frame after ``offset`` bytes of the partial file,
         durably. False when the disk is full: the file is cut back to where it was (the
         space is given back; the upload resumes there)."""
         ring = self.keys
         if offset > 0:
-            resume = self._resume_at(part, offset)
+            resume = self._resume_at(part, offset, conn)
             if resume is None:  # checked by the caller under the same lock
-                raise atrest.AtRestError(f"partial upload {part.name} cannot continue")
+                raise atrest.AtRestError(f"partial upload {part} cannot continue")
             pos, index, kid = resume
             head = b""
         else:
@@ -246,31 +260,16 @@ class PhotoStore:
             head = atrest.header(kid)
         frame = head + atrest.seal_frame(ring, kid, sha, index, chunk)
         try:
-            self._private_dir(part.parent)
-            fd = os.open(part, os.O_RDWR | os.O_CREAT | (os.O_TRUNC if offset == 0 else 0),
-                         0o600)
-            with os.fdopen(fd, "r+b") as fh:
-                fh.seek(pos)
-                fh.write(frame)
-                fh.truncate()
-                fh.flush()
-                os.fsync(fh.fileno())
+            self.files.write_at(part, pos, frame, conn)
         except OSError as exc:
             if not db.is_storage_full(exc):
                 raise
-            try:
-                if offset > 0:
-                    os.truncate(part, pos)
-                else:
-                    part.unlink(missing_ok=True)
-            except OSError:
-                pass  # the next write at this offset truncates it anyway
-            return False
+            return False  # nothing of it kept: the upload resumes at this offset
         return True
 
-    def _plain_sha256(self, path: Path, name: str) -> str:
+    def _plain_sha256(self, part: str, name: str, conn: Connection | None = None) -> str:
         digest = hashlib.sha256()
-        with open(path, "rb") as fh:
+        with self.files.open(part, conn) as fh:
             for piece in atrest.read_plain(self.keys, fh, name):
                 digest.update(piece)
         return digest.hexdigest()
@@ -281,7 +280,7 @@ class PhotoStore:
         """A stored photo's bytes (opened, its hash checked), or None if not here."""
         sha = sha.lower()
         try:
-            with open(self.final_path(sha), "rb") as fh:
+            with self.files.open(self.final_name(sha)) as fh:
                 data = b"".join(atrest.read_plain(self.keys, fh, sha))
         except FileNotFoundError:
             return None
@@ -293,78 +292,68 @@ class PhotoStore:
         """Seal under the current key every photo in the clear or under another key
         (each written beside and renamed over: a crash leaves the old file whole), and
         delete partial uploads not under the current key (those uploads start over).
-        Directories and files get their modes (0700, 0600) on the way."""
+        In a directory, directories and files get their modes (0700, 0600) on the way."""
         ring = self.keys
         current = ring.current_id
         counts = {"photos": 0, "resealed": 0, "partials_dropped": 0, "damaged": 0}
-        if not self.root.is_dir():
-            return counts
-        self._private_dir(self.root)
-        for sub in sorted(self.root.iterdir()):
-            if not sub.is_dir():
+        files = self.files
+        if isinstance(files, DirectoryFiles):
+            if not files.root.is_dir():
+                return counts
+            files.private_modes()
+        for name, _written in sorted(files.listing()):
+            folder, _, base = name.rpartition("/")
+            if folder == "partial":
+                if self._key_id(name) != current:
+                    files.remove(name)
+                    counts["partials_dropped"] += 1
                 continue
-            if sub.stat().st_mode & 0o077:
-                os.chmod(sub, 0o700)
-            if sub.name == "partial":
-                for path in sub.iterdir():
-                    with open(path, "rb") as fh:
-                        kid = atrest.file_key_id(fh)
-                    if kid != current:
-                        path.unlink(missing_ok=True)
-                        counts["partials_dropped"] += 1
-                continue
-            for path in sub.iterdir():
-                if len(path.name) != 64 or not path.is_file():
+            if len(base) != 64 or folder != base[:2]:
+                continue  # not a photo (e.g. a re-sealing cut short)
+            counts["photos"] += 1
+            with files.open(name) as fh:
+                if atrest.file_key_id(fh) == current:
                     continue
-                counts["photos"] += 1
-                if path.stat().st_mode & 0o077:
-                    os.chmod(path, 0o600)
-                with open(path, "rb") as fh:
-                    if atrest.file_key_id(fh) == current:
-                        continue
-                    if self._reseal_file(ring, fh, path):
-                        counts["resealed"] += 1
-                    else:
-                        counts["damaged"] += 1
+                resealed = self._reseal_file(ring, fh, name, base)
+            counts["resealed" if resealed else "damaged"] += 1
         return counts
 
-    def _reseal_file(self, ring: atrest.KeyRing, fh: Any, path: Path) -> bool:
+    def _key_id(self, name: str) -> str | None:
+        with self.files.open(name) as fh:
+            return atrest.file_key_id(fh)
+
+    def _reseal_file(self, ring: atrest.KeyRing, fh: Any, name: str, sha: str) -> bool:
         digest = hashlib.sha256()
 
         def pieces() -> Any:
-            for piece in atrest.read_plain(ring, fh, path.name):
+            for piece in atrest.read_plain(ring, fh, sha):
                 digest.update(piece)
                 yield piece
 
-        tmp = path.with_name(path.name + ".reseal")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "wb") as out:
-            atrest.write_sealed(ring, out, path.name, pieces())
-            out.flush()
-            os.fsync(out.fileno())
-        if digest.hexdigest() != path.name:
-            tmp.unlink(missing_ok=True)
+        out = io.BytesIO()  # one photo (at most MAX_PHOTO_BYTES) at a time
+        atrest.write_sealed(ring, out, sha, pieces())
+        if digest.hexdigest() != sha:
             return False  # left as it is: not this store's to repair
-        os.replace(tmp, path)
+        tmp = name + ".reseal"
+        self.files.write_at(tmp, 0, out.getvalue())
+        self.files.rename(tmp, name)
         return True
 
     def stale_files(self) -> int:
         """Photos and partial uploads not sealed under the current key."""
         current = self.keys.current_id
-        if not self.root.is_dir():
-            return 0
-        stale = 0
-        for path in self.root.glob("*/*"):
-            if path.is_file() and not path.name.endswith(".reseal"):
-                with open(path, "rb") as fh:
-                    stale += atrest.file_key_id(fh) != current
-        return stale
+        return sum(self._key_id(name) != current for name, _ in self.files.listing()
+                   if "/" in name and not name.endswith(".reseal"))
 
     def seal_legacy(self) -> None:
         """At start: photos kept in the clear by a server before migration 12 are
-        sealed, once (a marker file records that it was done)."""
-        marker = self.root / ".sealed"
-        if marker.exists() or not self.root.is_dir():
+        sealed, once (a marker file records that it was done). Only a directory can
+        hold them: photos in the database were sealed from the first."""
+        if not self.files.may_hold_legacy:
+            return
+        root = self._directory().root
+        marker = root / ".sealed"
+        if marker.exists() or not root.is_dir():
             return
         self.reseal()
         fd = os.open(marker, os.O_WRONLY | os.O_CREAT, 0o600)
@@ -427,19 +416,19 @@ class PhotoStore:
                     up.c.sha256 == sha, up.c.device_id == device_id,
                     up.c.updated_at < cutoff)).rowcount
                 if gone:
-                    self.partial_path(sha, device_id).unlink(missing_ok=True)
+                    self.files.remove(self.partial_name(sha, device_id), conn)
                     removed += 1
-        partial_dir = self.root / "partial"
-        if not partial_dir.is_dir():
+        partials = self.files.listing("partial")
+        if not partials:
             return removed
         with engine.connect() as conn:
-            owned = {self.partial_path(sha, dev).name
+            owned = {self.partial_name(sha, dev)
                      for sha, dev in conn.execute(select(up.c.sha256, up.c.device_id))}
         oldest = time.time() - self.partial_max_age
-        for path in partial_dir.iterdir():
+        for name, written in partials:
             try:
-                if path.name not in owned and path.stat().st_mtime < oldest:
-                    path.unlink()
+                if name not in owned and written < oldest:
+                    self.files.remove(name)
                     removed += 1
             except OSError:
                 pass  # gone meanwhile

@@ -27,10 +27,24 @@ appear later, and none was in the snapshot (the look found nothing).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import Connection, Engine, exists, literal_column, or_, select
+from sqlalchemy import (
+    BigInteger,
+    Connection,
+    Engine,
+    Integer,
+    String,
+    any_,
+    bindparam,
+    exists,
+    literal_column,
+    or_,
+    select,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
 
 from central import db, syncops
 from sync import protocol
@@ -40,29 +54,29 @@ from sync import protocol
 Page = Any
 
 
-def _newer_exists(device: Any, grids: tuple[int, ...], after: int) -> Any:
-    """One boolean: any feed row of these grids numbered after ``after`` (module
-    docstring: a superset of what the full pull hands out)."""
-    cursor = db.seq_cursor(after)
-    me = device.device_id
-    reviewer = device.role in protocol.REVIEW_ROLES
+def _newer_exists(reviewer: bool, grids: Any) -> Any:
+    """One boolean: any feed row of the grids ``grids`` stands for numbered after the
+    bound ``cursor`` (module docstring: a superset of what the full pull hands out);
+    ``me`` and ``person`` are the device and its person."""
+    cursor = bindparam("cursor", type_=BigInteger())
+    me = bindparam("me", type_=String())
     looks = [
-        exists().where(t.c.grid_id.in_(grids), t.c.updated_seq > cursor)
+        exists().where(grids(t.c.grid_id), t.c.updated_seq > cursor)
         for t in (db.households, db.conflicts, db.events, db.tasks, db.grid_boundaries)
     ]
     r = db.records
-    looks.append(exists().where(r.c.kind == "visit.create", r.c.grid_id.in_(grids),
+    looks.append(exists().where(r.c.kind == "visit.create", grids(r.c.grid_id),
                                 r.c.seq > cursor, r.c.device_id != me))
     looks.append(exists().where(db.settings.c.updated_seq > cursor))
     rv = db.reviews
-    mine = [] if reviewer else [rv.c.worker_id == device.person_id]
-    looks.append(exists().where(rv.c.grid_id.in_(grids), rv.c.updated_seq > cursor, *mine))
+    mine = [] if reviewer else [rv.c.worker_id == bindparam("person", type_=Integer())]
+    looks.append(exists().where(grids(rv.c.grid_id), rv.c.updated_seq > cursor, *mine))
     if reviewer:
         p = db.patrols
-        looks.append(exists().where(p.c.grid_id.in_(grids), p.c.updated_seq > cursor,
+        looks.append(exists().where(grids(p.c.grid_id), p.c.updated_seq > cursor,
                                     p.c.device_id != me))
         d, g = db.devices, db.grid_assignments
-        people = select(g.c.person_id).where(g.c.grid_id.in_(grids))
+        people = select(g.c.person_id).where(grids(g.c.grid_id))
         looks.append(exists().where(d.c.feed_seq > cursor, d.c.id != me,
                                     d.c.person_id.in_(people)))
     return or_(*looks)
@@ -71,16 +85,54 @@ def _newer_exists(device: Any, grids: tuple[int, ...], after: int) -> Any:
 _PG_XMIN = literal_column("pg_snapshot_xmin(pg_current_snapshot())::text::bigint")
 
 
+def _in_grids(dialect: str) -> Callable[[Any], Any]:
+    """``column IN (the bound grids)``: one array parameter on PostgreSQL, an expanding
+    list on SQLite."""
+    if dialect == "postgresql":
+        grids = bindparam("grids", type_=ARRAY(Integer()))
+        return lambda column: column == any_(grids)
+    listed = bindparam("grids", expanding=True, type_=Integer())
+    return lambda column: column.in_(listed)
+
+
+@functools.cache
+def _statements(dialect: str, reviewer: bool) -> tuple[Any, Any]:
+    """The look and the grids' names, built once per dialect and kind of device: every
+    no-op pull binds its own values (building and keying the statement anew cost more
+    of a no-op's CPU than the database's work)."""
+    grids = _in_grids(dialect)
+    newer = _newer_exists(reviewer, grids).label("newer")
+    if dialect == "postgresql":  # the watermark's offset read along, no extra trip
+        look_stmt = select(newer, _PG_XMIN, _counter(db.TXID_OFFSET))
+    else:
+        look_stmt = select(newer, _counter("change_seq"))
+    o = db.org_units
+    names = select(o.c.id, o.c.name).where(grids(o.c.id)).order_by(o.c.id)
+    return look_stmt, names
+
+
+def _values(device: Any, grids: tuple[int, ...], after: int) -> dict[str, Any]:
+    return {"grids": list(grids), "cursor": after, "me": device.device_id,
+            "person": device.person_id}
+
+
 def look(conn: Connection, device: Any, grids: tuple[int, ...], after: int
          ) -> tuple[bool, int]:
     """Whether anything may be newer than ``after`` for the device, and the feed's
     head (module docstring), from one statement's snapshot."""
-    newer = _newer_exists(device, grids, after).label("newer")
-    if conn.dialect.name == "postgresql":  # the watermark's offset read along, no extra trip
-        row = conn.execute(select(newer, _PG_XMIN, _counter(db.TXID_OFFSET))).one()
+    dialect = conn.dialect.name
+    statement, _ = _statements(dialect, device.role in protocol.REVIEW_ROLES)
+    row = conn.execute(statement, _values(device, grids, after)).one()
+    if dialect == "postgresql":
         return bool(row[0]), db.watermark_of(int(row[1] or 0), int(row[2] or 0)) - 1
-    row = conn.execute(select(newer, _counter("change_seq"))).one()
     return bool(row[0]), int(row[1] or 0)
+
+
+def grid_names(conn: Connection, device: Any, grids: tuple[int, ...]) -> list[dict[str, Any]]:
+    """:func:`central.syncops._grid_names` by the statement built once."""
+    _, statement = _statements(conn.dialect.name, device.role in protocol.REVIEW_ROLES)
+    return [{"id": int(r[0]), "name": str(r[1])}
+            for r in conn.execute(statement, {"grids": list(grids)})]
 
 
 def _counter(name: str) -> Any:
@@ -115,7 +167,7 @@ def pull(engine: Engine, device: Any, after: int, limit: int,
     with engine.connect() as conn:
         conn = conn.execution_options(isolation_level="AUTOCOMMIT")
         newer, head = look(conn, device, grids, after)
-        names = None if newer else syncops._grid_names(conn, grids)
+        names = None if newer else grid_names(conn, device, grids)
     if names is not None:
         return {"changes": [], "next_after": max(after, head), "has_more": False,
                 "grids": names}

@@ -32,6 +32,7 @@ from sqlalchemy import Engine, select, text
 
 from central import atrest, db, ops
 from central.photos import PhotoStore
+from central.shared.blobs import photo_files
 from sync import protocol
 
 NARRATIVE = "走访记录：户主诉说邻里纠纷已调解完毕，暂无新情况ZQX7"
@@ -74,6 +75,9 @@ class Centre:
     def __init__(self, backend: str, workdir: Path, db_url: str, demo: dict[str, Any]) -> None:
         self.backend, self.workdir, self.db_url, self.demo = backend, workdir, db_url, demo
         self.photo_dir = workdir / "photos"
+        # PostgreSQL keeps photos in the database (servers on several machines), SQLite in
+        # the directory: both photo stores sealed alike
+        self.photo_store = "database" if backend == "postgresql" else "dir"
         self.key_file = Path(str(db.sqlite_path(db_url)) + ".keys.json") if backend == "sqlite" \
             else REPO / "central-keys.json"
         self.engine = db.make_engine(db_url)
@@ -82,7 +86,23 @@ class Centre:
 
     def start(self) -> None:
         self.proc, self.base = start_server(self.db_url, self.workdir,
-                                            "--photo-dir", str(self.photo_dir))
+                                            "--photo-dir", str(self.photo_dir),
+                                            "--photo-store", self.photo_store)
+
+    def photos(self, engine: Engine | None = None) -> PhotoStore:
+        """The photo store as the server keeps it (with ``engine``'s keys)."""
+        engine = engine or self.engine
+        return PhotoStore(photo_files(self.photo_store, engine, self.photo_dir),
+                          keys=db.keyring(engine))
+
+    def photo_files(self) -> list[tuple[str, bytes]]:
+        """Each kept photo file (partial uploads too) as the bytes it is stored as."""
+        files = self.photos().files
+        out = []
+        for name, _ in files.listing():
+            with files.open(name) as fh:
+                out.append((name, fh.read()))
+        return out
 
     def stop(self) -> None:
         if self.proc is not None:
@@ -176,15 +196,21 @@ def test_nothing_sensitive_is_kept_in_the_clear(centre: Centre) -> None:
     needles = _known_strings(centre.engine)
     assert len(needles) > 50 and TAG in needles
     assert _hits(_raw_text(centre), needles) == []
-    # the photo: a sealed file, no JPEG header, no byte run of the picture
-    files = [p for p in centre.photo_dir.rglob("*") if p.is_file() and p.name != ".sealed"]
-    assert files
-    for path in files:
-        raw = path.read_bytes()
-        assert b"\xff\xd8\xff" not in raw and JPEG[20:60] not in raw, path
-        assert _mode(path) == 0o600, path
-    for path in [centre.photo_dir, *(p for p in centre.photo_dir.rglob("*") if p.is_dir())]:
-        assert _mode(path) == 0o700, path
+    # the photo: a sealed file, no JPEG header, no byte run of the picture (on disk or
+    # in the database's rows)
+    files = [(n, raw) for n, raw in centre.photo_files() if n != ".sealed"]
+    assert [n for n, _ in files] == [f"{sent['sha'][:2]}/{sent['sha']}"]
+    for name, raw in files:
+        assert raw.startswith(atrest.FILE_MAGIC), name
+        assert b"\xff\xd8\xff" not in raw and JPEG[20:60] not in raw, name
+    if centre.photo_store == "dir":
+        for path in centre.photo_dir.rglob("*"):
+            if path.is_file():
+                assert _mode(path) == 0o600, path
+        for path in [centre.photo_dir, *(p for p in centre.photo_dir.rglob("*") if p.is_dir())]:
+            assert _mode(path) == 0o700, path
+    else:
+        assert not centre.photo_dir.exists()  # nothing on this machine's disk
     assert _mode(centre.key_file) == 0o600
     if centre.backend == "sqlite":
         path = db.sqlite_path(centre.db_url)
@@ -192,8 +218,7 @@ def test_nothing_sensitive_is_kept_in_the_clear(centre: Centre) -> None:
             if p.exists():
                 assert _mode(p) == 0o600, p
     # the centre itself still reads it all, and devices still pull it in plain
-    store = PhotoStore(centre.photo_dir, keys=db.keyring(centre.engine))
-    assert store.read(sent["sha"]) == JPEG
+    assert centre.photos().read(sent["sha"]) == JPEG
     other = centre.device(sent["grid"]["workers"][1])
     resp = other.get(protocol.SYNC_PULL_PATH, params={"after": 0, "limit": 1000})
     assert resp.status_code == 200
@@ -244,7 +269,7 @@ def test_rotation_reseals_everything_and_drops_the_old_key(centre: Centre) -> No
     before = central_json(centre.db_url, "event", "list")
     result = json.loads(central(centre.db_url, "keys", "rotate", "--settle", "1.2",
                                 "--batch", "7", "--photo-dir", str(centre.photo_dir),
-                                "--json").stdout)
+                                "--photo-store", centre.photo_store, "--json").stdout)
     assert result["retired"] == [old] and result["rows_resealed"] > 50
     keys = json.loads(centre.key_file.read_text())
     new = keys["current"]
@@ -252,15 +277,15 @@ def test_rotation_reseals_everything_and_drops_the_old_key(centre: Centre) -> No
     raw = _raw_text(centre)
     assert not any(f"gf1:{old}:".encode() in b for b in raw)
     assert any(f"gf1:{new}:".encode() in b for b in raw)
-    for path in centre.photo_dir.glob("*/*"):
-        with open(path, "rb") as fh:
-            assert atrest.file_key_id(fh) == new, path
+    assert result["photos"]["resealed"] == 1, result
+    files = centre.photo_files()
+    assert files and all(raw.startswith(atrest.header(new)) for _, raw in files), files
     # everything still reads: the CLI, the photo, the running server (it re-read the key
     # file), the blind index
     assert central_json(centre.db_url, "event", "list") == before
     fresh = db.make_engine(centre.db_url)
     try:
-        assert PhotoStore(centre.photo_dir, keys=db.keyring(fresh)).read(sent["sha"]) == JPEG
+        assert centre.photos(fresh).read(sent["sha"]) == JPEG
     finally:
         fresh.dispose()
     other = centre.device(sent["grid"]["workers"][1])  # visits of other devices come down

@@ -46,12 +46,16 @@ pg_server = _central_conftest().pg_server
 @pytest.fixture(scope="session", params=["sqlite", "postgresql"])
 def live(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
          ) -> Iterator[LiveServer]:
-    """A real ``central serve`` with the demo district, on SQLite and on PostgreSQL."""
+    """A real ``central serve`` with the demo district: on SQLite with photos in a
+    directory, on PostgreSQL with photos in the database (as servers on several machines
+    keep them), so every photo test runs against both photo stores."""
     workdir = tmp_path_factory.mktemp(f"central-sync-{request.param}")
     db_url = None
+    photo_store = "dir"
     if request.param == "postgresql":
         db_url = request.getfixturevalue("pg_server").new_database()
-    server = launch(workdir, db_url=db_url)
+        photo_store = "database"
+    server = launch(workdir, db_url=db_url, photo_store=photo_store)
     try:
         yield server
     finally:

@@ -26,15 +26,23 @@ SEED = ["seed-demo", "--grids", "2", "--households-per-grid", "5", "--seed", "11
 
 class LiveServer:
     def __init__(self, proc: subprocess.Popen[bytes], base: str, db_url: str,
-                 demo: dict[str, Any], engine: Engine, photo_dir: Path) -> None:
+                 demo: dict[str, Any], engine: Engine, photo_dir: Path,
+                 photo_store: str = "dir") -> None:
         self.proc, self.base, self.db_url, self.demo, self.engine = proc, base, db_url, demo, engine
         self.photo_dir = photo_dir
+        self.photo_store = photo_store  # its --photo-store
+
+    def photos(self) -> Any:
+        """The centre's photo store as the server keeps it (``central.photos``)."""
+        from central.photos import PhotoStore
+        from central.shared.blobs import photo_files
+
+        return PhotoStore(photo_files(self.photo_store, self.engine, self.photo_dir),
+                          keys=db.keyring(self.engine))
 
     def stored_photo(self, sha: str) -> bytes | None:
         """A photo the centre keeps (sealed at rest), opened with the centre's keys."""
-        from central.photos import PhotoStore
-
-        return PhotoStore(self.photo_dir, keys=db.keyring(self.engine)).read(sha)
+        return self.photos().read(sha)
 
     def stop(self) -> None:
         self.engine.dispose()
@@ -46,17 +54,19 @@ class LiveServer:
             self.proc.wait()
 
 
-def launch(workdir: Path, *extra: str, db_url: str | None = None) -> LiveServer:
+def launch(workdir: Path, *extra: str, db_url: str | None = None,
+           photo_store: str = "dir") -> LiveServer:
     """``central init``, ``seed-demo`` and ``serve`` (64 KiB body limit, as the central
-    tests) on SQLite in ``workdir`` or on ``db_url``."""
+    tests) on SQLite in ``workdir`` or on ``db_url``, photos in ``photo_store``."""
     db_url = db_url or f"sqlite:///{workdir / 'central.db'}"
     central(db_url, "init")
     demo = json.loads(central(db_url, *SEED).stdout)
     photos = workdir / "photos"
     proc, base = _start_with(
-        db_url, workdir, ["--max-body", "65536", "--photo-dir", str(photos), *extra]
+        db_url, workdir, ["--max-body", "65536", "--photo-dir", str(photos),
+                          "--photo-store", photo_store, *extra]
     )
-    return LiveServer(proc, base, db_url, demo, db.make_engine(db_url), photos)
+    return LiveServer(proc, base, db_url, demo, db.make_engine(db_url), photos, photo_store)
 
 
 def _start_with(db_url: str, workdir: Path, extra: list[str],

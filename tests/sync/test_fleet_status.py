@@ -251,10 +251,13 @@ def test_an_older_centre_is_sent_no_status_and_the_sync_goes_on(
     it no status, its sync is as before; once the centre declares 5 the status goes."""
     code = ("import sys; from sync import protocol; protocol.PROTOCOL_LEVEL = 4; "
             "from central.cli import main; sys.exit(main(sys.argv[1:]))")
-    proc, base = _start_with(live.db_url, tmp_path, ["--photo-dir", str(live.photo_dir)],
-                             command=[sys.executable, "-c", code])
+    proc, base = _start_with(
+        live.db_url, tmp_path,
+        ["--photo-dir", str(live.photo_dir), "--photo-store", live.photo_store],
+        command=[sys.executable, "-c", code])
     try:
-        old = LiveServer(proc, base, live.db_url, live.demo, live.engine, live.photo_dir)
+        old = LiveServer(proc, base, live.db_url, live.demo, live.engine, live.photo_dir,
+                         live.photo_store)
         grid = new_grid(live.engine)
         dev = make_device(old, grid["workers"][0])
         simulate(dev.session, visits=2, seed=9)

@@ -255,7 +255,7 @@ def test_malformed_bundles_are_refused_and_store_nothing(
                              headers=headers, timeout=10)
         assert resp.status_code == 422, (body[:40], resp.status_code, resp.text)
         assert resp.json()["error"] == "invalid_input"
-    assert not (live.photo_dir / sha[:2] / sha).exists()
+    assert live.stored_photo(sha) is None
     assert dev.transport.photos_missing([sha]) == [{"sha256": sha, "offset": 0}]
 
 

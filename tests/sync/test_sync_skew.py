@@ -460,7 +460,8 @@ def _serve_as_old_centre(live: LiveServer, port: int, workdir: Path) -> subproce
     with open(workdir / f"old-{port}.log", "wb") as log:
         proc = subprocess.Popen(
             [sys.executable, "-c", code, "--db", live.db_url, "serve", "--host", "127.0.0.1",
-             "--port", str(port), "--photo-dir", str(live.photo_dir)],
+             "--port", str(port), "--photo-dir", str(live.photo_dir),
+             "--photo-store", live.photo_store],
             cwd=REPO, stdout=log, stderr=subprocess.STDOUT)
     _wait_up(f"http://127.0.0.1:{port}", proc)
     return proc
@@ -493,7 +494,7 @@ def test_a_new_app_against_an_old_centre_loses_nothing_after_the_centre_upgrades
     try:
         grid = new_grid(live.engine)
         old_live = LiveServer(old, f"http://127.0.0.1:{port}", live.db_url, live.demo,
-                              live.engine, live.photo_dir)
+                              live.engine, live.photo_dir, live.photo_store)
         dev = make_device(old_live, grid["workers"][0])
         hid = create_household(dev.session, "辛", "九路9号")
         assert dev.engine.run_once().ok
@@ -506,7 +507,8 @@ def test_a_new_app_against_an_old_centre_loses_nothing_after_the_centre_upgrades
         old.wait(timeout=10)
         new = subprocess.Popen(  # the centre's upgrade: same database, same address
             [*CENTRAL, "--db", live.db_url, "serve", "--host", "127.0.0.1", "--port",
-             str(port), "--photo-dir", str(live.photo_dir)],
+             str(port), "--photo-dir", str(live.photo_dir),
+             "--photo-store", live.photo_store],
             cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         procs.append(new)
         _wait_up(f"http://127.0.0.1:{port}", new)

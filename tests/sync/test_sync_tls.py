@@ -58,7 +58,8 @@ def _serve_tls(live: LiveServer, port: int, cert: Path, key: Path, log: Path
     with open(log, "ab") as out:
         proc = subprocess.Popen(
             [*CENTRAL, "--db", live.db_url, "serve", "--host", "127.0.0.1", "--port", str(port),
-             "--photo-dir", str(live.photo_dir), "--certfile", str(cert), "--keyfile", str(key)],
+             "--photo-dir", str(live.photo_dir), "--photo-store", live.photo_store,
+             "--certfile", str(cert), "--keyfile", str(key)],
             cwd=REPO, stdout=out, stderr=subprocess.STDOUT)
     deadline = time.monotonic() + 30
     with _quiet():

@@ -65,6 +65,7 @@ def make_controller(
     yield make
     for controller in made:
         controller.close_session()
+        controller.release_timer.stop()  # no collection after a lock in the next test
         qapp.removeEventFilter(controller)
         for dialog in (controller.change_pin_dialog,):
             if dialog is not None:
