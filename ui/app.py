@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import sys
 import time
 from collections.abc import Callable
@@ -69,6 +70,7 @@ class _FirstPaint(QObject):
         return False
 
     def _report(self) -> None:
+        gc.enable()  # paused by main() (and main.py) until the first screen is painted
         if self.report:
             ms = int((time.perf_counter() - self.t0) * 1000)
             print(f"startup_ms={ms}", flush=True)
@@ -94,6 +96,7 @@ def create_app(argv: list[str]) -> QApplication:
 def main(argv: list[str] | None = None, t0: float | None = None) -> int:
     from fieldclient.security import hardening
 
+    gc.disable()  # until the first paint (_FirstPaint): no collections during start-up
     if argv is None:  # the ``gridfield`` script (main.py did this before importing Qt)
         hardening.restart_with_scrubbing_allocator()
     hardening.apply()  # again for the ``gridfield`` script (idempotent after main.py)
@@ -120,6 +123,7 @@ def main(argv: list[str] | None = None, t0: float | None = None) -> int:
     else:
         controller.window.show()
     code = app.exec()
+    gc.enable()  # also when the event loop ended before the first paint
     QThreadPool.globalInstance().waitForDone(5000)
     controller.close_session()
     del watcher

@@ -140,7 +140,9 @@ def test_startup_stays_lean(data_dir: Path) -> None:
     """No crypto, database, update installer or Qt enum namespace is loaded before the
     first paint (the update outcome is told and the launcher told after it)."""
     probe = f"""
-import sys, time
+import gc, sys, time
+gc.disable()  # as main.py does before its first import
+gc0 = sum(s["collections"] for s in gc.get_stats())
 t0 = time.perf_counter()
 import ui.app as app
 from PySide6 import QtCore
@@ -152,7 +154,9 @@ def report(self):
         "platformdirs", "fieldclient.update.install", "tarfile", "ui.dialogs.message")
         if m in sys.modules)
     seen["Qt"] = "Qt" in vars(QtCore)
+    seen["gc"] = [gc.isenabled(), sum(s["collections"] for s in gc.get_stats()) - gc0]
     orig(self)
+    seen["gc"].append(gc.isenabled())
 app._FirstPaint._report = report
 app.main(["main.py", "--data-dir", {str(data_dir)!r}, "--exit-after-startup"], t0)
 print(seen)
@@ -161,4 +165,25 @@ print(seen)
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
                          env=env, timeout=60, check=True, cwd=ROOT)
     seen = eval(out.stdout.splitlines()[-1])
-    assert seen == {"modules": [], "Qt": False}, seen
+    # no garbage collection before the PIN pad is painted, collection on again after it
+    assert seen == {"modules": [], "Qt": False, "gc": [False, 0, True]}, seen
+
+
+def test_pyside_source_scan_skips_the_standard_library() -> None:
+    """ui's shortcut for PySide's per-import source scan is installed and answers as the
+    scan itself does: no for the standard library (not read), the scan's answer for the
+    rest (ours that import PySide6: yes)."""
+    import inspect
+    import json
+
+    import ui
+    import ui.controller
+    from fieldclient import paths
+
+    feature = sys.modules["PySide6.support.feature"]
+    assert ui.PYSIDE_SCAN_PATCHED and feature._mod_uses_pyside._gridfield
+    original = feature._mod_uses_pyside.original
+    for module in (inspect, json, json.decoder):
+        assert original(module) is False and feature._mod_uses_pyside(module) is False
+    assert feature._mod_uses_pyside(ui.controller) is True is original(ui.controller)
+    assert feature._mod_uses_pyside(paths) is original(paths) is False
