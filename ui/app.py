@@ -114,9 +114,10 @@ def main(argv: list[str] | None = None, t0: float | None = None) -> int:
     style.apply_style(app, settings.text_scale)
     controller = AppController(data_dir, settings=settings, language_override=args.lang)
     controller.gps_override = args.gps
-    controller.start()
+    controller.start(help_later=True)  # the PIN pad first; its help right after it
     watcher = _FirstPaint(app, t0 if t0 is not None else _T0, report=args.exit_after_startup,
-                          after=[excepthook.ensure_logging, controller.tell_update_outcome])
+                          after=[controller.first_screen_painted, excepthook.ensure_logging,
+                                 controller.tell_update_outcome])
     controller.window.installEventFilter(watcher)  # not app-wide: see AppController
     if args.fullscreen:
         controller.window.showFullScreen()
