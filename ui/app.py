@@ -19,6 +19,7 @@ from ui import excepthook, i18n, style
 from ui.controller import AppController
 
 _T0 = time.perf_counter()
+GC_PAUSE_MAX_MS = 10_000  # garbage collection paused until the first paint, at most this
 
 
 def _gps_source(value: str) -> str:
@@ -119,6 +120,7 @@ def main(argv: list[str] | None = None, t0: float | None = None) -> int:
                           after=[controller.first_screen_painted, excepthook.ensure_logging,
                                  controller.tell_update_outcome])
     controller.window.installEventFilter(watcher)  # not app-wide: see AppController
+    QTimer.singleShot(GC_PAUSE_MAX_MS, gc.enable)  # a window never exposed: collect anyway
     if args.fullscreen:
         controller.window.showFullScreen()
     else:
