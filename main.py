@@ -4,7 +4,13 @@ import time
 
 _STARTED = time.perf_counter()  # before any heavy import: start-up time counts from here
 
+import gc  # noqa: E402
 import sys  # noqa: E402
+
+# No garbage collection until the PIN pad is painted (ui.app turns it back on then): start-up
+# creates tens of thousands of objects (Qt's modules and enums, ours) and no garbage worth
+# a scan of them all, which Python would otherwise run several times (issue 15).
+gc.disable()
 
 # The packages the app cannot start without (import names): looked for, not imported,
 # so a Python without them (the system's, outside `make run`) gets a plain answer

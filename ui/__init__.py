@@ -7,3 +7,38 @@ unlock, PIN change), ``pages`` (the main window's pages), ``dialogs``, ``widgets
 ``platform`` (hardware adapters). ``ui`` may import ``fieldclient`` and ``sync``; nothing
 imports ``ui``.
 """
+
+import os as _os
+import sys as _sys
+from types import ModuleType as _ModuleType
+
+import PySide6.QtCore  # noqa: F401  (installs PySide's import hook, patched just below)
+
+# PySide6's ``__feature__`` support reads the whole source text of every module an import
+# statement names once Qt is loaded, looking for the word "PySide6" (``_mod_uses_pyside``
+# in PySide6.support.feature): ~60 modules, most of them the standard library's largest
+# (typing, inspect, argparse, logging, locale), ~30 M instructions or 7 ms before the PIN
+# pad is painted (issue 15). The standard library never uses PySide: say so without
+# reading it. Any other module is still read. A PySide without that function: unchanged.
+_STDLIB = _os.path.join(_os.path.dirname(_os.__file__), "")
+
+
+def _patch_pyside_source_scan() -> bool:
+    feature = _sys.modules.get("PySide6.support.feature")
+    original = getattr(feature, "_mod_uses_pyside", None)
+    if original is None or getattr(original, "_gridfield", False):
+        return original is not None
+
+    def uses_pyside(module: _ModuleType) -> bool:
+        path = getattr(module, "__file__", None)
+        if isinstance(path, str) and path.startswith(_STDLIB) and "site-packages" not in path:
+            return False
+        return bool(original(module))
+
+    uses_pyside._gridfield = True  # type: ignore[attr-defined]
+    uses_pyside.original = original  # type: ignore[attr-defined]
+    feature._mod_uses_pyside = uses_pyside  # type: ignore[union-attr]
+    return True
+
+
+PYSIDE_SCAN_PATCHED = _patch_pyside_source_scan()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import sys
 import time
 from collections.abc import Callable
@@ -18,6 +19,7 @@ from ui import excepthook, i18n, style
 from ui.controller import AppController
 
 _T0 = time.perf_counter()
+GC_PAUSE_MAX_MS = 10_000  # garbage collection paused until the first paint, at most this
 
 
 def _gps_source(value: str) -> str:
@@ -69,6 +71,7 @@ class _FirstPaint(QObject):
         return False
 
     def _report(self) -> None:
+        gc.enable()  # paused by main() (and main.py) until the first screen is painted
         if self.report:
             ms = int((time.perf_counter() - self.t0) * 1000)
             print(f"startup_ms={ms}", flush=True)
@@ -94,6 +97,7 @@ def create_app(argv: list[str]) -> QApplication:
 def main(argv: list[str] | None = None, t0: float | None = None) -> int:
     from fieldclient.security import hardening
 
+    gc.disable()  # until the first paint (_FirstPaint): no collections during start-up
     if argv is None:  # the ``gridfield`` script (main.py did this before importing Qt)
         hardening.restart_with_scrubbing_allocator()
     hardening.apply()  # again for the ``gridfield`` script (idempotent after main.py)
@@ -111,15 +115,18 @@ def main(argv: list[str] | None = None, t0: float | None = None) -> int:
     style.apply_style(app, settings.text_scale)
     controller = AppController(data_dir, settings=settings, language_override=args.lang)
     controller.gps_override = args.gps
-    controller.start()
+    controller.start(help_later=True)  # the PIN pad first; its help right after it
     watcher = _FirstPaint(app, t0 if t0 is not None else _T0, report=args.exit_after_startup,
-                          after=[excepthook.ensure_logging, controller.tell_update_outcome])
+                          after=[controller.first_screen_painted, excepthook.ensure_logging,
+                                 controller.tell_update_outcome])
     controller.window.installEventFilter(watcher)  # not app-wide: see AppController
+    QTimer.singleShot(GC_PAUSE_MAX_MS, gc.enable)  # a window never exposed: collect anyway
     if args.fullscreen:
         controller.window.showFullScreen()
     else:
         controller.window.show()
     code = app.exec()
+    gc.enable()  # also when the event loop ended before the first paint
     QThreadPool.globalInstance().waitForDone(5000)
     controller.close_session()
     del watcher

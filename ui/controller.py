@@ -130,10 +130,12 @@ class AppController(QObject):
         return DataPaths(self.data_dir).settings
 
     # -- screens ---------------------------------------------------------------
-    def start(self) -> None:
+    def start(self, help_later: bool = False) -> None:
+        """The first screen. ``help_later``: the unlock screen's help (forgot PIN, whom to
+        call) waits for :meth:`first_screen_painted` (ui.app: the PIN pad paints first)."""
         status = vault_status(self.data_dir)
         if status == "active":
-            self.show_unlock()
+            self.show_unlock(help_later=help_later)
         else:
             self.show_setup(erased=status == "erased")
 
@@ -168,11 +170,18 @@ class AppController(QObject):
         self.window.set_screen(screen)
         screen.pad.setFocus()
 
-    def show_unlock(self) -> None:
+    def first_screen_painted(self) -> None:
+        """What the first screen left for after its first paint (the unlock screen's help)."""
+        show_help = getattr(self.window.screen_widget(), "show_help", None)
+        if show_help is not None:
+            show_help()
+
+    def show_unlock(self, help_later: bool = False) -> None:
         from ui.screens.unlock import UnlockScreen
 
         screen = UnlockScreen(self.data_dir, support=(self.settings.support_name,
-                                                      self.settings.support_phone))
+                                                      self.settings.support_phone),
+                              help_later=help_later)
         screen.unlocked.connect(self.on_session)
         screen.erased.connect(self.on_erased)
         self.window.set_screen(screen)

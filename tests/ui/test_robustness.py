@@ -136,11 +136,20 @@ def test_main_exit_after_startup(data_dir: Path, state: str) -> None:
     assert int(lines[0].split("=")[1]) > 0
 
 
-def test_startup_stays_lean(data_dir: Path) -> None:
+@pytest.mark.parametrize("state", ["new", "active"])
+def test_startup_stays_lean(data_dir: Path, state: str) -> None:
     """No crypto, database, update installer or Qt enum namespace is loaded before the
-    first paint (the update outcome is told and the launcher told after it)."""
+    first paint (the update outcome is told and the launcher told after it), on the
+    set-up screen and the unlock screen (the start a worker sees every day)."""
+    if state == "active":
+        from fieldclient.security.keystore import FileSecretStore
+        from fieldclient.storage.session import setup_device
+
+        setup_device(data_dir, "258036", store=FileSecretStore(data_dir)).close()
     probe = f"""
-import sys, time
+import gc, sys, time
+gc.disable()  # as main.py does before its first import
+gc0 = sum(s["collections"] for s in gc.get_stats())
 t0 = time.perf_counter()
 import ui.app as app
 from PySide6 import QtCore
@@ -152,7 +161,14 @@ def report(self):
         "platformdirs", "fieldclient.update.install", "tarfile", "ui.dialogs.message")
         if m in sys.modules)
     seen["Qt"] = "Qt" in vars(QtCore)
+    seen["gc"] = [gc.isenabled(), sum(s["collections"] for s in gc.get_stats()) - gc0]
+    shell = next(w for w in self.app.topLevelWidgets() if w.objectName() == "shell")
+    screen = shell.screen_widget()
+    helps = (screen.forgot_button, screen.support_hint) if hasattr(screen, "show_help") else ()
+    seen["help"] = [[w.isVisible() for w in helps]]
     orig(self)
+    seen["gc"].append(gc.isenabled())
+    seen["help"].append([w.isVisible() for w in helps])
 app._FirstPaint._report = report
 app.main(["main.py", "--data-dir", {str(data_dir)!r}, "--exit-after-startup"], t0)
 print(seen)
@@ -161,4 +177,27 @@ print(seen)
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
                          env=env, timeout=60, check=True, cwd=ROOT)
     seen = eval(out.stdout.splitlines()[-1])
-    assert seen == {"modules": [], "Qt": False}, seen
+    # no garbage collection before the PIN pad is painted, collection on again after it;
+    # the unlock screen's help (forgot PIN, whom to call) shown right after that paint
+    helps = [[False, False], [True, True]] if state == "active" else [[], []]
+    assert seen == {"modules": [], "Qt": False, "gc": [False, 0, True], "help": helps}, seen
+
+
+def test_pyside_source_scan_skips_the_standard_library() -> None:
+    """ui's shortcut for PySide's per-import source scan is installed and answers as the
+    scan itself does: no for the standard library (not read), the scan's answer for the
+    rest (ours that import PySide6: yes)."""
+    import inspect
+    import json
+
+    import ui
+    import ui.controller
+    from fieldclient import paths
+
+    feature = sys.modules["PySide6.support.feature"]
+    assert ui.PYSIDE_SCAN_PATCHED and feature._mod_uses_pyside._gridfield
+    original = feature._mod_uses_pyside.original
+    for module in (inspect, json, json.decoder):
+        assert original(module) is False and feature._mod_uses_pyside(module) is False
+    assert feature._mod_uses_pyside(ui.controller) is True is original(ui.controller)
+    assert feature._mod_uses_pyside(paths) is original(paths) is False

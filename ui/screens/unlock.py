@@ -34,7 +34,9 @@ class UnlockScreen(Retranslatable, QWidget):
     erased = Signal()
 
     def __init__(self, data_dir: Path, parent: QWidget | None = None,
-                 support: tuple[str, str] = ("", "")) -> None:
+                 support: tuple[str, str] = ("", ""), help_later: bool = False) -> None:
+        """``help_later``: the "forgot PIN" button and whom to call stay hidden until
+        :meth:`show_help` (the app's first start: the PIN pad paints first, issue 15)."""
         super().__init__(parent)
         self.setObjectName("screen")
         self.data_dir = data_dir
@@ -57,6 +59,9 @@ class UnlockScreen(Retranslatable, QWidget):
         self.support_hint.setObjectName("supportHint")
         self.support_hint.setText(self.support_text())
         self.panel.left.addWidget(self.support_hint)
+        if help_later:  # below the stretch: showing them later moves nothing painted
+            self.forgot_button.hide()
+            self.support_hint.hide()
         self.recovery_dialog: Any = None
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -67,6 +72,10 @@ class UnlockScreen(Retranslatable, QWidget):
         )
         self.panel.set_busy(False)
         self.check_lockout()
+
+    def show_help(self) -> None:
+        self.forgot_button.show()
+        self.support_hint.show()
 
     def check_lockout(self) -> None:
         """Resume a lock-out that began before a restart (or in another process)."""
