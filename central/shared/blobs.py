@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import BinaryIO, Protocol
 
 from sqlalchemy import Connection, Engine, delete, func, insert, select, update
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from central import db
 
@@ -196,12 +196,19 @@ class DatabaseFiles:
                 raise
 
     def rename(self, src: str, dst: str, conn: Connection | None = None) -> None:
+        """As a directory's rename. Names are content-addressed (a photo's hash): when
+        another transaction put ``dst`` in place meanwhile (two devices finishing the
+        same photo on two machines), it holds the same bytes, and ``src`` just goes."""
         b = db.photo_blobs
         with self._conn(conn) as c:
             if c.execute(select(b.c.pos).where(b.c.name == src).limit(1)).first() is None:
                 raise FileNotFoundError(errno.ENOENT, "no such photo file", src)
-            c.execute(delete(b).where(b.c.name == dst))
-            c.execute(update(b).where(b.c.name == src).values(name=dst))
+            try:
+                with c.begin_nested():
+                    c.execute(delete(b).where(b.c.name == dst))
+                    c.execute(update(b).where(b.c.name == src).values(name=dst))
+            except IntegrityError:
+                c.execute(delete(b).where(b.c.name == src))
 
     def remove(self, name: str, conn: Connection | None = None) -> None:
         with self._conn(conn) as c:

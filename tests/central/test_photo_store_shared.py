@@ -179,3 +179,40 @@ def test_migration_19_adds_the_photo_table(fresh_db: str) -> None:
         assert db.migrate(engine) == (db.LATEST_VERSION, db.LATEST_VERSION)
     finally:
         engine.dispose()
+
+
+def test_two_machines_finishing_the_same_photo_at_once_both_succeed(
+    request: pytest.FixtureRequest,
+) -> None:
+    """Two devices' uploads of one photo complete in two transactions at once (two
+    machines): the second rename meets the first's photo (same bytes, by its hash) and
+    drops its own partial instead of failing the device's last chunk."""
+    import threading
+
+    engine = db.make_engine(request.getfixturevalue("pg_server").new_database())
+    db.migrate(engine)
+    files = DatabaseFiles(engine)
+    try:
+        for part in ("partial/a.part", "partial/b.part"):
+            files.write_at(part, 0, b"same sealed bytes")
+        errors: list[BaseException] = []
+        with engine.begin() as first:
+            files.rename("partial/a.part", "ab/photo", first)
+
+            def second() -> None:
+                try:
+                    with engine.begin() as conn:  # waits for the first, then meets it
+                        files.rename("partial/b.part", "ab/photo", conn)
+                except BaseException as exc:  # reported below
+                    errors.append(exc)
+
+            other = threading.Thread(target=second)
+            other.start()
+            time.sleep(0.5)  # the second is now waiting on the first's row
+        other.join(timeout=30)
+        assert errors == []
+        assert [n for n, _ in files.listing()] == ["ab/photo"]
+        with files.open("ab/photo") as fh:
+            assert fh.read() == b"same sealed bytes"
+    finally:
+        engine.dispose()
