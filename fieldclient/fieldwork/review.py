@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, Any
 
 from fieldclient.devicetime import device_zone
 from fieldclient.fieldwork import quotas, serverconfig
+from fieldclient.gcpause import paused_gc
 from fieldclient.i18n import QT_TRANSLATE_NOOP, translate
 from sync.protocol import review as shared
 from sync.protocol.review import InvalidMonth, InvalidReviewRules
@@ -362,7 +363,17 @@ def month_figures(
     session: Session, month: str | None = None, grid: str | None = None, *,
     now: float | None = None, zone: tzinfo | None = None,
 ) -> dict[str, Any]:
-    """The month's review figures from this device's data (see the module docstring)."""
+    """The month's review figures from this device's data (see the module docstring),
+    computed without cyclic collections (:mod:`fieldclient.gcpause`: tens of thousands
+    of visits as tuples, none of them garbage)."""
+    with paused_gc():
+        return _month_figures(session, month, grid, now=now, zone=zone)
+
+
+def _month_figures(
+    session: Session, month: str | None, grid: str | None, *,
+    now: float | None, zone: tzinfo | None,
+) -> dict[str, Any]:
     db = session.db
     zone = zone or device_zone()
     at = session.clock() if now is None else now
