@@ -856,6 +856,21 @@ def _quota_tally_index(db: sqlite_utils.Database) -> None:
     )
 
 
+def _visits_household_training(db: sqlite_utils.Database) -> None:
+    """The Review page's months gone by (issue 13): each household's last visit before
+    the month's end, not training (``review._household_tallies``), answered from the
+    index alone once ``training`` is in it; before, every household cost a read of its
+    visit row as well (September on the 100,000-household bench: 590-690 ms, now
+    400-460 ms). The same index serves every query the old one did (same leading
+    columns)."""
+    run_script(db,
+        """
+        DROP INDEX visits_household;
+        CREATE INDEX visits_household ON visits(household_id, visited_at, training);
+        """
+    )
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "core: meta, append-only audit log, outbox, blob index", _core_tables),
     Migration(2, "household registry and members", _households),
@@ -881,6 +896,8 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(18, "signed configuration (TUF config role)", _signed_config),
     Migration(19, "review speed: the quota roster indexed by grid and category",
               _quota_tally_index),
+    Migration(20, "review speed: a household's last visit (not training) from the index"
+              " alone", _visits_household_training),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version

@@ -363,6 +363,8 @@ def test_the_roster_index_follows_every_change_and_the_month_reads_by_it(
             assert "SCAN q" not in plans[0], plans
         else:  # a month gone by: the roster in its own order (lookups near each other)
             assert "SCAN q" in plans[0] and "quota_households_tally" not in plans[0], plans
+            # each household's last visit from the index alone (migration 20)
+            assert "COVERING INDEX visits_household" in plans[0], plans
         got = device_review.month_figures(session, month, grid, now=NOW, zone=ZONE)
         assert _comparable(got) == _comparable(_reference(session, month, grid)), month
 
@@ -389,5 +391,24 @@ def test_migration_19_indexes_an_existing_roster(tmp_path: Path) -> None:
             " ORDER BY household_rowid").fetchall()
         assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
         assert list((tmp_path / "backups").iterdir())  # a backup before migrating
+    finally:
+        db.conn.close()
+
+
+def test_migration_20_answers_last_visits_from_the_index(
+        tmp_path: Path, clock: FakeClock) -> None:
+    """An existing device's visits index gains ``training`` (the plan test above shows
+    the months gone by reading last visits from it alone)."""
+    key = crypto.random_key()
+    path = tmp_path / "gridfield.db"
+    old = store.open_database(path, key, tmp_path / "backups", target=19)
+    _fill(old, random.Random(43), households=60)
+    old.conn.close()
+    db = store.open_database(path, key, tmp_path / "backups")
+    try:
+        assert store.schema_version(db) >= 20
+        columns = [r[2] for r in db.execute("PRAGMA index_info(visits_household)")]
+        assert columns == ["household_id", "visited_at", "training"]
+        assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
     finally:
         db.conn.close()
