@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import math
 import os
@@ -499,6 +500,18 @@ class PullOut(BaseModel):
     unix_time: float
 
 
+def empty_page_json(page: dict[str, Any]) -> bytes:
+    """A pull page without changes as :class:`PullOut` serialises it (the no-op pull's
+    answer, the most frequent of all, skips the response model's validation: its few
+    fields are ours; ``tests/central/test_central_noop.py`` checks the two agree)."""
+    return json.dumps({
+        "changes": [], "next_after": int(page["next_after"]),
+        "has_more": bool(page["has_more"]),
+        "grids": [{"id": int(g["id"]), "name": str(g["name"])} for g in page.get("grids", [])],
+        "server_time": str(page["server_time"]), "unix_time": float(page["unix_time"]),
+    }, ensure_ascii=False, separators=(",", ":")).encode()
+
+
 @dataclass(frozen=True)
 class AuthDevice:
     device_id: str
@@ -638,14 +651,18 @@ _SIGNED = {
 }
 
 
-async def authenticated(
+async def signed_check(
     request: Request,
     _device: Annotated[str | None, _SIGNED[protocol.HEADER_DEVICE]],
     _timestamp: Annotated[str | None, _SIGNED[protocol.HEADER_TIMESTAMP]],
     _nonce: Annotated[str | None, _SIGNED[protocol.HEADER_NONCE]],
     _signature: Annotated[str | None, _SIGNED[protocol.HEADER_SIGNATURE]],
-) -> AuthDevice:
-    """FastAPI dependency: the device that signed this request (401/410 otherwise)."""
+) -> Callable[[], AuthDevice]:
+    """FastAPI dependency: the check of this request's signature and rate limits, to
+    run in a worker thread (it waits for the database): the device that signed it,
+    else 401/410/429. :func:`authenticated` runs it; the pull runs it in the same trip
+    to a worker thread as its own work (each trip costs a no-op pull about as much CPU
+    as a statement)."""
     body = await request.body()
     raw_path = request.scope.get("raw_path") or request.url.path.encode()
     path = raw_path.decode("latin-1")
@@ -658,17 +675,17 @@ async def authenticated(
     client = request.client.host if request.client is not None else "?"
     engine: Engine = request.app.state.engine
     contacts = request.app.state.contacts
+    method = request.method
 
     def check() -> AuthDevice:
-        # One trip to a worker thread for the limits and the signature (each trip costs
-        # a no-op sync about as much CPU as a statement).
+        # the limits and the signature together, in the caller's worker thread
         if failures is not None:
             # Only requests that failed authentication count here, by address: a flood
             # of forged requests naming a real device cannot use up its allowance.
             _refuse_if_waiting(failures.wait_needed(client, take=False),
                                "too many unauthenticated requests from this address")
         try:
-            device = _authenticate(engine, request.method, path, headers, body, contacts)
+            device = _authenticate(engine, method, path, headers, body, contacts)
         except ApiError as exc:
             if failures is not None and exc.status == 401:
                 failures.wait_needed(client)
@@ -678,6 +695,14 @@ async def authenticated(
                                "too many requests from this device; retry later")
         return device
 
+    return check
+
+
+SignedCheck = Annotated[Callable[[], AuthDevice], Depends(signed_check)]
+
+
+async def authenticated(check: SignedCheck) -> AuthDevice:
+    """FastAPI dependency: the device that signed this request (401/410/429 otherwise)."""
     return await run_in_threadpool(check)
 
 
@@ -962,19 +987,26 @@ def create_app(
         return {"stored": True}
 
     @app.get(protocol.SYNC_PULL_PATH, response_model=PullOut, responses=sync_errors)
-    def sync_pull(
-        device: Device,
+    async def sync_pull(
+        check: SignedCheck,
         after: Annotated[int, Query(ge=0, le=2**62)] = 0,
         limit: Annotated[int, Query(ge=1, le=protocol.MAX_PULL_LIMIT)] = 500,
     ) -> Any:
         """Changes in the device's grids after server sequence ``after``, oldest first."""
-        # one cheap look when nothing is new; else a first pull's snapshot, or the feed
-        page = noop.pull(engine, device, after, limit, full=first_pulls.page)
-        now = db.now_utc()
-        if isinstance(page, EncodedPage):  # a snapshot's rows, encoded once for all
-            return Response(page.body(db.iso(now), now.timestamp()),
-                            media_type="application/json")
-        return {**page, "server_time": db.iso(now), "unix_time": now.timestamp()}
+        def pull() -> Any:  # the signature check and the pull: one worker-thread trip
+            device = check()
+            # one cheap look when nothing is new; else a first pull's snapshot, or the feed
+            page = noop.pull(engine, device, after, limit, full=first_pulls.page)
+            now = db.now_utc()
+            if isinstance(page, EncodedPage):  # a snapshot's rows, encoded once for all
+                return Response(page.body(db.iso(now), now.timestamp()),
+                                media_type="application/json")
+            page = {**page, "server_time": db.iso(now), "unix_time": now.timestamp()}
+            if not page["changes"]:  # the no-op: written here, as PullOut writes it
+                return Response(empty_page_json(page), media_type="application/json")
+            return page
+
+        return await run_in_threadpool(pull)
 
     @app.post(protocol.PHOTOS_MISSING_PATH, response_model=MissingOut, responses=sync_errors)
     def photos_missing(device: Device, req: MissingIn) -> dict[str, Any]:

@@ -28,6 +28,7 @@ appear later, and none was in the snapshot (the look found nothing).
 from __future__ import annotations
 
 import functools
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -37,9 +38,12 @@ from sqlalchemy import (
     Engine,
     Integer,
     String,
+    Text,
     any_,
     bindparam,
+    cast,
     exists,
+    func,
     literal_column,
     or_,
     select,
@@ -97,16 +101,21 @@ def _in_grids(dialect: str) -> Callable[[Any], Any]:
 
 @functools.cache
 def _statements(dialect: str, reviewer: bool) -> tuple[Any, Any]:
-    """The look and the grids' names, built once per dialect and kind of device: every
-    no-op pull binds its own values (building and keying the statement anew cost more
-    of a no-op's CPU than the database's work)."""
+    """The look (with the grids' names in the same statement) and the names alone,
+    built once per dialect and kind of device: every no-op pull binds its own values
+    (building and keying the statement anew cost more of a no-op's CPU than the
+    database's work)."""
     grids = _in_grids(dialect)
     newer = _newer_exists(reviewer, grids).label("newer")
-    if dialect == "postgresql":  # the watermark's offset read along, no extra trip
-        look_stmt = select(newer, _PG_XMIN, _counter(db.TXID_OFFSET))
-    else:
-        look_stmt = select(newer, _counter("change_seq"))
     o = db.org_units
+    if dialect == "postgresql":  # the watermark's offset read along, no extra trip
+        named = func.json_agg(func.json_build_array(o.c.id, o.c.name))
+        look_stmt = select(newer, _PG_XMIN, _counter(db.TXID_OFFSET),
+                           select(cast(named, Text)).where(grids(o.c.id)).scalar_subquery())
+    else:
+        named = func.json_group_array(func.json_array(o.c.id, o.c.name))
+        look_stmt = select(newer, _counter("change_seq"),
+                           select(named).where(grids(o.c.id)).scalar_subquery())
     names = select(o.c.id, o.c.name).where(grids(o.c.id)).order_by(o.c.id)
     return look_stmt, names
 
@@ -120,12 +129,24 @@ def look(conn: Connection, device: Any, grids: tuple[int, ...], after: int
          ) -> tuple[bool, int]:
     """Whether anything may be newer than ``after`` for the device, and the feed's
     head (module docstring), from one statement's snapshot."""
+    newer, head, _names = look_and_names(conn, device, grids, after)
+    return newer, head
+
+
+def look_and_names(conn: Connection, device: Any, grids: tuple[int, ...], after: int
+                   ) -> tuple[bool, int, list[dict[str, Any]]]:
+    """:func:`look`, and the grids' names as :func:`central.syncops._grid_names` gives
+    them, read in the same statement (a no-op pull's one trip to the database)."""
     dialect = conn.dialect.name
     statement, _ = _statements(dialect, device.role in protocol.REVIEW_ROLES)
     row = conn.execute(statement, _values(device, grids, after)).one()
     if dialect == "postgresql":
-        return bool(row[0]), db.watermark_of(int(row[1] or 0), int(row[2] or 0)) - 1
-    return bool(row[0]), int(row[1] or 0)
+        newer, head = bool(row[0]), db.watermark_of(int(row[1] or 0), int(row[2] or 0)) - 1
+    else:
+        newer, head = bool(row[0]), int(row[1] or 0)
+    pairs = json.loads(row[-1]) if row[-1] else []
+    names = [{"id": int(gid), "name": str(name)} for gid, name in sorted(pairs)]
+    return newer, head, names
 
 
 def grid_names(conn: Connection, device: Any, grids: tuple[int, ...]) -> list[dict[str, Any]]:
@@ -143,7 +164,7 @@ def _counter(name: str) -> Any:
 def pull(engine: Engine, device: Any, after: int, limit: int,
          full: Callable[[Any, int, int], Page] | None = None) -> Page:
     """A pull page as :func:`central.syncops.pull` answers it, cheaply when nothing is
-    new: the grids' names and the look (two statements, no transaction opened);
+    new: the look with the grids' names (one statement, no transaction opened);
     otherwise the full pull (``full(device, after, limit)``: the feed's, or a first
     pull's snapshot, whose pages may come encoded already), whose empty answer moves
     the cursor to the head too. A first pull (``after`` 0) has its grids' rows to get:
@@ -166,9 +187,8 @@ def pull(engine: Engine, device: Any, after: int, limit: int,
         return page
     with engine.connect() as conn:
         conn = conn.execution_options(isolation_level="AUTOCOMMIT")
-        newer, head = look(conn, device, grids, after)
-        names = None if newer else grid_names(conn, device, grids)
-    if names is not None:
+        newer, head, names = look_and_names(conn, device, grids, after)
+    if not newer:
         return {"changes": [], "next_after": max(after, head), "has_more": False,
                 "grids": names}
     page = full(device, after, limit)
