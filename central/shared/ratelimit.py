@@ -91,6 +91,15 @@ ON CONFLICT (key) DO UPDATE SET
     granted = {_FULL} >= 1.0
 RETURNING granted, tokens
 """)
+# :data:`_TAKE` for one key, and in the same statement a look at another key's bucket
+# (the device's token taken, its address's failures looked at: one round trip)
+_TAKE_AND_PEEK = text(f"""
+WITH taken AS ({_TAKE.text.strip()})
+SELECT taken.granted, taken.tokens,
+       (SELECT LEAST(:other_burst, o.tokens + GREATEST(0, {_NOW} - o.at) * :other_rate)
+        FROM rate_buckets o WHERE o.key = :other_key)
+FROM taken
+""")
 _CHARGE = text(f"""
 INSERT INTO rate_buckets AS b (key, tokens, at, granted)
 VALUES (:key, :burst - :tokens, {_NOW}, true)
@@ -141,6 +150,18 @@ class SharedRateLimiter(RateLimiter):
             "key": self.prefix + key, "burst": self.burst, "rate": self.rate,
             "take": 1.0 if take else 0.0})
         return 0.0 if granted else (1.0 - float(tokens)) / self.rate
+
+    def take_and_peek(self, key: str, other: SharedRateLimiter, other_key: str
+                      ) -> tuple[float, float]:
+        """``wait_needed(key)`` and ``other.wait_needed(other_key, take=False)`` in one
+        statement (both buckets in the same table)."""
+        granted, tokens, other_full = self._run(_TAKE_AND_PEEK, {
+            "key": self.prefix + key, "burst": self.burst, "rate": self.rate, "take": 1.0,
+            "other_key": other.prefix + other_key, "other_burst": other.burst,
+            "other_rate": other.rate})
+        wait = 0.0 if granted else (1.0 - float(tokens)) / self.rate
+        full = other.burst if other_full is None else float(other_full)
+        return wait, 0.0 if full >= 1.0 else (1.0 - full) / other.rate
 
     def charge(self, key: str, tokens: float) -> None:
         if tokens <= 0:

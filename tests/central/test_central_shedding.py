@@ -88,7 +88,8 @@ def test_the_device_reads_overloaded_as_busy_with_the_wait() -> None:
 def busy_server(tmp_path: Path) -> Iterator[tuple[str, str]]:
     db_url = f"sqlite:///{tmp_path / 'central.db'}"
     central(db_url, "init")
-    central(db_url, "seed-demo", "--grids", "1", "--households-per-grid", "3", "--seed", "3")
+    # enough households that a pull page from the feed keeps a thread busy for a while
+    central(db_url, "seed-demo", "--grids", "1", "--households-per-grid", "500", "--seed", "3")
     proc, base = start_server(db_url, tmp_path, "--max-waiting", "1", "--rate-limit", "0")
     try:
         yield db_url, base
@@ -114,8 +115,8 @@ def test_a_real_server_sheds_a_crowd_and_keeps_answering(busy_server: tuple[str,
     def crowd() -> None:
         mine = Device(base)
         mine.key, mine.device_id = dev.key, dev.device_id
-        for _ in range(8):
-            answer = mine.get("/api/v1/sync/pull", params={"after": 0, "limit": 50})
+        for _ in range(8):  # pages of the feed (a pull from 0 is a snapshot's: cheap)
+            answer = mine.get("/api/v1/sync/pull", params={"after": 1, "limit": 100})
             with lock:
                 statuses[answer.status_code] += 1
                 if answer.status_code == 503:
