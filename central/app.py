@@ -657,7 +657,7 @@ async def signed_check(
     _timestamp: Annotated[str | None, _SIGNED[protocol.HEADER_TIMESTAMP]],
     _nonce: Annotated[str | None, _SIGNED[protocol.HEADER_NONCE]],
     _signature: Annotated[str | None, _SIGNED[protocol.HEADER_SIGNATURE]],
-) -> Callable[[], AuthDevice]:
+) -> SignedRequest:
     """FastAPI dependency: the check of this request's signature and rate limits, to
     run in a worker thread (it waits for the database): the device that signed it,
     else 401/410/429. :func:`authenticated` runs it; the pull runs it in the same trip
@@ -702,24 +702,77 @@ async def signed_check(
         fewer on every request). A failure is counted as before, and answered 429 once
         its address is over the allowance; a device refused for its address gets its
         token back, as it was never taken before."""
+        device, taking = verified(limiter, failures)
+        taking.separately()
+        return device
+
+    def verified(limiter: SharedRateLimiter, failures: SharedRateLimiter
+                 ) -> tuple[AuthDevice, _Taking]:
+        """The signature checked (a failure counted by address), the token not yet
+        taken: the pull takes it in its own statement (``noop.Taking``)."""
         try:
             device = _authenticate(engine, method, path, headers, body, contacts)
         except ApiError as exc:
             if exc.status == 401:
                 _refuse_if_waiting(failures.wait_needed(client), _FAILURES)
             raise
-        wait, address_wait = limiter.take_and_peek(device.device_id, failures, client)
+        return device, _Taking(limiter, failures, client, device.device_id)
+
+    def check_for_pull() -> tuple[AuthDevice, _Taking | None]:
+        """:func:`check`, except that with the limits in the database the device's
+        token is left for the pull's look to take (``noop.pull``: one statement)."""
+        if isinstance(limiter, SharedRateLimiter) and isinstance(failures, SharedRateLimiter):
+            return verified(limiter, failures)
+        return check(), None
+
+    return SignedRequest(check, check_for_pull)
+
+
+@dataclass
+class _Taking:
+    """A verified request's rate-limit token, to take with the pull's look or on its
+    own (``central.fastpath.noop.Taking``); 429 when the limits refuse."""
+
+    limiter: SharedRateLimiter
+    failures: SharedRateLimiter
+    client: str
+    device_id: str
+
+    def params(self) -> dict[str, Any]:
+        return self.limiter.take_and_peek_params(self.device_id, self.failures, self.client)
+
+    def settle(self, granted: Any, tokens: Any, address_tokens: Any) -> None:
+        wait, address_wait = self.limiter.waits(granted, tokens, address_tokens,
+                                                self.failures)
         if address_wait > 0:
-            if wait <= 0:
-                limiter.refund(device.device_id)
+            if wait <= 0:  # taken, and not to be counted: the address refused it
+                self.limiter.refund(self.device_id)
             _refuse_if_waiting(address_wait, _FAILURES)
         _refuse_if_waiting(wait, _TOO_MANY)
-        return device
 
-    return check
+    def separately(self) -> None:
+        self.settle(*self.limiter.take_and_peek_row(self.device_id, self.failures,
+                                                    self.client))
 
 
-SignedCheck = Annotated[Callable[[], AuthDevice], Depends(signed_check)]
+class SignedRequest:
+    """What :func:`signed_check` gives an endpoint: call it for the device that signed
+    the request (401/410/429 otherwise); :meth:`for_pull` for the pull, which takes the
+    device's rate-limit token in its own look."""
+
+    def __init__(self, check: Callable[[], AuthDevice],
+                 for_pull: Callable[[], tuple[AuthDevice, _Taking | None]]) -> None:
+        self._check = check
+        self._for_pull = for_pull
+
+    def __call__(self) -> AuthDevice:
+        return self._check()
+
+    def for_pull(self) -> tuple[AuthDevice, _Taking | None]:
+        return self._for_pull()
+
+
+SignedCheck = Annotated[SignedRequest, Depends(signed_check)]
 
 
 async def authenticated(check: SignedCheck) -> AuthDevice:
@@ -1019,9 +1072,11 @@ def create_app(
     ) -> Any:
         """Changes in the device's grids after server sequence ``after``, oldest first."""
         def pull() -> Any:  # the signature check and the pull: one worker-thread trip
-            device = check()
-            # one cheap look when nothing is new; else a first pull's snapshot, or the feed
-            page = noop.pull(engine, device, after, limit, full=first_pulls.page)
+            device, taking = check.for_pull()
+            # one cheap look when nothing is new (the rate-limit token taken in it);
+            # else a first pull's snapshot, or the feed
+            page = noop.pull(engine, device, after, limit, full=first_pulls.page,
+                             taking=taking)
             now = db.now_utc()
             if isinstance(page, EncodedPage):  # a snapshot's rows, encoded once for all
                 return Response(page.body(db.iso(now), now.timestamp()),

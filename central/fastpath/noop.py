@@ -30,7 +30,7 @@ from __future__ import annotations
 import functools
 import json
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import (
     BigInteger,
@@ -48,9 +48,10 @@ from sqlalchemy import (
     or_,
     select,
 )
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.dialects.postgresql import ARRAY, psycopg
 
 from central import db, syncops
+from central.shared import ratelimit
 from sync import protocol
 
 # a page as a dict (central.syncops.pull's), or one encoded already (a snapshot's:
@@ -133,13 +134,26 @@ def look(conn: Connection, device: Any, grids: tuple[int, ...], after: int
     return newer, head
 
 
-def look_and_names(conn: Connection, device: Any, grids: tuple[int, ...], after: int
-                   ) -> tuple[bool, int, list[dict[str, Any]]]:
+def look_and_names(conn: Connection, device: Any, grids: tuple[int, ...], after: int,
+                   taking: Taking | None = None) -> tuple[bool, int, list[dict[str, Any]]]:
     """:func:`look`, and the grids' names as :func:`central.syncops._grid_names` gives
-    them, read in the same statement (a no-op pull's one trip to the database)."""
+    them, read in the same statement (a no-op pull's one trip to the database).
+    ``taking`` (PostgreSQL, rate limits in the database): the device's rate-limit token
+    is taken in that statement too (:func:`_taking_look`), and ``taking.settle`` refuses
+    the request (429) before anything else is done when the limits say so."""
     dialect = conn.dialect.name
-    statement, _ = _statements(dialect, device.role in protocol.REVIEW_ROLES)
-    row = conn.execute(statement, _values(device, grids, after)).one()
+    reviewer = device.role in protocol.REVIEW_ROLES
+    if taking is not None and dialect == "postgresql":
+        sql, fixed = _taking_look(reviewer)
+        row = conn.exec_driver_sql(
+            sql, {**fixed, **_values(device, grids, after), **taking.params()}).one()
+        taking.settle(row[-3], row[-2], row[-1])
+        row = row[:-3]
+    else:
+        if taking is not None:
+            taking.separately()
+        statement, _ = _statements(dialect, reviewer)
+        row = conn.execute(statement, _values(device, grids, after)).one()
     if dialect == "postgresql":
         newer, head = bool(row[0]), db.watermark_of(int(row[1] or 0), int(row[2] or 0)) - 1
     else:
@@ -147,6 +161,35 @@ def look_and_names(conn: Connection, device: Any, grids: tuple[int, ...], after:
     pairs = json.loads(row[-1]) if row[-1] else []
     names = [{"id": int(gid), "name": str(name)} for gid, name in sorted(pairs)]
     return newer, head, names
+
+
+class Taking(Protocol):
+    """A signed request's rate-limit token still to take (``central.app``): with the
+    look (:meth:`params`, then :meth:`settle` with the statement's ``granted``, ``tokens``
+    and the address's refilled failure tokens), or in a statement of its own
+    (:meth:`separately`). Both raise the 429 when the limits refuse."""
+
+    def params(self) -> dict[str, Any]: ...
+
+    def settle(self, granted: Any, tokens: Any, address_tokens: Any) -> None: ...
+
+    def separately(self) -> None: ...
+
+
+@functools.cache
+def _taking_look(reviewer: bool) -> tuple[str, dict[str, Any]]:
+    """PostgreSQL: the look of :func:`_statements` with the rate-limit token taken in
+    the same statement (a CTE; ``central.shared.ratelimit``), as the driver's SQL and
+    the look's own fixed parameters. The token is taken whatever the look finds; a
+    refused request has only cost the look."""
+    look_stmt, _ = _statements("postgresql", reviewer)
+    compiled = look_stmt.compile(dialect=psycopg.dialect())
+    fixed = {k: v for k, v in compiled.params.items()
+             if k not in ("grids", "cursor", "me", "person")}
+    sql = (f"WITH taken AS ({ratelimit.TAKE_CTE})"
+           f" SELECT look.*, taken.granted, taken.tokens, ({ratelimit.PEEK_OTHER})"
+           f" FROM taken CROSS JOIN ({compiled}) AS look")
+    return sql, fixed
 
 
 def grid_names(conn: Connection, device: Any, grids: tuple[int, ...]) -> list[dict[str, Any]]:
@@ -162,7 +205,8 @@ def _counter(name: str) -> Any:
 
 
 def pull(engine: Engine, device: Any, after: int, limit: int,
-         full: Callable[[Any, int, int], Page] | None = None) -> Page:
+         full: Callable[[Any, int, int], Page] | None = None,
+         taking: Taking | None = None) -> Page:
     """A pull page as :func:`central.syncops.pull` answers it, cheaply when nothing is
     new: the look with the grids' names (one statement, no transaction opened);
     otherwise the full pull (``full(device, after, limit)``: the feed's, or a first
@@ -174,6 +218,9 @@ def pull(engine: Engine, device: Any, after: int, limit: int,
 
     full = full or feed
     grids = tuple(device.grids)
+    if taking is not None and (not grids or after == 0):
+        taking.separately()  # no look first: the token on its own
+        taking = None
     if not grids:
         return full(device, after, limit)
     if after == 0:
@@ -187,7 +234,7 @@ def pull(engine: Engine, device: Any, after: int, limit: int,
         return page
     with engine.connect() as conn:
         conn = conn.execution_options(isolation_level="AUTOCOMMIT")
-        newer, head, names = look_and_names(conn, device, grids, after)
+        newer, head, names = look_and_names(conn, device, grids, after, taking)
     if not newer:
         return {"changes": [], "next_after": max(after, head), "has_more": False,
                 "grids": names}

@@ -13,6 +13,7 @@ grow the table).
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from typing import Any
@@ -100,6 +101,21 @@ SELECT taken.granted, taken.tokens,
         FROM rate_buckets o WHERE o.key = :other_key)
 FROM taken
 """)
+
+
+def _pyformat(sql: str) -> str:
+    """``:name`` parameters as the driver's ``%(name)s`` (for SQL sent as it is)."""
+    return re.sub(r"(?<![:\w]):(\w+)", r"%(\1)s", sql)
+
+
+# For a statement that takes the token along with its own work (central/fastpath/noop.py):
+# a CTE ``taken (granted, tokens)`` and the other key's refilled tokens, in the driver's
+# parameter style; parameters: :meth:`SharedRateLimiter.take_and_peek_params`.
+TAKE_CTE = _pyformat(_TAKE.text.strip())
+PEEK_OTHER = _pyformat(
+    f"SELECT LEAST(:other_burst, o.tokens + GREATEST(0, {_NOW} - o.at) * :other_rate)"
+    " FROM rate_buckets o WHERE o.key = :other_key")
+
 _CHARGE = text(f"""
 INSERT INTO rate_buckets AS b (key, tokens, at, granted)
 VALUES (:key, :burst - :tokens, {_NOW}, true)
@@ -155,10 +171,27 @@ class SharedRateLimiter(RateLimiter):
                       ) -> tuple[float, float]:
         """``wait_needed(key)`` and ``other.wait_needed(other_key, take=False)`` in one
         statement (both buckets in the same table)."""
-        granted, tokens, other_full = self._run(_TAKE_AND_PEEK, {
-            "key": self.prefix + key, "burst": self.burst, "rate": self.rate, "take": 1.0,
-            "other_key": other.prefix + other_key, "other_burst": other.burst,
-            "other_rate": other.rate})
+        return self.waits(*self.take_and_peek_row(key, other, other_key), other)
+
+    def take_and_peek_row(self, key: str, other: SharedRateLimiter, other_key: str
+                          ) -> tuple[Any, Any, Any]:
+        """The statement's answer (granted, tokens, the other's refilled tokens):
+        :meth:`waits` reads it."""
+        granted, tokens, other_full = self._run(
+            _TAKE_AND_PEEK, self.take_and_peek_params(key, other, other_key))
+        return granted, tokens, other_full
+
+    def take_and_peek_params(self, key: str, other: SharedRateLimiter, other_key: str
+                             ) -> dict[str, Any]:
+        """The parameters of :data:`TAKE_AND_PEEK_CTE` (and of :meth:`take_and_peek`)."""
+        return {"key": self.prefix + key, "burst": self.burst, "rate": self.rate,
+                "take": 1.0, "other_key": other.prefix + other_key,
+                "other_burst": other.burst, "other_rate": other.rate}
+
+    def waits(self, granted: Any, tokens: Any, other_full: Any, other: SharedRateLimiter
+              ) -> tuple[float, float]:
+        """(seconds to wait for this bucket, for the other) from what
+        :data:`TAKE_AND_PEEK_CTE` answers."""
         wait = 0.0 if granted else (1.0 - float(tokens)) / self.rate
         full = other.burst if other_full is None else float(other_full)
         return wait, 0.0 if full >= 1.0 else (1.0 - full) / other.rate

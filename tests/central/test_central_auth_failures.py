@@ -51,8 +51,11 @@ def served(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[str
         engine.dispose()
 
 
+@pytest.mark.parametrize("after", [0, 1])  # a first pull; a later one (with the look)
 def test_forged_requests_are_refused_by_address_and_spare_the_device(
-        served: tuple[str, Any]) -> None:
+        served: tuple[str, Any], after: int) -> None:
+    """``after`` 1: on PostgreSQL the device's token is taken in the pull's look
+    (central/fastpath/noop.py), refused or given back there."""
     base, code = served
     dev = Device(base)
     assert dev.enroll(code).status_code == 200
@@ -68,11 +71,11 @@ def test_forged_requests_are_refused_by_address_and_spare_the_device(
     assert answers[:15] == [(401, "bad_signature")] * 15
     assert answers[-1] == (429, "rate_limited"), answers
     # while the address is over its allowance, it is refused whatever it sends
-    assert dev.get(protocol.SYNC_PULL_PATH, params={"after": 0}).status_code == 429
+    assert dev.get(protocol.SYNC_PULL_PATH, params={"after": after}).status_code == 429
     time.sleep(0.5)  # the address's bucket refills (5 a second)
     # the forged flood named the device but took nothing of its own allowance (3)
     for _ in range(3):
-        resp = dev.get(protocol.SYNC_PULL_PATH, params={"after": 0})
+        resp = dev.get(protocol.SYNC_PULL_PATH, params={"after": after})
         assert resp.status_code == 200, resp.text
-    fourth = dev.get(protocol.SYNC_PULL_PATH, params={"after": 0})
+    fourth = dev.get(protocol.SYNC_PULL_PATH, params={"after": after})
     assert fourth.status_code == 429 and "this device" in fourth.json()["message"]
