@@ -677,10 +677,13 @@ async def signed_check(
     contacts = request.app.state.contacts
     method = request.method
 
+    shared = (limiter, failures) if (isinstance(limiter, SharedRateLimiter)
+                                     and isinstance(failures, SharedRateLimiter)) else None
+
     def check() -> AuthDevice:
         # the limits and the signature together, in the caller's worker thread
-        if isinstance(limiter, SharedRateLimiter) and isinstance(failures, SharedRateLimiter):
-            return shared_check(limiter, failures)
+        if shared is not None:
+            return shared_check(*shared)
         if failures is not None:
             # Only requests that failed authentication count here, by address: a flood
             # of forged requests naming a real device cannot use up its allowance.
@@ -721,8 +724,8 @@ async def signed_check(
     def check_for_pull() -> tuple[AuthDevice, _Taking | None]:
         """:func:`check`, except that with the limits in the database the device's
         token is left for the pull's look to take (``noop.pull``: one statement)."""
-        if isinstance(limiter, SharedRateLimiter) and isinstance(failures, SharedRateLimiter):
-            return verified(limiter, failures)
+        if shared is not None:
+            return verified(*shared)
         return check(), None
 
     return SignedRequest(check, check_for_pull)

@@ -176,6 +176,30 @@ class Device:
 
 
 @contextlib.contextmanager
+def served_in_thread(app: Any) -> Iterator[str]:
+    """``app`` (``central.app.create_app``'s) served by uvicorn on a free loopback port
+    in a thread of this process, its lifespan run; yields the base URL."""
+    import threading
+
+    import uvicorn
+
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
+                                           log_level="warning", lifespan="on"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert server.started
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=20)
+
+
+@contextlib.contextmanager
 def throwaway_postgres(*, durable: bool = False) -> Iterator[PgServer]:
     """A throw-away PostgreSQL server in a temp dir (tests' ``pg_server``, benchmarks).
 

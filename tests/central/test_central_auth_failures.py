@@ -6,15 +6,13 @@ server's memory, on PostgreSQL in the shared ``rate_buckets`` table."""
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
-from central_helpers import Device, free_port, seeded_database
+from central_helpers import Device, seeded_database, served_in_thread
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from central import db, ops
@@ -32,22 +30,11 @@ def served(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[str
     db_url, demo = seeded_database(request.param, tmp_path, request)
     engine = db.make_engine(db_url)
     app = create_app(engine, photo_dir=tmp_path / "photos", limits=LIMITS)
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
-                                           log_level="warning", lifespan="on"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert server.started
-    base = f"http://127.0.0.1:{port}"
     code = ops.create_enrollment_code(engine, demo["grids"][0]["workers"][0])["code"]
     try:
-        yield base, code
+        with served_in_thread(app) as base:
+            yield base, code
     finally:
-        server.should_exit = True
-        thread.join(timeout=20)
         engine.dispose()
 
 

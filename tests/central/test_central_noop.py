@@ -16,12 +16,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
 from central_helpers import (
     Device,
     central_json,
-    free_port,
     seeded_database,
+    served_in_thread,
     start_server,
     stop_process,
 )
@@ -83,26 +82,16 @@ def live(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Live]:
     engine = db.make_engine(db_url)
     app = create_app(engine, photo_dir=tmp_path / "photos",
                      limits=Limits(contact_flush=getattr(request, "contact_flush", 0.5)))
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
-                                           log_level="warning", lifespan="on"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert server.started
-    live = Live(f"http://127.0.0.1:{port}", db_url, demo, engine, app)
-
-    @event.listens_for(engine, "before_cursor_execute")
-    def _count(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        live.statements.append((threading.current_thread().name, statement))
-
     try:
-        yield live
+        with served_in_thread(app) as base:
+            live = Live(base, db_url, demo, engine, app)
+
+            @event.listens_for(engine, "before_cursor_execute")
+            def _count(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+                live.statements.append((threading.current_thread().name, statement))
+
+            yield live
     finally:
-        server.should_exit = True
-        thread.join(timeout=20)
         engine.dispose()
 
 
