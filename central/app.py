@@ -37,6 +37,7 @@ from central.shared import ratelimit
 from central.shared.blobs import PhotoFiles
 from central.shared.ratelimit import RateLimiter, SharedRateLimiter
 from central.shared.snapshots import EncodedPage, Snapshots
+from central.web.pullroute import PullRoute, RawRequest
 from central.web.shedding import LoadShedder
 from sync import protocol
 from sync.protocol import bundle, releases, schemas
@@ -46,6 +47,8 @@ log = logging.getLogger("central")
 COMPRESS_MIN_BYTES = 512  # answers smaller than this go as they are
 DEFAULT_MAX_BODY = 1024 * 1024  # bytes; photo chunks (256 KiB by default) fit easily
 NONCE_KEEP_SECONDS = 2 * protocol.MAX_CLOCK_SKEW
+PULL_MAX_AFTER = 2**62  # a cursor; beyond any sequence number
+PULL_LIMIT = 500  # rows in a pull page the device does not size
 _last_prune = [0.0]  # when this process last deleted expired nonces
 
 Scope = MutableMapping[str, Any]
@@ -71,6 +74,28 @@ def error_response(status: int, code: str, message: str, **extra: Any) -> JSONRe
     return JSONResponse(
         {"error": code, "message": message, **extra}, status_code=status, headers=headers
     )
+
+
+def answer_error(exc: Exception) -> JSONResponse:
+    """The JSON answer to what a request's work raised (the app's exception handlers,
+    and ``central.web.pullroute``'s pull, which runs below them)."""
+    if isinstance(exc, ApiError | PhotoError):
+        return error_response(exc.status, exc.code, exc.message, **exc.extra)
+    if isinstance(exc, ops.OpError):
+        return error_response(exc.status, exc.code, exc.message)
+    if isinstance(exc, DBAPIError):
+        if exc.connection_invalidated:  # the database restarted: the pool reconnects
+            log.warning("database connection lost; answering 503: %s", exc.orig)
+            return error_response(503, "busy", "the database is reconnecting; retry",
+                                  retry_after=1)
+        if db.is_storage_full(exc):
+            log.error("database write failed, disk full: %s", exc.orig)
+            return error_response(507, "insufficient_storage", "the server's disk is full; "
+                                  "nothing was stored from this request, send it again later")
+        log.exception("unexpected database error", exc_info=exc)
+        return error_response(500, "internal", "internal server error")
+    log.exception("unexpected error", exc_info=exc)
+    return error_response(500, "internal", "internal server error")
 
 
 class BodyLimit:
@@ -664,17 +689,29 @@ async def signed_check(
     to a worker thread as its own work (each trip costs a no-op pull about as much CPU
     as a statement)."""
     body = await request.body()
-    raw_path = request.scope.get("raw_path") or request.url.path.encode()
-    path = raw_path.decode("latin-1")
-    query = request.scope.get("query_string", b"").decode("latin-1")
-    if query:
-        path += "?" + query
-    headers = {k.lower(): v for k, v in request.headers.items()}
-    limiter: RateLimiter | None = request.app.state.rate_limiter
-    failures: RateLimiter | None = request.app.state.auth_failure_limiter
-    client = request.client.host if request.client is not None else "?"
-    engine: Engine = request.app.state.engine
-    contacts = request.app.state.contacts
+    return signed_request(request.app.state, RawRequest(
+        method=request.method,
+        raw_path=request.scope.get("raw_path") or request.url.path.encode(),
+        query=request.scope.get("query_string", b""),
+        headers={k.lower(): v for k, v in request.headers.items()},
+        body=body,
+        client=request.client.host if request.client is not None else "?",
+    ))
+
+
+def signed_request(state: Any, request: RawRequest) -> SignedRequest:
+    """:func:`signed_check` of a request read already (``central.web.pullroute`` reads
+    the pull's itself); ``state`` is the app's."""
+    path = request.raw_path.decode("latin-1")
+    if request.query:
+        path += "?" + request.query.decode("latin-1")
+    headers = request.headers
+    body = request.body
+    limiter: RateLimiter | None = state.rate_limiter
+    failures: RateLimiter | None = state.auth_failure_limiter
+    client = request.client
+    engine: Engine = state.engine
+    contacts = state.contacts
     method = request.method
 
     shared = (limiter, failures) if (isinstance(limiter, SharedRateLimiter)
@@ -802,10 +839,13 @@ def create_app(
     limits: Limits | None = None,
     update_dir: Any = None,
     photo_files: PhotoFiles | None = None,
+    fast_pulls: bool = True,
 ) -> FastAPI:
     """The API on ``engine``; ``limits`` default to those for a real deployment;
     ``update_dir`` the signed release repository (central/updates/repository.py);
-    photos in ``photo_files`` if given (e.g. the database), else in ``photo_dir``."""
+    photos in ``photo_files`` if given (e.g. the database), else in ``photo_dir``;
+    ``fast_pulls``: the pull answered below FastAPI's routing (``central.web.pullroute``;
+    off only for the test that compares the two)."""
     limits = limits or Limits()
     app = FastAPI(
         title="gridfield central server",
@@ -852,15 +892,15 @@ def create_app(
 
     @app.exception_handler(ApiError)
     async def _api_error(_request: Request, exc: ApiError) -> JSONResponse:
-        return error_response(exc.status, exc.code, exc.message, **exc.extra)
+        return answer_error(exc)
 
     @app.exception_handler(ops.OpError)
     async def _op_error(_request: Request, exc: ops.OpError) -> JSONResponse:
-        return error_response(exc.status, exc.code, exc.message)
+        return answer_error(exc)
 
     @app.exception_handler(PhotoError)
     async def _photo_error(_request: Request, exc: PhotoError) -> JSONResponse:
-        return error_response(exc.status, exc.code, exc.message, **exc.extra)
+        return answer_error(exc)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -883,21 +923,11 @@ def create_app(
 
     @app.exception_handler(DBAPIError)
     async def _database_error(_request: Request, exc: DBAPIError) -> JSONResponse:
-        if exc.connection_invalidated:  # the database restarted: the pool reconnects
-            log.warning("database connection lost; answering 503: %s", exc.orig)
-            return error_response(503, "busy", "the database is reconnecting; retry",
-                                  retry_after=1)
-        if db.is_storage_full(exc):
-            log.error("database write failed, disk full: %s", exc.orig)
-            return error_response(507, "insufficient_storage", "the server's disk is full; "
-                                  "nothing was stored from this request, send it again later")
-        log.exception("unexpected database error", exc_info=exc)
-        return error_response(500, "internal", "internal server error")
+        return answer_error(exc)
 
     @app.exception_handler(Exception)
     async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:
-        log.exception("unexpected error", exc_info=exc)
-        return error_response(500, "internal", "internal server error")
+        return answer_error(exc)
 
     auth_errors: dict[int | str, dict[str, Any]] = {
         401: {"model": ErrorOut, "description": "not authenticated"},
@@ -1067,29 +1097,43 @@ def create_app(
         recovery.store(engine, device.device_id, req.nonce, req.code)
         return {"stored": True}
 
+    def pull_answer(check: SignedRequest, after: int, limit: int) -> Any:
+        """The signature check and the pull, in one worker-thread trip: a response, or
+        a page with changes for :class:`PullOut` to write."""
+        device, taking = check.for_pull()
+        # one cheap look when nothing is new (the rate-limit token taken in it);
+        # else a first pull's snapshot, or the feed
+        page = noop.pull(engine, device, after, limit, full=first_pulls.page, taking=taking)
+        now = db.now_utc()
+        if isinstance(page, EncodedPage):  # a snapshot's rows, encoded once for all
+            return Response(page.body(db.iso(now), now.timestamp()),
+                            media_type="application/json")
+        page = {**page, "server_time": db.iso(now), "unix_time": now.timestamp()}
+        if not page["changes"]:  # the no-op: written here, as PullOut writes it
+            return Response(empty_page_json(page), media_type="application/json")
+        return page
+
     @app.get(protocol.SYNC_PULL_PATH, response_model=PullOut, responses=sync_errors)
     async def sync_pull(
         check: SignedCheck,
-        after: Annotated[int, Query(ge=0, le=2**62)] = 0,
-        limit: Annotated[int, Query(ge=1, le=protocol.MAX_PULL_LIMIT)] = 500,
+        after: Annotated[int, Query(ge=0, le=PULL_MAX_AFTER)] = 0,
+        limit: Annotated[int, Query(ge=1, le=protocol.MAX_PULL_LIMIT)] = PULL_LIMIT,
     ) -> Any:
-        """Changes in the device's grids after server sequence ``after``, oldest first."""
-        def pull() -> Any:  # the signature check and the pull: one worker-thread trip
-            device, taking = check.for_pull()
-            # one cheap look when nothing is new (the rate-limit token taken in it);
-            # else a first pull's snapshot, or the feed
-            page = noop.pull(engine, device, after, limit, full=first_pulls.page,
-                             taking=taking)
-            now = db.now_utc()
-            if isinstance(page, EncodedPage):  # a snapshot's rows, encoded once for all
-                return Response(page.body(db.iso(now), now.timestamp()),
-                                media_type="application/json")
-            page = {**page, "server_time": db.iso(now), "unix_time": now.timestamp()}
-            if not page["changes"]:  # the no-op: written here, as PullOut writes it
-                return Response(empty_page_json(page), media_type="application/json")
-            return page
+        """Changes in the device's grids after server sequence ``after``, oldest first.
+        (A well-formed request is answered by ``central.web.pullroute``, below this
+        route, by the same code; this one answers the rest and documents it.)"""
+        return await run_in_threadpool(pull_answer, check, after, limit)
 
-        return await run_in_threadpool(pull)
+    def fast_pull(request: RawRequest, after: int, limit: int) -> Response:
+        """:func:`sync_pull` for ``central.web.pullroute``: the same work, with the
+        answers FastAPI's response model and exception handlers would give."""
+        try:
+            answer = pull_answer(signed_request(app.state, request), after, limit)
+            if isinstance(answer, Response):
+                return answer
+            return JSONResponse(PullOut.model_validate(answer).model_dump(mode="json"))
+        except Exception as exc:  # every error is answered, as the app's handlers do
+            return answer_error(exc)
 
     @app.post(protocol.PHOTOS_MISSING_PATH, response_model=MissingOut, responses=sync_errors)
     def photos_missing(device: Device, req: MissingIn) -> dict[str, Any]:
@@ -1150,6 +1194,10 @@ def create_app(
         return {"parts": answers, "server_time": db.iso(now), "unix_time": now.timestamp()}
 
     _serve_updates(app, engine, update_dir)
+    if fast_pulls:  # innermost: everything below still applies to it
+        app.add_middleware(PullRoute, path=protocol.SYNC_PULL_PATH, handle=fast_pull,
+                           max_after=PULL_MAX_AFTER, max_limit=protocol.MAX_PULL_LIMIT,
+                           default_limit=PULL_LIMIT)
     app.add_middleware(BodyLimit, limit=max_body)
     # answers compressed for a device that asks (HTTP's Accept-Encoding); small ones are
     # not worth it
