@@ -95,3 +95,56 @@ def enrolled_device(server: LiveServer, data_dir: Path, person_id: int,
     code = ops.create_enrollment_code(server.engine, person_id)["code"]
     enroll_device(session, server.base, code, name)
     return session
+
+
+def process_tree(root: int) -> list[int]:
+    """``root`` and every process descended from it (Linux ``/proc``)."""
+    parents: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            parents[int(entry.name)] = int(stat[stat.rindex(")") + 2:].split()[1])
+    tree, grew = {root}, True
+    while grew:
+        grew = False
+        for pid, parent in parents.items():
+            if parent in tree and pid not in tree:
+                tree.add(pid)
+                grew = True
+    return sorted(tree)
+
+
+CPU_CGROUP_V1 = Path("/sys/fs/cgroup/cpu")
+
+
+@contextlib.contextmanager
+def cpu_capped(root: int, cores: float, period_us: int = 10_000) -> Iterator[bool]:
+    """Each process of ``root``'s tree held to ``cores`` CPUs (a cgroup v1 CPU quota
+    of its own; a short period, so a held process waits a few milliseconds at a time,
+    not tens), given back its whole machine after; yields False (nothing held) where
+    the cgroups cannot be made (no cgroup v1 ``cpu`` controller, not root)."""
+    groups: list[Path] = []
+    try:
+        try:
+            for pid in process_tree(root):
+                group = CPU_CGROUP_V1 / f"gridfield-bench-{os.getpid()}-{pid}"
+                group.mkdir()
+                groups.append(group)
+                (group / "cpu.cfs_period_us").write_text(str(period_us))
+                (group / "cpu.cfs_quota_us").write_text(str(int(cores * period_us)))
+                (group / "cgroup.procs").write_text(str(pid))
+            held = True
+        except OSError:
+            held = False
+        yield held
+    finally:
+        for group in groups:
+            with contextlib.suppress(OSError):
+                for pid in (group / "cgroup.procs").read_text().split():
+                    with contextlib.suppress(OSError):  # gone meanwhile
+                        (CPU_CGROUP_V1 / "cgroup.procs").write_text(pid)
+            with contextlib.suppress(OSError):
+                group.rmdir()

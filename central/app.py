@@ -50,6 +50,7 @@ NONCE_KEEP_SECONDS = 2 * protocol.MAX_CLOCK_SKEW
 PULL_MAX_AFTER = 2**62  # a cursor; beyond any sequence number
 PULL_LIMIT = 500  # rows in a pull page the device does not size
 _last_prune = [0.0]  # when this process last deleted expired nonces
+_FAR_OFF = 2**62  # seconds; any timestamp beyond is as far from the server's clock
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -583,7 +584,9 @@ def _authenticate(
         raise ApiError(401, "bad_signature", "request signature does not verify")
     now = db.now_utc()
     server_unix = now.timestamp()
-    if abs(server_unix - timestamp) > protocol.MAX_CLOCK_SKEW:
+    # clamped: a signed timestamp of hundreds of digits is as far off as any, not a
+    # float overflow (a 500 that no limiter counts)
+    if abs(server_unix - max(-_FAR_OFF, min(timestamp, _FAR_OFF))) > protocol.MAX_CLOCK_SKEW:
         raise ApiError(
             401, "clock_skew",
             f"device clock is more than {protocol.MAX_CLOCK_SKEW} s away from the "

@@ -201,11 +201,13 @@ def test_a_pull_the_client_abandons_is_not_answered(pair: Pair) -> None:
     import socket
 
     dev = pair.device(pair.demo["grids"][0]["workers"][0])
+    before = pair.served_fast()
     host, port = pair.fast.removeprefix("http://").split(":")
     with socket.create_connection((host, int(port)), timeout=10) as raw:
         raw.sendall(f"GET {protocol.SYNC_PULL_PATH}?after=1 HTTP/1.1\r\nHost: x\r\n"
                     "Content-Length: 100\r\n\r\nabc".encode())
     assert _same(pair, dev, "after=1")[0] == 200
+    assert pair.served_fast() == before + 1  # only the pull that followed
 
 
 QUERY_PARTS = st.lists(
