@@ -10,7 +10,8 @@ a throw-away server) with one and two processes (``--workers``):
   connections in a closed loop for ``SECONDS``; requests are signed beforehand (a
   device signs its own; the load generator must not eat the server's CPU) and sent by
   one asyncio client. Figures: syncs/s, p50/p95/max latency, 503s (load shed),
-  server CPU per request (its processes and PostgreSQL's, Linux ``/proc``);
+  CPU per request of the server (its processes and PostgreSQL's, Linux ``/proc``)
+  and of this client (``client``: the load generator's own share of the cores);
 - **first pulls**: 100 devices (two per grid) pulling their grid from 0 at once, page
   after page, from 4 client processes (one process decoding every device's pages was
   itself a bottleneck), right after they enrolled: the time until the last is done, p95
@@ -178,9 +179,11 @@ def noop_run(server: Any, devices: list[Device], heads: dict[str, int],
         return time.perf_counter() - began
 
     cpu_before = server_cpu_seconds(server.proc.pid)
+    client_before = time.process_time()
     wall = asyncio.run(run())
     cpu = {k: v - cpu_before.get(k, 0.0)
            for k, v in server_cpu_seconds(server.proc.pid).items()}
+    cpu["client"] = time.process_time() - client_before  # the load generator's own
     done = statuses.get(200, 0)
     ms = sorted(x * 1000 for x in latencies)
     result = {
