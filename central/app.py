@@ -548,9 +548,45 @@ class AuthDevice:
 
 # -- authentication --------------------------------------------------------------------
 
+@dataclass(frozen=True)
+class KnownDevice:
+    """What one request's full check found of an active device: its key, parsed, and
+    what its no-op pull's look goes by (person, role, grids)."""
+
+    key_b64: str
+    public_key: Any  # Ed25519PublicKey
+    person_id: int
+    role: str
+    grids: tuple[int, ...]
+
+
+class KnownDevices:
+    """The active devices this process has checked (``_authenticate``), so that the next
+    no-op pull of one is a single statement: its signature checked with the key known
+    here, then the device's row read in the look's own statement and compared with
+    what is known (:func:`_known_pull`). Nothing is trusted from here alone: a device
+    revoked, re-keyed, moved to other grids or given another role since is seen in
+    that row, forgotten, and checked in full. Bounded: emptied past ``limit``."""
+
+    def __init__(self, limit: int = 100_000) -> None:
+        self.limit = limit
+        self._known: dict[str, KnownDevice] = {}
+
+    def get(self, device_id: str) -> KnownDevice | None:
+        return self._known.get(device_id)
+
+    def put(self, device_id: str, known: KnownDevice) -> None:
+        if len(self._known) >= self.limit:
+            self._known = {}
+        self._known[device_id] = known
+
+    def forget(self, device_id: str) -> None:
+        self._known.pop(device_id, None)
+
+
 def _authenticate(
     engine: Engine, method: str, path: str, headers: dict[str, str], body: bytes,
-    contacts: ContactBook | None = None,
+    contacts: ContactBook | None = None, known: KnownDevices | None = None,
 ) -> AuthDevice:
     """The device that signed this request (sync/protocol: "replay protection").
 
@@ -597,6 +633,9 @@ def _authenticate(
     role = str(device["person_role"])
     grids = tuple(int(r["grid_id"]) for r in rows if r["grid_id"] is not None)
     active = device["status"] != "revoked"
+    if active and known is not None:
+        known.put(device_id, KnownDevice(str(device["public_key"]), public_key,
+                                         int(device["person_id"]), role, grids))
     if active and not protocol.keeps_nonce(method):
         _note_contact(engine, contacts, device, now, headers)
         return AuthDevice(device_id, int(device["person_id"]), role, grids)
@@ -715,6 +754,7 @@ def signed_request(state: Any, request: RawRequest) -> SignedRequest:
     client = request.client
     engine: Engine = state.engine
     contacts = state.contacts
+    known: KnownDevices | None = state.known_devices
     method = request.method
 
     shared = (limiter, failures) if (isinstance(limiter, SharedRateLimiter)
@@ -729,7 +769,7 @@ def signed_request(state: Any, request: RawRequest) -> SignedRequest:
             # of forged requests naming a real device cannot use up its allowance.
             _refuse_if_waiting(failures.wait_needed(client, take=False), _FAILURES)
         try:
-            device = _authenticate(engine, method, path, headers, body, contacts)
+            device = _authenticate(engine, method, path, headers, body, contacts, known)
         except ApiError as exc:
             if failures is not None and exc.status == 401:
                 failures.wait_needed(client)
@@ -754,7 +794,7 @@ def signed_request(state: Any, request: RawRequest) -> SignedRequest:
         """The signature checked (a failure counted by address), the token not yet
         taken: the pull takes it in its own statement (``noop.Taking``)."""
         try:
-            device = _authenticate(engine, method, path, headers, body, contacts)
+            device = _authenticate(engine, method, path, headers, body, contacts, known)
         except ApiError as exc:
             if exc.status == 401:
                 _refuse_if_waiting(failures.wait_needed(client), _FAILURES)
@@ -768,7 +808,71 @@ def signed_request(state: Any, request: RawRequest) -> SignedRequest:
             return verified(*shared)
         return check(), None
 
-    return SignedRequest(check, check_for_pull)
+    def known_pull(after: int) -> tuple[AuthDevice, Looked] | None:
+        """The pull's check and look in one statement, for a device this process
+        knows (:func:`_known_pull`); None: check it in full."""
+        if shared is None or known is None or contacts is None or after <= 0:
+            return None
+        limiter, failures = shared
+        return _known_pull(engine, known, contacts, method, path, headers, body,
+                           lambda device_id: _Taking(limiter, failures, client, device_id),
+                           after)
+
+    return SignedRequest(check, check_for_pull, known_pull)
+
+
+Looked = tuple[bool, int, list[dict[str, Any]]]  # newer?, the feed's head, grids' names
+
+
+def _known_pull(engine: Engine, known: KnownDevices, contacts: ContactBook, method: str,
+                path: str, headers: dict[str, str], body: bytes,
+                taking_for: Callable[[str], _Taking], after: int
+                ) -> tuple[AuthDevice, Looked] | None:
+    """A later pull of a device this process knows (PostgreSQL, limits in the
+    database): the signature checked with the known key, then one statement takes the
+    rate-limit token, looks for anything newer for the known grids and reads the
+    device's row (``noop.look_as_known``). The row must show the device as known:
+    active, the same key, person, role and grids; then the answer is what the full
+    check and the look would have given. Otherwise (revoked, re-keyed, moved,
+    unknown now) the device is forgotten, a token taken is given back, and None says
+    to check it in full; so is any request this path is not sure of (a signature
+    that does not verify with the known key, a clock off, a malformed header): the
+    full check answers it with its own error."""
+    if protocol.missing_headers(headers):
+        return None
+    device_id = headers[protocol.HEADER_DEVICE.lower()]
+    entry = known.get(device_id)
+    if entry is None:
+        return None
+    nonce = headers[protocol.HEADER_NONCE.lower()]
+    try:
+        timestamp = int(headers[protocol.HEADER_TIMESTAMP.lower()])
+    except ValueError:
+        return None
+    if not protocol.NONCE_RE.match(nonce) or abs(timestamp) > _FAR_OFF:
+        return None
+    if not protocol.verify_signature(entry.public_key, headers[
+            protocol.HEADER_SIGNATURE.lower()], method, path, timestamp, nonce, body):
+        return None
+    now = db.now_utc()
+    if abs(now.timestamp() - timestamp) > protocol.MAX_CLOCK_SKEW:
+        return None
+    device = AuthDevice(device_id, entry.person_id, entry.role, entry.grids)
+    taking = taking_for(device_id)
+    with engine.connect() as conn:  # one statement, no transaction
+        conn = conn.execution_options(isolation_level="AUTOCOMMIT")
+        finish, row, taken = noop.look_as_known(conn, device, after, taking)
+    if row is None or row["status"] == "revoked" or row["role"] is None or (
+            str(row["public_key"]), int(row["person_id"]), str(row["role"]),
+            tuple(int(g) for g in row["grids"] or ())) != (
+            entry.key_b64, entry.person_id, entry.role, entry.grids):
+        known.forget(device_id)
+        if taken:
+            taking.give_back()
+        return None
+    looked = finish()  # the token settled: 429 here when the limits refuse
+    contacts.note(device_id, row["contact_sent"], now, headers)
+    return device, looked
 
 
 @dataclass
@@ -797,6 +901,11 @@ class _Taking:
         self.settle(*self.limiter.take_and_peek_row(self.device_id, self.failures,
                                                     self.client))
 
+    def give_back(self) -> None:
+        """The token taken with a look whose answer is not used (the request is then
+        checked in full, and takes one again)."""
+        self.limiter.refund(self.device_id)
+
 
 class SignedRequest:
     """What :func:`signed_check` gives an endpoint: call it for the device that signed
@@ -804,15 +913,22 @@ class SignedRequest:
     device's rate-limit token in its own look."""
 
     def __init__(self, check: Callable[[], AuthDevice],
-                 for_pull: Callable[[], tuple[AuthDevice, _Taking | None]]) -> None:
+                 for_pull: Callable[[], tuple[AuthDevice, _Taking | None]],
+                 known_pull: Callable[[int], tuple[AuthDevice, Looked] | None]) -> None:
         self._check = check
         self._for_pull = for_pull
+        self._known_pull = known_pull
 
     def __call__(self) -> AuthDevice:
         return self._check()
 
     def for_pull(self) -> tuple[AuthDevice, _Taking | None]:
         return self._for_pull()
+
+    def known_pull(self, after: int) -> tuple[AuthDevice, Looked] | None:
+        """The check and the look of a pull after ``after`` in one statement, for a
+        device this process knows (PostgreSQL); None: use :meth:`for_pull`."""
+        return self._known_pull(after)
 
 
 SignedCheck = Annotated[SignedRequest, Depends(signed_check)]
@@ -861,6 +977,8 @@ def create_app(
     # last contacts written in batches (central/fastpath/contacts.py), the rest at shutdown
     contacts = ContactBook(engine, limits.contact_flush) if limits.contact_flush > 0 else None
     app.state.contacts = contacts
+    # devices checked here, for their next no-op pull in one statement (KnownDevices)
+    app.state.known_devices = KnownDevices()
     if contacts is not None:
         app.router.on_shutdown.append(contacts.close)
     rate = limits.rate
@@ -1103,10 +1221,17 @@ def create_app(
     def pull_answer(check: SignedRequest, after: int, limit: int) -> Any:
         """The signature check and the pull, in one worker-thread trip: a response, or
         a page with changes for :class:`PullOut` to write."""
-        device, taking = check.for_pull()
-        # one cheap look when nothing is new (the rate-limit token taken in it);
-        # else a first pull's snapshot, or the feed
-        page = noop.pull(engine, device, after, limit, full=first_pulls.page, taking=taking)
+        quick = check.known_pull(after)
+        if quick is not None:  # checked and looked in one statement
+            device, looked = quick
+            page = noop.pull(engine, device, after, limit, full=first_pulls.page,
+                             looked=looked)
+        else:
+            device, taking = check.for_pull()
+            # one cheap look when nothing is new (the rate-limit token taken in it);
+            # else a first pull's snapshot, or the feed
+            page = noop.pull(engine, device, after, limit, full=first_pulls.page,
+                             taking=taking)
         now = db.now_utc()
         if isinstance(page, EncodedPage):  # a snapshot's rows, encoded once for all
             return Response(page.body(db.iso(now), now.timestamp()),

@@ -192,6 +192,61 @@ def _taking_look(reviewer: bool) -> tuple[str, dict[str, Any]]:
     return sql, fixed
 
 
+# The device's row as the signature check reads it (``central.app._DEVICE_AND_GRIDS``),
+# for the look of a device whose key this process knows: its grids as one array.
+_ME = (f"SELECT d.status, d.public_key, d.person_id, d.contact_sent, p.role,"
+       f" ARRAY(SELECT g.grid_id FROM {db.grid_assignments.name} g"
+       f" WHERE g.person_id = d.person_id ORDER BY g.grid_id) AS grids"
+       f" FROM {db.devices.name} d LEFT JOIN {db.people.name} p ON p.id = d.person_id"
+       f" WHERE d.id = %(me)s")
+
+
+@functools.cache
+def _taking_look_as_known(reviewer: bool) -> tuple[str, dict[str, Any]]:
+    """:func:`_taking_look` with the device's row read in the same statement
+    (``ME_COLUMNS``, after the token's), so that a device whose key this process knows
+    costs one statement in all: the caller checks its signature with the known key
+    and then, against this row, that nothing it went by has changed."""
+    sql, fixed = _taking_look(reviewer)
+    head, _, tail = sql.partition(" SELECT look.*, ")
+    sql = (f"{head}, me AS ({_ME}) SELECT look.*, {tail} LEFT JOIN me ON true")
+    sql = sql.replace(" FROM taken CROSS JOIN",
+                      ", me.status, me.public_key, me.person_id, me.contact_sent, me.role,"
+                      " me.grids FROM taken CROSS JOIN")
+    return sql, fixed
+
+
+ME_COLUMNS = ("status", "public_key", "person_id", "contact_sent", "role", "grids")
+
+
+def look_as_known(conn: Connection, device: Any, after: int, taking: Taking
+                  ) -> tuple[Callable[[], tuple[bool, int, list[dict[str, Any]]]],
+                             dict[str, Any] | None, bool]:
+    """PostgreSQL: :func:`look_and_names` for ``device`` as this process knows it (its
+    grids and role), with the rate-limit token taken and the device's row read, all
+    in one statement. Returns what finishes the look (it settles the token, 429 when
+    the limits refuse, and gives ``(newer, head, names)``), the device's row as it is
+    now (None: no such device), and whether a token was taken. The caller finishes
+    the look only once the row showed the device as it knew it (else the look answered
+    for grids it may no longer have)."""
+    sql, fixed = _taking_look_as_known(device.role in protocol.REVIEW_ROLES)
+    row = conn.exec_driver_sql(
+        sql, {**fixed, **_values(device, tuple(device.grids), after), **taking.params()}
+    ).one()
+    n = len(ME_COLUMNS)
+    me = dict(zip(ME_COLUMNS, row[-n:], strict=True)) if row[-n] is not None else None
+    look_row = row[:-n]
+
+    def finish() -> tuple[bool, int, list[dict[str, Any]]]:
+        taking.settle(look_row[-3], look_row[-2], look_row[-1])
+        newer = bool(look_row[0])
+        head = db.watermark_of(int(look_row[1] or 0), int(look_row[2] or 0)) - 1
+        pairs = json.loads(look_row[-4]) if look_row[-4] else []
+        return newer, head, [{"id": int(gid), "name": str(name)} for gid, name in sorted(pairs)]
+
+    return finish, me, bool(look_row[-3])
+
+
 def grid_names(conn: Connection, device: Any, grids: tuple[int, ...]) -> list[dict[str, Any]]:
     """:func:`central.syncops._grid_names` by the statement built once."""
     _, statement = _statements(conn.dialect.name, device.role in protocol.REVIEW_ROLES)
@@ -206,13 +261,15 @@ def _counter(name: str) -> Any:
 
 def pull(engine: Engine, device: Any, after: int, limit: int,
          full: Callable[[Any, int, int], Page] | None = None,
-         taking: Taking | None = None) -> Page:
+         taking: Taking | None = None,
+         looked: tuple[bool, int, list[dict[str, Any]]] | None = None) -> Page:
     """A pull page as :func:`central.syncops.pull` answers it, cheaply when nothing is
     new: the look with the grids' names (one statement, no transaction opened);
     otherwise the full pull (``full(device, after, limit)``: the feed's, or a first
     pull's snapshot, whose pages may come encoded already), whose empty answer moves
     the cursor to the head too. A first pull (``after`` 0) has its grids' rows to get:
-    no look first, unless its answer is empty."""
+    no look first, unless its answer is empty. ``looked``: the look's answer, read
+    already (:func:`look_as_known`; a later pull of a device with grids)."""
     def feed(device: Any, after: int, limit: int) -> dict[str, Any]:
         return syncops.pull(engine, device, after, limit)
 
@@ -232,9 +289,12 @@ def pull(engine: Engine, device: Any, after: int, limit: int,
             if not newer:
                 page["next_after"] = max(after, head)
         return page
-    with engine.connect() as conn:
-        conn = conn.execution_options(isolation_level="AUTOCOMMIT")
-        newer, head, names = look_and_names(conn, device, grids, after, taking)
+    if looked is not None and after > 0:
+        newer, head, names = looked
+    else:
+        with engine.connect() as conn:
+            conn = conn.execution_options(isolation_level="AUTOCOMMIT")
+            newer, head, names = look_and_names(conn, device, grids, after, taking)
     if not newer:
         return {"changes": [], "next_after": max(after, head), "has_more": False,
                 "grids": names}

@@ -24,6 +24,7 @@ from central_helpers import (
     start_server,
     stop_process,
 )
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from sqlalchemy import Engine, event, select, update
@@ -251,8 +252,6 @@ def test_signed_gets_write_nothing_and_replays_are_answered(live: Live) -> None:
                         timestamp=ts, extra_headers=headers)
     assert again.status_code == 401 and again.json()["error"] == "replayed"
     # a forged GET (another key) is still refused
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-
     forged = dev.get("/api/v1/households", params={"grid": grid["id"]},
                      key=Ed25519PrivateKey.generate())
     assert forged.status_code == 401 and forged.json()["error"] == "bad_signature"
@@ -432,3 +431,84 @@ def test_a_first_pull_skips_the_look_unless_its_answer_is_empty(
         head = noop.look(conn, nobody, (bare,), 0)[1]
     assert head > 0
     assert noop.pull(live.engine, nobody, 0, 500, full=empty)["next_after"] >= head
+
+
+def _is_postgresql(live: Live) -> bool:
+    return live.db_url.startswith("postgresql")
+
+
+def test_a_known_device_s_noop_pull_is_one_statement(live: Live) -> None:
+    """PostgreSQL: a device this process has checked in full (its key known,
+    central.app.KnownDevices) makes its next no-op pull in one statement: the token,
+    the look and the device's row to compare with what is known. SQLite keeps the
+    rate limits in memory: two reads, as before."""
+    grid = live.grid(0)
+    dev = live.device(grid["workers"][0])
+    head = _pull_to_head(dev)
+    assert dev.get(protocol.SYNC_PULL_PATH, params={"after": head}).status_code == 200
+    live.statements.clear()
+    page = dev.get(protocol.SYNC_PULL_PATH, params={"after": head}).json()
+    assert page["changes"] == [] and page["next_after"] >= head
+    assert page["grids"] == [{"id": grid["id"], "name": grid["name"]}]
+    every = live.requests_sql() + live.rate_sql()
+    assert len(every) == (1 if _is_postgresql(live) else 2), every
+    assert _writes(live.requests_sql()) == []
+
+
+def test_a_known_device_moved_to_another_grid_is_looked_at_for_its_new_grid(
+        live: Live) -> None:
+    """Known with its grids; moved at the centre: the next no-op pull answers for the
+    new grid (its name), not the grid the process knew."""
+    old, new = live.grid(0), live.grid(1)
+    worker = old["workers"][0]
+    dev = live.device(worker)
+    head = _pull_to_head(dev)
+    assert dev.get(protocol.SYNC_PULL_PATH, params={"after": head}).status_code == 200
+    with live.engine.begin() as conn:
+        conn.execute(update(db.grid_assignments)
+                     .where(db.grid_assignments.c.person_id == worker)
+                     .values(grid_id=new["id"]))
+    page = dev.get(protocol.SYNC_PULL_PATH, params={"after": head}).json()
+    assert page["grids"] == [{"id": new["id"], "name": new["name"]}], page
+
+
+def test_a_known_device_re_keyed_at_the_centre_cannot_sign_with_its_old_key(
+        live: Live) -> None:
+    """The key known here is only used if the device's row still holds it: a device
+    whose key was replaced is refused for a request signed with the old one."""
+    dev = live.device(live.grid(0)["workers"][0])
+    head = _pull_to_head(dev)
+    assert dev.get(protocol.SYNC_PULL_PATH, params={"after": head}).status_code == 200
+    other = Ed25519PrivateKey.generate()
+    with live.engine.begin() as conn:
+        conn.execute(update(db.devices).where(db.devices.c.id == dev.device_id)
+                     .values(public_key=protocol.public_key_b64(other)))
+    refused = dev.get(protocol.SYNC_PULL_PATH, params={"after": head})
+    assert refused.status_code == 401 and refused.json()["error"] == "bad_signature"
+    assert dev.get(protocol.SYNC_PULL_PATH, params={"after": head},
+                   key=other).status_code == 200
+
+
+def test_a_known_device_revoked_gets_its_wipe_at_its_next_noop_pull(live: Live) -> None:
+    dev = live.device(live.grid(2)["workers"][0])
+    head = _pull_to_head(dev)
+    assert dev.get(protocol.SYNC_PULL_PATH, params={"after": head}).status_code == 200
+    ops.revoke_device(live.engine, dev.device_id)
+    wipe = dev.get(protocol.SYNC_PULL_PATH, params={"after": head})
+    assert wipe.status_code == 410 and wipe.json()["wipe"] is True
+    again = dev.get(protocol.SYNC_PULL_PATH, params={"after": head})
+    assert again.status_code == 401 and again.json()["error"] == "revoked"
+
+
+def test_a_known_device_given_another_role_is_known_anew(live: Live) -> None:
+    """A worker made grid leader: the leader's look (its grid's patrols and devices) is
+    used from the next pull on."""
+    worker = live.grid(0)["workers"][0]
+    dev = live.device(worker)
+    head = _pull_to_head(dev)
+    assert dev.get(protocol.SYNC_PULL_PATH, params={"after": head}).status_code == 200
+    with live.engine.begin() as conn:
+        conn.execute(update(db.people).where(db.people.c.id == worker).values(role="leader"))
+    assert dev.get(protocol.SYNC_PULL_PATH, params={"after": head}).status_code == 200
+    known = live.app.state.known_devices.get(dev.device_id)
+    assert known is not None and known.role == "leader"
