@@ -1248,8 +1248,9 @@ def create_app(
         limit: Annotated[int, Query(ge=1, le=protocol.MAX_PULL_LIMIT)] = PULL_LIMIT,
     ) -> Any:
         """Changes in the device's grids after server sequence ``after``, oldest first.
-        (A well-formed request is answered by ``central.web.pullroute``, below this
-        route, by the same code; this one answers the rest and documents it.)"""
+        \f
+        A well-formed request is answered by ``central.web.pullroute``, below this
+        route, by the same code; this one answers the rest and documents it."""
         return await run_in_threadpool(pull_answer, check, after, limit)
 
     def fast_pull(request: RawRequest, after: int, limit: int) -> Response:
@@ -1259,7 +1260,8 @@ def create_app(
             answer = pull_answer(signed_request(app.state, request), after, limit)
             if isinstance(answer, Response):
                 return answer
-            return JSONResponse(PullOut.model_validate(answer).model_dump(mode="json"))
+            return Response(PullOut.model_validate(answer).model_dump_json(),
+                            media_type="application/json")
         except Exception as exc:  # every error is answered, as the app's handlers do
             return answer_error(exc)
 

@@ -17,7 +17,9 @@ answers it as before (422, 405, ...).
 the endpoint makes, counted by the load shedder) and gives the response, errors
 included; ``central.app`` builds it from the endpoint's own code, and
 ``tests/central/test_central_pullroute.py`` holds the two routes' answers equal.
-Knows nothing of the database or the protocol beyond the path and the limits.
+Knows nothing of the database or the protocol beyond the path and the limits. It reads
+a request's whole body (a GET's, signed like any other): the body limit outside it
+(``central.app.BodyLimit``) is what bounds that.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-MAX_DIGITS = 19  # 2**62 has 19; longer is out of range whatever it says
+MAX_DIGITS = 19  # 2**62 has 19; a longer value (leading zeros) goes on to the framework
 
 
 @dataclass(frozen=True)
