@@ -29,7 +29,7 @@ from sync import protocol
 
 LIMITS = Limits(rate=1000.0, burst=1000.0, contact_flush=0.5)
 TIMES = ("server_time", "unix_time")  # the moment of answering differs by nature
-HEADERS = ("content-type", "retry-after", protocol.HEADER_PROTOCOL.lower(),
+HEADERS = ("content-type", "content-encoding", "retry-after", protocol.HEADER_PROTOCOL.lower(),
            protocol.HEADER_MIN_PROTOCOL.lower(), protocol.HEADER_MAX_BODY.lower())
 
 
@@ -82,6 +82,7 @@ def _send(dev: Device, base: str, query: str, key: Ed25519PrivateKey | None = No
                                         prepared.path_url, b"")
         headers.update(extra or {})
     prepared.headers.update(headers)
+    prepared.headers["Accept-Encoding"] = "gzip"  # as a device asks
     return dev.session.send(prepared, timeout=20), headers
 
 
@@ -149,6 +150,9 @@ def test_well_formed_pulls_are_served_below_the_framework_and_answer_the_same(
     pages = [_same(pair, dev, q) for q in WELL_FORMED]
     assert all(status == 200 for status, _, _ in pages), pages
     assert any(page["changes"] for _, page, _ in pages)  # a page with rows (PullOut)
+    # compression still wraps the route: a page of rows goes gzipped to a device that
+    # asks (requests does), the same as from the framework's route
+    assert any(headers["content-encoding"] == "gzip" for _, _, headers in pages)
     noop = _same(pair, dev, f"after={head}")  # nothing new: the look's empty page
     assert noop[0] == 200 and noop[1]["changes"] == [] and noop[1]["next_after"] >= head
     # every one of those went to the fast route (and each once more to the framework)
@@ -169,6 +173,23 @@ def test_unusual_queries_go_on_to_the_framework(pair: Pair) -> None:
         assert status in (200, 422), (query, body)
         if query in INVALID:
             assert status == 422 and body["error"] == "invalid_input", (query, body)
+    assert pair.served_fast() == before
+
+
+def test_a_body_over_the_limit_is_refused_before_the_route(pair: Pair) -> None:
+    """The body limit still wraps the route: a GET with a body past it is 413 on
+    both, and nothing is served."""
+    dev = pair.device(pair.demo["grids"][0]["workers"][0])
+    before = pair.served_fast()
+    body = b"x" * (2 * 1024 * 1024)
+    answers = []
+    for base in (pair.fast, pair.framework):
+        url = base + protocol.SYNC_PULL_PATH + "?after=1"
+        prepared = requests.Request("GET", url, data=body).prepare()
+        prepared.headers.update(protocol.sign_headers(dev.key, dev.device_id, "GET",
+                                                      prepared.path_url, body))
+        answers.append(_answer(dev.session.send(prepared, timeout=20)))
+    assert answers[0] == answers[1] and answers[0][0] == 413, answers
     assert pair.served_fast() == before
 
 
