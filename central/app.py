@@ -584,6 +584,30 @@ class KnownDevices:
         self._known.pop(device_id, None)
 
 
+def _signed_headers(headers: dict[str, str]) -> tuple[str, str, int, str]:
+    """The device id, nonce, timestamp and signature a signed request carries, each
+    well-formed (401 otherwise)."""
+    missing = protocol.missing_headers(headers)
+    if missing:
+        raise ApiError(401, "unauthenticated", f"missing header(s): {', '.join(missing)}")
+    nonce = headers[protocol.HEADER_NONCE.lower()]
+    try:
+        timestamp = int(headers[protocol.HEADER_TIMESTAMP.lower()])
+    except ValueError:
+        raise ApiError(401, "bad_timestamp", "timestamp must be whole Unix seconds") from None
+    if not protocol.NONCE_RE.match(nonce):
+        raise ApiError(401, "bad_nonce", "nonce must be 16-64 characters of A-Z a-z 0-9 _ -")
+    return (headers[protocol.HEADER_DEVICE.lower()], nonce, timestamp,
+            headers[protocol.HEADER_SIGNATURE.lower()])
+
+
+def _clock_off(server_unix: float, timestamp: int) -> bool:
+    """Whether a request's timestamp is too far from the server's clock; clamped: a
+    signed timestamp of hundreds of digits is as far off as any, not a float overflow
+    (a 500 that no limiter counts)."""
+    return abs(server_unix - max(-_FAR_OFF, min(timestamp, _FAR_OFF))) > protocol.MAX_CLOCK_SKEW
+
+
 def _authenticate(
     engine: Engine, method: str, path: str, headers: dict[str, str], body: bytes,
     contacts: ContactBook | None = None, known: KnownDevices | None = None,
@@ -596,17 +620,7 @@ def _authenticate(
     noted in memory (``contacts``, written in batches). A state-changing request, and
     any request of a revoked device, keeps its nonce in the same transaction as what
     it writes, so a replay of it is refused."""
-    missing = protocol.missing_headers(headers)
-    if missing:
-        raise ApiError(401, "unauthenticated", f"missing header(s): {', '.join(missing)}")
-    device_id = headers[protocol.HEADER_DEVICE.lower()]
-    nonce = headers[protocol.HEADER_NONCE.lower()]
-    try:
-        timestamp = int(headers[protocol.HEADER_TIMESTAMP.lower()])
-    except ValueError:
-        raise ApiError(401, "bad_timestamp", "timestamp must be whole Unix seconds") from None
-    if not protocol.NONCE_RE.match(nonce):
-        raise ApiError(401, "bad_nonce", "nonce must be 16-64 characters of A-Z a-z 0-9 _ -")
+    device_id, nonce, timestamp, signature = _signed_headers(headers)
     with engine.connect() as conn:  # one statement, no transaction
         rows = conn.execution_options(isolation_level="AUTOCOMMIT").execute(
             _DEVICE_AND_GRIDS, {"device_id": device_id[:64]}).mappings().all()
@@ -614,15 +628,12 @@ def _authenticate(
         raise ApiError(401, "unknown_device", "device is not enrolled")
     device = rows[0]
     public_key = protocol.decode_public_key(str(device["public_key"]))
-    signature = headers[protocol.HEADER_SIGNATURE.lower()]
     if not protocol.verify_signature(public_key, signature, method, path, timestamp,
                                      nonce, body):
         raise ApiError(401, "bad_signature", "request signature does not verify")
     now = db.now_utc()
     server_unix = now.timestamp()
-    # clamped: a signed timestamp of hundreds of digits is as far off as any, not a
-    # float overflow (a 500 that no limiter counts)
-    if abs(server_unix - max(-_FAR_OFF, min(timestamp, _FAR_OFF))) > protocol.MAX_CLOCK_SKEW:
+    if _clock_off(server_unix, timestamp):
         raise ApiError(
             401, "clock_skew",
             f"device clock is more than {protocol.MAX_CLOCK_SKEW} s away from the "
@@ -838,24 +849,16 @@ def _known_pull(engine: Engine, known: KnownDevices, contacts: ContactBook, meth
     to check it in full; so is any request this path is not sure of (a signature
     that does not verify with the known key, a clock off, a malformed header): the
     full check answers it with its own error."""
-    if protocol.missing_headers(headers):
-        return None
-    device_id = headers[protocol.HEADER_DEVICE.lower()]
-    entry = known.get(device_id)
-    if entry is None:
-        return None
-    nonce = headers[protocol.HEADER_NONCE.lower()]
     try:
-        timestamp = int(headers[protocol.HEADER_TIMESTAMP.lower()])
-    except ValueError:
+        device_id, nonce, timestamp, signature = _signed_headers(headers)
+    except ApiError:
         return None
-    if not protocol.NONCE_RE.match(nonce) or abs(timestamp) > _FAR_OFF:
-        return None
-    if not protocol.verify_signature(entry.public_key, headers[
-            protocol.HEADER_SIGNATURE.lower()], method, path, timestamp, nonce, body):
+    entry = known.get(device_id)
+    if entry is None or not protocol.verify_signature(
+            entry.public_key, signature, method, path, timestamp, nonce, body):
         return None
     now = db.now_utc()
-    if abs(now.timestamp() - timestamp) > protocol.MAX_CLOCK_SKEW:
+    if _clock_off(now.timestamp(), timestamp):
         return None
     device = AuthDevice(device_id, entry.person_id, entry.role, entry.grids)
     taking = taking_for(device_id)

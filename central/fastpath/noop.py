@@ -177,18 +177,27 @@ class Taking(Protocol):
 
 
 @functools.cache
-def _taking_look(reviewer: bool) -> tuple[str, dict[str, Any]]:
+def _taking_look(reviewer: bool, with_device: bool = False) -> tuple[str, dict[str, Any]]:
     """PostgreSQL: the look of :func:`_statements` with the rate-limit token taken in
     the same statement (a CTE; ``central.shared.ratelimit``), as the driver's SQL and
     the look's own fixed parameters. The token is taken whatever the look finds; a
-    refused request has only cost the look."""
+    refused request has only cost the look. ``with_device``: the device's row read in
+    the same statement too (:data:`ME_COLUMNS`, after the token's), so that a device
+    whose key this process knows costs one statement in all: the caller checks its
+    signature with the known key and then, against this row, that nothing it went by
+    has changed."""
     look_stmt, _ = _statements("postgresql", reviewer)
     compiled = look_stmt.compile(dialect=psycopg.dialect())
     fixed = {k: v for k, v in compiled.params.items()
              if k not in ("grids", "cursor", "me", "person")}
-    sql = (f"WITH taken AS ({ratelimit.TAKE_CTE})"
-           f" SELECT look.*, taken.granted, taken.tokens, ({ratelimit.PEEK_OTHER})"
-           f" FROM taken CROSS JOIN ({compiled}) AS look")
+    me_cte, me_columns, me_join = "", "", ""
+    if with_device:
+        me_cte = f", me AS ({_ME})"
+        me_columns = "".join(f", me.{c}" for c in ME_COLUMNS)
+        me_join = " LEFT JOIN me ON true"
+    sql = (f"WITH taken AS ({ratelimit.TAKE_CTE}){me_cte}"
+           f" SELECT look.*, taken.granted, taken.tokens, ({ratelimit.PEEK_OTHER}){me_columns}"
+           f" FROM taken CROSS JOIN ({compiled}) AS look{me_join}")
     return sql, fixed
 
 
@@ -199,23 +208,6 @@ _ME = (f"SELECT d.status, d.public_key, d.person_id, d.contact_sent, p.role,"
        f" WHERE g.person_id = d.person_id ORDER BY g.grid_id) AS grids"
        f" FROM {db.devices.name} d LEFT JOIN {db.people.name} p ON p.id = d.person_id"
        f" WHERE d.id = %(me)s")
-
-
-@functools.cache
-def _taking_look_as_known(reviewer: bool) -> tuple[str, dict[str, Any]]:
-    """:func:`_taking_look` with the device's row read in the same statement
-    (``ME_COLUMNS``, after the token's), so that a device whose key this process knows
-    costs one statement in all: the caller checks its signature with the known key
-    and then, against this row, that nothing it went by has changed."""
-    sql, fixed = _taking_look(reviewer)
-    head, _, tail = sql.partition(" SELECT look.*, ")
-    sql = (f"{head}, me AS ({_ME}) SELECT look.*, {tail} LEFT JOIN me ON true")
-    sql = sql.replace(" FROM taken CROSS JOIN",
-                      ", me.status, me.public_key, me.person_id, me.contact_sent, me.role,"
-                      " me.grids FROM taken CROSS JOIN")
-    return sql, fixed
-
-
 ME_COLUMNS = ("status", "public_key", "person_id", "contact_sent", "role", "grids")
 
 
@@ -229,7 +221,7 @@ def look_as_known(conn: Connection, device: Any, after: int, taking: Taking
     now (None: no such device), and whether a token was taken. The caller finishes
     the look only once the row showed the device as it knew it (else the look answered
     for grids it may no longer have)."""
-    sql, fixed = _taking_look_as_known(device.role in protocol.REVIEW_ROLES)
+    sql, fixed = _taking_look(device.role in protocol.REVIEW_ROLES, with_device=True)
     row = conn.exec_driver_sql(
         sql, {**fixed, **_values(device, tuple(device.grids), after), **taking.params()}
     ).one()
