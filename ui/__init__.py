@@ -19,7 +19,10 @@ import PySide6.QtCore  # noqa: F401  (installs PySide's import hook, patched jus
 # in PySide6.support.feature): ~60 modules, most of them the standard library's largest
 # (typing, inspect, argparse, logging, locale), ~30 M instructions or 7 ms before the PIN
 # pad is painted (issue 15). The standard library never uses PySide: say so without
-# reading it. Any other module is still read. A PySide without that function: unchanged.
+# reading it. Any other module with a source file is read as bytes, which answers the
+# same as the scan's ``inspect.getsource`` (line cache, encoding detection, ~60 µs a
+# module, ~1 ms for ours before the PIN pad shows) at a fraction of the cost. Modules
+# without a ``.py`` file: the scan itself. A PySide without that function: unchanged.
 _STDLIB = _os.path.join(_os.path.dirname(_os.__file__), "")
 
 
@@ -33,6 +36,12 @@ def _patch_pyside_source_scan() -> bool:
         path = getattr(module, "__file__", None)
         if isinstance(path, str) and path.startswith(_STDLIB) and "site-packages" not in path:
             return False
+        if isinstance(path, str) and path.endswith(".py"):
+            try:
+                with open(path, "rb") as source:
+                    return b"PySide6" in source.read()
+            except OSError:
+                pass
         return bool(original(module))
 
     uses_pyside._gridfield = True  # type: ignore[attr-defined]

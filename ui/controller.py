@@ -15,6 +15,7 @@ from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import QApplication, QMainWindow, QStackedWidget, QWidget
 
 from fieldclient.paths import DataPaths
+from fieldclient.security import hardening
 from fieldclient.security.vaultstate import vault_status
 from ui import i18n, style
 from ui.widgets.basic import Retranslatable
@@ -132,7 +133,11 @@ class AppController(QObject):
     # -- screens ---------------------------------------------------------------
     def start(self, help_later: bool = False) -> None:
         """The first screen. ``help_later``: the unlock screen's help (forgot PIN, whom to
-        call) waits for :meth:`first_screen_painted` (ui.app: the PIN pad paints first)."""
+        call) waits for :meth:`first_screen_painted` (ui.app: the PIN pad paints first).
+
+        Before any screen exists that could take a PIN, freed memory starts being
+        overwritten (the app's allocator, fieldclient.security.hardening)."""
+        hardening.scrub_freed_memory()
         status = vault_status(self.data_dir)
         if status == "active":
             self.show_unlock(help_later=help_later)

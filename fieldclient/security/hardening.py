@@ -21,21 +21,26 @@ directory's ACL (the per-user ``%LOCALAPPDATA%``).
 
 What the worker looked at is harder: Qt and Python free the memory of a label, a
 string, a row, and the allocator leaves the bytes where they were. Measured: after a
-lock, a revealed ID number survived in blocks Qt and Python had freed. So the GUI starts
-itself again at once (:func:`restart_with_scrubbing_allocator`, before anything is
-imported or unlocked) with an allocator that overwrites whatever is freed: Python's
-objects from glibc's malloc (``PYTHONMALLOC=malloc``, not Python's own arenas) and
-glibc's ``perturb`` filling every freed block, with its per-thread cache off (the cache
-skips the fill). With that, the test that scans the locked process's memory finds
-nothing (tests/ui/test_lock_memory_gui.py). The cost is some speed in allocation-heavy
-work; ``GRIDFIELD_SCRUB_FREED=0`` turns it off (glibc only; a PyInstaller build gets
-the glibc part, as its interpreter ignores ``PYTHONMALLOC``).
+lock, a revealed ID number survived in blocks Qt and Python had freed. So the GUI runs
+with an allocator that overwrites whatever is freed: Python's objects from glibc's
+malloc (``PYTHONMALLOC=malloc``, not Python's own arenas), glibc's per-thread cache off
+(the cache would keep the last freed blocks of each size as they were), and glibc's
+``perturb`` fill of every freed block. With that, the test that scans the locked
+process's memory finds nothing (tests/ui/test_lock_memory_gui.py). The cost is some
+speed in allocation-heavy work; ``GRIDFIELD_SCRUB_FREED=0`` turns it off (glibc only; a
+PyInstaller build gets the glibc part, as its interpreter ignores ``PYTHONMALLOC``).
 
-A restart is a second interpreter start before the PIN pad shows, so whoever starts the
-app gives it these settings from the outset (:func:`start_environment`): the launcher
-(the installed app), ``make run`` (scripts/run_demo.py) and bench/startup.py. The restart
-stays as the fallback for a start without them (``python main.py``, the ``gridfield``
-script), so the unlocked process always has them.
+glibc reads the first two only when a process starts. Whoever starts the app gives them
+from the outset (:func:`start_environment`): the launcher (the installed app), ``make
+run`` (scripts/run_demo.py) and bench/startup.py. Without them (``python main.py``, the
+``gridfield`` script) the GUI starts itself again at once
+(:func:`restart_with_scrubbing_allocator`), before anything is imported or unlocked, so
+the unlocked process always has them. The fill is switched on from inside
+(:func:`scrub_freed_memory`, ``mallopt(M_PERTURB)``) when the first screen is about to be
+built (ui.controller.AppController.start): before any screen exists that could take a
+PIN, and after the imports, which would otherwise pay for filling every block they free
+(a tenth of the time to the PIN pad, issue 15). Nothing secret exists before then: the
+process has read its settings and the vault's state file (wrapped keys only).
 
 ``GRIDFIELD_KEEP_DUMPABLE=1`` leaves the process dumpable (and core files as they
 were), for a debugger or a test that must look into a running process from outside.
@@ -47,19 +52,22 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
-from dataclasses import dataclass
+from typing import NamedTuple
 
 SCRUB_ENV = "GRIDFIELD_SCRUB_FREED"  # "0": off; "restarted": set by the restart itself;
 # "given": set by whoever started the app (start_environment)
-SCRUB_TUNABLES = ("glibc.malloc.tcache_count=0", "glibc.malloc.perturb=165")
+SCRUB_TUNABLES = ("glibc.malloc.tcache_count=0",)  # read by glibc at start only
+PERTURB_BYTE = 165  # what freed blocks are filled with (0xA5)
+# An older launcher (never replaced by an update) gives the fill at start as well.
+PERTURB_TUNABLE = f"glibc.malloc.perturb={PERTURB_BYTE}"
+M_PERTURB = -6  # glibc's mallopt parameter for the fill
 PR_SET_DUMPABLE = 4
 PR_GET_DUMPABLE = 3
 KEEP_DUMPABLE_ENV = "GRIDFIELD_KEEP_DUMPABLE"
 UMASK = 0o077
 
 
-@dataclass(frozen=True)
-class Hardening:
+class Hardening(NamedTuple):  # not a dataclass: none is made before the PIN pad shows
     """What :func:`apply` managed to do (for status screens and tests)."""
 
     not_dumpable: bool
@@ -138,17 +146,48 @@ def apply() -> Hardening:
     return Hardening(not_dumpable=not_dumpable, no_core_files=no_core, umask=umask)
 
 
-def freed_memory_scrubbed() -> bool:
-    """Whether this process was started with the allocator settings that overwrite freed
-    memory (glibc reads them only at start)."""
+def started_with_scrubbing_allocator() -> bool:
+    """Whether this process was started with the allocator settings glibc and Python
+    read only at start (Python's objects from malloc, no per-thread cache)."""
     tunables = os.environ.get("GLIBC_TUNABLES", "").split(":")
     return all(t in tunables for t in SCRUB_TUNABLES) and (
         getattr(sys, "frozen", False) or os.environ.get("PYTHONMALLOC") == "malloc")
 
 
+_fill_on = False  # scrub_freed_memory() switched glibc's fill on in this process
+
+
+def scrub_freed_memory() -> bool:
+    """From now on glibc fills every block freed with :data:`PERTURB_BYTE`, where the
+    process was started with the scrubbing allocator (:func:`started_with_scrubbing_allocator`;
+    not after ``GRIDFIELD_SCRUB_FREED=0``). Idempotent; whether freed memory is now
+    overwritten (:func:`freed_memory_scrubbed`). Call it before anything secret exists."""
+    global _fill_on
+    if _fill_on or not started_with_scrubbing_allocator() or not _glibc():
+        return freed_memory_scrubbed()
+    import ctypes
+
+    try:
+        mallopt = ctypes.CDLL(None).mallopt
+    except (OSError, AttributeError):
+        return freed_memory_scrubbed()
+    mallopt.restype = ctypes.c_int
+    mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
+    _fill_on = int(mallopt(M_PERTURB, PERTURB_BYTE)) == 1  # 1: done (glibc's mallopt)
+    return freed_memory_scrubbed()
+
+
+def freed_memory_scrubbed() -> bool:
+    """Whether memory freed from now on is overwritten: started with the scrubbing
+    allocator, and its fill switched on (:func:`scrub_freed_memory`, or given at start)."""
+    return started_with_scrubbing_allocator() and (
+        _fill_on or PERTURB_TUNABLE in os.environ.get("GLIBC_TUNABLES", "").split(":"))
+
+
 def scrubbing_environment(environ: dict[str, str] | None = None,
                           marker: str = "restarted") -> dict[str, str]:
-    """``environ`` (default: this process's) with the scrubbing allocator settings."""
+    """``environ`` (default: this process's) with the scrubbing allocator settings (the
+    fill is switched on later, from inside: :func:`scrub_freed_memory`)."""
     env = dict(os.environ if environ is None else environ)
     tunables = [t for t in env.get("GLIBC_TUNABLES", "").split(":") if t
                 and not t.startswith(("glibc.malloc.tcache_count=", "glibc.malloc.perturb="))]
@@ -182,12 +221,12 @@ def start_environment(environ: dict[str, str] | None = None) -> dict[str, str]:
 
 def restart_with_scrubbing_allocator() -> None:
     """Linux with glibc: start this program again (same interpreter, same arguments)
-    with an allocator that overwrites freed memory; returns only where that is not
-    possible or already done (:func:`start_environment` gave the settings), or
-    ``GRIDFIELD_SCRUB_FREED=0``. Call it first thing."""
+    with the allocator settings read at start (:func:`scrubbing_environment`); returns
+    only where that is not possible or already done (:func:`start_environment` gave the
+    settings), or ``GRIDFIELD_SCRUB_FREED=0``. Call it first thing."""
     if not sys.platform.startswith("linux") or os.environ.get(SCRUB_ENV) in ("0", "restarted"):
         return
-    if freed_memory_scrubbed() or not _glibc():
+    if started_with_scrubbing_allocator() or not _glibc():
         return
     args = list(sys.argv) if getattr(sys, "frozen", False) else [
         sys.executable, *sys.orig_argv[1:]]

@@ -83,8 +83,9 @@ _ALLOCATOR = (
     "from fieldclient.security import hardening\n"
     "print('start', flush=True)\n"
     "hardening.restart_with_scrubbing_allocator()\n"
+    "before = hardening.freed_memory_scrubbed()\n"
     "print(json.dumps([os.environ.get('PYTHONMALLOC'), os.environ.get('GLIBC_TUNABLES'),"
-    " hardening.freed_memory_scrubbed()]))\n"
+    " before, hardening.scrub_freed_memory(), hardening.freed_memory_scrubbed()]))\n"
 )
 
 
@@ -97,14 +98,15 @@ def test_the_app_restarts_itself_with_an_allocator_that_overwrites_freed_memory(
                          capture_output=True, text=True, timeout=60, check=True)
     lines = out.stdout.splitlines()
     assert lines.count("start") == 2  # the first start ran up to the restart
-    malloc, tunables, scrubbed = json.loads(lines[-1])
-    assert malloc == "malloc" and scrubbed is True
+    malloc, tunables, before, switched, scrubbed = json.loads(lines[-1])
+    # The fill is switched on from inside, later (ui.controller.AppController.start).
+    assert malloc == "malloc" and (before, switched, scrubbed) == (False, True, True)
     assert tunables.split(":") == ["glibc.malloc.arena_max=2", *hardening.SCRUB_TUNABLES]
-    env[hardening.SCRUB_ENV] = "0"  # turned off: no restart
+    env[hardening.SCRUB_ENV] = "0"  # turned off: no restart, and no fill
     out = subprocess.run([sys.executable, "-c", _ALLOCATOR], cwd=ROOT, env=env,
                          capture_output=True, text=True, timeout=60, check=True)
     assert out.stdout.splitlines().count("start") == 1
-    assert json.loads(out.stdout.splitlines()[-1])[2] is False
+    assert json.loads(out.stdout.splitlines()[-1])[2:] == [False, False, False]
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc")
@@ -123,14 +125,22 @@ def test_started_with_the_start_environment_the_app_needs_no_restart() -> None:
                          capture_output=True, text=True, timeout=60, check=True)
     lines = out.stdout.splitlines()
     assert lines.count("start") == 1  # no restart
-    assert json.loads(lines[-1]) == ["malloc", given["GLIBC_TUNABLES"], True]
+    assert json.loads(lines[-1]) == ["malloc", given["GLIBC_TUNABLES"], False, True, True]
     # Half of the settings (say PYTHONMALLOC dropped on the way): the restart still
     # gives the whole of them.
     partial = {k: v for k, v in given.items() if k != "PYTHONMALLOC"}
     out = subprocess.run([sys.executable, "-c", _ALLOCATOR], cwd=ROOT, env=partial,
                          capture_output=True, text=True, timeout=60, check=True)
     assert out.stdout.splitlines().count("start") == 2
-    assert json.loads(out.stdout.splitlines()[-1])[2] is True
+    assert json.loads(out.stdout.splitlines()[-1])[3] is True
+    # An older launcher (never replaced by an update) gave the fill at start as well: the
+    # app takes those settings as they are, filled from the first instruction.
+    older = dict(given, GLIBC_TUNABLES=":".join([*hardening.SCRUB_TUNABLES,
+                                                  hardening.PERTURB_TUNABLE]))
+    out = subprocess.run([sys.executable, "-c", _ALLOCATOR], cwd=ROOT, env=older,
+                         capture_output=True, text=True, timeout=60, check=True)
+    assert out.stdout.splitlines().count("start") == 1
+    assert json.loads(out.stdout.splitlines()[-1])[2:] == [True, True, True]
     # Turned off: the environment is left as it is.
     off = dict(env, **{hardening.SCRUB_ENV: "0"})
     assert hardening.start_environment(off) == off
@@ -149,7 +159,7 @@ def test_main_py_restarts_only_without_the_start_environment() -> None:
         "sys.argv = ['main.py', '--version']\n"
         "try:\n    runpy.run_path('main.py', run_name='__main__')\nexcept SystemExit:\n"
         "    pass\n"
-        "print(json.dumps([len(calls), hardening.freed_memory_scrubbed()]))\n"
+        "print(json.dumps([len(calls), hardening.started_with_scrubbing_allocator()]))\n"
     )
     env = {k: v for k, v in os.environ.items()
            if k not in ("PYTHONMALLOC", "GLIBC_TUNABLES", hardening.SCRUB_ENV)}
@@ -157,3 +167,66 @@ def test_main_py_restarts_only_without_the_start_environment() -> None:
         out = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, env=given,
                              capture_output=True, text=True, timeout=60, check=True)
         assert json.loads(out.stdout.splitlines()[-1]) == expected
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc")
+def test_the_gui_fills_freed_memory_by_the_time_its_first_screen_shows(tmp_path: Path) -> None:
+    """main.py as the launcher starts it: the fill is on once the first screen is there
+    (switched on before the screen is built), the process is not dumpable."""
+    probe = (
+        "import json, runpy, sys\n"
+        f"sys.argv = ['main.py', '--data-dir', {str(tmp_path / 'device')!r},"
+        " '--exit-after-startup']\n"
+        "try:\n    runpy.run_path('main.py', run_name='__main__')\nexcept SystemExit:\n"
+        "    pass\n"
+        "from fieldclient.security import hardening\n"
+        "print(json.dumps([hardening.freed_memory_scrubbed(), hardening.is_dumpable()]))\n"
+    )
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("PYTHONMALLOC", "GLIBC_TUNABLES", hardening.SCRUB_ENV,
+                        "GRIDFIELD_KEEP_DUMPABLE")}
+    env["QT_QPA_PLATFORM"] = "offscreen"
+    out = subprocess.run([sys.executable, "-c", probe], cwd=ROOT,
+                         env=hardening.start_environment(env), capture_output=True, text=True,
+                         timeout=120, check=True)
+    assert json.loads(out.stdout.splitlines()[-1]) == [True, False]
+
+
+_FILL_PROBE = """
+import ctypes, json
+from fieldclient.security import hardening
+libc = ctypes.CDLL(None)
+libc.malloc.restype = ctypes.c_void_p
+libc.malloc.argtypes = [ctypes.c_size_t]
+libc.free.argtypes = [ctypes.c_void_p]
+
+def left_after_free():
+    # 200 bytes: no fast bin; a block after it keeps it from merging into the heap's top.
+    block = libc.malloc(200)
+    guard = libc.malloc(200)
+    ctypes.memset(block, 0x41, 200)
+    libc.free(block)
+    seen = ctypes.string_at(block + 16, 150)  # past the free list's two pointers
+    libc.free(guard)
+    return seen
+
+before = left_after_free()
+switched = hardening.scrub_freed_memory()
+after = left_after_free()
+print(json.dumps([before.count(b"A"), switched, after.count(b"A"), after.count(b"\\xa5")]))
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc")
+def test_scrub_freed_memory_really_fills_what_is_freed() -> None:
+    """glibc's fill, switched on from inside: a block freed afterwards holds 0xA5 where
+    its text was; before (and without the start settings) the text stays."""
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("PYTHONMALLOC", "GLIBC_TUNABLES", hardening.SCRUB_ENV)}
+    given = subprocess.run([sys.executable, "-c", _FILL_PROBE], cwd=ROOT,
+                           env=hardening.start_environment(env), capture_output=True,
+                           text=True, timeout=60, check=True)
+    assert json.loads(given.stdout.splitlines()[-1]) == [150, True, 0, 150]
+    plain = subprocess.run([sys.executable, "-c", _FILL_PROBE], cwd=ROOT, env=env,
+                           capture_output=True, text=True, timeout=60, check=True)
+    assert json.loads(plain.stdout.splitlines()[-1]) == [150, False, 150, 0]

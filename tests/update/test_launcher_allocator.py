@@ -24,7 +24,7 @@ from pathlib import Path
 sys.path.insert(0, {root!r})
 from fieldclient.security import hardening
 Path(os.environ["REPORT"]).write_text(json.dumps({{
-    "scrubbed": hardening.freed_memory_scrubbed(),
+    "scrubbed": hardening.started_with_scrubbing_allocator(),
     "marker": os.environ.get(hardening.SCRUB_ENV),
     "tunables": os.environ.get("GLIBC_TUNABLES"),
 }}))
