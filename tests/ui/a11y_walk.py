@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from xml.etree import ElementTree
 
+import shiboken6
 from PySide6.QtCore import QEvent, QPoint, QRect
 from PySide6.QtGui import QImage
 from PySide6.QtWidgets import (
@@ -194,10 +195,12 @@ def check_widget(widget: QWidget, scale: float, language: str) -> list[Problem]:
 
 
 def walk(top: QWidget, scale: float, language: str) -> list[Problem]:
-    """Every visible widget under ``top`` (itself included)."""
+    """Every visible widget under ``top`` (itself included). One a page deleted while the
+    walk waited for a pending layout (a list rebuilt by a load that just finished) is
+    not there any more: skipped."""
     problems: list[Problem] = []
     for widget in [top, *top.findChildren(QWidget)]:
-        if not widget.isVisible() or widget.width() <= 0:
+        if not shiboken6.isValid(widget) or not widget.isVisible() or widget.width() <= 0:
             continue
         problems.extend(check_widget(widget, scale, language))
     return problems
