@@ -52,7 +52,8 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
-from typing import NamedTuple
+from collections.abc import Callable
+from typing import NamedTuple, cast
 
 SCRUB_ENV = "GRIDFIELD_SCRUB_FREED"  # "0": off; "restarted": set by the restart itself;
 # "given": set by whoever started the app (start_environment)
@@ -75,20 +76,48 @@ class Hardening(NamedTuple):  # not a dataclass: none is made before the PIN pad
     umask: int | None
 
 
-def _prctl(option: int, arg: int = 0) -> int | None:
-    """``prctl`` through libc, or None where there is none (not Linux, no libc)."""
-    if not sys.platform.startswith("linux"):
+def _libc_function(name: str, argtypes: str) -> Callable[..., int] | None:
+    """libc's function ``name``, returning a C int, its arguments of the ``_ctypes`` type
+    codes in ``argtypes`` ("i" int, "L" unsigned long); None where there is none.
+
+    Made from ``_ctypes``, what ctypes itself is made of, rather than ctypes: importing
+    ctypes costs ~1 ms, and this runs before the PIN pad shows (issue 15). A Python
+    whose ``_ctypes`` lacks these parts gets ctypes."""
+    try:
+        import _ctypes
+
+        def c_type(code: str) -> type:
+            return type(f"c_{code}", (_ctypes._SimpleCData,), {"_type_": code})
+
+        function = type("LibcFunction", (_ctypes.CFuncPtr,), {
+            "_flags_": _ctypes.FUNCFLAG_CDECL | _ctypes.FUNCFLAG_USE_ERRNO,
+            "_restype_": c_type("i")})
+        libc = _ctypes.dlopen(None, os.RTLD_NOW)  # type: ignore[arg-type]  # None: the program
+        found = function(_ctypes.dlsym(libc, name))
+        found.argtypes = tuple(c_type(code) for code in argtypes)
+        return cast("Callable[..., int]", found)
+    except (ImportError, AttributeError, TypeError):
+        pass
+    except OSError:  # no such function (dlsym)
         return None
     import ctypes
 
     try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        prctl = libc.prctl
+        found = getattr(ctypes.CDLL(None, use_errno=True), name)
     except (OSError, AttributeError):
         return None
-    prctl.restype = ctypes.c_int
-    prctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong,
-                      ctypes.c_ulong]
+    found.restype = ctypes.c_int
+    found.argtypes = [ctypes.c_ulong if code == "L" else ctypes.c_int for code in argtypes]
+    return cast("Callable[..., int]", found)
+
+
+def _prctl(option: int, arg: int = 0) -> int | None:
+    """``prctl`` through libc, or None where there is none (not Linux, no libc)."""
+    if not sys.platform.startswith("linux"):
+        return None
+    prctl = _libc_function("prctl", "iLLLL")
+    if prctl is None:
+        return None
     result = int(prctl(option, arg, 0, 0, 0))
     return None if result < 0 else result
 
@@ -165,14 +194,9 @@ def scrub_freed_memory() -> bool:
     global _fill_on
     if _fill_on or not started_with_scrubbing_allocator() or not _glibc():
         return freed_memory_scrubbed()
-    import ctypes
-
-    try:
-        mallopt = ctypes.CDLL(None).mallopt
-    except (OSError, AttributeError):
+    mallopt = _libc_function("mallopt", "ii")
+    if mallopt is None:
         return freed_memory_scrubbed()
-    mallopt.restype = ctypes.c_int
-    mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
     _fill_on = int(mallopt(M_PERTURB, PERTURB_BYTE)) == 1  # 1: done (glibc's mallopt)
     return freed_memory_scrubbed()
 

@@ -202,13 +202,16 @@ libc.free.argtypes = [ctypes.c_void_p]
 
 def left_after_free():
     # 200 bytes: no fast bin; a block after it keeps it from merging into the heap's top.
+    # The copy goes to a buffer made before the free, so nothing allocated in between
+    # can take the freed block.
+    seen = ctypes.create_string_buffer(150)
     block = libc.malloc(200)
     guard = libc.malloc(200)
     ctypes.memset(block, 0x41, 200)
     libc.free(block)
-    seen = ctypes.string_at(block + 16, 150)  # past the free list's two pointers
+    ctypes.memmove(seen, block + 16, 150)  # past the free list's two pointers
     libc.free(guard)
-    return seen
+    return seen.raw
 
 before = left_after_free()
 switched = hardening.scrub_freed_memory()
@@ -230,3 +233,23 @@ def test_scrub_freed_memory_really_fills_what_is_freed() -> None:
     plain = subprocess.run([sys.executable, "-c", _FILL_PROBE], cwd=ROOT, env=env,
                            capture_output=True, text=True, timeout=60, check=True)
     assert json.loads(plain.stdout.splitlines()[-1]) == [150, False, 150, 0]
+
+
+def test_libc_functions_are_found_through_ctypes_parts_or_ctypes(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """hardening calls libc through ``_ctypes`` (ctypes' own import costs ~1 ms before the
+    PIN pad shows); a Python whose ``_ctypes`` lacks a part it uses gets ctypes."""
+    import _ctypes
+
+    def check() -> None:
+        getpid = hardening._libc_function("getpid", "")
+        assert getpid is not None and getpid() == os.getpid()
+        umask = hardening._libc_function("umask", "i")  # an argument goes through
+        assert umask is not None
+        before = umask(0o022)
+        assert umask(before) == 0o022
+        assert hardening._libc_function("no_such_function_in_libc", "") is None
+
+    check()
+    monkeypatch.delattr(_ctypes, "FUNCFLAG_USE_ERRNO")  # now through ctypes
+    check()

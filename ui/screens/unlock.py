@@ -12,8 +12,6 @@ from PySide6.QtCore import QTimer, Signal
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
 from fieldclient.security.vaultstate import lockout_seconds
-from ui.errors import error_text
-from ui.tasks import run_task
 from ui.widgets.basic import Retranslatable, button, label
 from ui.widgets.pinpanel import PinPanel
 
@@ -91,6 +89,8 @@ class UnlockScreen(Retranslatable, QWidget):
         self.panel.set_busy(True)
         self.panel.set_texts(prompt=lambda: self.tr("正在解锁，请稍候……"))
         self.panel.show_message(None)
+        from ui.tasks import run_task  # after the PIN pad's first paint (issue 15)
+
         run_task(lambda: _unlock(self.data_dir, pin), self._done, self._failed)
 
     def _restore_prompt(self) -> None:
@@ -110,6 +110,8 @@ class UnlockScreen(Retranslatable, QWidget):
             self.erased.emit()
             return
         if isinstance(exc, FieldClientError):
+            from ui.errors import error_text
+
             self.panel.show_message(lambda: error_text(exc))
             if isinstance(exc, WrongPin | PinLockedOut) and exc.wait_seconds > 0:
                 self.start_countdown(exc.wait_seconds, keep_message=isinstance(exc, WrongPin))
