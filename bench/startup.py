@@ -9,7 +9,9 @@ settings that scrub freed memory (``hardening.start_environment``), so it need n
 itself again. ``app_restart_wall_ms`` is a start without them (``python main.py``): the
 app starts itself again, a second interpreter start. Both children run with compiled
 bytecode as an installed app has it (a cache folder of this run's own, written by the
-warm-up run), also where the caller sets PYTHONDONTWRITEBYTECODE.
+warm-up run), also where the caller sets PYTHONDONTWRITEBYTECODE. The app's cache of
+PySide6's compiled support modules (ui.pyside_support_cache) lives there too: the bare
+script compiles them at every start, as PySide6 does.
 """
 
 from __future__ import annotations

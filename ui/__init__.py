@@ -12,7 +12,10 @@ import os as _os
 import sys as _sys
 from types import ModuleType as _ModuleType
 
-import PySide6.QtCore  # noqa: F401  (installs PySide's import hook, patched just below)
+from ui.pyside_support_cache import compiling_from_cache as _compiling_from_cache
+
+with _compiling_from_cache():  # PySide6's support code: compiled once, not at every start
+    import PySide6.QtCore  # noqa: F401  (installs PySide's import hook, patched below)
 
 # PySide6's ``__feature__`` support reads the whole source text of every module an import
 # statement names once Qt is loaded, looking for the word "PySide6" (``_mod_uses_pyside``
