@@ -2,8 +2,9 @@
 
 Runs the real GUI (offscreen unless a display is set) on a real encrypted device with
 a patrol running and a day's track recorded (``--fixes``, default 8 hours at 1 Hz: the
-walk of bench/patrol_day.py), under the app's allocator (freed memory scrubbed; the
-bench starts itself again with it, like ``main.py`` without the launcher). Each cycle
+walk of bench/patrol_day.py), under the app's allocator (the bench starts itself again
+with its start settings, like ``main.py`` without the launcher; freed memory is filled
+from the controller's start on, as in the app). Each cycle
 locks, unlocks and, every other cycle, locks again before the pages' background loads
 are back, every third shows the Patrol page. After each lock it returns to Qt's event
 loop until the app says it has freed the locked state (``AppController.memory_released``:

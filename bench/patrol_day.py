@@ -12,8 +12,9 @@ heartbeat) and the live distance against the finished one.
 
 Targets: status update <= 5 ms and finish <= 100 ms on the UI thread at any hour,
 live distance within 5 % of the finished one, RSS growth <= 1 MB over the 200
-cycles. Runs with the app's allocator (it restarts itself like ``main.py`` does:
-freed memory scrubbed, Python objects on glibc malloc). Prints one JSON object.
+cycles. Runs with the app's allocator (it restarts itself like ``main.py`` does: Python
+objects on glibc malloc, glibc's per-thread cache off; freed memory is filled from the
+controller's start on, as in the app). Prints one JSON object.
 """
 
 from __future__ import annotations

@@ -137,7 +137,8 @@ class AppController(QObject):
 
         Before any screen exists that could take a PIN, freed memory starts being
         overwritten (the app's allocator, fieldclient.security.hardening)."""
-        hardening.scrub_freed_memory()
+        if not hardening.scrub_freed_memory() and hardening.started_with_scrubbing_allocator():
+            log.warning("freed memory is not overwritten: glibc refused the fill")
         status = vault_status(self.data_dir)
         if status == "active":
             self.show_unlock(help_later=help_later)

@@ -38,12 +38,14 @@ stats = {"hits": 0, "misses": 0, "written": 0}
 
 
 def cache_dir() -> str:
-    """Where the compiled support modules live (per Python version and bytecode magic)."""
+    """Where the compiled support modules live: per Python version, bytecode magic and
+    optimisation level (``-O`` drops docstrings), as ``.pyc`` files are told apart."""
     name = (f"pyside-support-{sys.implementation.cache_tag}-"
-            f"{_frozen_importlib_external.MAGIC_NUMBER.hex()}")
+            f"{_frozen_importlib_external.MAGIC_NUMBER.hex()}-opt{sys.flags.optimize}")
     here = os.path.dirname(os.path.abspath(__file__))
-    if sys.pycache_prefix:
-        return os.path.join(sys.pycache_prefix, here.lstrip(os.sep), name)
+    if sys.pycache_prefix:  # mirrored below the prefix, as importlib does (no drive)
+        return os.path.join(sys.pycache_prefix, os.path.splitdrive(here)[1].lstrip(os.sep),
+                            name)
     return os.path.join(here, "__pycache__", name)
 
 
@@ -73,10 +75,17 @@ def _store(filename: str, source: str | bytes, flags: int, code: Any) -> None:
     path = _file_for(filename)
     temporary = f"{path}.{os.getpid()}.tmp"
     try:
+        data = marshal.dumps((source, flags, code))
         os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
-        with open(temporary, "wb") as out:
-            out.write(marshal.dumps((source, flags, code)))
-        os.replace(temporary, path)  # whole or not at all, also with two starts at once
+        # A new file of our own (never through a link someone left there), then renamed
+        # over the old: whole or not at all, also with two starts at once.
+        out = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL
+                      | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0), 0o600)
+        try:
+            os.write(out, data)
+        finally:
+            os.close(out)
+        os.replace(temporary, path)
         stats["written"] += 1
     except (OSError, ValueError):
         with contextlib.suppress(OSError):
@@ -86,21 +95,24 @@ def _store(filename: str, source: str | bytes, flags: int, code: Any) -> None:
 @contextlib.contextmanager
 def compiling_from_cache() -> Iterator[None]:
     """While this runs, ``compile(source, filename, "exec")`` of PySide6's support
-    modules is answered from the cache (and fills it); any other call is ``compile``'s."""
+    modules is answered from the cache (and fills it); any other call is ``compile``'s,
+    with the ``__future__`` statements of its own caller, as without the cache."""
     original = builtins.compile
 
-    def compile_cached(source: Any, filename: Any, mode: Any, *args: Any, **kwargs: Any) -> Any:
-        if (args or kwargs or mode != "exec" or not isinstance(filename, str)
+    def compile_cached(source: Any, filename: Any, mode: Any, flags: int = 0,
+                       dont_inherit: bool = False, optimize: int = -1, **kwargs: Any) -> Any:
+        inherited = 0 if dont_inherit else sys._getframe(1).f_code.co_flags & _FUTURE_FLAGS
+        if (flags or optimize != -1 or kwargs or mode != "exec" or not isinstance(filename, str)
                 or not filename.startswith(_CACHED) or not isinstance(source, str | bytes)):
-            return original(source, filename, mode, *args, **kwargs)
-        flags = sys._getframe(1).f_code.co_flags & _FUTURE_FLAGS
-        code = _load(filename, source, flags)
+            return original(source, filename, mode, flags | inherited, True, optimize,
+                            **kwargs)
+        code = _load(filename, source, inherited)
         if code is not None:
             stats["hits"] += 1
             return code
         stats["misses"] += 1
-        code = original(source, filename, mode, flags, True)
-        _store(filename, source, flags, code)
+        code = original(source, filename, mode, inherited, True)
+        _store(filename, source, inherited, code)
         return code
 
     builtins.compile = compile_cached

@@ -30,7 +30,7 @@ process's memory finds nothing (tests/ui/test_lock_memory_gui.py). The cost is s
 speed in allocation-heavy work; ``GRIDFIELD_SCRUB_FREED=0`` turns it off (glibc only; a
 PyInstaller build gets the glibc part, as its interpreter ignores ``PYTHONMALLOC``).
 
-glibc reads the first two only when a process starts. Whoever starts the app gives them
+Python and glibc read the first two only when a process starts. Whoever starts the app gives them
 from the outset (:func:`start_environment`): the launcher (the installed app), ``make
 run`` (scripts/run_demo.py) and bench/startup.py. Without them (``python main.py``, the
 ``gridfield`` script) the GUI starts itself again at once
@@ -192,7 +192,8 @@ def scrub_freed_memory() -> bool:
     not after ``GRIDFIELD_SCRUB_FREED=0``). Idempotent; whether freed memory is now
     overwritten (:func:`freed_memory_scrubbed`). Call it before anything secret exists."""
     global _fill_on
-    if _fill_on or not started_with_scrubbing_allocator() or not _glibc():
+    if (_fill_on or os.environ.get(SCRUB_ENV) == "0" or not started_with_scrubbing_allocator()
+            or not _glibc()):
         return freed_memory_scrubbed()
     mallopt = _libc_function("mallopt", "ii")
     if mallopt is None:

@@ -190,6 +190,8 @@ def test_the_gui_fills_freed_memory_by_the_time_its_first_screen_shows(tmp_path:
                          env=hardening.start_environment(env), capture_output=True, text=True,
                          timeout=120, check=True)
     assert json.loads(out.stdout.splitlines()[-1]) == [True, False]
+    log = (tmp_path / "device" / "logs" / "gridfield.log").read_text("utf-8")
+    assert "first screen painted" in log and "PySide6 support modules:" in log
 
 
 _FILL_PROBE = """

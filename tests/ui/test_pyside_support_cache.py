@@ -75,6 +75,33 @@ def test_another_source_a_damaged_file_or_another_name_is_compiled(cache_in: Pat
     assert sorted(p.name for p in cache_in.iterdir()) == [kept.name]
 
 
+def test_other_compiles_keep_their_own_callers_future_statements(cache_in: Path) -> None:
+    """A compile that is not PySide's, made while Qt is imported (another thread, a hook),
+    gets the __future__ statements of its own caller, not the cache module's."""
+    source = "def g(x: int) -> None: pass\n"
+    outside = _compile_without_future(source, "mine.py")
+    with cache.compiling_from_cache():
+        inside = _compile_without_future(source, "mine.py")
+        # and one of PySide's with arguments of its own: compile's, nothing kept
+        optimized = builtins.compile(SOURCE, NAME, "exec", optimize=2)
+    assert inside == outside
+    space: dict[str, object] = {}
+    exec(inside, space)
+    assert space["g"].__annotations__ == {"x": int, "return": None}  # type: ignore[attr-defined]
+    assert optimized == builtins.compile(SOURCE, NAME, "exec", optimize=2)
+    assert not cache_in.exists()
+
+
+def test_a_link_left_in_the_cache_is_not_followed(cache_in: Path, tmp_path: Path) -> None:
+    victim = tmp_path / "victim"
+    victim.write_bytes(b"untouched")
+    cache_in.mkdir(parents=True)
+    (cache_in / f"shibokensupport--example.py.marshal.{os.getpid()}.tmp").symlink_to(victim)
+    with cache.compiling_from_cache():
+        assert builtins.compile(SOURCE, NAME, "exec") == builtins.compile(SOURCE, NAME, "exec")
+    assert victim.read_bytes() == b"untouched"
+
+
 def test_nothing_is_written_where_python_writes_no_bytecode(
         cache_in: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(sys, "dont_write_bytecode", True)

@@ -1,6 +1,7 @@
-"""The launcher starts the app with the allocator settings that overwrite freed memory
-(fieldclient.security.hardening.start_environment), so the installed app has them from
-its first instruction and never starts itself again to get them (issue 15, start-up)."""
+"""The launcher starts the app with the allocator settings read at start (Python's objects
+from malloc, glibc's per-thread cache off: fieldclient.security.hardening.start_environment),
+so the installed app has them from its first instruction and never starts itself again to
+get them (issue 15, start-up); the fill of freed blocks is switched on from inside later."""
 
 from __future__ import annotations
 
