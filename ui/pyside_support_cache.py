@@ -13,6 +13,9 @@ before, and the file written anew (not where Python writes no bytecode). Code
 objects are the same as ``compile`` makes them: the cache holds what a ``.pyc`` holds,
 in the same place and with the same trust. Nothing else is compiled through it, and
 ``compile`` is given back when the import ends, also when it fails.
+
+A PyInstaller build does not gain this: its start-up hook for PySide6 (``pyi_rth_pyside6``)
+imports PySide6 before any of the app's code runs (and the built app writes no bytecode).
 """
 
 from __future__ import annotations
