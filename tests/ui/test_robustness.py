@@ -201,8 +201,8 @@ def test_pyside_source_scan_skips_the_standard_library() -> None:
         assert original(module) is False and feature._mod_uses_pyside(module) is False
     assert feature._mod_uses_pyside(ui.controller) is True is original(ui.controller)
     assert feature._mod_uses_pyside(paths) is original(paths) is False
-    # Read as bytes: the scan's answer for every module of ours, and for a module whose
-    # file mentions PySide6 only in a comment (the scan reads text, not imports).
+    # Read as bytes: the scan's own answer for every module of ours loaded here (those
+    # that import Qt and those that only mention it, or not at all).
     for name, module in list(sys.modules.items()):
         if name.split(".")[0] in ("ui", "fieldclient", "sync"):
             assert feature._mod_uses_pyside(module) is bool(original(module)), name
