@@ -40,15 +40,6 @@ class Settings:
     before the PIN pad shows, and defining a dataclass costs ~0.3 ms, the first ~1 ms
     more with the module (issue 15)."""
 
-    # name: default. Whom a worker who forgot the PIN calls (support_name and
-    # support_phone, the centre's setting support_contact, copied here at each unlock
-    # and sync): the lock screen must show it before any unlock, and an IT phone number
-    # is no secret. update_channel: the release channel IT puts the device on.
-    DEFAULTS: ClassVar[dict[str, Any]] = {
-        "language": "zh_CN", "text_scale": 1.0, "autolock_minutes": 5, "gps_source": "system",
-        "update_channel": "stable", "support_name": "", "support_phone": "",
-    }
-
     def __init__(self, language: str = "zh_CN", text_scale: float = 1.0,
                  autolock_minutes: int = 5, gps_source: str = "system",
                  update_channel: str = "stable", support_name: str = "",
@@ -60,6 +51,14 @@ class Settings:
         self.update_channel = update_channel
         self.support_name = support_name
         self.support_phone = support_phone
+
+    # name: default, read off __init__ (said once). Whom a worker who forgot the PIN calls
+    # (support_name and support_phone, the centre's setting support_contact, copied here
+    # at each unlock and sync): the lock screen must show it before any unlock, and an IT
+    # phone number is no secret. update_channel: the release channel IT puts the device on.
+    DEFAULTS: ClassVar[dict[str, Any]] = dict(zip(
+        __init__.__code__.co_varnames[1:__init__.__code__.co_argcount],
+        __init__.__defaults__ or (), strict=True))
 
     def as_dict(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in self.DEFAULTS}

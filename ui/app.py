@@ -52,8 +52,7 @@ def _parser() -> argparse.ArgumentParser:
 # look up gettext catalogues for every help text (~1.2 ms before the PIN pad shows).
 _FLAGS = {"--exit-after-startup": "exit_after_startup", "--fullscreen": "fullscreen"}
 _VALUES = {"--data-dir": "data_dir", "--lang": "lang", "--gps": "gps"}
-_DEFAULTS = {"data_dir": None, "lang": None, "exit_after_startup": False, "fullscreen": False,
-             "gps": None}
+_DEFAULTS = {**dict.fromkeys(_VALUES.values()), **dict.fromkeys(_FLAGS.values(), False)}
 
 
 def _parse_plain(argv: list[str]) -> argparse.Namespace | None:
@@ -115,8 +114,8 @@ class _FirstPaint(QObject):
         return False
 
     def _report(self) -> None:
+        ms = int((time.perf_counter() - self.t0) * 1000)
         if self.report:
-            ms = int((time.perf_counter() - self.t0) * 1000)
             print(f"startup_ms={ms}", flush=True)
         gc.enable()  # paused by main() (and main.py) until the first screen is painted
         from fieldclient.update import install
@@ -130,8 +129,8 @@ class _FirstPaint(QObject):
 
         logging.getLogger("gridfield.ui").info(
             "first screen painted %d ms after start; PySide6 support modules: %d from the"
-            " cache, %d compiled", int((time.perf_counter() - self.t0) * 1000),
-            pyside_support_cache.stats["hits"], pyside_support_cache.stats["misses"])
+            " cache, %d compiled", ms, pyside_support_cache.stats["hits"],
+            pyside_support_cache.stats["misses"])
         if self.report:
             self.app.exit(0)
 

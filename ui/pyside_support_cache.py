@@ -27,6 +27,7 @@ import contextlib
 import marshal
 import os
 import sys
+import types
 from collections.abc import Iterator
 from typing import Any
 
@@ -66,10 +67,7 @@ def _load(filename: str, source: str | bytes, flags: int) -> Any:
         return None
     if type(kept_source) is not type(source) or kept_source != source or kept_flags != flags:
         return None
-    return code if type(code) is _CODE else None
-
-
-_CODE = type(compile("", "<empty>", "exec"))
+    return code if type(code) is types.CodeType else None
 
 
 def _store(filename: str, source: str | bytes, flags: int, code: Any) -> None:
